@@ -1,0 +1,56 @@
+# IACE: make run | test | bench | lint | fuzz | loadtest
+GO       ?= go
+BIN      := bin
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+PKGS     := ./...
+
+# Load-run settings: make loadtest CALLS=1000 DURATION=60s
+CALLS    ?= 200
+DURATION ?= 30s
+RAMP     ?= 10s
+
+.PHONY: all build run test test-short bench lint fuzz loadtest clean
+
+all: lint test
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/iace ./cmd/iace
+	$(GO) build -trimpath -o $(BIN)/callsim ./loadtest/callsim
+
+## run: build and serve with the embedded defaults (no database, no keys)
+run: build
+	$(BIN)/iace serve
+
+## test: every test, with the race detector
+test:
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+
+test-short:
+	$(GO) test -count=1 -short $(PKGS)
+
+## bench: hot-path benchmarks with allocations
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./media/... ./session/...
+
+## lint: gofmt, go vet, and golangci-lint v2 when installed
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	@if command -v golangci-lint >/dev/null 2>&1; then golangci-lint run $(PKGS); \
+	  elif [ -x "$$($(GO) env GOPATH)/bin/golangci-lint" ]; then "$$($(GO) env GOPATH)/bin/golangci-lint" run $(PKGS); \
+	  else echo "golangci-lint not installed: skipped (go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0)"; fi
+
+## fuzz: a short run of every fuzz target (FUZZTIME=5m for longer)
+FUZZTIME ?= 20s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./media/telnyx/
+	$(GO) test -run '^$$' -fuzz '^FuzzReadWAV$$' -fuzztime $(FUZZTIME) ./media/
+
+## loadtest: iace serve plus callsim on this machine (CALLS, DURATION, RAMP)
+loadtest: build
+	./loadtest/run.sh $(CALLS) $(DURATION) $(RAMP)
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,127 @@
+// Package ai holds the vocabulary shared by the session and the speech and
+// language providers: chat messages, tool calls, transcripts and speech requests.
+// Providers live in subpackages by vendor (ai/local for the offline stand-ins).
+package ai
+
+import (
+	"errors"
+
+	"github.com/iace/iace/media"
+)
+
+// Role is the author of a chat message.
+type Role string
+
+// Chat roles as the OpenAI-compatible chat API names them.
+const (
+	RoleSystem    Role = "system"
+	RoleUser      Role = "user"
+	RoleAssistant Role = "assistant"
+	RoleTool      Role = "tool"
+)
+
+// Message is one entry of a conversation history.
+type Message struct {
+	Role    Role
+	Content string
+	// ToolCalls are the calls an assistant message asked for.
+	ToolCalls []ToolCall
+	// ToolCallID ties a tool message to the call it answers.
+	ToolCallID string
+}
+
+// ToolCall is a model's request to run one tool.
+type ToolCall struct {
+	ID        string
+	Name      string
+	Arguments string // JSON object as the model wrote it
+}
+
+// Tool describes a function the model may call.
+type Tool struct {
+	Name        string
+	Description string
+	Parameters  string // JSON Schema of the arguments object
+}
+
+// Intent is one keyword rule of an agent: when a caller's words contain any of
+// the keywords, Reply is the answer. Cloud models read the same intents from the
+// system prompt; the offline rule-based model answers from them directly.
+type Intent struct {
+	Name     string
+	Keywords []string
+	Reply    string
+	// Action is what follows the reply: "" (nothing), "end_call" or "transfer".
+	Action string
+}
+
+// ChatRequest is one turn's question to a chat model.
+type ChatRequest struct {
+	Model       string
+	Temperature float64
+	MaxTokens   int
+	Messages    []Message
+	Tools       []Tool
+	// Intents and Fallback configure the offline rule-based model; cloud models ignore them.
+	Intents  []Intent
+	Fallback string
+}
+
+// ChatDelta is one streamed piece of an answer: text, tool calls, or both.
+type ChatDelta struct {
+	Text      string
+	ToolCalls []ToolCall
+}
+
+// Transcript is a recognised piece of caller speech.
+type Transcript struct {
+	Text string
+	// Final is true when the text of this segment will not change any more.
+	Final bool
+}
+
+// SpeechRequest asks a synthesizer for the audio of one sentence.
+type SpeechRequest struct {
+	Text     string
+	Voice    string
+	Language string
+	// Format is the exact format the returned stream must carry. The session
+	// asks for the call's outbound format so no conversion happens per call.
+	Format media.Format
+}
+
+// ErrUnavailable is returned by a provider that cannot serve at all (for example
+// a missing binary or key); the caller should fall back.
+var ErrUnavailable = errors.New("ai: provider unavailable")
+
+// TranscribeConfig configures one call's transcription stream.
+type TranscribeConfig struct {
+	// SampleRate of the PCM16 audio passed to Send.
+	SampleRate int
+	Language   string
+	// Params are the stream's custom parameters (Telnyx start.custom_parameters).
+	// The offline simulator transcriber reads its script from them.
+	Params map[string]string
+}
+
+// TranscriptStream is one call's speech-to-text stream: fed the caller's
+// audio, it yields transcripts. Transcribers return it, so it lives here,
+// where both the session and the providers can name it.
+type TranscriptStream interface {
+	// Send passes one frame of PCM16 caller audio at the configured rate. It
+	// must not block: a stream that cannot keep up drops and counts.
+	Send(pcm []int16) error
+	// EndOfSpeech tells the stream that the VAD found the end of an utterance:
+	// a VAD-cut transcriber transcribes what it holds, a streaming one finalizes.
+	EndOfSpeech() error
+	// Results delivers transcripts; it is closed after Close.
+	Results() <-chan Transcript
+	Close() error
+}
+
+// ChatStream yields a chat model's answer piece by piece.
+type ChatStream interface {
+	// Recv returns the next piece, io.EOF after the last.
+	Recv() (ChatDelta, error)
+	Close() error
+}

@@ -1,0 +1,230 @@
+package ai_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/iotest"
+
+	"github.com/iace/iace/ai"
+	"github.com/iace/iace/media"
+)
+
+// fakeSpeech is a SpeechSource whose audio is derived from the text, served
+// in small reads; failText makes a stream fail half way.
+type fakeSpeech struct {
+	calls    atomic.Uint64
+	failText string
+	serial   atomic.Int64 // makes every synthesis differ, to tell cached bytes apart
+}
+
+var errSynthesis = errors.New("synthesis failed")
+
+func (f *fakeSpeech) Synthesize(_ context.Context, req ai.SpeechRequest) (io.ReadCloser, error) {
+	f.calls.Add(1)
+	audio := bytes.Repeat([]byte(fmt.Sprintf("%s/%s/%s/%d;", req.Text, req.Voice, req.Format, f.serial.Add(1))), 100)
+	r := iotest.HalfReader(bytes.NewReader(audio))
+	if req.Text == f.failText {
+		r = io.MultiReader(io.LimitReader(r, int64(len(audio)/2)), iotest.ErrReader(errSynthesis))
+	}
+	return io.NopCloser(r), nil
+}
+
+func synth(t *testing.T, c *ai.SpeechCache, text string) []byte {
+	t.Helper()
+	b, err := trySynth(t.Context(), c, text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func trySynth(ctx context.Context, c *ai.SpeechCache, text string) ([]byte, error) {
+	rc, err := c.Synthesize(ctx, ai.SpeechRequest{Text: text, Voice: "en-us", Format: media.PCMU8k})
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(rc)
+	return b, errors.Join(err, rc.Close())
+}
+
+func TestSpeechCacheSecondRequestIsAHitWithIdenticalBytes(t *testing.T) {
+	src := &fakeSpeech{}
+	c := ai.NewSpeechCache(src, 8, 200)
+	first := synth(t, c, "Hello, thanks for calling.")
+	second := synth(t, c, "Hello, thanks for calling.")
+	if !bytes.Equal(first, second) {
+		t.Error("cached audio differs from the first synthesis")
+	}
+	if src.calls.Load() != 1 || c.Hits() != 1 || c.Misses() != 1 {
+		t.Errorf("calls %d hits %d misses %d, want 1 1 1", src.calls.Load(), c.Hits(), c.Misses())
+	}
+}
+
+func TestSpeechCacheKeysOnVoiceAndFormat(t *testing.T) {
+	src := &fakeSpeech{}
+	c := ai.NewSpeechCache(src, 8, 200)
+	reqs := []ai.SpeechRequest{
+		{Text: "Hi", Voice: "en-us", Format: media.PCMU8k},
+		{Text: "Hi", Voice: "en-gb", Format: media.PCMU8k},
+		{Text: "Hi", Voice: "en-us", Format: media.Format{Encoding: media.EncodingPCMA, SampleRate: 8000}},
+		{Text: "Hi", Voice: "en-us", Language: "en", Format: media.PCMU8k},
+	}
+	for _, req := range reqs {
+		rc, err := c.Synthesize(t.Context(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, rc); err != nil {
+			t.Fatal(err)
+		}
+		closeOK(t, rc)
+	}
+	if c.Hits() != 0 || c.Misses() != 4 {
+		t.Errorf("hits %d misses %d, want 0 4: each request differs", c.Hits(), c.Misses())
+	}
+}
+
+func TestSpeechCacheDoesNotKeepAStreamClosedEarly(t *testing.T) {
+	src := &fakeSpeech{}
+	c := ai.NewSpeechCache(src, 8, 200)
+	rc, err := c.Synthesize(t.Context(), ai.SpeechRequest{Text: "Hello", Format: media.PCMU8k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rc.Read(make([]byte, 10)); err != nil {
+		t.Fatal(err)
+	}
+	closeOK(t, rc) // barge-in
+	if c.Len() != 0 {
+		t.Fatalf("cache holds %d entries after an early Close, want 0", c.Len())
+	}
+	synth(t, c, "Hello")
+	if src.calls.Load() != 2 || c.Hits() != 0 {
+		t.Errorf("calls %d hits %d, want 2 0", src.calls.Load(), c.Hits())
+	}
+}
+
+func TestSpeechCacheDoesNotKeepAFailedStream(t *testing.T) {
+	src := &fakeSpeech{failText: "Hello"}
+	c := ai.NewSpeechCache(src, 8, 200)
+	for range 2 {
+		rc, err := c.Synthesize(t.Context(), ai.SpeechRequest{Text: "Hello", Format: media.PCMU8k})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadAll(rc); !errors.Is(err, errSynthesis) {
+			t.Fatalf("ReadAll = %v, want the synthesis error passed through", err)
+		}
+		closeOK(t, rc)
+	}
+	if src.calls.Load() != 2 || c.Hits() != 0 || c.Len() != 0 {
+		t.Errorf("calls %d hits %d len %d, want 2 0 0", src.calls.Load(), c.Hits(), c.Len())
+	}
+}
+
+func TestSpeechCacheEvictsTheLeastRecentlyUsed(t *testing.T) {
+	src := &fakeSpeech{}
+	c := ai.NewSpeechCache(src, 2, 200)
+	synth(t, c, "a")
+	synth(t, c, "b")
+	synth(t, c, "a") // hit, a is now the most recent
+	synth(t, c, "c") // evicts b
+	synth(t, c, "a") // hit
+	synth(t, c, "b") // miss again
+	if c.Hits() != 2 || c.Misses() != 4 || c.Len() != 2 {
+		t.Errorf("hits %d misses %d len %d, want 2 4 2", c.Hits(), c.Misses(), c.Len())
+	}
+}
+
+func TestSpeechCacheLongTextsPassThrough(t *testing.T) {
+	src := &fakeSpeech{}
+	c := ai.NewSpeechCache(src, 8, 10)
+	long := "This sentence is longer than ten bytes."
+	a, b := synth(t, c, long), synth(t, c, long)
+	if bytes.Equal(a, b) || src.calls.Load() != 2 || c.Len() != 0 {
+		t.Errorf("long text was cached (calls %d, len %d)", src.calls.Load(), c.Len())
+	}
+}
+
+func TestSpeechCacheDisabledWithNoEntries(t *testing.T) {
+	src := &fakeSpeech{}
+	c := ai.NewSpeechCache(src, 0, 100)
+	synth(t, c, "hi")
+	synth(t, c, "hi")
+	if src.calls.Load() != 2 {
+		t.Errorf("calls %d, want 2", src.calls.Load())
+	}
+}
+
+func TestSpeechCacheHonoursCancelledContextOnHit(t *testing.T) {
+	c := ai.NewSpeechCache(&fakeSpeech{}, 8, 100)
+	synth(t, c, "hi")
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := c.Synthesize(ctx, ai.SpeechRequest{Text: "hi", Voice: "en-us", Format: media.PCMU8k}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Synthesize = %v, want context.Canceled", err)
+	}
+}
+
+func TestSpeechCacheConcurrentMissesStayConsistent(t *testing.T) {
+	src := &fakeSpeech{}
+	c := ai.NewSpeechCache(src, 4, 100)
+	var wg sync.WaitGroup
+	results := make([][]byte, 16)
+	for i := range results {
+		wg.Go(func() {
+			var err error
+			if results[i], err = trySynth(t.Context(), c, fmt.Sprintf("text %d", i%3)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if c.Hits()+c.Misses() != 16 || c.Misses() != src.calls.Load() {
+		t.Errorf("hits %d + misses %d != 16 or misses != calls %d", c.Hits(), c.Misses(), src.calls.Load())
+	}
+	// Every text now reads back as one of the syntheses that completed.
+	for i := range 3 {
+		text := fmt.Sprintf("text %d", i)
+		cached := synth(t, c, text)
+		found := false
+		for j, r := range results {
+			found = found || (j%3 == i && bytes.Equal(r, cached))
+		}
+		if !found {
+			t.Errorf("cached audio of %q matches none of its syntheses", text)
+		}
+	}
+}
+
+func BenchmarkSpeechCacheHit(b *testing.B) {
+	c := ai.NewSpeechCache(&fakeSpeech{}, 8, 100)
+	req := ai.SpeechRequest{Text: "Hello, thanks for calling.", Voice: "en-us", Format: media.PCMU8k}
+	buf := make([]byte, 4096)
+	for b.Loop() {
+		rc, err := c.Synthesize(b.Context(), req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			if _, err := rc.Read(buf); err != nil {
+				break
+			}
+		}
+		closeOK(b, rc)
+	}
+}
+
+// closeOK closes c and fails the test if that fails.
+func closeOK(t testing.TB, c io.Closer) {
+	t.Helper()
+	if err := c.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}

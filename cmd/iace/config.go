@@ -1,0 +1,171 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/iace/iace/media"
+	"github.com/iace/iace/media/telnyx"
+	"github.com/iace/iace/session"
+)
+
+// config is every setting of iace serve. Each has a flag and an IACE_ env
+// variable (the flag name upper-cased, dashes as underscores); a flag given
+// on the command line wins over the environment.
+type config struct {
+	Addr         string
+	InternalAddr string
+	LogFormat    string
+	LogLevel     string
+	DrainTimeout time.Duration
+	AgentsFile   string
+
+	EspeakBinary    string
+	EspeakWPM       int
+	TTSCacheEntries int
+
+	Session session.Config
+	Pacer   media.PacerConfig
+	Conn    telnyx.ConnConfig
+}
+
+func defaultConfig() config {
+	return config{
+		Addr:            ":8080",
+		InternalAddr:    "127.0.0.1:9090",
+		LogFormat:       "auto",
+		LogLevel:        "info",
+		DrainTimeout:    30 * time.Second,
+		EspeakBinary:    "espeak-ng",
+		EspeakWPM:       175,
+		TTSCacheEntries: 2048,
+		Session:         session.DefaultConfig(),
+		Pacer:           media.DefaultPacerConfig(),
+		Conn:            telnyx.DefaultConnConfig(),
+	}
+}
+
+// flags binds every setting to fs.
+func (c *config) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Addr, "addr", c.Addr, "public listener: media streams (/media/telnyx)")
+	fs.StringVar(&c.InternalAddr, "internal-addr", c.InternalAddr, "internal listener: /metrics, /healthz, /readyz, /debug/pprof")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: auto (text on a terminal, JSON otherwise), json or text")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
+	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "on SIGTERM/SIGINT, how long live calls may go on before they are ended")
+	fs.StringVar(&c.AgentsFile, "agents-file", c.AgentsFile, "JSON file of agents replacing the built-in demo agent (empty: built-in)")
+	fs.StringVar(&c.EspeakBinary, "espeak-binary", c.EspeakBinary, "espeak-ng binary of the offline text-to-speech")
+	fs.IntVar(&c.EspeakWPM, "espeak-wpm", c.EspeakWPM, "offline text-to-speech speed, words per minute")
+	fs.IntVar(&c.TTSCacheEntries, "tts-cache-entries", c.TTSCacheEntries, "synthesized sentences kept in memory (greetings and stock replies repeat on every call)")
+
+	s := &c.Session
+	fs.DurationVar(&s.VAD.MinSpeech, "vad-min-speech", s.VAD.MinSpeech, "voiced audio needed before the caller counts as speaking")
+	fs.DurationVar(&s.VAD.MinSilence, "vad-min-silence", s.VAD.MinSilence, "silence that ends the caller's utterance (endpointing)")
+	fs.DurationVar(&s.VAD.BargeInMin, "vad-barge-in-min", s.VAD.BargeInMin, "caller speech that interrupts the agent (shorter is a backchannel)")
+	fs.DurationVar(&s.VAD.Hangover, "vad-hangover", s.VAD.Hangover, "audio kept voiced after the level drops")
+	fs.Float64Var(&s.VAD.ThresholdDB, "vad-threshold-db", s.VAD.ThresholdDB, "speech must be this far above the adaptive noise floor, dB")
+	fs.IntVar(&s.InboundQueue, "inbound-queue", s.InboundQueue, "caller frames that may wait for a busy session before the oldest is dropped")
+	fs.IntVar(&s.ReorderDepth, "reorder-depth", s.ReorderDepth, "later frames that may arrive before a missing frame is concealed")
+	fs.DurationVar(&s.MaxDuration, "max-call-duration", s.MaxDuration, "calls longer than this are ended")
+	fs.DurationVar(&s.TranscriptTimeout, "transcript-timeout", s.TranscriptTimeout, "wait for the final transcript after the caller stops")
+	fs.DurationVar(&s.PlaybackGrace, "playback-grace", s.PlaybackGrace, "a reply counts as played this long after its audio ran out if Telnyx echoes no mark")
+
+	fs.DurationVar(&c.Pacer.Lead, "pacer-lead", c.Pacer.Lead, "agent audio kept queued at Telnyx ahead of playback (barge-in waits for it)")
+	fs.DurationVar(&c.Pacer.MaxChunk, "pacer-chunk", c.Pacer.MaxChunk, "most agent audio per media message, whole 20 ms frames")
+	fs.DurationVar(&c.Pacer.Keepalive, "ws-ping-interval", c.Pacer.Keepalive, "WebSocket ping interval on media streams")
+	fs.IntVar(&c.Pacer.Shards, "pacer-shards", c.Pacer.Shards, "pacer goroutines (0: one per CPU)")
+
+	fs.DurationVar(&c.Conn.ReadTimeout, "media-timeout", c.Conn.ReadTimeout, "a stream that sends nothing for this long is ended")
+	fs.DurationVar(&c.Conn.WriteTimeout, "write-timeout", c.Conn.WriteTimeout, "bound on each write to a media stream")
+	fs.DurationVar(&c.Conn.HandshakeTimeout, "handshake-timeout", c.Conn.HandshakeTimeout, "wait for the connected and start frames")
+	fs.IntVar(&c.Conn.MaxMessageBytes, "max-message-bytes", c.Conn.MaxMessageBytes, "largest media-stream frame read; larger ones are skipped and counted")
+}
+
+// envName is the environment variable of a flag.
+func envName(flagName string) string {
+	return "IACE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// loadConfig builds the configuration from the defaults, the environment and
+// the command line, in that order, and validates it.
+func loadConfig(args []string, getenv func(string) string, usageOut io.Writer) (config, error) {
+	cfg := defaultConfig()
+	fs := flag.NewFlagSet("iace serve", flag.ContinueOnError)
+	fs.SetOutput(usageOut)
+	cfg.flags(fs)
+	fs.Usage = func() { printUsage(usageOut, fs) }
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := getenv(envName(f.Name)); v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", envName(f.Name), err))
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return cfg, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	return cfg, cfg.validate()
+}
+
+func (c *config) validate() error {
+	var errs []error
+	switch c.LogFormat {
+	case "auto", "json", "text":
+	default:
+		errs = append(errs, fmt.Errorf("log format %q: want auto, json or text", c.LogFormat))
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	if c.DrainTimeout < 0 {
+		errs = append(errs, fmt.Errorf("drain timeout %v: want >= 0", c.DrainTimeout))
+	}
+	if c.EspeakWPM < 80 || c.EspeakWPM > 450 {
+		errs = append(errs, fmt.Errorf("espeak wpm %d: want 80 to 450", c.EspeakWPM))
+	}
+	if c.TTSCacheEntries < 0 {
+		errs = append(errs, fmt.Errorf("tts cache entries %d: want >= 0", c.TTSCacheEntries))
+	}
+	if err := c.Session.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Pacer.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("pacer: %w", err))
+	}
+	if err := c.Conn.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("media stream: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+func printUsage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "Usage: iace serve [flags]\n\nEvery flag can also be set by its environment variable; a flag wins.\n\n")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "flag\tenvironment\tdefault\tmeaning")
+	fs.VisitAll(func(f *flag.Flag) {
+		def := f.DefValue
+		if def == "" {
+			def = `""`
+		}
+		fmt.Fprintf(tw, "--%s\t%s\t%s\t%s\n", f.Name, envName(f.Name), def, f.Usage)
+	})
+	_ = tw.Flush()
+}
+
+// isTerminal reports whether f is a character device (a terminal).
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

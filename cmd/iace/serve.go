@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/iace/iace/ai"
+	"github.com/iace/iace/ai/local"
+	"github.com/iace/iace/media"
+	"github.com/iace/iace/media/telnyx"
+	"github.com/iace/iace/session"
+	"github.com/iace/iace/store"
+)
+
+// server is a running iace serve: its listeners and engine.
+type server struct {
+	log      *slog.Logger
+	engine   *session.Engine
+	pacer    *media.Pacer
+	public   *http.Server
+	internal *http.Server
+	publicLn net.Listener
+	intLn    net.Listener
+}
+
+// newServer wires config -> agents -> providers -> engine -> HTTP and opens
+// the listeners. Nothing is served until start.
+func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, error) {
+	log := newLogger(cfg.LogFormat, cfg.LogLevel, logOut)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	agents, err := loadAgents(cfg.AgentsFile)
+	if err != nil {
+		return nil, err
+	}
+	synth, ttsName := newSynthesizer(cfg, reg)
+	log.Info("providers",
+		"speech_to_text", "offline simulator transcriber (local.SimTranscriber): transcripts come from the stream's sim_script parameter",
+		"llm", "offline rule-based agent (local.RuleAgent): answers from the agent's intents",
+		"text_to_speech", ttsName,
+		"agents", agentsName(cfg.AgentsFile))
+
+	pacer, err := media.NewPacer(cfg.Pacer, reg)
+	if err != nil {
+		return nil, err
+	}
+	engine, err := session.NewEngine(cfg.Session, session.Deps{
+		Agents:  agents,
+		STT:     local.NewSimTranscriber(),
+		Chat:    local.NewRuleAgent(),
+		Synth:   synth,
+		Pacer:   pacer,
+		Metrics: session.NewMetrics(reg),
+		Log:     log,
+	})
+	if err != nil {
+		pacer.Close()
+		return nil, err
+	}
+	s := &server{log: log, engine: engine, pacer: pacer}
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /media/telnyx", telnyx.NewHandler(cfg.Conn, engine, telnyx.NewMetrics(reg), log))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "IACE media server. Telnyx media streams: /media/telnyx")
+	})
+	s.public = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	s.internal = &http.Server{Handler: internalMux(reg, engine), ReadHeaderTimeout: 5 * time.Second}
+
+	var lc net.ListenConfig
+	if s.publicLn, err = lc.Listen(ctx, "tcp", cfg.Addr); err != nil {
+		pacer.Close()
+		return nil, fmt.Errorf("public listener: %w", err)
+	}
+	if s.intLn, err = lc.Listen(ctx, "tcp", cfg.InternalAddr); err != nil {
+		_ = s.publicLn.Close()
+		pacer.Close()
+		return nil, fmt.Errorf("internal listener: %w", err)
+	}
+	return s, nil
+}
+
+func internalMux(reg *prometheus.Registry, engine *session.Engine) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !engine.Ready() {
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+func loadAgents(path string) (*store.StaticAgents, error) {
+	if path == "" {
+		return store.NewStaticAgents([]store.Agent{store.DefaultAgent()})
+	}
+	return store.LoadAgentsFile(path)
+}
+
+func agentsName(path string) string {
+	if path == "" {
+		return "built-in demo agent"
+	}
+	return "from " + path
+}
+
+// newSynthesizer picks espeak-ng, or tones when it is missing, behind the
+// speech cache.
+func newSynthesizer(cfg config, reg prometheus.Registerer) (*ai.SpeechCache, string) {
+	var src ai.SpeechSource
+	name := "offline espeak-ng (local.Espeak)"
+	es, err := local.NewEspeak(local.EspeakConfig{Binary: cfg.EspeakBinary, WordsPerMinute: cfg.EspeakWPM})
+	if err != nil {
+		src = local.NewTones()
+		name = "offline tones (local.Tones): espeak-ng not found, install the espeak-ng package for speech"
+	} else {
+		src = es
+	}
+	cache := ai.NewSpeechCache(src, cfg.TTSCacheEntries, 0)
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "iace", Subsystem: "ai", Name: "tts_cache_hits_total",
+			Help: "Sentences served from the speech cache."}, func() float64 { return float64(cache.Hits()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "iace", Subsystem: "ai", Name: "tts_cache_misses_total",
+			Help: "Sentences synthesized because they were not cached."}, func() float64 { return float64(cache.Misses()) }),
+	)
+	return cache, name
+}
+
+// start serves both listeners until stop.
+func (s *server) start() <-chan error {
+	errc := make(chan error, 2)
+	go func() { errc <- s.public.Serve(s.publicLn) }()
+	go func() { errc <- s.internal.Serve(s.intLn) }()
+	s.log.Info("serving", "addr", s.publicLn.Addr().String(), "internal_addr", s.intLn.Addr().String())
+	return errc
+}
+
+// shutdown drains the calls (up to drainTimeout, or until force is closed),
+// then closes the listeners and the pacer.
+func (s *server) shutdown(ctx context.Context, drainTimeout time.Duration, force <-chan struct{}) error {
+	// Teardown outlives the cancellation that started it, with its own deadlines.
+	ctx = context.WithoutCancel(ctx)
+	dctx, cancel := context.WithTimeout(ctx, drainTimeout)
+	defer cancel()
+	go func() { // ends with shutdown: cancel runs on return
+		select {
+		case <-force:
+			cancel()
+		case <-dctx.Done():
+		}
+	}()
+	drainErr := s.engine.Drain(dctx)
+	sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
+	defer scancel()
+	err := errors.Join(drainErr, s.public.Shutdown(sctx), s.internal.Shutdown(sctx))
+	s.pacer.Close()
+	return err
+}
+
+// serve runs the server until SIGTERM or SIGINT. The first signal drains;
+// a second one ends the remaining calls at once.
+func serve(parent context.Context, cfg config, logOut io.Writer) error {
+	ctx, kill := context.WithCancel(parent)
+	defer kill()
+	s, err := newServer(ctx, cfg, logOut)
+	if err != nil {
+		return err
+	}
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sig)
+
+	errc := s.start()
+	select {
+	case err := <-errc:
+		kill()
+		_ = s.shutdown(ctx, 0, nil) // already failing; the listener error is the one to report
+		return err
+	case got := <-sig:
+		s.log.Info("shutting down: draining calls (a second signal ends them at once)", "signal", got.String(), "drain_timeout", cfg.DrainTimeout.String())
+	}
+	force := make(chan struct{})
+	go func() { // ends when serve returns: signal.Stop and the closed force channel release it
+		select {
+		case <-sig:
+			s.log.Warn("second signal: ending calls now")
+			kill()
+			close(force)
+		case <-ctx.Done():
+		}
+	}()
+	err = s.shutdown(ctx, cfg.DrainTimeout, force)
+	kill()
+	if err != nil {
+		s.log.Warn("shutdown", "err", err)
+	}
+	s.log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,501 @@
+package media
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Output is where a Playout's audio goes: a media-stream connection. The pacer
+// calls its methods from one goroutine per shard, never under a lock.
+type Output interface {
+	// WriteAudio sends one message holding a whole number of frames.
+	WriteAudio(audio []byte) error
+	// WriteMark sends a mark; the far end echoes it once the audio before it has played.
+	WriteMark(name string) error
+	// WriteClear stops the far end's playback and empties its queue.
+	WriteClear() error
+	// Keepalive proves the connection is alive (a WebSocket ping).
+	Keepalive() error
+}
+
+// PacerConfig sets how audio is paced out.
+type PacerConfig struct {
+	// Lead is how much audio may wait in the far end's playback queue. More
+	// lead rides out scheduling hiccups; less makes barge-in faster, since
+	// queued audio still plays until the clear arrives (telnyx.md 2.5).
+	Lead time.Duration
+	// MaxChunk is the most audio sent in one message. Telnyx accepts 20 ms to
+	// 30 s per message; larger chunks mean fewer writes per call.
+	MaxChunk time.Duration
+	// Keepalive is how often each output is pinged.
+	Keepalive time.Duration
+	// Shards is the number of pacer goroutines (0: one per CPU).
+	Shards int
+}
+
+// DefaultPacerConfig keeps 200 ms queued at the far end in 100 ms messages:
+// ten writes a second per speaking call instead of fifty.
+func DefaultPacerConfig() PacerConfig {
+	return PacerConfig{Lead: 200 * time.Millisecond, MaxChunk: 100 * time.Millisecond, Keepalive: 5 * time.Second}
+}
+
+// Validate reports every invalid setting.
+func (c PacerConfig) Validate() error {
+	var errs []error
+	if c.MaxChunk < FrameDuration || c.MaxChunk%FrameDuration != 0 {
+		errs = append(errs, fmt.Errorf("max chunk %v: want a whole number of 20 ms frames", c.MaxChunk))
+	}
+	if c.Lead < c.MaxChunk {
+		errs = append(errs, fmt.Errorf("lead %v: want at least the max chunk (%v)", c.Lead, c.MaxChunk))
+	}
+	if c.Lead > 5*time.Second {
+		errs = append(errs, fmt.Errorf("lead %v: want at most 5s, barge-in waits for it", c.Lead))
+	}
+	if c.Keepalive <= 0 {
+		errs = append(errs, fmt.Errorf("keepalive %v: want > 0", c.Keepalive))
+	}
+	if c.Shards < 0 {
+		errs = append(errs, fmt.Errorf("shards %d: want >= 0", c.Shards))
+	}
+	return errors.Join(errs...)
+}
+
+// Pacer sends the outbound audio of many calls. Each shard is one goroutine
+// that wakes every 20 ms on a monotonic ticker (so its schedule does not
+// drift) and tops up every playout it serves to the lead; a playout that gets
+// audio while idle, or a clear, wakes its shard at once. One pacer serves all
+// calls of a process.
+type Pacer struct {
+	cfg     PacerConfig
+	shards  []*pacerShard
+	next    int
+	mu      sync.Mutex
+	wg      sync.WaitGroup
+	stop    chan struct{}
+	closed  bool
+	metrics pacerMetrics
+}
+
+type pacerMetrics struct {
+	framesOut prometheus.Counter
+	underruns prometheus.Counter
+	lateTicks prometheus.Counter
+}
+
+// NewPacer starts a pacer; Close stops it. Its metrics are registered on reg
+// (nil: not registered).
+func NewPacer(cfg PacerConfig, reg prometheus.Registerer) (*Pacer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	n := cfg.Shards
+	if n == 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	p := newPacer(cfg, n)
+	if reg != nil {
+		reg.MustRegister(p.metrics.framesOut, p.metrics.underruns, p.metrics.lateTicks)
+	}
+	for _, s := range p.shards {
+		p.wg.Go(s.run)
+	}
+	return p, nil
+}
+
+// newPacer builds a pacer with n shards and starts nothing.
+func newPacer(cfg PacerConfig, n int) *Pacer {
+	p := &Pacer{cfg: cfg, stop: make(chan struct{})}
+	p.metrics = pacerMetrics{
+		framesOut: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "iace", Subsystem: "media", Name: "frames_out_total",
+			Help: "20 ms frames of agent audio sent to callers."}),
+		underruns: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "iace", Subsystem: "media", Name: "playout_underruns_total",
+			Help: "Times a caller's playback queue ran dry while the agent still had audio to send."}),
+		lateTicks: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "iace", Subsystem: "media", Name: "pacer_late_ticks_total",
+			Help: "Pacer ticks that ran more than one frame late (the process is overloaded)."}),
+	}
+	for range n {
+		p.shards = append(p.shards, &pacerShard{pacer: p, kick: make(chan struct{}, 1)})
+	}
+	return p
+}
+
+// Close stops every shard and waits for them. Playouts still open are not
+// serviced any more.
+func (p *Pacer) Close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	close(p.stop)
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+// NewPlayout registers an output whose audio is in format f and returns its
+// playout queue. Close the playout when the call ends.
+func (p *Pacer) NewPlayout(out Output, f Format) *Playout {
+	p.mu.Lock()
+	s := p.shards[p.next%len(p.shards)]
+	p.next++
+	p.mu.Unlock()
+	frame := f.FrameBytes()
+	pl := &Playout{
+		shard:      s,
+		out:        out,
+		format:     f,
+		frameBytes: frame,
+		maxChunk:   f.BytesPer(p.cfg.MaxChunk),
+		lead:       p.cfg.Lead,
+		keepalive:  p.cfg.Keepalive,
+		failed:     make(chan struct{}),
+		buf:        make([]byte, 0, f.BytesPer(time.Second)),
+		sendBuf:    make([]byte, 0, f.BytesPer(p.cfg.MaxChunk)),
+	}
+	s.add(pl)
+	return pl
+}
+
+type pacerShard struct {
+	pacer    *Pacer
+	mu       sync.Mutex
+	playouts []*Playout
+	scratch  []*Playout
+	kick     chan struct{}
+}
+
+func (s *pacerShard) add(p *Playout) {
+	s.mu.Lock()
+	p.index = len(s.playouts)
+	s.playouts = append(s.playouts, p)
+	s.mu.Unlock()
+}
+
+func (s *pacerShard) remove(p *Playout) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := p.index
+	if i < 0 || i >= len(s.playouts) || s.playouts[i] != p {
+		return
+	}
+	last := len(s.playouts) - 1
+	s.playouts[i] = s.playouts[last]
+	s.playouts[i].index = i
+	s.playouts[last] = nil
+	s.playouts = s.playouts[:last]
+	p.index = -1
+}
+
+func (s *pacerShard) wake() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (s *pacerShard) run() {
+	t := time.NewTicker(FrameDuration)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.pacer.stop:
+			return
+		case due := <-t.C:
+			now := time.Now()
+			if now.Sub(due) > FrameDuration {
+				s.pacer.metrics.lateTicks.Inc()
+			}
+			s.serviceAll(now)
+		case <-s.kick:
+			s.serviceAll(time.Now())
+		}
+	}
+}
+
+func (s *pacerShard) serviceAll(now time.Time) {
+	s.mu.Lock()
+	s.scratch = append(s.scratch[:0], s.playouts...)
+	s.mu.Unlock()
+	for i, p := range s.scratch {
+		p.service(now)
+		s.scratch[i] = nil
+	}
+}
+
+// Playout is one call's outbound audio queue, filled by the session and
+// drained by the pacer in whole frames. Positions are byte offsets on the
+// call's outbound timeline; audio removed by Clear is taken off it, so a
+// position always means audio that was, or will be, played.
+//
+// Write, Mark and Clear carry a generation: Clear starts a new one, and audio
+// from a turn cancelled by it (still in flight) is discarded instead of played.
+type Playout struct {
+	shard      *pacerShard
+	out        Output
+	format     Format
+	frameBytes int
+	maxChunk   int
+	lead       time.Duration
+	keepalive  time.Duration
+	index      int
+
+	mu           sync.Mutex
+	gen          uint64
+	buf          []byte // queued audio; buf[off:] is unsent
+	off          int
+	base         int64 // timeline position of buf[off]
+	marks        []playoutMark
+	clearPending bool
+	midUtterance bool      // audio was sent and no mark has closed it yet
+	playEnd      time.Time // when the far end will have played all that was sent
+	lastPing     time.Time
+	err          error
+	closed       bool
+
+	// touched only by the shard goroutine
+	sendBuf []byte
+	actions []playoutAction
+
+	failed   chan struct{}
+	failOnce sync.Once
+}
+
+type playoutMark struct {
+	pos  int64
+	name string
+}
+
+type playoutAction struct {
+	clear bool
+	n     int    // bytes of sendBuf to send as one message
+	mark  string // a mark to send after it
+}
+
+// Format returns the playout's audio format.
+func (p *Playout) Format() Format { return p.format }
+
+// Generation returns the current generation, to pass to Write and Mark.
+func (p *Playout) Generation() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.gen
+}
+
+// Write queues audio (any length; frames are cut from it as it fills) and
+// returns the timeline position of its end. ok is false when gen is stale or
+// the playout is closed; the audio was dropped.
+func (p *Playout) Write(gen uint64, audio []byte) (end int64, ok bool) {
+	p.mu.Lock()
+	if gen != p.gen || p.closed {
+		p.mu.Unlock()
+		return 0, false
+	}
+	idle := p.off == len(p.buf)
+	if p.off > 0 && p.off >= len(p.buf)/2 {
+		n := copy(p.buf, p.buf[p.off:])
+		p.buf = p.buf[:n]
+		p.off = 0
+	}
+	p.buf = append(p.buf, audio...)
+	end = p.base + int64(len(p.buf)-p.off)
+	p.mu.Unlock()
+	if idle {
+		p.shard.wake()
+	}
+	return end, true
+}
+
+// Mark pads the queue to a whole frame with codec silence and places a mark
+// there: it is sent right after the frame that ends at that position. It
+// returns the mark's position.
+func (p *Playout) Mark(gen uint64, name string) (pos int64, ok bool) {
+	p.mu.Lock()
+	if gen != p.gen || p.closed {
+		p.mu.Unlock()
+		return 0, false
+	}
+	if rem := (len(p.buf) - p.off) % p.frameBytes; rem != 0 {
+		pad := p.frameBytes - rem
+		n := len(p.buf)
+		p.buf = append(p.buf, make([]byte, pad)...)
+		p.format.Encoding.FillSilence(p.buf[n:])
+	}
+	pos = p.base + int64(len(p.buf)-p.off)
+	p.marks = append(p.marks, playoutMark{pos: pos, name: name})
+	p.mu.Unlock()
+	p.shard.wake()
+	return pos, true
+}
+
+// Clear drops all audio not yet sent, asks the far end to stop playing and
+// drop its queue, and starts a new generation. It returns the position the
+// caller had heard up to (estimated from what was sent and the lead still
+// playing) and the new generation.
+func (p *Playout) Clear() (played int64, gen uint64) {
+	now := time.Now()
+	p.mu.Lock()
+	played = p.playedLocked(now)
+	p.buf = p.buf[:0]
+	p.off = 0
+	p.base = played
+	p.marks = p.marks[:0]
+	p.playEnd = now
+	p.clearPending = true
+	p.midUtterance = false
+	p.gen++
+	gen = p.gen
+	p.mu.Unlock()
+	p.shard.wake()
+	return played, gen
+}
+
+// Played returns the timeline position the caller has heard up to, estimated.
+func (p *Playout) Played() int64 {
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.playedLocked(now)
+}
+
+// Queued returns how much audio waits to be sent.
+func (p *Playout) Queued() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.format.Duration(len(p.buf) - p.off)
+}
+
+func (p *Playout) playedLocked(now time.Time) int64 {
+	if ahead := p.playEnd.Sub(now); ahead > 0 {
+		return max(p.base-int64(p.format.BytesPer(ahead)), 0)
+	}
+	return p.base
+}
+
+// Failed is closed when writing to the output failed; Err says why.
+func (p *Playout) Failed() <-chan struct{} { return p.failed }
+
+// Err returns the write error that failed the playout, if any.
+func (p *Playout) Err() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+// Close stops pacing this playout. Queued audio is dropped. It is idempotent.
+func (p *Playout) Close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.shard.remove(p)
+}
+
+// service runs on the shard goroutine: under the lock it decides what to send
+// and copies it out; then it writes with no lock held.
+func (p *Playout) service(now time.Time) {
+	p.mu.Lock()
+	if p.closed || p.err != nil {
+		p.mu.Unlock()
+		return
+	}
+	acts := p.actions[:0]
+	send := p.sendBuf[:0]
+	if p.clearPending {
+		p.clearPending = false
+		acts = append(acts, playoutAction{clear: true})
+	}
+	ping := now.Sub(p.lastPing) >= p.keepalive
+	if ping {
+		p.lastPing = now
+	}
+	underrun := false
+	for {
+		// A mark whose audio has all been sent goes out now.
+		if len(p.marks) > 0 && p.marks[0].pos <= p.base {
+			if len(acts) > 0 && acts[len(acts)-1].mark == "" && !acts[len(acts)-1].clear {
+				acts[len(acts)-1].mark = p.marks[0].name
+			} else {
+				acts = append(acts, playoutAction{mark: p.marks[0].name})
+			}
+			p.marks = p.marks[1:]
+			if p.off == len(p.buf) {
+				p.midUtterance = false // all sent: a gap from here on is a pause, not a starved queue
+			}
+			continue
+		}
+		queued := (len(p.buf) - p.off) / p.frameBytes * p.frameBytes
+		if queued == 0 {
+			break
+		}
+		// The next piece is up to a chunk, up to the next mark, up to what is
+		// queued; it goes out once it fits within the lead.
+		piece := min(queued, p.maxChunk)
+		if len(p.marks) > 0 {
+			piece = min(piece, int(p.marks[0].pos-p.base))
+		}
+		ahead := max(p.playEnd.Sub(now), 0)
+		if piece <= 0 || p.format.BytesPer(p.lead-ahead) < piece {
+			break
+		}
+		n := piece
+		if p.midUtterance && now.Sub(p.playEnd) > FrameDuration {
+			underrun = true
+		}
+		start := len(send)
+		send = append(send, p.buf[p.off:p.off+n]...)
+		acts = append(acts, playoutAction{n: len(send) - start})
+		p.off += n
+		p.base += int64(n)
+		p.playEnd = now.Add(ahead + p.format.Duration(n))
+		p.midUtterance = true
+	}
+	p.mu.Unlock()
+	p.actions, p.sendBuf = acts, send
+
+	var err error
+	frames := 0
+	off := 0
+	for _, a := range acts {
+		switch {
+		case a.clear:
+			err = p.out.WriteClear()
+		case a.n > 0:
+			err = p.out.WriteAudio(send[off : off+a.n])
+			off += a.n
+			frames += a.n / p.frameBytes
+		}
+		if err == nil && a.mark != "" {
+			err = p.out.WriteMark(a.mark)
+		}
+		if err != nil {
+			break
+		}
+	}
+	if err == nil && ping {
+		err = p.out.Keepalive()
+	}
+	m := &p.shard.pacer.metrics
+	if frames > 0 {
+		m.framesOut.Add(float64(frames))
+	}
+	if underrun {
+		m.underruns.Inc()
+	}
+	if err != nil {
+		p.fail(err)
+	}
+}
+
+func (p *Playout) fail(err error) {
+	p.mu.Lock()
+	if p.err == nil {
+		p.err = err
+	}
+	p.mu.Unlock()
+	p.failOnce.Do(func() { close(p.failed) })
+}

@@ -1,0 +1,129 @@
+package media
+
+// Reorder puts frames that arrive out of order back in sequence and conceals
+// the ones that never come. Telnyx does not guarantee frame order (telnyx.md
+// 1): frames carry a chunk counter. Reorder holds frames only while one is
+// missing, at most Depth frames, so in-order streams pass through with no delay.
+//
+// It is driven by arrivals, not a clock: a hole is given up (concealed) once
+// Depth later frames have arrived. Not safe for concurrent use.
+type Reorder struct {
+	depth   int64
+	slots   []reorderSlot
+	next    int64 // next sequence number to emit; -1 before the first frame
+	maxSeen int64
+	last    int // length of the last emitted frame, for concealment
+	emit    func(frame []byte, concealed bool)
+	stats   ReorderStats
+}
+
+type reorderSlot struct {
+	seq  int64
+	data []byte
+	full bool
+}
+
+// ReorderStats counts what the buffer did.
+type ReorderStats struct {
+	// Reordered frames arrived after a later one and were put back in place.
+	Reordered uint64
+	// Late frames arrived after their place was concealed (or a second time
+	// after being emitted) and were dropped.
+	Late uint64
+	// Duplicates arrived while a copy still waited in the buffer.
+	Duplicates uint64
+	// Concealed frames never arrived; the consumer filled them with silence.
+	Concealed uint64
+	// Resyncs are jumps too large to conceal (a stream restart or a long outage).
+	Resyncs uint64
+}
+
+// reorderWindow is the number of slots; maxConcealRun bounds the silence a
+// single jump may insert (1 s), past it the sequence is resynchronised.
+const (
+	reorderWindow = 16
+	maxConcealRun = 50
+)
+
+// NewReorder returns a buffer that waits for at most depth frames (1 to 15)
+// behind a missing one, calling emit for each frame in order. A concealed
+// frame is emitted with concealed set and a nil frame; the consumer fills in
+// silence of the usual frame length. emit must not keep frame.
+func NewReorder(depth int, emit func(frame []byte, concealed bool)) *Reorder {
+	depth = min(max(depth, 1), reorderWindow-1)
+	r := &Reorder{depth: int64(depth), slots: make([]reorderSlot, reorderWindow), next: -1, emit: emit}
+	for i := range r.slots {
+		r.slots[i].data = make([]byte, 0, 160)
+	}
+	return r
+}
+
+// Stats returns the counters so far.
+func (r *Reorder) Stats() ReorderStats { return r.stats }
+
+// Push adds the frame with sequence number seq and emits every frame that is
+// now in order.
+func (r *Reorder) Push(seq int64, frame []byte) {
+	if r.next < 0 {
+		r.next, r.maxSeen = seq, seq
+	}
+	if seq < r.next {
+		r.stats.Late++
+		return
+	}
+	if seq-r.next >= reorderWindow+maxConcealRun {
+		r.resync(seq)
+	}
+	for seq-r.next >= reorderWindow {
+		r.advance()
+	}
+	s := &r.slots[seq%reorderWindow]
+	if s.full && s.seq == seq {
+		r.stats.Duplicates++
+		return
+	}
+	if seq < r.maxSeen {
+		r.stats.Reordered++
+	}
+	r.maxSeen = max(r.maxSeen, seq)
+	s.seq, s.full = seq, true
+	s.data = append(s.data[:0], frame...)
+	for {
+		s := &r.slots[r.next%reorderWindow]
+		if (!s.full || s.seq != r.next) && r.maxSeen-r.next < r.depth {
+			return
+		}
+		r.advance()
+	}
+}
+
+// advance emits the frame at next, or conceals it, and moves on.
+func (r *Reorder) advance() {
+	s := &r.slots[r.next%reorderWindow]
+	if s.full && s.seq == r.next {
+		s.full = false
+		r.last = len(s.data)
+		r.emit(s.data, false)
+	} else {
+		r.stats.Concealed++
+		r.emit(nil, true)
+	}
+	r.next++
+}
+
+// resync emits what is buffered, skipping holes, and restarts at seq.
+func (r *Reorder) resync(seq int64) {
+	r.stats.Resyncs++
+	for ; r.next <= r.maxSeen; r.next++ {
+		s := &r.slots[r.next%reorderWindow]
+		if s.full && s.seq == r.next {
+			s.full = false
+			r.emit(s.data, false)
+		}
+	}
+	r.next, r.maxSeen = seq, seq
+}
+
+// LastLen is the length of the last frame emitted, the size a concealed frame
+// should take (0 before the first).
+func (r *Reorder) LastLen() int { return r.last }

@@ -1,0 +1,113 @@
+package media
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+)
+
+// collect runs seqs through a Reorder and returns what came out: the seq of
+// each frame (frames carry their seq as one byte) or -1 for a concealed one.
+func collect(depth int, seqs []int64) ([]int64, ReorderStats) {
+	var out []int64
+	r := NewReorder(depth, func(f []byte, concealed bool) {
+		if concealed {
+			out = append(out, -1)
+			return
+		}
+		out = append(out, int64(f[0]))
+	})
+	for _, s := range seqs {
+		r.Push(s, []byte{byte(s)})
+	}
+	return out, r.Stats()
+}
+
+func TestReorder(t *testing.T) {
+	tests := []struct {
+		name  string
+		depth int
+		in    []int64
+		out   []int64
+		stats ReorderStats
+	}{
+		{"in order passes straight through", 2, []int64{1, 2, 3, 4}, []int64{1, 2, 3, 4}, ReorderStats{}},
+		{"a swapped pair is put back", 2, []int64{1, 3, 2, 4}, []int64{1, 2, 3, 4}, ReorderStats{Reordered: 1}},
+		{"a lost frame is concealed after depth later frames", 2, []int64{1, 3, 4, 5}, []int64{1, -1, 3, 4, 5}, ReorderStats{Concealed: 1}},
+		{"a frame later than depth is dropped as late", 2, []int64{1, 3, 4, 2, 5}, []int64{1, -1, 3, 4, 5}, ReorderStats{Concealed: 1, Late: 1}},
+		{"duplicates are dropped", 2, []int64{1, 3, 3, 2}, []int64{1, 2, 3}, ReorderStats{Duplicates: 1, Reordered: 1}},
+		{"a duplicate of an emitted frame is late", 2, []int64{1, 2, 2, 3}, []int64{1, 2, 3}, ReorderStats{Late: 1}},
+		{"a burst of loss is concealed frame by frame", 1, []int64{1, 5, 6}, []int64{1, -1, -1, -1, 5, 6}, ReorderStats{Concealed: 3}},
+		// 29 may still come: 30 waits behind it until depth later frames arrive.
+		{"a jump past the window conceals all but the last depth holes", 2, []int64{1, 30}, append([]int64{1}, slices.Repeat([]int64{-1}, 27)...), ReorderStats{Concealed: 27}},
+		{"a huge jump resynchronises without a flood of silence", 2, []int64{1, 2, 1000, 1001}, []int64{1, 2, 1000, 1001}, ReorderStats{Resyncs: 1}},
+		{"the stream may start at any number", 2, []int64{500, 502, 501}, []int64{500, 501, 502}, ReorderStats{Reordered: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for i := range tt.out { // frames carry their seq in one byte
+				if tt.out[i] >= 0 {
+					tt.out[i] %= 256
+				}
+			}
+			out, st := collect(tt.depth, tt.in)
+			if fmt.Sprint(out) != fmt.Sprint(tt.out) {
+				t.Errorf("out %v, want %v", out, tt.out)
+			}
+			if st != tt.stats {
+				t.Errorf("stats %+v, want %+v", st, tt.stats)
+			}
+		})
+	}
+}
+
+func TestReorderDoesNotAllocate(t *testing.T) {
+	r := NewReorder(2, func([]byte, bool) {})
+	frame := make([]byte, 160)
+	seq := int64(0)
+	allocs := testing.AllocsPerRun(1000, func() {
+		seq++
+		r.Push(seq^1, frame) // every pair swapped
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per frame", allocs)
+	}
+}
+
+func TestFrameQueueDropsOldest(t *testing.T) {
+	q := NewFrameQueue(3, 4)
+	for i := range 5 {
+		q.Push([]byte{byte(i)})
+	}
+	if q.Dropped() != 2 || q.Len() != 3 {
+		t.Fatalf("dropped %d len %d", q.Dropped(), q.Len())
+	}
+	var got []byte
+	buf := make([]byte, 0, 4)
+	for {
+		f, ok := q.Pop(buf)
+		if !ok {
+			break
+		}
+		got = append(got, f[0])
+	}
+	if string(got) != "\x02\x03\x04" {
+		t.Errorf("popped %v, want the newest three", got)
+	}
+	select {
+	case <-q.Ready():
+	default:
+		t.Error("no wake-up pending after pushes")
+	}
+}
+
+func BenchmarkFrameQueuePushPop(b *testing.B) {
+	q := NewFrameQueue(50, 160)
+	frame := make([]byte, 160)
+	buf := make([]byte, 0, 160)
+	b.ReportAllocs()
+	for b.Loop() {
+		q.Push(frame)
+		buf, _ = q.Pop(buf)
+	}
+}

@@ -1,0 +1,54 @@
+package telnyx
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics counts what the media-stream transport sees. Labels are bounded: the
+// error kinds are the Kind constants, the refusal reasons a fixed few.
+type Metrics struct {
+	protocolErrors *prometheus.CounterVec
+	refused        *prometheus.CounterVec
+	framesIn       prometheus.Counter
+	framesOut      prometheus.Counter
+}
+
+// NewMetrics registers the transport's metrics on reg (nil: not registered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		protocolErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "iace", Subsystem: "telnyx", Name: "protocol_errors_total",
+			Help: "Frames that broke the Telnyx media-stream protocol, by kind; the frame was skipped.",
+		}, []string{"kind"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "iace", Subsystem: "telnyx", Name: "streams_refused_total",
+			Help: "Media streams refused before a call began, by reason.",
+		}, []string{"reason"}),
+		framesIn: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "iace", Subsystem: "telnyx", Name: "frames_in_total",
+			Help: "Frames read from Telnyx media streams, all events.",
+		}),
+		framesOut: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "iace", Subsystem: "telnyx", Name: "messages_out_total",
+			Help: "Messages written to Telnyx media streams (media, mark, clear).",
+		}),
+	}
+	for _, k := range []string{KindMalformedJSON, KindBadField, KindBadBase64, KindOversize, KindBinaryFrame, KindUnexpected} {
+		m.protocolErrors.WithLabelValues(k)
+	}
+	if reg != nil {
+		reg.MustRegister(m.protocolErrors, m.refused, m.framesIn, m.framesOut)
+	}
+	return m
+}
+
+// ProtocolError counts one skipped frame of the given kind.
+func (m *Metrics) ProtocolError(kind string) {
+	if m != nil {
+		m.protocolErrors.WithLabelValues(kind).Inc()
+	}
+}
+
+func (m *Metrics) refuse(reason string) {
+	if m != nil {
+		m.refused.WithLabelValues(reason).Inc()
+	}
+}

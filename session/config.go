@@ -1,0 +1,67 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/iace/iace/media/vad"
+)
+
+// Config sets how calls are run.
+type Config struct {
+	VAD vad.Config
+	// InboundQueue is how many frames may wait between the reader and the
+	// session; when full the oldest is dropped (50 frames: one second).
+	InboundQueue int
+	// ReorderDepth is how many later frames may arrive before a missing one is
+	// concealed (2: at most 40 ms of extra delay, only while a frame is missing).
+	ReorderDepth int
+	// MaxDuration ends calls that last longer.
+	MaxDuration time.Duration
+	// TranscriptTimeout is how long to wait for the final transcript after the
+	// caller stopped speaking before giving up on that utterance.
+	TranscriptTimeout time.Duration
+	// PlaybackGrace is how long past the estimated end of its audio a reply is
+	// taken as played when Telnyx does not echo its end mark.
+	PlaybackGrace time.Duration
+	// MaxHistory bounds the conversation kept for the model, in messages.
+	MaxHistory int
+}
+
+// DefaultConfig returns the defaults named in each field's comment.
+func DefaultConfig() Config {
+	return Config{
+		VAD:               vad.DefaultConfig(),
+		InboundQueue:      50,
+		ReorderDepth:      2,
+		MaxDuration:       time.Hour,
+		TranscriptTimeout: 2 * time.Second,
+		PlaybackGrace:     2 * time.Second,
+		MaxHistory:        40,
+	}
+}
+
+// Validate reports every invalid setting.
+func (c Config) Validate() error {
+	var errs []error
+	if err := c.VAD.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("vad: %w", err))
+	}
+	if c.InboundQueue < 5 || c.InboundQueue > 5000 {
+		errs = append(errs, fmt.Errorf("inbound queue %d: want 5 to 5000 frames", c.InboundQueue))
+	}
+	if c.ReorderDepth < 1 || c.ReorderDepth > 15 {
+		errs = append(errs, fmt.Errorf("reorder depth %d: want 1 to 15", c.ReorderDepth))
+	}
+	if c.MaxDuration < time.Minute {
+		errs = append(errs, fmt.Errorf("max duration %v: want at least 1m", c.MaxDuration))
+	}
+	if c.TranscriptTimeout <= 0 || c.PlaybackGrace <= 0 {
+		errs = append(errs, errors.New("transcript timeout and playback grace must be > 0"))
+	}
+	if c.MaxHistory < 2 {
+		errs = append(errs, fmt.Errorf("max history %d: want at least 2", c.MaxHistory))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,230 @@
+package session
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/iace/iace/ai"
+)
+
+// The tools the session offers the model and carries out itself.
+const (
+	toolTransfer = "transfer_to_human"
+	toolEndCall  = "end_call"
+)
+
+var sessionTools = []ai.Tool{
+	{Name: toolTransfer, Description: "Hand the call to a human colleague when the caller asks for one or you cannot help.",
+		Parameters: `{"type":"object","properties":{"reason":{"type":"string"}},"required":["reason"]}`},
+	{Name: toolEndCall, Description: "End the call after saying goodbye, when the caller is done.",
+		Parameters: `{"type":"object","properties":{"reason":{"type":"string"}},"required":["reason"]}`},
+}
+
+// Turn is one entry of a call's transcript.
+type Turn struct {
+	Speaker     ai.Role // user or assistant
+	Text        string
+	At          time.Time
+	Interrupted bool
+}
+
+// EventKind names something that happened in a call.
+type EventKind string
+
+// Call events, kept with the call for monitoring and the call record.
+const (
+	EventGreeting          EventKind = "greeting"
+	EventCallerTurn        EventKind = "caller_turn"
+	EventAgentTurn         EventKind = "agent_turn"
+	EventBargeIn           EventKind = "barge_in"
+	EventDTMF              EventKind = "dtmf"
+	EventTransferRequested EventKind = "transfer_requested"
+)
+
+// Event is one thing that happened in a call.
+type Event struct {
+	Kind   EventKind
+	At     time.Time
+	Detail string
+}
+
+// maxEvents bounds a call's event log.
+const maxEvents = 256
+
+func (s *Session) addEvent(k EventKind, detail string) {
+	if len(s.events) < maxEvents {
+		s.events = append(s.events, Event{Kind: k, At: time.Now(), Detail: detail})
+	}
+}
+
+// say speaks a fixed text (the greeting) as a turn.
+func (s *Session) say(ctx context.Context, text string, answers bool) {
+	tctx, w := s.newTurn(ctx, answers)
+	sentences := make(chan string, 4)
+	s.turns.Go(func() { fixed(tctx, text, sentences) })
+	s.turns.Go(func() { w.speak(tctx, sentences) })
+	s.addEvent(EventGreeting, "")
+}
+
+// startReply asks the model to answer the caller's words.
+func (s *Session) startReply(ctx context.Context, text string) {
+	s.stopTurn()
+	s.appendHistory(ai.Message{Role: ai.RoleUser, Content: text})
+	s.record = append(s.record, Turn{Speaker: ai.RoleUser, Text: text, At: time.Now()})
+	s.addEvent(EventCallerTurn, "")
+	req := ai.ChatRequest{
+		Messages: s.messages(),
+		Tools:    sessionTools,
+		Intents:  s.intents(),
+		Fallback: s.agent.Fallback,
+	}
+	tctx, w := s.newTurn(ctx, true)
+	sentences := make(chan string, 8)
+	s.turns.Go(func() { w.think(tctx, req, sentences) })
+	s.turns.Go(func() { w.speak(tctx, sentences) })
+	s.setState(StateThinking)
+}
+
+// newTurn makes t the current turn and returns the context its goroutines run
+// under (cancelled when the turn closes) and their worker.
+func (s *Session) newTurn(ctx context.Context, answers bool) (context.Context, *turnWorker) {
+	tctx, cancel := context.WithCancel(ctx)
+	s.nextTurn++
+	t := &turn{id: s.nextTurn, cancel: cancel, answers: answers, startedAt: time.Now(), gen: s.playout.Generation()}
+	s.turn = t
+	w := &turnWorker{id: t.id, gen: t.gen, events: s.turnEv, playout: s.playout, model: s.eng.deps.Chat,
+		synth: s.eng.deps.Synth, voice: s.agent.Voice, lang: s.agent.Language}
+	return tctx, w
+}
+
+func (s *Session) onTurnEvent(ev turnEvent) {
+	t := s.turn
+	if t == nil || ev.turn != t.id {
+		return // from a turn already closed
+	}
+	switch ev.kind {
+	case evFirstAudio:
+		t.audio = true
+		if t.answers && !s.speechEnd.IsZero() {
+			s.eng.metrics.replyLatency.Observe(float64(ev.at.Sub(s.speechEnd).Milliseconds()))
+		}
+	case evSentence:
+		t.sentences = append(t.sentences, ev.sentence)
+	case evToolCall:
+		switch ev.tool.Name {
+		case toolEndCall, toolTransfer:
+			t.action = ev.tool
+		default:
+			s.log.Warn("model called an unknown tool", "tool", ev.tool.Name)
+		}
+	case evThinkError:
+		t.thinkErr = ev.err
+		s.eng.metrics.providerError.WithLabelValues("chat").Inc()
+		s.log.Warn("chat model failed", "turn", t.id, "err", ev.err)
+	case evSpeakError:
+		s.eng.metrics.providerError.WithLabelValues("synthesizer").Inc()
+		s.log.Warn("synthesizer failed", "turn", t.id, "err", ev.err)
+	case evDone:
+		t.generated = true
+		t.endPos = ev.endPos
+		if ev.endPos < 0 { // nothing to play
+			s.onPlayed()
+			return
+		}
+		// If Telnyx never echoes the end mark, take the reply as played once
+		// its audio must have run out.
+		ahead := s.playout.Format().Duration(int(ev.endPos - s.playout.Played()))
+		s.playedBy = time.Now().Add(ahead + s.eng.cfg.PlaybackGrace)
+	}
+}
+
+// closeTurn ends the current turn: its goroutines are cancelled and what the
+// caller heard of it joins the history and the transcript.
+func (s *Session) closeTurn(heard string, interrupted bool) {
+	t := s.turn
+	if t == nil {
+		return
+	}
+	t.cancel()
+	s.turn = nil
+	s.playedBy = time.Time{}
+	if heard != "" {
+		if t.answers {
+			s.appendHistory(ai.Message{Role: ai.RoleAssistant, Content: heard})
+		}
+		s.record = append(s.record, Turn{Speaker: ai.RoleAssistant, Text: heard, At: t.startedAt, Interrupted: interrupted})
+		s.addEvent(EventAgentTurn, "")
+	}
+	if s.state != StateEnding {
+		s.setState(StateListening)
+	}
+}
+
+// stopTurn cancels the current turn without recording it (the call is ending
+// or a new reply replaces it).
+func (s *Session) stopTurn() {
+	if s.turn != nil {
+		t := s.turn
+		if t.audio && !t.cleared && s.ending == "" {
+			played, _ := s.playout.Clear()
+			t.cleared = true
+			s.closeTurn(s.heard(t, played), true)
+			return
+		}
+		s.closeTurn(s.heard(t, s.playout.Played()), t.audio && !t.generated)
+	}
+}
+
+// heard returns the text of t the caller heard up to timeline position played.
+func (s *Session) heard(t *turn, played int64) string {
+	var b strings.Builder
+	for _, sn := range t.sentences {
+		if played <= sn.start {
+			break
+		}
+		frac := 1.0
+		if played < sn.end && sn.end > sn.start {
+			frac = float64(played-sn.start) / float64(sn.end-sn.start)
+		}
+		if p := heardPrefix(sn.text, frac); p != "" {
+			if b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(p)
+		}
+	}
+	return b.String()
+}
+
+func (s *Session) fullText(t *turn) string {
+	parts := make([]string, 0, len(t.sentences))
+	for _, sn := range t.sentences {
+		parts = append(parts, sn.text)
+	}
+	return strings.Join(parts, " ")
+}
+
+func (s *Session) appendHistory(m ai.Message) {
+	s.history = append(s.history, m)
+	if over := len(s.history) - s.eng.cfg.MaxHistory; over > 0 {
+		s.history = append(s.history[:0], s.history[over:]...)
+	}
+}
+
+// messages builds the model's view: the agent's prompt, then the history.
+func (s *Session) messages() []ai.Message {
+	out := make([]ai.Message, 0, len(s.history)+1)
+	if s.agent.SystemPrompt != "" {
+		out = append(out, ai.Message{Role: ai.RoleSystem, Content: s.agent.SystemPrompt})
+	}
+	return append(out, s.history...)
+}
+
+func (s *Session) intents() []ai.Intent {
+	out := make([]ai.Intent, len(s.agent.Intents))
+	for i, in := range s.agent.Intents {
+		out[i] = ai.Intent{Name: in.Name, Keywords: in.Keywords, Reply: in.Reply, Action: in.Action}
+	}
+	return out
+}

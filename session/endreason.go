@@ -1,0 +1,45 @@
+package session
+
+// EndReason is why a call ended. The call record, the metric label and the
+// log line all come from this one value.
+type EndReason string
+
+// End reasons. The set is closed: it is a metric label.
+const (
+	// EndHangup: Telnyx sent stop (the caller or the network hung up).
+	EndHangup EndReason = "hangup"
+	// EndPeerGone: the media WebSocket closed without a stop frame.
+	EndPeerGone EndReason = "peer_gone"
+	// EndMediaTimeout: no frame arrived for the read timeout.
+	EndMediaTimeout EndReason = "media_timeout"
+	// EndAgentHangup: the agent ended the call (end_call tool or goodbye intent).
+	EndAgentHangup EndReason = "agent_hangup"
+	// EndTransfer: the call was handed to a human.
+	EndTransfer EndReason = "transfer"
+	// EndMaxDuration: the call reached the configured maximum length.
+	EndMaxDuration EndReason = "max_duration"
+	// EndDrain: the server was shutting down and the drain deadline passed.
+	EndDrain EndReason = "drain"
+	// EndShutdown: the server was stopped at once (second signal).
+	EndShutdown EndReason = "shutdown"
+	// EndTransportError: writing to the media stream failed.
+	EndTransportError EndReason = "transport_error"
+	// EndProviderFailure: a provider needed to hold the call failed for good.
+	EndProviderFailure EndReason = "provider_failure"
+	// EndOperator: an operator ended the call through the API.
+	EndOperator EndReason = "operator"
+)
+
+var allEndReasons = []EndReason{EndHangup, EndPeerGone, EndMediaTimeout, EndAgentHangup, EndTransfer,
+	EndMaxDuration, EndDrain, EndShutdown, EndTransportError, EndProviderFailure, EndOperator}
+
+// closeCode is the WebSocket close code IACE sends for the reason.
+func (r EndReason) closeCode() int {
+	switch r {
+	case EndDrain, EndShutdown:
+		return 1001 // going away
+	case EndTransportError, EndProviderFailure:
+		return 1011 // internal error
+	}
+	return 1000
+}

@@ -1,0 +1,254 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/iace/iace/ai"
+	"github.com/iace/iace/media"
+	"github.com/iace/iace/media/telnyx"
+	"github.com/iace/iace/media/vad"
+	"github.com/iace/iace/store"
+)
+
+// AgentSource finds the agent that answers a dialed number.
+type AgentSource interface {
+	AgentForNumber(number string) (store.Agent, error)
+}
+
+// Deps are the parts an engine runs calls with.
+type Deps struct {
+	Agents AgentSource
+	STT    Transcriber
+	Chat   ChatModel
+	Synth  Synthesizer
+	Pacer  *media.Pacer
+	// OnEnd, if set, receives every call's summary once the call has ended
+	// (the store will write the call record from it). It must not block long.
+	OnEnd   func(CallSummary)
+	Metrics *Metrics
+	Log     *slog.Logger
+}
+
+// CallStats are a call's counters.
+type CallStats struct {
+	FramesIn      uint64
+	FramesDropped uint64
+	Reordered     uint64
+	Concealed     uint64
+	Late          uint64
+	BargeIns      int
+	DTMF          int
+	ProtocolErrs  int
+}
+
+// CallSummary is what is known of a call once it has ended.
+type CallSummary struct {
+	Info      CallInfo
+	EndedAt   time.Time
+	EndReason EndReason
+	// Transcript holds the caller's and the agent's words. It is personal
+	// data: never log it at info level.
+	Transcript []Turn
+	Events     []Event
+	Stats      CallStats
+}
+
+// ErrDraining refuses new streams while the engine drains.
+var ErrDraining = errors.New("session: draining, not accepting new calls")
+
+// Engine admits media streams and runs a Session for each.
+type Engine struct {
+	cfg      Config
+	deps     Deps
+	metrics  *Metrics
+	log      *slog.Logger
+	registry *Registry
+	draining atomic.Bool
+	calls    sync.WaitGroup
+}
+
+// NewEngine checks cfg and returns an engine.
+func NewEngine(cfg Config, deps Deps) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("session config: %w", err)
+	}
+	if deps.Agents == nil || deps.Chat == nil || deps.Synth == nil || deps.Pacer == nil {
+		return nil, errors.New("session: agents, chat model, synthesizer and pacer are required")
+	}
+	if deps.Metrics == nil {
+		deps.Metrics = NewMetrics(nil)
+	}
+	if deps.Log == nil {
+		deps.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{cfg: cfg, deps: deps, metrics: deps.Metrics, log: deps.Log, registry: NewRegistry()}, nil
+}
+
+// Registry returns the live calls of this engine.
+func (e *Engine) Registry() *Registry { return e.registry }
+
+// Ready reports whether the engine takes new calls.
+func (e *Engine) Ready() bool { return !e.draining.Load() }
+
+// Admit refuses new streams while draining.
+func (e *Engine) Admit() error {
+	if e.draining.Load() {
+		return ErrDraining
+	}
+	return nil
+}
+
+// Hangup asks a live call to end with reason. It reports whether the call was found.
+func (e *Engine) Hangup(id CallID, reason EndReason) bool {
+	s := e.registry.session(id)
+	if s == nil {
+		return false
+	}
+	select {
+	case s.cmds <- reason:
+	default: // an end is already pending
+	}
+	return true
+}
+
+// Drain stops admitting calls and waits for live ones to finish. When ctx is
+// done first, the remaining calls are ended (reason drain) and Drain waits
+// for them to close, which takes at most a few write timeouts.
+func (e *Engine) Drain(ctx context.Context) error {
+	e.draining.Store(true)
+	done := make(chan struct{})
+	go func() { // ends with Drain: it waits on calls Drain also waits for
+		e.calls.Wait()
+		close(done)
+	}()
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	e.log.Info("draining: waiting for live calls to finish", "live_calls", e.registry.Len())
+	for {
+		select {
+		case <-done:
+			e.log.Info("drained: no live calls")
+			return nil
+		case <-tick.C:
+			e.log.Info("draining", "live_calls", e.registry.Len())
+		case <-ctx.Done():
+			n := e.registry.Len()
+			e.log.Warn("drain deadline passed: ending live calls", "live_calls", n)
+			for _, s := range e.registry.sessions() {
+				e.Hangup(s.id, EndDrain)
+			}
+			<-done
+			return fmt.Errorf("drain: ended %d calls at the deadline: %w", n, ctx.Err())
+		}
+	}
+}
+
+// AcceptStream runs one call on a media stream whose start frame has been
+// read. It returns when the call has ended and every goroutine of it has
+// finished. The calling goroutine becomes the stream's reader.
+func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *telnyx.Start) error {
+	if e.draining.Load() {
+		return ErrDraining
+	}
+	in, err := start.MediaFormat.Format()
+	if err != nil {
+		return err
+	}
+	agent, err := e.deps.Agents.AgentForNumber(start.To)
+	if err != nil {
+		return fmt.Errorf("agent for number: %w", err)
+	}
+	e.calls.Add(1)
+	defer e.calls.Done()
+
+	id := CallID(rand.Text())
+	log := e.log.With(slog.String("call_id", string(id)), slog.String("stream_id", start.StreamID),
+		slog.String("agent_id", string(agent.ID)))
+	v, err := vad.New(e.cfg.VAD, in.SampleRate)
+	if err != nil {
+		return err
+	}
+	// Reply audio goes out in the codec Telnyx sends us: PCMU in, PCMU out.
+	out := in
+	s := &Session{
+		id:         id,
+		eng:        e,
+		log:        log,
+		start:      start,
+		agent:      agent,
+		conn:       conn,
+		in:         in,
+		queue:      media.NewFrameQueue(e.cfg.InboundQueue, in.FrameBytes()),
+		ctrl:       make(chan inboundEvent, 32),
+		turnEv:     make(chan turnEvent, 32),
+		cmds:       make(chan EndReason, 1),
+		readerDone: make(chan struct{}),
+		begun:      time.Now(),
+		vad:        v,
+		frame:      make([]byte, 0, in.FrameBytes()),
+		pcm:        make([]int16, in.FrameBytes()/in.Encoding.BytesPerSample()),
+		endAt:      time.Now().Add(e.cfg.MaxDuration),
+	}
+	s.playout = e.deps.Pacer.NewPlayout(conn, out)
+	defer s.playout.Close()
+	info := CallInfo{ID: id, StreamID: start.StreamID, CallControlID: start.CallControlID, AgentID: agent.ID,
+		From: store.PhoneNumber(start.From), To: store.PhoneNumber(start.To), StartedAt: s.begun}
+	s.entry = e.registry.add(s, info)
+	e.metrics.liveCalls.Inc()
+
+	callCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if e.deps.STT != nil {
+		stream, err := e.deps.STT.Open(callCtx, ai.TranscribeConfig{SampleRate: in.SampleRate, Language: agent.Language, Params: start.CustomParameters})
+		if err != nil {
+			log.Warn("transcriber unavailable; the call goes on without speech recognition", "err", err)
+		} else {
+			s.stt, s.sttOut = stream, stream.Results()
+		}
+	}
+	log.Info("call started", "from", info.From, "to", info.To, "format", in.String(), "call_control_id", start.CallControlID)
+
+	reason := make(chan EndReason, 1)
+	go func() { // owned by AcceptStream: it waits on reason below
+		r := s.run(callCtx)
+		// Closing the stream ends the reader if the call ended on our side.
+		_ = s.conn.Close(r.closeCode(), string(r)) // the peer may be gone already
+		reason <- r
+	}()
+	s.readErr = s.read()
+	close(s.readerDone)
+	r := <-reason
+	cancel()
+	s.finish(r)
+	return nil
+}
+
+// finish closes the stream and reports the call.
+func (s *Session) finish(r EndReason) {
+	e := s.eng
+	if s.stt != nil {
+		_ = s.stt.Close() // nothing more to read from it
+	}
+	e.registry.remove(s.id)
+	e.metrics.liveCalls.Dec()
+	e.metrics.calls.WithLabelValues(string(r)).Inc()
+	dur := time.Since(s.begun)
+	e.metrics.callDuration.Observe(dur.Seconds())
+	s.stats.FramesIn = s.framesIn
+	s.stats.FramesDropped = s.queue.Dropped()
+	s.log.Info("call ended", "end_reason", string(r), "duration", dur.Round(time.Millisecond).String(),
+		"turns", len(s.record), "barge_ins", s.stats.BargeIns, "frames_in", s.stats.FramesIn,
+		"frames_dropped", s.stats.FramesDropped, "frames_concealed", s.stats.Concealed)
+	if e.deps.OnEnd != nil {
+		info := s.entry.snapshot()
+		info.State = StateEnding
+		e.deps.OnEnd(CallSummary{Info: info, EndedAt: time.Now(), EndReason: r, Transcript: s.record, Events: s.events, Stats: s.stats})
+	}
+}

@@ -1,0 +1,58 @@
+package session
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the session engine's Prometheus series (namespace iace,
+// subsystem session). Labels are bounded: end reasons are a closed set.
+type Metrics struct {
+	liveCalls     prometheus.Gauge
+	calls         *prometheus.CounterVec
+	framesIn      prometheus.Counter
+	dropped       prometheus.Counter
+	reordered     prometheus.Counter
+	concealed     prometheus.Counter
+	late          prometheus.Counter
+	bargeIns      prometheus.Counter
+	dtmf          prometheus.Counter
+	replyLatency  prometheus.Histogram
+	bargeLatency  prometheus.Histogram
+	callDuration  prometheus.Histogram
+	providerError *prometheus.CounterVec
+}
+
+// NewMetrics registers the engine's metrics on reg (nil: not registered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	opts := func(name, help string) prometheus.CounterOpts {
+		return prometheus.CounterOpts{Namespace: "iace", Subsystem: "session", Name: name, Help: help}
+	}
+	m := &Metrics{
+		liveCalls: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "iace", Subsystem: "session", Name: "live_calls",
+			Help: "Calls in progress on this node."}),
+		calls:     prometheus.NewCounterVec(opts("calls_total", "Calls ended, by end reason."), []string{"end_reason"}),
+		framesIn:  prometheus.NewCounter(opts("frames_in_total", "Caller audio frames processed (decoded and run through the VAD).")),
+		dropped:   prometheus.NewCounter(opts("frames_dropped_total", "Caller frames dropped because the session fell behind (oldest first).")),
+		reordered: prometheus.NewCounter(opts("frames_reordered_total", "Caller frames that arrived out of order and were put back in place.")),
+		concealed: prometheus.NewCounter(opts("frames_concealed_total", "Caller frames that never arrived and were replaced by silence.")),
+		late:      prometheus.NewCounter(opts("frames_late_total", "Caller frames that arrived after their place was concealed, or twice; dropped.")),
+		bargeIns:  prometheus.NewCounter(opts("barge_ins_total", "Times the caller interrupted the agent.")),
+		dtmf:      prometheus.NewCounter(opts("dtmf_total", "DTMF digits received.")),
+		replyLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "iace", Subsystem: "session", Name: "reply_latency_ms",
+			Help:    "From the end of the caller's speech to the first frame of the agent's reply handed to the pacer, milliseconds.",
+			Buckets: []float64{50, 100, 200, 300, 400, 500, 600, 700, 800, 1000, 1250, 1500, 2000, 3000, 5000}}),
+		bargeLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "iace", Subsystem: "session", Name: "barge_in_latency_ms",
+			Help:    "From the start of the caller's speech to the clear sent for a barge-in, milliseconds (includes the barge-in minimum duration).",
+			Buckets: []float64{100, 200, 300, 400, 500, 600, 800, 1000, 1500, 2000}}),
+		callDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "iace", Subsystem: "session", Name: "call_duration_seconds",
+			Help:    "Length of ended calls, seconds.",
+			Buckets: []float64{5, 10, 30, 60, 120, 300, 600, 1200, 3600}}),
+		providerError: prometheus.NewCounterVec(opts("provider_errors_total", "Provider failures seen by sessions, by role."), []string{"role"}),
+	}
+	for _, r := range allEndReasons {
+		m.calls.WithLabelValues(string(r))
+	}
+	if reg != nil {
+		reg.MustRegister(m.liveCalls, m.calls, m.framesIn, m.dropped, m.reordered, m.concealed, m.late,
+			m.bargeIns, m.dtmf, m.replyLatency, m.bargeLatency, m.callDuration, m.providerError)
+	}
+	return m
+}

@@ -1,0 +1,30 @@
+package session
+
+import (
+	"context"
+	"io"
+
+	"github.com/iace/iace/ai"
+)
+
+// Transcriber opens one speech-to-text stream per call.
+type Transcriber interface {
+	Open(ctx context.Context, cfg ai.TranscribeConfig) (ai.TranscriptStream, error)
+}
+
+// TranscriptStream is the stream a Transcriber opens.
+type TranscriptStream = ai.TranscriptStream
+
+// ChatModel answers a conversation turn as a stream.
+type ChatModel interface {
+	Chat(ctx context.Context, req ai.ChatRequest) (ai.ChatStream, error)
+}
+
+// ChatStream is the answer stream of a ChatModel.
+type ChatStream = ai.ChatStream
+
+// Synthesizer turns one sentence into audio in exactly req.Format, streamed as
+// it is produced. Cancelling ctx stops it.
+type Synthesizer interface {
+	Synthesize(ctx context.Context, req ai.SpeechRequest) (io.ReadCloser, error)
+}

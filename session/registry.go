@@ -1,0 +1,139 @@
+package session
+
+import (
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/iace/iace/store"
+)
+
+// CallID identifies a call inside IACE.
+type CallID string
+
+// State is where a live call is in its conversation.
+type State int32
+
+// Call states.
+const (
+	StateStarting State = iota
+	StateListening
+	StateThinking
+	StateSpeaking
+	StateEnding
+)
+
+var stateNames = [...]string{"starting", "listening", "thinking", "speaking", "ending"}
+
+// String names the state.
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return "unknown"
+}
+
+// CallInfo is a snapshot of one live call.
+type CallInfo struct {
+	ID            CallID
+	StreamID      string
+	CallControlID string
+	AgentID       store.AgentID
+	From, To      store.PhoneNumber
+	StartedAt     time.Time
+	State         State
+}
+
+type registryEntry struct {
+	info     CallInfo // immutable after add but for State
+	state    atomic.Int32
+	sessions *Session
+}
+
+// Registry is the set of live calls on this node. Reads are snapshots; the
+// control API and monitoring read it, sessions update their own state.
+type Registry struct {
+	mu    sync.RWMutex
+	calls map[CallID]*registryEntry
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	return &Registry{calls: make(map[CallID]*registryEntry)}
+}
+
+func (r *Registry) add(s *Session, info CallInfo) *registryEntry {
+	e := &registryEntry{info: info, sessions: s}
+	r.mu.Lock()
+	r.calls[info.ID] = e
+	r.mu.Unlock()
+	return e
+}
+
+func (r *Registry) remove(id CallID) {
+	r.mu.Lock()
+	delete(r.calls, id)
+	r.mu.Unlock()
+}
+
+// Len returns the number of live calls.
+func (r *Registry) Len() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.calls)
+}
+
+// Get returns the live call with id.
+func (r *Registry) Get(id CallID) (CallInfo, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	e, ok := r.calls[id]
+	if !ok {
+		return CallInfo{}, false
+	}
+	return e.snapshot(), true
+}
+
+// List returns every live call, oldest first.
+func (r *Registry) List() []CallInfo {
+	r.mu.RLock()
+	out := make([]CallInfo, 0, len(r.calls))
+	for _, e := range r.calls {
+		out = append(out, e.snapshot())
+	}
+	r.mu.RUnlock()
+	slices.SortFunc(out, func(a, b CallInfo) int {
+		if c := a.StartedAt.Compare(b.StartedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(string(a.ID), string(b.ID))
+	})
+	return out
+}
+
+func (r *Registry) sessions() []*Session {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]*Session, 0, len(r.calls))
+	for _, e := range r.calls {
+		out = append(out, e.sessions)
+	}
+	return out
+}
+
+func (r *Registry) session(id CallID) *Session {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if e, ok := r.calls[id]; ok {
+		return e.sessions
+	}
+	return nil
+}
+
+func (e *registryEntry) snapshot() CallInfo {
+	info := e.info
+	info.State = State(e.state.Load())
+	return info
+}

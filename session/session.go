@@ -1,0 +1,351 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/iace/iace/ai"
+	"github.com/iace/iace/media"
+	"github.com/iace/iace/media/telnyx"
+	"github.com/iace/iace/media/vad"
+	"github.com/iace/iace/store"
+)
+
+// Session is one call. Its run goroutine owns every field below the line;
+// the reader and the turn goroutines only send to it through channels.
+type Session struct {
+	id      CallID
+	eng     *Engine
+	log     *slog.Logger
+	start   *telnyx.Start
+	agent   store.Agent
+	conn    *telnyx.Conn
+	in      media.Format
+	playout *media.Playout
+	queue   *media.FrameQueue
+	ctrl    chan inboundEvent
+	turnEv  chan turnEvent
+	cmds    chan EndReason
+	entry   *registryEntry
+	begun   time.Time
+
+	readerDone chan struct{}
+	readErr    error // set before readerDone is closed
+
+	turns sync.WaitGroup
+
+	// ---- owned by run ----
+	vad       *vad.Detector
+	stt       TranscriptStream
+	sttOut    <-chan ai.Transcript
+	frame     []byte
+	pcm       []int16
+	framesIn  uint64
+	state     State
+	history   []ai.Message
+	record    []Turn
+	events    []Event
+	turn      *turn
+	nextTurn  int
+	utterance utterance
+	pending   []string // final transcript pieces not yet answered
+	awaitText time.Time
+	speechEnd time.Time
+	playedBy  time.Time // when the current reply is taken as played without its end mark
+	endAt     time.Time // max duration
+	ending    EndReason
+	stats     CallStats
+	timer     *time.Timer
+	timerAt   time.Time
+}
+
+// utterance tracks the caller's current stretch of speech.
+type utterance struct {
+	active    bool
+	startedAt time.Time
+	// backchannel marks speech that began while the agent talked and has not
+	// (yet) lasted long enough to interrupt: "mm-hm" is not a question.
+	backchannel bool
+}
+
+type inboundKind uint8
+
+const (
+	inDTMF inboundKind = iota + 1
+	inMark
+	inError
+)
+
+type inboundEvent struct {
+	kind  inboundKind
+	digit byte
+	mark  string
+	code  int
+	at    time.Time
+}
+
+// run is the call's one owner loop. It returns the end reason once every
+// goroutine it started has finished.
+func (s *Session) run(ctx context.Context) EndReason {
+	s.timer = time.NewTimer(time.Hour)
+	defer s.timer.Stop()
+	s.setState(StateListening)
+	s.say(ctx, s.agent.Greeting, false)
+	for s.ending == "" {
+		s.armTimer()
+		select {
+		case <-ctx.Done():
+			s.end(EndShutdown)
+		case r := <-s.cmds:
+			s.end(r)
+		case <-s.queue.Ready():
+			s.drainFrames(ctx)
+		case ev := <-s.ctrl:
+			s.onInbound(ev)
+		case <-s.readerDone:
+			s.onReaderDone()
+		case tr, ok := <-s.sttOut:
+			if !ok {
+				s.sttOut = nil
+				s.eng.metrics.providerError.WithLabelValues("transcriber").Inc()
+				s.log.Warn("transcriber stream ended early")
+				s.end(EndProviderFailure)
+				continue
+			}
+			s.onTranscript(ctx, tr)
+		case ev := <-s.turnEv:
+			s.onTurnEvent(ev)
+		case <-s.playout.Failed():
+			s.log.Warn("writing to the media stream failed", "err", s.playout.Err())
+			s.end(EndTransportError)
+		case now := <-s.timer.C:
+			s.timerAt = time.Time{}
+			s.onTimer(now)
+		}
+	}
+	s.stopTurn()
+	s.turns.Wait()
+	return s.ending
+}
+
+func (s *Session) end(r EndReason) {
+	if s.ending == "" {
+		s.ending = r
+		s.setState(StateEnding)
+	}
+}
+
+func (s *Session) setState(st State) {
+	s.state = st
+	s.entry.state.Store(int32(st))
+}
+
+// drainFrames decodes every queued frame, feeds the transcriber and the VAD
+// and acts on what the VAD decides. This is the per-frame hot path: no
+// allocation, no lock but the queue's.
+func (s *Session) drainFrames(ctx context.Context) {
+	n := 0
+	for {
+		frame, ok := s.queue.Pop(s.frame)
+		if !ok {
+			break
+		}
+		s.frame = frame
+		n++
+		if need := len(frame) / s.in.Encoding.BytesPerSample(); need > len(s.pcm) {
+			s.pcm = make([]int16, need)
+		}
+		pcm := s.pcm[:media.DecodeTo(s.pcm, frame, s.in.Encoding)]
+		if s.stt != nil {
+			// A transcriber that cannot keep up drops audio itself.
+			_ = s.stt.Send(pcm)
+		}
+		switch s.vad.Process(pcm) {
+		case vad.EventSpeechStart:
+			s.onSpeechStart()
+		case vad.EventBargeIn:
+			s.onBargeIn()
+		case vad.EventSpeechEnd:
+			s.onSpeechEnd(ctx)
+		}
+	}
+	s.framesIn += uint64(n)
+	s.eng.metrics.framesIn.Add(float64(n))
+}
+
+func (s *Session) agentTalking() bool { return s.turn != nil && s.turn.audio && !s.turn.cleared }
+
+func (s *Session) onSpeechStart() {
+	now := time.Now()
+	s.utterance = utterance{active: true, startedAt: now.Add(-s.eng.cfg.VAD.MinSpeech), backchannel: s.agentTalking()}
+}
+
+// onBargeIn: the caller has spoken long enough to mean it. If the agent is
+// talking or about to, it stops: the model and the synthesizer are cancelled,
+// queued audio is dropped, Telnyx is told to clear its queue, and the history
+// keeps only what the caller heard.
+func (s *Session) onBargeIn() {
+	s.utterance.backchannel = false
+	t := s.turn
+	if t == nil || !t.answers && !t.audio {
+		return
+	}
+	if t.audio && !t.cleared {
+		played, _ := s.playout.Clear()
+		t.cleared = true
+		s.eng.metrics.bargeIns.Inc()
+		s.stats.BargeIns++
+		s.eng.metrics.bargeLatency.Observe(float64(time.Since(s.utterance.startedAt).Milliseconds()))
+		heard := s.heard(t, played)
+		s.closeTurn(heard, true)
+		s.addEvent(EventBargeIn, "")
+		s.log.Info("caller barged in", "turn", t.id)
+		return
+	}
+	// The caller went on speaking before any reply audio: drop the reply.
+	s.closeTurn("", true)
+}
+
+func (s *Session) onSpeechEnd(ctx context.Context) {
+	u := s.utterance
+	s.utterance = utterance{}
+	if !u.active || u.backchannel {
+		return // a backchannel while the agent talked is not a turn
+	}
+	s.speechEnd = time.Now().Add(-s.eng.cfg.VAD.MinSilence)
+	if s.stt != nil {
+		if err := s.stt.EndOfSpeech(); err != nil {
+			s.log.Warn("transcriber end of speech", "err", err)
+		}
+	}
+	s.awaitText = time.Now().Add(s.eng.cfg.TranscriptTimeout)
+	s.maybeAnswer(ctx)
+}
+
+func (s *Session) onTranscript(ctx context.Context, tr ai.Transcript) {
+	if !tr.Final || strings.TrimSpace(tr.Text) == "" {
+		return
+	}
+	if s.utterance.backchannel {
+		return
+	}
+	s.pending = append(s.pending, strings.TrimSpace(tr.Text))
+	s.maybeAnswer(ctx)
+}
+
+// maybeAnswer starts a reply once the caller has stopped speaking and their
+// words are in.
+func (s *Session) maybeAnswer(ctx context.Context) {
+	if s.awaitText.IsZero() || len(s.pending) == 0 || s.utterance.active && !s.utterance.backchannel {
+		return
+	}
+	text := strings.Join(s.pending, " ")
+	s.pending = s.pending[:0]
+	s.awaitText = time.Time{}
+	s.startReply(ctx, text)
+}
+
+func (s *Session) onTimer(now time.Time) {
+	if !s.endAt.IsZero() && !now.Before(s.endAt) {
+		s.log.Info("call reached its maximum duration")
+		s.end(EndMaxDuration)
+		return
+	}
+	if !s.awaitText.IsZero() && !now.Before(s.awaitText) {
+		s.awaitText = time.Time{}
+		s.log.Debug("no transcript for the caller's utterance")
+	}
+	if !s.playedBy.IsZero() && !now.Before(s.playedBy) {
+		s.playedBy = time.Time{}
+		s.log.Debug("end mark not echoed; taking the reply as played")
+		s.onPlayed()
+	}
+}
+
+// armTimer points the session's one timer at the earliest deadline.
+func (s *Session) armTimer() {
+	next := s.endAt
+	for _, t := range []time.Time{s.awaitText, s.playedBy} {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	if next.IsZero() || next.Equal(s.timerAt) {
+		return
+	}
+	s.timerAt = next
+	s.timer.Reset(time.Until(next))
+}
+
+func (s *Session) onInbound(ev inboundEvent) {
+	switch ev.kind {
+	case inDTMF:
+		s.eng.metrics.dtmf.Inc()
+		s.stats.DTMF++
+		s.addEvent(EventDTMF, string(ev.digit))
+		s.log.Debug("dtmf", "digit", string(ev.digit))
+	case inError:
+		s.log.Warn("telnyx reported a stream error", "code", ev.code)
+	case inMark:
+		s.onMark(ev.mark)
+	}
+}
+
+func (s *Session) onMark(name string) {
+	id, what, ok := parseMark(name)
+	t := s.turn
+	if !ok || t == nil || t.id != id || t.cleared {
+		return // an echo of a turn already over, or of audio cleared before it played
+	}
+	switch what {
+	case "start":
+		s.setState(StateSpeaking)
+	case "end":
+		if t.generated {
+			s.onPlayed()
+		}
+	}
+}
+
+// onPlayed: the current turn's audio has finished playing.
+func (s *Session) onPlayed() {
+	t := s.turn
+	if t == nil {
+		return
+	}
+	s.playedBy = time.Time{}
+	s.closeTurn(s.fullText(t), false)
+	s.setState(StateListening)
+	switch t.action.Name {
+	case toolEndCall:
+		s.log.Info("agent ended the call")
+		s.end(EndAgentHangup)
+	case toolTransfer:
+		s.addEvent(EventTransferRequested, "")
+		s.log.Info("transfer to a human requested")
+		s.end(EndTransfer)
+	}
+}
+
+func (s *Session) onReaderDone() {
+	s.readerDone = nil
+	switch {
+	case s.readErr == nil:
+		s.end(EndHangup)
+	case isTimeout(s.readErr):
+		s.log.Info("no media within the read timeout")
+		s.end(EndMediaTimeout)
+	default:
+		s.log.Info("media stream closed", "err", s.readErr)
+		s.end(EndPeerGone)
+	}
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}

@@ -1,0 +1,237 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/iace/iace/ai"
+	"github.com/iace/iace/media"
+)
+
+// A turn is one thing the agent says: the greeting or a reply. Its text comes
+// from the chat model (or is fixed), is cut into sentences, and each sentence
+// is synthesized and queued for playout while the model writes the next. Two
+// goroutines do that work; they only send turnEvents to the session, which
+// alone owns the turn's state.
+type turn struct {
+	id        int
+	cancel    context.CancelFunc
+	gen       uint64
+	answers   bool // answers a caller utterance: its first audio ends a reply-latency measurement
+	audio     bool // first audio queued
+	generated bool // all audio queued; endPos is known
+	endPos    int64
+	sentences []spokenSentence
+	action    ai.ToolCall // end_call or transfer_to_human, carried out once the reply has played
+	cleared   bool
+	startedAt time.Time
+	thinkErr  error
+}
+
+type spokenSentence struct {
+	text       string
+	start, end int64 // timeline positions of its audio
+}
+
+type turnEventKind uint8
+
+const (
+	evFirstAudio turnEventKind = iota + 1
+	evSentence
+	evToolCall
+	evThinkError
+	evSpeakError
+	evDone
+)
+
+type turnEvent struct {
+	turn     int
+	kind     turnEventKind
+	sentence spokenSentence
+	tool     ai.ToolCall
+	err      error
+	endPos   int64
+	at       time.Time
+}
+
+func markName(turn int, what string) string { return fmt.Sprintf("t%d-%s", turn, what) }
+
+// parseMark reads a mark name written by markName.
+func parseMark(name string) (turn int, what string, ok bool) {
+	var n int
+	var rest string
+	if _, err := fmt.Sscanf(name, "t%d-%s", &n, &rest); err != nil {
+		return 0, "", false
+	}
+	return n, rest, rest == "start" || rest == "end"
+}
+
+// turnWorker holds what a turn's goroutines need. It is copied to them; none
+// of it is session state.
+type turnWorker struct {
+	id      int
+	gen     uint64
+	events  chan<- turnEvent
+	playout *media.Playout
+	model   ChatModel
+	synth   Synthesizer
+	voice   string
+	lang    string
+}
+
+func (w *turnWorker) send(ctx context.Context, ev turnEvent) bool {
+	ev.turn = w.id
+	select {
+	case w.events <- ev:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// think streams the model's answer, cuts it into sentences for speak and
+// reports tool calls. It closes out when done.
+func (w *turnWorker) think(ctx context.Context, req ai.ChatRequest, out chan<- string) {
+	defer close(out)
+	stream, err := w.model.Chat(ctx, req)
+	if err != nil {
+		w.send(ctx, turnEvent{kind: evThinkError, err: err})
+		return
+	}
+	defer func() { _ = stream.Close() }() // the answer is complete or abandoned; nothing to report
+	var split sentenceSplitter
+	var sentences []string
+	for {
+		d, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			w.send(ctx, turnEvent{kind: evThinkError, err: err})
+			return
+		}
+		for _, tc := range d.ToolCalls {
+			if !w.send(ctx, turnEvent{kind: evToolCall, tool: tc}) {
+				return
+			}
+		}
+		sentences = split.push(d.Text, sentences[:0])
+		for _, s := range sentences {
+			select {
+			case out <- s:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+	if last := split.flush(); last != "" {
+		select {
+		case out <- last:
+		case <-ctx.Done():
+		}
+	}
+}
+
+// fixed feeds a fixed text's sentences to speak.
+func fixed(ctx context.Context, text string, out chan<- string) {
+	defer close(out)
+	for _, s := range splitSentences(text) {
+		select {
+		case out <- s:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// speak synthesizes each sentence and queues its audio. The first frame of the
+// turn is followed by its start mark, the last by its end mark, so Telnyx's
+// echoes tell when the caller began and finished hearing it.
+func (w *turnWorker) speak(ctx context.Context, in <-chan string) {
+	frame := w.playout.Format().FrameBytes()
+	buf := make([]byte, 4096)
+	var head []byte // audio held until the turn's first whole frame
+	started := false
+	var pos int64
+	queue := func(b []byte) bool {
+		end, ok := w.playout.Write(w.gen, b)
+		pos = end
+		return ok
+	}
+	for text := range in {
+		rc, err := w.synth.Synthesize(ctx, ai.SpeechRequest{Text: text, Voice: w.voice, Language: w.lang, Format: w.playout.Format()})
+		if err != nil {
+			if !w.send(ctx, turnEvent{kind: evSpeakError, err: err}) {
+				return
+			}
+			continue
+		}
+		start := int64(-1)
+		for {
+			n, rerr := rc.Read(buf)
+			data := buf[:n]
+			if n > 0 && !started {
+				head = append(head, data...)
+				data = nil
+				if len(head) >= frame {
+					if !queue(head[:frame]) {
+						_ = rc.Close()
+						return
+					}
+					start = pos - int64(frame)
+					if _, ok := w.playout.Mark(w.gen, markName(w.id, "start")); !ok {
+						_ = rc.Close()
+						return
+					}
+					started = true
+					w.send(ctx, turnEvent{kind: evFirstAudio, at: time.Now()})
+					data = head[frame:]
+				}
+			}
+			if len(data) > 0 {
+				if start < 0 {
+					start = pos
+				}
+				if !queue(data) {
+					_ = rc.Close()
+					return
+				}
+			}
+			if rerr != nil {
+				if !errors.Is(rerr, io.EOF) && ctx.Err() == nil {
+					w.send(ctx, turnEvent{kind: evSpeakError, err: rerr})
+				}
+				break
+			}
+		}
+		_ = rc.Close() // the stream is drained or broken; nothing left to report
+		if ctx.Err() != nil {
+			return
+		}
+		if start >= 0 {
+			w.send(ctx, turnEvent{kind: evSentence, sentence: spokenSentence{text: text, start: start, end: pos}})
+		}
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	if !started && len(head) > 0 { // a turn shorter than one frame
+		if !queue(head) {
+			return
+		}
+		w.send(ctx, turnEvent{kind: evFirstAudio, at: time.Now()})
+		started = true
+	}
+	end := int64(-1)
+	if started {
+		p, ok := w.playout.Mark(w.gen, markName(w.id, "end"))
+		if !ok {
+			return
+		}
+		end = p
+	}
+	w.send(ctx, turnEvent{kind: evDone, endPos: end})
+}
