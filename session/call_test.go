@@ -24,11 +24,12 @@ type testServer struct {
 	ended  chan session.CallSummary
 }
 
-func newTestServer(t *testing.T, mutate func(*session.Config)) *testServer {
+func newTestServer(t *testing.T, mutate func(*session.Config, *telnyx.ConnConfig)) *testServer {
 	t.Helper()
 	cfg := session.DefaultConfig()
+	conn := telnyx.DefaultConnConfig()
 	if mutate != nil {
-		mutate(&cfg)
+		mutate(&cfg, &conn)
 	}
 	pacer, err := media.NewPacer(media.DefaultPacerConfig(), nil)
 	if err != nil {
@@ -55,7 +56,7 @@ func newTestServer(t *testing.T, mutate func(*session.Config)) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(telnyx.NewHandler(telnyx.DefaultConnConfig(), eng, telnyx.NewMetrics(nil), log))
+	srv := httptest.NewServer(telnyx.NewHandler(conn, eng, telnyx.NewMetrics(nil), log))
 	t.Cleanup(func() {
 		srv.Close()
 		pacer.Close()

@@ -216,7 +216,8 @@ func (s *Session) onSpeechEnd(ctx context.Context) {
 	if !u.active || u.backchannel {
 		return // a backchannel while the agent talked is not a turn
 	}
-	s.speechEnd = time.Now().Add(-s.eng.cfg.VAD.MinSilence)
+	// The VAD ends an utterance after the hangover and the minimum silence.
+	s.speechEnd = time.Now().Add(-s.eng.cfg.VAD.MinSilence - s.eng.cfg.VAD.Hangover)
 	if s.stt != nil {
 		if err := s.stt.EndOfSpeech(); err != nil {
 			s.log.Warn("transcriber end of speech", "err", err)

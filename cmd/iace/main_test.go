@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/iace/iace/loadtest/callsim/sim"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestConfigPrecedence(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		check func(config) bool
+	}{
+		{"defaults", nil, nil, func(c config) bool { return c.Addr == ":8080" && c.Pacer.Lead == 200*time.Millisecond }},
+		{"env overrides the default", nil, map[string]string{"IACE_ADDR": ":9999", "IACE_VAD_MIN_SILENCE": "700ms"},
+			func(c config) bool { return c.Addr == ":9999" && c.Session.VAD.MinSilence == 700*time.Millisecond }},
+		{"a flag overrides env", []string{"--addr", ":7000"}, map[string]string{"IACE_ADDR": ":9999"},
+			func(c config) bool { return c.Addr == ":7000" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := loadConfig(tt.args, env(tt.env), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(c) {
+				t.Errorf("config %+v", c)
+			}
+		})
+	}
+}
+
+func TestConfigReportsEveryProblem(t *testing.T) {
+	_, err := loadConfig([]string{"--pacer-chunk", "30ms", "--log-level", "loud", "--inbound-queue", "1"}, env(nil), io.Discard)
+	if err == nil {
+		t.Fatal("bad settings accepted")
+	}
+	for _, want := range []string{"max chunk", "log level", "inbound queue"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	_, err = loadConfig(nil, env(map[string]string{"IACE_DRAIN_TIMEOUT": "soon"}), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "IACE_DRAIN_TIMEOUT") {
+		t.Errorf("a bad env value: %v", err)
+	}
+}
+
+func TestHelpListsEverySettingWithItsDefault(t *testing.T) {
+	var out bytes.Buffer
+	_, err := loadConfig([]string{"--help"}, env(nil), &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("err %v", err)
+	}
+	for _, want := range []string{"--addr", "IACE_ADDR", ":8080", "--pacer-lead", "200ms", "--drain-timeout", "30s", "--vad-barge-in-min"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("help lacks %q", want)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"version"}, env(nil), &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "iace ") {
+		t.Errorf("version: %q, %v", out.String(), err)
+	}
+	if err := run(t.Context(), []string{"frobnicate"}, env(nil), io.Discard, io.Discard); err == nil {
+		t.Error("an unknown command succeeded")
+	}
+}
+
+// TestServeHoldsSimulatedCalls runs the real wiring of iace serve in-process
+// (offline providers, no database, no keys) and places calls with the call
+// simulator over real WebSockets: greetings, answers, barge-ins with clear,
+// DTMF, the agent's goodbye; then drains.
+func TestServeHoldsSimulatedCalls(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	cfg, err := loadConfig([]string{"--addr", "127.0.0.1:0", "--internal-addr", "127.0.0.1:0", "--log-format", "json"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	s, err := newServer(ctx, cfg, &syncWriter{w: &logs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := s.start()
+
+	rep, err := sim.Run(ctx, sim.Config{
+		URL:      "ws://" + s.publicLn.Addr().String() + "/media/telnyx",
+		Calls:    4,
+		BargeIn:  0.5,
+		DTMF:     1,
+		Transfer: 0.5,
+		Reorder:  0.03,
+		Loss:     0.01,
+		Seed:     7,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.CallsCompleted != 4 || rep.Failed() {
+		var b bytes.Buffer
+		_ = rep.WriteText(&b)
+		t.Fatalf("calls: %s", b.String())
+	}
+	if rep.Transfers == 0 {
+		t.Error("no call asked for a human (seed 7 should give some)")
+	}
+	if rep.GreetingsHeard != 4 || rep.TurnsAnswered != rep.TurnsSpoken || rep.BargeIns == 0 || rep.BargeInsClear != rep.BargeIns {
+		t.Errorf("greetings %d, answered %d of %d, barge-ins %d cleared %d", rep.GreetingsHeard, rep.TurnsAnswered, rep.TurnsSpoken, rep.BargeIns, rep.BargeInsClear)
+	}
+	t.Logf("reply latency p50 %v p99 %v; barge-in p50 %v", rep.ReplyLatency.P50, rep.ReplyLatency.P99, rep.BargeInLatency.P50)
+
+	metrics := get(t, "http://"+s.intLn.Addr().String()+"/metrics")
+	for _, want := range []string{
+		`iace_session_calls_total{end_reason="agent_hangup"}`,
+		fmt.Sprintf(`iace_session_calls_total{end_reason="transfer"} %d`, rep.Transfers),
+		`iace_session_dtmf_total 4`,
+		`iace_session_live_calls 0`,
+		`iace_session_frames_dropped_total 0`,
+		`iace_session_reply_latency_ms_count`,
+		`iace_media_frames_out_total`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	for _, series := range []string{"iace_session_frames_reordered_total", "iace_session_frames_concealed_total"} {
+		if v := metricValue(metrics, series); v == 0 {
+			t.Errorf("%s is 0: the simulator reordered and lost frames", series)
+		}
+	}
+	if got := get(t, "http://"+s.intLn.Addr().String()+"/readyz"); got != "ready\n" {
+		t.Errorf("readyz %q", got)
+	}
+
+	if err := s.shutdown(ctx, 5*time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		t.Errorf("serve: %v", err)
+	}
+	<-errc
+	if strings.Contains(logs.String(), "+15550100000") {
+		t.Error("a phone number appears unmasked in the log")
+	}
+	for _, want := range []string{`"msg":"call started"`, `"call_id":`, `"end_reason":"transfer"`, `"msg":"drained: no live calls"`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %s", want)
+		}
+	}
+	goleak.VerifyNone(t, ignore)
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// metricValue returns the value of an unlabelled series in Prometheus text.
+func metricValue(text, name string) float64 {
+	for _, line := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	return -1
+}
