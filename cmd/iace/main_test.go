@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -144,6 +145,9 @@ func TestServeHoldsSimulatedCalls(t *testing.T) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
+	if hits := metricValue(metrics, "iace_ai_tts_cache_hits_total"); hits < 4 {
+		t.Errorf("%v speech cache hits: the greeting of calls 2-4 at least should come from the cache", hits)
+	}
 	for _, series := range []string{"iace_session_frames_reordered_total", "iace_session_frames_concealed_total"} {
 		if v := metricValue(metrics, series); v == 0 {
 			t.Errorf("%s is 0: the simulator reordered and lost frames", series)
@@ -156,10 +160,11 @@ func TestServeHoldsSimulatedCalls(t *testing.T) {
 	if err := s.shutdown(ctx, 5*time.Second, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		t.Errorf("serve: %v", err)
+	for range 2 { // both listeners
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("serve: %v", err)
+		}
 	}
-	<-errc
 	if strings.Contains(logs.String(), "+15550100000") {
 		t.Error("a phone number appears unmasked in the log")
 	}
@@ -198,4 +203,25 @@ func metricValue(text, name string) float64 {
 		}
 	}
 	return -1
+}
+
+// TestReadmeListsEverySetting keeps the README's configuration table in step
+// with the flags.
+func TestReadmeListsEverySetting(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := defaultConfig()
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	c.flags(fs)
+	fs.VisitAll(func(f *flag.Flag) {
+		row := fmt.Sprintf("| `--%s` | `%s` | `%s` |", f.Name, envName(f.Name), f.DefValue)
+		if f.DefValue == "" {
+			row = fmt.Sprintf("| `--%s` | `%s` | `\"\"` |", f.Name, envName(f.Name))
+		}
+		if !strings.Contains(string(readme), row) {
+			t.Errorf("README lacks the row %s", row)
+		}
+	})
 }

@@ -133,6 +133,10 @@ func agentsName(path string) string {
 	return "from " + path
 }
 
+// maxCachedSentence is the longest text the speech cache keeps: stock
+// phrases are short; a long, one-off answer is not worth the memory.
+const maxCachedSentence = 300
+
 // newSynthesizer picks espeak-ng, or tones when it is missing, behind the
 // speech cache.
 func newSynthesizer(cfg config, reg prometheus.Registerer) (*ai.SpeechCache, string) {
@@ -145,7 +149,7 @@ func newSynthesizer(cfg config, reg prometheus.Registerer) (*ai.SpeechCache, str
 	} else {
 		src = es
 	}
-	cache := ai.NewSpeechCache(src, cfg.TTSCacheEntries, 0)
+	cache := ai.NewSpeechCache(src, cfg.TTSCacheEntries, maxCachedSentence)
 	reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "iace", Subsystem: "ai", Name: "tts_cache_hits_total",
 			Help: "Sentences served from the speech cache."}, func() float64 { return float64(cache.Hits()) }),

@@ -1,0 +1,59 @@
+package session
+
+import (
+	"encoding/base64"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/iace/iace/media"
+	"github.com/iace/iace/media/telnyx"
+	"github.com/iace/iace/media/vad"
+)
+
+// BenchmarkInboundFrame is one caller frame's whole work after the socket
+// read: parse the Telnyx media frame, base64, reorder buffer, frame queue,
+// then in the session G.711 decode and the VAD. Steady state must not allocate.
+func BenchmarkInboundFrame(b *testing.B) {
+	cfg := DefaultConfig()
+	v, err := vad.New(cfg.VAD, 8000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := &Session{
+		eng:   &Engine{cfg: cfg, metrics: NewMetrics(nil)},
+		in:    media.PCMU8k,
+		queue: media.NewFrameQueue(cfg.InboundQueue, 160),
+		vad:   v,
+		frame: make([]byte, 0, 160),
+		pcm:   make([]int16, 160),
+	}
+	// Low-level noise: the VAD does all its work but fires no turn.
+	rng := rand.New(rand.NewPCG(1, 2))
+	const n = 64
+	msgs := make([][]byte, n)
+	for i := range msgs {
+		pcm := make([]int16, 160)
+		for j := range pcm {
+			pcm[j] = int16(rng.IntN(200) - 100)
+		}
+		ulaw := make([]byte, 160)
+		media.EncodeULawTo(ulaw, pcm)
+		msgs[i] = fmt.Appendf(nil, `{"event":"media","sequence_number":"%d","stream_id":"9B1F7C2E-4D0A-4E55-8C11-2F6A0D7B3E90","media":{"track":"inbound","chunk":"%d","timestamp":"%d","payload":"%s"}}`,
+			i+2, i+1, i*20, base64.StdEncoding.EncodeToString(ulaw))
+	}
+	var p telnyx.Parser
+	var ev telnyx.Event
+	reorder := media.NewReorder(cfg.ReorderDepth, func(f []byte, _ bool) { s.queue.Push(f) })
+	ctx := b.Context()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if err := p.Parse(msgs[i%n], &ev); err != nil {
+			b.Fatal(err)
+		}
+		reorder.Push(int64(i), ev.Media.Payload)
+		s.drainFrames(ctx)
+		i++
+	}
+}
