@@ -106,7 +106,9 @@ type TranscribeConfig struct {
 
 // TranscriptStream is one call's speech-to-text stream: fed the caller's
 // audio, it yields transcripts. Transcribers return it, so it lives here,
-// where both the session and the providers can name it.
+// where both the session and the providers can name it. Send is called from
+// the stream's reader goroutine, EndOfSpeech and Close from the session's:
+// implementations must allow that.
 type TranscriptStream interface {
 	// Send passes one frame of PCM16 caller audio at the configured rate. It
 	// must not block: a stream that cannot keep up drops and counts.

@@ -12,22 +12,16 @@ import (
 )
 
 // BenchmarkInboundFrame is one caller frame's whole work after the socket
-// read: parse the Telnyx media frame, base64, reorder buffer, frame queue,
-// then in the session G.711 decode and the VAD. Steady state must not allocate.
+// read, as the reader does it: parse the Telnyx media frame and its base64,
+// the reorder buffer, G.711 decode and the VAD. Steady state must not allocate.
 func BenchmarkInboundFrame(b *testing.B) {
 	cfg := DefaultConfig()
 	v, err := vad.New(cfg.VAD, 8000)
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := &Session{
-		eng:   &Engine{cfg: cfg, metrics: NewMetrics(nil)},
-		in:    media.PCMU8k,
-		queue: media.NewFrameQueue(cfg.InboundQueue, 160),
-		vad:   v,
-		frame: make([]byte, 0, 160),
-		pcm:   make([]int16, 160),
-	}
+	s := &Session{eng: &Engine{cfg: cfg, metrics: NewMetrics(nil)}, in: media.PCMU8k, ctrl: make(chan inboundEvent, 64)}
+	in := newInbound(s, v, nil, cfg.ReorderDepth)
 	// Low-level noise: the VAD does all its work but fires no turn.
 	rng := rand.New(rand.NewPCG(1, 2))
 	const n = 64
@@ -44,16 +38,16 @@ func BenchmarkInboundFrame(b *testing.B) {
 	}
 	var p telnyx.Parser
 	var ev telnyx.Event
-	reorder := media.NewReorder(cfg.ReorderDepth, func(f []byte, _ bool) { s.queue.Push(f) })
-	ctx := b.Context()
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
 		if err := p.Parse(msgs[i%n], &ev); err != nil {
 			b.Fatal(err)
 		}
-		reorder.Push(int64(i), ev.Media.Payload)
-		s.drainFrames(ctx)
+		in.push(int64(i), ev.Media.Payload)
 		i++
+	}
+	if len(s.ctrl) != 0 {
+		b.Fatalf("the VAD fired %d events on low noise", len(s.ctrl))
 	}
 }

@@ -129,8 +129,8 @@ func TestCallGreetsAnswersIsInterruptedAndEnds(t *testing.T) {
 	if sum.Stats.BargeIns != 1 || sum.Stats.DTMF != 1 {
 		t.Errorf("barge-ins %d, dtmf %d: want 1 and 1", sum.Stats.BargeIns, sum.Stats.DTMF)
 	}
-	if sum.Stats.Concealed != 0 || sum.Stats.FramesDropped != 0 || sum.Stats.FramesIn < 400 {
-		t.Errorf("frames in %d, concealed %d, dropped %d: want every frame, none lost", sum.Stats.FramesIn, sum.Stats.Concealed, sum.Stats.FramesDropped)
+	if sum.Stats.Concealed != 0 || sum.Stats.Late != 0 || sum.Stats.FramesIn < 400 {
+		t.Errorf("frames in %d, concealed %d, late %d: want every frame, none lost", sum.Stats.FramesIn, sum.Stats.Concealed, sum.Stats.Late)
 	}
 	var got []string
 	for _, tr := range sum.Transcript {

@@ -11,9 +11,6 @@ import (
 // Config sets how calls are run.
 type Config struct {
 	VAD vad.Config
-	// InboundQueue is how many frames may wait between the reader and the
-	// session; when full the oldest is dropped (50 frames: one second).
-	InboundQueue int
 	// ReorderDepth is how many later frames may arrive before a missing one is
 	// concealed (2: at most 40 ms of extra delay, only while a frame is missing).
 	ReorderDepth int
@@ -33,7 +30,6 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		VAD:               vad.DefaultConfig(),
-		InboundQueue:      50,
 		ReorderDepth:      2,
 		MaxDuration:       time.Hour,
 		TranscriptTimeout: 2 * time.Second,
@@ -47,9 +43,6 @@ func (c Config) Validate() error {
 	var errs []error
 	if err := c.VAD.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("vad: %w", err))
-	}
-	if c.InboundQueue < 5 || c.InboundQueue > 5000 {
-		errs = append(errs, fmt.Errorf("inbound queue %d: want 5 to 5000 frames", c.InboundQueue))
 	}
 	if c.ReorderDepth < 1 || c.ReorderDepth > 15 {
 		errs = append(errs, fmt.Errorf("reorder depth %d: want 1 to 15", c.ReorderDepth))

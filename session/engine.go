@@ -38,14 +38,13 @@ type Deps struct {
 
 // CallStats are a call's counters.
 type CallStats struct {
-	FramesIn      uint64
-	FramesDropped uint64
-	Reordered     uint64
-	Concealed     uint64
-	Late          uint64
-	BargeIns      int
-	DTMF          int
-	ProtocolErrs  int
+	FramesIn     uint64
+	Reordered    uint64
+	Concealed    uint64
+	Late         uint64
+	BargeIns     int
+	DTMF         int
+	ProtocolErrs int
 }
 
 // CallSummary is what is known of a call once it has ended.
@@ -185,15 +184,11 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 		agent:      agent,
 		conn:       conn,
 		in:         in,
-		queue:      media.NewFrameQueue(e.cfg.InboundQueue, in.FrameBytes()),
-		ctrl:       make(chan inboundEvent, 32),
+		ctrl:       make(chan inboundEvent, 64),
 		turnEv:     make(chan turnEvent, 32),
 		cmds:       make(chan EndReason, 1),
 		readerDone: make(chan struct{}),
 		begun:      time.Now(),
-		vad:        v,
-		frame:      make([]byte, 0, in.FrameBytes()),
-		pcm:        make([]int16, in.FrameBytes()/in.Encoding.BytesPerSample()),
 		endAt:      time.Now().Add(e.cfg.MaxDuration),
 	}
 	s.playout = e.deps.Pacer.NewPlayout(conn, out)
@@ -222,10 +217,12 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 		_ = s.conn.Close(r.closeCode(), string(r)) // the peer may be gone already
 		reason <- r
 	}()
-	s.readErr = s.read()
+	pipe := newInbound(s, v, s.stt, e.cfg.ReorderDepth)
+	s.readErr = s.read(pipe)
 	close(s.readerDone)
 	r := <-reason
 	cancel()
+	pipe.addStats(&s.stats)
 	s.finish(r)
 	return nil
 }
@@ -241,11 +238,9 @@ func (s *Session) finish(r EndReason) {
 	e.metrics.calls.WithLabelValues(string(r)).Inc()
 	dur := time.Since(s.begun)
 	e.metrics.callDuration.Observe(dur.Seconds())
-	s.stats.FramesIn = s.framesIn
-	s.stats.FramesDropped = s.queue.Dropped()
 	s.log.Info("call ended", "end_reason", string(r), "duration", dur.Round(time.Millisecond).String(),
 		"turns", len(s.record), "barge_ins", s.stats.BargeIns, "frames_in", s.stats.FramesIn,
-		"frames_dropped", s.stats.FramesDropped, "frames_concealed", s.stats.Concealed)
+		"frames_concealed", s.stats.Concealed, "protocol_errors", s.stats.ProtocolErrs)
 	if e.deps.OnEnd != nil {
 		info := s.entry.snapshot()
 		info.State = StateEnding

@@ -8,7 +8,7 @@ type Metrics struct {
 	liveCalls     prometheus.Gauge
 	calls         *prometheus.CounterVec
 	framesIn      prometheus.Counter
-	dropped       prometheus.Counter
+	eventsDropped prometheus.Counter
 	reordered     prometheus.Counter
 	concealed     prometheus.Counter
 	late          prometheus.Counter
@@ -28,9 +28,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		liveCalls: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "iace", Subsystem: "session", Name: "live_calls",
 			Help: "Calls in progress on this node."}),
-		calls:     prometheus.NewCounterVec(opts("calls_total", "Calls ended, by end reason."), []string{"end_reason"}),
-		framesIn:  prometheus.NewCounter(opts("frames_in_total", "Caller audio frames processed (decoded and run through the VAD).")),
-		dropped:   prometheus.NewCounter(opts("frames_dropped_total", "Caller frames dropped because the session fell behind (oldest first).")),
+		calls:    prometheus.NewCounterVec(opts("calls_total", "Calls ended, by end reason."), []string{"end_reason"}),
+		framesIn: prometheus.NewCounter(opts("frames_in_total", "Caller audio frames processed: decoded, run through the VAD and passed to the transcriber.")),
+		eventsDropped: prometheus.NewCounter(opts("events_dropped_total",
+			"Stream events (VAD decisions, DTMF, marks) dropped because a session fell far behind its reader.")),
 		reordered: prometheus.NewCounter(opts("frames_reordered_total", "Caller frames that arrived out of order and were put back in place.")),
 		concealed: prometheus.NewCounter(opts("frames_concealed_total", "Caller frames that never arrived and were replaced by silence.")),
 		late:      prometheus.NewCounter(opts("frames_late_total", "Caller frames that arrived after their place was concealed, or twice; dropped.")),
@@ -51,7 +52,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.calls.WithLabelValues(string(r))
 	}
 	if reg != nil {
-		reg.MustRegister(m.liveCalls, m.calls, m.framesIn, m.dropped, m.reordered, m.concealed, m.late,
+		reg.MustRegister(m.liveCalls, m.calls, m.framesIn, m.eventsDropped, m.reordered, m.concealed, m.late,
 			m.bargeIns, m.dtmf, m.replyLatency, m.bargeLatency, m.callDuration, m.providerError)
 	}
 	return m

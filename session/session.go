@@ -11,7 +11,6 @@ import (
 	"github.com/iace/iace/ai"
 	"github.com/iace/iace/media"
 	"github.com/iace/iace/media/telnyx"
-	"github.com/iace/iace/media/vad"
 	"github.com/iace/iace/store"
 )
 
@@ -26,7 +25,6 @@ type Session struct {
 	conn    *telnyx.Conn
 	in      media.Format
 	playout *media.Playout
-	queue   *media.FrameQueue
 	ctrl    chan inboundEvent
 	turnEv  chan turnEvent
 	cmds    chan EndReason
@@ -38,13 +36,10 @@ type Session struct {
 
 	turns sync.WaitGroup
 
+	stt TranscriptStream // Send from the reader, EndOfSpeech from run
+
 	// ---- owned by run ----
-	vad       *vad.Detector
-	stt       TranscriptStream
 	sttOut    <-chan ai.Transcript
-	frame     []byte
-	pcm       []int16
-	framesIn  uint64
 	state     State
 	history   []ai.Message
 	record    []Turn
@@ -78,6 +73,9 @@ const (
 	inDTMF inboundKind = iota + 1
 	inMark
 	inError
+	inSpeechStart
+	inBargeIn
+	inSpeechEnd
 )
 
 type inboundEvent struct {
@@ -102,10 +100,8 @@ func (s *Session) run(ctx context.Context) EndReason {
 			s.end(EndShutdown)
 		case r := <-s.cmds:
 			s.end(r)
-		case <-s.queue.Ready():
-			s.drainFrames(ctx)
 		case ev := <-s.ctrl:
-			s.onInbound(ev)
+			s.onInbound(ctx, ev)
 		case <-s.readerDone:
 			s.onReaderDone()
 		case tr, ok := <-s.sttOut:
@@ -144,44 +140,10 @@ func (s *Session) setState(st State) {
 	s.entry.state.Store(int32(st))
 }
 
-// drainFrames decodes every queued frame, feeds the transcriber and the VAD
-// and acts on what the VAD decides. This is the per-frame hot path: no
-// allocation, no lock but the queue's.
-func (s *Session) drainFrames(ctx context.Context) {
-	n := 0
-	for {
-		frame, ok := s.queue.Pop(s.frame)
-		if !ok {
-			break
-		}
-		s.frame = frame
-		n++
-		if need := len(frame) / s.in.Encoding.BytesPerSample(); need > len(s.pcm) {
-			s.pcm = make([]int16, need)
-		}
-		pcm := s.pcm[:media.DecodeTo(s.pcm, frame, s.in.Encoding)]
-		if s.stt != nil {
-			// A transcriber that cannot keep up drops audio itself.
-			_ = s.stt.Send(pcm)
-		}
-		switch s.vad.Process(pcm) {
-		case vad.EventSpeechStart:
-			s.onSpeechStart()
-		case vad.EventBargeIn:
-			s.onBargeIn()
-		case vad.EventSpeechEnd:
-			s.onSpeechEnd(ctx)
-		}
-	}
-	s.framesIn += uint64(n)
-	s.eng.metrics.framesIn.Add(float64(n))
-}
-
 func (s *Session) agentTalking() bool { return s.turn != nil && s.turn.audio && !s.turn.cleared }
 
-func (s *Session) onSpeechStart() {
-	now := time.Now()
-	s.utterance = utterance{active: true, startedAt: now.Add(-s.eng.cfg.VAD.MinSpeech), backchannel: s.agentTalking()}
+func (s *Session) onSpeechStart(at time.Time) {
+	s.utterance = utterance{active: true, startedAt: at.Add(-s.eng.cfg.VAD.MinSpeech), backchannel: s.agentTalking()}
 }
 
 // onBargeIn: the caller has spoken long enough to mean it. If the agent is
@@ -210,14 +172,14 @@ func (s *Session) onBargeIn() {
 	s.closeTurn("", true)
 }
 
-func (s *Session) onSpeechEnd(ctx context.Context) {
+func (s *Session) onSpeechEnd(ctx context.Context, at time.Time) {
 	u := s.utterance
 	s.utterance = utterance{}
 	if !u.active || u.backchannel {
 		return // a backchannel while the agent talked is not a turn
 	}
 	// The VAD ends an utterance after the hangover and the minimum silence.
-	s.speechEnd = time.Now().Add(-s.eng.cfg.VAD.MinSilence - s.eng.cfg.VAD.Hangover)
+	s.speechEnd = at.Add(-s.eng.cfg.VAD.MinSilence - s.eng.cfg.VAD.Hangover)
 	if s.stt != nil {
 		if err := s.stt.EndOfSpeech(); err != nil {
 			s.log.Warn("transcriber end of speech", "err", err)
@@ -282,8 +244,14 @@ func (s *Session) armTimer() {
 	s.timer.Reset(time.Until(next))
 }
 
-func (s *Session) onInbound(ev inboundEvent) {
+func (s *Session) onInbound(ctx context.Context, ev inboundEvent) {
 	switch ev.kind {
+	case inSpeechStart:
+		s.onSpeechStart(ev.at)
+	case inBargeIn:
+		s.onBargeIn()
+	case inSpeechEnd:
+		s.onSpeechEnd(ctx, ev.at)
 	case inDTMF:
 		s.eng.metrics.dtmf.Inc()
 		s.stats.DTMF++

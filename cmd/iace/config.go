@@ -69,7 +69,6 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&s.VAD.BargeInMin, "vad-barge-in-min", s.VAD.BargeInMin, "caller speech that interrupts the agent (shorter is a backchannel)")
 	fs.DurationVar(&s.VAD.Hangover, "vad-hangover", s.VAD.Hangover, "audio kept voiced after the level drops")
 	fs.Float64Var(&s.VAD.ThresholdDB, "vad-threshold-db", s.VAD.ThresholdDB, "speech must be this far above the adaptive noise floor, dB")
-	fs.IntVar(&s.InboundQueue, "inbound-queue", s.InboundQueue, "caller frames that may wait for a busy session before the oldest is dropped")
 	fs.IntVar(&s.ReorderDepth, "reorder-depth", s.ReorderDepth, "later frames that may arrive before a missing frame is concealed")
 	fs.DurationVar(&s.MaxDuration, "max-call-duration", s.MaxDuration, "calls longer than this are ended")
 	fs.DurationVar(&s.TranscriptTimeout, "transcript-timeout", s.TranscriptTimeout, "wait for the final transcript after the caller stops")

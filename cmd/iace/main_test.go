@@ -9,14 +9,18 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
+	"github.com/iace/iace/ai"
 	"github.com/iace/iace/loadtest/callsim/sim"
+	"github.com/iace/iace/media"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -48,11 +52,11 @@ func TestConfigPrecedence(t *testing.T) {
 }
 
 func TestConfigReportsEveryProblem(t *testing.T) {
-	_, err := loadConfig([]string{"--pacer-chunk", "30ms", "--log-level", "loud", "--inbound-queue", "1"}, env(nil), io.Discard)
+	_, err := loadConfig([]string{"--pacer-chunk", "30ms", "--log-level", "loud", "--reorder-depth", "0"}, env(nil), io.Discard)
 	if err == nil {
 		t.Fatal("bad settings accepted")
 	}
-	for _, want := range []string{"max chunk", "log level", "inbound queue"} {
+	for _, want := range []string{"max chunk", "log level", "reorder depth"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
@@ -137,7 +141,7 @@ func TestServeHoldsSimulatedCalls(t *testing.T) {
 		fmt.Sprintf(`iace_session_calls_total{end_reason="transfer"} %d`, rep.Transfers),
 		`iace_session_dtmf_total 4`,
 		`iace_session_live_calls 0`,
-		`iace_session_frames_dropped_total 0`,
+		`iace_session_events_dropped_total 0`,
 		`iace_session_reply_latency_ms_count`,
 		`iace_media_frames_out_total`,
 	} {
@@ -224,4 +228,22 @@ func TestReadmeListsEverySetting(t *testing.T) {
 			t.Errorf("README lacks the row %s", row)
 		}
 	})
+}
+
+func TestMissingEspeakFallsBackToTones(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.EspeakBinary = filepath.Join(t.TempDir(), "no-espeak-here")
+	synth, name := newSynthesizer(cfg, prometheus.NewRegistry())
+	if !strings.Contains(name, "tones") || !strings.Contains(name, "espeak-ng not found") {
+		t.Errorf("synthesizer named %q: the log must say espeak-ng is missing", name)
+	}
+	rc, err := synth.Synthesize(t.Context(), ai.SpeechRequest{Text: "Hello there.", Format: media.PCMU8k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rc.Close() }()
+	audio, err := io.ReadAll(rc)
+	if err != nil || len(audio) < 1600 {
+		t.Errorf("%d bytes of audio, %v: the tones stand-in must still speak", len(audio), err)
+	}
 }
