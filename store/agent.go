@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 )
 
 // AgentID identifies an agent.
@@ -24,6 +25,7 @@ type Intent struct {
 // Agent is a configured AI phone agent: what it says and how it decides.
 type Agent struct {
 	ID           AgentID  `json:"id"`
+	OrgID        OrgID    `json:"org_id,omitempty"`
 	Name         string   `json:"name"`
 	Greeting     string   `json:"greeting"`
 	SystemPrompt string   `json:"system_prompt"`
@@ -32,9 +34,15 @@ type Agent struct {
 	Fallback     string   `json:"fallback"`
 	Intents      []Intent `json:"intents"`
 	// TransferNumber is where a call goes when it escalates to a human (E.164).
-	TransferNumber string `json:"transfer_number,omitempty"`
-	// Numbers are the dialed numbers (E.164) this agent answers.
-	Numbers []string `json:"numbers,omitempty"`
+	TransferNumber string          `json:"transfer_number,omitempty"`
+	Settings       AgentSettings   `json:"settings"`
+	Tools          []string        `json:"tools,omitempty"`
+	Escalation     EscalationRules `json:"escalation"`
+	// Numbers are the dialed numbers (E.164) this agent answers, in an agents
+	// file; a database keeps them as Number rows.
+	Numbers   []string  `json:"numbers,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Limits on agent files: an agent file is configuration, not data.

@@ -1,0 +1,201 @@
+package store
+
+import "time"
+
+// Typed identifiers: an OrgID cannot be passed where a CallID is expected.
+type (
+	OrgID        string
+	UserID       string
+	CustomerID   string
+	CallID       string
+	PatternID    string
+	RefreshTokID string
+)
+
+// Organization is a company using IACE. Every other row belongs to one.
+type Organization struct {
+	ID        OrgID
+	Name      string
+	CreatedAt time.Time
+}
+
+// Role is what a user may do inside their organization.
+type Role string
+
+// Roles, from most to least powerful.
+const (
+	RoleAdmin      Role = "admin"      // everything in the org
+	RoleSupervisor Role = "supervisor" // calls, monitoring, analytics; agents read-only
+	RoleViewer     Role = "viewer"     // read-only
+)
+
+// User can log in to the control API.
+type User struct {
+	ID           UserID
+	OrgID        OrgID
+	Email        string // unique across IACE, stored lower-case
+	PasswordHash string // argon2id, PHC string format
+	Role         Role
+	CreatedAt    time.Time
+	DisabledAt   *time.Time // a disabled user cannot log in or refresh
+}
+
+// AgentSettings are the provider settings of an agent.
+type AgentSettings struct {
+	Model       string  `json:"model,omitempty"`
+	Temperature float64 `json:"temperature,omitempty"`
+	MaxTokens   int     `json:"max_tokens,omitempty"`
+	STT         string  `json:"stt,omitempty"` // provider name, "" for the default
+	TTS         string  `json:"tts,omitempty"`
+}
+
+// EscalationRules decide when a call goes to a human.
+type EscalationRules struct {
+	Keywords             []string `json:"keywords,omitempty"`
+	NegativeTurns        int      `json:"negative_turns,omitempty"`        // consecutive negative-sentiment turns
+	SentimentBelow       float64  `json:"sentiment_below,omitempty"`       // -1..1
+	RepeatedFallbacks    int      `json:"repeated_fallbacks,omitempty"`    // misunderstandings in a row
+	TransferOnDTMFZero   bool     `json:"transfer_on_dtmf_zero,omitempty"` // caller presses 0
+	MaxDurationSeconds   int      `json:"max_duration_seconds,omitempty"`
+	TransferToHumanTools bool     `json:"transfer_to_human_tool,omitempty"`
+}
+
+// Number routes a dialed phone number to an agent. A number belongs to one
+// organization across all of IACE.
+type Number struct {
+	OrgID   OrgID
+	E164    PhoneNumber
+	AgentID AgentID
+}
+
+// Customer is someone who calls an organization, known by phone number.
+type Customer struct {
+	ID            CustomerID
+	OrgID         OrgID
+	Phone         PhoneNumber // unique within the org
+	Name          string
+	Email         string
+	Attributes    map[string]string
+	MemorySummary string // what the agent should remember about them
+	CallCount     int
+	LastCallAt    *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// CallStatus is where a call is in its life.
+type CallStatus string
+
+// Call statuses.
+const (
+	CallRinging CallStatus = "ringing"
+	CallActive  CallStatus = "active"
+	CallEnded   CallStatus = "ended"
+)
+
+// Outcome is how a call ended, from the organization's point of view.
+type Outcome string
+
+// Outcomes.
+const (
+	OutcomeNone      Outcome = ""
+	OutcomeResolved  Outcome = "resolved"
+	OutcomeEscalated Outcome = "escalated"
+	OutcomeAbandoned Outcome = "abandoned"
+	OutcomeFailed    Outcome = "failed"
+)
+
+// Sentiment summarizes the caller's sentiment over a call, -1 (negative) to 1.
+type Sentiment struct {
+	Average float64 `json:"average"`
+	Min     float64 `json:"min"`
+	Last    float64 `json:"last"`
+	Trend   float64 `json:"trend"` // slope per turn
+	Turns   int     `json:"turns"`
+}
+
+// Call is one phone call.
+type Call struct {
+	ID               CallID
+	OrgID            OrgID
+	AgentID          AgentID
+	CustomerID       CustomerID // "" when the caller is not known
+	CallControlID    string     // Telnyx call_control_id
+	CallSessionID    string     // Telnyx call_session_id
+	Direction        string     // "incoming" or "outgoing"
+	From, To         PhoneNumber
+	Status           CallStatus
+	Outcome          Outcome
+	EndReason        string
+	EscalationReason string
+	StartedAt        time.Time
+	AnsweredAt       *time.Time
+	EndedAt          *time.Time
+	Duration         time.Duration
+	Sentiment        *Sentiment
+}
+
+// Speaker is who said a turn.
+type Speaker string
+
+// Speakers.
+const (
+	SpeakerCaller Speaker = "caller"
+	SpeakerAgent  Speaker = "agent"
+)
+
+// Latency splits a turn's reply latency into its stages, milliseconds.
+type Latency struct {
+	EndpointMs     int `json:"endpoint_ms,omitempty"`
+	STTMs          int `json:"stt_ms,omitempty"`
+	LLMFirstToken  int `json:"llm_first_token_ms,omitempty"`
+	TTSFirstByteMs int `json:"tts_first_byte_ms,omitempty"`
+	OverheadMs     int `json:"overhead_ms,omitempty"`
+}
+
+// Turn is one entry of a call's transcript.
+type Turn struct {
+	CallID      CallID
+	Seq         int // 1, 2, ... within the call
+	Speaker     Speaker
+	Text        string
+	StartedAt   time.Time
+	EndedAt     time.Time
+	Interrupted bool
+	Sentiment   *float64
+	Latency     *Latency
+}
+
+// Pattern is something IACE learned from finished calls: a caller's way of
+// asking (Trigger) and the answer that worked (Response).
+type Pattern struct {
+	ID        PatternID
+	OrgID     OrgID
+	AgentID   AgentID // "" for an org-wide pattern
+	Kind      string  // e.g. "faq", "objection", "escalation"
+	Trigger   string
+	Response  string
+	Uses      int
+	Successes int
+	Embedding []float32 // EmbeddingDims long, unit length
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// EmbeddingDims is the length of pattern embeddings (gemini-embedding-001 at
+// 768 dimensions, and the offline hashed n-gram embedder).
+const EmbeddingDims = 768
+
+// RefreshToken is one refresh token of a login session. Only its hash is kept.
+type RefreshToken struct {
+	ID         RefreshTokID
+	OrgID      OrgID
+	UserID     UserID
+	Family     string // all tokens rotated from one login share a family
+	Hash       []byte // SHA-256 of the token
+	ExpiresAt  time.Time
+	CreatedAt  time.Time
+	RotatedAt  *time.Time // set when it was exchanged for its successor
+	RevokedAt  *time.Time
+	ReplacedBy RefreshTokID
+}

@@ -1,0 +1,189 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors every backend returns for the same situations.
+var (
+	// ErrNotFound: no such row in this organization (another organization's
+	// row is not found either).
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: a unique value is taken (an email, a number, a phone).
+	ErrConflict = errors.New("store: conflict")
+	// ErrTokenReused: a refresh token that was already rotated or revoked was
+	// presented again; its whole family has been revoked.
+	ErrTokenReused = errors.New("store: refresh token reused")
+	// ErrInvalid: the input breaks a rule of the model (see the message).
+	ErrInvalid = errors.New("store: invalid input")
+	// ErrUnavailable: the backend cannot be reached; the write may be retried.
+	ErrUnavailable = errors.New("store: unavailable")
+)
+
+// MaxPageSize caps every list call.
+const MaxPageSize = 200
+
+// Page asks for one page of a list: Limit rows (default 50, at most
+// MaxPageSize) after Cursor (the NextCursor of the previous page, "" for the
+// first). Cursors are opaque and stable under inserts (keyset pagination).
+type Page struct {
+	Limit  int
+	Cursor string
+}
+
+// CallFilter narrows ListCalls. Zero fields do not filter.
+type CallFilter struct {
+	Status     CallStatus
+	Outcome    Outcome
+	AgentID    AgentID
+	CustomerID CustomerID
+	From, To   time.Time // StartedAt in [From, To)
+}
+
+// CallListItem is a call with its agent and customer, as a list shows it.
+type CallListItem struct {
+	Call     Call
+	Agent    *Agent    // nil if the agent was deleted
+	Customer *Customer // nil for unknown callers
+}
+
+// CallDetail is a call with its transcript.
+type CallDetail struct {
+	CallListItem
+	Turns []Turn
+}
+
+// CallEnd is what finishing a call writes, in one transaction: the call's
+// final state, its last turns and the customer's statistics.
+type CallEnd struct {
+	OrgID            OrgID
+	CallID           CallID
+	EndedAt          time.Time
+	Outcome          Outcome
+	EndReason        string
+	EscalationReason string
+	Sentiment        *Sentiment
+	// Turns not yet written; their Seq continue the call's.
+	Turns []Turn
+}
+
+// PatternFilter narrows ListPatterns and SimilarPatterns.
+type PatternFilter struct {
+	AgentID AgentID // also matches org-wide patterns (AgentID "")
+	Kind    string
+}
+
+// ScoredPattern is a pattern with its cosine similarity to a query, -1..1.
+type ScoredPattern struct {
+	Pattern    Pattern
+	Similarity float64
+}
+
+// TranscriptHit is a call whose transcript matched a search.
+type TranscriptHit struct {
+	CallID CallID
+	Turn   Turn
+}
+
+// Rules every backend follows (store/storetest checks them):
+//
+//   - IDs are text. Create* fills an empty ID with a new random one
+//     (crypto/rand.Text) and an empty CreatedAt/UpdatedAt/StartedAt with now;
+//     times are stored in UTC at microsecond precision.
+//   - Create* with a missing required field (an org id, a name, an email, a
+//     phone, a call's agent, a pattern's trigger, an embedding of the wrong
+//     length...) returns an error wrapping ErrInvalid; a taken unique value
+//     (user email across IACE, customer phone within an org, a number across
+//     IACE, a pattern id) ErrConflict; a row of another organization, or none,
+//     ErrNotFound. Connection failures and timeouts wrap ErrUnavailable.
+//   - Lists: ListCalls newest first (StartedAt desc, then ID desc);
+//     ListPatterns newest first (CreatedAt desc, ID desc); SearchCustomers by
+//     name then ID, matching the query case-insensitively as a substring of
+//     the name, phone or email; SearchTranscripts newest turn first
+//     (StartedAt desc, call ID, Seq), matching turns whose text contains every
+//     query word as a whole word, case-insensitively, no stemming. A list
+//     returns its next cursor, "" on the last page.
+//   - ListCalls returns each call with its agent and customer in a bounded
+//     number of queries whatever the page size (no N+1).
+//   - AppendTurns and FinishCall are idempotent, so a replay after a lost
+//     acknowledgement writes nothing twice: turns are keyed by (call, Seq),
+//     and FinishCall on a call already ended returns it unchanged. FinishCall
+//     writes the call (status ended, end time, Duration from StartedAt,
+//     outcome, reasons, sentiment), its turns and, when the call has a
+//     customer, the customer's CallCount+1 and LastCallAt in one transaction.
+//   - SimilarPatterns ranks the organization's patterns (filtered by agent,
+//     which also matches org-wide patterns, and kind) by cosine similarity to
+//     query, best first, k at most 100. Postgres uses its HNSW index; the
+//     embedded backend searches exactly.
+//   - RotateRefreshToken: if old was already rotated or revoked, the whole
+//     family is revoked and ErrTokenReused returned; an expired old token is
+//     ErrNotFound; otherwise old is marked rotated and replaced by next (same
+//     org, user and family) in one transaction.
+//   - DeleteAgent removes its numbers; calls keep their agent id and list
+//     with a nil Agent.
+//
+// Store is the whole repository API, implemented by store/postgres and the
+// embedded backend and checked by store/storetest. Every method that reads or
+// writes an organization's rows takes its OrgID and never crosses it; the
+// only lookups across organizations are the ones that must find the
+// organization: a user by email (login), an agent by dialed number (an
+// incoming call), a refresh token by hash and a webhook event id.
+// Consumers declare the few methods they use as their own interface.
+type Store interface {
+	CreateOrg(ctx context.Context, o Organization) (Organization, error)
+	GetOrg(ctx context.Context, id OrgID) (Organization, error)
+
+	CreateUser(ctx context.Context, u User) (User, error)
+	GetUser(ctx context.Context, org OrgID, id UserID) (User, error)
+	UserByEmail(ctx context.Context, email string) (User, error)
+	ListUsers(ctx context.Context, org OrgID) ([]User, error)
+	UpdateUser(ctx context.Context, u User) (User, error)
+
+	CreateAgent(ctx context.Context, a Agent) (Agent, error)
+	GetAgent(ctx context.Context, org OrgID, id AgentID) (Agent, error)
+	ListAgents(ctx context.Context, org OrgID) ([]Agent, error)
+	UpdateAgent(ctx context.Context, a Agent) (Agent, error)
+	DeleteAgent(ctx context.Context, org OrgID, id AgentID) error
+
+	AssignNumber(ctx context.Context, n Number) error
+	RemoveNumber(ctx context.Context, org OrgID, e164 PhoneNumber) error
+	ListNumbers(ctx context.Context, org OrgID) ([]Number, error)
+	AgentForNumber(ctx context.Context, e164 PhoneNumber) (Agent, error)
+
+	CreateCustomer(ctx context.Context, c Customer) (Customer, error)
+	GetCustomer(ctx context.Context, org OrgID, id CustomerID) (Customer, error)
+	CustomerByPhone(ctx context.Context, org OrgID, phone PhoneNumber) (Customer, error)
+	UpdateCustomer(ctx context.Context, c Customer) (Customer, error)
+	SearchCustomers(ctx context.Context, org OrgID, query string, p Page) ([]Customer, string, error)
+
+	CreateCall(ctx context.Context, c Call) (Call, error)
+	GetCall(ctx context.Context, org OrgID, id CallID) (CallDetail, error)
+	CallByControlID(ctx context.Context, org OrgID, callControlID string) (Call, error)
+	UpdateCall(ctx context.Context, c Call) (Call, error)
+	ListCalls(ctx context.Context, org OrgID, f CallFilter, p Page) ([]CallListItem, string, error)
+	AppendTurns(ctx context.Context, org OrgID, call CallID, turns []Turn) error
+	FinishCall(ctx context.Context, end CallEnd) (Call, error)
+	SearchTranscripts(ctx context.Context, org OrgID, words string, p Page) ([]TranscriptHit, string, error)
+
+	CreatePattern(ctx context.Context, p Pattern) (Pattern, error)
+	GetPattern(ctx context.Context, org OrgID, id PatternID) (Pattern, error)
+	ListPatterns(ctx context.Context, org OrgID, f PatternFilter, p Page) ([]Pattern, string, error)
+	DeletePattern(ctx context.Context, org OrgID, id PatternID) error
+	RecordPatternUse(ctx context.Context, org OrgID, id PatternID, success bool) error
+	SimilarPatterns(ctx context.Context, org OrgID, f PatternFilter, query []float32, k int) ([]ScoredPattern, error)
+
+	CreateRefreshToken(ctx context.Context, t RefreshToken) (RefreshToken, error)
+	RefreshTokenByHash(ctx context.Context, hash []byte) (RefreshToken, error)
+	RotateRefreshToken(ctx context.Context, old RefreshTokID, next RefreshToken) (RefreshToken, error)
+	RevokeTokenFamily(ctx context.Context, org OrgID, family string) error
+	RevokeUserTokens(ctx context.Context, org OrgID, user UserID) error
+
+	// MarkEventProcessed records a webhook event id; it reports false when the
+	// id was seen before (a redelivery).
+	MarkEventProcessed(ctx context.Context, eventID string) (bool, error)
+
+	Ping(ctx context.Context) error
+	Close() error
+}
