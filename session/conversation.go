@@ -25,8 +25,12 @@ var sessionTools = []ai.Tool{
 type Turn struct {
 	Speaker     ai.Role // user or assistant
 	Text        string
-	At          time.Time
+	StartedAt   time.Time
+	EndedAt     time.Time
 	Interrupted bool
+	// ReplyLatency, on an agent turn that answers the caller, is the time from
+	// the end of the caller's speech to the reply's first audio.
+	ReplyLatency time.Duration
 }
 
 // EventKind names something that happened in a call.
@@ -71,7 +75,7 @@ func (s *Session) say(ctx context.Context, text string, answers bool) {
 func (s *Session) startReply(ctx context.Context, text string) {
 	s.stopTurn()
 	s.appendHistory(ai.Message{Role: ai.RoleUser, Content: text})
-	s.record = append(s.record, Turn{Speaker: ai.RoleUser, Text: text, At: time.Now()})
+	s.record = append(s.record, Turn{Speaker: ai.RoleUser, Text: text, StartedAt: s.lastUtterance.startedAt, EndedAt: s.speechEnd})
 	s.addEvent(EventCallerTurn, "")
 	req := ai.ChatRequest{
 		Messages: s.messages(),
@@ -107,7 +111,8 @@ func (s *Session) onTurnEvent(ev turnEvent) {
 	case evFirstAudio:
 		t.audio = true
 		if t.answers && !s.speechEnd.IsZero() {
-			s.eng.metrics.replyLatency.Observe(float64(ev.at.Sub(s.speechEnd).Milliseconds()))
+			t.replyLatency = ev.at.Sub(s.speechEnd)
+			s.eng.metrics.replyLatency.Observe(float64(t.replyLatency.Milliseconds()))
 		}
 	case evSentence:
 		t.sentences = append(t.sentences, ev.sentence)
@@ -153,7 +158,8 @@ func (s *Session) closeTurn(heard string, interrupted bool) {
 		if t.answers {
 			s.appendHistory(ai.Message{Role: ai.RoleAssistant, Content: heard})
 		}
-		s.record = append(s.record, Turn{Speaker: ai.RoleAssistant, Text: heard, At: t.startedAt, Interrupted: interrupted})
+		s.record = append(s.record, Turn{Speaker: ai.RoleAssistant, Text: heard, StartedAt: t.startedAt, EndedAt: time.Now(),
+			Interrupted: interrupted, ReplyLatency: t.replyLatency})
 		s.addEvent(EventAgentTurn, "")
 	}
 	if s.state != StateEnding {

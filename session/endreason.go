@@ -1,5 +1,7 @@
 package session
 
+import "github.com/iace/iace/store"
+
 // EndReason is why a call ended. The call record, the metric label and the
 // log line all come from this one value.
 type EndReason string
@@ -42,4 +44,23 @@ func (r EndReason) closeCode() int {
 		return 1011 // internal error
 	}
 	return 1000
+}
+
+// Outcome is how a call that ended for reason r went, for the organization:
+// handed to a human is escalated; ended by the agent after its goodbye is
+// resolved; hung up by the caller is resolved once they had said something,
+// abandoned before; a failure on our side or the network's is failed.
+func (r EndReason) Outcome(callerSpoke bool) store.Outcome {
+	switch r {
+	case EndTransfer:
+		return store.OutcomeEscalated
+	case EndAgentHangup:
+		return store.OutcomeResolved
+	case EndHangup, EndPeerGone, EndOperator, EndMaxDuration:
+		if callerSpoke {
+			return store.OutcomeResolved
+		}
+		return store.OutcomeAbandoned
+	}
+	return store.OutcomeFailed
 }

@@ -19,8 +19,12 @@ import (
 
 // AgentSource finds the agent that answers a dialed number.
 type AgentSource interface {
-	AgentForNumber(number string) (store.Agent, error)
+	AgentForNumber(ctx context.Context, number store.PhoneNumber) (store.Agent, error)
 }
+
+// agentLookupTimeout bounds the agent lookup at the start of a call: the
+// caller is waiting for the greeting.
+const agentLookupTimeout = 2 * time.Second
 
 // Deps are the parts an engine runs calls with.
 type Deps struct {
@@ -160,7 +164,9 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 	if err != nil {
 		return err
 	}
-	agent, err := e.deps.Agents.AgentForNumber(start.To)
+	lctx, lcancel := context.WithTimeout(ctx, agentLookupTimeout)
+	agent, err := e.deps.Agents.AgentForNumber(lctx, store.PhoneNumber(start.To))
+	lcancel()
 	if err != nil {
 		return fmt.Errorf("agent for number: %w", err)
 	}

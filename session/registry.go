@@ -10,8 +10,8 @@ import (
 	"github.com/iace/iace/store"
 )
 
-// CallID identifies a call inside IACE.
-type CallID string
+// CallID identifies a call inside IACE; the call record keeps the same id.
+type CallID = store.CallID
 
 // State is where a live call is in its conversation.
 type State int32

@@ -47,15 +47,17 @@ type Session struct {
 	turn      *turn
 	nextTurn  int
 	utterance utterance
-	pending   []string // final transcript pieces not yet answered
-	awaitText time.Time
-	speechEnd time.Time
-	playedBy  time.Time // when the current reply is taken as played without its end mark
-	endAt     time.Time // max duration
-	ending    EndReason
-	stats     CallStats
-	timer     *time.Timer
-	timerAt   time.Time
+	// lastUtterance is the caller's last finished utterance (its turn's times).
+	lastUtterance utterance
+	pending       []string // final transcript pieces not yet answered
+	awaitText     time.Time
+	speechEnd     time.Time
+	playedBy      time.Time // when the current reply is taken as played without its end mark
+	endAt         time.Time // max duration
+	ending        EndReason
+	stats         CallStats
+	timer         *time.Timer
+	timerAt       time.Time
 }
 
 // utterance tracks the caller's current stretch of speech.
@@ -178,6 +180,7 @@ func (s *Session) onSpeechEnd(ctx context.Context, at time.Time) {
 	if !u.active || u.backchannel {
 		return // a backchannel while the agent talked is not a turn
 	}
+	s.lastUtterance = u
 	// The VAD ends an utterance after the hangover and the minimum silence.
 	s.speechEnd = at.Add(-s.eng.cfg.VAD.MinSilence - s.eng.cfg.VAD.Hangover)
 	if s.stt != nil {

@@ -29,6 +29,8 @@ type turn struct {
 	cleared   bool
 	startedAt time.Time
 	thinkErr  error
+	// replyLatency: end of the caller's speech to this turn's first audio.
+	replyLatency time.Duration
 }
 
 type spokenSentence struct {

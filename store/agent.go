@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -196,9 +197,10 @@ func DecodeAgents(r io.Reader) ([]Agent, error) {
 	return agents, nil
 }
 
-// AgentForNumber returns the agent answering the dialed number, or the default agent.
-func (s *StaticAgents) AgentForNumber(number string) (Agent, error) {
-	if a, ok := s.byNumber[number]; ok {
+// AgentForNumber returns the agent answering the dialed number, or the
+// first agent for a number none lists.
+func (s *StaticAgents) AgentForNumber(_ context.Context, number PhoneNumber) (Agent, error) {
+	if a, ok := s.byNumber[string(number)]; ok {
 		return *a, nil
 	}
 	if s.fallback == nil {

@@ -47,7 +47,7 @@ func TestAgentsFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		for number, want := range map[string]AgentID{"+15550001": "sales", "+15550002": "support", "+19999999": "sales"} {
-			a, err := s.AgentForNumber(number)
+			a, err := s.AgentForNumber(t.Context(), PhoneNumber(number))
 			if err != nil || a.ID != want {
 				t.Errorf("%s: agent %q, %v; want %q", number, a.ID, err, want)
 			}
