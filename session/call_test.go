@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -50,7 +51,7 @@ func newTestServer(t *testing.T, mutate func(*session.Config, *telnyx.ConnConfig
 		Chat:   local.NewRuleAgent(),
 		Synth:  local.NewTones(),
 		Pacer:  pacer,
-		OnEnd:  func(s session.CallSummary) { ended <- s },
+		OnEnd:  func(_ context.Context, s session.CallSummary) { ended <- s },
 		Log:    log,
 	})
 	if err != nil {

@@ -33,9 +33,10 @@ type Deps struct {
 	Chat   ChatModel
 	Synth  Synthesizer
 	Pacer  *media.Pacer
-	// OnEnd, if set, receives every call's summary once the call has ended
-	// (the store will write the call record from it). It must not block long.
-	OnEnd   func(CallSummary)
+	// OnEnd, if set, receives every call's summary once the call has ended,
+	// to write the call record. Its context outlives the call's cancellation
+	// (teardown); it must not block long.
+	OnEnd   func(context.Context, CallSummary)
 	Metrics *Metrics
 	Log     *slog.Logger
 }
@@ -175,7 +176,7 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 
 	id := CallID(rand.Text())
 	log := e.log.With(slog.String("call_id", string(id)), slog.String("stream_id", start.StreamID),
-		slog.String("agent_id", string(agent.ID)))
+		slog.String("org_id", string(agent.OrgID)), slog.String("agent_id", string(agent.ID)))
 	v, err := vad.New(e.cfg.VAD, in.SampleRate)
 	if err != nil {
 		return err
@@ -199,7 +200,7 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 	}
 	s.playout = e.deps.Pacer.NewPlayout(conn, out)
 	defer s.playout.Close()
-	info := CallInfo{ID: id, StreamID: start.StreamID, CallControlID: start.CallControlID, AgentID: agent.ID,
+	info := CallInfo{ID: id, OrgID: agent.OrgID, StreamID: start.StreamID, CallControlID: start.CallControlID, CallSessionID: start.CallSessionID, AgentID: agent.ID,
 		From: store.PhoneNumber(start.From), To: store.PhoneNumber(start.To), StartedAt: s.begun}
 	s.entry = e.registry.add(s, info)
 	e.metrics.liveCalls.Inc()
@@ -229,12 +230,12 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 	r := <-reason
 	cancel()
 	pipe.addStats(&s.stats)
-	s.finish(r)
+	s.finish(context.WithoutCancel(ctx), r)
 	return nil
 }
 
 // finish closes the stream and reports the call.
-func (s *Session) finish(r EndReason) {
+func (s *Session) finish(ctx context.Context, r EndReason) {
 	e := s.eng
 	if s.stt != nil {
 		_ = s.stt.Close() // nothing more to read from it
@@ -250,6 +251,6 @@ func (s *Session) finish(r EndReason) {
 	if e.deps.OnEnd != nil {
 		info := s.entry.snapshot()
 		info.State = StateEnding
-		e.deps.OnEnd(CallSummary{Info: info, EndedAt: time.Now(), EndReason: r, Transcript: s.record, Events: s.events, Stats: s.stats})
+		e.deps.OnEnd(ctx, CallSummary{Info: info, EndedAt: time.Now(), EndReason: r, Transcript: s.record, Events: s.events, Stats: s.stats})
 	}
 }

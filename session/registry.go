@@ -38,8 +38,10 @@ func (s State) String() string {
 // CallInfo is a snapshot of one live call.
 type CallInfo struct {
 	ID            CallID
+	OrgID         store.OrgID
 	StreamID      string
 	CallControlID string
+	CallSessionID string
 	AgentID       store.AgentID
 	From, To      store.PhoneNumber
 	StartedAt     time.Time

@@ -125,6 +125,7 @@ type StaticAgents struct {
 	byID     map[AgentID]*Agent
 	byNumber map[string]*Agent
 	fallback *Agent
+	order    []*Agent
 }
 
 // NewStaticAgents builds a lookup over agents; the first agent answers numbers
@@ -145,6 +146,7 @@ func NewStaticAgents(agents []Agent) (*StaticAgents, error) {
 			errs = append(errs, fmt.Errorf("agent %q: duplicate id", a.ID))
 		}
 		s.byID[a.ID] = a
+		s.order = append(s.order, a)
 		for _, n := range a.Numbers {
 			if other, dup := s.byNumber[n]; dup {
 				errs = append(errs, fmt.Errorf("agent %q: number already belongs to agent %q", a.ID, other.ID))
@@ -207,6 +209,15 @@ func (s *StaticAgents) AgentForNumber(_ context.Context, number PhoneNumber) (Ag
 		return Agent{}, ErrNoAgent
 	}
 	return *s.fallback, nil
+}
+
+// All returns every agent, in file order.
+func (s *StaticAgents) All() []Agent {
+	out := make([]Agent, 0, len(s.byID))
+	for _, a := range s.order {
+		out = append(out, *a)
+	}
+	return out
 }
 
 // Agent returns the agent with the given id.

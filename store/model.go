@@ -3,14 +3,24 @@ package store
 import "time"
 
 // Typed identifiers: an OrgID cannot be passed where a CallID is expected.
-type (
-	OrgID        string
-	UserID       string
-	CustomerID   string
-	CallID       string
-	PatternID    string
-	RefreshTokID string
-)
+
+// OrgID identifies an organization.
+type OrgID string
+
+// UserID identifies a user.
+type UserID string
+
+// CustomerID identifies a customer.
+type CustomerID string
+
+// CallID identifies a call.
+type CallID string
+
+// PatternID identifies a learned pattern.
+type PatternID string
+
+// RefreshTokID identifies a refresh token (not the token itself).
+type RefreshTokID string
 
 // Organization is a company using IACE. Every other row belongs to one.
 type Organization struct {

@@ -87,7 +87,8 @@ type TranscriptHit struct {
 	Turn   Turn
 }
 
-// Rules every backend follows (store/storetest checks them):
+// Store is the whole repository API. Rules every backend follows
+// (store/storetest checks them):
 //
 //   - IDs are text. Create* fills an empty ID with a new random one
 //     (crypto/rand.Text) and an empty CreatedAt/UpdatedAt/StartedAt with now;
@@ -121,12 +122,14 @@ type TranscriptHit struct {
 //     family is revoked and ErrTokenReused returned; an expired old token is
 //     ErrNotFound; otherwise old is marked rotated and replaced by next (same
 //     org, user and family) in one transaction.
+//   - RevokeTokenFamily and RevokeUserTokens return ErrNotFound when the
+//     organization has no such family or user.
 //   - DeleteAgent removes its numbers; calls keep their agent id and list
 //     with a nil Agent.
 //
-// Store is the whole repository API, implemented by store/postgres and the
-// embedded backend and checked by store/storetest. Every method that reads or
-// writes an organization's rows takes its OrgID and never crosses it; the
+// It is implemented by store/postgres and store/embedded and checked by
+// store/storetest. Every method that reads or writes an organization's rows
+// takes its OrgID and never crosses it; the
 // only lookups across organizations are the ones that must find the
 // organization: a user by email (login), an agent by dialed number (an
 // incoming call), a refresh token by hash and a webhook event id.

@@ -25,6 +25,13 @@ type config struct {
 	LogLevel     string
 	DrainTimeout time.Duration
 	AgentsFile   string
+	DataDir      string
+	Migrate      bool
+	DefaultAgent string
+
+	// Secrets: from the environment only, never flags (visible in ps) or logs.
+	DatabaseURL string
+	RedisURL    string
 
 	EspeakBinary    string
 	EspeakWPM       int
@@ -42,6 +49,9 @@ func defaultConfig() config {
 		LogFormat:       "auto",
 		LogLevel:        "info",
 		DrainTimeout:    30 * time.Second,
+		DataDir:         "data",
+		Migrate:         true,
+		DefaultAgent:    string(demoOrg) + "/" + string(demoAgent),
 		EspeakBinary:    "espeak-ng",
 		EspeakWPM:       175,
 		TTSCacheEntries: 2048,
@@ -58,7 +68,10 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: auto (text on a terminal, JSON otherwise), json or text")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "on SIGTERM/SIGINT, how long live calls may go on before they are ended")
-	fs.StringVar(&c.AgentsFile, "agents-file", c.AgentsFile, "JSON file of agents replacing the built-in demo agent (empty: built-in)")
+	fs.StringVar(&c.AgentsFile, "agents-file", c.AgentsFile, "JSON file of agents to create or update in the store at start (org_id defaults to demo)")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the embedded database (used when IACE_DATABASE_URL is unset) and the call-record spool")
+	fs.BoolVar(&c.Migrate, "migrate", c.Migrate, "apply pending database migrations at start")
+	fs.StringVar(&c.DefaultAgent, "default-agent", c.DefaultAgent, "<org id>/<agent id> answering numbers no agent claims (empty: refuse those calls)")
 	fs.StringVar(&c.EspeakBinary, "espeak-binary", c.EspeakBinary, "espeak-ng binary of the offline text-to-speech")
 	fs.IntVar(&c.EspeakWPM, "espeak-wpm", c.EspeakWPM, "offline text-to-speech speed, words per minute")
 	fs.IntVar(&c.TTSCacheEntries, "tts-cache-entries", c.TTSCacheEntries, "synthesized sentences kept in memory (greetings and stock replies repeat on every call)")
@@ -85,6 +98,12 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Conn.MaxMessageBytes, "max-message-bytes", c.Conn.MaxMessageBytes, "largest media-stream frame read; larger ones are skipped and counted")
 }
 
+// The settings that hold secrets (passwords in URLs): environment only.
+const (
+	envDatabaseURL = "IACE_DATABASE_URL"
+	envRedisURL    = "IACE_REDIS_URL"
+)
+
 // envName is the environment variable of a flag.
 func envName(flagName string) string {
 	return "IACE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
@@ -106,6 +125,8 @@ func loadConfig(args []string, getenv func(string) string, usageOut io.Writer) (
 			}
 		}
 	})
+	cfg.DatabaseURL = getenv(envDatabaseURL)
+	cfg.RedisURL = getenv(envRedisURL)
 	if err := errors.Join(errs...); err != nil {
 		return cfg, err
 	}
@@ -134,6 +155,12 @@ func (c *config) validate() error {
 	if c.EspeakWPM < 80 || c.EspeakWPM > 450 {
 		errs = append(errs, fmt.Errorf("espeak wpm %d: want 80 to 450", c.EspeakWPM))
 	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data dir is empty"))
+	}
+	if _, err := newAgentRouter(nil, c.DefaultAgent); err != nil {
+		errs = append(errs, err)
+	}
 	if c.TTSCacheEntries < 0 {
 		errs = append(errs, fmt.Errorf("tts cache entries %d: want >= 0", c.TTSCacheEntries))
 	}
@@ -160,6 +187,8 @@ func printUsage(w io.Writer, fs *flag.FlagSet) {
 		}
 		fmt.Fprintf(tw, "--%s\t%s\t%s\t%s\n", f.Name, envName(f.Name), def, f.Usage)
 	})
+	fmt.Fprintf(tw, "(env only)\t%s\t\"\"\tPostgreSQL URL; unset: the embedded database in --data-dir\n", envDatabaseURL)
+	fmt.Fprintf(tw, "(env only)\t%s\t\"\"\tRedis URL for the shared agent and customer cache; unset: in-process cache only\n", envRedisURL)
 	_ = tw.Flush()
 }
 

@@ -1,5 +1,5 @@
 // Command iace is the IACE media server: it answers Telnyx media streams with
-// an AI agent. Subcommands: serve, version.
+// an AI agent. Subcommands: serve, migrate, version.
 package main
 
 import (
@@ -36,6 +36,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return serve(ctx, cfg, stderr)
+	case "migrate":
+		if len(args) < 2 {
+			usage(stderr)
+			return errors.New("migrate needs up, down or status")
+		}
+		cfg, err := loadConfig(args[2:], getenv, stderr)
+		if err != nil {
+			return err
+		}
+		return migrate(ctx, args[1], cfg, stdout)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "iace %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return nil
@@ -52,6 +62,7 @@ func usage(w io.Writer) {
 
 Commands:
   serve     run the media server (iace serve --help lists every setting)
+  migrate   up|down|status: the database migrations (same settings as serve)
   version   print the version
 `)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/iace/iace/ai"
 	"github.com/iace/iace/loadtest/callsim/sim"
 	"github.com/iace/iace/media"
+	"github.com/iace/iace/store"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -96,7 +97,8 @@ func TestVersion(t *testing.T) {
 // DTMF, the agent's goodbye; then drains.
 func TestServeHoldsSimulatedCalls(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
-	cfg, err := loadConfig([]string{"--addr", "127.0.0.1:0", "--internal-addr", "127.0.0.1:0", "--log-format", "json"}, env(nil), io.Discard)
+	cfg, err := loadConfig([]string{"--addr", "127.0.0.1:0", "--internal-addr", "127.0.0.1:0", "--log-format", "json",
+		"--data-dir", t.TempDir()}, env(nil), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,6 +161,32 @@ func TestServeHoldsSimulatedCalls(t *testing.T) {
 	}
 	if got := get(t, "http://"+s.intLn.Addr().String()+"/readyz"); got != "ready\n" {
 		t.Errorf("readyz %q", got)
+	}
+
+	// Every call has a record in the store once the engine has drained: the
+	// call, its outcome, its transcript and the caller as a customer.
+	if err := s.engine.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	calls, _, err := s.stores.backend.ListCalls(ctx, demoOrg, store.CallFilter{}, store.Page{Limit: 10})
+	if err != nil || len(calls) != 4 {
+		t.Fatalf("%d calls in the store, err %v; want 4", len(calls), err)
+	}
+	escalated := 0
+	for _, c := range calls {
+		if c.Call.Status != store.CallEnded || c.Customer == nil || c.Agent == nil || c.Call.From == "" {
+			t.Errorf("call record %+v (customer %v, agent %v)", c.Call, c.Customer, c.Agent)
+		}
+		if c.Call.Outcome == store.OutcomeEscalated {
+			escalated++
+		}
+		d, err := s.stores.backend.GetCall(ctx, demoOrg, c.Call.ID)
+		if err != nil || len(d.Turns) < 3 || d.Turns[0].Speaker != store.SpeakerAgent || d.Turns[1].Speaker != store.SpeakerCaller {
+			t.Errorf("call %s transcript: %d turns, err %v", c.Call.ID, len(d.Turns), err)
+		}
+	}
+	if escalated != rep.Transfers {
+		t.Errorf("%d escalated calls in the store, %d transfers placed", escalated, rep.Transfers)
 	}
 
 	if err := s.shutdown(ctx, 5*time.Second, nil); err != nil {

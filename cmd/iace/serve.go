@@ -23,7 +23,6 @@ import (
 	"github.com/iace/iace/media"
 	"github.com/iace/iace/media/telnyx"
 	"github.com/iace/iace/session"
-	"github.com/iace/iace/store"
 )
 
 // server is a running iace serve: its listeners and engine.
@@ -35,6 +34,7 @@ type server struct {
 	internal *http.Server
 	publicLn net.Listener
 	intLn    net.Listener
+	stores   *stores
 }
 
 // newServer wires config -> agents -> providers -> engine -> HTTP and opens
@@ -44,8 +44,13 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	agents, err := loadAgents(cfg.AgentsFile)
+	st, err := openStores(ctx, cfg, log, reg)
 	if err != nil {
+		return nil, err
+	}
+	agents, err := newAgentRouter(st.cached, cfg.DefaultAgent)
+	if err != nil {
+		_ = st.Close()
 		return nil, err
 	}
 	synth, ttsName := newSynthesizer(cfg, reg)
@@ -53,10 +58,12 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		"speech_to_text", "offline simulator transcriber (local.SimTranscriber): transcripts come from the stream's sim_script parameter",
 		"llm", "offline rule-based agent (local.RuleAgent): answers from the agent's intents",
 		"text_to_speech", ttsName,
-		"agents", agentsName(cfg.AgentsFile))
+		"store", st.name,
+		"cache", cacheName(cfg.RedisURL))
 
 	pacer, err := media.NewPacer(cfg.Pacer, reg)
 	if err != nil {
+		_ = st.Close()
 		return nil, err
 	}
 	engine, err := session.NewEngine(cfg.Session, session.Deps{
@@ -65,14 +72,16 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		Chat:    local.NewRuleAgent(),
 		Synth:   synth,
 		Pacer:   pacer,
+		OnEnd:   func(ctx context.Context, sum session.CallSummary) { st.recordCall(ctx, log, sum) },
 		Metrics: session.NewMetrics(reg),
 		Log:     log,
 	})
 	if err != nil {
 		pacer.Close()
+		_ = st.Close()
 		return nil, err
 	}
-	s := &server{log: log, engine: engine, pacer: pacer}
+	s := &server{log: log, engine: engine, pacer: pacer, stores: st}
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /media/telnyx", telnyx.NewHandler(cfg.Conn, engine, telnyx.NewMetrics(reg), log))
@@ -85,28 +94,41 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	s.internal = &http.Server{Handler: internalMux(reg, engine), ReadHeaderTimeout: 5 * time.Second}
+	s.internal = &http.Server{Handler: internalMux(reg, engine, st.backend), ReadHeaderTimeout: 5 * time.Second}
 
 	var lc net.ListenConfig
 	if s.publicLn, err = lc.Listen(ctx, "tcp", cfg.Addr); err != nil {
 		pacer.Close()
+		_ = st.Close()
 		return nil, fmt.Errorf("public listener: %w", err)
 	}
 	if s.intLn, err = lc.Listen(ctx, "tcp", cfg.InternalAddr); err != nil {
 		_ = s.publicLn.Close()
 		pacer.Close()
+		_ = st.Close()
 		return nil, fmt.Errorf("internal listener: %w", err)
 	}
 	return s, nil
 }
 
-func internalMux(reg *prometheus.Registry, engine *session.Engine) *http.ServeMux {
+// pinger is the store's health check.
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
+func internalMux(reg *prometheus.Registry, engine *session.Engine, db pinger) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if !engine.Ready() {
 			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		defer cancel()
+		if err := db.Ping(ctx); err != nil {
+			http.Error(w, "store unreachable", http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")
@@ -119,18 +141,11 @@ func internalMux(reg *prometheus.Registry, engine *session.Engine) *http.ServeMu
 	return mux
 }
 
-func loadAgents(path string) (*store.StaticAgents, error) {
-	if path == "" {
-		return store.NewStaticAgents([]store.Agent{store.DefaultAgent()})
+func cacheName(redisURL string) string {
+	if redisURL == "" {
+		return "in-process"
 	}
-	return store.LoadAgentsFile(path)
-}
-
-func agentsName(path string) string {
-	if path == "" {
-		return "built-in demo agent"
-	}
-	return "from " + path
+	return "in-process + redis"
 }
 
 // maxCachedSentence is the longest text the speech cache keeps: stock
@@ -187,7 +202,7 @@ func (s *server) shutdown(ctx context.Context, drainTimeout time.Duration, force
 	defer scancel()
 	err := errors.Join(drainErr, s.public.Shutdown(sctx), s.internal.Shutdown(sctx))
 	s.pacer.Close()
-	return err
+	return errors.Join(err, s.stores.Close())
 }
 
 // serve runs the server until SIGTERM or SIGINT. The first signal drains;

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/iace/iace/migrations"
+	"github.com/iace/iace/session"
+	"github.com/iace/iace/store"
+	"github.com/iace/iace/store/cache"
+	"github.com/iace/iace/store/embedded"
+	"github.com/iace/iace/store/postgres"
+	"github.com/iace/iace/store/spool"
+)
+
+// The demo organization and agent the embedded store is seeded with, so a
+// fresh install answers a call.
+const (
+	demoOrg   store.OrgID   = "demo"
+	demoAgent store.AgentID = "demo"
+)
+
+// stores are the layers of the configured store: the backend, the cache in
+// front of it, and what to close.
+type stores struct {
+	backend store.Store
+	cached  *cache.Store
+	redis   *redis.Client
+	spool   *spool.Spool
+	name    string
+}
+
+func (s *stores) Close() error {
+	var err error
+	if s.spool != nil {
+		err = s.spool.Close() // before the store it writes to
+	}
+	err = errors.Join(err, s.cached.Close()) // closes the backend too
+	if s.redis != nil {
+		err = errors.Join(err, s.redis.Close())
+	}
+	return err
+}
+
+// embeddedPath is the database file of the embedded store.
+func embeddedPath(dataDir string) string { return filepath.Join(dataDir, "iace.db") }
+
+// openStores opens Postgres when IACE_DATABASE_URL is set, else the embedded
+// database in the data directory, and puts the agent and customer cache in
+// front (with Redis when IACE_REDIS_URL is set).
+func openStores(ctx context.Context, cfg config, log *slog.Logger, reg prometheus.Registerer) (*stores, error) {
+	s := &stores{}
+	var err error
+	if cfg.DatabaseURL != "" {
+		s.backend, err = postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, Migrate: cfg.Migrate})
+		s.name = "postgres"
+	} else {
+		s.backend, err = embedded.Open(ctx, embedded.Config{Path: embeddedPath(cfg.DataDir), Migrate: cfg.Migrate})
+		s.name = "embedded (" + embeddedPath(cfg.DataDir) + ")"
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if cfg.RedisURL != "" {
+		if s.redis, err = cache.NewRedisClient(cfg.RedisURL); err != nil {
+			_ = s.backend.Close()
+			return nil, err
+		}
+	}
+	deps := cache.Deps{Logger: log, Registerer: reg}
+	if s.redis != nil { // a nil *redis.Client in the interface would not be nil
+		deps.Redis = s.redis
+	}
+	s.cached = cache.New(s.backend, cache.Config{}, deps)
+	if cfg.DatabaseURL == "" {
+		if err := seedDemo(ctx, s.cached); err != nil {
+			_ = s.Close()
+			return nil, err
+		}
+	}
+	if cfg.AgentsFile != "" {
+		if err := importAgents(ctx, s.cached, cfg.AgentsFile, log); err != nil {
+			_ = s.Close()
+			return nil, err
+		}
+	}
+	// Call records go through the spool: a database that is briefly away at
+	// the end of a call delays the record, it does not lose it.
+	if s.spool, err = spool.Open(filepath.Join(cfg.DataDir, "spool"), s.cached, log, reg); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// seedDemo creates the demo organization and its agent on first start.
+func seedDemo(ctx context.Context, st store.Store) error {
+	if _, err := st.GetOrg(ctx, demoOrg); err == nil {
+		return nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("seed: %w", err)
+	}
+	if _, err := st.CreateOrg(ctx, store.Organization{ID: demoOrg, Name: "Demo"}); err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	a := store.DefaultAgent()
+	a.OrgID = demoOrg
+	if _, err := st.CreateAgent(ctx, a); err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	return nil
+}
+
+// importAgents creates or updates the agents of a JSON file, and assigns
+// their numbers. An agent without an org_id belongs to the demo organization.
+func importAgents(ctx context.Context, st store.Store, path string, log *slog.Logger) error {
+	file, err := store.LoadAgentsFile(path)
+	if err != nil {
+		return err
+	}
+	for _, a := range file.All() {
+		if a.OrgID == "" {
+			a.OrgID = demoOrg
+		}
+		if _, err := st.GetAgent(ctx, a.OrgID, a.ID); err == nil {
+			_, err = st.UpdateAgent(ctx, a)
+			if err != nil {
+				return fmt.Errorf("agents file: agent %q: %w", a.ID, err)
+			}
+		} else if _, err := st.CreateAgent(ctx, a); err != nil {
+			return fmt.Errorf("agents file: agent %q: %w", a.ID, err)
+		}
+		for _, n := range a.Numbers {
+			if err := st.AssignNumber(ctx, store.Number{OrgID: a.OrgID, E164: store.PhoneNumber(n), AgentID: a.ID}); err != nil {
+				return fmt.Errorf("agents file: agent %q number: %w", a.ID, err)
+			}
+		}
+	}
+	log.Info("agents imported", "file", path, "agents", len(file.All()))
+	return nil
+}
+
+// agentRouter answers the session's agent lookups from the (cached) store;
+// numbers no agent claims go to the default agent, if one is configured.
+type agentRouter struct {
+	st       store.Store
+	defOrg   store.OrgID
+	defAgent store.AgentID
+}
+
+func newAgentRouter(st store.Store, def string) (agentRouter, error) {
+	r := agentRouter{st: st}
+	if def == "" {
+		return r, nil
+	}
+	org, agent, ok := strings.Cut(def, "/")
+	if !ok || org == "" || agent == "" {
+		return r, fmt.Errorf("default agent %q: want <org id>/<agent id>", def)
+	}
+	r.defOrg, r.defAgent = store.OrgID(org), store.AgentID(agent)
+	return r, nil
+}
+
+func (r agentRouter) AgentForNumber(ctx context.Context, number store.PhoneNumber) (store.Agent, error) {
+	a, err := r.st.AgentForNumber(ctx, number)
+	if errors.Is(err, store.ErrNotFound) && r.defAgent != "" {
+		return r.st.GetAgent(ctx, r.defOrg, r.defAgent)
+	}
+	return a, err
+}
+
+// migrate runs `iace migrate up|down|status` against the configured store.
+func migrate(ctx context.Context, action string, cfg config, out io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	if cfg.DatabaseURL != "" {
+		pc := postgres.Config{URL: cfg.DatabaseURL}
+		switch action {
+		case "up":
+			return postgres.Migrate(ctx, pc, postgres.Up)
+		case "down":
+			return postgres.Migrate(ctx, pc, postgres.Down)
+		case "status":
+			return postgres.MigrationStatus(ctx, pc, out)
+		}
+		return fmt.Errorf("migrate %q: want up, down or status", action)
+	}
+	db, err := embedded.OpenDB(ctx, embeddedPath(cfg.DataDir))
+	if err != nil {
+		return err
+	}
+	defer func() { _ = db.Close() }()
+	switch action {
+	case "up":
+		return migrations.Up(ctx, db, migrations.SQLite)
+	case "down":
+		return migrations.Down(ctx, db, migrations.SQLite)
+	case "status":
+		return migrations.Status(ctx, db, migrations.SQLite, out)
+	}
+	return fmt.Errorf("migrate %q: want up, down or status", action)
+}
+
+// recordCall writes a finished call through the spool. An error here means
+// the record could not even be spooled: it is logged, there is no one else
+// to tell.
+func (s *stores) recordCall(ctx context.Context, log *slog.Logger, sum session.CallSummary) {
+	if sum.Info.OrgID == "" {
+		return // an agent from outside the store: nowhere to record it
+	}
+	call, customer, end := callRecord(sum)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := s.spool.RecordCall(ctx, spool.CallRecord{Call: call, Customer: customer, End: end}); err != nil {
+		log.Error("call record lost", "call_id", string(sum.Info.ID), "err", err)
+	}
+}

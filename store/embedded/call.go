@@ -1,0 +1,426 @@
+package embedded
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/iace/iace/store"
+)
+
+const callCols = `id, org_id, agent_id, customer_id, call_control_id, call_session_id, direction,
+	from_number, to_number, status, outcome, end_reason, escalation_reason,
+	started_at, answered_at, ended_at, duration_us, sentiment`
+
+// callColsOf is callCols qualified by a table alias, for joins.
+func callColsOf(alias string) string { return qualify(callCols, alias) }
+
+// callRow receives a calls row.
+type callRow struct {
+	c          store.Call
+	customer   sql.NullString
+	started    int64
+	answered   sql.NullInt64
+	ended      sql.NullInt64
+	durationUs int64
+	sentiment  sql.NullString
+}
+
+func (r *callRow) dest() []any {
+	c := &r.c
+	return []any{&c.ID, &c.OrgID, &c.AgentID, &r.customer, &c.CallControlID, &c.CallSessionID, &c.Direction,
+		&c.From, &c.To, &c.Status, &c.Outcome, &c.EndReason, &c.EscalationReason,
+		&r.started, &r.answered, &r.ended, &r.durationUs, &r.sentiment}
+}
+
+func (r *callRow) call() (store.Call, error) {
+	c := r.c
+	c.CustomerID = store.CustomerID(r.customer.String)
+	c.StartedAt = fromMicros(r.started)
+	c.AnsweredAt = timePtr(r.answered)
+	c.EndedAt = timePtr(r.ended)
+	c.Duration = time.Duration(r.durationUs) * time.Microsecond
+	if r.sentiment.Valid {
+		c.Sentiment = new(store.Sentiment)
+		if err := json.Unmarshal([]byte(r.sentiment.String), c.Sentiment); err != nil {
+			return store.Call{}, err
+		}
+	}
+	return c, nil
+}
+
+func scanCall(sc scanner) (store.Call, error) {
+	var r callRow
+	if err := sc.Scan(r.dest()...); err != nil {
+		return store.Call{}, err
+	}
+	return r.call()
+}
+
+// encodeSentiment stores a call's sentiment summary as JSON, NULL for nil.
+func encodeSentiment(s *store.Sentiment) (sql.NullString, error) {
+	if s == nil {
+		return sql.NullString{}, nil
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return sql.NullString{}, err
+	}
+	return sql.NullString{String: string(b), Valid: true}, nil
+}
+
+func checkOutcome(op string, o store.Outcome) error {
+	switch o {
+	case store.OutcomeNone, store.OutcomeResolved, store.OutcomeEscalated, store.OutcomeAbandoned, store.OutcomeFailed:
+		return nil
+	}
+	return invalid(op, "unknown outcome %q", o)
+}
+
+// checkCall reports what is wrong with a call to write; an empty Status is
+// ringing.
+func checkCall(op string, c *store.Call) error {
+	if c.Status == "" {
+		c.Status = store.CallRinging
+	}
+	switch {
+	case c.OrgID == "":
+		return invalid(op, "org id is empty")
+	case c.AgentID == "":
+		return invalid(op, "agent id is empty")
+	case c.Duration < 0:
+		return invalid(op, "negative duration")
+	}
+	switch c.Status {
+	case store.CallRinging, store.CallActive, store.CallEnded:
+	default:
+		return invalid(op, "unknown status %q", c.Status)
+	}
+	if err := checkOutcome(op, c.Outcome); err != nil {
+		return err
+	}
+	c.AnsweredAt = normPtr(c.AnsweredAt)
+	c.EndedAt = normPtr(c.EndedAt)
+	c.Duration = c.Duration.Truncate(time.Microsecond)
+	return nil
+}
+
+// CreateCall records a call. An empty Status is ringing. The customer, when
+// set, must be one of the organization's.
+func (s *Store) CreateCall(ctx context.Context, c store.Call) (store.Call, error) {
+	const op = "create call"
+	if err := checkCall(op, &c); err != nil {
+		return store.Call{}, err
+	}
+	if c.ID == "" {
+		c.ID = store.CallID(newID())
+	}
+	if c.StartedAt.IsZero() {
+		c.StartedAt = s.now()
+	}
+	c.StartedAt = norm(c.StartedAt)
+	sent, err := encodeSentiment(c.Sentiment)
+	if err != nil {
+		return store.Call{}, invalid(op, "sentiment: %v", err)
+	}
+	_, err = s.w.ExecContext(ctx, `INSERT INTO calls (`+callCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.OrgID, c.AgentID, nullString(string(c.CustomerID)), c.CallControlID, c.CallSessionID, c.Direction,
+		c.From, c.To, c.Status, c.Outcome, c.EndReason, c.EscalationReason,
+		micros(c.StartedAt), nullMicros(c.AnsweredAt), nullMicros(c.EndedAt), c.Duration.Microseconds(), sent)
+	if err != nil {
+		return store.Call{}, mapErr(op, err)
+	}
+	return c, nil
+}
+
+// CallByControlID finds the organization's call with a Telnyx
+// call_control_id (the newest, should Telnyx ever reuse one).
+func (s *Store) CallByControlID(ctx context.Context, org store.OrgID, callControlID string) (store.Call, error) {
+	const op = "call by control id"
+	if callControlID == "" {
+		return store.Call{}, notFound(op)
+	}
+	c, err := scanCall(s.queryRow(ctx, `
+		SELECT `+callCols+` FROM calls WHERE org_id = ? AND call_control_id = ?
+		ORDER BY started_at DESC, id DESC LIMIT 1`, org, callControlID))
+	if err != nil {
+		return store.Call{}, mapErr(op, err)
+	}
+	return c, nil
+}
+
+// UpdateCall writes every field of the call but its id, organization and
+// start time.
+func (s *Store) UpdateCall(ctx context.Context, c store.Call) (store.Call, error) {
+	const op = "update call"
+	if err := checkCall(op, &c); err != nil {
+		return store.Call{}, err
+	}
+	sent, err := encodeSentiment(c.Sentiment)
+	if err != nil {
+		return store.Call{}, invalid(op, "sentiment: %v", err)
+	}
+	out, err := scanCall(s.w.QueryRowContext(ctx, `
+		UPDATE calls SET agent_id = ?, customer_id = ?, call_control_id = ?, call_session_id = ?, direction = ?,
+			from_number = ?, to_number = ?, status = ?, outcome = ?, end_reason = ?, escalation_reason = ?,
+			answered_at = ?, ended_at = ?, duration_us = ?, sentiment = ?
+		WHERE org_id = ? AND id = ?
+		RETURNING `+callCols,
+		c.AgentID, nullString(string(c.CustomerID)), c.CallControlID, c.CallSessionID, c.Direction,
+		c.From, c.To, c.Status, c.Outcome, c.EndReason, c.EscalationReason,
+		nullMicros(c.AnsweredAt), nullMicros(c.EndedAt), c.Duration.Microseconds(), sent,
+		c.OrgID, c.ID))
+	if err != nil {
+		return store.Call{}, mapErr(op, err)
+	}
+	return out, nil
+}
+
+// listItemSelect reads a call with its agent and customer in one query; the
+// LEFT JOINs match on org_id too, so a call can never show another
+// organization's agent or customer.
+var listItemSelect = `SELECT ` + callColsOf("c") + `,
+	a.id IS NOT NULL, ` + nullableAgentCols("a") + `,
+	cu.id IS NOT NULL, ` + nullableCustomerCols("cu") + `
+	FROM calls c
+	LEFT JOIN agents a ON a.org_id = c.org_id AND a.id = c.agent_id
+	LEFT JOIN customers cu ON cu.org_id = c.org_id AND cu.id = c.customer_id`
+
+// listItemRow receives a row of listItemSelect.
+type listItemRow struct {
+	call        callRow
+	hasAgent    bool
+	agent       agentRow
+	hasCustomer bool
+	customer    customerRow
+}
+
+func (r *listItemRow) dest() []any {
+	d := r.call.dest()
+	d = append(d, &r.hasAgent)
+	d = append(d, r.agent.dest()...)
+	d = append(d, &r.hasCustomer)
+	return append(d, r.customer.dest()...)
+}
+
+// item builds the list item. agents holds the agents already decoded for
+// this result, by id and update time: a page's calls share a few agents,
+// whose JSON settings need decoding only once. The items get copies of the
+// agent struct that share its slices.
+func (r *listItemRow) item(agents map[agentKey]*store.Agent) (store.CallListItem, error) {
+	var (
+		it  store.CallListItem
+		err error
+	)
+	if it.Call, err = r.call.call(); err != nil {
+		return it, err
+	}
+	if r.hasAgent {
+		key := agentKey{r.agent.a.ID, r.agent.updated}
+		a := agents[key]
+		if a == nil {
+			decoded, err := r.agent.agent()
+			if err != nil {
+				return it, err
+			}
+			a = &decoded
+			agents[key] = a
+		}
+		cp := *a
+		it.Agent = &cp
+	}
+	if r.hasCustomer {
+		c, err := r.customer.customer()
+		if err != nil {
+			return it, err
+		}
+		it.Customer = &c
+	}
+	return it, nil
+}
+
+// agentKey identifies a version of an agent.
+type agentKey struct {
+	id      store.AgentID
+	updated int64
+}
+
+// GetCall reads a call with its agent, customer and transcript, from one
+// snapshot of the database.
+func (s *Store) GetCall(ctx context.Context, org store.OrgID, id store.CallID) (store.CallDetail, error) {
+	const op = "get call"
+	callStmt, err := s.stmt(ctx, listItemSelect+` WHERE c.org_id = ? AND c.id = ?`)
+	if err != nil {
+		return store.CallDetail{}, mapErr(op, err)
+	}
+	turnsStmt, err := s.stmt(ctx, `SELECT `+turnCols+` FROM turns WHERE org_id = ? AND call_id = ? ORDER BY seq`)
+	if err != nil {
+		return store.CallDetail{}, mapErr(op, err)
+	}
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return store.CallDetail{}, mapErr(op, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only: nothing to lose
+
+	var r listItemRow
+	if err := tx.StmtContext(ctx, callStmt).QueryRowContext(ctx, org, id).Scan(r.dest()...); err != nil {
+		return store.CallDetail{}, mapErr(op, err)
+	}
+	item, err := r.item(map[agentKey]*store.Agent{})
+	if err != nil {
+		return store.CallDetail{}, mapErr(op, err)
+	}
+	rows, err := tx.StmtContext(ctx, turnsStmt).QueryContext(ctx, org, id)
+	turns, err := collect(op, rows, err, scanTurn)
+	if err != nil {
+		return store.CallDetail{}, err
+	}
+	return store.CallDetail{CallListItem: item, Turns: turns}, nil
+}
+
+// ListCalls lists the organization's calls, newest first (StartedAt desc,
+// then ID desc), each with its agent and customer, in one query.
+func (s *Store) ListCalls(ctx context.Context, org store.OrgID, f store.CallFilter, p store.Page) ([]store.CallListItem, string, error) {
+	const op = "list calls"
+	cur, after, err := decodeCursor(op, listCalls, p.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	limit := pageLimit(p)
+
+	var sb strings.Builder
+	args := make([]any, 0, 10)
+	sb.WriteString(listItemSelect)
+	sb.WriteString(` WHERE c.org_id = ?`)
+	args = append(args, org)
+	if f.Status != "" {
+		sb.WriteString(` AND c.status = ?`)
+		args = append(args, f.Status)
+	}
+	if f.Outcome != "" {
+		sb.WriteString(` AND c.outcome = ?`)
+		args = append(args, f.Outcome)
+	}
+	if f.AgentID != "" {
+		sb.WriteString(` AND c.agent_id = ?`)
+		args = append(args, f.AgentID)
+	}
+	if f.CustomerID != "" {
+		sb.WriteString(` AND c.customer_id = ?`)
+		args = append(args, f.CustomerID)
+	}
+	if !f.From.IsZero() {
+		sb.WriteString(` AND c.started_at >= ?`)
+		args = append(args, micros(f.From))
+	}
+	if !f.To.IsZero() {
+		sb.WriteString(` AND c.started_at < ?`)
+		args = append(args, micros(f.To))
+	}
+	if after {
+		sb.WriteString(` AND (c.started_at, c.id) < (?, ?)`)
+		args = append(args, cur.Time, cur.ID)
+	}
+	sb.WriteString(` ORDER BY c.started_at DESC, c.id DESC LIMIT ?`)
+	args = append(args, limit+1)
+
+	rows, err := s.query(ctx, sb.String(), args...)
+	agents := map[agentKey]*store.Agent{}
+	items, err := collect(op, rows, err, func(sc scanner) (store.CallListItem, error) {
+		var r listItemRow
+		if err := sc.Scan(r.dest()...); err != nil {
+			return store.CallListItem{}, err
+		}
+		return r.item(agents)
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	if len(items) <= limit {
+		return items, "", nil
+	}
+	items = items[:limit]
+	last := items[limit-1].Call
+	return items, cursor{List: listCalls, Time: micros(last.StartedAt), ID: string(last.ID)}.encode(), nil
+}
+
+// FinishCall ends a call in one transaction: the call's final state, its
+// last turns and its customer's statistics. A call already ended is
+// returned as it is, its customer not counted again, so a replay is
+// harmless; only turns it does not have yet are added.
+func (s *Store) FinishCall(ctx context.Context, end store.CallEnd) (store.Call, error) {
+	const op = "finish call"
+	switch {
+	case end.OrgID == "":
+		return store.Call{}, invalid(op, "org id is empty")
+	case end.CallID == "":
+		return store.Call{}, invalid(op, "call id is empty")
+	}
+	if err := checkOutcome(op, end.Outcome); err != nil {
+		return store.Call{}, err
+	}
+	if err := checkTurns(op, end.CallID, end.Turns); err != nil {
+		return store.Call{}, err
+	}
+	endedAt := end.EndedAt
+	if endedAt.IsZero() {
+		endedAt = s.now()
+	}
+	endedAt = norm(endedAt)
+	sent, err := encodeSentiment(end.Sentiment)
+	if err != nil {
+		return store.Call{}, invalid(op, "sentiment: %v", err)
+	}
+
+	ins, err := s.insertTurnStmt(ctx, op)
+	if err != nil {
+		return store.Call{}, err
+	}
+	var out store.Call
+	err = s.withTx(ctx, op, func(tx *sql.Tx) error {
+		c, err := scanCall(tx.QueryRowContext(ctx,
+			`SELECT `+callCols+` FROM calls WHERE org_id = ? AND id = ?`, end.OrgID, end.CallID))
+		if err != nil {
+			return mapErr(op, err)
+		}
+		// Turns are written even to a call already ended: insertTurns
+		// skips those already there, and a call ended by UpdateCall (a
+		// hang-up webhook first) keeps the session's last words.
+		if err := insertTurns(ctx, tx, ins, op, end.OrgID, end.CallID, end.Turns, s.nowUTC()); err != nil {
+			return err
+		}
+		if c.Status == store.CallEnded {
+			out = c
+			return nil
+		}
+		duration := max(endedAt.Sub(c.StartedAt), 0)
+		out, err = scanCall(tx.QueryRowContext(ctx, `
+			UPDATE calls SET status = ?, ended_at = ?, duration_us = ?, outcome = ?, end_reason = ?,
+				escalation_reason = ?, sentiment = coalesce(?, sentiment)
+			WHERE org_id = ? AND id = ?
+			RETURNING `+callCols,
+			store.CallEnded, micros(endedAt), duration.Microseconds(), end.Outcome, end.EndReason,
+			end.EscalationReason, sent, end.OrgID, end.CallID))
+		if err != nil {
+			return mapErr(op, err)
+		}
+		if c.CustomerID == "" {
+			return nil
+		}
+		// LastCallAt only moves forward, whatever order calls finish in.
+		_, err = tx.ExecContext(ctx, `
+			UPDATE customers SET call_count = call_count + 1,
+				last_call_at = max(coalesce(last_call_at, ?1), ?1)
+			WHERE org_id = ?2 AND id = ?3`,
+			micros(endedAt), end.OrgID, c.CustomerID)
+		return mapErr(op, err)
+	})
+	if err != nil {
+		return store.Call{}, err
+	}
+	return out, nil
+}

@@ -1,0 +1,27 @@
+package embedded_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/iace/iace/store"
+	"github.com/iace/iace/store/embedded"
+	"github.com/iace/iace/store/storetest"
+)
+
+// TestConformance runs the suite every backend passes, each subtest on a
+// fresh database file.
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := embedded.Open(t.Context(), embedded.Config{Path: filepath.Join(t.TempDir(), "iace.db"), Migrate: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+		return s
+	})
+}
