@@ -9,6 +9,7 @@ import (
 
 	"github.com/iace/iace/store"
 	"github.com/iace/iace/store/cache"
+	"github.com/iace/iace/store/storetest"
 )
 
 // latencies times read over customers, one read each: local misses, so each
@@ -50,7 +51,7 @@ func TestRedisCut(t *testing.T) {
 	f := seed(t, db, 1, 1, 400)
 	real, cfg := testRedis(ctx, t)
 	cfg.RedisBackoff = 300 * time.Millisecond
-	px := newProxy(t, real.Options().Addr)
+	px := storetest.NewProxy(t, real.Options().Addr)
 	rdb := newClient(t, px.Addr())
 	n := newNode(t, db, rdb, cfg, nil)
 	filler := newNode(t, db, real, cfg, nil) // another node, fills Redis

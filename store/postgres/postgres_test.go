@@ -2,9 +2,7 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -19,63 +17,9 @@ import (
 
 var _ store.Store = (*postgres.Store)(nil)
 
-// testURL is the database the tests use: a real PostgreSQL with pgvector
-// (deploy/pgvector.sh installs it; .ci/run starts the server).
-func testURL() string {
-	if u := os.Getenv("IACE_TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
+func testURL() string { return storetest.PostgresURL() }
 
-// extensions installs vector and pg_trgm in public once per test process,
-// before any schema's migration would: an extension created while a test
-// schema is first on the search_path would land there and go with it.
-var extensions = sync.OnceValue(func() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, testURL())
-	if err != nil {
-		return err
-	}
-	defer func() { _ = conn.Close(ctx) }()
-	_, err = conn.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS vector SCHEMA public;
-		CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public`)
-	return err
-})
-
-// freshSchema creates an empty schema, dropped (CASCADE) when the test ends.
-func freshSchema(t *testing.T) string {
-	t.Helper()
-	if err := extensions(); err != nil {
-		t.Fatalf("PostgreSQL with pgvector is needed at %s (IACE_TEST_DATABASE_URL; run deploy/pgvector.sh): %v", testURL(), err)
-	}
-	schema := "iace_test_" + strings.ToLower(rand.Text()[:12])
-	ctx := t.Context()
-	conn, err := pgx.Connect(ctx, testURL())
-	if err != nil {
-		t.Fatalf("PostgreSQL unreachable at %s: %v", testURL(), err)
-	}
-	defer func() { _ = conn.Close(ctx) }()
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		// t.Context is done by now; the drop gets a context of its own.
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, testURL())
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer func() { _ = conn.Close(ctx) }()
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return schema
-}
+func freshSchema(t *testing.T) string { return storetest.FreshSchema(t) }
 
 // openTest opens a migrated store in cfg.Schema, or a fresh schema.
 func openTest(t *testing.T, cfg postgres.Config) *postgres.Store {

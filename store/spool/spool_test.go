@@ -2,7 +2,6 @@ package spool_test
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,13 +14,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
 	"github.com/iace/iace/store"
 	"github.com/iace/iace/store/postgres"
 	"github.com/iace/iace/store/spool"
+	"github.com/iace/iace/store/storetest"
 )
 
 var _ spool.Store = store.Store(nil)
@@ -30,65 +29,16 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// testURL is the machine's PostgreSQL; each test works in a fresh schema.
-func testURL() string {
-	if u := os.Getenv("IACE_TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
+func testURL() string { return storetest.PostgresURL() }
 
-// extensions installs vector and pg_trgm in public once per process, before
-// a test schema first on the search_path could receive them (as
-// store/postgres's tests do).
-var extensions = sync.OnceValue(func() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, testURL())
-	if err != nil {
-		return err
-	}
-	defer func() { _ = conn.Close(ctx) }()
-	_, err = conn.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS vector SCHEMA public;
-		CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public`)
-	return err
-})
-
-// freshSchema creates an empty schema, dropped with everything in it after
-// the test.
-func freshSchema(ctx context.Context, t *testing.T) string {
-	t.Helper()
-	if err := extensions(); err != nil {
-		t.Fatalf("PostgreSQL with pgvector is needed at %s (IACE_TEST_DATABASE_URL): %v", testURL(), err)
-	}
-	schema := "iace_test_spool_" + strings.ToLower(rand.Text()[:12])
-	exec := func(ctx context.Context, sql string) error {
-		conn, err := pgx.Connect(ctx, testURL())
-		if err != nil {
-			return err
-		}
-		defer func() { _ = conn.Close(ctx) }()
-		_, err = conn.Exec(ctx, sql)
-		return err
-	}
-	if err := exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
-		t.Fatal(err)
-	}
-	ctx = context.WithoutCancel(ctx)
-	t.Cleanup(func() {
-		if err := exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return schema
-}
+func freshSchema(_ context.Context, t *testing.T) string { return storetest.FreshSchema(t) }
 
 // pg is a test's database: one store connected directly (to seed and to
 // check) and one through a proxy the test cuts (the one the spool writes to).
 type pg struct {
 	direct  *postgres.Store
 	proxied *postgres.Store
-	proxy   *proxy
+	proxy   *storetest.Proxy
 	org     store.OrgID
 	agent   store.AgentID
 }
@@ -109,7 +59,7 @@ func newPG(ctx context.Context, t *testing.T) *pg {
 		t.Fatal(err)
 	}
 	p := &pg{direct: open(testURL(), true)}
-	p.proxy = newProxy(t, u.Host)
+	p.proxy = storetest.NewProxy(t, u.Host)
 	u.Host = p.proxy.Addr()
 	p.proxied = open(u.String(), false)
 

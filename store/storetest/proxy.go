@@ -1,4 +1,4 @@
-package cache_test
+package storetest
 
 import (
 	"net"
@@ -6,13 +6,13 @@ import (
 	"testing"
 )
 
-// proxy is a TCP proxy in front of a real server that a test can cut and
+// Proxy is a TCP proxy in front of a real server that a test can cut and
 // restore, so no test ever stops the shared server. Cut closes the listener
 // and every connection (the client sees resets, then refused dials); Stall
 // forwards nothing more, on open connections or new ones, without closing
 // any (the client sees a server that does not answer); Restore closes what
 // is open and forwards again on the same address.
-type proxy struct {
+type Proxy struct {
 	t      testing.TB
 	target string
 	addr   string
@@ -25,13 +25,14 @@ type proxy struct {
 	wg    sync.WaitGroup
 }
 
-func newProxy(t testing.TB, target string) *proxy {
+// NewProxy starts a proxy to target on a loopback port; the test's cleanup cuts it.
+func NewProxy(t testing.TB, target string) *Proxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{t: t, target: target, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}}
+	p := &Proxy{t: t, target: target, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}}
 	p.thaw = sync.NewCond(&p.mu)
 	p.serve(ln)
 	t.Cleanup(p.Cut)
@@ -39,9 +40,9 @@ func newProxy(t testing.TB, target string) *proxy {
 }
 
 // Addr is where clients connect.
-func (p *proxy) Addr() string { return p.addr }
+func (p *Proxy) Addr() string { return p.addr }
 
-func (p *proxy) serve(ln net.Listener) {
+func (p *Proxy) serve(ln net.Listener) {
 	p.mu.Lock()
 	p.ln = ln
 	p.mu.Unlock()
@@ -58,7 +59,7 @@ func (p *proxy) serve(ln net.Listener) {
 	}()
 }
 
-func (p *proxy) handle(c net.Conn) {
+func (p *Proxy) handle(c net.Conn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ln == nil {
@@ -109,7 +110,7 @@ func (p *proxy) handle(c net.Conn) {
 
 // Cut closes the listener and every connection, and waits for the
 // proxy's goroutines. It is idempotent.
-func (p *proxy) Cut() {
+func (p *Proxy) Cut() {
 	p.mu.Lock()
 	if p.ln != nil {
 		_ = p.ln.Close()
@@ -122,14 +123,14 @@ func (p *proxy) Cut() {
 
 // Stall stops forwarding: bytes sent are held, new connections accepted and
 // left unanswered.
-func (p *proxy) Stall() {
+func (p *Proxy) Stall() {
 	p.mu.Lock()
 	p.stall = true
 	p.mu.Unlock()
 }
 
 // Restore forwards again, on the same address.
-func (p *proxy) Restore() {
+func (p *Proxy) Restore() {
 	p.t.Helper()
 	p.mu.Lock()
 	p.closeConnsLocked()
@@ -147,7 +148,7 @@ func (p *proxy) Restore() {
 
 // closeConnsLocked closes every connection and ends a stall, so that the
 // goroutines holding bytes wake up and find their connections closed.
-func (p *proxy) closeConnsLocked() {
+func (p *Proxy) closeConnsLocked() {
 	p.stall = false
 	p.thaw.Broadcast()
 	for c := range p.conns {
