@@ -124,7 +124,6 @@ func (s *Session) onTurnEvent(ev turnEvent) {
 			s.log.Warn("model called an unknown tool", "tool", ev.tool.Name)
 		}
 	case evThinkError:
-		t.thinkErr = ev.err
 		s.eng.metrics.providerError.WithLabelValues("chat").Inc()
 		s.log.Warn("chat model failed", "turn", t.id, "err", ev.err)
 	case evSpeakError:
@@ -132,7 +131,6 @@ func (s *Session) onTurnEvent(ev turnEvent) {
 		s.log.Warn("synthesizer failed", "turn", t.id, "err", ev.err)
 	case evDone:
 		t.generated = true
-		t.endPos = ev.endPos
 		if ev.endPos < 0 { // nothing to play
 			s.onPlayed()
 			return

@@ -22,13 +22,11 @@ type turn struct {
 	gen       uint64
 	answers   bool // answers a caller utterance: its first audio ends a reply-latency measurement
 	audio     bool // first audio queued
-	generated bool // all audio queued; endPos is known
-	endPos    int64
+	generated bool // all audio queued
 	sentences []spokenSentence
 	action    ai.ToolCall // end_call or transfer_to_human, carried out once the reply has played
 	cleared   bool
 	startedAt time.Time
-	thinkErr  error
 	// replyLatency: end of the caller's speech to this turn's first audio.
 	replyLatency time.Duration
 }
