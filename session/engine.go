@@ -75,7 +75,10 @@ type Engine struct {
 	log      *slog.Logger
 	registry *Registry
 	draining atomic.Bool
-	calls    sync.WaitGroup
+	// admit orders admissions (calls.Add) before Drain's calls.Wait: a call is
+	// either counted before draining starts or refused.
+	admit sync.Mutex
+	calls sync.WaitGroup
 }
 
 // NewEngine checks cfg and returns an engine.
@@ -126,7 +129,9 @@ func (e *Engine) Hangup(id CallID, reason EndReason) bool {
 // done first, the remaining calls are ended (reason drain) and Drain waits
 // for them to close, which takes at most a few write timeouts.
 func (e *Engine) Drain(ctx context.Context) error {
+	e.admit.Lock()
 	e.draining.Store(true)
+	e.admit.Unlock()
 	done := make(chan struct{})
 	go func() { // ends with Drain: it waits on calls Drain also waits for
 		e.calls.Wait()
@@ -171,7 +176,13 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 	if err != nil {
 		return fmt.Errorf("agent for number: %w", err)
 	}
+	e.admit.Lock()
+	if e.draining.Load() {
+		e.admit.Unlock()
+		return ErrDraining
+	}
 	e.calls.Add(1)
+	e.admit.Unlock()
 	defer e.calls.Done()
 
 	id := CallID(rand.Text())
