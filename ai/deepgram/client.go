@@ -1,0 +1,218 @@
+package deepgram
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/failsafe-go/failsafe-go"
+	"github.com/failsafe-go/failsafe-go/circuitbreaker"
+	"github.com/failsafe-go/failsafe-go/retrypolicy"
+	"github.com/failsafe-go/failsafe-go/timeout"
+	"github.com/gorilla/websocket"
+)
+
+// Client talks to Deepgram: Open starts a live transcription stream, and
+// Synthesize speaks a sentence with Aura. It is safe for concurrent use.
+type Client struct {
+	cfg     Config
+	log     *slog.Logger
+	m       *metrics
+	dialer  *websocket.Dialer
+	http    *http.Client
+	ownHTTP bool
+	wsBase  url.URL // ws or wss
+	apiBase url.URL // http or https
+
+	redial  retrypolicy.RetryPolicy[*websocket.Conn]
+	retry   retrypolicy.RetryPolicy[*speechReader]
+	breaker circuitbreaker.CircuitBreaker[*speechReader]
+	ttfb    timeout.Timeout[*speechReader]
+}
+
+// New returns a client. Without an API key it returns an error that matches
+// ErrNoAPIKey and ai.ErrUnavailable.
+func New(cfg Config) (*Client, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	base, _ := url.Parse(cfg.BaseURL) // checked by Validate
+	base.Path = strings.TrimSuffix(base.Path, "/")
+	ws, api := *base, *base
+	switch base.Scheme {
+	case "http", "ws":
+		ws.Scheme, api.Scheme = "ws", "http"
+	default:
+		ws.Scheme, api.Scheme = "wss", "https"
+	}
+	c := &Client{
+		cfg:     cfg,
+		log:     cfg.Logger.With("provider", provider),
+		m:       m,
+		dialer:  &websocket.Dialer{Proxy: http.ProxyFromEnvironment, HandshakeTimeout: cfg.DialTimeout},
+		http:    cfg.HTTPClient,
+		wsBase:  ws,
+		apiBase: api,
+	}
+	if c.http == nil {
+		c.http = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		c.ownHTTP = true
+	}
+	c.buildPolicies()
+	return c, nil
+}
+
+// Close releases the idle connections of the client's own HTTP client. Open
+// streams are closed by their own Close.
+func (c *Client) Close() error {
+	if c.ownHTTP {
+		c.http.CloseIdleConnections()
+	}
+	return nil
+}
+
+func (c *Client) buildPolicies() {
+	r := c.cfg.Resilience
+	c.redial = retrypolicy.NewBuilder[*websocket.Conn]().
+		HandleIf(func(_ *websocket.Conn, err error) bool { return retryable(err) }).
+		WithMaxAttempts(r.Redials).
+		WithBackoff(r.Backoff, r.MaxBackoff).
+		WithJitterFactor(0.2).
+		ReturnLastFailure().
+		OnRetryScheduled(func(e failsafe.ExecutionScheduledEvent[*websocket.Conn]) {
+			c.log.Warn("deepgram redial failed; retrying", "attempt", e.Attempts(), "delay", e.Delay, "err", e.LastError())
+		}).
+		Build()
+
+	c.ttfb = timeout.New[*speechReader](r.FirstByteTimeout)
+	c.retry = retrypolicy.NewBuilder[*speechReader]().
+		HandleIf(func(_ *speechReader, err error) bool { return retryable(err) }).
+		WithMaxRetries(r.SpeakRetries).
+		WithBackoff(r.Backoff, r.MaxBackoff).
+		WithJitterFactor(0.2).
+		WithDelayFunc(retryAfter).
+		ReturnLastFailure().
+		OnRetry(func(e failsafe.ExecutionEvent[*speechReader]) {
+			c.m.retries.Inc()
+			c.log.Warn("deepgram speak failed; retrying", "attempt", e.Attempts(), "err", e.LastError())
+		}).
+		Build()
+	c.breaker = circuitbreaker.NewBuilder[*speechReader]().
+		HandleIf(func(_ *speechReader, err error) bool { return retryable(err) }).
+		WithFailureThreshold(r.BreakerFailures).
+		WithDelay(r.BreakerDelay).
+		OnStateChanged(func(e circuitbreaker.StateChangedEvent) {
+			c.m.breaker.WithLabelValues(provider, opSpeak).Set(float64(breakerValue(e.NewState)))
+			c.log.Warn("deepgram speak circuit breaker", "from", e.OldState.String(), "to", e.NewState.String())
+		}).
+		Build()
+}
+
+func breakerValue(s circuitbreaker.State) int {
+	switch s {
+	case circuitbreaker.HalfOpenState:
+		return 1
+	case circuitbreaker.OpenState:
+		return 2
+	}
+	return 0
+}
+
+// retryAfter honours a 429's Retry-After (capped at 5 s); otherwise the
+// policy's backoff applies.
+func retryAfter(exec failsafe.ExecutionAttempt[*speechReader]) time.Duration {
+	var ae *APIError
+	if errors.As(exec.LastError(), &ae) && ae.RetryAfter > 0 {
+		return min(ae.RetryAfter, 5*time.Second)
+	}
+	return -1
+}
+
+// retryable reports whether err is worth another attempt: the provider is
+// busy, failing or unreachable, not our request being wrong or cancelled.
+func retryable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, ErrClosed) || errors.Is(err, circuitbreaker.ErrOpen) {
+		return false
+	}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Temporary()
+	}
+	return true // network failures, timeouts
+}
+
+// listenURL builds /v1/listen with the parameters for raw mono audio
+// (deepgram.md §1.1: raw audio needs both encoding and sample_rate).
+func (c *Client) listenURL(rate int, language string) string {
+	q := url.Values{}
+	q.Set("model", c.cfg.Model)
+	q.Set("encoding", c.cfg.Encoding)
+	q.Set("sample_rate", strconv.Itoa(rate))
+	q.Set("channels", "1")
+	if language != "" {
+		q.Set("language", language)
+	}
+	q.Set("interim_results", strconv.FormatBool(c.cfg.InterimResults))
+	if c.cfg.Endpointing < 0 {
+		q.Set("endpointing", "false")
+	} else {
+		q.Set("endpointing", strconv.Itoa(c.cfg.Endpointing))
+	}
+	if c.cfg.UtteranceEndMs > 0 {
+		q.Set("utterance_end_ms", strconv.Itoa(c.cfg.UtteranceEndMs))
+	}
+	if c.cfg.SmartFormat {
+		q.Set("smart_format", "true")
+		q.Set("punctuate", "true")
+	}
+	u := c.wsBase
+	u.Path += "/v1/listen"
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func (c *Client) authHeader() http.Header {
+	h := http.Header{}
+	h.Set("Authorization", "Token "+c.cfg.APIKey)
+	return h
+}
+
+// dial opens one /v1/listen socket, bounded by DialTimeout.
+func (c *Client) dial(ctx context.Context, u string) (*websocket.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
+	defer cancel()
+	conn, resp, err := c.dialer.DialContext(ctx, u, c.authHeader())
+	if resp != nil && resp.Body != nil {
+		defer func() { _ = resp.Body.Close() }() // gorilla hands back a partial body on a failed upgrade
+	}
+	if err == nil {
+		c.m.connects.WithLabelValues(provider, opListen, outcomeOK).Inc()
+		return conn, nil
+	}
+	switch {
+	case resp != nil && resp.StatusCode != http.StatusSwitchingProtocols:
+		ae := newAPIError(opListen, resp)
+		outcome := outcomeRejected
+		if ae.Temporary() {
+			outcome = outcomeUnavailable
+		}
+		c.m.connects.WithLabelValues(provider, opListen, outcome).Inc()
+		return nil, ae
+	case errors.Is(err, context.Canceled):
+		c.m.connects.WithLabelValues(provider, opListen, outcomeCanceled).Inc()
+		return nil, fmt.Errorf("deepgram listen: %w", err)
+	}
+	c.m.connects.WithLabelValues(provider, opListen, outcomeUnavailable).Inc()
+	return nil, unavailable(opListen, err)
+}

@@ -1,0 +1,118 @@
+package openai
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Outcomes of a request, the bounded values of the outcome label.
+const (
+	outcomeOK          = "ok"
+	outcomeClientError = "client_error" // 4xx other than 429, a malformed or oversized answer
+	outcomeUnavailable = "unavailable"  // 429, 5xx, network, timeouts, a cut stream
+	outcomeRejected    = "rejected"     // breaker open or bulkhead full: no request was sent
+	outcomeCanceled    = "canceled"     // the caller cancelled or closed the stream early
+)
+
+// Operations, the bounded values of the operation label.
+const (
+	opChat   = "chat"
+	opSpeech = "speech"
+)
+
+// Breaker states as the breaker_state gauge reports them.
+const (
+	breakerClosed   = 0
+	breakerHalfOpen = 1
+	breakerOpen     = 2
+)
+
+// metrics are the provider series (namespace iace, subsystem provider),
+// labelled by provider and operation.
+type metrics struct {
+	requests  *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	firstByte *prometheus.HistogramVec
+	retries   *prometheus.CounterVec
+	breaker   *prometheus.GaugeVec
+}
+
+// msBuckets cover provider latencies from a fast first token to a long answer.
+var msBuckets = []float64{25, 50, 100, 150, 200, 250, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000, 30000}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	labels := []string{"provider", "operation"}
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "iace", Subsystem: "openai", Name: "requests_total",
+			Help: "Provider requests by outcome (ok, client_error, unavailable, rejected, canceled); retries inside one request are not counted again."},
+			[]string{"provider", "operation", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "iace", Subsystem: "openai", Name: "request_duration_ms",
+			Help: "From the call to the end of the answer (the whole stream), milliseconds.", Buckets: msBuckets}, labels),
+		firstByte: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "iace", Subsystem: "openai", Name: "first_byte_ms",
+			Help: "From the call to the first byte of the answer, retries included, milliseconds.", Buckets: msBuckets}, labels),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "iace", Subsystem: "openai", Name: "retries_total",
+			Help: "Provider requests sent again after a failure before the first byte."}, labels),
+		breaker: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "iace", Subsystem: "openai", Name: "breaker_state",
+			Help: "Circuit breaker state: 0 closed, 1 half-open, 2 open."}, labels),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	var err error
+	if m.requests, err = register(reg, m.requests); err != nil {
+		return nil, err
+	}
+	if m.duration, err = register(reg, m.duration); err != nil {
+		return nil, err
+	}
+	if m.firstByte, err = register(reg, m.firstByte); err != nil {
+		return nil, err
+	}
+	if m.retries, err = register(reg, m.retries); err != nil {
+		return nil, err
+	}
+	if m.breaker, err = register(reg, m.breaker); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// register registers c, or returns the collector already registered under
+// the same description, so several clients share one set of series.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	if err == nil {
+		return c, nil
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	return c, err
+}
+
+// opMetrics are one operation's series, resolved once.
+type opMetrics struct {
+	outcomes  map[string]prometheus.Counter
+	duration  prometheus.Observer
+	firstByte prometheus.Observer
+	retries   prometheus.Counter
+	breaker   prometheus.Gauge
+}
+
+func (m *metrics) forOp(provider, op string) *opMetrics {
+	om := &opMetrics{
+		outcomes:  make(map[string]prometheus.Counter),
+		duration:  m.duration.WithLabelValues(provider, op),
+		firstByte: m.firstByte.WithLabelValues(provider, op),
+		retries:   m.retries.WithLabelValues(provider, op),
+		breaker:   m.breaker.WithLabelValues(provider, op),
+	}
+	for _, o := range []string{outcomeOK, outcomeClientError, outcomeUnavailable, outcomeRejected, outcomeCanceled} {
+		om.outcomes[o] = m.requests.WithLabelValues(provider, op, o)
+	}
+	return om
+}

@@ -1,0 +1,6 @@
+// Package callcontrol is a client for the Telnyx Call Control v2 REST API: it
+// answers calls with media-stream parameters, starts and stops streams,
+// transfers and hangs up, each command idempotent through a deterministic
+// command_id and sent through timeout, retry and circuit-breaker policies.
+// The wire facts it follows are in shared/protocols/telnyx.md, section 3.
+package callcontrol

@@ -1,0 +1,80 @@
+package callcontrol
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// provider is the value of the provider label on every metric.
+const provider = "telnyx"
+
+// Outcomes of a command, the bounded values of the outcome label.
+const (
+	outcomeOK          = "ok"
+	outcomeCallEnded   = "call_ended"
+	outcomeClientError = "client_error"
+	outcomeRateLimited = "rate_limited"
+	outcomeServerError = "server_error"
+	outcomeTimeout     = "timeout"
+	outcomeNetwork     = "network_error"
+	outcomeCircuitOpen = "circuit_open"
+	outcomeCanceled    = "canceled"
+	outcomeInvalid     = "invalid"
+)
+
+// metrics are shared with the other provider clients: namespace iace,
+// subsystem provider, labelled by provider and operation (the action).
+type metrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	retries  *prometheus.CounterVec
+	breaker  *prometheus.GaugeVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "iace", Subsystem: "callcontrol", Name: "requests_total",
+			Help: "Provider requests by final outcome, after retries.",
+		}, []string{"provider", "operation", "outcome"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "iace", Subsystem: "callcontrol", Name: "request_duration_ms",
+			Help:    "Duration of each provider request attempt in milliseconds.",
+			Buckets: []float64{5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000},
+		}, []string{"provider", "operation"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "iace", Subsystem: "callcontrol", Name: "retries_total",
+			Help: "Provider request attempts that repeated a failed one.",
+		}, []string{"provider", "operation"}),
+		breaker: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "iace", Subsystem: "callcontrol", Name: "breaker_state",
+			Help: "Circuit breaker state per provider: 0 closed, 1 open, 2 half-open.",
+		}, []string{"provider"}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	var errs [4]error
+	m.requests, errs[0] = register(reg, m.requests)
+	m.latency, errs[1] = register(reg, m.latency)
+	m.retries, errs[2] = register(reg, m.retries)
+	m.breaker, errs[3] = register(reg, m.breaker)
+	return m, errors.Join(errs[:]...)
+}
+
+// register registers c, or returns the collector already registered under the
+// same name: several clients (and other providers) share these metrics.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing, nil
+			}
+		}
+		return c, fmt.Errorf("callcontrol metrics: %w", err)
+	}
+	return c, nil
+}
