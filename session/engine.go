@@ -33,6 +33,9 @@ type Deps struct {
 	Chat   ChatModel
 	Synth  Synthesizer
 	Pacer  *media.Pacer
+	// Calls, if set, transfers and hangs up calls through the telephony API;
+	// without it an ending call only closes its media stream.
+	Calls CallController
 	// OnEnd, if set, receives every call's summary once the call has ended,
 	// to write the call record. Its context outlives the call's cancellation
 	// (teardown); it must not block long.
@@ -231,6 +234,7 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 	reason := make(chan EndReason, 1)
 	go func() { // owned by AcceptStream: it waits on reason below
 		r := s.run(callCtx)
+		s.controlCall(context.WithoutCancel(callCtx), r)
 		// Closing the stream ends the reader if the call ended on our side.
 		_ = s.conn.Close(r.closeCode(), string(r)) // the peer may be gone already
 		reason <- r
@@ -243,6 +247,37 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 	pipe.addStats(&s.stats)
 	s.finish(context.WithoutCancel(ctx), r)
 	return nil
+}
+
+// callControlTimeout bounds the transfer or hang-up at the end of a call.
+const callControlTimeout = 5 * time.Second
+
+// controlCall carries out the end of a call the agent decided: a transfer to
+// the agent's transfer number, or a hang-up. Without a transfer number a
+// transfer becomes a hang-up, and says so.
+func (s *Session) controlCall(ctx context.Context, r EndReason) {
+	calls := s.eng.deps.Calls
+	if calls == nil || r != EndTransfer && r != EndAgentHangup {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, callControlTimeout)
+	defer cancel()
+	ccid := s.start.CallControlID
+	if r == EndTransfer {
+		if to := s.agent.TransferNumber; to != "" {
+			if err := calls.Transfer(ctx, ccid, to); err != nil {
+				s.log.Error("transfer failed; hanging up", "err", err)
+			} else {
+				s.log.Info("call transferred", "to", store.PhoneNumber(to))
+				return
+			}
+		} else {
+			s.log.Warn("transfer requested but the agent has no transfer number; hanging up")
+		}
+	}
+	if err := calls.Hangup(ctx, ccid); err != nil {
+		s.log.Error("hang-up failed", "err", err)
+	}
 }
 
 // finish closes the stream and reports the call.

@@ -28,3 +28,10 @@ type ChatStream = ai.ChatStream
 type Synthesizer interface {
 	Synthesize(ctx context.Context, req ai.SpeechRequest) (io.ReadCloser, error)
 }
+
+// CallController acts on the phone call behind a media stream (Telnyx Call
+// Control): the session hands the caller to a human or hangs up through it.
+type CallController interface {
+	Transfer(ctx context.Context, callControlID, to string) error
+	Hangup(ctx context.Context, callControlID string) error
+}

@@ -32,6 +32,14 @@ type config struct {
 	// Secrets: from the environment only, never flags (visible in ps) or logs.
 	DatabaseURL string
 	RedisURL    string
+	LLMKey      string
+	DeepgramKey string
+	TelnyxKey   string
+
+	LLMBaseURL   string
+	LLMModel     string
+	DeepgramURL  string
+	TelnyxAPIURL string
 
 	EspeakBinary    string
 	EspeakWPM       int
@@ -50,6 +58,10 @@ func defaultConfig() config {
 		LogLevel:        "info",
 		DrainTimeout:    30 * time.Second,
 		DataDir:         "data",
+		LLMBaseURL:      "https://api.groq.com/openai/v1",
+		LLMModel:        "openai/gpt-oss-20b",
+		DeepgramURL:     "wss://api.deepgram.com",
+		TelnyxAPIURL:    "https://api.telnyx.com/v2",
 		Migrate:         true,
 		DefaultAgent:    string(demoOrg) + "/" + string(demoAgent),
 		EspeakBinary:    "espeak-ng",
@@ -72,6 +84,10 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the embedded database (used when IACE_DATABASE_URL is unset) and the call-record spool")
 	fs.BoolVar(&c.Migrate, "migrate", c.Migrate, "apply pending database migrations at start")
 	fs.StringVar(&c.DefaultAgent, "default-agent", c.DefaultAgent, "<org id>/<agent id> answering numbers no agent claims (empty: refuse those calls)")
+	fs.StringVar(&c.LLMBaseURL, "llm-base-url", c.LLMBaseURL, "OpenAI-compatible API of the chat model (Groq, OpenAI, vLLM, Ollama...), used when "+envLLMKey+" is set")
+	fs.StringVar(&c.LLMModel, "llm-model", c.LLMModel, "chat model name")
+	fs.StringVar(&c.DeepgramURL, "deepgram-url", c.DeepgramURL, "Deepgram API (live speech-to-text and Aura), used when "+envDeepgramKey+" is set")
+	fs.StringVar(&c.TelnyxAPIURL, "telnyx-api-url", c.TelnyxAPIURL, "Telnyx Call Control API, used when "+envTelnyxKey+" is set")
 	fs.StringVar(&c.EspeakBinary, "espeak-binary", c.EspeakBinary, "espeak-ng binary of the offline text-to-speech")
 	fs.IntVar(&c.EspeakWPM, "espeak-wpm", c.EspeakWPM, "offline text-to-speech speed, words per minute")
 	fs.IntVar(&c.TTSCacheEntries, "tts-cache-entries", c.TTSCacheEntries, "synthesized sentences kept in memory (greetings and stock replies repeat on every call)")
@@ -127,6 +143,7 @@ func loadConfig(args []string, getenv func(string) string, usageOut io.Writer) (
 	})
 	cfg.DatabaseURL = getenv(envDatabaseURL)
 	cfg.RedisURL = getenv(envRedisURL)
+	cfg.LLMKey, cfg.DeepgramKey, cfg.TelnyxKey = getenv(envLLMKey), getenv(envDeepgramKey), getenv(envTelnyxKey)
 	if err := errors.Join(errs...); err != nil {
 		return cfg, err
 	}
@@ -189,6 +206,9 @@ func printUsage(w io.Writer, fs *flag.FlagSet) {
 	})
 	fmt.Fprintf(tw, "(env only)\t%s\t\"\"\tPostgreSQL URL; unset: the embedded database in --data-dir\n", envDatabaseURL)
 	fmt.Fprintf(tw, "(env only)\t%s\t\"\"\tRedis URL for the shared agent and customer cache; unset: in-process cache only\n", envRedisURL)
+	fmt.Fprintf(tw, "(env only)\t%s\t\"\"\tkey of the OpenAI-compatible chat API; unset: the offline rule-based agent\n", envLLMKey)
+	fmt.Fprintf(tw, "(env only)\t%s\t\"\"\tDeepgram key (speech-to-text and Aura voice); unset: offline simulator and espeak-ng\n", envDeepgramKey)
+	fmt.Fprintf(tw, "(env only)\t%s\t\"\"\tTelnyx API key for Call Control (transfer, hang-up); unset: calls end by closing the stream\n", envTelnyxKey)
 	_ = tw.Flush()
 }
 

@@ -261,10 +261,11 @@ func TestReadmeListsEverySetting(t *testing.T) {
 func TestMissingEspeakFallsBackToTones(t *testing.T) {
 	cfg := defaultConfig()
 	cfg.EspeakBinary = filepath.Join(t.TempDir(), "no-espeak-here")
-	synth, name := newSynthesizer(cfg, prometheus.NewRegistry())
+	src, name := offlineSpeech(cfg)
 	if !strings.Contains(name, "tones") || !strings.Contains(name, "espeak-ng not found") {
 		t.Errorf("synthesizer named %q: the log must say espeak-ng is missing", name)
 	}
+	synth := newSpeechCache(src, cfg, prometheus.NewRegistry())
 	rc, err := synth.Synthesize(t.Context(), ai.SpeechRequest{Text: "Hello there.", Format: media.PCMU8k})
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/iace/iace/ai"
-	"github.com/iace/iace/ai/local"
 	"github.com/iace/iace/media"
 	"github.com/iace/iace/media/telnyx"
 	"github.com/iace/iace/session"
@@ -53,13 +52,12 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		_ = st.Close()
 		return nil, err
 	}
-	synth, ttsName := newSynthesizer(cfg, reg)
-	log.Info("providers",
-		"speech_to_text", "offline simulator transcriber (local.SimTranscriber): transcripts come from the stream's sim_script parameter",
-		"llm", "offline rule-based agent (local.RuleAgent): answers from the agent's intents",
-		"text_to_speech", ttsName,
-		"store", st.name,
-		"cache", cacheName(cfg.RedisURL))
+	prov, err := newProviders(cfg, reg, log)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	log.Info("providers", append(prov.names, "store", st.name, "cache", cacheName(cfg.RedisURL))...)
 
 	pacer, err := media.NewPacer(cfg.Pacer, reg)
 	if err != nil {
@@ -68,9 +66,10 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 	}
 	engine, err := session.NewEngine(cfg.Session, session.Deps{
 		Agents:  agents,
-		STT:     local.NewSimTranscriber(),
-		Chat:    local.NewRuleAgent(),
-		Synth:   synth,
+		STT:     prov.stt,
+		Chat:    prov.chat,
+		Synth:   prov.synth,
+		Calls:   prov.calls,
 		Pacer:   pacer,
 		OnEnd:   func(ctx context.Context, sum session.CallSummary) { st.recordCall(ctx, log, sum) },
 		Metrics: session.NewMetrics(reg),
@@ -152,18 +151,9 @@ func cacheName(redisURL string) string {
 // phrases are short; a long, one-off answer is not worth the memory.
 const maxCachedSentence = 300
 
-// newSynthesizer picks espeak-ng, or tones when it is missing, behind the
-// speech cache.
-func newSynthesizer(cfg config, reg prometheus.Registerer) (*ai.SpeechCache, string) {
-	var src ai.SpeechSource
-	name := "offline espeak-ng (local.Espeak)"
-	es, err := local.NewEspeak(local.EspeakConfig{Binary: cfg.EspeakBinary, WordsPerMinute: cfg.EspeakWPM})
-	if err != nil {
-		src = local.NewTones()
-		name = "offline tones (local.Tones): espeak-ng not found, install the espeak-ng package for speech"
-	} else {
-		src = es
-	}
+// newSpeechCache puts the speech cache in front of src and exports its
+// counters.
+func newSpeechCache(src ai.SpeechSource, cfg config, reg prometheus.Registerer) *ai.SpeechCache {
 	cache := ai.NewSpeechCache(src, cfg.TTSCacheEntries, maxCachedSentence)
 	reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "iace", Subsystem: "ai", Name: "tts_cache_hits_total",
@@ -171,7 +161,7 @@ func newSynthesizer(cfg config, reg prometheus.Registerer) (*ai.SpeechCache, str
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "iace", Subsystem: "ai", Name: "tts_cache_misses_total",
 			Help: "Sentences synthesized because they were not cached."}, func() float64 { return float64(cache.Misses()) }),
 	)
-	return cache, name
+	return cache
 }
 
 // start serves both listeners until stop.
