@@ -3,6 +3,7 @@ package session
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/iace/iace/media/vad"
@@ -24,6 +25,9 @@ type Config struct {
 	PlaybackGrace time.Duration
 	// MaxHistory bounds the conversation kept for the model, in messages.
 	MaxHistory int
+	// HoldingPhrase is said when the chat model fails before saying
+	// anything; an agent with a transfer number then hands the caller over.
+	HoldingPhrase string
 }
 
 // DefaultConfig returns the defaults named in each field's comment.
@@ -35,6 +39,7 @@ func DefaultConfig() Config {
 		TranscriptTimeout: 2 * time.Second,
 		PlaybackGrace:     2 * time.Second,
 		MaxHistory:        40,
+		HoldingPhrase:     "I'm sorry, I'm having trouble right now. One moment please.",
 	}
 }
 
@@ -52,6 +57,9 @@ func (c Config) Validate() error {
 	}
 	if c.TranscriptTimeout <= 0 || c.PlaybackGrace <= 0 {
 		errs = append(errs, errors.New("transcript timeout and playback grace must be > 0"))
+	}
+	if strings.TrimSpace(c.HoldingPhrase) == "" {
+		errs = append(errs, errors.New("holding phrase is empty"))
 	}
 	if c.MaxHistory < 2 {
 		errs = append(errs, fmt.Errorf("max history %d: want at least 2", c.MaxHistory))

@@ -62,13 +62,12 @@ func (s *Session) addEvent(k EventKind, detail string) {
 	}
 }
 
-// say speaks a fixed text (the greeting) as a turn.
+// say speaks a fixed text (the greeting, the holding phrase) as a turn.
 func (s *Session) say(ctx context.Context, text string, answers bool) {
 	tctx, w := s.newTurn(ctx, answers)
 	sentences := make(chan string, 4)
 	s.turns.Go(func() { fixed(tctx, text, sentences) })
 	s.turns.Go(func() { w.speak(tctx, sentences) })
-	s.addEvent(EventGreeting, "")
 }
 
 // startReply asks the model to answer the caller's words.
@@ -102,7 +101,7 @@ func (s *Session) newTurn(ctx context.Context, answers bool) (context.Context, *
 	return tctx, w
 }
 
-func (s *Session) onTurnEvent(ev turnEvent) {
+func (s *Session) onTurnEvent(ctx context.Context, ev turnEvent) {
 	t := s.turn
 	if t == nil || ev.turn != t.id {
 		return // from a turn already closed
@@ -124,6 +123,7 @@ func (s *Session) onTurnEvent(ev turnEvent) {
 			s.log.Warn("model called an unknown tool", "tool", ev.tool.Name)
 		}
 	case evThinkError:
+		t.failed = true
 		s.eng.metrics.providerError.WithLabelValues("chat").Inc()
 		s.log.Warn("chat model failed", "turn", t.id, "err", ev.err)
 	case evSpeakError:
@@ -132,6 +132,10 @@ func (s *Session) onTurnEvent(ev turnEvent) {
 	case evDone:
 		t.generated = true
 		if ev.endPos < 0 { // nothing to play
+			if t.answers && t.failed {
+				s.holdOn(ctx)
+				return
+			}
 			s.onPlayed()
 			return
 		}
@@ -140,6 +144,17 @@ func (s *Session) onTurnEvent(ev turnEvent) {
 		ahead := s.playout.Format().Duration(int(ev.endPos - s.playout.Played()))
 		s.playedBy = time.Now().Add(ahead + s.eng.cfg.PlaybackGrace)
 	}
+}
+
+// holdOn keeps a caller whose answer failed from hearing silence: the
+// holding phrase, then a transfer when the agent has a number to transfer to.
+func (s *Session) holdOn(ctx context.Context) {
+	s.closeTurn("", false)
+	s.say(ctx, s.eng.cfg.HoldingPhrase, false)
+	if s.agent.TransferNumber != "" {
+		s.turn.action = ai.ToolCall{Name: toolTransfer, Arguments: `{"reason":"the model failed"}`}
+	}
+	s.log.Warn("model failed before answering: holding phrase said", "transfer", s.agent.TransferNumber != "")
 }
 
 // closeTurn ends the current turn: its goroutines are cancelled and what the

@@ -95,6 +95,7 @@ func (s *Session) run(ctx context.Context) EndReason {
 	defer s.timer.Stop()
 	s.setState(StateListening)
 	s.say(ctx, s.agent.Greeting, false)
+	s.addEvent(EventGreeting, "")
 	for s.ending == "" {
 		s.armTimer()
 		select {
@@ -116,7 +117,7 @@ func (s *Session) run(ctx context.Context) EndReason {
 			}
 			s.onTranscript(ctx, tr)
 		case ev := <-s.turnEv:
-			s.onTurnEvent(ev)
+			s.onTurnEvent(ctx, ev)
 		case <-s.playout.Failed():
 			s.log.Warn("writing to the media stream failed", "err", s.playout.Err())
 			s.end(EndTransportError)

@@ -23,6 +23,7 @@ type turn struct {
 	answers   bool // answers a caller utterance: its first audio ends a reply-latency measurement
 	audio     bool // first audio queued
 	generated bool // all audio queued
+	failed    bool // the model failed
 	sentences []spokenSentence
 	action    ai.ToolCall // end_call or transfer_to_human, carried out once the reply has played
 	cleared   bool

@@ -25,17 +25,26 @@ import (
 // LLM streams an answer with a transfer_to_human tool call, the caller hears
 // the answer (Aura), and the fake Telnyx API receives the transfer to the
 // agent's transfer number.
-func TestCloudProvidersHandACallerToAHuman(t *testing.T) {
+// cloud is iace serve wired to the fakes of every vendor.
+type cloud struct {
+	s    *server
+	errc <-chan error
+	llm  *openaitest.Server
+	dg   *deepgramtest.Server
+	tx   *callcontroltest.Server
+	logs *bytes.Buffer
+	url  string
+}
+
+func startCloud(ctx context.Context, t *testing.T, reply openaitest.ChatReply) *cloud {
+	t.Helper()
 	dg := deepgramtest.NewServer(deepgramtest.Config{APIKey: "dg-key", Transcripts: []string{"I want to talk to a human"}})
-	defer dg.Close()
+	t.Cleanup(dg.Close)
 	llm := openaitest.Start(openaitest.Options{APIKey: "llm-key"})
-	defer llm.Close()
-	llm.SetDefaultChat(openaitest.ChatReply{
-		Text:      []string{"Of course. ", "Let me connect you ", "to a colleague now."},
-		ToolCalls: []openaitest.ToolCall{{Name: "transfer_to_human", Arguments: `{"reason":"caller asked"}`, Fragments: 3}},
-	})
+	t.Cleanup(llm.Close)
+	llm.SetDefaultChat(reply)
 	tx := callcontroltest.NewServer("tx-key")
-	defer tx.Close()
+	t.Cleanup(tx.Close)
 
 	dir := t.TempDir()
 	agents := filepath.Join(dir, "agents.json")
@@ -49,17 +58,55 @@ func TestCloudProvidersHandACallerToAHuman(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	var logs bytes.Buffer
-	s, err := newServer(ctx, cfg, &syncWriter{w: &logs})
+	logs := &bytes.Buffer{}
+	s, err := newServer(ctx, cfg, &syncWriter{w: logs})
 	if err != nil {
 		t.Fatal(err)
 	}
-	errc := s.start()
+	return &cloud{s: s, errc: s.start(), llm: llm, dg: dg, tx: tx, logs: logs, url: "ws://" + s.publicLn.Addr().String() + "/media/telnyx"}
+}
 
+// stop shuts the server down and checks no key reached the log.
+func (c *cloud) stop(ctx context.Context, t *testing.T) {
+	t.Helper()
+	if err := c.s.shutdown(ctx, 5*time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // both listeners
+		if err := <-c.errc; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("serve: %v", err)
+		}
+	}
+	for _, secret := range []string{"llm-key", "dg-key", "tx-key"} {
+		if strings.Contains(c.logs.String(), secret) {
+			t.Errorf("the log shows the API key %q", secret)
+		}
+	}
+}
+
+// waitTransfer waits for Telnyx to receive a transfer to the agent's number.
+func (c *cloud) waitTransfer(ctx context.Context, t *testing.T) {
+	t.Helper()
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cmd, err := c.tx.Wait(wctx, func(c callcontroltest.Command) bool { return c.Applied && c.Action == "transfer" })
+	if err != nil {
+		t.Fatalf("no transfer reached Telnyx: %v\n%s", err, c.logs.String())
+	}
+	if cmd.Body["to"] != "+15550009999" || !strings.HasPrefix(cmd.CallControlID, "v3:sim-") {
+		t.Errorf("transfer %+v", cmd)
+	}
+}
+
+func TestCloudProvidersHandACallerToAHuman(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	c := startCloud(ctx, t, openaitest.ChatReply{
+		Text:      []string{"Of course. ", "Let me connect you ", "to a colleague now."},
+		ToolCalls: []openaitest.ToolCall{{Name: "transfer_to_human", Arguments: `{"reason":"caller asked"}`, Fragments: 3}},
+	})
 	rep, err := sim.Run(ctx, sim.Config{
-		URL:    "ws://" + s.publicLn.Addr().String() + "/media/telnyx",
+		URL:    c.url,
 		Calls:  1,
 		Script: []string{"I want to talk to a human"},
 		Seed:   3,
@@ -67,21 +114,13 @@ func TestCloudProvidersHandACallerToAHuman(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
-	defer wcancel()
-	cmd, err := tx.Wait(wctx, func(c callcontroltest.Command) bool { return c.Applied && c.Action == "transfer" })
-	if err != nil {
-		t.Fatalf("no transfer reached Telnyx: %v\n%s", err, logs.String())
-	}
-	if cmd.Body["to"] != "+15550009999" || !strings.HasPrefix(cmd.CallControlID, "v3:sim-") {
-		t.Errorf("transfer %+v", cmd)
-	}
+	c.waitTransfer(ctx, t)
 	if rep.CallsCompleted != 1 || rep.GreetingsHeard != 1 || rep.TurnsAnswered != 1 {
 		var b bytes.Buffer
 		_ = rep.WriteText(&b)
 		t.Errorf("the caller's view:\n%s", b.String())
 	}
-	reqs := llm.Requests()
+	reqs := c.llm.Requests()
 	if len(reqs) == 0 || reqs[0].Chat == nil {
 		t.Fatal("the LLM was not asked")
 	}
@@ -99,20 +138,34 @@ func TestCloudProvidersHandACallerToAHuman(t *testing.T) {
 	if !slices.ContainsFunc(chat.Tools, func(tl openaitest.Tool) bool { return tl.Function.Name == "transfer_to_human" }) {
 		t.Errorf("tools offered: %+v", chat.Tools)
 	}
-	if n := len(dg.Speaks()); n < 2 {
+	if n := len(c.dg.Speaks()); n < 2 {
 		t.Errorf("%d Aura requests: want the greeting and the answer", n)
 	}
-	if err := s.shutdown(ctx, 5*time.Second, nil); err != nil {
+	c.stop(ctx, t)
+}
+
+// TestModelOutageGetsTheHoldingPhraseAndATransfer: the LLM answers 503 every
+// time; the caller hears the holding phrase, not silence, and is handed to a
+// human.
+func TestModelOutageGetsTheHoldingPhraseAndATransfer(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	c := startCloud(ctx, t, openaitest.ChatReply{Fault: openaitest.FaultUnavailable})
+	rep, err := sim.Run(ctx, sim.Config{URL: c.url, Calls: 1, Script: []string{"I want to talk to a human"}, Seed: 4})
+	if err != nil {
 		t.Fatal(err)
 	}
-	for range 2 { // both listeners
-		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("serve: %v", err)
-		}
+	c.waitTransfer(ctx, t)
+	if rep.CallsCompleted != 1 || rep.TurnsAnswered != 1 {
+		var b bytes.Buffer
+		_ = rep.WriteText(&b)
+		t.Errorf("the caller was not answered:\n%s", b.String())
 	}
-	for _, secret := range []string{"llm-key", "dg-key", "tx-key"} {
-		if strings.Contains(logs.String(), secret) {
-			t.Errorf("the log shows the API key %q", secret)
-		}
+	if n := len(c.llm.Requests()); n < 2 {
+		t.Errorf("%d LLM requests: a 503 is retried", n)
 	}
+	if !strings.Contains(c.logs.String(), "holding phrase") {
+		t.Error("the log does not say the holding phrase was used")
+	}
+	c.stop(ctx, t)
 }
