@@ -98,15 +98,7 @@ func decodeAgentJSON(a *store.Agent, j agentJSON) error {
 	return nil
 }
 
-func checkAgent(op string, a *store.Agent) error {
-	switch {
-	case a.OrgID == "":
-		return invalid(op, "org id is empty")
-	case strings.TrimSpace(a.Name) == "":
-		return invalid(op, "name is empty")
-	}
-	return nil
-}
+func checkAgent(op string, a *store.Agent) error { return checked(op, a.Check()) }
 
 // CreateAgent adds an agent. Its Numbers are not kept: numbers are assigned
 // with AssignNumber.

@@ -72,34 +72,17 @@ func encodeSentiment(s *store.Sentiment) (sql.NullString, error) {
 }
 
 func checkOutcome(op string, o store.Outcome) error {
-	switch o {
-	case store.OutcomeNone, store.OutcomeResolved, store.OutcomeEscalated, store.OutcomeAbandoned, store.OutcomeFailed:
-		return nil
+	if !o.Valid() {
+		return invalid(op, "unknown outcome %q", o)
 	}
-	return invalid(op, "unknown outcome %q", o)
+	return nil
 }
 
 // checkCall reports what is wrong with a call to write; an empty Status is
 // ringing.
 func checkCall(op string, c *store.Call) error {
-	if c.Status == "" {
-		c.Status = store.CallRinging
-	}
-	switch {
-	case c.OrgID == "":
-		return invalid(op, "org id is empty")
-	case c.AgentID == "":
-		return invalid(op, "agent id is empty")
-	case c.Duration < 0:
-		return invalid(op, "negative duration")
-	}
-	switch c.Status {
-	case store.CallRinging, store.CallActive, store.CallEnded:
-	default:
-		return invalid(op, "unknown status %q", c.Status)
-	}
-	if err := checkOutcome(op, c.Outcome); err != nil {
-		return err
+	if err := c.Check(); err != nil {
+		return checked(op, err)
 	}
 	c.AnsweredAt = normPtr(c.AnsweredAt)
 	c.EndedAt = normPtr(c.EndedAt)

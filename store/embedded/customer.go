@@ -61,12 +61,8 @@ func searchText(c *store.Customer) string {
 }
 
 func checkCustomer(op string, c *store.Customer) (attrs string, err error) {
-	c.Phone = store.PhoneNumber(strings.TrimSpace(string(c.Phone)))
-	switch {
-	case c.OrgID == "":
-		return "", invalid(op, "org id is empty")
-	case c.Phone == "":
-		return "", invalid(op, "phone is empty")
+	if err := c.Check(); err != nil {
+		return "", checked(op, err)
 	}
 	b, err := json.Marshal(c.Attributes)
 	if err != nil {

@@ -48,6 +48,14 @@ func mapErr(op string, err error) error {
 }
 
 // invalid reports input that breaks a rule of the model.
+// checked puts the backend and operation in front of a model check's error.
+func checked(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("embedded: %s: %w", op, err)
+}
+
 func invalid(op, format string, args ...any) error {
 	return fmt.Errorf("embedded: %s: %w: %s", op, store.ErrInvalid, fmt.Sprintf(format, args...))
 }

@@ -67,17 +67,8 @@ func scanUser(sc scanner) (store.User, error) {
 
 // checkUser normalizes a user for writing and reports what is missing.
 func checkUser(op string, u *store.User) error {
-	u.Email = strings.ToLower(strings.TrimSpace(u.Email))
-	switch {
-	case u.OrgID == "":
-		return invalid(op, "org id is empty")
-	case u.Email == "":
-		return invalid(op, "email is empty")
-	}
-	switch u.Role {
-	case store.RoleAdmin, store.RoleSupervisor, store.RoleViewer:
-	default:
-		return invalid(op, "unknown role %q", u.Role)
+	if err := u.Check(); err != nil {
+		return checked(op, err)
 	}
 	u.DisabledAt = normPtr(u.DisabledAt)
 	return nil

@@ -29,15 +29,8 @@ func scanToken(sc scanner) (store.RefreshToken, error) {
 
 // prepareToken checks a new token and fills its defaults.
 func (s *Store) prepareToken(op string, t *store.RefreshToken) error {
-	switch {
-	case t.OrgID == "":
-		return invalid(op, "org id is empty")
-	case t.UserID == "":
-		return invalid(op, "user id is empty")
-	case len(t.Hash) == 0:
-		return invalid(op, "hash is empty")
-	case t.ExpiresAt.IsZero():
-		return invalid(op, "no expiry")
+	if err := t.Check(); err != nil {
+		return checked(op, err)
 	}
 	if t.ID == "" {
 		t.ID = store.RefreshTokID(newID())

@@ -84,15 +84,7 @@ func agentJSON(a *store.Agent) (intents, settings, tools, escalation []byte, err
 	return
 }
 
-func checkAgent(op string, a *store.Agent) error {
-	switch {
-	case a.OrgID == "":
-		return invalid(op, "org id is empty")
-	case strings.TrimSpace(a.Name) == "":
-		return invalid(op, "name is empty")
-	}
-	return nil
-}
+func checkAgent(op string, a *store.Agent) error { return checked(op, a.Check()) }
 
 // CreateAgent creates an agent.
 func (s *Store) CreateAgent(ctx context.Context, a store.Agent) (store.Agent, error) {

@@ -60,37 +60,9 @@ func scanCall(r scanner) (store.Call, error) {
 	return row.call()
 }
 
-func validStatus(s store.CallStatus) bool {
-	switch s {
-	case store.CallRinging, store.CallActive, store.CallEnded:
-		return true
-	}
-	return false
-}
-
-func validOutcome(o store.Outcome) bool {
-	switch o {
-	case store.OutcomeNone, store.OutcomeResolved, store.OutcomeEscalated, store.OutcomeAbandoned, store.OutcomeFailed:
-		return true
-	}
-	return false
-}
-
 func checkCall(op string, c *store.Call) error {
-	if c.Status == "" {
-		c.Status = store.CallRinging
-	}
-	switch {
-	case c.OrgID == "":
-		return invalid(op, "org id is empty")
-	case c.AgentID == "":
-		return invalid(op, "agent id is empty")
-	case !validStatus(c.Status):
-		return invalid(op, "unknown status %q", c.Status)
-	case !validOutcome(c.Outcome):
-		return invalid(op, "unknown outcome %q", c.Outcome)
-	case c.Duration < 0:
-		return invalid(op, "negative duration")
+	if err := c.Check(); err != nil {
+		return checked(op, err)
 	}
 	c.StartedAt = norm(c.StartedAt)
 	c.AnsweredAt = normPtr(c.AnsweredAt)

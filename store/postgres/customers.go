@@ -58,16 +58,7 @@ func scanCustomer(r scanner) (store.Customer, error) {
 	return *c, nil
 }
 
-func checkCustomer(op string, c *store.Customer) error {
-	c.Phone = store.PhoneNumber(strings.TrimSpace(string(c.Phone)))
-	switch {
-	case c.OrgID == "":
-		return invalid(op, "org id is empty")
-	case c.Phone == "":
-		return invalid(op, "phone is empty")
-	}
-	return nil
-}
+func checkCustomer(op string, c *store.Customer) error { return checked(op, c.Check()) }
 
 // CreateCustomer creates a customer; the phone is unique in the organization.
 func (s *Store) CreateCustomer(ctx context.Context, c store.Customer) (store.Customer, error) {

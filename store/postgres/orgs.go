@@ -42,23 +42,9 @@ func scanUser(r scanner) (store.User, error) {
 	return u, err
 }
 
-func validRole(r store.Role) bool {
-	switch r {
-	case store.RoleAdmin, store.RoleSupervisor, store.RoleViewer:
-		return true
-	}
-	return false
-}
-
 func checkUser(op string, u *store.User) error {
-	u.Email = strings.ToLower(strings.TrimSpace(u.Email))
-	switch {
-	case u.OrgID == "":
-		return invalid(op, "org id is empty")
-	case u.Email == "":
-		return invalid(op, "email is empty")
-	case !validRole(u.Role):
-		return invalid(op, "role %q is not admin, supervisor or viewer", u.Role)
+	if err := u.Check(); err != nil {
+		return checked(op, err)
 	}
 	u.DisabledAt = normPtr(u.DisabledAt)
 	return nil

@@ -112,7 +112,7 @@ func (s *Store) FinishCall(ctx context.Context, end store.CallEnd) (store.Call, 
 		return store.Call{}, invalid(op, "org id is empty")
 	case end.CallID == "":
 		return store.Call{}, invalid(op, "call id is empty")
-	case !validOutcome(end.Outcome):
+	case !end.Outcome.Valid():
 		return store.Call{}, invalid(op, "unknown outcome %q", end.Outcome)
 	}
 	turns := append([]store.Turn(nil), end.Turns...)

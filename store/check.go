@@ -1,0 +1,107 @@
+package store
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The write rules of the model, enforced by every backend before it writes.
+// Each Check normalises what the model normalises (a trimmed, lower-case
+// email; a trimmed phone; a ringing call by default) and returns an error
+// wrapping ErrInvalid that names the first broken rule.
+
+func invalidf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+// Valid reports whether r is one of the roles.
+func (r Role) Valid() bool {
+	return r == RoleAdmin || r == RoleSupervisor || r == RoleViewer
+}
+
+// Valid reports whether s is one of the call statuses.
+func (s CallStatus) Valid() bool {
+	return s == CallRinging || s == CallActive || s == CallEnded
+}
+
+// Valid reports whether o is one of the outcomes (or none yet).
+func (o Outcome) Valid() bool {
+	switch o {
+	case OutcomeNone, OutcomeResolved, OutcomeEscalated, OutcomeAbandoned, OutcomeFailed:
+		return true
+	}
+	return false
+}
+
+// Check applies the write rules of an agent: an organization and a name.
+func (a *Agent) Check() error {
+	switch {
+	case a.OrgID == "":
+		return invalidf("org id is empty")
+	case strings.TrimSpace(a.Name) == "":
+		return invalidf("name is empty")
+	}
+	return nil
+}
+
+// Check applies the write rules of a call.
+func (c *Call) Check() error {
+	if c.Status == "" {
+		c.Status = CallRinging
+	}
+	switch {
+	case c.OrgID == "":
+		return invalidf("org id is empty")
+	case c.AgentID == "":
+		return invalidf("agent id is empty")
+	case !c.Status.Valid():
+		return invalidf("unknown status %q", c.Status)
+	case !c.Outcome.Valid():
+		return invalidf("unknown outcome %q", c.Outcome)
+	case c.Duration < 0:
+		return invalidf("negative duration")
+	}
+	return nil
+}
+
+// Check applies the write rules of a customer: an organization and a phone.
+func (c *Customer) Check() error {
+	c.Phone = PhoneNumber(strings.TrimSpace(string(c.Phone)))
+	switch {
+	case c.OrgID == "":
+		return invalidf("org id is empty")
+	case c.Phone == "":
+		return invalidf("phone is empty")
+	}
+	return nil
+}
+
+// Check applies the write rules of a user: an organization, an email and a role.
+func (u *User) Check() error {
+	u.Email = strings.ToLower(strings.TrimSpace(u.Email))
+	switch {
+	case u.OrgID == "":
+		return invalidf("org id is empty")
+	case u.Email == "":
+		return invalidf("email is empty")
+	case !u.Role.Valid():
+		return invalidf("role %q is not admin, supervisor or viewer", u.Role)
+	}
+	return nil
+}
+
+// Check applies the write rules of a refresh token: an organization, a user,
+// a hash and an expiry.
+func (t *RefreshToken) Check() error {
+	switch {
+	case t.OrgID == "":
+		return invalidf("org id is empty")
+	case t.UserID == "":
+		return invalidf("user id is empty")
+	case len(t.Hash) == 0:
+		return invalidf("hash is empty")
+	case t.ExpiresAt.IsZero():
+		return invalidf("no expiry")
+	}
+	return nil
+}
