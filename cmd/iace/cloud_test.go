@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -168,4 +169,57 @@ func TestModelOutageGetsTheHoldingPhraseAndATransfer(t *testing.T) {
 		t.Error("the log does not say the holding phrase was used")
 	}
 	c.stop(ctx, t)
+}
+
+// TestBargeInCancelsTheModelMidAnswer: the caller talks over an answer the
+// model is still streaming; the session cancels the request and the fake
+// LLM sees its connection go within 50 ms of the barge-in.
+func TestBargeInCancelsTheModelMidAnswer(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	slow := []string{"Sure, let me explain our opening hours. "}
+	for range 20 {
+		slow = append(slow, "and then some more words ")
+	}
+	c := startCloud(ctx, t, openaitest.ChatReply{Text: slow, ChunkDelay: 150 * time.Millisecond})
+	rep, err := sim.Run(ctx, sim.Config{URL: c.url, Calls: 1, BargeIn: 1, Seed: 5,
+		Script: []string{"what are your opening hours", "goodbye"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.BargeIns != 1 || rep.BargeInsClear != 1 {
+		var b bytes.Buffer
+		_ = rep.WriteText(&b)
+		t.Fatalf("no barge-in with clear:\n%s", b.String())
+	}
+	var canceled time.Time
+	select {
+	case cn := <-c.llm.Cancellations():
+		canceled = cn.At
+	case <-time.After(5 * time.Second):
+		t.Fatal("the LLM request was not cancelled")
+	}
+	c.stop(ctx, t)
+	bargedIn := logTime(t, c.logs.String(), "caller barged in")
+	if d := canceled.Sub(bargedIn); d < 0 || d > 50*time.Millisecond {
+		t.Errorf("the LLM saw the cancellation %v after the barge-in, want within 50 ms", d)
+	} else {
+		t.Logf("the LLM saw the cancellation %v after the barge-in", d)
+	}
+}
+
+// logTime returns the time of the first JSON log line whose message is msg.
+func logTime(t *testing.T, logs, msg string) time.Time {
+	t.Helper()
+	for _, line := range strings.Split(logs, "\n") {
+		var rec struct {
+			Time time.Time `json:"time"`
+			Msg  string    `json:"msg"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == msg {
+			return rec.Time
+		}
+	}
+	t.Fatalf("no log line %q", msg)
+	return time.Time{}
 }
