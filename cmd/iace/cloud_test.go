@@ -223,3 +223,34 @@ func logTime(t *testing.T, logs, msg string) time.Time {
 	t.Fatalf("no log line %q", msg)
 	return time.Time{}
 }
+
+// TestFakesCommandTellsHowToPointServeAtThem: `iace fakes` starts the three
+// fakes and prints the flags and keys for iace serve, then stops with ctx.
+func TestFakesCommandTellsHowToPointServeAtThem(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	out := &syncWriter{w: &bytes.Buffer{}}
+	done := make(chan error, 1)
+	go func() { done <- fakes(ctx, []string{"--llm-first-token", "10ms"}, out, io.Discard) }()
+	waitFor := time.Now().Add(5 * time.Second)
+	for {
+		out.mu.Lock()
+		text := out.w.(*bytes.Buffer).String()
+		out.mu.Unlock()
+		if strings.Contains(text, "LLM first token 10ms") {
+			for _, want := range []string{envLLMKey + "=" + fakeKey, "--llm-base-url http://127.0.0.1:", "--deepgram-url ws://127.0.0.1:", "--telnyx-api-url http://127.0.0.1:"} {
+				if !strings.Contains(text, want) {
+					t.Errorf("output lacks %q:\n%s", want, text)
+				}
+			}
+			break
+		}
+		if time.Now().After(waitFor) {
+			t.Fatalf("no instructions printed: %q", text)
+		}
+		time.Sleep(10 * time.Millisecond) //nolint:forbidigo // polling output written by another goroutine
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

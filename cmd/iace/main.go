@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime"
+	"syscall"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -46,6 +48,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return migrate(ctx, args[1], cfg, stdout)
+	case "fakes":
+		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return fakes(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "iace %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return nil
@@ -63,6 +69,7 @@ func usage(w io.Writer) {
 Commands:
   serve     run the media server (iace serve --help lists every setting)
   migrate   up|down|status: the database migrations (same settings as serve)
+  fakes     run fakes of Deepgram, an OpenAI-compatible LLM and Telnyx for load tests
   version   print the version
 `)
 }

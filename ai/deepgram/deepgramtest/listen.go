@@ -362,6 +362,9 @@ func (l *listenSession) onAudio(data []byte) bool {
 func (l *listenSession) peek() string {
 	l.s.mu.Lock()
 	defer l.s.mu.Unlock()
+	if n := len(l.s.cfg.Transcripts); n > 0 && l.s.cfg.Repeat {
+		return l.s.cfg.Transcripts[l.s.next%n]
+	}
 	if l.s.next < len(l.s.cfg.Transcripts) {
 		return l.s.cfg.Transcripts[l.s.next]
 	}
@@ -375,7 +378,10 @@ func (l *listenSession) sendFinal(fromFinalize bool) {
 	text := ""
 	if l.audio > l.finalAt {
 		l.s.mu.Lock()
-		if l.s.next < len(l.s.cfg.Transcripts) {
+		if n := len(l.s.cfg.Transcripts); n > 0 && l.s.cfg.Repeat {
+			text = l.s.cfg.Transcripts[l.s.next%n]
+			l.s.next++
+		} else if l.s.next < n {
 			text = l.s.cfg.Transcripts[l.s.next]
 			l.s.next++
 		}

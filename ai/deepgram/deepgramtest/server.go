@@ -30,6 +30,9 @@ type Config struct {
 	// it takes the next one, across connections; once they are used up
 	// finals carry "" as Deepgram does for silence.
 	Transcripts []string
+	// Repeat starts the Transcripts over once they are used up, for load
+	// runs; without it later finals carry "".
+	Repeat bool
 	// TimeToFinal is the delay between a Finalize and its final Results.
 	TimeToFinal time.Duration
 	// FinalEvery produces a final (speech_final, as endpointing would) after

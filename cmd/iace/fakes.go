@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/iace/iace/ai/deepgram/deepgramtest"
+	"github.com/iace/iace/ai/openai/openaitest"
+	"github.com/iace/iace/media/telnyx/callcontrol/callcontroltest"
+)
+
+// The key every fake accepts.
+const fakeKey = "fake-key"
+
+// fakes runs `iace fakes`: the in-repo fakes of Deepgram, an OpenAI-compatible
+// LLM and Telnyx Call Control on loopback ports, with the vendor latencies of
+// a realistic call, so iace serve can be load-tested through its real
+// clients. It prints how to point iace serve at them and runs until ctx ends.
+func fakes(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("iace fakes", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	sttFinal := fs.Duration("stt-final", 150*time.Millisecond, "Deepgram: from Finalize to the final transcript")
+	llmFirst := fs.Duration("llm-first-token", 250*time.Millisecond, "LLM: time to the first streamed token")
+	llmChunk := fs.Duration("llm-chunk", 20*time.Millisecond, "LLM: time between streamed chunks")
+	ttsFirst := fs.Duration("tts-first-byte", 150*time.Millisecond, "Aura: time to the first audio byte")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	dg := deepgramtest.NewServer(deepgramtest.Config{
+		APIKey:          fakeKey,
+		Transcripts:     []string{"what are your opening hours", "how much does it cost", "goodbye"},
+		Repeat:          true,
+		TimeToFinal:     *sttFinal,
+		TimeToFirstByte: *ttsFirst,
+	})
+	defer dg.Close()
+	llm := openaitest.Start(openaitest.Options{APIKey: fakeKey})
+	defer llm.Close()
+	llm.SetDefaultChat(openaitest.ChatReply{
+		Text:           []string{"We are open ", "Monday to Friday, ", "nine to five. ", "Anything else?"},
+		FirstByteDelay: *llmFirst,
+		ChunkDelay:     *llmChunk,
+	})
+	tx := callcontroltest.NewServer(fakeKey)
+	defer tx.Close()
+
+	fmt.Fprintf(stdout, `fakes running (Ctrl-C to stop). Point iace serve at them:
+
+  %s=%s %s=%s %s=%s \
+    iace serve --llm-base-url %s --deepgram-url %s --telnyx-api-url %s
+
+latencies: STT final %v, LLM first token %v (then %v a chunk), TTS first byte %v
+`, envLLMKey, fakeKey, envDeepgramKey, fakeKey, envTelnyxKey, fakeKey, llm.URL, dg.URL(), tx.BaseURL(),
+		*sttFinal, *llmFirst, *llmChunk, *ttsFirst)
+	<-ctx.Done()
+	return nil
+}
