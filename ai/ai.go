@@ -4,6 +4,7 @@
 package ai
 
 import (
+	"context"
 	"errors"
 
 	"github.com/iace/iace/media"
@@ -126,4 +127,49 @@ type ChatStream interface {
 	// Recv returns the next piece, io.EOF after the last.
 	Recv() (ChatDelta, error)
 	Close() error
+}
+
+// Embedder turns texts into vectors for similarity search. Every vector of
+// one Embedder has Dimensions() values and unit length, so a dot product is
+// the cosine similarity. Vectors of different embedders (models or sizes)
+// are not comparable.
+type Embedder interface {
+	// Embed returns one vector per text, in the order of texts.
+	Embed(ctx context.Context, texts []string) ([][]float32, error)
+	// Dimensions is the length of every vector Embed returns.
+	Dimensions() int
+}
+
+// Sentiment labels, the values of Sentiment.Label.
+const (
+	SentimentNegative = "negative"
+	SentimentNeutral  = "neutral"
+	SentimentPositive = "positive"
+)
+
+// SentimentThreshold is the score beyond which an utterance is no longer
+// neutral: scores <= -SentimentThreshold are negative, >= SentimentThreshold
+// positive. The call analytics bucket average sentiment the same way.
+const SentimentThreshold = 0.25
+
+// Sentiment is the mood of one caller utterance.
+type Sentiment struct {
+	// Score runs from -1 (very negative) to 1 (very positive).
+	Score float64
+	// Label is SentimentNegative, SentimentNeutral or SentimentPositive.
+	Label string
+	// Source names what scored it ("groq", "lexicon"...), for the call
+	// record and the fallback metrics.
+	Source string
+}
+
+// SentimentLabel returns the label of a score under SentimentThreshold.
+func SentimentLabel(score float64) string {
+	switch {
+	case score <= -SentimentThreshold:
+		return SentimentNegative
+	case score >= SentimentThreshold:
+		return SentimentPositive
+	}
+	return SentimentNeutral
 }

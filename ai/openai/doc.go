@@ -1,7 +1,9 @@
 // Package openai is the client for OpenAI-compatible chat and speech APIs:
 // Groq by default, and OpenAI, vLLM, Ollama or llama.cpp by base URL. It streams
-// chat completions over SSE with tool calls and synthesizes speech converted to
-// the call's format, every request behind failsafe-go timeouts, retries, a
+// chat completions over SSE with tool calls, synthesizes speech converted to
+// the call's format, transcribes VAD-cut utterances (Whisper,
+// /audio/transcriptions), embeds text (/embeddings) and scores sentiment in
+// JSON mode, every request behind failsafe-go timeouts, retries, a
 // circuit breaker and a bulkhead.
 //
 // The wire format follows ../shared/protocols/openai-groq-google.md; the

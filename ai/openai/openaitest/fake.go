@@ -1,6 +1,7 @@
 // Package openaitest is a fake OpenAI-compatible API (Groq flavoured) that
-// speaks the real wire: SSE chat chunks with tool-call deltas, streamed WAV or
-// PCM speech and OpenAI error envelopes, with scriptable latency and faults.
+// speaks the real wire: SSE chat chunks with tool-call deltas, JSON-mode
+// completions, streamed WAV or PCM speech, multipart Whisper transcriptions,
+// embeddings and OpenAI error envelopes, with scriptable latency and faults.
 // It records every request and notices when a client goes away mid-answer.
 package openaitest
 
@@ -123,6 +124,10 @@ type Request struct {
 	Chat *ChatRequest
 	// Speech is the decoded body of an /audio/speech request.
 	Speech *SpeechRequest
+	// Transcription is the decoded form of an /audio/transcriptions request.
+	Transcription *TranscriptionRequest
+	// Embeddings is the decoded body of an /embeddings request.
+	Embeddings *EmbeddingsRequest
 }
 
 // ChatRequest is the body of a chat request as the fake reads it.
@@ -137,6 +142,7 @@ type ChatRequest struct {
 	MaxCompletionTokens *int            `json:"max_completion_tokens"`
 	MaxTokens           *int            `json:"max_tokens"`
 	ReasoningEffort     string          `json:"reasoning_effort"`
+	ResponseFormat      *ResponseFormat `json:"response_format"`
 }
 
 // StreamOptions is stream_options.
@@ -209,10 +215,12 @@ type Server struct {
 	speechQueue []SpeechReply
 	defChat     ChatReply
 	defSpeech   SpeechReply
+	more        queues // the endpoints added after chat and speech
 	requests    []Request
 	seq         int
 	canceled    chan Cancellation
 	nCanceled   int
+	arrived     chan string
 }
 
 // Start starts a fake on loopback. Close stops it.
@@ -221,8 +229,10 @@ func Start(opts Options) *Server {
 		opts:      opts,
 		closing:   make(chan struct{}),
 		canceled:  make(chan Cancellation, 256),
+		arrived:   make(chan string, 256),
 		defChat:   ChatReply{Text: []string{"Hello", ", how can", " I help?"}},
 		defSpeech: SpeechReply{},
+		more:      newQueues(),
 	}
 	s.srv = httptest.NewServer(s)
 	s.URL = s.srv.URL + BasePath
@@ -268,6 +278,11 @@ func (s *Server) Requests() []Request {
 // answer was complete (at most 256 are buffered).
 func (s *Server) Cancellations() <-chan Cancellation { return s.canceled }
 
+// Arrivals delivers the path of each request as it arrives, before its
+// answer is scripted (at most 256 are buffered), so a test can act while a
+// request is held.
+func (s *Server) Arrivals() <-chan string { return s.arrived }
+
 // CancelCount is how many answers were abandoned by their client.
 func (s *Server) CancelCount() int {
 	s.mu.Lock()
@@ -294,12 +309,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err := json.Unmarshal(body, &sr); err == nil {
 			rec.Speech = &sr
 		}
+	case "/audio/transcriptions":
+		rec.Transcription = parseTranscription(r.Header.Get("Content-Type"), body)
+	case "/embeddings":
+		var er EmbeddingsRequest
+		if err := json.Unmarshal(body, &er); err == nil {
+			rec.Embeddings = &er
+		}
 	}
 	s.mu.Lock()
 	s.requests = append(s.requests, rec)
 	s.seq++
 	seq := s.seq
 	s.mu.Unlock()
+	select {
+	case s.arrived <- rec.Path:
+	default:
+	}
 
 	if r.Method != http.MethodPost {
 		writeError(w, http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed", "use POST", nil)
@@ -315,6 +341,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, "invalid_request_error", "", "request body is not valid JSON", nil)
 			return
 		}
+		if !rec.Chat.Stream {
+			s.serveCompletion(w, r, rec.Chat, seq)
+			return
+		}
 		s.serveChat(w, r, rec.Chat, seq)
 	case "/audio/speech":
 		if rec.Speech == nil {
@@ -322,6 +352,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.serveSpeech(w, r, rec.Speech)
+	case "/audio/transcriptions":
+		s.serveTranscription(w, r, rec.Transcription, seq)
+	case "/embeddings":
+		s.serveEmbeddings(w, r, rec.Embeddings)
 	default:
 		writeError(w, http.StatusNotFound, "invalid_request_error", "unknown_url", "Unknown request URL: "+r.URL.Path, nil)
 	}

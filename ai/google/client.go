@@ -1,0 +1,210 @@
+package google
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/failsafe-go/failsafe-go"
+	"github.com/failsafe-go/failsafe-go/bulkhead"
+	"github.com/failsafe-go/failsafe-go/circuitbreaker"
+	"github.com/failsafe-go/failsafe-go/retrypolicy"
+	"github.com/failsafe-go/failsafe-go/timeout"
+
+	"github.com/iace/iace/ai"
+)
+
+// Client talks to the Gemini API. It is safe for concurrent use; Close
+// releases its idle connections.
+type Client struct {
+	cfg      Config
+	http     *http.Client
+	ownsHTTP bool
+	m        *metrics
+	policies []failsafe.Policy[[]byte]
+	maxBody  int64
+}
+
+// New checks cfg, applies its defaults and builds a client. It sends
+// nothing. Without an API key it fails with ErrNoAPIKey (which matches
+// ai.ErrUnavailable).
+func New(cfg Config) (*Client, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("google: metrics: %w", err)
+	}
+	c := &Client{cfg: cfg, http: cfg.HTTPClient, m: m,
+		// A value is at most about 24 bytes of JSON text.
+		maxBody: int64(cfg.BatchSize)*int64(cfg.Dimensions)*24 + 64<<10}
+	if c.http == nil {
+		dialer := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
+		c.http = &http.Client{Transport: &http.Transport{
+			Proxy:               http.ProxyFromEnvironment,
+			DialContext:         dialer.DialContext,
+			TLSHandshakeTimeout: cfg.ConnectTimeout,
+			ForceAttemptHTTP2:   true,
+			MaxIdleConnsPerHost: 16,
+			IdleConnTimeout:     90 * time.Second,
+		}}
+		c.ownsHTTP = true
+	}
+	c.buildPolicies()
+	return c, nil
+}
+
+// Close releases the idle connections of the client's own transport.
+func (c *Client) Close() error {
+	if c.ownsHTTP {
+		c.http.CloseIdleConnections()
+	}
+	return nil
+}
+
+func (c *Client) buildPolicies() {
+	log := c.cfg.Logger.With(slog.String("provider", "google"), slog.String("operation", opEmbed))
+	breaker := circuitbreaker.NewBuilder[[]byte]().
+		HandleIf(func(_ []byte, err error) bool { return countsAgainstBreaker(err) }).
+		WithFailureThreshold(c.cfg.Breaker.Failures).
+		WithSuccessThreshold(c.cfg.Breaker.Successes).
+		WithDelay(c.cfg.Breaker.Delay).
+		OnStateChanged(func(e circuitbreaker.StateChangedEvent) {
+			switch e.NewState {
+			case circuitbreaker.OpenState:
+				c.m.breaker.Set(2)
+			case circuitbreaker.HalfOpenState:
+				c.m.breaker.Set(1)
+			default:
+				c.m.breaker.Set(0)
+			}
+			log.Warn("provider circuit breaker", slog.String("from", e.OldState.String()), slog.String("to", e.NewState.String()))
+		}).
+		Build()
+	rc := c.cfg.Retry
+	retry := retrypolicy.NewBuilder[[]byte]().
+		HandleIf(func(_ []byte, err error) bool { return retryable(err) }).
+		AbortIf(func(_ []byte, err error) bool {
+			var ae *APIError
+			return errors.As(err, &ae) && ae.RetryAfter > rc.MaxRetryAfter
+		}).
+		WithMaxAttempts(rc.MaxAttempts).
+		WithBackoff(rc.BackoffBase, rc.BackoffMax).
+		WithJitterFactor(0.25).
+		// The server's wait is a floor: 4/3 of it less at most 25% jitter
+		// is never shorter than asked.
+		WithDelayFunc(func(exec failsafe.ExecutionAttempt[[]byte]) time.Duration {
+			var ae *APIError
+			if errors.As(exec.LastError(), &ae) && ae.RetryAfter > 0 {
+				return ae.RetryAfter*4/3 + time.Millisecond
+			}
+			return -1
+		}).
+		ReturnLastFailure().
+		OnRetry(func(e failsafe.ExecutionEvent[[]byte]) {
+			c.m.retries.Inc()
+			log.Info("provider retry", slog.Int("attempt", e.Attempts()), slog.Any("error", e.LastError()))
+		}).
+		Build()
+	bulk := bulkhead.NewBuilder[[]byte](uint(c.cfg.MaxConcurrent)).WithMaxWaitTime(c.cfg.BulkheadWait).Build()
+	// Outermost first: one slot for the whole request, retries around the
+	// breaker, the timeout around each attempt.
+	c.policies = []failsafe.Policy[[]byte]{bulk, retry, breaker, timeout.New[[]byte](c.cfg.Timeout)}
+}
+
+// retryable reports whether a failed attempt may be sent again: the
+// provider was busy, failing, slow or unreachable (a daily quota is not
+// retried).
+func retryable(err error) bool {
+	if errors.Is(err, timeout.ErrExceeded) {
+		return true
+	}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Temporary()
+	}
+	return errors.Is(err, ai.ErrUnavailable)
+}
+
+// countsAgainstBreaker reports whether a failure says the provider is down.
+func countsAgainstBreaker(err error) bool {
+	return errors.Is(err, timeout.ErrExceeded) || errors.Is(err, ai.ErrUnavailable)
+}
+
+// post sends a JSON body to path and returns the 2xx answer.
+func (c *Client) post(ctx context.Context, path string, body []byte) ([]byte, error) {
+	start := time.Now()
+	data, err := failsafe.With(c.policies...).WithContext(ctx).
+		GetWithExecution(func(exec failsafe.Execution[[]byte]) ([]byte, error) { //nolint:contextcheck // exec.Context() is ctx with the attempt's timeout
+			return c.attempt(exec.Context(), path, body)
+		})
+	if err != nil {
+		switch {
+		case ctx.Err() != nil:
+			err = fmt.Errorf("google embed: %w", context.Cause(ctx))
+		case errors.Is(err, circuitbreaker.ErrOpen):
+			err = fmt.Errorf("google embed: %w: %w", ai.ErrUnavailable, ErrCircuitOpen)
+		case errors.Is(err, bulkhead.ErrFull):
+			err = fmt.Errorf("google embed: %w: %w", ai.ErrUnavailable, ErrBusy)
+		case errors.Is(err, timeout.ErrExceeded):
+			err = fmt.Errorf("google embed: %w: %w", ai.ErrUnavailable, ErrTimeout)
+		}
+	}
+	c.done(start, err)
+	return data, err
+}
+
+func (c *Client) done(start time.Time, err error) {
+	o := outcomeClientError
+	switch {
+	case err == nil:
+		o = outcomeOK
+	case errors.Is(err, ErrCircuitOpen), errors.Is(err, ErrBusy):
+		o = outcomeRejected
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		o = outcomeCanceled
+	case errors.Is(err, ai.ErrUnavailable):
+		o = outcomeUnavailable
+	}
+	c.m.outcomes[o].Inc()
+	c.m.duration.Observe(float64(time.Since(start).Microseconds()) / 1000)
+}
+
+// attempt sends one request and reads the whole answer.
+func (c *Client) attempt(ctx context.Context, path string, body []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.BaseURL+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("google embed: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("x-goog-api-key", c.cfg.APIKey)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("google embed: %w", context.Cause(ctx))
+		}
+		return nil, fmt.Errorf("google embed: %w: %w", ai.ErrUnavailable, err)
+	}
+	defer func() { _ = resp.Body.Close() }() // read to the end or failed already
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, fmt.Errorf("google embed: %w", readAPIError(resp, time.Now()))
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return nil, fmt.Errorf("google embed: %w", context.Cause(ctx))
+	case err != nil:
+		return nil, fmt.Errorf("google embed: %w: %w", ai.ErrUnavailable, err)
+	case int64(len(data)) > c.maxBody:
+		return nil, fmt.Errorf("google embed: %w: more than %d bytes", ErrTooLarge, c.maxBody)
+	}
+	return data, nil
+}

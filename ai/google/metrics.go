@@ -1,0 +1,89 @@
+package google
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Outcomes of a request, the bounded values of the outcome label.
+const (
+	outcomeOK          = "ok"
+	outcomeClientError = "client_error" // 4xx other than 429, a malformed or oversized answer
+	outcomeUnavailable = "unavailable"  // 429, 5xx, network, timeouts
+	outcomeRejected    = "rejected"     // breaker open or bulkhead full: nothing was sent
+	outcomeCanceled    = "canceled"     // the caller cancelled
+)
+
+// opEmbed is the one operation, the value of the operation label.
+const opEmbed = "embed"
+
+// metrics are the series of namespace iace, subsystem google.
+type metrics struct {
+	outcomes map[string]prometheus.Counter
+	duration prometheus.Observer
+	retries  prometheus.Counter
+	breaker  prometheus.Gauge
+	texts    prometheus.Counter
+}
+
+var msBuckets = []float64{25, 50, 100, 150, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000, 30000}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "iace", Subsystem: "google", Name: "requests_total",
+		Help: "Gemini API requests by outcome (ok, client_error, unavailable, rejected, canceled); retries are not counted again."},
+		[]string{"operation", "outcome"})
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "iace", Subsystem: "google", Name: "request_duration_ms",
+		Help: "From the call to the whole answer, retries included, milliseconds.", Buckets: msBuckets}, []string{"operation"})
+	retries := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "iace", Subsystem: "google", Name: "retries_total",
+		Help: "Gemini API requests sent again after a failure."}, []string{"operation"})
+	breaker := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "iace", Subsystem: "google", Name: "breaker_state",
+		Help: "Circuit breaker state: 0 closed, 1 half-open, 2 open."}, []string{"operation"})
+	texts := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "iace", Subsystem: "google", Name: "embedded_texts_total",
+		Help: "Texts embedded successfully."}, []string{"operation"})
+	if reg != nil {
+		var err error
+		if requests, err = register(reg, requests); err != nil {
+			return nil, err
+		}
+		if duration, err = register(reg, duration); err != nil {
+			return nil, err
+		}
+		if retries, err = register(reg, retries); err != nil {
+			return nil, err
+		}
+		if breaker, err = register(reg, breaker); err != nil {
+			return nil, err
+		}
+		if texts, err = register(reg, texts); err != nil {
+			return nil, err
+		}
+	}
+	m := &metrics{
+		outcomes: make(map[string]prometheus.Counter),
+		duration: duration.WithLabelValues(opEmbed),
+		retries:  retries.WithLabelValues(opEmbed),
+		breaker:  breaker.WithLabelValues(opEmbed),
+		texts:    texts.WithLabelValues(opEmbed),
+	}
+	for _, o := range []string{outcomeOK, outcomeClientError, outcomeUnavailable, outcomeRejected, outcomeCanceled} {
+		m.outcomes[o] = requests.WithLabelValues(opEmbed, o)
+	}
+	return m, nil
+}
+
+// register registers c, or returns the collector already registered under
+// the same description, so several clients share one set of series.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	if err == nil {
+		return c, nil
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	return c, err
+}

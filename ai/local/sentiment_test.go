@@ -1,0 +1,126 @@
+package local_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iace/iace/ai"
+	"github.com/iace/iace/ai/local"
+)
+
+func TestLexiconSentiment(t *testing.T) {
+	lex := local.NewLexiconSentiment()
+	for _, tc := range []struct {
+		text  string
+		label string
+	}{
+		{"I'd like to book a cleaning on Friday at nine.", ai.SentimentNeutral},
+		{"Thank you so much, that's perfect!", ai.SentimentPositive},
+		{"This is ridiculous, I've been waiting for an hour.", ai.SentimentNegative},
+		{"I'm not happy with the service.", ai.SentimentNegative},
+		{"I am NOT HAPPY", ai.SentimentNegative},
+		{"I'm happy with the service.", ai.SentimentPositive},
+		{"It wasn't bad at all.", ai.SentimentPositive},
+		{"The cleaning was great but the billing is a terrible mess.", ai.SentimentNegative},
+		{"", ai.SentimentNeutral},
+	} {
+		t.Run(tc.text, func(t *testing.T) {
+			got, err := lex.Score(context.Background(), tc.text)
+			if err != nil || got.Label != tc.label || got.Source != local.LexiconSource || got.Score < -1 || got.Score > 1 {
+				t.Errorf("Score = %+v, %v, want label %s", got, err, tc.label)
+			}
+			if got.Label != ai.SentimentLabel(got.Score) {
+				t.Errorf("label %s does not match score %v", got.Label, got.Score)
+			}
+		})
+	}
+}
+
+func TestLexiconBoostersAndNegationScale(t *testing.T) {
+	lex := local.NewLexiconSentiment()
+	score := func(s string) float64 {
+		got, _ := lex.Score(context.Background(), s)
+		return got.Score
+	}
+	if a, b := score("I am angry"), score("I am very angry"); b >= a {
+		t.Errorf("very angry %v not below angry %v", b, a)
+	}
+	if a, b := score("unhappy"), score("not happy"); b <= a || b >= 0 {
+		t.Errorf("not happy %v should be negative but milder than unhappy %v", b, a)
+	}
+	if s := score(strings.Repeat("terrible awful ", 5000)); s < -1 || s > -0.9 {
+		t.Errorf("a long rant scores %v, want close to -1", s)
+	}
+}
+
+// stub is a primary scorer that answers what it is told.
+type stub struct {
+	sent  ai.Sentiment
+	err   error
+	block bool
+}
+
+func (s stub) Score(ctx context.Context, _ string) (ai.Sentiment, error) {
+	if s.block {
+		<-ctx.Done()
+		return ai.Sentiment{}, ctx.Err()
+	}
+	return s.sent, s.err
+}
+
+func TestSentimentWithFallback(t *testing.T) {
+	good := ai.Sentiment{Score: 0.7, Label: ai.SentimentPositive, Source: "groq"}
+	for _, tc := range []struct {
+		name     string
+		primary  local.SentimentScorer
+		source   string
+		fallback bool
+	}{
+		{"the primary's answer is used", stub{sent: good}, "groq", false},
+		{"no primary", nil, local.LexiconSource, true},
+		{"an unavailable provider", stub{err: fmt.Errorf("groq: %w", ai.ErrUnavailable)}, local.LexiconSource, true},
+		{"any other error", stub{err: errors.New("bad answer")}, local.LexiconSource, true},
+		{"a score out of range", stub{sent: ai.Sentiment{Score: 3, Label: ai.SentimentPositive}}, local.LexiconSource, true},
+		{"an unknown label", stub{sent: ai.Sentiment{Score: 0.3, Label: "great"}}, local.LexiconSource, true},
+		{"a primary that hangs", stub{block: true}, local.LexiconSource, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := local.NewSentimentWithFallback(tc.primary, local.SentimentFallbackConfig{Timeout: 50 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := f.Score(context.Background(), "thanks, that's great")
+			if err != nil || got.Source != tc.source {
+				t.Errorf("Score = %+v, %v, want source %s", got, err, tc.source)
+			}
+			if fb := f.Fallbacks() == 1; fb != tc.fallback {
+				t.Errorf("fallbacks = %d", f.Fallbacks())
+			}
+		})
+	}
+}
+
+func TestSentimentWithFallbackAnswersACancelledCaller(t *testing.T) {
+	f, err := local.NewSentimentWithFallback(stub{block: true}, local.SentimentFallbackConfig{Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	got, err := f.Score(ctx, "this is terrible")
+	if err != nil || got.Source != local.LexiconSource || got.Label != ai.SentimentNegative {
+		t.Errorf("Score = %+v, %v", got, err)
+	}
+}
+
+func BenchmarkLexiconSentiment(b *testing.B) {
+	lex := local.NewLexiconSentiment()
+	b.ReportAllocs()
+	for b.Loop() {
+		_, _ = lex.Score(context.Background(), "I'm not happy at all, I have been waiting for an hour and nobody called me back")
+	}
+}
