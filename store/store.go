@@ -126,6 +126,14 @@ type TranscriptHit struct {
 //     organization has no such family or user.
 //   - DeleteAgent removes its numbers; calls keep their agent id and list
 //     with a nil Agent.
+//   - CallStats checks its query (StatsQuery.Check: ErrInvalid) and counts
+//     the organization's calls started in [From, To) (of one agent when
+//     AgentID is set) by epoch-aligned UTC bucket, in bucket order; buckets
+//     without calls are omitted. Outcomes, average duration and the
+//     escalation and resolution rates are over the bucket's ended calls;
+//     sentiment over all its calls; latency percentiles over the agent
+//     turns of its calls (see LatencyPercentiles). Postgres computes it in
+//     one query, the embedded backend in Go.
 //
 // It is implemented by store/postgres and store/embedded and checked by
 // store/storetest. Every method that reads or writes an organization's rows
@@ -169,6 +177,7 @@ type Store interface {
 	AppendTurns(ctx context.Context, org OrgID, call CallID, turns []Turn) error
 	FinishCall(ctx context.Context, end CallEnd) (Call, error)
 	SearchTranscripts(ctx context.Context, org OrgID, words string, p Page) ([]TranscriptHit, string, error)
+	CallStats(ctx context.Context, org OrgID, q StatsQuery) ([]StatsBucket, error)
 
 	CreatePattern(ctx context.Context, p Pattern) (Pattern, error)
 	GetPattern(ctx context.Context, org OrgID, id PatternID) (Pattern, error)

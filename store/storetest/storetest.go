@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"finishing a call writes call, turns and customer once", testFinishCall},
 		{"concurrent finishes count the customer once", testFinishCallConcurrent},
 		{"transcript search matches every word whole", testSearchTranscripts},
+		{"call statistics count by bucket within the organization", testCallStats},
 		{"patterns are created, listed, used and deleted", testPatterns},
 		{"similar patterns rank by cosine similarity", testSimilarPatterns},
 		{"refresh tokens rotate, and reuse revokes the family", testRefreshTokens},
