@@ -1,0 +1,270 @@
+// Package api is IACE's control API (/api/v1): login and tokens, users,
+// agents, numbers, customers, calls, learned patterns and analytics, each
+// scoped to the caller's organization. Routes are declared with huma, so the
+// OpenAPI 3.1 document served at /api/v1/openapi.json is generated from the
+// same code that serves the requests and cannot drift from it.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/iace/iace/control/ratelimit"
+	"github.com/iace/iace/session"
+	"github.com/iace/iace/store"
+)
+
+// Prefix is where the API is mounted.
+const Prefix = "/api/v1"
+
+// Version is the API's version in its OpenAPI document.
+const Version = "1.0.0"
+
+// Store is the part of the repository the API reads and writes.
+type Store interface {
+	GetOrg(ctx context.Context, id store.OrgID) (store.Organization, error)
+
+	GetUser(ctx context.Context, org store.OrgID, id store.UserID) (store.User, error)
+	ListUsers(ctx context.Context, org store.OrgID) ([]store.User, error)
+	UpdateUser(ctx context.Context, u store.User) (store.User, error)
+
+	CreateAgent(ctx context.Context, a store.Agent) (store.Agent, error)
+	GetAgent(ctx context.Context, org store.OrgID, id store.AgentID) (store.Agent, error)
+	ListAgents(ctx context.Context, org store.OrgID) ([]store.Agent, error)
+	UpdateAgent(ctx context.Context, a store.Agent) (store.Agent, error)
+	DeleteAgent(ctx context.Context, org store.OrgID, id store.AgentID) error
+
+	AssignNumber(ctx context.Context, n store.Number) error
+	RemoveNumber(ctx context.Context, org store.OrgID, e164 store.PhoneNumber) error
+	ListNumbers(ctx context.Context, org store.OrgID) ([]store.Number, error)
+
+	CreateCustomer(ctx context.Context, c store.Customer) (store.Customer, error)
+	GetCustomer(ctx context.Context, org store.OrgID, id store.CustomerID) (store.Customer, error)
+	UpdateCustomer(ctx context.Context, c store.Customer) (store.Customer, error)
+	SearchCustomers(ctx context.Context, org store.OrgID, query string, p store.Page) ([]store.Customer, string, error)
+
+	GetCall(ctx context.Context, org store.OrgID, id store.CallID) (store.CallDetail, error)
+	ListCalls(ctx context.Context, org store.OrgID, f store.CallFilter, p store.Page) ([]store.CallListItem, string, error)
+
+	GetPattern(ctx context.Context, org store.OrgID, id store.PatternID) (store.Pattern, error)
+	ListPatterns(ctx context.Context, org store.OrgID, f store.PatternFilter, p store.Page) ([]store.Pattern, string, error)
+	DeletePattern(ctx context.Context, org store.OrgID, id store.PatternID) error
+	SimilarPatterns(ctx context.Context, org store.OrgID, f store.PatternFilter, query []float32, k int) ([]store.ScoredPattern, error)
+}
+
+// Stats computes the analytics buckets (the store's CallStats).
+type Stats interface {
+	CallStats(ctx context.Context, org store.OrgID, q store.StatsQuery) ([]store.StatsBucket, error)
+}
+
+// LiveCalls lists the calls this node is running.
+type LiveCalls interface {
+	List() []session.CallInfo
+}
+
+// CallController acts on a phone call through Telnyx Call Control.
+type CallController interface {
+	Transfer(ctx context.Context, callControlID, to string) error
+	Hangup(ctx context.Context, callControlID string) error
+}
+
+// Embedder turns text into the vectors patterns are searched by.
+type Embedder interface {
+	Embed(ctx context.Context, texts []string) ([][]float32, error)
+}
+
+// Limiter decides whether one more request under key is allowed now, and if
+// not, how long to wait.
+type Limiter interface {
+	Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error)
+}
+
+// Config is the API's own configuration.
+type Config struct {
+	// CORSOrigins may call the API from a browser ("*" is refused: the API
+	// takes credentials).
+	CORSOrigins []string
+	// MaxBodyBytes caps every request body (default 64 KiB).
+	MaxBodyBytes int64
+	// AnalyticsTTL is how long an analytics answer is reused (default 10 s).
+	AnalyticsTTL time.Duration
+	// TrustedProxies are the peers whose X-Forwarded-For is believed when
+	// finding a client's address for rate limiting (CIDRs or addresses).
+	TrustedProxies []string
+}
+
+// Deps are the parts the API serves from. Store and Auth are required; a
+// nil Live, Calls, Embed, Stats or limiter disables what needs it (with 503
+// or, for limiters, no limit).
+type Deps struct {
+	Store   Store
+	Stats   Stats
+	Auth    Authenticator
+	Live    LiveCalls
+	Calls   CallController
+	Embed   Embedder
+	IPLimit Limiter // per client address, before authentication
+	// UserLimit is per authenticated user.
+	UserLimit Limiter
+	Log       *slog.Logger
+	Registry  prometheus.Registerer
+}
+
+// API is the control API. It is an http.Handler for everything under Prefix.
+type API struct {
+	cfg     Config
+	deps    Deps
+	log     *slog.Logger
+	huma    huma.API
+	handler http.Handler
+	clients *ratelimit.ClientIP
+	metrics *metrics
+	stats   *statsCache
+}
+
+// New builds the API and its routes.
+func New(cfg Config, deps Deps) (*API, error) {
+	if deps.Store == nil || deps.Auth == nil {
+		return nil, errors.New("api: a store and an authenticator are required")
+	}
+	return build(cfg, deps)
+}
+
+// Document is the API's OpenAPI description, without a server behind it.
+func Document() *huma.OpenAPI {
+	a, err := build(Config{}, Deps{})
+	if err != nil {
+		panic(err) // the zero config is valid
+	}
+	return a.OpenAPI()
+}
+
+func build(cfg Config, deps Deps) (*API, error) {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 64 << 10
+	}
+	if cfg.AnalyticsTTL <= 0 {
+		cfg.AnalyticsTTL = 10 * time.Second
+	}
+	for _, o := range cfg.CORSOrigins {
+		if o == "*" {
+			return nil, errors.New("api: CORS origin \"*\" is not allowed; list the origins")
+		}
+	}
+	clients, err := ratelimit.NewClientIP(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	if deps.Log == nil {
+		deps.Log = slog.New(slog.DiscardHandler)
+	}
+	if deps.Registry == nil {
+		deps.Registry = prometheus.NewRegistry()
+	}
+	a := &API{cfg: cfg, deps: deps, log: deps.Log, clients: clients, stats: newStatsCache(cfg.AnalyticsTTL)}
+	a.metrics = newMetrics(deps.Registry)
+
+	mux := http.NewServeMux()
+	hc := huma.DefaultConfig("IACE control API", Version)
+	hc.Info.Description = "Manage agents, numbers, customers and calls; read analytics and learned patterns. " +
+		"Every request but login and refresh needs a bearer access token; every answer is scoped to the token's organization."
+	hc.CreateHooks = nil // no $schema links in bodies
+	hc.DocsPath = ""     // the docs page would load scripts from a CDN
+	hc.SchemasPath = ""
+	hc.OpenAPIPath = "/openapi"
+	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "JWT"},
+	}
+	a.huma = humago.NewWithPrefix(mux, Prefix, hc)
+	a.huma.UseMiddleware(a.authenticate)
+	a.routes()
+	mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, r, http.StatusNotFound, "no such endpoint")
+	})
+	a.handler = a.edge(mux)
+	return a, nil
+}
+
+// ServeHTTP serves the API, with its request ids, security headers, CORS,
+// body caps and per-address rate limit around the routes.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.ServeHTTP(w, r) }
+
+// OpenAPI is the API's description, as served at Prefix/openapi.json.
+func (a *API) OpenAPI() *huma.OpenAPI { return a.huma.OpenAPI() }
+
+// roleExtension names, in the OpenAPI document, the least role an
+// operation needs.
+const roleExtension = "x-iace-role"
+
+// routes declares every operation.
+func (a *API) routes() {
+	a.authRoutes()
+	a.userRoutes()
+	a.agentRoutes()
+	a.numberRoutes()
+	a.customerRoutes()
+	a.callRoutes()
+	a.patternRoutes()
+	a.analyticsRoutes()
+}
+
+// op declares one operation that needs at least role (RoleNone: no token).
+func op(id, method, path, summary, tag string, role store.Role) huma.Operation {
+	o := huma.Operation{
+		OperationID: id,
+		Method:      method,
+		Path:        path,
+		Summary:     summary,
+		Tags:        []string{tag},
+		Metadata:    map[string]any{roleKey: role},
+	}
+	if role != roleNone {
+		o.Extensions = map[string]any{roleExtension: string(role)}
+		o.Security = []map[string][]string{{"bearer": {}}}
+		o.Errors = []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests}
+	}
+	if strings.Contains(path, "{") {
+		o.Errors = append(o.Errors, http.StatusNotFound)
+	}
+	return o
+}
+
+// internalError logs err under the request's id and answers 500 without
+// saying more.
+func (a *API) internalError(ctx context.Context, what string, err error) error {
+	a.log.ErrorContext(ctx, "api: "+what, "request_id", requestID(ctx), "err", err)
+	return huma.Error500InternalServerError("internal error; quote request id " + requestID(ctx))
+}
+
+// storeError maps a store error to the status a client can act on, and
+// logs what is not the client's doing.
+func (a *API) storeError(ctx context.Context, what string, err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrNoAgent):
+		return huma.Error404NotFound(what + " not found")
+	case errors.Is(err, store.ErrConflict):
+		return huma.Error409Conflict(what + " already exists")
+	case errors.Is(err, store.ErrInvalid):
+		return huma.Error422UnprocessableEntity(invalidDetail(err))
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		a.log.WarnContext(ctx, "api: store unavailable", "request_id", requestID(ctx), "op", what, "err", err)
+		return huma.Error503ServiceUnavailable("the store is unavailable; retry shortly")
+	}
+	return a.internalError(ctx, what, err)
+}
+
+// invalidDetail is the rule an input broke, without the package prefix.
+func invalidDetail(err error) string {
+	if _, rule, ok := strings.Cut(err.Error(), store.ErrInvalid.Error()+": "); ok {
+		return rule
+	}
+	return "invalid input"
+}

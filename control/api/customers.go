@@ -1,0 +1,125 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/iace/iace/store"
+)
+
+// CustomerInput is what a client writes of a customer.
+type CustomerInput struct {
+	Phone         store.PhoneNumber `json:"phone" pattern:"^\\+[1-9][0-9]{6,14}$"`
+	Name          string            `json:"name,omitempty" maxLength:"200"`
+	Email         string            `json:"email,omitempty" maxLength:"254"`
+	Attributes    map[string]string `json:"attributes,omitempty" maxProperties:"50"`
+	MemorySummary string            `json:"memory_summary,omitempty" maxLength:"4000" doc:"What agents remember about this caller"`
+}
+
+type customerBody struct {
+	ID store.CustomerID `json:"id"`
+	CustomerInput
+	CallCount  int        `json:"call_count"`
+	LastCallAt *time.Time `json:"last_call_at,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+}
+
+func customerOut(c store.Customer) customerBody {
+	return customerBody{
+		ID: c.ID,
+		CustomerInput: CustomerInput{Phone: c.Phone, Name: c.Name, Email: c.Email, Attributes: c.Attributes,
+			MemorySummary: c.MemorySummary},
+		CallCount: c.CallCount, LastCallAt: c.LastCallAt, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+	}
+}
+
+// PageParams are the query parameters of a paginated list.
+type PageParams struct {
+	Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50"`
+	Cursor string `query:"cursor" maxLength:"512" doc:"next_cursor of the previous page"`
+}
+
+func (p PageParams) page() store.Page { return store.Page{Limit: p.Limit, Cursor: p.Cursor} }
+
+type customerSearch struct {
+	Q string `query:"q" maxLength:"200" doc:"Matches name, phone or email, case-insensitively"`
+	PageParams
+}
+
+type customerListOutput struct {
+	Body struct {
+		Items      []customerBody `json:"items"`
+		NextCursor string         `json:"next_cursor"`
+	}
+}
+
+// CustomerIDPath names a customer in a path.
+type CustomerIDPath struct {
+	ID string `path:"id" maxLength:"100"`
+}
+
+type customerOutput struct{ Body customerBody }
+
+type customerWrite struct{ Body CustomerInput }
+
+type customerUpdate struct {
+	CustomerIDPath
+	Body CustomerInput
+}
+
+func (a *API) customerRoutes() {
+	huma.Register(a.huma, op("searchCustomers", http.MethodGet, "/customers", "List or search customers", "customers", store.RoleViewer),
+		func(ctx context.Context, in *customerSearch) (*customerListOutput, error) {
+			list, next, err := a.deps.Store.SearchCustomers(ctx, principal(ctx).OrgID, in.Q, in.page())
+			if err != nil {
+				return nil, a.storeError(ctx, "customers", err)
+			}
+			out := &customerListOutput{}
+			out.Body.Items = make([]customerBody, 0, len(list))
+			for _, c := range list {
+				out.Body.Items = append(out.Body.Items, customerOut(c))
+			}
+			out.Body.NextCursor = next
+			return out, nil
+		})
+
+	huma.Register(a.huma, op("getCustomer", http.MethodGet, "/customers/{id}", "Get a customer", "customers", store.RoleViewer),
+		func(ctx context.Context, in *CustomerIDPath) (*customerOutput, error) {
+			c, err := a.deps.Store.GetCustomer(ctx, principal(ctx).OrgID, store.CustomerID(in.ID))
+			if err != nil {
+				return nil, a.storeError(ctx, "customer", err)
+			}
+			return &customerOutput{Body: customerOut(c)}, nil
+		})
+
+	o := op("createCustomer", http.MethodPost, "/customers", "Add a customer", "customers", store.RoleSupervisor)
+	o.DefaultStatus = http.StatusCreated
+	huma.Register(a.huma, o, func(ctx context.Context, in *customerWrite) (*customerOutput, error) {
+		b := in.Body
+		c, err := a.deps.Store.CreateCustomer(ctx, store.Customer{OrgID: principal(ctx).OrgID, Phone: b.Phone, Name: b.Name,
+			Email: b.Email, Attributes: b.Attributes, MemorySummary: b.MemorySummary})
+		if err != nil {
+			return nil, a.storeError(ctx, "customer", err)
+		}
+		return &customerOutput{Body: customerOut(c)}, nil
+	})
+
+	huma.Register(a.huma, op("updateCustomer", http.MethodPut, "/customers/{id}", "Replace a customer's details", "customers", store.RoleSupervisor),
+		func(ctx context.Context, in *customerUpdate) (*customerOutput, error) {
+			org := principal(ctx).OrgID
+			c, err := a.deps.Store.GetCustomer(ctx, org, store.CustomerID(in.ID))
+			if err != nil {
+				return nil, a.storeError(ctx, "customer", err)
+			}
+			b := in.Body
+			c.Phone, c.Name, c.Email, c.Attributes, c.MemorySummary = b.Phone, b.Name, b.Email, b.Attributes, b.MemorySummary
+			if c, err = a.deps.Store.UpdateCustomer(ctx, c); err != nil {
+				return nil, a.storeError(ctx, "customer", err)
+			}
+			return &customerOutput{Body: customerOut(c)}, nil
+		})
+}
