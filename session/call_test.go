@@ -27,8 +27,15 @@ type testServer struct {
 
 func newTestServer(t *testing.T, mutate func(*session.Config, *telnyx.ConnConfig)) *testServer {
 	t.Helper()
+	return newTestServerWith(t, mutate, nil)
+}
+
+// newTestServerWith lets a test change the engine's parts too.
+func newTestServerWith(t *testing.T, mutate func(*session.Config, *telnyx.ConnConfig), deps func(*session.Deps)) *testServer {
+	t.Helper()
 	cfg := session.DefaultConfig()
 	conn := telnyx.DefaultConnConfig()
+	conn.AllowUnauthenticated = true // the peer plays Telnyx without a stream token
 	if mutate != nil {
 		mutate(&cfg, &conn)
 	}
@@ -45,7 +52,7 @@ func newTestServer(t *testing.T, mutate func(*session.Config, *telnyx.ConnConfig
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	eng, err := session.NewEngine(cfg, session.Deps{
+	d := session.Deps{
 		Agents: agents,
 		STT:    local.NewSimTranscriber(),
 		Chat:   local.NewRuleAgent(),
@@ -53,7 +60,11 @@ func newTestServer(t *testing.T, mutate func(*session.Config, *telnyx.ConnConfig
 		Pacer:  pacer,
 		OnEnd:  func(_ context.Context, s session.CallSummary) { ended <- s },
 		Log:    log,
-	})
+	}
+	if deps != nil {
+		deps(&d)
+	}
+	eng, err := session.NewEngine(cfg, d)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/iace/iace/ai"
 )
 
@@ -31,6 +34,9 @@ type Turn struct {
 	// ReplyLatency, on an agent turn that answers the caller, is the time from
 	// the end of the caller's speech to the reply's first audio.
 	ReplyLatency time.Duration
+	// Latency splits ReplyLatency into its stages; nil when the turn was
+	// not a measured reply.
+	Latency *TurnLatency
 }
 
 // EventKind names something that happened in a call.
@@ -44,6 +50,7 @@ const (
 	EventBargeIn           EventKind = "barge_in"
 	EventDTMF              EventKind = "dtmf"
 	EventTransferRequested EventKind = "transfer_requested"
+	EventHoldingPhrase     EventKind = "holding_phrase"
 )
 
 // Event is one thing that happened in a call.
@@ -62,12 +69,13 @@ func (s *Session) addEvent(k EventKind, detail string) {
 	}
 }
 
-// say speaks a fixed text (the greeting, the holding phrase) as a turn.
-func (s *Session) say(ctx context.Context, text string, answers bool) {
-	tctx, w := s.newTurn(ctx, answers)
+// say speaks a fixed text (the greeting) as a turn.
+func (s *Session) say(ctx context.Context, text, kind string) *turn {
+	tctx, w := s.newTurn(ctx, false, kind)
 	sentences := make(chan string, 4)
 	s.turns.Go(func() { fixed(tctx, text, sentences) })
 	s.turns.Go(func() { w.speak(tctx, sentences) })
+	return s.turn
 }
 
 // startReply asks the model to answer the caller's words.
@@ -82,7 +90,8 @@ func (s *Session) startReply(ctx context.Context, text string) {
 		Intents:  s.intents(),
 		Fallback: s.agent.Fallback,
 	}
-	tctx, w := s.newTurn(ctx, true)
+	tctx, w := s.newTurn(ctx, true, turnReply)
+	s.turn.timing = replyTiming{speechEnd: s.speechEnd, vadEnd: s.vadEnd, final: s.finalAt, requested: time.Now()}
 	sentences := make(chan string, 8)
 	s.turns.Go(func() { w.think(tctx, req, sentences) })
 	s.turns.Go(func() { w.speak(tctx, sentences) })
@@ -90,11 +99,19 @@ func (s *Session) startReply(ctx context.Context, text string) {
 }
 
 // newTurn makes t the current turn and returns the context its goroutines run
-// under (cancelled when the turn closes) and their worker.
-func (s *Session) newTurn(ctx context.Context, answers bool) (context.Context, *turnWorker) {
-	tctx, cancel := context.WithCancel(ctx)
+// under (cancelled when the turn closes) and their worker. The turn's span
+// starts here; a reply's starts when the caller stopped speaking.
+func (s *Session) newTurn(ctx context.Context, answers bool, kind string) (context.Context, *turnWorker) {
+	now := time.Now()
 	s.nextTurn++
-	t := &turn{id: s.nextTurn, cancel: cancel, answers: answers, startedAt: time.Now(), gen: s.playout.Generation()}
+	spanStart := now
+	if answers && !s.speechEnd.IsZero() {
+		spanStart = s.speechEnd
+	}
+	sctx, span := s.eng.tracer.Start(ctx, "turn", trace.WithTimestamp(spanStart),
+		trace.WithAttributes(attrTurn.Int(s.nextTurn), attrTurnKind.String(kind)))
+	tctx, cancel := context.WithCancel(sctx)
+	t := &turn{id: s.nextTurn, kind: kind, cancel: cancel, answers: answers, startedAt: now, gen: s.playout.Generation(), span: span}
 	s.turn = t
 	w := &turnWorker{id: t.id, gen: t.gen, events: s.turnEv, playout: s.playout, model: s.eng.deps.Chat,
 		synth: s.eng.deps.Synth, voice: s.agent.Voice, lang: s.agent.Language}
@@ -107,11 +124,20 @@ func (s *Session) onTurnEvent(ctx context.Context, ev turnEvent) {
 		return // from a turn already closed
 	}
 	switch ev.kind {
+	case evFirstToken:
+		t.firstToken = ev.at
 	case evFirstAudio:
 		t.audio = true
 		if t.answers && !s.speechEnd.IsZero() {
 			t.replyLatency = ev.at.Sub(s.speechEnd)
 			s.eng.metrics.replyLatency.Observe(float64(t.replyLatency.Milliseconds()))
+			if !t.timing.requested.IsZero() {
+				fa := firstAudio{firstToken: t.firstToken, ttsStart: ev.ttsStart, ttsFirstByte: ev.ttsFirstByte, at: ev.at}
+				l := t.timing.split(fa)
+				t.latency = &l
+				s.eng.metrics.observeTurn(l)
+				traceStages(trace.ContextWithSpan(ctx, t.span), s.eng.tracer, t.timing, fa)
+			}
 		}
 	case evSentence:
 		t.sentences = append(t.sentences, ev.sentence)
@@ -126,16 +152,19 @@ func (s *Session) onTurnEvent(ctx context.Context, ev turnEvent) {
 		t.failed = true
 		s.eng.metrics.providerError.WithLabelValues("chat").Inc()
 		s.log.Warn("chat model failed", "turn", t.id, "err", ev.err)
+		traceFailure(trace.ContextWithSpan(ctx, t.span), s.eng.tracer, "llm", t.timing.requested, ev.err)
 	case evSpeakError:
+		t.speakFailed = true
 		s.eng.metrics.providerError.WithLabelValues("synthesizer").Inc()
 		s.log.Warn("synthesizer failed", "turn", t.id, "err", ev.err)
+		traceFailure(trace.ContextWithSpan(ctx, t.span), s.eng.tracer, "tts", time.Time{}, ev.err)
 	case evDone:
 		t.generated = true
+		if t.kind != turnHolding && (t.speakFailed || t.failed && t.answers) {
+			s.fallBack(ctx, t)
+			return
+		}
 		if ev.endPos < 0 { // nothing to play
-			if t.answers && t.failed {
-				s.holdOn(ctx)
-				return
-			}
 			s.onPlayed()
 			return
 		}
@@ -144,17 +173,6 @@ func (s *Session) onTurnEvent(ctx context.Context, ev turnEvent) {
 		ahead := s.playout.Format().Duration(int(ev.endPos - s.playout.Played()))
 		s.playedBy = time.Now().Add(ahead + s.eng.cfg.PlaybackGrace)
 	}
-}
-
-// holdOn keeps a caller whose answer failed from hearing silence: the
-// holding phrase, then a transfer when the agent has a number to transfer to.
-func (s *Session) holdOn(ctx context.Context) {
-	s.closeTurn("", false)
-	s.say(ctx, s.eng.cfg.HoldingPhrase, false)
-	if s.agent.TransferNumber != "" {
-		s.turn.action = ai.ToolCall{Name: toolTransfer, Arguments: `{"reason":"the model failed"}`}
-	}
-	s.log.Warn("model failed before answering: holding phrase said", "transfer", s.agent.TransferNumber != "")
 }
 
 // closeTurn ends the current turn: its goroutines are cancelled and what the
@@ -172,9 +190,17 @@ func (s *Session) closeTurn(heard string, interrupted bool) {
 			s.appendHistory(ai.Message{Role: ai.RoleAssistant, Content: heard})
 		}
 		s.record = append(s.record, Turn{Speaker: ai.RoleAssistant, Text: heard, StartedAt: t.startedAt, EndedAt: time.Now(),
-			Interrupted: interrupted, ReplyLatency: t.replyLatency})
+			Interrupted: interrupted, ReplyLatency: t.replyLatency, Latency: t.latency})
 		s.addEvent(EventAgentTurn, "")
 	}
+	t.span.SetAttributes(attrInterrupted.Bool(interrupted))
+	if t.replyLatency > 0 {
+		t.span.SetAttributes(attrReplyLatency.Int64(t.replyLatency.Milliseconds()))
+	}
+	if t.failed || t.speakFailed {
+		t.span.SetStatus(codes.Error, "provider failed")
+	}
+	t.span.End()
 	if s.state != StateEnding {
 		s.setState(StateListening)
 	}

@@ -10,9 +10,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/iace/iace/ai"
 	"github.com/iace/iace/media"
 	"github.com/iace/iace/media/telnyx"
+	"github.com/iace/iace/media/telnyx/callcontrol"
 	"github.com/iace/iace/media/vad"
 	"github.com/iace/iace/store"
 )
@@ -21,6 +26,17 @@ import (
 type AgentSource interface {
 	AgentForNumber(ctx context.Context, number store.PhoneNumber) (store.Agent, error)
 }
+
+// AgentGetter finds an agent by its organization and id. A stream admitted
+// with a token names its agent; the engine finds it through Deps.Agents,
+// which must then implement AgentGetter too.
+type AgentGetter interface {
+	GetAgent(ctx context.Context, org store.OrgID, id store.AgentID) (store.Agent, error)
+}
+
+// ErrDuplicateStream refuses a second stream for a call whose first stream is
+// still live on this node.
+var ErrDuplicateStream = errors.New("session: the call already has a live stream")
 
 // agentLookupTimeout bounds the agent lookup at the start of a call: the
 // caller is waiting for the greeting.
@@ -42,6 +58,10 @@ type Deps struct {
 	OnEnd   func(context.Context, CallSummary)
 	Metrics *Metrics
 	Log     *slog.Logger
+	// Tracer, if set, receives a span per call and per turn with a child
+	// span per stage of a reply (endpoint, stt, llm, tts); nil traces
+	// nothing, at no cost. Spans never cover single frames.
+	Tracer trace.TracerProvider
 }
 
 // CallStats are a call's counters.
@@ -77,6 +97,8 @@ type Engine struct {
 	metrics  *Metrics
 	log      *slog.Logger
 	registry *Registry
+	tracer   trace.Tracer
+	holding  *holdingAudio
 	draining atomic.Bool
 	// admit orders admissions (calls.Add) before Drain's calls.Wait: a call is
 	// either counted before draining starts or refused.
@@ -98,7 +120,11 @@ func NewEngine(cfg Config, deps Deps) (*Engine, error) {
 	if deps.Log == nil {
 		deps.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{cfg: cfg, deps: deps, metrics: deps.Metrics, log: deps.Log, registry: NewRegistry()}, nil
+	if deps.Tracer == nil {
+		deps.Tracer = noop.NewTracerProvider()
+	}
+	return &Engine{cfg: cfg, deps: deps, metrics: deps.Metrics, log: deps.Log, registry: NewRegistry(),
+		tracer: deps.Tracer.Tracer(tracerName), holding: newHoldingAudio()}, nil
 }
 
 // Registry returns the live calls of this engine.
@@ -174,10 +200,10 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 		return err
 	}
 	lctx, lcancel := context.WithTimeout(ctx, agentLookupTimeout)
-	agent, err := e.deps.Agents.AgentForNumber(lctx, store.PhoneNumber(start.To))
+	id, agent, err := e.streamAgent(lctx, start)
 	lcancel()
 	if err != nil {
-		return fmt.Errorf("agent for number: %w", err)
+		return err
 	}
 	e.admit.Lock()
 	if e.draining.Load() {
@@ -188,7 +214,6 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 	e.admit.Unlock()
 	defer e.calls.Done()
 
-	id := CallID(rand.Text())
 	log := e.log.With(slog.String("call_id", string(id)), slog.String("stream_id", start.StreamID),
 		slog.String("org_id", string(agent.OrgID)), slog.String("agent_id", string(agent.ID)))
 	v, err := vad.New(e.cfg.VAD, in.SampleRate)
@@ -219,12 +244,16 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 	s.entry = e.registry.add(s, info)
 	e.metrics.liveCalls.Inc()
 
-	callCtx, cancel := context.WithCancel(ctx)
+	spanCtx, span := e.tracer.Start(ctx, "call", trace.WithTimestamp(s.begun), trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attrCallID.String(string(id)), attrOrgID.String(string(agent.OrgID)), attrAgentID.String(string(agent.ID))))
+	callCtx, cancel := context.WithCancel(spanCtx)
 	defer cancel()
 	if e.deps.STT != nil {
-		stream, err := e.deps.STT.Open(callCtx, ai.TranscribeConfig{SampleRate: in.SampleRate, Language: agent.Language, Params: start.CustomParameters})
+		stream, err := s.openTranscriber(callCtx, ai.TranscribeConfig{SampleRate: in.SampleRate, Language: agent.Language, Params: start.CustomParameters})
 		if err != nil {
-			log.Warn("transcriber unavailable; the call goes on without speech recognition", "err", err)
+			s.sttFailed = true
+			e.metrics.providerError.WithLabelValues("transcriber").Inc()
+			log.Warn("transcriber unavailable; the caller gets the holding phrase", "err", err)
 		} else {
 			s.stt, s.sttOut = stream, stream.Results()
 		}
@@ -246,22 +275,86 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 	cancel()
 	pipe.addStats(&s.stats)
 	s.finish(context.WithoutCancel(ctx), r)
+	span.SetAttributes(attrEndReason.String(string(r)))
+	if r.Outcome(true) == store.OutcomeFailed {
+		span.SetStatus(codes.Error, string(r))
+	}
+	span.End()
 	return nil
+}
+
+// Transcriber opening: the caller waits for the greeting meanwhile, so one
+// quick retry covers a refused or failed upgrade, no more.
+const (
+	sttOpenAttempts = 2
+	sttOpenBackoff  = 200 * time.Millisecond
+)
+
+// openTranscriber opens the call's speech-to-text stream, retrying once.
+func (s *Session) openTranscriber(ctx context.Context, cfg ai.TranscribeConfig) (TranscriptStream, error) {
+	var err error
+	for attempt := 1; ; attempt++ {
+		var stream TranscriptStream
+		if stream, err = s.eng.deps.STT.Open(ctx, cfg); err == nil {
+			return stream, nil
+		}
+		if attempt == sttOpenAttempts || ctx.Err() != nil {
+			return nil, err
+		}
+		s.log.Warn("transcriber did not open; retrying", "attempt", attempt, "err", err)
+		t := time.NewTimer(sttOpenBackoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		}
+	}
+}
+
+// streamAgent returns the call's id and agent. A stream admitted with a
+// token is the call the webhook recorded: it keeps that call's id, so the
+// record written at its end lands on the same row, and the agent the token
+// names. Any other stream gets a new id and the agent of the dialed number.
+func (e *Engine) streamAgent(ctx context.Context, start *telnyx.Start) (CallID, store.Agent, error) {
+	c := start.Claims
+	if c == nil {
+		agent, err := e.deps.Agents.AgentForNumber(ctx, store.PhoneNumber(start.To))
+		if err != nil {
+			return "", store.Agent{}, fmt.Errorf("agent for number: %w", err)
+		}
+		return CallID(rand.Text()), agent, nil
+	}
+	id := CallID(c.CallID)
+	if _, live := e.registry.Get(id); live {
+		return "", store.Agent{}, ErrDuplicateStream
+	}
+	getter, ok := e.deps.Agents.(AgentGetter)
+	if !ok {
+		return "", store.Agent{}, errors.New("session: the agent source cannot find agents by id; streams with a token cannot be served")
+	}
+	agent, err := getter.GetAgent(ctx, store.OrgID(c.OrgID), store.AgentID(c.AgentID))
+	if err != nil {
+		return "", store.Agent{}, fmt.Errorf("agent %s of the stream token: %w", c.AgentID, err)
+	}
+	return id, agent, nil
 }
 
 // callControlTimeout bounds the transfer or hang-up at the end of a call.
 const callControlTimeout = 5 * time.Second
 
 // controlCall carries out the end of a call the agent decided: a transfer to
-// the agent's transfer number, or a hang-up. Without a transfer number a
-// transfer becomes a hang-up, and says so.
+// the agent's transfer number, or a hang-up (also when providers failed for
+// good: closing the media stream alone would leave the caller on a silent
+// line). Without a transfer number a transfer becomes a hang-up, and says so.
 func (s *Session) controlCall(ctx context.Context, r EndReason) {
 	calls := s.eng.deps.Calls
-	if calls == nil || r != EndTransfer && r != EndAgentHangup {
+	if calls == nil || r != EndTransfer && r != EndAgentHangup && r != EndProviderFailure {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, callControlTimeout)
 	defer cancel()
+	ctx = callcontrol.WithCallID(ctx, string(s.id))
 	ccid := s.start.CallControlID
 	if r == EndTransfer {
 		if to := s.agent.TransferNumber; to != "" {

@@ -18,6 +18,9 @@ type Metrics struct {
 	bargeLatency  prometheus.Histogram
 	callDuration  prometheus.Histogram
 	providerError *prometheus.CounterVec
+	holding       *prometheus.CounterVec
+	turnStageVec  *prometheus.HistogramVec
+	turnStage     [6]prometheus.Observer // by allStages, resolved once
 }
 
 // NewMetrics registers the engine's metrics on reg (nil: not registered).
@@ -47,13 +50,27 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Length of ended calls, seconds.",
 			Buckets: []float64{5, 10, 30, 60, 120, 300, 600, 1200, 3600}}),
 		providerError: prometheus.NewCounterVec(opts("provider_errors_total", "Provider failures seen by sessions, by role."), []string{"role"}),
+		holding: prometheus.NewCounterVec(opts("holding_phrases_total",
+			"Holding phrases said because a provider failed, by what followed: transfer, continue (no transfer number) or hangup (given up)."),
+			[]string{"then"}),
+		turnStageVec: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "iace", Subsystem: "session", Name: "turn_stage_ms",
+			Help: "A reply's latency split into stages, milliseconds: endpoint (VAD silence wait), stt (final transcript after that), " +
+				"llm_first_token, llm_first_sentence, tts_first_byte and overhead (IACE's own time); they add up to reply_latency_ms.",
+			Buckets: []float64{1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000}}, []string{"stage"}),
+	}
+	for i, st := range allStages {
+		m.turnStage[i] = m.turnStageVec.WithLabelValues(st)
+	}
+	for _, then := range []string{holdingTransfer, holdingContinue, holdingHangup} {
+		m.holding.WithLabelValues(then)
 	}
 	for _, r := range allEndReasons {
 		m.calls.WithLabelValues(string(r))
 	}
 	if reg != nil {
 		reg.MustRegister(m.liveCalls, m.calls, m.framesIn, m.eventsDropped, m.reordered, m.concealed, m.late,
-			m.bargeIns, m.dtmf, m.replyLatency, m.bargeLatency, m.callDuration, m.providerError)
+			m.bargeIns, m.dtmf, m.replyLatency, m.bargeLatency, m.callDuration, m.providerError,
+			m.holding, m.turnStageVec)
 	}
 	return m
 }

@@ -37,6 +37,8 @@ type Session struct {
 	turns sync.WaitGroup
 
 	stt TranscriptStream // Send from the reader, EndOfSpeech from run
+	// sttFailed: the transcriber was configured but could not be opened.
+	sttFailed bool
 
 	// ---- owned by run ----
 	sttOut    <-chan ai.Transcript
@@ -51,7 +53,10 @@ type Session struct {
 	lastUtterance utterance
 	pending       []string // final transcript pieces not yet answered
 	awaitText     time.Time
-	speechEnd     time.Time
+	speechEnd     time.Time // the caller's last utterance ended (the VAD's estimate)
+	vadEnd        time.Time // the VAD decided it had ended
+	finalAt       time.Time // the last final transcript arrived
+	failedReplies int       // turns in a row that fell back to the holding phrase
 	playedBy      time.Time // when the current reply is taken as played without its end mark
 	endAt         time.Time // max duration
 	ending        EndReason
@@ -94,8 +99,13 @@ func (s *Session) run(ctx context.Context) EndReason {
 	s.timer = time.NewTimer(time.Hour)
 	defer s.timer.Stop()
 	s.setState(StateListening)
-	s.say(ctx, s.agent.Greeting, false)
-	s.addEvent(EventGreeting, "")
+	s.ensureHolding(ctx)
+	if s.sttFailed {
+		s.transcriberLost(ctx) // no greeting: the agent could not hear the answer
+	} else {
+		s.say(ctx, s.agent.Greeting, turnGreeting)
+		s.addEvent(EventGreeting, "")
+	}
 	for s.ending == "" {
 		s.armTimer()
 		select {
@@ -112,7 +122,7 @@ func (s *Session) run(ctx context.Context) EndReason {
 				s.sttOut = nil
 				s.eng.metrics.providerError.WithLabelValues("transcriber").Inc()
 				s.log.Warn("transcriber stream ended early")
-				s.end(EndProviderFailure)
+				s.transcriberLost(ctx)
 				continue
 			}
 			s.onTranscript(ctx, tr)
@@ -184,6 +194,7 @@ func (s *Session) onSpeechEnd(ctx context.Context, at time.Time) {
 	s.lastUtterance = u
 	// The VAD ends an utterance after the hangover and the minimum silence.
 	s.speechEnd = at.Add(-s.eng.cfg.VAD.MinSilence - s.eng.cfg.VAD.Hangover)
+	s.vadEnd = at
 	if s.stt != nil {
 		if err := s.stt.EndOfSpeech(); err != nil {
 			s.log.Warn("transcriber end of speech", "err", err)
@@ -201,6 +212,7 @@ func (s *Session) onTranscript(ctx context.Context, tr ai.Transcript) {
 		return
 	}
 	s.pending = append(s.pending, strings.TrimSpace(tr.Text))
+	s.finalAt = time.Now()
 	s.maybeAnswer(ctx)
 }
 
@@ -293,6 +305,14 @@ func (s *Session) onPlayed() {
 	s.playedBy = time.Time{}
 	s.closeTurn(s.fullText(t), false)
 	s.setState(StateListening)
+	if t.answers {
+		s.failedReplies = 0
+	}
+	if t.giveUp {
+		s.log.Warn("providers failed and the agent has no transfer number: ending the call")
+		s.end(EndProviderFailure)
+		return
+	}
 	switch t.action.Name {
 	case toolEndCall:
 		s.log.Info("agent ended the call")

@@ -7,30 +7,47 @@ import (
 	"io"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/iace/iace/ai"
 	"github.com/iace/iace/media"
 )
 
-// A turn is one thing the agent says: the greeting or a reply. Its text comes
-// from the chat model (or is fixed), is cut into sentences, and each sentence
-// is synthesized and queued for playout while the model writes the next. Two
-// goroutines do that work; they only send turnEvents to the session, which
-// alone owns the turn's state.
+// A turn is one thing the agent says: the greeting, a reply or the holding
+// phrase. Its text comes from the chat model (or is fixed), is cut into
+// sentences, and each sentence is synthesized and queued for playout while
+// the model writes the next. Two goroutines do that work; they only send
+// turnEvents to the session, which alone owns the turn's state.
 type turn struct {
-	id        int
-	cancel    context.CancelFunc
-	gen       uint64
-	answers   bool // answers a caller utterance: its first audio ends a reply-latency measurement
-	audio     bool // first audio queued
-	generated bool // all audio queued
-	failed    bool // the model failed
-	sentences []spokenSentence
-	action    ai.ToolCall // end_call or transfer_to_human, carried out once the reply has played
-	cleared   bool
-	startedAt time.Time
-	// replyLatency: end of the caller's speech to this turn's first audio.
+	id          int
+	kind        string // turnGreeting, turnReply, turnHolding
+	cancel      context.CancelFunc
+	gen         uint64
+	answers     bool // answers a caller utterance: its first audio ends a reply-latency measurement
+	audio       bool // first audio queued
+	generated   bool // all audio queued
+	failed      bool // the model failed
+	speakFailed bool // the synthesizer failed; the rest of the turn was dropped
+	sentences   []spokenSentence
+	action      ai.ToolCall // end_call or transfer_to_human, carried out once the reply has played
+	giveUp      bool        // a holding turn after which the call ends: providers failed for good
+	cleared     bool
+	startedAt   time.Time
+	// replyLatency: end of the caller's speech to this turn's first audio,
+	// and latency its split, for a reply whose timing is known.
 	replyLatency time.Duration
+	latency      *TurnLatency
+	timing       replyTiming
+	firstToken   time.Time
+	span         trace.Span
 }
+
+// Turn kinds, the iace.turn.kind span attribute.
+const (
+	turnGreeting = "greeting"
+	turnReply    = "reply"
+	turnHolding  = "holding"
+)
 
 type spokenSentence struct {
 	text       string
@@ -41,6 +58,7 @@ type turnEventKind uint8
 
 const (
 	evFirstAudio turnEventKind = iota + 1
+	evFirstToken
 	evSentence
 	evToolCall
 	evThinkError
@@ -56,6 +74,9 @@ type turnEvent struct {
 	err      error
 	endPos   int64
 	at       time.Time
+	// ttsStart and ttsFirstByte, on evFirstAudio: when the sentence that
+	// gave the first audio went to the synthesizer and its first byte came.
+	ttsStart, ttsFirstByte time.Time
 }
 
 func markName(turn int, what string) string { return fmt.Sprintf("t%d-%s", turn, what) }
@@ -105,6 +126,7 @@ func (w *turnWorker) think(ctx context.Context, req ai.ChatRequest, out chan<- s
 	defer func() { _ = stream.Close() }() // the answer is complete or abandoned; nothing to report
 	var split sentenceSplitter
 	var sentences []string
+	first := true
 	for {
 		d, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -113,6 +135,12 @@ func (w *turnWorker) think(ctx context.Context, req ai.ChatRequest, out chan<- s
 		if err != nil {
 			w.send(ctx, turnEvent{kind: evThinkError, err: err})
 			return
+		}
+		if first && (d.Text != "" || len(d.ToolCalls) > 0) {
+			first = false
+			if !w.send(ctx, turnEvent{kind: evFirstToken, at: time.Now()}) {
+				return
+			}
 		}
 		for _, tc := range d.ToolCalls {
 			if !w.send(ctx, turnEvent{kind: evToolCall, tool: tc}) {
@@ -150,7 +178,9 @@ func fixed(ctx context.Context, text string, out chan<- string) {
 
 // speak synthesizes each sentence and queues its audio. The first frame of the
 // turn is followed by its start mark, the last by its end mark, so Telnyx's
-// echoes tell when the caller began and finished hearing it.
+// echoes tell when the caller began and finished hearing it. When the
+// synthesizer fails, the rest of the turn is dropped (a reply with a hole in
+// it misleads more than none) and the session falls back.
 func (w *turnWorker) speak(ctx context.Context, in <-chan string) {
 	frame := w.playout.Format().FrameBytes()
 	buf := make([]byte, 4096)
@@ -163,17 +193,23 @@ func (w *turnWorker) speak(ctx context.Context, in <-chan string) {
 		return ok
 	}
 	for text := range in {
+		ttsStart := time.Now()
 		rc, err := w.synth.Synthesize(ctx, ai.SpeechRequest{Text: text, Voice: w.voice, Language: w.lang, Format: w.playout.Format()})
 		if err != nil {
-			if !w.send(ctx, turnEvent{kind: evSpeakError, err: err}) {
+			if ctx.Err() != nil || !w.send(ctx, turnEvent{kind: evSpeakError, err: err}) {
 				return
 			}
-			continue
+			break
 		}
+		var firstByte time.Time
 		start := int64(-1)
+		failed := false
 		for {
 			n, rerr := rc.Read(buf)
 			data := buf[:n]
+			if n > 0 && firstByte.IsZero() {
+				firstByte = time.Now()
+			}
 			if n > 0 && !started {
 				head = append(head, data...)
 				data = nil
@@ -188,7 +224,7 @@ func (w *turnWorker) speak(ctx context.Context, in <-chan string) {
 						return
 					}
 					started = true
-					w.send(ctx, turnEvent{kind: evFirstAudio, at: time.Now()})
+					w.send(ctx, turnEvent{kind: evFirstAudio, at: time.Now(), ttsStart: ttsStart, ttsFirstByte: firstByte})
 					data = head[frame:]
 				}
 			}
@@ -204,6 +240,7 @@ func (w *turnWorker) speak(ctx context.Context, in <-chan string) {
 			if rerr != nil {
 				if !errors.Is(rerr, io.EOF) && ctx.Err() == nil {
 					w.send(ctx, turnEvent{kind: evSpeakError, err: rerr})
+					failed = true
 				}
 				break
 			}
@@ -211,6 +248,9 @@ func (w *turnWorker) speak(ctx context.Context, in <-chan string) {
 		_ = rc.Close() // the stream is drained or broken; nothing left to report
 		if ctx.Err() != nil {
 			return
+		}
+		if failed {
+			break // the part of the sentence that came is queued; no more
 		}
 		if start >= 0 {
 			w.send(ctx, turnEvent{kind: evSentence, sentence: spokenSentence{text: text, start: start, end: pos}})

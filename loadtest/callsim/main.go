@@ -3,7 +3,11 @@
 //
 //	go run ./loadtest/callsim -calls 200 -duration 2m -ramp 20s -bargein 0.2
 //
-// It exits 1 if any call failed, 2 if it could not run. See loadtest/README.md.
+// With IACE_STREAM_SECRET set, each call's URL carries a stream token minted
+// with that secret (-token-org, -token-agent, -token-call, and
+// -call-control-id to match a call the webhook recorded), as the IACE
+// webhook mints them. It exits 1 if any call failed, 2 if it could not run.
+// See loadtest/README.md.
 package main
 
 import (
@@ -22,6 +26,7 @@ import (
 	"time"
 
 	"github.com/iace/iace/loadtest/callsim/sim"
+	"github.com/iace/iace/media/telnyx"
 )
 
 func main() {
@@ -46,6 +51,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		quiet      = fs.Bool("quiet", false, "no progress line")
 		authToken  = fs.String("auth-token", "", "send as x-telnyx-streaming-auth-token on the upgrade")
 		cpuProfile = fs.String("cpuprofile", "", "write a CPU profile of the simulator itself to this file")
+		tokenOrg   = fs.String("token-org", "demo", "organization id in the minted stream tokens")
+		tokenAgent = fs.String("token-agent", "demo", "agent id in the minted stream tokens")
+		tokenCall  = fs.String("token-call", "", `call id in the minted stream tokens; call n > 1 gets "-<n>" appended (default: one per call from its call_control_id)`)
+		tokenTTL   = fs.Duration("token-ttl", 2*time.Minute, "lifetime of the minted stream tokens")
 		params     stringList
 	)
 	fs.StringVar(&cfg.URL, "url", sim.DefaultURL, "media WebSocket URL of the server")
@@ -63,6 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&cfg.NoiseDB, "noise", 0, "add white noise at this level in dBFS, e.g. -50 (0: off)")
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "random seed for reproducible runs (0: random, printed in the report)")
 	fs.StringVar(&cfg.To, "to", "+15550100000", "dialed number sent in start.to")
+	fs.StringVar(&cfg.CallControlID, "call-control-id", "", `call_control_id of call 1; call n > 1 gets "-<n>" appended (default: random per call)`)
 	fs.Var(&params, "param", "extra start.custom_parameters entry name=value (repeatable)")
 	fs.StringVar(&cfg.SaveAudioDir, "save-audio", "", "write what the first callers heard as call-<n>.wav into this directory")
 	fs.IntVar(&cfg.SaveAudioCalls, "save-audio-calls", 5, "how many calls -save-audio records")
@@ -85,6 +95,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if *audioDir != "" {
 		cfg.Audio = os.DirFS(*audioDir)
+	}
+	// The secret comes from the environment only: a flag would show in ps.
+	if secret := os.Getenv(streamSecretEnv); secret != "" {
+		cfg.StreamToken = tokenMinter([]byte(secret), *tokenOrg, *tokenAgent, *tokenCall, *tokenTTL)
 	}
 	if *authToken != "" {
 		cfg.Header = map[string][]string{"X-Telnyx-Streaming-Auth-Token": {*authToken}}
@@ -172,6 +186,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// streamSecretEnv names the stream-token secret shared with the server.
+const streamSecretEnv = "IACE_STREAM_SECRET"
+
+// tokenMinter mints each simulated call a stream token, as IACE's webhook
+// would when it answers the call.
+func tokenMinter(secret []byte, org, agent, callID string, ttl time.Duration) func(int, string) (string, error) {
+	return func(n int, ccid string) (string, error) {
+		id := sim.NumberedID(callID, n)
+		if callID == "" {
+			id = "sim-" + strings.TrimPrefix(ccid, "v3:")
+		}
+		return telnyx.Mint(secret, telnyx.StreamClaims{CallID: id, OrgID: org, AgentID: agent, CallControlID: ccid}, time.Now(), ttl)
+	}
 }
 
 func writeJSON(name string, rep *sim.Report) error {

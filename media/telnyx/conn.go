@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -22,7 +23,27 @@ type ConnConfig struct {
 	WriteTimeout time.Duration
 	// HandshakeTimeout bounds the wait for the connected and start frames.
 	HandshakeTimeout time.Duration
+	// StreamSecret checks the per-call stream token in the URL's token query
+	// parameter (see Mint). At least MinSecretLen bytes; without it every
+	// stream is refused unless AllowUnauthenticated is set.
+	StreamSecret Secret
+	// AllowUnauthenticated admits streams that carry no token: a development
+	// switch for the embedded quick-start, logged loudly when on. A token
+	// that is present is still checked.
+	AllowUnauthenticated bool
 }
+
+// Secret is key material that prints as "[redacted]" in logs and %v.
+type Secret []byte
+
+// String hides the secret.
+func (Secret) String() string { return "[redacted]" }
+
+// GoString hides the secret from %#v.
+func (Secret) GoString() string { return "[redacted]" }
+
+// LogValue hides the secret from slog.
+func (Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
 
 // DefaultConnConfig returns the defaults named in each field's comment.
 func DefaultConnConfig() ConnConfig {
@@ -44,6 +65,9 @@ func (c ConnConfig) Validate() error {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s %v: want > 0", name, d))
 		}
+	}
+	if len(c.StreamSecret) > 0 && len(c.StreamSecret) < MinSecretLen {
+		errs = append(errs, fmt.Errorf("stream secret of %d bytes: want at least %d", len(c.StreamSecret), MinSecretLen))
 	}
 	return errors.Join(errs...)
 }

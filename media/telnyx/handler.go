@@ -3,6 +3,7 @@ package telnyx
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -34,8 +35,15 @@ type Handler struct {
 	upgrader websocket.Upgrader
 }
 
-// NewHandler returns a Handler serving streams to acc.
+// NewHandler returns a Handler serving streams to acc. It says in the log,
+// loudly, when streams without a token are let in, or when none can be.
 func NewHandler(cfg ConnConfig, acc Acceptor, m *Metrics, log *slog.Logger) *Handler {
+	switch {
+	case cfg.AllowUnauthenticated:
+		log.Warn("media streams WITHOUT a stream token are accepted: anyone who can reach /media/telnyx can place a call; development only")
+	case len(cfg.StreamSecret) == 0:
+		log.Error("no stream secret is configured: every media stream will be refused")
+	}
 	return &Handler{
 		cfg:      cfg,
 		acceptor: acc,
@@ -56,6 +64,13 @@ func NewHandler(cfg ConnConfig, acc Acceptor, m *Metrics, log *slog.Logger) *Han
 
 // ServeHTTP upgrades the request and runs the stream to its end.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	claims, err := h.authenticate(r)
+	if err != nil {
+		h.metrics.refuse("unauthorized")
+		h.log.Warn("media stream refused", "reason", "unauthorized", "remote", r.RemoteAddr, "err", err)
+		http.Error(w, "missing or invalid stream token", http.StatusUnauthorized)
+		return
+	}
 	if err := h.acceptor.Admit(); err != nil {
 		h.metrics.refuse("not_admitted")
 		w.Header().Set("Retry-After", "5")
@@ -81,11 +96,52 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = c.Close(code, reason) // the stream never began; nothing more to report
 		return
 	}
+	if claims != nil {
+		// A token admits the one call it was minted for.
+		if start.CallControlID != claims.CallControlID {
+			h.metrics.refuse("token_mismatch")
+			h.log.Warn("media stream refused", "reason", "token_mismatch", "remote", r.RemoteAddr, "call_id", claims.CallID)
+			_ = c.Close(ClosePolicy, "token is for another call")
+			return
+		}
+		start.Claims = claims
+	}
 	if err := h.acceptor.AcceptStream(r.Context(), c, start); err != nil {
 		h.metrics.refuse("not_accepted")
 		h.log.Warn("media stream not accepted", "stream_id", start.StreamID, "err", err)
 		_ = c.Close(CloseTryAgainLater, "not accepted")
 	}
+}
+
+// TokenParam is the query parameter of the stream URL holding the stream token.
+const TokenParam = "token"
+
+// authenticate checks the stream token of the upgrade request. It returns
+// nil claims, and no error, for a stream without a token when
+// unauthenticated streams are allowed.
+func (h *Handler) authenticate(r *http.Request) (*StreamClaims, error) {
+	q := r.URL.Query()
+	tok := q.Get(TokenParam)
+	if tok == "" {
+		if h.cfg.AllowUnauthenticated {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%w: no %s parameter", ErrBadToken, TokenParam)
+	}
+	if len(q[TokenParam]) > 1 {
+		return nil, fmt.Errorf("%w: more than one %s parameter", ErrBadToken, TokenParam)
+	}
+	if len(h.cfg.StreamSecret) == 0 {
+		if h.cfg.AllowUnauthenticated {
+			return nil, nil // nothing to check it with; the development switch lets it in
+		}
+		return nil, errors.New("no stream secret configured")
+	}
+	claims, err := Verify(h.cfg.StreamSecret, tok, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return &claims, nil
 }
 
 // handshake reads frames until start, tolerating connected and unknown frames

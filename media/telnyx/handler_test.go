@@ -99,7 +99,7 @@ func waitClosed(t *testing.T, ws *websocket.Conn) int {
 
 func TestBadFramesAreSkippedAndCounted(t *testing.T) {
 	rec := &recorder{}
-	cfg := DefaultConnConfig()
+	cfg := devConnConfig()
 	cfg.MaxMessageBytes = 4096
 	url, _, reg := serveRecorder(t, rec, cfg)
 	ws := dial(t, url)
@@ -151,7 +151,7 @@ func TestHandshakeRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := &recorder{}
-			url, _, _ := serveRecorder(t, rec, DefaultConnConfig())
+			url, _, _ := serveRecorder(t, rec, devConnConfig())
 			ws := dial(t, url)
 			for _, f := range tt.frames {
 				write(t, ws, websocket.TextMessage, f)
@@ -167,7 +167,7 @@ func TestHandshakeRefusals(t *testing.T) {
 }
 
 func TestHandshakeTimesOut(t *testing.T) {
-	cfg := DefaultConnConfig()
+	cfg := devConnConfig()
 	cfg.HandshakeTimeout = 100 * time.Millisecond
 	url, _, _ := serveRecorder(t, &recorder{}, cfg)
 	ws := dial(t, url)
@@ -179,7 +179,7 @@ func TestHandshakeTimesOut(t *testing.T) {
 }
 
 func TestNotAdmittedIs503(t *testing.T) {
-	url, _, _ := serveRecorder(t, &recorder{admit: errors.New("draining")}, DefaultConnConfig())
+	url, _, _ := serveRecorder(t, &recorder{admit: errors.New("draining")}, devConnConfig())
 	_, resp, err := websocket.DefaultDialer.Dial(url, nil)
 	if err == nil {
 		t.Fatal("upgrade succeeded while not admitting")
@@ -191,7 +191,7 @@ func TestNotAdmittedIs503(t *testing.T) {
 }
 
 func TestReadTimeoutEndsADeadStream(t *testing.T) {
-	cfg := DefaultConnConfig()
+	cfg := devConnConfig()
 	cfg.ReadTimeout = 150 * time.Millisecond
 	done := make(chan error, 1)
 	acc := acceptFunc(func(c *Conn) error {
@@ -219,6 +219,14 @@ func TestReadTimeoutEndsADeadStream(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("a silent peer was not noticed")
 	}
+}
+
+// devConnConfig is the default configuration with unauthenticated streams
+// allowed, for the tests that are not about stream tokens.
+func devConnConfig() ConnConfig {
+	cfg := DefaultConnConfig()
+	cfg.AllowUnauthenticated = true
+	return cfg
 }
 
 type acceptFunc func(*Conn) error

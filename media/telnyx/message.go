@@ -99,6 +99,10 @@ type Start struct {
 	ClientState      string            `json:"client_state"`
 	CustomParameters map[string]string `json:"custom_parameters"`
 	MediaFormat      MediaFormat       `json:"media_format"`
+	// Claims are the verified claims of the stream token the stream was
+	// admitted with; nil for a stream admitted without one. Never parsed from
+	// the frame: the Handler sets it.
+	Claims *StreamClaims `json:"-"`
 }
 
 // ErrorPayload is the body of an error frame (telnyx.md 1.6: the key is "payload").

@@ -153,6 +153,9 @@ func newCall(n int, cfg *Config, lib *library, col *collector, seed uint64) *cal
 		clientState:   b64(fmt.Sprintf(`{"callsim":%d}`, n)),
 		params:        params,
 	}
+	if cfg.CallControlID != "" {
+		c.id.callControlID = NumberedID(cfg.CallControlID, n)
+	}
 	if len(lib.noise) > 0 {
 		c.noiseAt = rng.IntN(len(lib.noise))
 	}

@@ -34,6 +34,13 @@ type Config struct {
 	// Header is sent on every WebSocket upgrade, e.g. an
 	// x-telnyx-streaming-auth-token.
 	Header http.Header
+	// StreamToken, when set, gives call n's stream token, which is added to
+	// URL as ?token= (the IACE media handler refuses streams without one).
+	// It gets the call's call_control_id: the token is bound to it.
+	StreamToken func(n int, callControlID string) (string, error)
+	// CallControlID, when set, is call 1's call_control_id; call n > 1 uses
+	// it with "-<n>" appended. Default: a random "v3:sim-..." per call.
+	CallControlID string
 
 	// Calls is how many calls run at once (default 1).
 	Calls int
@@ -123,6 +130,34 @@ type Config struct {
 	// 500 ms) from a goroutine of Run, and not after Run returns.
 	Progress         func(Progress)
 	ProgressInterval time.Duration
+}
+
+// callURL is the media URL of call n, with its stream token if any.
+func (c *Config) callURL(n int, callControlID string) (string, error) {
+	if c.StreamToken == nil {
+		return c.URL, nil
+	}
+	tok, err := c.StreamToken(n, callControlID)
+	if err != nil {
+		return "", fmt.Errorf("stream token of call %d: %w", n, err)
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return "", err
+	}
+	q := u.Query()
+	q.Set("token", tok)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// NumberedID numbers an id per call as CallControlID is numbered:
+// base for call 1, base-<n> after.
+func NumberedID(base string, n int) string {
+	if n <= 1 {
+		return base
+	}
+	return fmt.Sprintf("%s-%d", base, n)
 }
 
 // Progress is a snapshot of a running load test.

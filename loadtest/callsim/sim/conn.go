@@ -24,15 +24,15 @@ type wsConn interface {
 
 var _ wsConn = (*websocket.Conn)(nil)
 
-// dialFunc opens one media stream.
-type dialFunc func(ctx context.Context) (wsConn, error)
+// dialFunc opens one media stream to url.
+type dialFunc func(ctx context.Context, url string) (wsConn, error)
 
 // maxMessage bounds one message from the server: 30 s of PCMU (telnyx.md 2.1)
 // is 240 kB, 320 kB in base64.
 const maxMessage = 1 << 20
 
-// websocketDialer dials cfg.URL and nothing else: no proxy from the
-// environment, no redirects.
+// websocketDialer dials the call's URL (cfg.URL, plus its stream token) and
+// nothing else: no proxy from the environment, no redirects.
 func websocketDialer(cfg *Config) dialFunc {
 	d := &websocket.Dialer{
 		HandshakeTimeout: cfg.DialTimeout,
@@ -42,8 +42,8 @@ func websocketDialer(cfg *Config) dialFunc {
 		WriteBufferSize: 1024,
 		WriteBufferPool: &sync.Pool{},
 	}
-	return func(ctx context.Context) (wsConn, error) {
-		c, resp, err := d.DialContext(ctx, cfg.URL, cfg.Header)
+	return func(ctx context.Context, url string) (wsConn, error) {
+		c, resp, err := d.DialContext(ctx, url, cfg.Header)
 		if resp != nil && resp.Body != nil {
 			_ = resp.Body.Close() // gorilla has already read what it keeps
 		}

@@ -178,7 +178,7 @@ func (r *runner) startCall(ctx context.Context, n int) {
 		r.recMu.Unlock()
 	}
 	r.dials.Go(func() {
-		conn, err := r.connect(ctx)
+		conn, err := r.connect(ctx, c)
 		if err != nil {
 			outcome := OutcomeFailed
 			if ctx.Err() != nil {
@@ -211,8 +211,12 @@ func (r *runner) startCall(ctx context.Context, n int) {
 	})
 }
 
-// connect dials with at most maxDialing handshakes at once.
-func (r *runner) connect(ctx context.Context) (wsConn, error) {
+// connect dials call c with at most maxDialing handshakes at once.
+func (r *runner) connect(ctx context.Context, c *call) (wsConn, error) {
+	url, err := r.cfg.callURL(c.n, c.id.callControlID)
+	if err != nil {
+		return nil, err
+	}
 	select {
 	case r.dialSem <- struct{}{}:
 	case <-ctx.Done():
@@ -221,7 +225,7 @@ func (r *runner) connect(ctx context.Context) (wsConn, error) {
 	defer func() { <-r.dialSem }()
 	dctx, cancel := context.WithTimeout(ctx, r.cfg.DialTimeout)
 	defer cancel()
-	return r.dial(dctx)
+	return r.dial(dctx, url)
 }
 
 // progress reports to cfg.Progress until done is closed.

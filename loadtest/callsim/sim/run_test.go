@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 func pipeRun(t *testing.T, cfg Config, agent *fakeAgent) Report {
 	t.Helper()
 	var served sync.WaitGroup
-	dial := func(ctx context.Context) (wsConn, error) {
+	dial := func(ctx context.Context, _ string) (wsConn, error) {
 		client, server := newPipe()
 		served.Go(func() { agent.serve(server) })
 		return client, nil
@@ -245,7 +245,7 @@ func TestCancelReturnsPartialReport(t *testing.T) {
 		defer cancel()
 		agent := &fakeAgent{}
 		var served sync.WaitGroup
-		dial := func(context.Context) (wsConn, error) {
+		dial := func(context.Context, string) (wsConn, error) {
 			client, server := newPipe()
 			served.Go(func() { agent.serve(server) })
 			return client, nil
@@ -369,7 +369,7 @@ func TestFramesKeepTheirSchedule(t *testing.T) {
 		agent := &fakeAgent{}
 		var served sync.WaitGroup
 		var conn *slowConn
-		dial := func(context.Context) (wsConn, error) {
+		dial := func(context.Context, string) (wsConn, error) {
 			client, server := newPipe()
 			served.Go(func() { agent.serve(server) })
 			conn = &slowConn{wsConn: client}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/failsafe-go/failsafe-go"
+	"github.com/failsafe-go/failsafe-go/bulkhead"
 	"github.com/failsafe-go/failsafe-go/circuitbreaker"
 	"github.com/failsafe-go/failsafe-go/retrypolicy"
 	"github.com/failsafe-go/failsafe-go/timeout"
@@ -25,6 +26,7 @@ import (
 // Log attribute keys.
 const (
 	logAction     = "action"
+	logCallID     = "call_id"
 	logCCID       = "call_control_id"
 	logCommandID  = "command_id"
 	logAttempt    = "attempt"
@@ -103,9 +105,16 @@ func New(cfg Config) (*Client, error) {
 		WithDelayFunc(c.delay).
 		ReturnLastFailure().
 		Build()
-	// Retry(Breaker(Timeout(attempt))): each attempt has its own deadline and
-	// is counted by the breaker; an open breaker ends the retries.
-	c.exec = failsafe.With[struct{}](retry, c.breaker, timeout.New[struct{}](cfg.AttemptTimeout))
+	bulk := bulkhead.NewBuilder[struct{}](cfg.MaxConcurrent).
+		WithMaxWaitTime(max(cfg.BulkheadWait, 0)).
+		OnFull(func(failsafe.ExecutionEvent[struct{}]) { m.rejected.WithLabelValues(provider).Inc() }).
+		Build()
+	// Retry(Bulkhead(Breaker(Timeout(attempt)))): each attempt holds a slot
+	// only while it is in flight, not during the backoff; it has its own
+	// deadline and is counted by the breaker; an open breaker or a full
+	// bulkhead ends the retries. The breaker never sees a full bulkhead: a
+	// busy IACE says nothing about Telnyx's health.
+	c.exec = failsafe.With[struct{}](retry, bulk, c.breaker, timeout.New[struct{}](cfg.AttemptTimeout))
 	return c, nil
 }
 
@@ -169,6 +178,12 @@ func (c *Client) command(ctx context.Context, action, ccid, cmdID string, body a
 		return c.attempt(exec.Context(), action, ccid, cmdID, endpoint, payload, exec.Attempts())
 	})
 	c.m.requests.WithLabelValues(provider, action, outcome(ctx, err)).Inc()
+	if errors.Is(err, ErrCircuitOpen) || errors.Is(err, ErrBusy) {
+		// Refused before an attempt was sent: no attempt line says so.
+		c.log.LogAttrs(ctx, slog.LevelWarn, "telnyx call control command not sent",
+			slog.String(logAction, action), slog.String(logCallID, callIDFrom(ctx)), slog.String(logCCID, ccid),
+			slog.String(logCommandID, cmdID), slog.String(logErr, err.Error()))
+	}
 	if err != nil {
 		return fmt.Errorf("telnyx %s: %w", action, err)
 	}
@@ -209,16 +224,23 @@ func (c *Client) attempt(ctx context.Context, action, ccid, cmdID, endpoint stri
 	return ae
 }
 
-// observe records one attempt's latency and logs it at debug. The request
-// headers (and so the API key) are never logged.
+// observe records one attempt's latency and logs it: info when Telnyx
+// accepted it, warn otherwise. A call sends a handful of commands, so a line
+// per attempt is cheap and ties each to Telnyx's request id for support
+// tickets. The request headers (and so the API key) are never logged.
 func (c *Client) observe(ctx context.Context, action, ccid, cmdID string, n, status int, reqID string, start time.Time, err error) {
 	d := time.Since(start)
 	c.m.latency.WithLabelValues(provider, action).Observe(float64(d) / float64(time.Millisecond))
-	if !c.log.Enabled(ctx, slog.LevelDebug) {
+	level := slog.LevelInfo
+	if err != nil {
+		level = slog.LevelWarn
+	}
+	if !c.log.Enabled(ctx, level) {
 		return
 	}
 	attrs := []slog.Attr{
 		slog.String(logAction, action),
+		slog.String(logCallID, callIDFrom(ctx)),
 		slog.String(logCCID, ccid),
 		slog.String(logCommandID, cmdID),
 		slog.Int(logAttempt, n),
@@ -229,7 +251,7 @@ func (c *Client) observe(ctx context.Context, action, ccid, cmdID string, n, sta
 	if err != nil {
 		attrs = append(attrs, slog.String(logErr, err.Error()))
 	}
-	c.log.LogAttrs(ctx, slog.LevelDebug, "telnyx call control attempt", attrs...)
+	c.log.LogAttrs(ctx, level, "telnyx call control attempt", attrs...)
 }
 
 // retryable says whether a failed attempt may be repeated: 429, 5xx,
@@ -242,7 +264,7 @@ func retryable(err error) bool {
 		return false
 	case errors.As(err, &ae):
 		return ae.Retryable()
-	case errors.Is(err, ErrCircuitOpen), errors.Is(err, context.Canceled):
+	case errors.Is(err, ErrCircuitOpen), errors.Is(err, ErrBusy), errors.Is(err, context.Canceled):
 		return false
 	}
 	return true
@@ -321,6 +343,8 @@ func outcome(ctx context.Context, err error) string {
 		return outcomeClientError
 	case errors.Is(err, ErrCircuitOpen):
 		return outcomeCircuitOpen
+	case errors.Is(err, ErrBusy):
+		return outcomeBusy
 	case ctx.Err() != nil:
 		return outcomeCanceled
 	case errors.Is(err, timeout.ErrExceeded):

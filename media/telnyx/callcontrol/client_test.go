@@ -558,7 +558,7 @@ func TestACanceledContextStopsTheCommand(t *testing.T) {
 func TestAttemptsAreLoggedWithRequestIDsAndNeverTheKey(t *testing.T) {
 	h := newHarness(t, nil)
 	h.fake.Fail(callcontroltest.Fault{Status: http.StatusInternalServerError})
-	if err := h.client.Answer(ctxT(t), "ccid-log", callcontrol.AnswerParams{}); err != nil {
+	if err := h.client.Answer(callcontrol.WithCallID(ctxT(t), "call-7"), "ccid-log", callcontrol.AnswerParams{}); err != nil {
 		t.Fatal(err)
 	}
 	var lines []map[string]any
@@ -575,10 +575,11 @@ func TestAttemptsAreLoggedWithRequestIDsAndNeverTheKey(t *testing.T) {
 	for i, want := range []struct {
 		reqID  string
 		status float64
-	}{{"fake-req-000001", 500}, {"fake-req-000002", 200}} {
+		level  string
+	}{{"fake-req-000001", 500, "WARN"}, {"fake-req-000002", 200, "INFO"}} {
 		l := lines[i]
-		if l["request_id"] != want.reqID || l["status"] != want.status || l["call_control_id"] != "ccid-log" ||
-			l["attempt"] != float64(i+1) || l["level"] != "DEBUG" || l["command_id"] != "answer-ccid-log" {
+		if l["request_id"] != want.reqID || l["status"] != want.status || l["call_control_id"] != "ccid-log" || l["call_id"] != "call-7" ||
+			l["attempt"] != float64(i+1) || l["level"] != want.level || l["command_id"] != "answer-ccid-log" {
 			t.Errorf("line %d = %v", i, l)
 		}
 	}

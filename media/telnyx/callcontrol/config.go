@@ -49,6 +49,15 @@ type Config struct {
 	BreakerDelay    time.Duration
 	BreakerProbes   uint
 
+	// MaxConcurrent caps the attempts in flight to Telnyx at once (a
+	// bulkhead): an outage that slows every answer cannot pile up unbounded
+	// requests and sockets. An attempt that finds no free slot waits up to
+	// BulkheadWait, then fails with ErrBusy and is not retried.
+	MaxConcurrent uint
+	// BulkheadWait is how long an attempt waits for a free slot; negative:
+	// no wait.
+	BulkheadWait time.Duration
+
 	// Registerer receives the client's metrics; nil registers nothing.
 	Registerer prometheus.Registerer
 	// Logger receives one debug line per attempt; nil discards.
@@ -71,6 +80,8 @@ func DefaultConfig() Config {
 		BreakerFailures:     5,
 		BreakerDelay:        10 * time.Second,
 		BreakerProbes:       2,
+		MaxConcurrent:       64,
+		BulkheadWait:        time.Second,
 	}
 }
 
@@ -107,6 +118,10 @@ func (c Config) withDefaults() Config {
 	if c.BreakerProbes == 0 {
 		c.BreakerProbes = d.BreakerProbes
 	}
+	if c.MaxConcurrent == 0 {
+		c.MaxConcurrent = d.MaxConcurrent
+	}
+	set(&c.BulkheadWait, d.BulkheadWait)
 	return c
 }
 
@@ -145,5 +160,6 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("attempt_timeout", c.AttemptTimeout),
 		slog.Int("max_retries", c.MaxRetries),
 		slog.Uint64("breaker_failures", uint64(c.BreakerFailures)),
+		slog.Uint64("max_concurrent", uint64(c.MaxConcurrent)),
 	)
 }

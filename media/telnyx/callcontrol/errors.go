@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/failsafe-go/failsafe-go/bulkhead"
 	"github.com/failsafe-go/failsafe-go/circuitbreaker"
 	"github.com/failsafe-go/failsafe-go/timeout"
 )
@@ -31,6 +32,9 @@ var (
 	// ErrCircuitOpen is returned while the breaker is open: Telnyx failed too
 	// often recently and the command was not sent.
 	ErrCircuitOpen = circuitbreaker.ErrOpen
+	// ErrBusy is returned when Config.MaxConcurrent attempts were already in
+	// flight for longer than Config.BulkheadWait: the command was not sent.
+	ErrBusy = bulkhead.ErrFull
 	// ErrTimeout is an attempt that outlived Config.AttemptTimeout.
 	ErrTimeout = timeout.ErrExceeded
 )

@@ -20,6 +20,7 @@ const (
 	outcomeTimeout     = "timeout"
 	outcomeNetwork     = "network_error"
 	outcomeCircuitOpen = "circuit_open"
+	outcomeBusy        = "bulkhead_full"
 	outcomeCanceled    = "canceled"
 	outcomeInvalid     = "invalid"
 )
@@ -31,6 +32,7 @@ type metrics struct {
 	latency  *prometheus.HistogramVec
 	retries  *prometheus.CounterVec
 	breaker  *prometheus.GaugeVec
+	rejected *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -52,15 +54,20 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "iace", Subsystem: "callcontrol", Name: "breaker_state",
 			Help: "Circuit breaker state per provider: 0 closed, 1 open, 2 half-open.",
 		}, []string{"provider"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "iace", Subsystem: "callcontrol", Name: "bulkhead_rejections_total",
+			Help: "Attempts not sent because the bulkhead's concurrent requests were all in use past the wait.",
+		}, []string{"provider"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	var errs [4]error
+	var errs [5]error
 	m.requests, errs[0] = register(reg, m.requests)
 	m.latency, errs[1] = register(reg, m.latency)
 	m.retries, errs[2] = register(reg, m.retries)
 	m.breaker, errs[3] = register(reg, m.breaker)
+	m.rejected, errs[4] = register(reg, m.rejected)
 	return m, errors.Join(errs[:]...)
 }
 

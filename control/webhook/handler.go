@@ -1,0 +1,272 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/iace/iace/media/telnyx/callcontrol"
+	"github.com/iace/iace/session"
+	"github.com/iace/iace/store"
+)
+
+// Agents finds the agent of a dialed number, or by id for the default agent.
+type Agents interface {
+	AgentForNumber(ctx context.Context, e164 store.PhoneNumber) (store.Agent, error)
+	GetAgent(ctx context.Context, org store.OrgID, id store.AgentID) (store.Agent, error)
+}
+
+// Calls is where calls are recorded.
+type Calls interface {
+	CreateCall(ctx context.Context, c store.Call) (store.Call, error)
+	GetCall(ctx context.Context, org store.OrgID, id store.CallID) (store.CallDetail, error)
+	UpdateCall(ctx context.Context, c store.Call) (store.Call, error)
+	FinishCall(ctx context.Context, end store.CallEnd) (store.Call, error)
+}
+
+// CallControl sends Telnyx Call Control commands; *callcontrol.Client is one.
+type CallControl interface {
+	Answer(ctx context.Context, callControlID string, p callcontrol.AnswerParams) error
+	Hangup(ctx context.Context, callControlID string, p callcontrol.HangupParams) error
+}
+
+// LiveCalls ends a live session of this node: *session.Engine is one. With
+// session.EndTransfer the session hands the caller to the agent's transfer
+// number; it reports false when the call is not live here.
+type LiveCalls interface {
+	Hangup(id session.CallID, reason session.EndReason) bool
+}
+
+// Deps are what a Handler works with. Live may be nil (no sessions to end).
+type Deps struct {
+	Agents  Agents
+	Calls   Calls
+	Control CallControl
+	Live    LiveCalls
+	Dedupe  Deduper
+	Metrics *Metrics
+	Log     *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// lane is one ordered processing queue. slots admits an event before its
+// id is marked, so a full lane refuses without marking.
+type lane struct {
+	q     chan Event
+	slots chan struct{}
+}
+
+// Handler is the http.Handler of POST /webhooks/telnyx.
+type Handler struct {
+	cfg    Config
+	deps   Deps
+	stream *url.URL
+	log    *slog.Logger
+	lanes  []lane
+
+	mu       sync.RWMutex
+	closed   bool
+	enqueing sync.WaitGroup
+}
+
+// New checks cfg and deps and returns a Handler; Run processes its events.
+func New(cfg Config, deps Deps) (*Handler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Agents == nil || deps.Calls == nil || deps.Control == nil || deps.Dedupe == nil {
+		return nil, errors.New("webhook: agents, calls, call control and dedupe are required")
+	}
+	if deps.Log == nil {
+		deps.Log = slog.New(slog.DiscardHandler)
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	base, err := streamBase(cfg.PublicURL)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{cfg: cfg, deps: deps, stream: base, log: deps.Log, lanes: make([]lane, cfg.Workers)}
+	for i := range h.lanes {
+		h.lanes[i] = lane{q: make(chan Event, cfg.QueueDepth), slots: make(chan struct{}, cfg.QueueDepth)}
+	}
+	return h, nil
+}
+
+// ServeHTTP checks, dedupes and queues one event, and answers at once.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			h.refuse(w, resultOversize, http.StatusRequestEntityTooLarge, "body too large")
+			return
+		}
+		h.refuse(w, resultMalformed, http.StatusBadRequest, "unreadable body")
+		return
+	}
+	err = VerifySignature(h.cfg.PublicKey, r.Header.Get(HeaderSignature), r.Header.Get(HeaderTimestamp), body, h.deps.Now(), h.cfg.Tolerance)
+	switch {
+	case errors.Is(err, ErrStale):
+		h.log.Warn("webhook refused: timestamp outside the replay window", "remote", r.RemoteAddr, "err", err)
+		h.refuse(w, resultStale, http.StatusUnauthorized, "stale timestamp")
+		return
+	case err != nil:
+		h.log.Warn("webhook refused: bad signature", "remote", r.RemoteAddr)
+		h.refuse(w, resultBadSig, http.StatusUnauthorized, "bad signature")
+		return
+	}
+	ev, err := ParseEvent(body)
+	if err != nil {
+		h.log.Warn("webhook refused: malformed event", "err", err)
+		h.refuse(w, resultMalformed, http.StatusBadRequest, "malformed event")
+		return
+	}
+	if !slices.Contains(handledTypes, ev.Type) {
+		h.deps.Metrics.count(ev.Type, resultIgnored)
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	status, result := h.enqueue(r.Context(), ev)
+	if result != "" {
+		h.deps.Metrics.count(ev.Type, result)
+	}
+	if status != http.StatusOK {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, http.StatusText(status), status)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// enqueue reserves a place in the event's lane, then marks its id, then
+// queues it: a refused event is never marked, a marked one never refused.
+// It returns the status to answer and the result to count now ("" when the
+// worker counts it).
+func (h *Handler) enqueue(ctx context.Context, ev Event) (int, string) {
+	h.mu.RLock()
+	if h.closed {
+		h.mu.RUnlock()
+		return http.StatusServiceUnavailable, resultUnavailable
+	}
+	h.enqueing.Add(1)
+	h.mu.RUnlock()
+	defer h.enqueing.Done()
+
+	l := h.lanes[h.laneOf(ev.Payload.CallControlID)]
+	select {
+	case l.slots <- struct{}{}:
+	default:
+		h.log.Warn("webhook queue full: refusing the event so Telnyx retries it", "event_type", ev.Type, "event_id", ev.ID)
+		return http.StatusServiceUnavailable, resultQueueFull
+	}
+	dctx, cancel := context.WithTimeout(ctx, h.cfg.DedupeTimeout)
+	fresh, err := h.deps.Dedupe.Mark(dctx, ev.ID)
+	cancel()
+	if err != nil || !fresh {
+		<-l.slots
+		if err != nil {
+			h.log.Error("webhook dedupe unavailable: refusing the event so Telnyx retries it", "event_id", ev.ID, "err", err)
+			return http.StatusServiceUnavailable, resultUnavailable
+		}
+		h.log.Debug("webhook redelivery dropped", "event_type", ev.Type, "event_id", ev.ID)
+		return http.StatusOK, resultDuplicate
+	}
+	l.q <- ev // never blocks: the slot taken above is this event's place
+	return http.StatusOK, ""
+}
+
+func (h *Handler) laneOf(ccid string) int {
+	f := fnv.New32a()
+	_, _ = io.WriteString(f, ccid)
+	return int(f.Sum32() % uint32(len(h.lanes)))
+}
+
+func (h *Handler) refuse(w http.ResponseWriter, result string, status int, msg string) {
+	h.deps.Metrics.count(typeOther, result) // refused before its type was known
+	http.Error(w, msg, status)
+}
+
+// Run processes queued events until ctx ends, then stops taking events
+// (503), finishes the queued ones (they were acknowledged) for up to
+// DrainTimeout, and returns when every worker has stopped. Events that
+// arrive while Run is not running wait in the queues; Run may be called again
+// after it has returned, never twice at once.
+func (h *Handler) Run(ctx context.Context) error {
+	h.mu.Lock()
+	h.closed = false
+	h.mu.Unlock()
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	draining := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range h.lanes {
+		l := h.lanes[i]
+		wg.Go(func() { h.work(wctx, l, draining) })
+	}
+	<-ctx.Done()
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
+	h.enqueing.Wait() // no event is between its mark and its queue
+	left := 0
+	for _, l := range h.lanes {
+		left += len(l.q)
+	}
+	if left > 0 {
+		h.log.Info("webhook: finishing queued events", "queued", left)
+	}
+	close(draining)
+	done := make(chan struct{})
+	go func() { // ends when the workers have, which the select below ensures
+		wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(h.cfg.DrainTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-t.C:
+		cancel()
+		<-done
+		return fmt.Errorf("webhook: drain deadline passed with events still queued: %w", context.DeadlineExceeded)
+	}
+}
+
+// work processes one lane in order until draining is closed and the lane
+// is empty.
+func (h *Handler) work(ctx context.Context, l lane, draining <-chan struct{}) {
+	for {
+		select {
+		case ev := <-l.q:
+			<-l.slots
+			h.handle(ctx, ev)
+		case <-draining:
+			for {
+				select {
+				case ev := <-l.q:
+					<-l.slots
+					h.handle(ctx, ev)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
