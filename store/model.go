@@ -156,11 +156,13 @@ const (
 
 // Latency splits a turn's reply latency into its stages, milliseconds.
 type Latency struct {
-	EndpointMs     int `json:"endpoint_ms,omitempty"`
-	STTMs          int `json:"stt_ms,omitempty"`
-	LLMFirstToken  int `json:"llm_first_token_ms,omitempty"`
-	TTSFirstByteMs int `json:"tts_first_byte_ms,omitempty"`
-	OverheadMs     int `json:"overhead_ms,omitempty"`
+	EndpointMs    int `json:"endpoint_ms,omitempty"`
+	STTMs         int `json:"stt_ms,omitempty"`
+	LLMFirstToken int `json:"llm_first_token_ms,omitempty"`
+	// LLMFirstSentenceMs: from the first token to the first whole sentence.
+	LLMFirstSentenceMs int `json:"llm_first_sentence_ms,omitempty"`
+	TTSFirstByteMs     int `json:"tts_first_byte_ms,omitempty"`
+	OverheadMs         int `json:"overhead_ms,omitempty"`
 }
 
 // Turn is one entry of a call's transcript.

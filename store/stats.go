@@ -118,7 +118,8 @@ func (c *SentimentCounts) Add(s *Sentiment) {
 // linearly between the closest ranks (PostgreSQL's percentile_cont).
 //
 // A turn's reply latency is the sum of the stages its Latency records
-// (endpointing, STT, LLM first token, TTS first byte, IACE overhead): a
+// (endpointing, STT, LLM first token and first sentence, TTS first byte,
+// IACE overhead): a
 // turn that records only some stages counts those. Turns with no latency
 // recorded (none, or every stage zero) are left out; Turns counts the rest,
 // and with none the percentiles are 0.
@@ -134,7 +135,7 @@ func (l *Latency) Total() int {
 	if l == nil {
 		return 0
 	}
-	return l.EndpointMs + l.STTMs + l.LLMFirstToken + l.TTSFirstByteMs + l.OverheadMs
+	return l.EndpointMs + l.STTMs + l.LLMFirstToken + l.LLMFirstSentenceMs + l.TTSFirstByteMs + l.OverheadMs
 }
 
 // StatsBucket is the statistics of the calls that started in one bucket.

@@ -19,7 +19,7 @@ const statsSelect = `SELECT c.id, c.started_at, c.status, c.outcome, c.duration_
 	LEFT JOIN (SELECT call_id, org_id,
 			coalesce(json_extract(latency, '$.endpoint_ms'), 0) + coalesce(json_extract(latency, '$.stt_ms'), 0) +
 			coalesce(json_extract(latency, '$.llm_first_token_ms'), 0) + coalesce(json_extract(latency, '$.tts_first_byte_ms'), 0) +
-			coalesce(json_extract(latency, '$.overhead_ms'), 0) AS ms
+			coalesce(json_extract(latency, '$.llm_first_sentence_ms'), 0) + coalesce(json_extract(latency, '$.overhead_ms'), 0) AS ms
 		FROM turns WHERE speaker = 'agent' AND latency IS NOT NULL) t
 		ON t.org_id = c.org_id AND t.call_id = c.id AND t.ms > 0
 	WHERE c.org_id = ? AND c.started_at >= ? AND c.started_at < ?`

@@ -44,7 +44,7 @@ const statsSQL = `WITH c AS (
 	CROSS JOIN LATERAL (SELECT
 		coalesce((t.latency->>'endpoint_ms')::float8, 0) + coalesce((t.latency->>'stt_ms')::float8, 0) +
 		coalesce((t.latency->>'llm_first_token_ms')::float8, 0) + coalesce((t.latency->>'tts_first_byte_ms')::float8, 0) +
-		coalesce((t.latency->>'overhead_ms')::float8, 0) AS ms) l
+		coalesce((t.latency->>'llm_first_sentence_ms')::float8, 0) + coalesce((t.latency->>'overhead_ms')::float8, 0) AS ms) l
 	WHERE t.speaker = 'agent' AND t.latency IS NOT NULL AND l.ms > 0
 	GROUP BY c.bucket
 )

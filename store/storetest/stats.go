@@ -64,7 +64,7 @@ func testCallStats(t *testing.T, s store.Store) {
 		// only), 1000 and 400; a turn without latency and one whose stages
 		// are all zero are left out.
 		{start: base.Add(time.Minute), status: ended, outcome: store.OutcomeResolved, seconds: 60, sentiment: ptr(0.5),
-			latencies: []*store.Latency{{EndpointMs: 300, STTMs: 100, LLMFirstToken: 200, TTSFirstByteMs: 100}, {OverheadMs: 5}}},
+			latencies: []*store.Latency{{EndpointMs: 300, STTMs: 60, LLMFirstToken: 200, LLMFirstSentenceMs: 40, TTSFirstByteMs: 100}, {OverheadMs: 5}}},
 		{start: base.Add(2 * time.Minute), status: ended, outcome: store.OutcomeEscalated, seconds: 120, sentiment: ptr(-0.6),
 			latencies: []*store.Latency{lat(1000), nil, {}}},
 		{start: base.Add(3 * time.Minute), status: store.CallActive, latencies: []*store.Latency{lat(400)}},
