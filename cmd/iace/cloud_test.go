@@ -64,7 +64,7 @@ func startCloud(ctx context.Context, t *testing.T, reply openaitest.ChatReply) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &cloud{s: s, errc: s.start(), llm: llm, dg: dg, tx: tx, logs: logs, url: "ws://" + s.publicLn.Addr().String() + "/media/telnyx"}
+	return &cloud{s: s, errc: s.start(t.Context()), llm: llm, dg: dg, tx: tx, logs: logs, url: "ws://" + s.publicLn.Addr().String() + "/media/telnyx"}
 }
 
 // stop shuts the server down and checks no key reached the log.

@@ -35,41 +35,69 @@ type config struct {
 	LLMKey      string
 	DeepgramKey string
 	TelnyxKey   string
+	GoogleKey   string
+	EmbedKey    string
+	AuthSecret  string
+	// StreamSecret signs the per-call media stream tokens.
+	StreamSecret string
 
 	LLMBaseURL   string
 	LLMModel     string
 	DeepgramURL  string
 	TelnyxAPIURL string
+	STT          string
+	WhisperModel string
+	EmbedBaseURL string
+	EmbedModel   string
+	Sentiment    string
+
+	PublicURL              string
+	TelnyxPublicKey        string
+	UnauthenticatedStreams string
+
+	CORSOrigins    string
+	TrustedProxies string
+	RateIP         float64
+	RateUser       float64
 
 	EspeakBinary    string
 	EspeakWPM       int
 	TTSCacheEntries int
 
-	Session session.Config
-	Pacer   media.PacerConfig
-	Conn    telnyx.ConnConfig
+	Session   session.Config
+	Pacer     media.PacerConfig
+	Conn      telnyx.ConnConfig
+	Telemetry telemetryConfig
 }
 
 func defaultConfig() config {
 	return config{
-		Addr:            ":8080",
-		InternalAddr:    "127.0.0.1:9090",
-		LogFormat:       "auto",
-		LogLevel:        "info",
-		DrainTimeout:    30 * time.Second,
-		DataDir:         "data",
-		LLMBaseURL:      "https://api.groq.com/openai/v1",
-		LLMModel:        "openai/gpt-oss-20b",
-		DeepgramURL:     "wss://api.deepgram.com",
-		TelnyxAPIURL:    "https://api.telnyx.com/v2",
-		Migrate:         true,
-		DefaultAgent:    string(demoOrg) + "/" + string(demoAgent),
-		EspeakBinary:    "espeak-ng",
-		EspeakWPM:       175,
-		TTSCacheEntries: 2048,
-		Session:         session.DefaultConfig(),
-		Pacer:           media.DefaultPacerConfig(),
-		Conn:            telnyx.DefaultConnConfig(),
+		Addr:                   ":8080",
+		InternalAddr:           "127.0.0.1:9090",
+		LogFormat:              "auto",
+		LogLevel:               "info",
+		DrainTimeout:           30 * time.Second,
+		DataDir:                "data",
+		LLMBaseURL:             "https://api.groq.com/openai/v1",
+		LLMModel:               "openai/gpt-oss-20b",
+		DeepgramURL:            "wss://api.deepgram.com",
+		TelnyxAPIURL:           "https://api.telnyx.com/v2",
+		STT:                    "auto",
+		WhisperModel:           "whisper-large-v3-turbo",
+		EmbedBaseURL:           "https://api.openai.com/v1",
+		EmbedModel:             "text-embedding-3-small",
+		Sentiment:              "model",
+		UnauthenticatedStreams: "auto",
+		RateIP:                 50,
+		RateUser:               20,
+		Migrate:                true,
+		DefaultAgent:           string(demoOrg) + "/" + string(demoAgent),
+		EspeakBinary:           "espeak-ng",
+		EspeakWPM:              175,
+		TTSCacheEntries:        2048,
+		Session:                session.DefaultConfig(),
+		Pacer:                  media.DefaultPacerConfig(),
+		Conn:                   telnyx.DefaultConnConfig(),
 	}
 }
 
@@ -88,9 +116,23 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.LLMModel, "llm-model", c.LLMModel, "chat model name")
 	fs.StringVar(&c.DeepgramURL, "deepgram-url", c.DeepgramURL, "Deepgram API (live speech-to-text and Aura), used when "+envDeepgramKey+" is set")
 	fs.StringVar(&c.TelnyxAPIURL, "telnyx-api-url", c.TelnyxAPIURL, "Telnyx Call Control API, used when "+envTelnyxKey+" is set")
+	fs.StringVar(&c.STT, "stt", c.STT, "speech-to-text: auto (Deepgram when "+envDeepgramKey+" is set, else the offline simulator) or whisper (VAD-cut utterances to /audio/transcriptions at --llm-base-url)")
+	fs.StringVar(&c.WhisperModel, "whisper-model", c.WhisperModel, "transcription model of --stt whisper")
+	fs.StringVar(&c.EmbedBaseURL, "embed-base-url", c.EmbedBaseURL, "OpenAI-compatible /embeddings API, used when "+envEmbedKey+" is set (and "+envGoogleKey+" is not)")
+	fs.StringVar(&c.EmbedModel, "embed-model", c.EmbedModel, "embedding model at --embed-base-url (768 dimensions are asked for)")
+	fs.StringVar(&c.Sentiment, "sentiment", c.Sentiment, "caller sentiment: model (JSON-mode chat model when "+envLLMKey+" is set, lexicon when it fails) or lexicon")
+	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "this deployment's public base URL (https://iace.example.com): Telnyx is told to stream calls to its /media/telnyx")
+	fs.StringVar(&c.TelnyxPublicKey, "telnyx-public-key", c.TelnyxPublicKey, "the Telnyx account's webhook public key (base64 Ed25519); set: POST /webhooks/telnyx answers calls")
+	fs.StringVar(&c.UnauthenticatedStreams, "unauthenticated-streams", c.UnauthenticatedStreams, "development switch: accept media streams without a per-call token: auto (only with the embedded store), true or false")
+	fs.StringVar(&c.CORSOrigins, "cors-origins", c.CORSOrigins, "comma-separated browser origins allowed to call /api/v1 (empty: none)")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed")
+	fs.Float64Var(&c.RateIP, "rate-limit-ip", c.RateIP, "control API requests per second per client address (burst twice that; 0: no limit)")
+	fs.Float64Var(&c.RateUser, "rate-limit-user", c.RateUser, "control API requests per second per user (burst twice that; 0: no limit)")
 	fs.StringVar(&c.EspeakBinary, "espeak-binary", c.EspeakBinary, "espeak-ng binary of the offline text-to-speech")
 	fs.IntVar(&c.EspeakWPM, "espeak-wpm", c.EspeakWPM, "offline text-to-speech speed, words per minute")
 	fs.IntVar(&c.TTSCacheEntries, "tts-cache-entries", c.TTSCacheEntries, "synthesized sentences kept in memory (greetings and stock replies repeat on every call)")
+	fs.StringVar(&c.Telemetry.Endpoint, "otlp-endpoint", c.Telemetry.Endpoint,
+		"OpenTelemetry traces: base URL of an OTLP/HTTP collector, e.g. http://jaeger:4318 (/v1/traces is appended); empty: off unless OTEL_EXPORTER_OTLP_ENDPOINT is set")
 
 	s := &c.Session
 	fs.DurationVar(&s.VAD.MinSpeech, "vad-min-speech", s.VAD.MinSpeech, "voiced audio needed before the caller counts as speaking")
@@ -118,6 +160,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 const (
 	envDatabaseURL = "IACE_DATABASE_URL"
 	envRedisURL    = "IACE_REDIS_URL"
+	envAuthSecret  = "IACE_AUTH_SECRET"
 )
 
 // envName is the environment variable of a flag.
@@ -144,6 +187,9 @@ func loadConfig(args []string, getenv func(string) string, usageOut io.Writer) (
 	cfg.DatabaseURL = getenv(envDatabaseURL)
 	cfg.RedisURL = getenv(envRedisURL)
 	cfg.LLMKey, cfg.DeepgramKey, cfg.TelnyxKey = getenv(envLLMKey), getenv(envDeepgramKey), getenv(envTelnyxKey)
+	cfg.GoogleKey, cfg.EmbedKey, cfg.AuthSecret = getenv(envGoogleKey), getenv(envEmbedKey), getenv(envAuthSecret)
+	cfg.StreamSecret = getenv(envStreamSecret)
+	cfg.Telemetry.fromOTELEnv(getenv)
 	if err := errors.Join(errs...); err != nil {
 		return cfg, err
 	}
@@ -178,6 +224,25 @@ func (c *config) validate() error {
 	if _, err := newAgentRouter(nil, c.DefaultAgent); err != nil {
 		errs = append(errs, err)
 	}
+	switch c.STT {
+	case "auto", "whisper":
+	default:
+		errs = append(errs, fmt.Errorf("stt %q: want auto or whisper", c.STT))
+	}
+	switch c.Sentiment {
+	case "model", "lexicon":
+	default:
+		errs = append(errs, fmt.Errorf("sentiment %q: want model or lexicon", c.Sentiment))
+	}
+	if c.RateIP < 0 || c.RateUser < 0 {
+		errs = append(errs, errors.New("rate limits must be >= 0"))
+	}
+	if c.AuthSecret != "" && len(c.AuthSecret) < 32 {
+		errs = append(errs, fmt.Errorf("%s is %d bytes: want at least 32 random bytes", envAuthSecret, len(c.AuthSecret)))
+	}
+	if err := c.validateControl(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.TTSCacheEntries < 0 {
 		errs = append(errs, fmt.Errorf("tts cache entries %d: want >= 0", c.TTSCacheEntries))
 	}
@@ -189,6 +254,9 @@ func (c *config) validate() error {
 	}
 	if err := c.Conn.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("media stream: %w", err))
+	}
+	if err := c.Telemetry.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -209,6 +277,10 @@ func printUsage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprintf(tw, "(env only)\t%s\t\"\"\tkey of the OpenAI-compatible chat API; unset: the offline rule-based agent\n", envLLMKey)
 	fmt.Fprintf(tw, "(env only)\t%s\t\"\"\tDeepgram key (speech-to-text and Aura voice); unset: offline simulator and espeak-ng\n", envDeepgramKey)
 	fmt.Fprintf(tw, "(env only)\t%s\t\"\"\tTelnyx API key for Call Control (transfer, hang-up); unset: calls end by closing the stream\n", envTelnyxKey)
+	fmt.Fprintf(tw, "(env only)\t%s\t\"\"\tGoogle AI key: pattern embeddings by gemini-embedding-001; unset: %s or the offline embedder\n", envGoogleKey, envEmbedKey)
+	fmt.Fprintf(tw, "(env only)\t%s\t\"\"\tkey of the /embeddings API at --embed-base-url\n", envEmbedKey)
+	fmt.Fprintf(tw, "(env only)\t%s\t\"\"\tkey of the per-call media stream tokens, at least 32 random bytes, the same on every node; unset: a random key per process\n", envStreamSecret)
+	fmt.Fprintf(tw, "(env only)\t%s\t\"\"\tcontrol API token signing key, at least 32 random bytes, the same on every node; unset: a random key per process (logins end at restart)\n", envAuthSecret)
 	_ = tw.Flush()
 }
 

@@ -1,5 +1,5 @@
 // Command iace is the IACE media server: it answers Telnyx media streams with
-// an AI agent. Subcommands: serve, migrate, version.
+// an AI agent. Subcommands: serve, migrate, user, fakes, version.
 package main
 
 import (
@@ -18,7 +18,7 @@ import (
 var version = "dev"
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "iace:", err)
 			os.Exit(1)
@@ -26,7 +26,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		usage(stderr)
 		return errors.New("no command given")
@@ -48,6 +48,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return migrate(ctx, args[1], cfg, stdout)
+	case "user":
+		return userCommand(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "fakes":
 		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 		defer stop()
@@ -69,6 +71,8 @@ func usage(w io.Writer) {
 Commands:
   serve     run the media server (iace serve --help lists every setting)
   migrate   up|down|status: the database migrations (same settings as serve)
+  user      create --org ID --email EMAIL [--role admin]: a control API user
+            (password from IACE_USER_PASSWORD or stdin; same store settings as serve)
   fakes     run fakes of Deepgram, an OpenAI-compatible LLM and Telnyx for load tests
   version   print the version
 `)

@@ -83,10 +83,10 @@ func TestHelpListsEverySettingWithItsDefault(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	var out bytes.Buffer
-	if err := run(t.Context(), []string{"version"}, env(nil), &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "iace ") {
+	if err := run(t.Context(), []string{"version"}, env(nil), nil, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "iace ") {
 		t.Errorf("version: %q, %v", out.String(), err)
 	}
-	if err := run(t.Context(), []string{"frobnicate"}, env(nil), io.Discard, io.Discard); err == nil {
+	if err := run(t.Context(), []string{"frobnicate"}, env(nil), nil, io.Discard, io.Discard); err == nil {
 		t.Error("an unknown command succeeded")
 	}
 }
@@ -109,7 +109,7 @@ func TestServeHoldsSimulatedCalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	errc := s.start()
+	errc := s.start(t.Context())
 
 	rep, err := sim.Run(ctx, sim.Config{
 		URL:      "ws://" + s.publicLn.Addr().String() + "/media/telnyx",

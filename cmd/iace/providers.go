@@ -9,10 +9,12 @@ import (
 
 	"github.com/iace/iace/ai"
 	"github.com/iace/iace/ai/deepgram"
+	"github.com/iace/iace/ai/google"
 	"github.com/iace/iace/ai/local"
 	"github.com/iace/iace/ai/openai"
 	"github.com/iace/iace/media/telnyx/callcontrol"
 	"github.com/iace/iace/session"
+	"github.com/iace/iace/store"
 )
 
 // The provider keys: secrets, from the environment only.
@@ -20,6 +22,8 @@ const (
 	envLLMKey      = "IACE_LLM_API_KEY"
 	envDeepgramKey = "IACE_DEEPGRAM_API_KEY"
 	envTelnyxKey   = "IACE_TELNYX_API_KEY"
+	envGoogleKey   = "IACE_GOOGLE_API_KEY"
+	envEmbedKey    = "IACE_EMBED_API_KEY"
 )
 
 // providers are the speech, language and telephony parts calls run with:
@@ -29,7 +33,19 @@ type providers struct {
 	chat  session.ChatModel
 	synth *ai.SpeechCache
 	calls session.CallController
-	names []any // slog attributes naming each choice
+	cc    *callcontrol.Client // nil without a Telnyx key
+	// embed turns text into pattern vectors; sentiment scores caller turns.
+	embed     ai.Embedder
+	sentiment local.SentimentScorer
+	names     []any // slog attributes naming each choice
+	closers   []func()
+}
+
+// Close releases what the providers hold (a transcriber's workers).
+func (p *providers) Close() {
+	for _, c := range p.closers {
+		c()
+	}
 }
 
 func newProviders(cfg config, reg prometheus.Registerer, log *slog.Logger) (*providers, error) {
@@ -65,6 +81,22 @@ func newProviders(cfg config, reg prometheus.Registerer, log *slog.Logger) (*pro
 		p.names = append(p.names, "speech_to_text", "offline simulator transcriber (local.SimTranscriber): transcripts come from the stream's sim_script parameter; set "+envDeepgramKey+" for Deepgram")
 		speech, ttsName = offlineSpeech(cfg)
 	}
+	if cfg.STT == "whisper" {
+		if cfg.LLMKey == "" {
+			return nil, fmt.Errorf("--stt whisper needs %s (the key of the OpenAI-compatible API at --llm-base-url)", envLLMKey)
+		}
+		tr, err := openai.NewTranscriber(openai.Config{BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMKey, Registerer: reg, Logger: log},
+			openai.TranscriberConfig{Model: cfg.WhisperModel})
+		if err != nil {
+			return nil, fmt.Errorf("whisper: %w", err)
+		}
+		p.stt = tr
+		p.closers = append(p.closers, func() { _ = tr.Close() })
+		p.names = append(p.names, "speech_to_text", "Whisper on VAD-cut utterances at "+cfg.LLMBaseURL+" (model "+cfg.WhisperModel+")")
+	}
+	if err := p.addLanguage(cfg, reg, log); err != nil {
+		return nil, err
+	}
 	p.synth = newSpeechCache(speech, cfg, reg)
 	p.names = append(p.names, "text_to_speech", ttsName)
 
@@ -75,7 +107,7 @@ func newProviders(cfg config, reg prometheus.Registerer, log *slog.Logger) (*pro
 		if err != nil {
 			return nil, fmt.Errorf("telnyx call control: %w", err)
 		}
-		p.calls = telnyxCalls{c}
+		p.calls, p.cc = telnyxCalls{c}, c
 		p.names = append(p.names, "call_control", "Telnyx Call Control at "+cfg.TelnyxAPIURL)
 	} else {
 		p.names = append(p.names, "call_control", "none: transfers and hang-ups only close the media stream; set "+envTelnyxKey)
@@ -101,4 +133,51 @@ func (t telnyxCalls) Transfer(ctx context.Context, ccid, to string) error {
 
 func (t telnyxCalls) Hangup(ctx context.Context, ccid string) error {
 	return t.c.Hangup(ctx, ccid, callcontrol.HangupParams{})
+}
+
+// addLanguage picks the embedder and the sentiment scorer.
+func (p *providers) addLanguage(cfg config, reg prometheus.Registerer, log *slog.Logger) error {
+	switch {
+	case cfg.GoogleKey != "":
+		c, err := google.New(google.Config{APIKey: cfg.GoogleKey, Dimensions: store.EmbeddingDims, Registerer: reg, Logger: log})
+		if err != nil {
+			return fmt.Errorf("google embeddings: %w", err)
+		}
+		p.embed = c
+		p.names = append(p.names, "embeddings", "Google gemini-embedding-001 at 768 dimensions")
+	case cfg.EmbedKey != "":
+		c, err := openai.NewEmbedder(openai.Config{BaseURL: cfg.EmbedBaseURL, APIKey: cfg.EmbedKey, Registerer: reg, Logger: log},
+			openai.EmbedderConfig{Model: cfg.EmbedModel, Dimensions: store.EmbeddingDims})
+		if err != nil {
+			return fmt.Errorf("embeddings: %w", err)
+		}
+		p.embed = c
+		p.names = append(p.names, "embeddings", "OpenAI-compatible /embeddings at "+cfg.EmbedBaseURL+" (model "+cfg.EmbedModel+")")
+	default:
+		e, err := local.NewHashEmbedder(store.EmbeddingDims)
+		if err != nil {
+			return err
+		}
+		p.embed = e
+		p.names = append(p.names, "embeddings", "offline hashed embedder (local.HashEmbedder): shared words only; set "+envGoogleKey+" or "+envEmbedKey)
+	}
+
+	var primary local.SentimentScorer
+	if cfg.LLMKey != "" && cfg.Sentiment == "model" {
+		c, err := openai.NewSentiment(openai.Config{BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMKey, Model: cfg.LLMModel, Registerer: reg, Logger: log},
+			openai.SentimentConfig{})
+		if err != nil {
+			return fmt.Errorf("sentiment: %w", err)
+		}
+		primary = c
+		p.names = append(p.names, "sentiment", "JSON-mode chat model at "+cfg.LLMBaseURL+", offline lexicon when it fails")
+	} else {
+		p.names = append(p.names, "sentiment", "offline lexicon (local.LexiconSentiment)")
+	}
+	s, err := local.NewSentimentWithFallback(primary, local.SentimentFallbackConfig{Registerer: reg, Logger: log})
+	if err != nil {
+		return err
+	}
+	p.sentiment = s
+	return nil
 }

@@ -1,7 +1,14 @@
 package main
 
 import (
+	"context"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
 	"github.com/iace/iace/ai"
+	"github.com/iace/iace/ai/local"
 	"github.com/iace/iace/session"
 	"github.com/iace/iace/store"
 )
@@ -28,8 +35,10 @@ func callRecord(sum session.CallSummary) (store.Call, *store.Customer, store.Cal
 			st.Speaker = store.SpeakerCaller
 			callerSpoke = true
 		}
-		if t.ReplyLatency > 0 {
-			st.Latency = &store.Latency{OverheadMs: int(t.ReplyLatency.Milliseconds())}
+		if l := t.Latency; l != nil {
+			ms := func(d time.Duration) int { return int(d.Milliseconds()) }
+			st.Latency = &store.Latency{EndpointMs: ms(l.Endpoint), STTMs: ms(l.STT), LLMFirstToken: ms(l.LLMFirstToken),
+				LLMFirstSentenceMs: ms(l.LLMFirstSentence), TTSFirstByteMs: ms(l.TTSFirstByte), OverheadMs: ms(l.Overhead)}
 		}
 		turns = append(turns, st)
 	}
@@ -62,4 +71,61 @@ func callRecord(sum session.CallSummary) (store.Call, *store.Customer, store.Cal
 		end.EscalationReason = "caller asked for a human"
 	}
 	return call, customer, end
+}
+
+// sentimentBudget bounds the scoring of a finished call's caller turns: the
+// record waits for it, and the lexicon answers what the model has not.
+const sentimentBudget = 3 * time.Second
+
+// scoreSentiment scores each caller turn (at most four at once), writes the
+// score on the turn and returns the call's summary; nil without caller turns.
+func scoreSentiment(ctx context.Context, sc local.SentimentScorer, turns []store.Turn) *store.Sentiment {
+	var idx []int
+	for i, t := range turns {
+		if t.Speaker == store.SpeakerCaller && strings.TrimSpace(t.Text) != "" {
+			idx = append(idx, i)
+		}
+	}
+	if sc == nil || len(idx) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, sentimentBudget)
+	defer cancel()
+	scores := make([]float64, len(idx))
+	var g errgroup.Group
+	g.SetLimit(4)
+	for k, i := range idx {
+		g.Go(func() error {
+			s, _ := sc.Score(ctx, turns[i].Text) // a scorer with a fallback always answers
+			scores[k] = s.Score
+			return nil
+		})
+	}
+	_ = g.Wait()
+	for k, i := range idx {
+		v := scores[k]
+		turns[i].Sentiment = &v
+	}
+	return summarize(scores)
+}
+
+// summarize is the sentiment summary of a call's caller turn scores, in
+// order: mean, minimum, last, and the least-squares slope per turn.
+func summarize(scores []float64) *store.Sentiment {
+	n := float64(len(scores))
+	s := &store.Sentiment{Min: scores[0], Last: scores[len(scores)-1], Turns: len(scores)}
+	var sum, sx, sxy, sxx float64
+	for i, v := range scores {
+		x := float64(i)
+		sum += v
+		sx += x
+		sxy += x * v
+		sxx += x * x
+		s.Min = min(s.Min, v)
+	}
+	s.Average = sum / n
+	if d := n*sxx - sx*sx; d > 0 {
+		s.Trend = (n*sxy - sx*sum) / d
+	}
+	return s
 }

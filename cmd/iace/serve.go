@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/iace/iace/ai"
+	"github.com/iace/iace/control/api"
 	"github.com/iace/iace/media"
 	"github.com/iace/iace/media/telnyx"
 	"github.com/iace/iace/session"
@@ -34,12 +35,21 @@ type server struct {
 	publicLn net.Listener
 	intLn    net.Listener
 	stores   *stores
+	prov     *providers
+	control  *control
+	// stopTracing flushes and stops the trace exporter.
+	stopTracing func(context.Context) error
+	// webhookDone is closed when the webhook workers have stopped.
+	webhookStop context.CancelFunc
+	webhookDone chan struct{}
 }
 
 // newServer wires config -> agents -> providers -> engine -> HTTP and opens
 // the listeners. Nothing is served until start.
 func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, error) {
 	log := newLogger(cfg.LogFormat, cfg.LogLevel, logOut)
+	cfg.Conn.StreamSecret = streamSecret(cfg, log)
+	cfg.Conn.AllowUnauthenticated = allowUnauthenticated(cfg)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -59,6 +69,11 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 	}
 	log.Info("providers", append(prov.names, "store", st.name, "cache", cacheName(cfg.RedisURL))...)
 
+	tracer, stopTracing, err := newTracing(ctx, cfg.Telemetry, log)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
 	pacer, err := media.NewPacer(cfg.Pacer, reg)
 	if err != nil {
 		_ = st.Close()
@@ -71,8 +86,9 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		Synth:   prov.synth,
 		Calls:   prov.calls,
 		Pacer:   pacer,
-		OnEnd:   func(ctx context.Context, sum session.CallSummary) { st.recordCall(ctx, log, sum) },
+		OnEnd:   func(ctx context.Context, sum session.CallSummary) { st.recordCall(ctx, log, sum, prov.sentiment) },
 		Metrics: session.NewMetrics(reg),
+		Tracer:  tracer,
 		Log:     log,
 	})
 	if err != nil {
@@ -80,10 +96,19 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		_ = st.Close()
 		return nil, err
 	}
-	s := &server{log: log, engine: engine, pacer: pacer, stores: st}
+	s := &server{log: log, engine: engine, pacer: pacer, stores: st, prov: prov, stopTracing: stopTracing}
+	if s.control, err = newControl(cfg, st, prov, engine, reg, log); err != nil {
+		pacer.Close()
+		_ = st.Close()
+		return nil, err
+	}
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /media/telnyx", telnyx.NewHandler(cfg.Conn, engine, telnyx.NewMetrics(reg), log))
+	mux.Handle(api.Prefix+"/", s.control.api)
+	if s.control.webhook != nil {
+		mux.Handle("POST /webhooks/telnyx", s.control.webhook)
+	}
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "IACE media server. Telnyx media streams: /media/telnyx")
 	})
@@ -165,8 +190,20 @@ func newSpeechCache(src ai.SpeechSource, cfg config, reg prometheus.Registerer) 
 }
 
 // start serves both listeners until stop.
-func (s *server) start() <-chan error {
+func (s *server) start(ctx context.Context) <-chan error {
 	errc := make(chan error, 2)
+	// The workers outlive the serving context: shutdown stops them after the
+	// listener, so that accepted events are processed.
+	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.webhookStop, s.webhookDone = stop, make(chan struct{})
+	go func() { // ends in shutdown, which cancels it and waits
+		defer close(s.webhookDone)
+		if s.control.webhook != nil {
+			if err := s.control.webhook.Run(wctx); err != nil {
+				s.log.Warn("webhook workers", "err", err)
+			}
+		}
+	}()
 	go func() { errc <- s.public.Serve(s.publicLn) }()
 	go func() { errc <- s.internal.Serve(s.intLn) }()
 	s.log.Info("serving", "addr", s.publicLn.Addr().String(), "internal_addr", s.intLn.Addr().String())
@@ -191,8 +228,13 @@ func (s *server) shutdown(ctx context.Context, drainTimeout time.Duration, force
 	sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
 	defer scancel()
 	err := errors.Join(drainErr, s.public.Shutdown(sctx), s.internal.Shutdown(sctx))
+	if s.webhookStop != nil { // after the listener: events already accepted are processed
+		s.webhookStop()
+		<-s.webhookDone
+	}
 	s.pacer.Close()
-	return errors.Join(err, s.stores.Close())
+	s.prov.Close()
+	return errors.Join(err, s.stopTracing(sctx), s.stores.Close())
 }
 
 // serve runs the server until SIGTERM or SIGINT. The first signal drains;
@@ -208,7 +250,7 @@ func serve(parent context.Context, cfg config, logOut io.Writer) error {
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sig)
 
-	errc := s.start()
+	errc := s.start(ctx)
 	select {
 	case err := <-errc:
 		kill()

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/iace/iace/ai/local"
 	"github.com/iace/iace/migrations"
 	"github.com/iace/iace/session"
 	"github.com/iace/iace/store"
@@ -178,6 +179,11 @@ func (r agentRouter) AgentForNumber(ctx context.Context, number store.PhoneNumbe
 	return a, err
 }
 
+// GetAgent loads an agent by id: streams that carry a token name theirs.
+func (r agentRouter) GetAgent(ctx context.Context, org store.OrgID, id store.AgentID) (store.Agent, error) {
+	return r.st.GetAgent(ctx, org, id)
+}
+
 // migrate runs `iace migrate up|down|status` against the configured store.
 func migrate(ctx context.Context, action string, cfg config, out io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
@@ -213,11 +219,12 @@ func migrate(ctx context.Context, action string, cfg config, out io.Writer) erro
 // recordCall writes a finished call through the spool. An error here means
 // the record could not even be spooled: it is logged, there is no one else
 // to tell.
-func (s *stores) recordCall(ctx context.Context, log *slog.Logger, sum session.CallSummary) {
+func (s *stores) recordCall(ctx context.Context, log *slog.Logger, sum session.CallSummary, sentiment local.SentimentScorer) {
 	if sum.Info.OrgID == "" {
 		return // an agent from outside the store: nowhere to record it
 	}
 	call, customer, end := callRecord(sum)
+	end.Sentiment = scoreSentiment(ctx, sentiment, end.Turns)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := s.spool.RecordCall(ctx, spool.CallRecord{Call: call, Customer: customer, End: end}); err != nil {

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/iace/iace/control/api"
+	"github.com/iace/iace/control/auth"
+	"github.com/iace/iace/control/ratelimit"
+	"github.com/iace/iace/control/webhook"
+	"github.com/iace/iace/media/telnyx"
+	"github.com/iace/iace/session"
+	"github.com/iace/iace/store"
+)
+
+// envStreamSecret is the key of the media streams' tokens: a secret, from
+// the environment only.
+const envStreamSecret = "IACE_STREAM_SECRET"
+
+// control is the control plane of a server: the REST API and, when Telnyx
+// is configured, the webhook receiver.
+type control struct {
+	auth    *auth.Service
+	api     *api.API
+	webhook *webhook.Handler // nil: webhooks are off
+}
+
+// limiter is a rate limiter shared through Redis when there is one.
+func limiter(name string, rate ratelimit.Rate, st *stores, reg prometheus.Registerer, log *slog.Logger) (auth.Throttle, error) {
+	cfg := ratelimit.Config{Name: name, Rate: rate}
+	if st.redis != nil {
+		return ratelimit.NewRedis(cfg, st.redis, reg, log)
+	}
+	return ratelimit.NewLocal(cfg, reg)
+}
+
+// perSecond is a rate of n requests a second with a burst of twice that.
+func perSecond(n float64) ratelimit.Rate {
+	per := time.Duration(float64(time.Second) / n)
+	return ratelimit.Rate{N: 1, Per: per, Burst: max(2, int(2*n))}
+}
+
+// authKey is the token signing key: IACE_AUTH_SECRET, or a random key for
+// this process only.
+func authKey(cfg config, log *slog.Logger) []byte {
+	if cfg.AuthSecret != "" {
+		return []byte(cfg.AuthSecret)
+	}
+	log.Warn("control API: " + envAuthSecret + " is unset, so tokens are signed with a random key of this process: " +
+		"logins end when it restarts and other nodes refuse them; set it to 32+ random bytes, the same on every node")
+	return auth.GenerateKey()
+}
+
+// streamSecret is the key of the media streams' per-call tokens:
+// IACE_STREAM_SECRET, or a random key for this process only.
+func streamSecret(cfg config, log *slog.Logger) telnyx.Secret {
+	if cfg.StreamSecret != "" {
+		return telnyx.Secret(cfg.StreamSecret)
+	}
+	if cfg.TelnyxPublicKey != "" {
+		log.Warn("media streams: " + envStreamSecret + " is unset, so stream tokens are signed with a random key of this process: " +
+			"a stream reaching another node is refused; set it to 32+ random bytes, the same on every node")
+	}
+	return telnyx.Secret(rand.Text() + rand.Text())
+}
+
+// allowUnauthenticated decides the development switch: "auto" allows
+// streams without a token only on the embedded quick-start store.
+func allowUnauthenticated(cfg config) bool {
+	switch cfg.UnauthenticatedStreams {
+	case "true":
+		return true
+	case "auto":
+		return cfg.DatabaseURL == ""
+	}
+	return false
+}
+
+// newControl builds the API and the webhook receiver over the stores, the
+// providers and the engine.
+func newControl(cfg config, st *stores, prov *providers, engine *session.Engine, reg prometheus.Registerer, log *slog.Logger) (*control, error) {
+	c := &control{}
+	loginEmail, err := limiter("login_email", auth.DefaultEmailFailures, st, reg, log)
+	if err != nil {
+		return nil, err
+	}
+	loginIP, err := limiter("login_ip", auth.DefaultIPFailures, st, reg, log)
+	if err != nil {
+		return nil, err
+	}
+	if c.auth, err = auth.NewService(auth.Config{SigningKey: authKey(cfg, log)}, st.backend,
+		auth.Throttles{Email: loginEmail, IP: loginIP}, reg, log); err != nil {
+		return nil, err
+	}
+	deps := api.Deps{
+		Store: st.cached, Stats: st.backend, Auth: c.auth, Live: engine.Registry(), Embed: prov.embed,
+		Log: log, Registry: reg,
+	}
+	if prov.calls != nil {
+		deps.Calls = prov.calls
+	}
+	if cfg.RateIP > 0 {
+		if deps.IPLimit, err = limiter("api_ip", perSecond(cfg.RateIP), st, reg, log); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.RateUser > 0 {
+		if deps.UserLimit, err = limiter("api_user", perSecond(cfg.RateUser), st, reg, log); err != nil {
+			return nil, err
+		}
+	}
+	if c.api, err = api.New(api.Config{CORSOrigins: splitList(cfg.CORSOrigins), TrustedProxies: splitList(cfg.TrustedProxies)}, deps); err != nil {
+		return nil, err
+	}
+
+	if cfg.TelnyxPublicKey == "" {
+		log.Info("telnyx webhooks off: set --telnyx-public-key (and " + envTelnyxKey + ", --public-url) to answer calls from Telnyx")
+		return c, nil
+	}
+	if prov.cc == nil {
+		return nil, fmt.Errorf("--telnyx-public-key is set but %s is not: webhooks answer calls through Call Control", envTelnyxKey)
+	}
+	pub, err := webhook.ParsePublicKey(cfg.TelnyxPublicKey)
+	if err != nil {
+		return nil, err
+	}
+	wc := webhook.DefaultConfig()
+	wc.PublicKey, wc.PublicURL, wc.StreamSecret = pub, cfg.PublicURL, cfg.Conn.StreamSecret
+	if org, agent, ok := strings.Cut(cfg.DefaultAgent, "/"); ok {
+		wc.UnknownNumber, wc.DefaultOrg, wc.DefaultAgent = webhook.UnknownDefault, store.OrgID(org), store.AgentID(agent)
+	}
+	var dedupe webhook.Deduper = webhook.NewStoreDeduper(st.backend)
+	if st.redis != nil {
+		dedupe = webhook.NewRedisDeduper(st.redis, 0)
+	}
+	if c.webhook, err = webhook.New(wc, webhook.Deps{
+		Agents: st.cached, Calls: st.cached, Control: prov.cc, Live: engine, Dedupe: dedupe,
+		Metrics: webhook.NewMetrics(reg), Log: log,
+	}); err != nil {
+		return nil, err
+	}
+	log.Info("telnyx webhooks on", "path", "/webhooks/telnyx", "public_url", cfg.PublicURL, "unknown_numbers", string(wc.UnknownNumber))
+	return c, nil
+}
+
+// splitList reads a comma-separated setting.
+func splitList(s string) []string {
+	var out []string
+	for v := range strings.SplitSeq(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// validateControl checks the control plane's settings.
+func (c *config) validateControl() error {
+	var errs []error
+	switch c.UnauthenticatedStreams {
+	case "auto", "true", "false":
+	default:
+		errs = append(errs, fmt.Errorf("unauthenticated streams %q: want auto, true or false", c.UnauthenticatedStreams))
+	}
+	if c.StreamSecret != "" && len(c.StreamSecret) < telnyx.MinSecretLen {
+		errs = append(errs, fmt.Errorf("%s is %d bytes: want at least %d random bytes", envStreamSecret, len(c.StreamSecret), telnyx.MinSecretLen))
+	}
+	if c.TelnyxPublicKey != "" {
+		if _, err := webhook.ParsePublicKey(c.TelnyxPublicKey); err != nil {
+			errs = append(errs, fmt.Errorf("telnyx public key: %w", err))
+		}
+		if !strings.HasPrefix(c.PublicURL, "https://") && !strings.HasPrefix(c.PublicURL, "http://") {
+			errs = append(errs, errors.New("--public-url (http(s)://host) is required with webhooks: Telnyx streams to it"))
+		}
+	}
+	return errors.Join(errs...)
+}
