@@ -6,30 +6,35 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/iace/iace/media"
 )
 
-// TestScriptParses runs `node --check` on the script (copied to .mjs so node
-// parses it as an ES module, as k6 does). k6 itself is not needed: node only
-// parses, it does not resolve the k6/* imports.
+// TestScriptParses runs `node --check` on each script (copied to .mjs so
+// node parses it as an ES module, as k6 does). k6 itself is not needed: node
+// only parses, it does not resolve the k6/* imports.
 func TestScriptParses(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node not on PATH; cannot syntax-check calls.js")
+		t.Skip("node not on PATH; cannot syntax-check the scripts")
 	}
-	src, err := os.ReadFile("calls.js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mjs := filepath.Join(t.TempDir(), "calls.mjs")
-	if err := os.WriteFile(mjs, src, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.CommandContext(t.Context(), node, "--check", mjs).CombinedOutput()
-	if err != nil {
-		t.Fatalf("node --check calls.js: %v\n%s", err, out)
+	for _, name := range []string{"calls.js", "api.js"} {
+		t.Run(name, func(t *testing.T) {
+			src, err := os.ReadFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mjs := filepath.Join(t.TempDir(), strings.TrimSuffix(name, ".js")+".mjs")
+			if err := os.WriteFile(mjs, src, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.CommandContext(t.Context(), node, "--check", mjs).CombinedOutput()
+			if err != nil {
+				t.Fatalf("node --check %s: %v\n%s", name, err, out)
+			}
+		})
 	}
 }
 

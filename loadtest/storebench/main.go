@@ -24,6 +24,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/iace/iace/loadtest/storebench/dataset"
 	"github.com/iace/iace/store"
 	"github.com/iace/iace/store/embedded"
 	"github.com/iace/iace/store/postgres"
@@ -94,10 +95,7 @@ type report struct {
 	K           int           `json:"k"`
 }
 
-type step struct {
-	Name string        `json:"name"`
-	Took time.Duration `json:"ns"`
-}
+type step = dataset.Step
 
 type opStats struct {
 	Name string        `json:"name"`
@@ -112,7 +110,7 @@ func run(ctx context.Context, c config, w io.Writer) error {
 	if c.calls < 1 || c.turns < 1 || c.patterns < c.k || c.n < 1 {
 		return errors.New("need at least one call, one turn per call, k patterns and one operation")
 	}
-	g := newGen(c.seed, c.calls, c.turns, c.patterns)
+	g := dataset.New(c.seed, c.calls, c.turns, c.patterns)
 	rep := report{Backend: c.backend, CPUs: runtime.NumCPU(), Calls: c.calls, Turns: c.calls * c.turns, Patterns: c.patterns, K: c.k}
 	logf := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "storebench: "+format+"\n", args...) }
 
@@ -144,7 +142,7 @@ func run(ctx context.Context, c config, w io.Writer) error {
 		s = es
 		if err == nil && !c.reuse {
 			logf("seeding %s through the store API", c.path)
-			rep.SeedSteps, err = seedAPI(ctx, s, g, logf)
+			rep.SeedSteps, err = dataset.Seed(ctx, s, g, "Bench", 1, logf)
 			rep.Seeded = true
 		}
 	default:
@@ -179,7 +177,7 @@ func run(ctx context.Context, c config, w io.Writer) error {
 }
 
 // measure runs each operation c.n times after a warm-up, one at a time.
-func measure(ctx context.Context, s store.Store, g *gen, c config, logf func(string, ...any)) ([]opStats, error) {
+func measure(ctx context.Context, s store.Store, g *dataset.Gen, c config, logf func(string, ...any)) ([]opStats, error) {
 	r := rand.New(rand.NewPCG(c.seed, 99))
 	// Appended turns continue each call's seqs, above those of any earlier
 	// run on a reused data set.
@@ -202,7 +200,7 @@ func measure(ctx context.Context, s store.Store, g *gen, c config, logf func(str
 		}},
 		{"list-calls page of 50 at a random depth", func(int) func() error {
 			// A page starting anywhere in the history, as scrolling reaches it.
-			to := g.start.Add(time.Duration(r.Int64N(int64(g.span))))
+			to := g.Start.Add(time.Duration(r.Int64N(int64(g.Span))))
 			return func() error {
 				items, _, err := s.ListCalls(ctx, benchOrg, store.CallFilter{To: to}, store.Page{Limit: 50})
 				if err == nil && len(items) > 0 && items[0].Agent == nil {
@@ -212,38 +210,38 @@ func measure(ctx context.Context, s store.Store, g *gen, c config, logf func(str
 			}
 		}},
 		{"list-calls page of 50 at a random depth, agent filter", func(int) func() error {
-			to := g.start.Add(time.Duration(r.Int64N(int64(g.span))))
-			f := store.CallFilter{AgentID: g.agentID(r.IntN(g.agents)), To: to}
+			to := g.Start.Add(time.Duration(r.Int64N(int64(g.Span))))
+			f := store.CallFilter{AgentID: g.AgentID(r.IntN(g.Agents)), To: to}
 			return func() error {
 				_, _, err := s.ListCalls(ctx, benchOrg, f, store.Page{Limit: 50})
 				return err
 			}
 		}},
 		{"get-call with transcript", func(int) func() error {
-			id := g.callID(r.IntN(g.calls))
+			id := g.CallID(r.IntN(g.Calls))
 			return func() error {
 				d, err := s.GetCall(ctx, benchOrg, id)
-				if err == nil && len(d.Turns) < g.turns {
+				if err == nil && len(d.Turns) < g.Turns {
 					err = fmt.Errorf("call %s has %d turns", d.Call.ID, len(d.Turns))
 				}
 				return err
 			}
 		}},
 		{"append-turns (one turn)", func(i int) func() error {
-			call := i % g.calls
-			t := g.turn(call, appendSeq+i/g.calls, g.call(call).StartedAt)
+			call := i % g.Calls
+			t := g.Turn(call, appendSeq+i/g.Calls, g.Call(call).StartedAt)
 			t.Text = "An appended turn of the benchmark."
-			return func() error { return s.AppendTurns(ctx, benchOrg, g.callID(call), []store.Turn{t}) }
+			return func() error { return s.AppendTurns(ctx, benchOrg, g.CallID(call), []store.Turn{t}) }
 		}},
 		{fmt.Sprintf("similar-patterns top-%d", c.k), func(i int) func() error {
-			q := g.query(1_000_000 + i)
+			q := g.Query(1_000_000 + i)
 			return func() error {
 				_, err := s.SimilarPatterns(ctx, benchOrg, store.PatternFilter{}, q, c.k)
 				return err
 			}
 		}},
 		{fmt.Sprintf("similar-patterns top-%d, agent filter", c.k), func(i int) func() error {
-			q, f := g.query(2_000_000+i), store.PatternFilter{AgentID: g.agentID(i % g.agents)}
+			q, f := g.Query(2_000_000+i), store.PatternFilter{AgentID: g.AgentID(i % g.Agents)}
 			return func() error {
 				_, err := s.SimilarPatterns(ctx, benchOrg, f, q, c.k)
 				return err
@@ -281,7 +279,7 @@ func measure(ctx context.Context, s store.Store, g *gen, c config, logf func(str
 
 func printReport(w io.Writer, r report) {
 	fmt.Fprintf(w, "backend %s, %d CPUs: %d calls, %d turns, %d patterns (%d dimensions, %d clusters)\n",
-		r.Backend, r.CPUs, r.Calls, r.Turns, r.Patterns, store.EmbeddingDims, clusters)
+		r.Backend, r.CPUs, r.Calls, r.Turns, r.Patterns, store.EmbeddingDims, dataset.Clusters)
 	if r.Seeded {
 		fmt.Fprintf(w, "seeded in %v:", r.SeedTime.Round(100*time.Millisecond))
 		for _, s := range r.SeedSteps {
@@ -300,3 +298,6 @@ func printReport(w io.Writer, r report) {
 	_ = tw.Flush()
 	fmt.Fprintf(w, "recall@%d against exact search: %.4f (no filter), %.4f (agent filter)\n", r.K, r.Recall, r.RecallAgent)
 }
+
+// benchOrg is the data set's organization.
+const benchOrg = dataset.DefaultOrg

@@ -6,17 +6,18 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/iace/iace/loadtest/storebench/dataset"
 	"github.com/iace/iace/store"
 )
 
 // recall measures recall@k of SimilarPatterns against an exact search in Go
 // over every embedding (regenerated from the seed), without a filter and
 // with an agent filter (the agent's patterns and the org-wide ones).
-func recall(ctx context.Context, s store.Store, g *gen, c config) (plain, filtered float64, err error) {
-	embs := make([][]float32, g.patterns)
-	agents := make([]store.AgentID, g.patterns)
-	parallel(g.patterns, func(i int) {
-		p := g.pattern(i)
+func recall(ctx context.Context, s store.Store, g *dataset.Gen, c config) (plain, filtered float64, err error) {
+	embs := make([][]float32, g.Patterns)
+	agents := make([]store.AgentID, g.Patterns)
+	parallel(g.Patterns, func(i int) {
+		p := g.Pattern(i)
 		embs[i], agents[i] = p.Embedding, p.AgentID
 	})
 	type query struct {
@@ -26,9 +27,9 @@ func recall(ctx context.Context, s store.Store, g *gen, c config) (plain, filter
 	}
 	qs := make([]query, c.recallN)
 	for j := range qs {
-		qs[j] = query{q: g.query(3_000_000 + j)}
+		qs[j] = query{q: g.Query(3_000_000 + j)}
 		if j%2 == 1 {
-			qs[j].agent = g.agentID(j % g.agents)
+			qs[j].agent = g.AgentID(j % g.Agents)
 		}
 	}
 	parallel(len(qs), func(j int) {
@@ -43,7 +44,7 @@ func recall(ctx context.Context, s store.Store, g *gen, c config) (plain, filter
 		}
 		want := map[store.PatternID]bool{}
 		for _, i := range q.exact {
-			want[g.patternID(i)] = true
+			want[g.PatternID(i)] = true
 		}
 		hit := 0
 		for _, sp := range got {

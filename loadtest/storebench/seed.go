@@ -10,7 +10,7 @@ import (
 	"github.com/pgvector/pgvector-go"
 	pgxvec "github.com/pgvector/pgvector-go/pgx"
 
-	"github.com/iace/iace/store"
+	"github.com/iace/iace/loadtest/storebench/dataset"
 	"github.com/iace/iace/store/postgres"
 )
 
@@ -21,7 +21,7 @@ var bulkIndexes = []string{"patterns_embedding", "turns_text_fts"}
 // seedPostgres re-creates the schema, migrates it and loads the data set
 // with COPY (the bench knows the tables; the store API is measured, not
 // used, here).
-func seedPostgres(ctx context.Context, c config, g *gen, logf func(string, ...any)) ([]step, error) {
+func seedPostgres(ctx context.Context, c config, g *dataset.Gen, logf func(string, ...any)) ([]step, error) {
 	var steps []step
 	timed := func(name string, fn func() error) error {
 		t0 := time.Now()
@@ -94,20 +94,20 @@ func seedPostgres(ctx context.Context, c config, g *gen, logf func(string, ...an
 	}
 
 	err = timed("organization, agents, customers", func() error {
-		if _, err := conn.Exec(ctx, `INSERT INTO organizations (id, name, created_at) VALUES ($1, 'Bench', $2)`, benchOrg, g.start); err != nil {
+		if _, err := conn.Exec(ctx, `INSERT INTO organizations (id, name, created_at) VALUES ($1, 'Bench', $2)`, benchOrg, g.Start); err != nil {
 			return err
 		}
 		if err := copyRows("agents", []string{"id", "org_id", "name", "greeting", "system_prompt", "voice", "language", "fallback",
-			"intents", "transfer_number", "settings", "tools", "escalation", "created_at", "updated_at"}, g.agents, func(i int) ([]any, error) {
-			a := g.agent(i)
+			"intents", "transfer_number", "settings", "tools", "escalation", "created_at", "updated_at"}, g.Agents, func(i int) ([]any, error) {
+			a := g.Agent(i)
 			return []any{string(a.ID), string(a.OrgID), a.Name, a.Greeting, a.SystemPrompt, a.Voice, a.Language, a.Fallback,
 				js(a.Intents), a.TransferNumber, js(a.Settings), js(a.Tools), js(a.Escalation), a.CreatedAt, a.UpdatedAt}, nil
 		}); err != nil {
 			return err
 		}
 		return copyRows("customers", []string{"id", "org_id", "phone", "name", "email", "attributes", "memory_summary",
-			"call_count", "last_call_at", "created_at", "updated_at"}, g.customers, func(i int) ([]any, error) {
-			cu := g.customer(i)
+			"call_count", "last_call_at", "created_at", "updated_at"}, g.Customers, func(i int) ([]any, error) {
+			cu := g.Customer(i)
 			return []any{string(cu.ID), string(cu.OrgID), string(cu.Phone), cu.Name, cu.Email, js(cu.Attributes), cu.MemorySummary,
 				cu.CallCount, cu.LastCallAt, cu.CreatedAt, cu.UpdatedAt}, nil
 		})
@@ -115,11 +115,11 @@ func seedPostgres(ctx context.Context, c config, g *gen, logf func(string, ...an
 	if err != nil {
 		return nil, err
 	}
-	err = timed(fmt.Sprintf("%d calls", g.calls), func() error {
+	err = timed(fmt.Sprintf("%d calls", g.Calls), func() error {
 		return copyRows("calls", []string{"id", "org_id", "agent_id", "customer_id", "call_control_id", "call_session_id", "direction",
 			"from_number", "to_number", "status", "outcome", "end_reason", "escalation_reason", "started_at", "answered_at", "ended_at",
-			"duration_us", "sentiment"}, g.calls, func(i int) ([]any, error) {
-			cl := g.call(i)
+			"duration_us", "sentiment"}, g.Calls, func(i int) ([]any, error) {
+			cl := g.Call(i)
 			return []any{string(cl.ID), string(cl.OrgID), string(cl.AgentID), nullable(string(cl.CustomerID)), cl.CallControlID,
 				cl.CallSessionID, cl.Direction, string(cl.From), string(cl.To), string(cl.Status), string(cl.Outcome), cl.EndReason,
 				cl.EscalationReason, cl.StartedAt, cl.AnsweredAt, cl.EndedAt, cl.Duration.Microseconds(), js(cl.Sentiment)}, nil
@@ -128,15 +128,15 @@ func seedPostgres(ctx context.Context, c config, g *gen, logf func(string, ...an
 	if err != nil {
 		return nil, err
 	}
-	err = timed(fmt.Sprintf("%d turns", g.calls*g.turns), func() error {
+	err = timed(fmt.Sprintf("%d turns", g.Calls*g.Turns), func() error {
 		var start time.Time
 		return copyRows("turns", []string{"call_id", "seq", "org_id", "speaker", "text", "started_at", "ended_at", "interrupted",
-			"sentiment", "latency"}, g.calls*g.turns, func(i int) ([]any, error) {
-			call, seq := i/g.turns, i%g.turns+1
+			"sentiment", "latency"}, g.Calls*g.Turns, func(i int) ([]any, error) {
+			call, seq := i/g.Turns, i%g.Turns+1
 			if seq == 1 {
-				start = g.call(call).StartedAt
+				start = g.Call(call).StartedAt
 			}
-			t := g.turn(call, seq, start)
+			t := g.Turn(call, seq, start)
 			var lat []byte
 			if t.Latency != nil {
 				lat = js(t.Latency)
@@ -148,10 +148,10 @@ func seedPostgres(ctx context.Context, c config, g *gen, logf func(string, ...an
 	if err != nil {
 		return nil, err
 	}
-	err = timed(fmt.Sprintf("%d patterns", g.patterns), func() error {
+	err = timed(fmt.Sprintf("%d patterns", g.Patterns), func() error {
 		return copyRows("patterns", []string{"id", "org_id", "agent_id", "kind", "trigger", "response", "uses", "successes",
-			"embedding", "created_at", "updated_at"}, g.patterns, func(i int) ([]any, error) {
-			p := g.pattern(i)
+			"embedding", "created_at", "updated_at"}, g.Patterns, func(i int) ([]any, error) {
+			p := g.Pattern(i)
 			return []any{string(p.ID), string(p.OrgID), nullable(string(p.AgentID)), p.Kind, p.Trigger, p.Response, p.Uses,
 				p.Successes, pgvector.NewVector(p.Embedding), p.CreatedAt, p.UpdatedAt}, nil
 		})
@@ -172,51 +172,4 @@ func seedPostgres(ctx context.Context, c config, g *gen, logf func(string, ...an
 		return nil, err
 	}
 	return steps, nil
-}
-
-// seedAPI loads the data set through the store API, for a backend that
-// has no bulk path of its own.
-func seedAPI(ctx context.Context, s store.Store, g *gen, logf func(string, ...any)) ([]step, error) {
-	var steps []step
-	timed := func(name string, n int, fn func(i int) error) error {
-		t0 := time.Now()
-		for i := range n {
-			if err := fn(i); err != nil {
-				return fmt.Errorf("%s %d: %w", name, i, err)
-			}
-			if n >= 10 && (i+1)%(n/10) == 0 {
-				logf("%s: %d of %d", name, i+1, n)
-			}
-		}
-		steps = append(steps, step{Name: name, Took: time.Since(t0)})
-		return nil
-	}
-	if _, err := s.CreateOrg(ctx, store.Organization{ID: benchOrg, Name: "Bench", CreatedAt: g.start}); err != nil {
-		return nil, err
-	}
-	if err := timed("agents", g.agents, func(i int) error { _, err := s.CreateAgent(ctx, g.agent(i)); return err }); err != nil {
-		return nil, err
-	}
-	if err := timed("customers", g.customers, func(i int) error { _, err := s.CreateCustomer(ctx, g.customer(i)); return err }); err != nil {
-		return nil, err
-	}
-	err := timed(fmt.Sprintf("%d calls with %d turns each", g.calls, g.turns), g.calls, func(i int) error {
-		cl, err := s.CreateCall(ctx, g.call(i))
-		if err != nil {
-			return err
-		}
-		turns := make([]store.Turn, g.turns)
-		for j := range turns {
-			turns[j] = g.turn(i, j+1, cl.StartedAt)
-		}
-		return s.AppendTurns(ctx, benchOrg, cl.ID, turns)
-	})
-	if err != nil {
-		return nil, err
-	}
-	err = timed(fmt.Sprintf("%d patterns", g.patterns), g.patterns, func(i int) error {
-		_, err := s.CreatePattern(ctx, g.pattern(i))
-		return err
-	})
-	return steps, err
 }
