@@ -86,7 +86,7 @@ func (s *Session) startReply(ctx context.Context, text string) {
 	s.addEvent(EventCallerTurn, "")
 	req := ai.ChatRequest{
 		Messages: s.messages(),
-		Tools:    sessionTools,
+		Tools:    s.tools(),
 		Intents:  s.intents(),
 		Fallback: s.agent.Fallback,
 	}
@@ -114,7 +114,7 @@ func (s *Session) newTurn(ctx context.Context, answers bool, kind string) (conte
 	t := &turn{id: s.nextTurn, kind: kind, cancel: cancel, answers: answers, startedAt: now, gen: s.playout.Generation(), span: span}
 	s.turn = t
 	w := &turnWorker{id: t.id, gen: t.gen, events: s.turnEv, playout: s.playout, model: s.eng.deps.Chat,
-		synth: s.eng.deps.Synth, voice: s.agent.Voice, lang: s.agent.Language}
+		synth: s.eng.deps.Synth, voice: s.agent.Voice, lang: s.agent.Language, lookup: s.lookup()}
 	return tctx, w
 }
 

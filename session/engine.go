@@ -52,6 +52,8 @@ type Deps struct {
 	// Calls, if set, transfers and hangs up calls through the telephony API;
 	// without it an ending call only closes its media stream.
 	Calls CallController
+	// Customers, if set, lets the model look the caller up (lookup_customer).
+	Customers CustomerLookup
 	// OnEnd, if set, receives every call's summary once the call has ended,
 	// to write the call record. Its context outlives the call's cancellation
 	// (teardown); it must not block long.

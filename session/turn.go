@@ -102,6 +102,8 @@ type turnWorker struct {
 	synth   Synthesizer
 	voice   string
 	lang    string
+	// lookup answers lookup_customer; nil when the call offers no lookup.
+	lookup func(context.Context) string
 }
 
 func (w *turnWorker) send(ctx context.Context, ev turnEvent) bool {
@@ -118,33 +120,71 @@ func (w *turnWorker) send(ctx context.Context, ev turnEvent) bool {
 // reports tool calls. It closes out when done.
 func (w *turnWorker) think(ctx context.Context, req ai.ChatRequest, out chan<- string) {
 	defer close(out)
+	var split sentenceSplitter
+	first := true
+	for round := 0; ; round++ {
+		lookups, ok := w.stream(ctx, req, &split, &first, out)
+		if !ok {
+			return
+		}
+		if len(lookups) == 0 || w.lookup == nil || round == maxToolRounds {
+			break
+		}
+		// The model asked who is calling: answer and let it go on. This is a
+		// new request with the answer, not a resend of what was spoken.
+		msgs := make([]ai.Message, 0, len(req.Messages)+1+len(lookups))
+		msgs = append(msgs, req.Messages...)
+		msgs = append(msgs, ai.Message{Role: ai.RoleAssistant, ToolCalls: lookups})
+		facts := w.lookup(ctx)
+		for _, tc := range lookups {
+			msgs = append(msgs, ai.Message{Role: ai.RoleTool, ToolCallID: tc.ID, Content: facts})
+		}
+		req.Messages = msgs
+	}
+	if last := split.flush(); last != "" {
+		select {
+		case out <- last:
+		case <-ctx.Done():
+		}
+	}
+}
+
+// stream runs one chat request: its sentences go to out, its session tools
+// to the session; it returns the lookup_customer calls the model made, and
+// false when the turn is over (failed or cancelled).
+func (w *turnWorker) stream(ctx context.Context, req ai.ChatRequest, split *sentenceSplitter, first *bool, out chan<- string) ([]ai.ToolCall, bool) {
 	stream, err := w.model.Chat(ctx, req)
 	if err != nil {
 		w.send(ctx, turnEvent{kind: evThinkError, err: err})
-		return
+		return nil, false
 	}
 	defer func() { _ = stream.Close() }() // the answer is complete or abandoned; nothing to report
-	var split sentenceSplitter
-	var sentences []string
-	first := true
+	var (
+		sentences []string
+		lookups   []ai.ToolCall
+	)
 	for {
 		d, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
-			break
+			return lookups, true
 		}
 		if err != nil {
 			w.send(ctx, turnEvent{kind: evThinkError, err: err})
-			return
+			return nil, false
 		}
-		if first && (d.Text != "" || len(d.ToolCalls) > 0) {
-			first = false
+		if *first && (d.Text != "" || len(d.ToolCalls) > 0) {
+			*first = false
 			if !w.send(ctx, turnEvent{kind: evFirstToken, at: time.Now()}) {
-				return
+				return nil, false
 			}
 		}
 		for _, tc := range d.ToolCalls {
+			if tc.Name == toolLookup {
+				lookups = append(lookups, tc)
+				continue
+			}
 			if !w.send(ctx, turnEvent{kind: evToolCall, tool: tc}) {
-				return
+				return nil, false
 			}
 		}
 		sentences = split.push(d.Text, sentences[:0])
@@ -152,14 +192,8 @@ func (w *turnWorker) think(ctx context.Context, req ai.ChatRequest, out chan<- s
 			select {
 			case out <- s:
 			case <-ctx.Done():
-				return
+				return nil, false
 			}
-		}
-	}
-	if last := split.flush(); last != "" {
-		select {
-		case out <- last:
-		case <-ctx.Done():
 		}
 	}
 }
