@@ -18,6 +18,7 @@ import (
 	"github.com/iace/iace/ai/openai/openaitest"
 	"github.com/iace/iace/loadtest/callsim/sim"
 	"github.com/iace/iace/media/telnyx/callcontrol/callcontroltest"
+	"github.com/iace/iace/store"
 )
 
 // TestCloudProvidersHandACallerToAHuman runs iace serve with the real cloud
@@ -252,5 +253,48 @@ func TestFakesCommandTellsHowToPointServeAtThem(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTheModelLooksUpTheCaller: the model calls lookup_customer; the session
+// answers with the caller's record from the store and the model, asked
+// again with that answer, greets the caller by name.
+func TestTheModelLooksUpTheCaller(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	c := startCloud(ctx, t, openaitest.ChatReply{Text: []string{"Nice to hear from you again, Ada. ", "How can I help?"}})
+	c.llm.EnqueueChat(openaitest.ChatReply{ToolCalls: []openaitest.ToolCall{{ID: "call_who", Name: "lookup_customer"}}})
+	if _, err := c.s.stores.cached.CreateCustomer(ctx, store.Customer{OrgID: "demo", Phone: "+15550000001", Name: "Ada Lovelace",
+		MemorySummary: "Prefers email follow-ups."}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := sim.Run(ctx, sim.Config{URL: c.url, Calls: 1, Script: []string{"Hello, it's me again"}, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.stop(ctx, t)
+	if rep.CallsCompleted != 1 || rep.TurnsAnswered != 1 {
+		var b bytes.Buffer
+		_ = rep.WriteText(&b)
+		t.Fatalf("the caller's view:\n%s", b.String())
+	}
+	reqs := c.llm.Requests()
+	if len(reqs) < 2 || reqs[0].Chat == nil || reqs[1].Chat == nil {
+		t.Fatalf("%d requests to the model, want the question and the follow-up", len(reqs))
+	}
+	if !slices.ContainsFunc(reqs[0].Chat.Tools, func(tl openaitest.Tool) bool { return tl.Function.Name == "lookup_customer" }) {
+		t.Error("lookup_customer was not offered")
+	}
+	msgs := reqs[1].Chat.Messages
+	last := msgs[len(msgs)-1]
+	if last.Role != "tool" || last.ToolCallID != "call_who" || last.Content == nil ||
+		!strings.Contains(*last.Content, `"name":"Ada Lovelace"`) || !strings.Contains(*last.Content, "Prefers email") {
+		t.Fatalf("the follow-up's last message %+v", last)
+	}
+	if prev := msgs[len(msgs)-2]; prev.Role != "assistant" || len(prev.ToolCalls) != 1 || prev.ToolCalls[0].Function.Name != "lookup_customer" {
+		t.Errorf("the follow-up does not carry the model's tool call: %+v", prev)
+	}
+	if strings.Contains(c.logs.String(), "Ada Lovelace") {
+		t.Error("the customer's name reached the log")
 	}
 }

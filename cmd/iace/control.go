@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/iace/iace/control/api"
 	"github.com/iace/iace/control/auth"
@@ -84,7 +85,7 @@ func allowUnauthenticated(cfg config) bool {
 
 // newControl builds the API and the webhook receiver over the stores, the
 // providers and the engine.
-func newControl(cfg config, st *stores, prov *providers, engine *session.Engine, reg prometheus.Registerer, log *slog.Logger) (*control, error) {
+func newControl(cfg config, st *stores, prov *providers, engine *session.Engine, tracer trace.TracerProvider, reg prometheus.Registerer, log *slog.Logger) (*control, error) {
 	c := &control{}
 	loginEmail, err := limiter("login_email", auth.DefaultEmailFailures, st, reg, log)
 	if err != nil {
@@ -100,7 +101,7 @@ func newControl(cfg config, st *stores, prov *providers, engine *session.Engine,
 	}
 	deps := api.Deps{
 		Store: st.cached, Stats: st.backend, Auth: c.auth, Live: engine.Registry(), Embed: prov.embed,
-		Log: log, Registry: reg,
+		Log: log, Registry: reg, Tracer: tracer,
 	}
 	if prov.calls != nil {
 		deps.Calls = prov.calls

@@ -80,16 +80,18 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		return nil, err
 	}
 	engine, err := session.NewEngine(cfg.Session, session.Deps{
-		Agents:  agents,
-		STT:     prov.stt,
-		Chat:    prov.chat,
-		Synth:   prov.synth,
-		Calls:   prov.calls,
-		Pacer:   pacer,
-		OnEnd:   func(ctx context.Context, sum session.CallSummary) { st.recordCall(ctx, log, sum, prov.sentiment) },
-		Metrics: session.NewMetrics(reg),
-		Tracer:  tracer,
-		Log:     log,
+		Agents: agents,
+		STT:    prov.stt,
+		Chat:   prov.chat,
+		Synth:  prov.synth,
+		Calls:  prov.calls,
+		// The model may look the caller up (lookup_customer), through the cache.
+		Customers: st.cached,
+		Pacer:     pacer,
+		OnEnd:     func(ctx context.Context, sum session.CallSummary) { st.recordCall(ctx, log, sum, prov.sentiment) },
+		Metrics:   session.NewMetrics(reg),
+		Tracer:    tracer,
+		Log:       log,
 	})
 	if err != nil {
 		pacer.Close()
@@ -97,7 +99,7 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		return nil, err
 	}
 	s := &server{log: log, engine: engine, pacer: pacer, stores: st, prov: prov, stopTracing: stopTracing}
-	if s.control, err = newControl(cfg, st, prov, engine, reg, log); err != nil {
+	if s.control, err = newControl(cfg, st, prov, engine, tracer, reg, log); err != nil {
 		pacer.Close()
 		_ = st.Close()
 		return nil, err
@@ -118,7 +120,11 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	s.internal = &http.Server{Handler: internalMux(reg, engine, st.backend), ReadHeaderTimeout: 5 * time.Second}
+	deps := []dependency{{"store", st.backend.Ping}}
+	if st.redis != nil {
+		deps = append(deps, dependency{"redis", func(ctx context.Context) error { return st.redis.Ping(ctx).Err() }})
+	}
+	s.internal = &http.Server{Handler: internalMux(reg, engine, deps), ReadHeaderTimeout: 5 * time.Second}
 
 	var lc net.ListenConfig
 	if s.publicLn, err = lc.Listen(ctx, "tcp", cfg.Addr); err != nil {
@@ -135,12 +141,14 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 	return s, nil
 }
 
-// pinger is the store's health check.
-type pinger interface {
-	Ping(ctx context.Context) error
+// dependency is something the server cannot serve without, with its
+// health check.
+type dependency struct {
+	name string
+	ping func(ctx context.Context) error
 }
 
-func internalMux(reg *prometheus.Registry, engine *session.Engine, db pinger) *http.ServeMux {
+func internalMux(reg *prometheus.Registry, engine *session.Engine, deps []dependency) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
@@ -151,9 +159,11 @@ func internalMux(reg *prometheus.Registry, engine *session.Engine, db pinger) *h
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 		defer cancel()
-		if err := db.Ping(ctx); err != nil {
-			http.Error(w, "store unreachable", http.StatusServiceUnavailable)
-			return
+		for _, d := range deps {
+			if err := d.ping(ctx); err != nil {
+				http.Error(w, d.name+" unreachable", http.StatusServiceUnavailable)
+				return
+			}
 		}
 		fmt.Fprintln(w, "ready")
 	})

@@ -16,6 +16,8 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/iace/iace/control/ratelimit"
 	"github.com/iace/iace/session"
@@ -116,6 +118,8 @@ type Deps struct {
 	UserLimit Limiter
 	Log       *slog.Logger
 	Registry  prometheus.Registerer
+	// Tracer, if set, gets a span per request carrying its request id.
+	Tracer trace.TracerProvider
 }
 
 // API is the control API. It is an http.Handler for everything under Prefix.
@@ -128,6 +132,7 @@ type API struct {
 	clients *ratelimit.ClientIP
 	metrics *metrics
 	stats   *statsCache
+	tracer  trace.Tracer
 }
 
 // New builds the API and its routes.
@@ -169,8 +174,12 @@ func build(cfg Config, deps Deps) (*API, error) {
 	if deps.Registry == nil {
 		deps.Registry = prometheus.NewRegistry()
 	}
+	if deps.Tracer == nil {
+		deps.Tracer = noop.NewTracerProvider()
+	}
 	a := &API{cfg: cfg, deps: deps, log: deps.Log, clients: clients, stats: newStatsCache(cfg.AnalyticsTTL)}
 	a.metrics = newMetrics(deps.Registry)
+	a.tracer = deps.Tracer.Tracer("github.com/iace/iace/control/api")
 
 	mux := http.NewServeMux()
 	hc := huma.DefaultConfig("IACE control API", Version)
@@ -254,6 +263,10 @@ func (a *API) storeError(ctx context.Context, what string, err error) error {
 		return huma.Error409Conflict(what + " already exists")
 	case errors.Is(err, store.ErrInvalid):
 		return huma.Error422UnprocessableEntity(invalidDetail(err))
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		// The client went away; nobody reads the answer.
+		a.log.DebugContext(ctx, "api: client gone", "request_id", requestID(ctx), "op", what)
+		return huma.Error503ServiceUnavailable("request canceled")
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		a.log.WarnContext(ctx, "api: store unavailable", "request_id", requestID(ctx), "op", what, "err", err)
 		return huma.Error503ServiceUnavailable("the store is unavailable; retry shortly")

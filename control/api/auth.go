@@ -123,7 +123,12 @@ func (a *API) authError(ctx context.Context, what string, err error) error {
 		a.metrics.limited.WithLabelValues("login").Inc()
 		return huma.ErrorWithHeaders(huma.Error429TooManyRequests("too many attempts; try again later"),
 			http.Header{"Retry-After": {retryAfterSeconds(throttled.RetryAfter())}})
-	case errors.Is(err, store.ErrUnavailable), errors.Is(err, auth.ErrBusy):
+	case errors.Is(err, auth.ErrBusy):
+		a.metrics.limited.WithLabelValues("hashing").Inc()
+		a.log.WarnContext(ctx, "api: "+what+": too many password checks at once; shed", "request_id", requestID(ctx))
+		return huma.ErrorWithHeaders(huma.Error503ServiceUnavailable("too many logins at once; retry shortly"),
+			http.Header{"Retry-After": {"1"}})
+	case errors.Is(err, store.ErrUnavailable):
 		a.log.WarnContext(ctx, "api: "+what+": store unavailable", "request_id", requestID(ctx), "err", err)
 		return huma.Error503ServiceUnavailable("authentication is unavailable; retry shortly")
 	}

@@ -12,6 +12,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/iace/iace/control/ratelimit"
 	"github.com/iace/iace/store"
 )
@@ -96,7 +100,9 @@ func (a *API) edge(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ri := &reqInfo{id: newRequestID(r.Header.Get("X-Request-Id")), clientIP: a.clients.Of(r)}
-		ctx := context.WithValue(r.Context(), reqInfoKey{}, ri)
+		ctx, span := a.tracer.Start(context.WithValue(r.Context(), reqInfoKey{}, ri), "api "+r.Method,
+			trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attribute.String("iace.request_id", ri.id)))
+		defer span.End()
 		r = r.WithContext(ctx)
 
 		h := w.Header()
@@ -141,6 +147,12 @@ func (a *API) logRequest(r *http.Request, ri *reqInfo, status int, start time.Ti
 	route := r.Pattern
 	if route == "" {
 		route = "unmatched"
+	}
+	span := trace.SpanFromContext(r.Context())
+	span.SetName("api " + route)
+	span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", status))
+	if status >= 500 {
+		span.SetStatus(codes.Error, http.StatusText(status))
 	}
 	a.metrics.requests.WithLabelValues(route, statusClass(status)).Inc()
 	a.metrics.latency.WithLabelValues(route).Observe(d.Seconds())

@@ -136,7 +136,7 @@ func (c *client) do(ctx context.Context, rq request) result {
 	if !r.failed() && rq.harvest != nil {
 		rq.harvest(&c.state, b)
 	}
-	if resp.StatusCode == http.StatusTooManyRequests {
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "" {
 		c.backoff(ctx, resp.Header.Get("Retry-After"))
 	}
 	return r
@@ -159,7 +159,7 @@ func (c *client) backoff(ctx context.Context, retryAfter string) {
 // errLogin: the client could not log in.
 var errLogin = errors.New("login failed")
 
-// login logs in, retrying a throttled login until ctx ends.
+// login logs in, retrying a throttled or shed login until ctx ends.
 func (c *client) login(ctx context.Context) error {
 	for {
 		r := c.do(ctx, request{name: "POST " + pathLogin, method: "POST", path: pathLogin,
@@ -167,8 +167,8 @@ func (c *client) login(ctx context.Context) error {
 		switch {
 		case !r.failed() && c.state.access != "":
 			return nil
-		case r.status == http.StatusTooManyRequests && ctx.Err() == nil:
-			continue // do waited for Retry-After
+		case (r.status == http.StatusTooManyRequests || r.status == http.StatusServiceUnavailable) && ctx.Err() == nil:
+			continue // do waited for Retry-After (a 503 still counts as an error)
 		case ctx.Err() != nil:
 			return ctx.Err()
 		}
