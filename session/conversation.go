@@ -84,11 +84,15 @@ func (s *Session) startReply(ctx context.Context, text string) {
 	s.appendHistory(ai.Message{Role: ai.RoleUser, Content: text})
 	s.record = append(s.record, Turn{Speaker: ai.RoleUser, Text: text, StartedAt: s.lastUtterance.startedAt, EndedAt: s.speechEnd})
 	s.addEvent(EventCallerTurn, "")
+	set := s.agent.Settings // the agent's own model settings; zero values take the client's
 	req := ai.ChatRequest{
-		Messages: s.messages(),
-		Tools:    s.tools(),
-		Intents:  s.intents(),
-		Fallback: s.agent.Fallback,
+		Model:       set.Model,
+		Temperature: set.Temperature,
+		MaxTokens:   set.MaxTokens,
+		Messages:    s.messages(),
+		Tools:       s.tools(),
+		Intents:     s.intents(),
+		Fallback:    s.agent.Fallback,
 	}
 	tctx, w := s.newTurn(ctx, true, turnReply)
 	s.turn.timing = replyTiming{speechEnd: s.speechEnd, vadEnd: s.vadEnd, final: s.finalAt, requested: time.Now()}

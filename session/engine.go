@@ -248,7 +248,8 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 
 	spanCtx, span := e.tracer.Start(ctx, "call", trace.WithTimestamp(s.begun), trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(attrCallID.String(string(id)), attrOrgID.String(string(agent.OrgID)), attrAgentID.String(string(agent.ID))))
-	callCtx, cancel := context.WithCancel(spanCtx)
+	// Provider and Call Control requests of the call log its id.
+	callCtx, cancel := context.WithCancel(ai.WithCallID(callcontrol.WithCallID(spanCtx, string(id)), string(id)))
 	defer cancel()
 	if e.deps.STT != nil {
 		stream, err := s.openTranscriber(callCtx, ai.TranscribeConfig{SampleRate: in.SampleRate, Language: agent.Language, Params: start.CustomParameters})

@@ -16,6 +16,8 @@ import (
 	"github.com/failsafe-go/failsafe-go/retrypolicy"
 	"github.com/failsafe-go/failsafe-go/timeout"
 	"github.com/gorilla/websocket"
+
+	"github.com/iace/iace/ai"
 )
 
 // Client talks to Deepgram: Open starts a live transcription stream, and
@@ -196,6 +198,7 @@ func (c *Client) dial(ctx context.Context, u string) (*websocket.Conn, error) {
 	if resp != nil && resp.Body != nil {
 		defer func() { _ = resp.Body.Close() }() // gorilla hands back a partial body on a failed upgrade
 	}
+	c.logAttempt(ctx, opListen, resp, err)
 	if err == nil {
 		c.m.connects.WithLabelValues(provider, opListen, outcomeOK).Inc()
 		return conn, nil
@@ -215,4 +218,23 @@ func (c *Client) dial(ctx context.Context, u string) (*websocket.Conn, error) {
 	}
 	c.m.connects.WithLabelValues(provider, opListen, outcomeUnavailable).Inc()
 	return nil, unavailable(opListen, err)
+}
+
+// logAttempt logs one attempt (a listen upgrade or a speak request) with
+// the call it serves and Deepgram's request id: a failure at warn, a
+// success at debug.
+func (c *Client) logAttempt(ctx context.Context, op string, resp *http.Response, err error) {
+	level := slog.LevelDebug
+	if err != nil || resp != nil && resp.StatusCode >= 300 && resp.StatusCode != http.StatusSwitchingProtocols {
+		level = slog.LevelWarn
+	}
+	if !c.log.Enabled(ctx, level) {
+		return
+	}
+	status, rid := 0, ""
+	if resp != nil {
+		status, rid = resp.StatusCode, resp.Header.Get("dg-request-id")
+	}
+	c.log.Log(ctx, level, "provider attempt", slog.String("operation", op), slog.String("call_id", ai.CallID(ctx)),
+		slog.String("request_id", rid), slog.Int("status", status), slog.Any("err", err))
 }

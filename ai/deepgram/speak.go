@@ -182,6 +182,7 @@ func (c *Client) speakOnce(ctx, attempt context.Context, u string, body []byte) 
 	req.Header = c.authHeader()
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
+	c.logAttempt(ctx, opSpeak, resp, err)
 	if err != nil {
 		return fail(err)
 	}

@@ -235,9 +235,12 @@ func (c *Client) attempt(ctx context.Context, op *operation, body []byte, accept
 	if c.cfg.APIKey != "" {
 		req.Header.Set("Authorization", "Bearer "+c.cfg.APIKey)
 	}
+	sent := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fail(transportErr(callerCause, cause, op, err))
+		err = transportErr(callerCause, cause, op, err)
+		c.logAttempt(ctx, op, 0, "", sent, err)
+		return fail(err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		ae := readAPIError(resp, time.Now())
@@ -245,8 +248,10 @@ func (c *Client) attempt(ctx context.Context, op *operation, body []byte, accept
 		if ctx.Err() != nil {
 			return fail(fmt.Errorf("openai %s: %w", op.name, context.Cause(ctx)))
 		}
+		c.logAttempt(ctx, op, resp.StatusCode, ae.RequestID, sent, ae)
 		return fail(fmt.Errorf("openai %s: %w", op.name, ae))
 	}
+	c.logAttempt(ctx, op, resp.StatusCode, resp.Header.Get("x-request-id"), sent, nil)
 	dog.r = resp.Body
 	br := bufio.NewReaderSize(dog, readBufferSize)
 	if _, err := br.Peek(1); err != nil {
@@ -381,3 +386,18 @@ func (w *watchdog) Read(p []byte) (int, error) {
 }
 
 func (w *watchdog) stop() { w.t.Stop() }
+
+// logAttempt logs one attempt with the call it serves and the provider's
+// request id: a failure at warn, a success at debug.
+func (c *Client) logAttempt(ctx context.Context, op *operation, status int, requestID string, sent time.Time, err error) {
+	level := slog.LevelDebug
+	if err != nil {
+		level = slog.LevelWarn
+	}
+	if !c.cfg.Logger.Enabled(ctx, level) {
+		return
+	}
+	c.cfg.Logger.Log(ctx, level, "provider attempt", slog.String("provider", c.cfg.Name), slog.String("operation", op.name),
+		slog.String("call_id", ai.CallID(ctx)), slog.String("request_id", requestID), slog.Int("status", status),
+		slog.Duration("headers_after", time.Since(sent)), slog.Any("err", err))
+}

@@ -51,7 +51,8 @@ func startCloud(ctx context.Context, t *testing.T, reply openaitest.ChatReply) *
 	dir := t.TempDir()
 	agents := filepath.Join(dir, "agents.json")
 	if err := os.WriteFile(agents, []byte(`{"id":"demo","org_id":"demo","name":"Support","greeting":"Hello, how can I help?",
-		"fallback":"Sorry?","system_prompt":"Be brief.","transfer_number":"+15550009999"}`), 0o600); err != nil {
+		"fallback":"Sorry?","system_prompt":"Be brief.","transfer_number":"+15550009999",
+		"settings":{"model":"support-model","temperature":0.3,"max_tokens":120}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := loadConfig([]string{"--addr", "127.0.0.1:0", "--internal-addr", "127.0.0.1:0", "--data-dir", dir,
@@ -127,6 +128,10 @@ func TestCloudProvidersHandACallerToAHuman(t *testing.T) {
 		t.Fatal("the LLM was not asked")
 	}
 	chat := reqs[0].Chat
+	if chat.Model != "support-model" || chat.Temperature == nil || *chat.Temperature != 0.3 ||
+		chat.MaxCompletionTokens == nil || *chat.MaxCompletionTokens != 120 {
+		t.Errorf("the agent's model settings did not reach the model: %s", reqs[0].Body)
+	}
 	text := func(m openaitest.Message) string {
 		if m.Content == nil {
 			return ""
@@ -168,6 +173,25 @@ func TestModelOutageGetsTheHoldingPhraseAndATransfer(t *testing.T) {
 	}
 	if !strings.Contains(c.logs.String(), "holding phrase") {
 		t.Error("the log does not say the holding phrase was used")
+	}
+	// Each failed attempt is logged with the call it served and its status.
+	attempts := 0
+	for line := range strings.SplitSeq(c.logs.String(), "\n") {
+		var l struct {
+			Msg       string `json:"msg"`
+			Call      string `json:"call_id"`
+			Status    int    `json:"status"`
+			Operation string `json:"operation"`
+		}
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "provider attempt" && l.Operation == "chat" {
+			if l.Call == "" || l.Status != http.StatusServiceUnavailable {
+				t.Errorf("attempt log without its call or status: %s", line)
+			}
+			attempts++
+		}
+	}
+	if attempts < 2 {
+		t.Errorf("%d attempts logged; every attempt of the model's 503s should be", attempts)
 	}
 	c.stop(ctx, t)
 }
