@@ -208,9 +208,13 @@ func (h *Handler) refuse(w http.ResponseWriter, result string, status int, msg s
 // arrive while Run is not running wait in the queues; Run may be called again
 // after it has returned, never twice at once.
 func (h *Handler) Run(ctx context.Context) error {
-	h.mu.Lock()
-	h.closed = false
-	h.mu.Unlock()
+	// Events are refused only while Run drains; before and after, they
+	// wait in the queues for the next Run.
+	defer func() {
+		h.mu.Lock()
+		h.closed = false
+		h.mu.Unlock()
+	}()
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	draining := make(chan struct{})
