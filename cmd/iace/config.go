@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/iace/iace/ai/openai"
 	"github.com/iace/iace/media"
 	"github.com/iace/iace/media/telnyx"
 	"github.com/iace/iace/session"
@@ -47,6 +48,9 @@ type config struct {
 	TelnyxAPIURL string
 	STT          string
 	WhisperModel string
+	TTS          string
+	TTSModel     string
+	TTSVoice     string
 	EmbedBaseURL string
 	EmbedModel   string
 	Sentiment    string
@@ -84,6 +88,9 @@ func defaultConfig() config {
 		TelnyxAPIURL:           "https://api.telnyx.com/v2",
 		STT:                    "auto",
 		WhisperModel:           "whisper-large-v3-turbo",
+		TTS:                    "auto",
+		TTSModel:               openai.DefaultSpeechModel,
+		TTSVoice:               openai.DefaultSpeechVoice,
 		EmbedBaseURL:           "https://api.openai.com/v1",
 		EmbedModel:             "text-embedding-3-small",
 		Sentiment:              "model",
@@ -117,6 +124,9 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DeepgramURL, "deepgram-url", c.DeepgramURL, "Deepgram API (live speech-to-text and Aura), used when "+envDeepgramKey+" is set")
 	fs.StringVar(&c.TelnyxAPIURL, "telnyx-api-url", c.TelnyxAPIURL, "Telnyx Call Control API, used when "+envTelnyxKey+" is set")
 	fs.StringVar(&c.STT, "stt", c.STT, "speech-to-text: auto (Deepgram when "+envDeepgramKey+" is set, else the offline simulator) or whisper (VAD-cut utterances to /audio/transcriptions at --llm-base-url)")
+	fs.StringVar(&c.TTS, "tts", c.TTS, "text-to-speech: auto (Deepgram Aura when "+envDeepgramKey+" is set, else espeak-ng) or openai (/audio/speech at --llm-base-url, resampled)")
+	fs.StringVar(&c.TTSModel, "tts-model", c.TTSModel, "speech model of --tts openai")
+	fs.StringVar(&c.TTSVoice, "tts-voice", c.TTSVoice, "voice of --tts openai; an agent's voice \"openai:<name>\" overrides it")
 	fs.StringVar(&c.WhisperModel, "whisper-model", c.WhisperModel, "transcription model of --stt whisper")
 	fs.StringVar(&c.EmbedBaseURL, "embed-base-url", c.EmbedBaseURL, "OpenAI-compatible /embeddings API, used when "+envEmbedKey+" is set (and "+envGoogleKey+" is not)")
 	fs.StringVar(&c.EmbedModel, "embed-model", c.EmbedModel, "embedding model at --embed-base-url (768 dimensions are asked for)")
@@ -228,6 +238,11 @@ func (c *config) validate() error {
 	case "auto", "whisper":
 	default:
 		errs = append(errs, fmt.Errorf("stt %q: want auto or whisper", c.STT))
+	}
+	switch c.TTS {
+	case "auto", "openai":
+	default:
+		errs = append(errs, fmt.Errorf("tts %q: want auto or openai", c.TTS))
 	}
 	switch c.Sentiment {
 	case "model", "lexicon":

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -97,6 +99,18 @@ func newProviders(cfg config, reg prometheus.Registerer, log *slog.Logger) (*pro
 	if err := p.addLanguage(cfg, reg, log); err != nil {
 		return nil, err
 	}
+	if cfg.TTS == "openai" {
+		if cfg.LLMKey == "" {
+			return nil, fmt.Errorf("--tts openai needs %s (the key of the OpenAI-compatible API at --llm-base-url)", envLLMKey)
+		}
+		c, err := openai.New(openai.Config{BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMKey, SpeechModel: cfg.TTSModel, SpeechVoice: cfg.TTSVoice,
+			Registerer: reg, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("tts: %w", err)
+		}
+		speech = openaiVoices{c}
+		ttsName = "OpenAI-compatible /audio/speech at " + cfg.LLMBaseURL + " (model " + cfg.TTSModel + ", voice " + cfg.TTSVoice + ")"
+	}
 	p.synth = newSpeechCache(speech, cfg, reg)
 	p.names = append(p.names, "text_to_speech", ttsName)
 
@@ -180,4 +194,18 @@ func (p *providers) addLanguage(cfg config, reg prometheus.Registerer, log *slog
 	}
 	p.sentiment = s
 	return nil
+}
+
+// openaiVoices gives an OpenAI-compatible speech API the agent's voice only
+// when it names one for it ("openai:alloy"); other agents' voices (an
+// espeak-ng language, an Aura model) mean nothing there and get --tts-voice.
+type openaiVoices struct{ c *openai.Client }
+
+func (o openaiVoices) Synthesize(ctx context.Context, req ai.SpeechRequest) (io.ReadCloser, error) {
+	voice, ok := strings.CutPrefix(req.Voice, "openai:")
+	if !ok {
+		voice = ""
+	}
+	req.Voice = voice
+	return o.c.Synthesize(ctx, req)
 }
