@@ -2,7 +2,9 @@ package store
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 )
 
 // The write rules of the model, enforced by every backend before it writes.
@@ -102,6 +104,48 @@ func (t *RefreshToken) Check() error {
 		return invalidf("hash is empty")
 	case t.ExpiresAt.IsZero():
 		return invalidf("no expiry")
+	}
+	return nil
+}
+
+// Check applies the write rules of a call event: a kind of at most
+// MaxEventKindLen bytes, a time, a detail of at most MaxEventDetailLen bytes.
+// It brings At to what stores keep, UTC at microseconds.
+func (e *CallEvent) Check() error {
+	switch {
+	case e.Kind == "":
+		return invalidf("event kind is empty")
+	case len(e.Kind) > MaxEventKindLen:
+		return invalidf("event kind is %d bytes, more than %d", len(e.Kind), MaxEventKindLen)
+	case e.At.IsZero():
+		return invalidf("%s event has no time", e.Kind)
+	case len(e.Detail) > MaxEventDetailLen:
+		return invalidf("%s event detail is %d bytes, more than %d", e.Kind, len(e.Detail), MaxEventDetailLen)
+	}
+	e.At = e.At.UTC().Truncate(time.Microsecond)
+	return nil
+}
+
+// Check applies the write rules of a call's end: an organization, a call, a
+// known outcome, and at most MaxCallEvents events that each pass
+// CallEvent.Check. It works on its own copy of Events, so the caller's slice
+// is left as it was. Turns are checked by the backend.
+func (e *CallEnd) Check() error {
+	switch {
+	case e.OrgID == "":
+		return invalidf("org id is empty")
+	case e.CallID == "":
+		return invalidf("call id is empty")
+	case !e.Outcome.Valid():
+		return invalidf("unknown outcome %q", e.Outcome)
+	case len(e.Events) > MaxCallEvents:
+		return invalidf("%d events, more than %d", len(e.Events), MaxCallEvents)
+	}
+	e.Events = slices.Clone(e.Events)
+	for i := range e.Events {
+		if err := e.Events[i].Check(); err != nil {
+			return fmt.Errorf("event %d: %w", i+1, err)
+		}
 	}
 	return nil
 }

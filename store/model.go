@@ -178,6 +178,29 @@ type Turn struct {
 	Latency     *Latency
 }
 
+// CallEvent is one thing that happened during a call, as the session saw it:
+// the greeting, a caller or agent turn, a barge-in, a DTMF digit, a transfer
+// asked for, a holding phrase said. A call keeps at most MaxCallEvents.
+type CallEvent struct {
+	// At is when it happened (UTC, microseconds, once stored).
+	At time.Time `json:"at"`
+	// Kind names what happened (the session's event kinds: "greeting",
+	// "caller_turn", "dtmf"...), at most MaxEventKindLen bytes.
+	Kind string `json:"kind"`
+	// Detail qualifies it in a word, at most MaxEventDetailLen bytes: the
+	// digit pressed, the provider that failed. It never holds personal data
+	// (no transcript text, no phone number, no name): the transcript has
+	// its own rows.
+	Detail string `json:"detail,omitempty"`
+}
+
+// Caps of a call's events (CallEnd.Check).
+const (
+	MaxCallEvents     = 256 // events per call, as many as a session keeps
+	MaxEventKindLen   = 64  // bytes of CallEvent.Kind
+	MaxEventDetailLen = 200 // bytes of CallEvent.Detail
+)
+
 // Pattern is something IACE learned from finished calls: a caller's way of
 // asking (Trigger) and the answer that worked (Response).
 type Pattern struct {

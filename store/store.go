@@ -49,10 +49,13 @@ type CallListItem struct {
 	Customer *Customer // nil for unknown callers
 }
 
-// CallDetail is a call with its transcript.
+// CallDetail is a call with its transcript and events.
 type CallDetail struct {
 	CallListItem
 	Turns []Turn
+	// Events in the order FinishCall was given them; nil when none were
+	// written.
+	Events []CallEvent
 }
 
 // CallEnd is what finishing a call writes, in one transaction: the call's
@@ -67,6 +70,9 @@ type CallEnd struct {
 	Sentiment        *Sentiment
 	// Turns not yet written; their Seq continue the call's.
 	Turns []Turn
+	// Events of the call, in time order, at most MaxCallEvents (see
+	// CallEnd.Check).
+	Events []CallEvent
 }
 
 // PatternFilter narrows ListPatterns and SimilarPatterns.
@@ -114,6 +120,16 @@ type TranscriptHit struct {
 //     writes the call (status ended, end time, Duration from StartedAt,
 //     outcome, reasons, sentiment), its turns and, when the call has a
 //     customer, the customer's CallCount+1 and LastCallAt in one transaction.
+//   - FinishCall checks its input (CallEnd.Check): more than MaxCallEvents
+//     events, or an event with no kind, no time, a kind longer than
+//     MaxEventKindLen or a detail longer than MaxEventDetailLen bytes, is
+//     ErrInvalid and writes nothing; the store never truncates (the caller
+//     decides what to drop). A call's events are written once: the first
+//     FinishCall that carries events sets them, even on a call already ended
+//     (as its turns are, so a hang-up webhook that ended the call first does
+//     not lose them), and a later one leaves them as they are. GetCall
+//     returns them in the order given, times in UTC at microseconds;
+//     ListCalls does not read them.
 //   - SimilarPatterns ranks the organization's patterns (filtered by agent,
 //     which also matches org-wide patterns, and kind) by cosine similarity to
 //     query, best first, k at most 100. Postgres uses its HNSW index; the

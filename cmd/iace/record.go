@@ -15,7 +15,7 @@ import (
 
 // callRecord turns a finished call's summary into the rows the store keeps:
 // the call, the caller as a customer of the agent's organization, and the
-// end of the call with its transcript.
+// end of the call with its transcript and events.
 func callRecord(sum session.CallSummary) (store.Call, *store.Customer, store.CallEnd) {
 	info := sum.Info
 	org := info.OrgID
@@ -66,11 +66,38 @@ func callRecord(sum session.CallSummary) (store.Call, *store.Customer, store.Cal
 		Outcome:   sum.EndReason.Outcome(callerSpoke),
 		EndReason: string(sum.EndReason),
 		Turns:     turns,
+		Events:    callEvents(sum.Events),
 	}
 	if sum.EndReason == session.EndTransfer {
 		end.EscalationReason = "caller asked for a human"
 	}
 	return call, customer, end
+}
+
+// callEvents turns the session's events into the store's, kept within the
+// store's caps (store.CallEnd.Check) so that the record is never refused for
+// them: the session already keeps at most as many and its details are a
+// word; an event the store would refuse is dropped, a detail too long cut.
+func callEvents(evs []session.Event) []store.CallEvent {
+	if len(evs) == 0 {
+		return nil
+	}
+	out := make([]store.CallEvent, 0, min(len(evs), store.MaxCallEvents))
+	for _, ev := range evs {
+		if len(out) == store.MaxCallEvents {
+			break
+		}
+		kind := string(ev.Kind)
+		if kind == "" || len(kind) > store.MaxEventKindLen || ev.At.IsZero() {
+			continue
+		}
+		detail := ev.Detail
+		if len(detail) > store.MaxEventDetailLen {
+			detail = strings.ToValidUTF8(detail[:store.MaxEventDetailLen], "")
+		}
+		out = append(out, store.CallEvent{At: ev.At, Kind: kind, Detail: detail})
+	}
+	return out
 }
 
 // sentimentBudget bounds the scoring of a finished call's caller turns: the

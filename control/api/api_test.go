@@ -227,16 +227,115 @@ func TestCallsListWithAgentCustomerAndTranscript(t *testing.T) {
 				Text    string
 				Latency *store.Latency
 			}
-			Events []struct{ Type string }
+			Events []eventOut
 		}
 		r.json(t, &d)
 		if d.Outcome != "resolved" || len(d.Turns) != 3 || d.Turns[1].Text != "What are your opening hours?" || d.Turns[2].Latency == nil {
 			t.Fatalf("call detail: %s", r.body)
 		}
-		if types := []string{d.Events[0].Type, d.Events[len(d.Events)-1].Type}; types[0] != "started" || types[1] != "ended" {
-			t.Fatalf("events %+v", d.Events)
+		// The session's events between the call's start and end, in time
+		// order, as the record kept them.
+		c := e.a.call
+		want := []eventOut{{At: c.StartedAt, Type: "started", Detail: "incoming"}}
+		for _, ev := range seedEvents(c.StartedAt) {
+			want = append(want, eventOut{At: ev.At.Truncate(time.Microsecond), Type: ev.Kind, Detail: ev.Detail})
+		}
+		want = append(want, eventOut{At: *c.EndedAt, Type: "ended", Detail: "hangup"})
+		if !slices.EqualFunc(d.Events, want, eventOut.equal) {
+			t.Fatalf("events\n got  %+v\n want %+v", d.Events, want)
 		}
 	})
+}
+
+// eventOut is an event of a call's detail, as a client reads it.
+type eventOut struct {
+	At     time.Time `json:"at"`
+	Type   string    `json:"type"`
+	Detail string    `json:"detail"`
+}
+
+func (e eventOut) equal(o eventOut) bool {
+	return e.At.Equal(o.At) && e.Type == o.Type && e.Detail == o.Detail
+}
+
+func TestCallEventsMergeTheLifecycleWithTheSessionEvents(t *testing.T) {
+	backends(t, func(t *testing.T, st store.Store) {
+		e := newEnv(t, st, nil)
+		ctx := t.Context()
+		// Answered when it started; the greeting at that very time comes
+		// after; a transfer asked for, then the call escalated and ended.
+		start := time.Now().UTC().Add(-10 * time.Minute).Truncate(time.Microsecond)
+		c, err := st.CreateCall(ctx, store.Call{OrgID: e.a.id, AgentID: e.a.agent.ID, Direction: "incoming",
+			Status: store.CallActive, StartedAt: start, AnsweredAt: &start})
+		if err != nil {
+			t.Fatal(err)
+		}
+		end := start.Add(20 * time.Second)
+		_, err = st.FinishCall(ctx, store.CallEnd{OrgID: e.a.id, CallID: c.ID, EndedAt: end, Outcome: store.OutcomeEscalated,
+			EndReason: "transfer", EscalationReason: "caller asked for a human", Events: []store.CallEvent{
+				{At: start, Kind: "greeting"},
+				{At: start.Add(9 * time.Second), Kind: "dtmf", Detail: "0"},
+				{At: start.Add(8 * time.Second), Kind: "caller_turn"},
+				{At: end, Kind: "transfer_requested"},
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := e.do(http.MethodGet, "/api/v1/calls/"+string(c.ID), e.a.viewerTok, nil)
+		if r.status != http.StatusOK {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		var d struct{ Events []eventOut }
+		r.json(t, &d)
+		want := []eventOut{
+			{At: start, Type: "started", Detail: "incoming"},
+			{At: start, Type: "answered"},
+			{At: start, Type: "greeting"},
+			{At: start.Add(8 * time.Second), Type: "caller_turn"},
+			{At: start.Add(9 * time.Second), Type: "dtmf", Detail: "0"},
+			{At: end, Type: "transfer_requested"},
+			{At: end, Type: "escalated", Detail: "caller asked for a human"},
+			{At: end, Type: "ended", Detail: "transfer"},
+		}
+		if !slices.EqualFunc(d.Events, want, eventOut.equal) {
+			t.Fatalf("events\n got  %+v\n want %+v", d.Events, want)
+		}
+
+		// Another organization sees neither the call nor its events.
+		if r := e.do(http.MethodGet, "/api/v1/calls/"+string(c.ID), e.b.viewerTok, nil); r.status != http.StatusNotFound {
+			t.Fatalf("org-b reading org-a's call: %d %s", r.status, r.body)
+		}
+	})
+}
+
+// TestCallEventTypesAreDocumented: every kind of event a session records
+// is a documented value of an event's type.
+func TestCallEventTypesAreDocumented(t *testing.T) {
+	doc := api.Document()
+	schemas := doc.Components.Schemas.Map()
+	detail, ok := schemas["CallDetailBody"]
+	if !ok {
+		t.Fatal("no CallDetailBody schema")
+	}
+	items := detail.Properties["events"].Items
+	if items.Ref != "" {
+		items = schemas[strings.TrimPrefix(items.Ref, "#/components/schemas/")]
+	}
+	documented := map[string]bool{}
+	for _, v := range items.Properties["type"].Enum {
+		documented[v.(string)] = true
+	}
+	for _, k := range []session.EventKind{session.EventGreeting, session.EventCallerTurn, session.EventAgentTurn,
+		session.EventBargeIn, session.EventDTMF, session.EventTransferRequested, session.EventHoldingPhrase} {
+		if !documented[string(k)] {
+			t.Errorf("event kind %q is not in the documented types %v", k, items.Properties["type"].Enum)
+		}
+	}
+	for _, k := range []string{"started", "answered", "escalated", "ended"} {
+		if !documented[k] {
+			t.Errorf("lifecycle type %q is not documented", k)
+		}
+	}
 }
 
 func TestLiveCallsAndTheirActions(t *testing.T) {

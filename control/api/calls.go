@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -69,23 +70,33 @@ type turnBody struct {
 	Latency     *store.Latency `json:"latency,omitempty"`
 }
 
-// eventBody is one step of a call's life, from its record.
+// eventBody is one step of a call's life: the lifecycle points of its
+// record (started, answered, escalated, ended) and the events its session
+// kept (the kinds of session.EventKind).
 type eventBody struct {
 	At     time.Time `json:"at"`
-	Type   string    `json:"type" enum:"started,answered,escalated,ended"`
-	Detail string    `json:"detail,omitempty"`
+	Type   string    `json:"type" enum:"started,answered,greeting,caller_turn,agent_turn,barge_in,dtmf,transfer_requested,holding_phrase,escalated,ended"`
+	Detail string    `json:"detail,omitempty" doc:"The direction (started), the digit pressed (dtmf), the provider that failed (holding_phrase), the reason (escalated, ended)"`
 }
 
 type callDetailBody struct {
 	CallBody
 	Turns  []turnBody  `json:"turns"`
-	Events []eventBody `json:"events"`
+	Events []eventBody `json:"events" doc:"In time order; events at the same time in the order they happened"`
 }
 
-func callEvents(c store.Call) []eventBody {
-	ev := []eventBody{{At: c.StartedAt, Type: "started", Detail: c.Direction}}
+// callEvents merges a call's lifecycle, from its times, with the events its
+// session recorded, in time order. At equal times the call starts and is
+// answered before its first event, and escalates and ends after its last.
+func callEvents(d store.CallDetail) []eventBody {
+	c := d.Call
+	ev := make([]eventBody, 0, len(d.Events)+4)
+	ev = append(ev, eventBody{At: c.StartedAt, Type: "started", Detail: c.Direction})
 	if c.AnsweredAt != nil {
 		ev = append(ev, eventBody{At: *c.AnsweredAt, Type: "answered"})
+	}
+	for _, e := range d.Events {
+		ev = append(ev, eventBody{At: e.At, Type: e.Kind, Detail: e.Detail})
 	}
 	if c.EndedAt != nil {
 		if c.Outcome == store.OutcomeEscalated {
@@ -93,6 +104,7 @@ func callEvents(c store.Call) []eventBody {
 		}
 		ev = append(ev, eventBody{At: *c.EndedAt, Type: "ended", Detail: c.EndReason})
 	}
+	slices.SortStableFunc(ev, func(a, b eventBody) int { return a.At.Compare(b.At) })
 	return ev
 }
 
@@ -187,13 +199,13 @@ func (a *API) callRoutes() {
 		return out, nil
 	})
 
-	huma.Register(a.huma, op("getCall", http.MethodGet, "/calls/{id}", "Get a call with its transcript", "calls", store.RoleViewer),
+	huma.Register(a.huma, op("getCall", http.MethodGet, "/calls/{id}", "Get a call with its transcript and events", "calls", store.RoleViewer),
 		func(ctx context.Context, in *CallIDPath) (*callDetailOutput, error) {
 			d, err := a.deps.Store.GetCall(ctx, principal(ctx).OrgID, store.CallID(in.ID))
 			if err != nil {
 				return nil, a.storeError(ctx, "call", err)
 			}
-			out := &callDetailOutput{Body: callDetailBody{CallBody: callOut(d.CallListItem), Events: callEvents(d.Call)}}
+			out := &callDetailOutput{Body: callDetailBody{CallBody: callOut(d.CallListItem), Events: callEvents(d)}}
 			out.Body.Turns = make([]turnBody, 0, len(d.Turns))
 			for _, t := range d.Turns {
 				out.Body.Turns = append(out.Body.Turns, turnBody{Seq: t.Seq, Speaker: t.Speaker, Text: t.Text, StartedAt: t.StartedAt,

@@ -114,6 +114,18 @@ func newEnv(t *testing.T, st store.Store, tweak func(*api.Config, *api.Deps)) *e
 	return e
 }
 
+// seedEvents are the events of each organization's ended call, started at
+// started: as its session would have kept them.
+func seedEvents(started time.Time) []store.CallEvent {
+	return []store.CallEvent{
+		{At: started.Add(100 * time.Millisecond), Kind: "greeting"},
+		{At: started.Add(5 * time.Second), Kind: "caller_turn"},
+		{At: started.Add(5*time.Second + 500*time.Millisecond), Kind: "dtmf", Detail: "1"},
+		{At: started.Add(6 * time.Second), Kind: "holding_phrase", Detail: "chat model"},
+		{At: started.Add(7 * time.Second), Kind: "agent_turn"},
+	}
+}
+
 func (e *env) seed(auth api.Authenticator, id store.OrgID, number, caller store.PhoneNumber) *org {
 	t, ctx := e.t, e.t.Context()
 	o := &org{id: id, number: number}
@@ -148,7 +160,8 @@ func (e *env) seed(auth api.Authenticator, id store.OrgID, number, caller store.
 			{Seq: 2, Speaker: store.SpeakerCaller, Text: "What are your opening hours?", StartedAt: started.Add(3 * time.Second), EndedAt: started.Add(5 * time.Second)},
 			{Seq: 3, Speaker: store.SpeakerAgent, Text: "Nine to five.", StartedAt: started.Add(6 * time.Second), EndedAt: started.Add(7 * time.Second),
 				Latency: &store.Latency{OverheadMs: 20, LLMFirstToken: 250}},
-		}})
+		},
+		Events: seedEvents(started)})
 	must(err)
 	vec, err := embedder.Embed(ctx, []string{"when are you open"})
 	must(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -69,13 +70,6 @@ func encodeSentiment(s *store.Sentiment) (sql.NullString, error) {
 		return sql.NullString{}, err
 	}
 	return sql.NullString{String: string(b), Valid: true}, nil
-}
-
-func checkOutcome(op string, o store.Outcome) error {
-	if !o.Valid() {
-		return invalid(op, "unknown outcome %q", o)
-	}
-	return nil
 }
 
 // checkCall reports what is wrong with a call to write; an empty Status is
@@ -162,15 +156,24 @@ func (s *Store) UpdateCall(ctx context.Context, c store.Call) (store.Call, error
 	return out, nil
 }
 
-// listItemSelect reads a call with its agent and customer in one query; the
-// LEFT JOINs match on org_id too, so a call can never show another
-// organization's agent or customer.
-var listItemSelect = `SELECT ` + callColsOf("c") + `,
+// listItemCols and listItemFrom read a call with its agent and customer in
+// one query; the LEFT JOINs match on org_id too, so a call can never show
+// another organization's agent or customer.
+var listItemCols = callColsOf("c") + `,
 	a.id IS NOT NULL, ` + nullableAgentCols("a") + `,
-	cu.id IS NOT NULL, ` + nullableCustomerCols("cu") + `
+	cu.id IS NOT NULL, ` + nullableCustomerCols("cu")
+
+const listItemFrom = `
 	FROM calls c
 	LEFT JOIN agents a ON a.org_id = c.org_id AND a.id = c.agent_id
 	LEFT JOIN customers cu ON cu.org_id = c.org_id AND cu.id = c.customer_id`
+
+// listItemSelect is what ListCalls reads: not the events, which only a
+// call's detail shows.
+var listItemSelect = `SELECT ` + listItemCols + listItemFrom
+
+// detailSelect is listItemSelect with the call's events, for GetCall.
+var detailSelect = `SELECT ` + listItemCols + `, c.events` + listItemFrom
 
 // listItemRow receives a row of listItemSelect.
 type listItemRow struct {
@@ -235,7 +238,7 @@ type agentKey struct {
 // snapshot of the database.
 func (s *Store) GetCall(ctx context.Context, org store.OrgID, id store.CallID) (store.CallDetail, error) {
 	const op = "get call"
-	callStmt, err := s.stmt(ctx, listItemSelect+` WHERE c.org_id = ? AND c.id = ?`)
+	callStmt, err := s.stmt(ctx, detailSelect+` WHERE c.org_id = ? AND c.id = ?`)
 	if err != nil {
 		return store.CallDetail{}, mapErr(op, err)
 	}
@@ -249,11 +252,18 @@ func (s *Store) GetCall(ctx context.Context, org store.OrgID, id store.CallID) (
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only: nothing to lose
 
-	var r listItemRow
-	if err := tx.StmtContext(ctx, callStmt).QueryRowContext(ctx, org, id).Scan(r.dest()...); err != nil {
+	var (
+		r      listItemRow
+		events sql.NullString
+	)
+	if err := tx.StmtContext(ctx, callStmt).QueryRowContext(ctx, org, id).Scan(append(r.dest(), &events)...); err != nil {
 		return store.CallDetail{}, mapErr(op, err)
 	}
 	item, err := r.item(map[agentKey]*store.Agent{})
+	if err != nil {
+		return store.CallDetail{}, mapErr(op, err)
+	}
+	evs, err := decodeEvents(events)
 	if err != nil {
 		return store.CallDetail{}, mapErr(op, err)
 	}
@@ -262,7 +272,31 @@ func (s *Store) GetCall(ctx context.Context, org store.OrgID, id store.CallID) (
 	if err != nil {
 		return store.CallDetail{}, err
 	}
-	return store.CallDetail{CallListItem: item, Turns: turns}, nil
+	return store.CallDetail{CallListItem: item, Turns: turns, Events: evs}, nil
+}
+
+// encodeEvents stores a call's events as a JSON array, NULL for none.
+func encodeEvents(evs []store.CallEvent) (sql.NullString, error) {
+	if len(evs) == 0 {
+		return sql.NullString{}, nil
+	}
+	b, err := json.Marshal(evs)
+	if err != nil {
+		return sql.NullString{}, err
+	}
+	return sql.NullString{String: string(b), Valid: true}, nil
+}
+
+// decodeEvents reads what encodeEvents stored; nil for NULL.
+func decodeEvents(v sql.NullString) ([]store.CallEvent, error) {
+	if !v.Valid {
+		return nil, nil
+	}
+	var evs []store.CallEvent
+	if err := json.Unmarshal([]byte(v.String), &evs); err != nil {
+		return nil, fmt.Errorf("call events: %w", err)
+	}
+	return evs, nil
 }
 
 // ListCalls lists the organization's calls, newest first (StartedAt desc,
@@ -332,19 +366,14 @@ func (s *Store) ListCalls(ctx context.Context, org store.OrgID, f store.CallFilt
 }
 
 // FinishCall ends a call in one transaction: the call's final state, its
-// last turns and its customer's statistics. A call already ended is
-// returned as it is, its customer not counted again, so a replay is
-// harmless; only turns it does not have yet are added.
+// last turns, its events and its customer's statistics. A call already
+// ended is returned as it is, its customer not counted again, so a replay is
+// harmless; only turns it does not have yet are added, and events only if
+// it has none.
 func (s *Store) FinishCall(ctx context.Context, end store.CallEnd) (store.Call, error) {
 	const op = "finish call"
-	switch {
-	case end.OrgID == "":
-		return store.Call{}, invalid(op, "org id is empty")
-	case end.CallID == "":
-		return store.Call{}, invalid(op, "call id is empty")
-	}
-	if err := checkOutcome(op, end.Outcome); err != nil {
-		return store.Call{}, err
+	if err := end.Check(); err != nil {
+		return store.Call{}, checked(op, err)
 	}
 	if err := checkTurns(op, end.CallID, end.Turns); err != nil {
 		return store.Call{}, err
@@ -357,6 +386,10 @@ func (s *Store) FinishCall(ctx context.Context, end store.CallEnd) (store.Call, 
 	sent, err := encodeSentiment(end.Sentiment)
 	if err != nil {
 		return store.Call{}, invalid(op, "sentiment: %v", err)
+	}
+	events, err := encodeEvents(end.Events)
+	if err != nil {
+		return store.Call{}, invalid(op, "events: %v", err)
 	}
 
 	ins, err := s.insertTurnStmt(ctx, op)
@@ -378,16 +411,23 @@ func (s *Store) FinishCall(ctx context.Context, end store.CallEnd) (store.Call, 
 		}
 		if c.Status == store.CallEnded {
 			out = c
-			return nil
+			if !events.Valid {
+				return nil
+			}
+			// Like its turns, the events of a call ended first by
+			// someone else (a hang-up webhook) are kept, once.
+			_, err := tx.ExecContext(ctx, `UPDATE calls SET events = ? WHERE org_id = ? AND id = ? AND events IS NULL`,
+				events, end.OrgID, end.CallID)
+			return mapErr(op, err)
 		}
 		duration := max(endedAt.Sub(c.StartedAt), 0)
 		out, err = scanCall(tx.QueryRowContext(ctx, `
 			UPDATE calls SET status = ?, ended_at = ?, duration_us = ?, outcome = ?, end_reason = ?,
-				escalation_reason = ?, sentiment = coalesce(?, sentiment)
+				escalation_reason = ?, sentiment = coalesce(?, sentiment), events = coalesce(events, ?)
 			WHERE org_id = ? AND id = ?
 			RETURNING `+callCols,
 			store.CallEnded, micros(endedAt), duration.Microseconds(), end.Outcome, end.EndReason,
-			end.EscalationReason, sent, end.OrgID, end.CallID))
+			end.EscalationReason, sent, events, end.OrgID, end.CallID))
 		if err != nil {
 			return mapErr(op, err)
 		}

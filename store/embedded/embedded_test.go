@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -153,7 +154,7 @@ func TestOpen(t *testing.T) {
 	})
 }
 
-// The down migration removes everything the up migration made, and the up
+// The down migrations remove everything the up migrations made, and the up
 // migration then applies again.
 func TestMigrationsDownAndUp(t *testing.T) {
 	ctx := t.Context()
@@ -170,8 +171,18 @@ func TestMigrationsDownAndUp(t *testing.T) {
 	if objects() == 0 {
 		t.Fatal("no schema after Open")
 	}
-	if err := migrations.Down(ctx, s.w, migrations.SQLite); err != nil {
+	fsys, err := migrations.FS(migrations.SQLite)
+	if err != nil {
 		t.Fatal(err)
+	}
+	files, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range files { // Down rolls back one migration
+		if err := migrations.Down(ctx, s.w, migrations.SQLite); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if n := objects(); n != 0 {
 		t.Errorf("%d schema objects left after down", n)

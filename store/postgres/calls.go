@@ -139,22 +139,33 @@ func (s *Store) UpdateCall(ctx context.Context, c store.Call) (store.Call, error
 	return got, nil
 }
 
-// callItemSelect reads calls with their agent and customer in one query.
-var callItemSelect = `SELECT ` + callColsOf("c") + `, ` + agentColsOf("a") + `, ` + customerColsOf("cu") + `
+// callItemCols and callItemFrom read calls with their agent and customer
+// in one query.
+var callItemCols = callColsOf("c") + `, ` + agentColsOf("a") + `, ` + customerColsOf("cu")
+
+const callItemFrom = `
 	FROM calls c
 	LEFT JOIN agents a ON a.org_id = c.org_id AND a.id = c.agent_id
 	LEFT JOIN customers cu ON cu.org_id = c.org_id AND cu.id = c.customer_id`
 
-// scanCallItem scans a call with its agent and customer. agents memoizes
-// the agents decoded so far in this list (a page of 200 calls has a few
-// agents): each item gets its own copy, decoded once.
-func scanCallItem(r scanner, agents map[string]*store.Agent) (store.CallListItem, error) {
+// callItemSelect is what ListCalls reads: not the events, which only a
+// call's detail shows.
+var callItemSelect = `SELECT ` + callItemCols + callItemFrom
+
+// callDetailSelect is callItemSelect with the call's events, for GetCall.
+var callDetailSelect = `SELECT ` + callItemCols + `, c.events` + callItemFrom
+
+// scanCallItem scans a call with its agent and customer, then into extra
+// what the query reads after them. agents memoizes the agents decoded so
+// far in this list (a page of 200 calls has a few agents): each item gets
+// its own copy, decoded once.
+func scanCallItem(r scanner, agents map[string]*store.Agent, extra ...any) (store.CallListItem, error) {
 	var (
 		cr  callRow
 		ar  agentRow
 		cur customerRow
 	)
-	dest := append(append(cr.dest(), ar.dest()...), cur.dest()...)
+	dest := append(append(append(cr.dest(), ar.dest()...), cur.dest()...), extra...)
 	if err := r.Scan(dest...); err != nil {
 		return store.CallListItem{}, err
 	}
@@ -255,8 +266,8 @@ func scanTurn(r scanner) (store.Turn, error) {
 	return t, nil
 }
 
-// GetCall returns a call of the organization with its agent, customer and
-// transcript, in one round trip (a batch of two queries).
+// GetCall returns a call of the organization with its agent, customer,
+// transcript and events, in one round trip (a batch of two queries).
 func (s *Store) GetCall(ctx context.Context, org store.OrgID, id store.CallID) (store.CallDetail, error) {
 	const op = "get call"
 	b := &pgx.Batch{}
@@ -264,10 +275,14 @@ func (s *Store) GetCall(ctx context.Context, org store.OrgID, id store.CallID) (
 		d     store.CallDetail
 		found bool
 	)
-	b.Queue(callItemSelect+` WHERE c.org_id = $1 AND c.id = $2`, org, id).QueryRow(func(r pgx.Row) error {
-		it, err := scanCallItem(r, map[string]*store.Agent{})
+	b.Queue(callDetailSelect+` WHERE c.org_id = $1 AND c.id = $2`, org, id).QueryRow(func(r pgx.Row) error {
+		var events []byte
+		it, err := scanCallItem(r, map[string]*store.Agent{}, &events)
 		if err != nil {
 			return err
+		}
+		if err := jsonScan(events, &d.Events); err != nil {
+			return fmt.Errorf("call %s events: %w", it.Call.ID, err)
 		}
 		d.CallListItem, found = it, true
 		return nil

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/iace/iace/migrations"
 	"github.com/iace/iace/store"
 	"github.com/iace/iace/store/postgres"
 	"github.com/iace/iace/store/storetest"
@@ -122,6 +124,20 @@ func TestListCallsQueryCountDoesNotGrowWithThePage(t *testing.T) {
 	}
 }
 
+// migrationFiles lists PostgreSQL's migrations.
+func migrationFiles(t *testing.T) []string {
+	t.Helper()
+	fsys, err := migrations.FS(migrations.Postgres)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := fs.Glob(fsys, "*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("migrations %v: %v", files, err)
+	}
+	return files
+}
+
 func TestMigrateUpDownUp(t *testing.T) {
 	schema := freshSchema(t)
 	ctx := t.Context()
@@ -167,8 +183,10 @@ func TestMigrateUpDownUp(t *testing.T) {
 			t.Errorf("round %d: %v", round, err)
 		}
 		_ = s.Close()
-		if err := postgres.Migrate(ctx, cfg, postgres.Down); err != nil {
-			t.Fatalf("round %d: down: %v", round, err)
+		for range migrationFiles(t) { // Down rolls back one migration
+			if err := postgres.Migrate(ctx, cfg, postgres.Down); err != nil {
+				t.Fatalf("round %d: down: %v", round, err)
+			}
 		}
 		if n := tables(); n != 0 {
 			t.Errorf("round %d: %d tables after down, want 0", round, n)

@@ -102,18 +102,14 @@ func (s *Store) AppendTurns(ctx context.Context, org store.OrgID, call store.Cal
 }
 
 // FinishCall ends a call in one transaction: the call's final state, its
-// last turns and its customer's statistics. A call already ended is
-// returned unchanged (its customer is not counted twice); turns already
-// written are skipped, so a replay writes nothing twice.
+// last turns, its events and its customer's statistics. A call already
+// ended is returned unchanged (its customer is not counted twice); turns
+// already written are skipped, and events are written only to a call that
+// has none, so a replay writes nothing twice.
 func (s *Store) FinishCall(ctx context.Context, end store.CallEnd) (store.Call, error) {
 	const op = "finish call"
-	switch {
-	case end.OrgID == "":
-		return store.Call{}, invalid(op, "org id is empty")
-	case end.CallID == "":
-		return store.Call{}, invalid(op, "call id is empty")
-	case !end.Outcome.Valid():
-		return store.Call{}, invalid(op, "unknown outcome %q", end.Outcome)
+	if err := end.Check(); err != nil {
+		return store.Call{}, checked(op, err)
 	}
 	turns := append([]store.Turn(nil), end.Turns...)
 	if err := checkTurns(op, end.CallID, turns); err != nil {
@@ -124,6 +120,13 @@ func (s *Store) FinishCall(ctx context.Context, end store.CallEnd) (store.Call, 
 	if end.Sentiment != nil {
 		var err error
 		if sent, err = jsonValue(end.Sentiment); err != nil {
+			return store.Call{}, wrap(ctx, op, err)
+		}
+	}
+	var events []byte // NULL when there are none
+	if len(end.Events) > 0 {
+		var err error
+		if events, err = jsonValue(end.Events); err != nil {
 			return store.Call{}, wrap(ctx, op, err)
 		}
 	}
@@ -143,13 +146,20 @@ func (s *Store) FinishCall(ctx context.Context, end store.CallEnd) (store.Call, 
 		}
 		if c.Status == store.CallEnded {
 			out = c
-			return nil
+			if events == nil {
+				return nil
+			}
+			// Like its turns, the events of a call ended first by someone
+			// else (a hang-up webhook) are kept, once.
+			_, err := tx.Exec(ctx, `UPDATE calls SET events = $3 WHERE org_id = $1 AND id = $2 AND events IS NULL`,
+				end.OrgID, end.CallID, events)
+			return err
 		}
 		dur := max(endedAt.Sub(c.StartedAt), 0)
 		out, err = scanCall(tx.QueryRow(ctx, `UPDATE calls SET status = 'ended', ended_at = $3, duration_us = $4, outcome = $5,
-			end_reason = $6, escalation_reason = $7, sentiment = coalesce($8, sentiment)
+			end_reason = $6, escalation_reason = $7, sentiment = coalesce($8, sentiment), events = coalesce(events, $9)
 			WHERE org_id = $1 AND id = $2 RETURNING `+callCols,
-			end.OrgID, end.CallID, endedAt, dur.Microseconds(), end.Outcome, end.EndReason, end.EscalationReason, sent))
+			end.OrgID, end.CallID, endedAt, dur.Microseconds(), end.Outcome, end.EndReason, end.EscalationReason, sent, events))
 		if err != nil {
 			return err
 		}

@@ -40,8 +40,9 @@ type CallRecord struct {
 	// Customer, when set, is found by phone or created, and becomes the
 	// call's customer if the call has none.
 	Customer *store.Customer `json:"customer,omitempty"`
-	// End finishes the call (idempotent by the store's contract). Its
-	// OrgID and CallID default to the call's.
+	// End finishes the call (idempotent by the store's contract) with its
+	// turns and events, which a spooled record keeps on disk as they were
+	// given. Its OrgID and CallID default to the call's.
 	End store.CallEnd `json:"end"`
 }
 

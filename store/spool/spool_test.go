@@ -8,7 +8,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -75,10 +77,13 @@ func newPG(ctx context.Context, t *testing.T) *pg {
 	return p
 }
 
-// record is the end of call i, from phone, with two turns.
+// record is the end of call i, from phone, with two turns and the events
+// of the call (at nanoseconds, in another zone: the store keeps them in UTC
+// at microseconds).
 func record(org store.OrgID, agent store.AgentID, i int, phone store.PhoneNumber) spool.CallRecord {
 	start := time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute)
 	id := store.CallID(fmt.Sprintf("call-%03d", i))
+	cest := time.FixedZone("CEST", 2*3600)
 	return spool.CallRecord{
 		Call: store.Call{
 			ID: id, OrgID: org, AgentID: agent, Direction: "incoming",
@@ -92,8 +97,25 @@ func record(org store.OrgID, agent store.AgentID, i int, phone store.PhoneNumber
 				{Seq: 1, Speaker: store.SpeakerAgent, Text: "Hello, how can I help?", StartedAt: start, EndedAt: start.Add(2 * time.Second)},
 				{Seq: 2, Speaker: store.SpeakerCaller, Text: fmt.Sprintf("Question number %d", i), StartedAt: start.Add(3 * time.Second), EndedAt: start.Add(5 * time.Second)},
 			},
+			Events: []store.CallEvent{
+				{At: start.Add(100 * time.Millisecond).In(cest), Kind: "greeting"},
+				{At: start.Add(5*time.Second + 1234567).In(cest), Kind: "caller_turn"},
+				{At: start.Add(6*time.Second + 1), Kind: "dtmf", Detail: strconv.Itoa(i % 10)},
+				{At: start.Add(7 * time.Second), Kind: "holding_phrase", Detail: "chat model"},
+			},
 		},
 	}
+}
+
+// storedEvents are events as the store gives them back: in UTC at
+// microseconds.
+func storedEvents(evs []store.CallEvent) []store.CallEvent {
+	out := make([]store.CallEvent, len(evs))
+	for i, e := range evs {
+		e.At = e.At.UTC().Truncate(time.Microsecond)
+		out[i] = e
+	}
+	return out
 }
 
 // recorder notes the calls the store finished, in order.
@@ -184,7 +206,7 @@ func files(t *testing.T, dir string) []string {
 }
 
 // checkInDatabase checks that every record is in the database whole: the
-// call ended with its turns, linked to its caller, and each caller's call
+// call ended with its turns and events, linked to its caller, and each caller's call
 // count equal to their records (nothing applied twice).
 func checkInDatabase(ctx context.Context, t *testing.T, db store.Store, recs []spool.CallRecord) {
 	t.Helper()
@@ -197,6 +219,9 @@ func checkInDatabase(ctx context.Context, t *testing.T, db store.Store, recs []s
 		if d.Call.Status != store.CallEnded || d.Call.Outcome != r.End.Outcome || len(d.Turns) != len(r.End.Turns) {
 			t.Errorf("call %s: status %s, outcome %s, %d turns; want ended, %s, %d turns",
 				r.Call.ID, d.Call.Status, d.Call.Outcome, len(d.Turns), r.End.Outcome, len(r.End.Turns))
+		}
+		if want := storedEvents(r.End.Events); !reflect.DeepEqual(d.Events, want) {
+			t.Errorf("call %s: events\n got  %+v\n want %+v", r.Call.ID, d.Events, want)
 		}
 		if d.Customer == nil || d.Customer.Phone != r.Customer.Phone {
 			t.Errorf("call %s: customer %+v, want the caller %s", r.Call.ID, d.Customer, r.Customer.Phone)

@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"turns are appended once", testAppendTurns},
 		{"finishing a call writes call, turns and customer once", testFinishCall},
 		{"concurrent finishes count the customer once", testFinishCallConcurrent},
+		{"a call's events are kept once, in order, within its organization", testCallEvents},
 		{"transcript search matches every word whole", testSearchTranscripts},
 		{"call statistics count by bucket within the organization", testCallStats},
 		{"patterns are created, listed, used and deleted", testPatterns},
