@@ -58,13 +58,15 @@ func (c *Client) Open(ctx context.Context, tc ai.TranscribeConfig) (ai.Transcrip
 		maxQueue:   c.cfg.QueueFrames * frame,
 		batchBytes: max(f.BytesPer(c.cfg.Batch), 1),
 		maxMsg:     max(f.BytesPer(maxMessage), 1),
-		tick:       min(c.cfg.Batch, c.cfg.KeepAlive),
-		results:    make(chan ai.Transcript, resultsCap),
-		notify:     make(chan struct{}, 1),
-		finalize:   make(chan struct{}, 1),
-		closing:    make(chan struct{}),
-		finished:   make(chan struct{}),
-		cancel:     cancel,
+		// The ticker only flushes a partial batch (the caller's audio
+		// stopped) and keeps the socket alive: full batches wake the writer.
+		tick:     min(4*c.cfg.Batch, c.cfg.KeepAlive),
+		results:  make(chan ai.Transcript, resultsCap),
+		notify:   make(chan struct{}, 1),
+		finalize: make(chan struct{}, 1),
+		closing:  make(chan struct{}),
+		finished: make(chan struct{}),
+		cancel:   cancel,
 	}
 	s.pending = make([]byte, 0, s.maxQueue+frame)
 	s.out = make([]byte, 0, s.maxQueue+frame)
@@ -155,6 +157,9 @@ func (s *Stream) Send(pcm []int16) error {
 	l := len(s.pending)
 	s.pending = slices.Grow(s.pending, n)[:l+n]
 	media.EncodeTo(s.pending[l:], pcm, s.enc)
+	// Wake the writer once per batch, when this frame fills it, not once per
+	// frame: at 50 frames a second a call would otherwise cost 50 wake-ups.
+	full := l < s.batchBytes && l+n >= s.batchBytes
 	s.mu.Unlock()
 
 	s.frames.Add(1)
@@ -162,9 +167,11 @@ func (s *Stream) Send(pcm []int16) error {
 		s.dropped.Add(uint64(drop))
 		s.c.m.dropped.Add(float64(drop))
 	}
-	select {
-	case s.notify <- struct{}{}:
-	default:
+	if full {
+		select {
+		case s.notify <- struct{}{}:
+		default:
+		}
 	}
 	return nil
 }
