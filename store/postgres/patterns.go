@@ -187,22 +187,23 @@ func (s *Store) SimilarPatterns(ctx context.Context, org store.OrgID, f store.Pa
 		return nil, err
 	}
 	where, args := patternWhere(org, f, []any{pgvector.NewVector(query), k})
+	// One round trip: a batch runs in one implicit transaction, so the
+	// transaction-local search settings apply to the query after them.
 	var out []store.ScoredPattern
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'strict_order', true)`,
-			fmt.Sprint(efSearch(k))); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, `SELECT `+patternCols+`, embedding <=> $1 AS distance FROM patterns WHERE `+where+`
-			ORDER BY embedding <=> $1 LIMIT $2`, args...)
-		out, err = scanAll(rows, err, func(r scanner) (store.ScoredPattern, error) {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'strict_order', true)`,
+		fmt.Sprint(efSearch(k)))
+	b.Queue(`SELECT `+patternCols+`, embedding <=> $1 AS distance FROM patterns WHERE `+where+`
+			ORDER BY embedding <=> $1 LIMIT $2`, args...).Query(func(rows pgx.Rows) error {
+		var err error
+		out, err = scanAll(rows, nil, func(r scanner) (store.ScoredPattern, error) {
 			var d float64
 			p, err := scanPattern(r, &d)
 			return store.ScoredPattern{Pattern: p, Similarity: 1 - d}, err
 		})
 		return err
 	})
-	if err != nil {
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
 	return out, nil
