@@ -23,11 +23,15 @@ import (
 	"github.com/iace/iace/store/storetest"
 )
 
+// caller is the calling number: the simulator's first call says it in its
+// start frame too.
+const caller = "+15550000001"
+
 // telnyxEvent is a webhook as Telnyx posts it.
 func telnyxEvent(id, typ, ccid, to string, extra map[string]any) []byte {
 	p := map[string]any{
 		"call_control_id": ccid, "call_leg_id": "leg-" + ccid, "call_session_id": "sess-" + ccid,
-		"connection_id": "1234567890", "from": "+15557654321", "to": to, "state": "parked", "client_state": nil,
+		"connection_id": "1234567890", "from": caller, "to": to, "state": "parked", "client_state": nil,
 	}
 	for k, v := range extra {
 		p[k] = v
@@ -243,6 +247,7 @@ func TestTelnyxWebhookCallThroughToTheAPI(t *testing.T) {
 		Items []struct {
 			ID, Status, Outcome string
 			Agent               *struct{ Name string }
+			Customer            *struct{ Phone string }
 		} `json:"items"`
 	}
 	var detail struct {
@@ -266,7 +271,7 @@ func TestTelnyxWebhookCallThroughToTheAPI(t *testing.T) {
 		time.Sleep(50 * time.Millisecond) // polling a record written asynchronously, not a race
 	}
 	call := calls.Items[0]
-	if call.Outcome != "resolved" || call.Agent == nil || call.Agent.Name != "Front desk" {
+	if call.Outcome != "resolved" || call.Agent == nil || call.Agent.Name != "Front desk" || call.Customer == nil || call.Customer.Phone != caller {
 		t.Errorf("call %+v", call)
 	}
 	said := ""
@@ -288,7 +293,7 @@ func TestTelnyxWebhookCallThroughToTheAPI(t *testing.T) {
 	if len(other.Items) != 0 {
 		t.Errorf("another organization lists %d calls", len(other.Items))
 	}
-	if strings.Contains(logs.String(), "+15557654321") {
+	if strings.Contains(logs.String(), caller) {
 		t.Error("the caller's number is in the log")
 	}
 }
