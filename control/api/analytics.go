@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/iace/iace/store"
 )
@@ -87,10 +88,14 @@ func (a *API) analyticsRoutes() {
 
 // statsCache keeps analytics answers for a short time: dashboards poll the
 // same query, and a few seconds of staleness is fine for statistics.
+// Concurrent misses of one query share one store read (singleflight): a
+// month of statistics is one of the heaviest queries, and a dashboard
+// refresh must not start it once per viewer.
 type statsCache struct {
-	ttl time.Duration
-	mu  sync.Mutex
-	m   map[statsKey]statsEntry
+	ttl    time.Duration
+	flight singleflight.Group
+	mu     sync.Mutex
+	m      map[statsKey]statsEntry
 }
 
 type statsKey struct {
@@ -110,26 +115,40 @@ func newStatsCache(ttl time.Duration) *statsCache {
 	return &statsCache{ttl: ttl, m: make(map[statsKey]statsEntry)}
 }
 
-// get answers q from the cache or from src. Concurrent misses of one key
-// may both query: the cache bounds load over time, not per instant.
+// get answers q from the cache or from src, and reports whether it was a
+// hit (a read shared with a concurrent miss counts as one).
 func (c *statsCache) get(ctx context.Context, org store.OrgID, q store.StatsQuery, src Stats) ([]store.StatsBucket, bool, error) {
 	key := statsKey{org: org, q: q}
-	now := time.Now()
 	c.mu.Lock()
 	e, ok := c.m[key]
 	c.mu.Unlock()
-	if ok && now.Sub(e.at) < c.ttl {
+	if ok && time.Since(e.at) < c.ttl {
 		return e.buckets, true, nil
 	}
-	buckets, err := src.CallStats(ctx, org, q)
+	fk := string(org) + "|" + q.From.Format(time.RFC3339Nano) + "|" + q.To.Format(time.RFC3339Nano) + "|" + q.Bucket.String() + "|" + string(q.AgentID)
+	led := false // this request ran the read; the others shared it
+	v, err, _ := c.flight.Do(fk, func() (any, error) {
+		led = true
+		// The read outlives one caller's cancellation: others wait on it.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), statsReadTimeout)
+		defer cancel()
+		buckets, err := src.CallStats(rctx, org, q)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		if len(c.m) >= maxStatsEntries {
+			clear(c.m)
+		}
+		c.m[key] = statsEntry{at: time.Now(), buckets: buckets}
+		c.mu.Unlock()
+		return buckets, nil
+	})
 	if err != nil {
 		return nil, false, err
 	}
-	c.mu.Lock()
-	if len(c.m) >= maxStatsEntries {
-		clear(c.m)
-	}
-	c.m[key] = statsEntry{at: now, buckets: buckets}
-	c.mu.Unlock()
-	return buckets, false, nil
+	return v.([]store.StatsBucket), !led, nil
 }
+
+// statsReadTimeout bounds one statistics query.
+const statsReadTimeout = 10 * time.Second
