@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/iace/iace/control/auth"
 	"github.com/iace/iace/store"
@@ -222,13 +223,16 @@ func (a *API) authRoutes() {
 	huma.Register(a.huma, op("me", http.MethodGet, "/me", "Who the token belongs to", "auth", store.RoleViewer),
 		func(ctx context.Context, _ *struct{}) (*meOutput, error) {
 			p := principal(ctx)
-			u, err := a.deps.Store.GetUser(ctx, p.OrgID, p.UserID)
-			if err != nil {
+			// The two reads are independent: one round trip's time, not two.
+			var (
+				u   store.User
+				org store.Organization
+			)
+			g, gctx := errgroup.WithContext(ctx)
+			g.Go(func() (err error) { u, err = a.deps.Store.GetUser(gctx, p.OrgID, p.UserID); return err })
+			g.Go(func() (err error) { org, err = a.deps.Store.GetOrg(gctx, p.OrgID); return err })
+			if err := g.Wait(); err != nil {
 				return nil, a.storeError(ctx, "user", err)
-			}
-			org, err := a.deps.Store.GetOrg(ctx, p.OrgID)
-			if err != nil {
-				return nil, a.storeError(ctx, "organization", err)
 			}
 			out := &meOutput{}
 			out.Body.UserID, out.Body.OrgID, out.Body.OrgName = u.ID, u.OrgID, org.Name
