@@ -3,12 +3,12 @@ package google
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"math"
 	"net/url"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/iace/iace/ai"
 )
 
 // Dimensions is the length of every vector Embed returns.
@@ -94,37 +94,13 @@ func (c *Client) batch(ctx context.Context, taskType string, texts []string) ([]
 	}
 	out := make([][]float32, len(texts))
 	for i, e := range ans.Embeddings {
-		v, err := unitVector(e.Values, c.cfg.Dimensions)
+		v, err := ai.UnitVector(e.Values, c.cfg.Dimensions)
 		if err != nil {
 			return nil, fmt.Errorf("google embed: %w: embedding %d: %w", ErrMalformed, i, err)
 		}
 		out[i] = v
 	}
 	c.m.texts.Add(float64(len(texts)))
-	return out, nil
-}
-
-// unitVector checks v and scales it to length 1: Google normalises only
-// 3072-value output, and the store compares by dot product.
-func unitVector(v []float64, dims int) ([]float32, error) {
-	if len(v) != dims {
-		return nil, fmt.Errorf("%d values, want %d", len(v), dims)
-	}
-	var sum float64
-	for _, x := range v {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return nil, errors.New("a value is not finite")
-		}
-		sum += x * x
-	}
-	if sum == 0 {
-		return nil, errors.New("zero vector")
-	}
-	inv := 1 / math.Sqrt(sum)
-	out := make([]float32, len(v))
-	for i, x := range v {
-		out[i] = float32(x * inv)
-	}
 	return out, nil
 }
 

@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"hash/fnv"
-	"math"
 	"strings"
 	"unicode"
+
+	"github.com/iace/iace/ai"
 )
 
 // HashEmbedder is the offline embedder: a hashed bag of words and of
@@ -72,18 +73,10 @@ func (e *HashEmbedder) vector(text string) []float32 {
 	if len(words) == 0 {
 		add("x:"+text, 1)
 	}
-	var norm float64
-	for _, x := range v {
-		norm += x * x
-	}
-	out := make([]float32, e.dims)
-	if norm == 0 {
+	out, err := ai.UnitVector(v, e.dims)
+	if err != nil { // words whose features cancel out: any fixed unit vector
+		out = make([]float32, e.dims)
 		out[0] = 1
-		return out
-	}
-	inv := 1 / math.Sqrt(norm)
-	for i, x := range v {
-		out[i] = float32(x * inv)
 	}
 	return out
 }

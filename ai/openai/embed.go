@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"time"
+
+	"github.com/iace/iace/ai"
 )
 
 // DefaultEmbeddingModel is OpenAI's small v3 embedding model. Groq serves no
@@ -184,34 +185,11 @@ func (e *Embedder) batch(ctx context.Context, texts []string) ([][]float32, erro
 		if d.Index == nil || *d.Index < 0 || *d.Index >= len(texts) || out[*d.Index] != nil {
 			return nil, fmt.Errorf("openai embed: %w: missing, duplicate or out-of-range index", ErrMalformed)
 		}
-		v, err := unitVector(d.Embedding, e.cfg.Dimensions)
+		v, err := ai.UnitVector(d.Embedding, e.cfg.Dimensions)
 		if err != nil {
 			return nil, fmt.Errorf("openai embed: %w: embedding %d: %w", ErrMalformed, *d.Index, err)
 		}
 		out[*d.Index] = v
-	}
-	return out, nil
-}
-
-// unitVector checks the length and values of v and scales it to length 1.
-func unitVector(v []float64, dims int) ([]float32, error) {
-	if len(v) != dims {
-		return nil, fmt.Errorf("%d values, want %d", len(v), dims)
-	}
-	var sum float64
-	for _, x := range v {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return nil, errors.New("a value is not finite")
-		}
-		sum += x * x
-	}
-	if sum == 0 {
-		return nil, errors.New("zero vector")
-	}
-	inv := 1 / math.Sqrt(sum)
-	out := make([]float32, len(v))
-	for i, x := range v {
-		out[i] = float32(x * inv)
 	}
 	return out, nil
 }

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/iace/iace/control/auth"
+	"github.com/iace/iace/control/ratelimit"
 	"github.com/iace/iace/store"
 )
 
@@ -89,7 +90,7 @@ func (a *API) authenticate(ctx huma.Context, next func(huma.Context)) {
 	if a.deps.UserLimit != nil {
 		if ok, wait := a.allow(ctx.Context(), a.deps.UserLimit, "user:"+string(p.UserID)); !ok {
 			a.metrics.limited.WithLabelValues("user").Inc()
-			ctx.SetHeader("Retry-After", retryAfterSeconds(wait))
+			ctx.SetHeader("Retry-After", strconv.Itoa(ratelimit.RetryAfterSeconds(wait)))
 			_ = huma.WriteErr(a.huma, ctx, http.StatusTooManyRequests, "too many requests; slow down")
 			return
 		}
@@ -111,11 +112,6 @@ func (a *API) allow(ctx context.Context, l Limiter, key string) (bool, time.Dura
 	return ok, wait
 }
 
-func retryAfterSeconds(d time.Duration) string {
-	s := int((d + time.Second - 1) / time.Second)
-	return strconv.Itoa(max(s, 1))
-}
-
 // authError maps an authenticator's error on login, refresh or logout.
 func (a *API) authError(ctx context.Context, what string, err error) error {
 	var throttled interface{ RetryAfter() time.Duration }
@@ -123,7 +119,7 @@ func (a *API) authError(ctx context.Context, what string, err error) error {
 	case errors.As(err, &throttled):
 		a.metrics.limited.WithLabelValues("login").Inc()
 		return huma.ErrorWithHeaders(huma.Error429TooManyRequests("too many attempts; try again later"),
-			http.Header{"Retry-After": {retryAfterSeconds(throttled.RetryAfter())}})
+			http.Header{"Retry-After": {strconv.Itoa(ratelimit.RetryAfterSeconds(throttled.RetryAfter()))}})
 	case errors.Is(err, auth.ErrBusy):
 		a.metrics.limited.WithLabelValues("hashing").Inc()
 		a.log.WarnContext(ctx, "api: "+what+": too many password checks at once; shed", "request_id", requestID(ctx))

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -128,7 +129,7 @@ func (a *API) edge(next http.Handler) http.Handler {
 		if a.deps.IPLimit != nil && ri.clientIP.IsValid() {
 			if ok, wait := a.allow(ctx, a.deps.IPLimit, ratelimit.AddrKey(ri.clientIP)); !ok {
 				a.metrics.limited.WithLabelValues("ip").Inc()
-				h.Set("Retry-After", retryAfterSeconds(wait))
+				h.Set("Retry-After", strconv.Itoa(ratelimit.RetryAfterSeconds(wait)))
 				writeProblem(sw, r, http.StatusTooManyRequests, "too many requests from this address; slow down")
 				a.logRequest(r, ri, sw.status, start)
 				return
