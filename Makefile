@@ -1,5 +1,9 @@
-# IACE: make run | test | bench | lint | fuzz | loadtest
+# IACE: make run | test | bench | lint | vuln | fuzz | loadtest
 GO       ?= go
+# go.mod pins the toolchain (a patch release without known vulnerabilities);
+# auto lets the go command fetch it through the module proxy when the
+# installed Go is older. Some installs default to local, which ignores the pin.
+export GOTOOLCHAIN ?= auto
 BIN      := bin
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
@@ -10,7 +14,7 @@ CALLS    ?= 200
 DURATION ?= 30s
 RAMP     ?= 10s
 
-.PHONY: all build run test test-short bench lint fuzz loadtest clean
+.PHONY: all build run test test-short bench lint vuln fuzz loadtest clean
 
 all: lint test
 
@@ -18,9 +22,10 @@ build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/iace ./cmd/iace
 	$(GO) build -trimpath -o $(BIN)/callsim ./loadtest/callsim
 
-## run: build and serve with the embedded defaults (no database, no keys)
+## run: build and serve with the embedded defaults (no database, no keys),
+## on loopback, where streams without a token (the call simulator's) are let in
 run: build
-	$(BIN)/iace serve
+	$(BIN)/iace serve --addr 127.0.0.1:8080
 
 ## test: every test, with the race detector
 test:
@@ -41,6 +46,10 @@ lint:
 	@if command -v golangci-lint >/dev/null 2>&1; then golangci-lint run $(PKGS); \
 	  elif [ -x "$$($(GO) env GOPATH)/bin/golangci-lint" ]; then "$$($(GO) env GOPATH)/bin/golangci-lint" run $(PKGS); \
 	  else echo "golangci-lint not installed: skipped (go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0)"; fi
+
+## vuln: govulncheck against the Go vulnerability database (an offline copy when it is out of reach)
+vuln:
+	./deploy/vulncheck.sh
 
 ## fuzz: a short run of every fuzz target (FUZZTIME=5m for longer)
 FUZZTIME ?= 20s

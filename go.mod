@@ -2,6 +2,8 @@ module github.com/iace/iace
 
 go 1.26.0
 
+toolchain go1.26.10
+
 require (
 	github.com/danielgtaylor/huma/v2 v2.37.2
 	github.com/failsafe-go/failsafe-go v0.9.8
