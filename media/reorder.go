@@ -6,7 +6,9 @@ package media
 // missing, at most Depth frames, so in-order streams pass through with no delay.
 //
 // It is driven by arrivals, not a clock: a hole is given up (concealed) once
-// Depth later frames have arrived. Not safe for concurrent use.
+// Depth later frames have arrived. A jump of more than about a second of
+// frames, forward or back, starts over at the new position instead. Not
+// safe for concurrent use.
 type Reorder struct {
 	depth   int64
 	slots   []reorderSlot
@@ -34,15 +36,22 @@ type ReorderStats struct {
 	Duplicates uint64
 	// Concealed frames never arrived; the consumer filled them with silence.
 	Concealed uint64
-	// Resyncs are jumps too large to conceal (a stream restart or a long outage).
+	// Resyncs are jumps too large to conceal or to call late, forward or
+	// back (a stream restart, a long outage, a stray sequence number).
 	Resyncs uint64
 }
 
 // reorderWindow is the number of slots; maxConcealRun bounds the silence a
 // single jump may insert (1 s), past it the sequence is resynchronised.
+// maxJump is the largest jump either way that is still the same stream
+// position: further forward would be more silence than concealing is
+// worth, further back is no late frame but a new position (a restart, or
+// the way back from a stray number that would otherwise make every later
+// frame late and mute the call).
 const (
 	reorderWindow = 16
 	maxConcealRun = 50
+	maxJump       = reorderWindow + maxConcealRun
 )
 
 // NewReorder returns a buffer that waits for at most depth frames (1 to 15)
@@ -67,11 +76,11 @@ func (r *Reorder) Push(seq int64, frame []byte) {
 	if r.next < 0 {
 		r.next, r.maxSeen = seq, seq
 	}
-	if seq < r.next {
+	switch {
+	case seq < r.next && r.next-seq <= maxJump:
 		r.stats.Late++
 		return
-	}
-	if seq-r.next >= reorderWindow+maxConcealRun {
+	case seq < r.next || seq-r.next >= maxJump:
 		r.resync(seq)
 	}
 	for seq-r.next >= reorderWindow {
@@ -118,6 +127,7 @@ func (r *Reorder) resync(seq int64) {
 		s := &r.slots[r.next%reorderWindow]
 		if s.full && s.seq == r.next {
 			s.full = false
+			r.last = len(s.data)
 			r.emit(s.data, false)
 		}
 	}

@@ -42,6 +42,9 @@ func TestReorder(t *testing.T) {
 		{"a jump past the window conceals all but the last depth holes", 2, []int64{1, 30}, append([]int64{1}, slices.Repeat([]int64{-1}, 27)...), ReorderStats{Concealed: 27}},
 		{"a huge jump resynchronises without a flood of silence", 2, []int64{1, 2, 1000, 1001}, []int64{1, 2, 1000, 1001}, ReorderStats{Resyncs: 1}},
 		{"the stream may start at any number", 2, []int64{500, 502, 501}, []int64{500, 501, 502}, ReorderStats{Reordered: 1}},
+		{"a stream that restarts at a lower number resynchronises", 2, []int64{1000, 1001, 1002, 1, 2, 3},
+			[]int64{1000, 1001, 1002, 1, 2, 3}, ReorderStats{Resyncs: 1}},
+		{"a frame a second late is still only late", 2, append(seqRange(1, 60), 9), seqRange(1, 60), ReorderStats{Late: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,5 +74,60 @@ func TestReorderDoesNotAllocate(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocations per frame", allocs)
+	}
+}
+
+// seqRange is from, from+1, ..., to.
+func seqRange(from, to int64) []int64 {
+	var out []int64
+	for s := from; s <= to; s++ {
+		out = append(out, s)
+	}
+	return out
+}
+
+// TestAStrayChunkNumberDoesNotMuteTheCall: one frame whose chunk number is
+// wildly off (a bug or a forged frame) must not make every later frame look
+// late: the buffer resynchronises on the jump and again on the way back.
+func TestAStrayChunkNumberDoesNotMuteTheCall(t *testing.T) {
+	var got []int64
+	r := NewReorder(2, func(f []byte, concealed bool) {
+		if concealed {
+			got = append(got, -1)
+			return
+		}
+		got = append(got, int64(f[0])) // frames 1..100 carry their number
+	})
+	for _, s := range seqRange(1, 50) {
+		r.Push(s, []byte{byte(s)})
+	}
+	r.Push(1e9, []byte{0})
+	for _, s := range seqRange(51, 100) {
+		r.Push(s, []byte{byte(s)})
+	}
+	var real []int64
+	for _, s := range got {
+		if s > 0 {
+			real = append(real, s)
+		}
+	}
+	if want := seqRange(1, 100); fmt.Sprint(real) != fmt.Sprint(want) {
+		t.Errorf("frames out %v, want 1 to 100", real)
+	}
+	if st := r.Stats(); st.Late != 0 || st.Concealed != 0 {
+		t.Errorf("stats %+v: no frame of 51 to 100 may be dropped as late or concealed", st)
+	}
+}
+
+// BenchmarkReorder is one frame through the buffer, every pair swapped: the
+// per-frame cost of reordering must not allocate.
+func BenchmarkReorder(b *testing.B) {
+	r := NewReorder(2, func([]byte, bool) {})
+	frame := make([]byte, 160)
+	b.ReportAllocs()
+	seq := int64(0)
+	for b.Loop() {
+		seq++
+		r.Push(seq^1, frame)
 	}
 }

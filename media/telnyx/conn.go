@@ -31,6 +31,12 @@ type ConnConfig struct {
 	// switch for the embedded quick-start, logged loudly when on. A token
 	// that is present is still checked.
 	AllowUnauthenticated bool
+	// AllowedOrigins are the browser origins ("https://ops.example.com") a
+	// stream may come from. Telnyx connects server to server and sends no
+	// Origin header; a browser always sends one, so an upgrade carrying an
+	// Origin not listed here is refused with 403, before the token is looked
+	// at. Empty: no browser may open a stream.
+	AllowedOrigins []string
 }
 
 // Secret is key material that prints as "[redacted]" in logs and %v.

@@ -26,3 +26,9 @@ func (e *ProtocolError) Unwrap() error { return e.Err }
 
 // ErrNoStart is returned when a stream does not open with connected and start.
 var ErrNoStart = errors.New("telnyx: stream did not start")
+
+// ErrStreamForbidden is what an Acceptor wraps to refuse a stream that must
+// never run (its token was used already, its call has ended, its start frame
+// contradicts its token): the Handler closes it with a policy violation,
+// not "try again later".
+var ErrStreamForbidden = errors.New("telnyx: stream not allowed")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,14 +57,40 @@ func NewHandler(cfg ConnConfig, acc Acceptor, m *Metrics, log *slog.Logger) *Han
 			ReadBufferSize:  1024,
 			WriteBufferSize: 4096,
 			WriteBufferPool: &sync.Pool{},
-			// Telnyx connects server to server; there is no browser origin to check.
+			// ServeHTTP has checked the origin before the upgrade.
 			CheckOrigin: func(*http.Request) bool { return true },
 		},
 	}
 }
 
+// originAllowed reports whether r may open a stream as far as its origin
+// goes: Telnyx sends no Origin header; a browser always does (RFC 6454
+// section 7.3), and its page must be one the operator listed. Without this
+// any web page a visitor opens could place calls from their browser.
+func (h *Handler) originAllowed(r *http.Request) bool {
+	origins := r.Header.Values("Origin")
+	if len(origins) == 0 {
+		return true
+	}
+	if len(origins) > 1 {
+		return false
+	}
+	for _, o := range h.cfg.AllowedOrigins {
+		if strings.EqualFold(o, origins[0]) {
+			return true
+		}
+	}
+	return false
+}
+
 // ServeHTTP upgrades the request and runs the stream to its end.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.originAllowed(r) {
+		h.metrics.refuse("origin")
+		h.log.Warn("media stream refused", "reason", "origin", "remote", r.RemoteAddr, "origin", truncate(r.Header.Get("Origin"), 100))
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+		return
+	}
 	claims, err := h.authenticate(r)
 	if err != nil {
 		h.metrics.refuse("unauthorized")
@@ -107,6 +134,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		start.Claims = claims
 	}
 	if err := h.acceptor.AcceptStream(r.Context(), c, start); err != nil {
+		if errors.Is(err, ErrStreamForbidden) {
+			h.metrics.refuse("forbidden")
+			h.log.Warn("media stream refused", "reason", "forbidden", "remote", r.RemoteAddr, "stream_id", start.StreamID, "err", err)
+			_ = c.Close(ClosePolicy, "stream not allowed")
+			return
+		}
 		h.metrics.refuse("not_accepted")
 		h.log.Warn("media stream not accepted", "stream_id", start.StreamID, "err", err)
 		_ = c.Close(CloseTryAgainLater, "not accepted")

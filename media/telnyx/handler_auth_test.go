@@ -16,10 +16,15 @@ func securedConfig() ConnConfig {
 	return cfg
 }
 
-// dialStatus tries the upgrade and returns the HTTP status when it is refused.
-func dialStatus(t *testing.T, u string) int {
+// dialStatus tries the upgrade (with header, if any) and returns the HTTP
+// status when it is refused.
+func dialStatus(t *testing.T, u string, header ...http.Header) int {
 	t.Helper()
-	ws, resp, err := websocket.DefaultDialer.Dial(u, nil)
+	var h http.Header
+	if len(header) > 0 {
+		h = header[0]
+	}
+	ws, resp, err := websocket.DefaultDialer.Dial(u, h)
 	if err == nil {
 		_ = ws.Close()
 		return http.StatusSwitchingProtocols
@@ -117,5 +122,31 @@ func TestSecretIsNotPrinted(t *testing.T) {
 		if strings.Contains(s, string(testSecret)) || !strings.Contains(s, "redacted") {
 			t.Errorf("secret printed as %q", s)
 		}
+	}
+}
+
+func TestStreamFromABrowserPageIsRefusedUnlessItsOriginIsAllowed(t *testing.T) {
+	rec := &recorder{}
+	cfg := securedConfig()
+	cfg.AllowedOrigins = []string{"https://ops.example.com"}
+	base, _, _ := serveRecorder(t, rec, cfg)
+	tok := mint(t, testSecret, testClaims, time.Now(), 2*time.Minute)
+	u := base + "?token=" + url.QueryEscape(tok)
+	dial := func(origin string) int {
+		t.Helper()
+		h := http.Header{}
+		if origin != "" {
+			h.Set("Origin", origin)
+		}
+		return dialStatus(t, u, h)
+	}
+	if got := dial("https://evil.example"); got != http.StatusForbidden {
+		t.Errorf("a page of another origin: status %d, want 403", got)
+	}
+	if got := dial("https://ops.example.com"); got != http.StatusSwitchingProtocols {
+		t.Errorf("a page of an allowed origin: status %d, want 101", got)
+	}
+	if got := dial(""); got != http.StatusSwitchingProtocols {
+		t.Errorf("Telnyx (no Origin): status %d, want 101", got)
 	}
 }

@@ -36,8 +36,19 @@ func TestTokenRoundTrip(t *testing.T) {
 	}
 	want := testClaims
 	want.Expiry = testNow.Add(2 * time.Minute)
+	want.Nonce = got.Nonce
 	if got != want {
 		t.Errorf("claims %+v, want %+v", got, want)
+	}
+	if len(got.Nonce) < 26 {
+		t.Errorf("nonce %q: want 128 random bits", got.Nonce)
+	}
+	again, err := Verify(testSecret, mint(t, testSecret, testClaims, testNow, 2*time.Minute), testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Nonce == got.Nonce {
+		t.Error("two tokens minted for the same call share a nonce: a leaked one could stand in for the next")
 	}
 }
 

@@ -298,14 +298,14 @@ func (c *Client) delay(exec failsafe.ExecutionAttempt[struct{}]) time.Duration {
 	var ae *APIError
 	if errors.As(exec.LastError(), &ae) && ae.RetryAfter > 0 {
 		// Jitter only upwards: waiting less than Retry-After earns another 429.
-		return ae.RetryAfter + time.Duration(rand.Float64()*c.cfg.RetryJitter*float64(ae.RetryAfter))
+		return ae.RetryAfter + time.Duration(rand.Float64()*c.cfg.RetryJitter*float64(ae.RetryAfter)) //nolint:gosec // G404: backoff jitter spreads retries; nothing depends on it being unpredictable
 	}
 	d := c.cfg.RetryBaseDelay
 	for i := 1; i < exec.Attempts() && d < c.cfg.RetryMaxDelay; i++ {
 		d *= 2
 	}
 	d = min(d, c.cfg.RetryMaxDelay)
-	j := (rand.Float64()*2 - 1) * c.cfg.RetryJitter * float64(d)
+	j := (rand.Float64()*2 - 1) * c.cfg.RetryJitter * float64(d) //nolint:gosec // G404: backoff jitter, not a secret
 	return max(0, d+time.Duration(j))
 }
 
