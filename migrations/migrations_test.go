@@ -99,3 +99,58 @@ func TestSQLiteUpDownUp(t *testing.T) {
 		t.Errorf("down with nothing applied: %v", err)
 	}
 }
+
+// TestSQLiteAllotsTheNumbersRoutedBefore: an embedded database with numbers
+// routed before allotments existed keeps them, each allotted to its
+// organization, and a route then needs an allotment.
+func TestSQLiteAllotsTheNumbersRoutedBefore(t *testing.T) {
+	ctx := t.Context()
+	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "m.db")+"?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	if err := migrations.Up(ctx, db, migrations.SQLite); err != nil {
+		t.Fatal(err)
+	}
+	allotments := func() bool {
+		t.Helper()
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'number_allotments'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
+	for allotments() { // back to before allotments, whatever came after them
+		if err := migrations.Down(ctx, db, migrations.SQLite); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{
+		`INSERT INTO orgs (id, name, created_at) VALUES ('a', 'A', 0), ('b', 'B', 0)`,
+		`INSERT INTO agents (id, org_id, name, created_at, updated_at) VALUES ('ag', 'a', 'Agent', 0, 0)`,
+		`INSERT INTO numbers (e164, org_id, agent_id) VALUES ('+15550001000', 'a', 'ag')`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := migrations.Up(ctx, db, migrations.SQLite); err != nil {
+		t.Fatal(err)
+	}
+	var org, agent string
+	if err := db.QueryRowContext(ctx, `SELECT a.org_id, n.agent_id FROM number_allotments a JOIN numbers n USING (e164, org_id)
+		WHERE e164 = '+15550001000'`).Scan(&org, &agent); err != nil || org != "a" || agent != "ag" {
+		t.Fatalf("the routed number after the migration: org %q agent %q, %v", org, agent, err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO numbers (e164, org_id, agent_id) VALUES ('+15550002000', 'a', 'ag')`); err == nil {
+		t.Error("a number without an allotment was routed")
+	}
+	if _, err := db.ExecContext(ctx, `DELETE FROM number_allotments WHERE e164 = '+15550001000'`); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM numbers`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("a released number still routes: %d routes, %v", n, err)
+	}
+}

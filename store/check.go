@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // The write rules of the model, enforced by every backend before it writes.
@@ -35,13 +36,31 @@ func (o Outcome) Valid() bool {
 	return false
 }
 
-// Check applies the write rules of an agent: an organization and a name.
+// Check applies the write rules of an agent: an organization, a name and
+// settings that pass AgentSettings.Check.
 func (a *Agent) Check() error {
 	switch {
 	case a.OrgID == "":
 		return invalidf("org id is empty")
 	case strings.TrimSpace(a.Name) == "":
 		return invalidf("name is empty")
+	}
+	return a.Settings.Check()
+}
+
+// Check applies the rules of an agent's privacy settings: a purpose for
+// collecting digits of at most MaxCollectDigitsLen bytes, with no control
+// characters, trimmed (blank turns collecting off); a verifier name that
+// ValidVerifierName accepts, or none.
+func (s *AgentSettings) Check() error {
+	s.CollectDigits = strings.TrimSpace(s.CollectDigits)
+	switch {
+	case len(s.CollectDigits) > MaxCollectDigitsLen:
+		return invalidf("collect_digits purpose is %d bytes, more than %d", len(s.CollectDigits), MaxCollectDigitsLen)
+	case strings.ContainsFunc(s.CollectDigits, unicode.IsControl):
+		return invalidf("collect_digits purpose holds a control character")
+	case s.VerifyCaller != "" && !ValidVerifierName(s.VerifyCaller):
+		return invalidf("verify_caller %q is not a verifier name (lower-case letters, digits, _)", s.VerifyCaller)
 	}
 	return nil
 }
@@ -66,7 +85,9 @@ func (c *Call) Check() error {
 	return nil
 }
 
-// Check applies the write rules of a customer: an organization and a phone.
+// Check applies the write rules of a customer: an organization, a phone,
+// and at most MaxVerifiers verifiers, each named as ValidVerifierName says
+// and holding a verifier hash (HashVerifier), never an answer in clear.
 func (c *Customer) Check() error {
 	c.Phone = PhoneNumber(strings.TrimSpace(string(c.Phone)))
 	switch {
@@ -74,6 +95,16 @@ func (c *Customer) Check() error {
 		return invalidf("org id is empty")
 	case c.Phone == "":
 		return invalidf("phone is empty")
+	case len(c.Verifiers) > MaxVerifiers:
+		return invalidf("%d verifiers, more than %d", len(c.Verifiers), MaxVerifiers)
+	}
+	for name, hash := range c.Verifiers {
+		if !ValidVerifierName(name) {
+			return invalidf("verifier name %q (lower-case letters, digits, _)", name)
+		}
+		if _, ok := parseVerifier(hash); !ok {
+			return invalidf("verifier %s is not a verifier hash", name)
+		}
 	}
 	return nil
 }

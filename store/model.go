@@ -27,6 +27,8 @@ type Organization struct {
 	ID        OrgID
 	Name      string
 	CreatedAt time.Time
+	// TransferPolicy says where its calls may be transferred.
+	TransferPolicy TransferPolicy
 }
 
 // Role is what a user may do inside their organization.
@@ -50,14 +52,30 @@ type User struct {
 	DisabledAt   *time.Time // a disabled user cannot log in or refresh
 }
 
-// AgentSettings are the provider settings of an agent.
+// AgentSettings are the provider and privacy settings of an agent.
 type AgentSettings struct {
 	Model       string  `json:"model,omitempty"`
 	Temperature float64 `json:"temperature,omitempty"`
 	MaxTokens   int     `json:"max_tokens,omitempty"`
 	STT         string  `json:"stt,omitempty"` // provider name, "" for the default
 	TTS         string  `json:"tts,omitempty"`
+	// CollectDigits, when set, says why the agent collects the keypad
+	// digits callers press (e.g. "order number for delivery tracking"), at
+	// most MaxCollectDigitsLen bytes: only then does a call keep the digits
+	// in its events, and even then viewers are not shown them. Empty, the
+	// default, a call keeps that a key was pressed, never which: callers
+	// type PINs and card numbers.
+	CollectDigits string `json:"collect_digits,omitempty"`
+	// VerifyCaller names the customer verifier (Customer.Verifiers, e.g.
+	// "pin", "date_of_birth", "one_time_code") a caller must answer before
+	// the agent is told anything personal about the customer their number
+	// belongs to: caller ID alone is easily spoofed. Empty, the default, the
+	// agent is never told personal facts.
+	VerifyCaller string `json:"verify_caller,omitempty"`
 }
+
+// MaxCollectDigitsLen bounds AgentSettings.CollectDigits, in bytes.
+const MaxCollectDigitsLen = 200
 
 // EscalationRules decide when a call goes to a human.
 type EscalationRules struct {
@@ -71,7 +89,8 @@ type EscalationRules struct {
 }
 
 // Number routes a dialed phone number to an agent. A number belongs to one
-// organization across all of IACE.
+// organization across all of IACE: the one an operator allotted it to
+// (Store.AllotNumber).
 type Number struct {
 	OrgID   OrgID
 	E164    PhoneNumber
@@ -87,10 +106,15 @@ type Customer struct {
 	Email         string
 	Attributes    map[string]string
 	MemorySummary string // what the agent should remember about them
-	CallCount     int
-	LastCallAt    *time.Time
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// Verifiers hold, by name ("pin", "date_of_birth", "one_time_code"),
+	// what a caller must answer to be taken for this customer
+	// (AgentSettings.VerifyCaller), each as a salted hash from HashVerifier,
+	// never the answer itself. They are secrets: no API shows them.
+	Verifiers  map[string]string
+	CallCount  int
+	LastCallAt *time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // CallStatus is where a call is in its life.
@@ -179,7 +203,7 @@ type Turn struct {
 }
 
 // CallEvent is one thing that happened during a call, as the session saw it:
-// the greeting, a caller or agent turn, a barge-in, a DTMF digit, a transfer
+// the greeting, a caller or agent turn, a barge-in, a key pressed, a transfer
 // asked for, a holding phrase said. A call keeps at most MaxCallEvents.
 type CallEvent struct {
 	// At is when it happened (UTC, microseconds, once stored).
@@ -188,7 +212,8 @@ type CallEvent struct {
 	// "caller_turn", "dtmf"...), at most MaxEventKindLen bytes.
 	Kind string `json:"kind"`
 	// Detail qualifies it in a word, at most MaxEventDetailLen bytes: the
-	// digit pressed, the provider that failed. It never holds personal data
+	// provider that failed; the digit pressed only when the agent collects
+	// digits (AgentSettings.CollectDigits). It never holds personal data
 	// (no transcript text, no phone number, no name): the transcript has
 	// its own rows.
 	Detail string `json:"detail,omitempty"`

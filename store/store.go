@@ -102,9 +102,23 @@ type TranscriptHit struct {
 //   - Create* with a missing required field (an org id, a name, an email, a
 //     phone, a call's agent, a pattern's trigger, an embedding of the wrong
 //     length...) returns an error wrapping ErrInvalid; a taken unique value
-//     (user email across IACE, customer phone within an org, a number across
-//     IACE, a pattern id) ErrConflict; a row of another organization, or none,
-//     ErrNotFound. Connection failures and timeouts wrap ErrUnavailable.
+//     (user email across IACE, customer phone within an org, a number allotted
+//     across IACE, a pattern id) ErrConflict; a row of another organization,
+//     or none, ErrNotFound. Connection failures and timeouts wrap
+//     ErrUnavailable.
+//   - Numbers are provisioned by an operator, not by an organization:
+//     AllotNumber gives a number to one organization (again to the same one
+//     is a no-op; to another, ErrConflict), and AssignNumber routes only a
+//     number allotted to the organization. A number allotted to another
+//     organization, routed or not, is ErrNotFound exactly as one allotted to
+//     none, so an organization learns nothing of another's numbers.
+//     RemoveNumber drops the route and keeps the allotment; ReleaseNumber
+//     takes the number back from its organization, route included
+//     (ErrNotFound when it is not that organization's).
+//   - CreateOrg and SetTransferPolicy check the organization's transfer
+//     policy (TransferPolicy.Check: ErrInvalid) and keep it normalised; an
+//     empty allow-list is kept as nil and means the default. SetTransferPolicy
+//     returns the organization; an unknown one is ErrNotFound.
 //   - Lists: ListCalls newest first (StartedAt desc, then ID desc);
 //     ListPatterns newest first (CreatedAt desc, ID desc); SearchCustomers by
 //     name then ID, matching the query case-insensitively as a substring of
@@ -138,6 +152,11 @@ type TranscriptHit struct {
 //     family is revoked and ErrTokenReused returned; an expired old token is
 //     ErrNotFound; otherwise old is marked rotated and replaced by next (same
 //     org, user and family) in one transaction.
+//   - ClaimCallStream admits a call's media stream once: it records nonce
+//     (the stream token's) on a call that is not ended and has no stream
+//     yet, and returns the call. A call already claimed, by any nonce the
+//     same one included, or ended is ErrConflict; an empty nonce ErrInvalid;
+//     a call of another organization, or none, ErrNotFound.
 //   - RevokeTokenFamily and RevokeUserTokens return ErrNotFound when the
 //     organization has no such family or user.
 //   - DeleteAgent removes its numbers; calls keep their agent id and list
@@ -150,13 +169,20 @@ type TranscriptHit struct {
 //     sentiment over all its calls; latency percentiles over the agent
 //     turns of its calls (see LatencyPercentiles). Postgres computes it in
 //     one query, the embedded backend in Go.
+//   - PruneRefreshTokens deletes the refresh tokens, of every organization,
+//     that expired before the given time, whatever their state, and
+//     PruneWebhookEvents the webhook event ids recorded before it; each
+//     returns how many rows it deleted. A pruned event id is news again to
+//     MarkEventProcessed, so callers keep ids for longer than a redelivery
+//     can come.
 //
 // It is implemented by store/postgres and store/embedded and checked by
 // store/storetest. Every method that reads or writes an organization's rows
 // takes its OrgID and never crosses it; the
 // only lookups across organizations are the ones that must find the
 // organization: a user by email (login), an agent by dialed number (an
-// incoming call), a refresh token by hash and a webhook event id.
+// incoming call), a refresh token by hash and a webhook event id; and the
+// housekeeping deletes (Prune*), which read nothing back.
 // Consumers declare the few methods they use as their own interface.
 type Store interface {
 	CreateOrg(ctx context.Context, o Organization) (Organization, error)
@@ -188,6 +214,7 @@ type Store interface {
 	CreateCall(ctx context.Context, c Call) (Call, error)
 	GetCall(ctx context.Context, org OrgID, id CallID) (CallDetail, error)
 	CallByControlID(ctx context.Context, org OrgID, callControlID string) (Call, error)
+	ClaimCallStream(ctx context.Context, org OrgID, id CallID, nonce string) (Call, error)
 	UpdateCall(ctx context.Context, c Call) (Call, error)
 	ListCalls(ctx context.Context, org OrgID, f CallFilter, p Page) ([]CallListItem, string, error)
 	AppendTurns(ctx context.Context, org OrgID, call CallID, turns []Turn) error
@@ -208,9 +235,18 @@ type Store interface {
 	RevokeTokenFamily(ctx context.Context, org OrgID, family string) error
 	RevokeUserTokens(ctx context.Context, org OrgID, user UserID) error
 
+	// Operator provisioning and organization settings.
+	AllotNumber(ctx context.Context, org OrgID, e164 PhoneNumber) error
+	ReleaseNumber(ctx context.Context, org OrgID, e164 PhoneNumber) error
+	SetTransferPolicy(ctx context.Context, org OrgID, p TransferPolicy) (Organization, error)
+
 	// MarkEventProcessed records a webhook event id; it reports false when the
 	// id was seen before (a redelivery).
 	MarkEventProcessed(ctx context.Context, eventID string) (bool, error)
+
+	// Housekeeping across organizations: rows no rule needs any more.
+	PruneRefreshTokens(ctx context.Context, before time.Time) (int64, error)
+	PruneWebhookEvents(ctx context.Context, before time.Time) (int64, error)
 
 	Ping(ctx context.Context) error
 	Close() error

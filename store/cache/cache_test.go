@@ -248,6 +248,9 @@ func seed(t testing.TB, db store.Store, nAgents, numbersPerAgent, nCustomers int
 	}
 	for i := range nAgents * numbersPerAgent {
 		e164 := store.PhoneNumber(fmt.Sprintf("+1555%07d", i))
+		if err := db.AllotNumber(ctx, o.ID, e164); err != nil {
+			t.Fatal(err)
+		}
 		if err := db.AssignNumber(ctx, store.Number{OrgID: o.ID, E164: e164, AgentID: f.agents[i%nAgents].ID}); err != nil {
 			t.Fatal(err)
 		}

@@ -60,6 +60,15 @@ func (s *Store) RemoveNumber(ctx context.Context, org store.OrgID, e164 store.Ph
 	return err
 }
 
+// ReleaseNumber takes the number back from its organization, with its
+// route, and invalidates the route and its agent.
+func (s *Store) ReleaseNumber(ctx context.Context, org store.OrgID, e164 store.PhoneNumber) error {
+	keys := s.routeKeys(ctx, e164)
+	err := s.Store.ReleaseNumber(ctx, org, e164)
+	s.invalidate(ctx, keys...)
+	return err
+}
+
 // routeKeys are the number's key and that of the agent it routes to now.
 func (s *Store) routeKeys(ctx context.Context, e164 store.PhoneNumber) []string {
 	keys := []string{numberKey(e164)}
@@ -269,7 +278,7 @@ func (s *Store) subscribe(ctx context.Context) {
 			pinged = false
 			s.m.subscribed.Set(0)
 			s.redisFailed(opSubscribe, err)
-			t := time.NewTimer(wait/2 + rand.N(wait/2+1))
+			t := time.NewTimer(wait/2 + rand.N(wait/2+1)) //nolint:gosec // G404: reconnect jitter, not a secret
 			select {
 			case <-ctx.Done():
 				t.Stop()

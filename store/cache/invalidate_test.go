@@ -129,6 +129,9 @@ func TestInvalidationAcrossNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 		num := store.PhoneNumber("+15550000777")
+		if err := db.AllotNumber(ctx, f.org, num); err != nil {
+			t.Fatal(err)
+		}
 		if err := a.AssignNumber(ctx, store.Number{OrgID: f.org, E164: num, AgentID: victim.ID}); err != nil {
 			t.Fatal(err)
 		}

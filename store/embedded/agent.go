@@ -184,9 +184,10 @@ func (s *Store) DeleteAgent(ctx context.Context, org store.OrgID, id store.Agent
 	return affectedOne(op, res)
 }
 
-// AssignNumber routes a number to an agent of the organization. A number the
-// organization already has moves to the new agent; a number of another
-// organization is ErrConflict.
+// AssignNumber routes a number allotted to the organization to one of its
+// agents; a number it routes already moves to the new agent. A number not
+// allotted to the organization (to another, or to none) and an agent that
+// is not the organization's are ErrNotFound.
 func (s *Store) AssignNumber(ctx context.Context, n store.Number) error {
 	const op = "assign number"
 	switch {
@@ -208,7 +209,9 @@ func (s *Store) AssignNumber(ctx context.Context, n store.Number) error {
 	if affected, err := res.RowsAffected(); err != nil {
 		return mapErr(op, err)
 	} else if affected == 0 {
-		return fmt.Errorf("embedded: %s: %w: the number belongs to another organization", op, store.ErrConflict)
+		// Routed by another organization, so allotted to it: answered as a
+		// number allotted to none (the foreign key's ErrNotFound).
+		return fmt.Errorf("embedded: %s: %w: the number is not allotted to the organization", op, store.ErrNotFound)
 	}
 	return nil
 }

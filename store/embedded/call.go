@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -446,4 +447,31 @@ func (s *Store) FinishCall(ctx context.Context, end store.CallEnd) (store.Call, 
 		return store.Call{}, err
 	}
 	return out, nil
+}
+
+// ClaimCallStream records the nonce of the stream token that opened the
+// call's media stream, once: one UPDATE that only a call with no stream and
+// not ended passes, so two streams racing with one token cannot both win.
+func (s *Store) ClaimCallStream(ctx context.Context, org store.OrgID, id store.CallID, nonce string) (store.Call, error) {
+	const op = "claim call stream"
+	if nonce == "" {
+		return store.Call{}, invalid(op, "empty nonce")
+	}
+	c, err := scanCall(s.w.QueryRowContext(ctx, `UPDATE calls SET stream_nonce = ?
+		WHERE org_id = ? AND id = ? AND stream_nonce = '' AND status <> 'ended'
+		RETURNING `+callCols, nonce, org, id))
+	if err == nil {
+		return c, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return store.Call{}, mapErr(op, err)
+	}
+	var exists bool
+	if err := s.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM calls WHERE org_id = ? AND id = ?)`, org, id).Scan(&exists); err != nil {
+		return store.Call{}, mapErr(op, err)
+	}
+	if !exists {
+		return store.Call{}, notFound(op)
+	}
+	return store.Call{}, fmt.Errorf("embedded: %s: %w: the call's stream was already opened, or the call has ended", op, store.ErrConflict)
 }

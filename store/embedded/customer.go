@@ -10,7 +10,7 @@ import (
 )
 
 const customerCols = `id, org_id, phone, name, email, attributes, memory_summary,
-	call_count, last_call_at, created_at, updated_at`
+	call_count, last_call_at, created_at, updated_at, verifiers`
 
 // nullableCustomerCols reads the customer of a LEFT JOIN, which may be absent.
 func nullableCustomerCols(alias string) string {
@@ -20,7 +20,7 @@ func nullableCustomerCols(alias string) string {
 // customerRow receives a customers row.
 type customerRow struct {
 	c                store.Customer
-	attrs            string
+	attrs, verifiers string
 	last             sql.NullInt64
 	created, updated int64
 }
@@ -28,13 +28,21 @@ type customerRow struct {
 func (r *customerRow) dest() []any {
 	c := &r.c
 	return []any{&c.ID, &c.OrgID, &c.Phone, &c.Name, &c.Email, &r.attrs, &c.MemorySummary,
-		&c.CallCount, &r.last, &r.created, &r.updated}
+		&c.CallCount, &r.last, &r.created, &r.updated, &r.verifiers}
 }
 
 func (r *customerRow) customer() (store.Customer, error) {
 	c := r.c
 	if err := json.Unmarshal([]byte(r.attrs), &c.Attributes); err != nil {
 		return store.Customer{}, err
+	}
+	if r.verifiers != "" { // '' when a LEFT JOIN found no customer
+		if err := json.Unmarshal([]byte(r.verifiers), &c.Verifiers); err != nil {
+			return store.Customer{}, err
+		}
+		if len(c.Verifiers) == 0 {
+			c.Verifiers = nil
+		}
 	}
 	c.LastCallAt = timePtr(r.last)
 	c.CreatedAt = fromMicros(r.created)
@@ -60,21 +68,27 @@ func searchText(c *store.Customer) string {
 	return strings.ToLower(c.Name + searchSep + string(c.Phone) + searchSep + c.Email)
 }
 
-func checkCustomer(op string, c *store.Customer) (attrs string, err error) {
+func checkCustomer(op string, c *store.Customer) (attrs, verifiers string, err error) {
 	if err := c.Check(); err != nil {
-		return "", checked(op, err)
+		return "", "", checked(op, err)
 	}
 	b, err := json.Marshal(c.Attributes)
 	if err != nil {
-		return "", invalid(op, "attributes: %v", err)
+		return "", "", invalid(op, "attributes: %v", err)
 	}
-	return string(b), nil
+	v := []byte("{}")
+	if len(c.Verifiers) > 0 {
+		if v, err = json.Marshal(c.Verifiers); err != nil {
+			return "", "", invalid(op, "verifiers: %v", err)
+		}
+	}
+	return string(b), string(v), nil
 }
 
 // CreateCustomer adds a customer; the phone is unique within the org.
 func (s *Store) CreateCustomer(ctx context.Context, c store.Customer) (store.Customer, error) {
 	const op = "create customer"
-	attrs, err := checkCustomer(op, &c)
+	attrs, verifiers, err := checkCustomer(op, &c)
 	if err != nil {
 		return store.Customer{}, err
 	}
@@ -91,9 +105,9 @@ func (s *Store) CreateCustomer(ctx context.Context, c store.Customer) (store.Cus
 	c.CreatedAt, c.UpdatedAt = norm(c.CreatedAt), norm(c.UpdatedAt)
 	c.LastCallAt = normPtr(c.LastCallAt)
 	_, err = s.w.ExecContext(ctx, `INSERT INTO customers (`+customerCols+`, search)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.OrgID, c.Phone, c.Name, c.Email, attrs, c.MemorySummary,
-		c.CallCount, nullMicros(c.LastCallAt), micros(c.CreatedAt), micros(c.UpdatedAt), searchText(&c))
+		c.CallCount, nullMicros(c.LastCallAt), micros(c.CreatedAt), micros(c.UpdatedAt), verifiers, searchText(&c))
 	if err != nil {
 		return store.Customer{}, mapErr(op, err)
 	}
@@ -121,22 +135,22 @@ func (s *Store) CustomerByPhone(ctx context.Context, org store.OrgID, phone stor
 	return c, nil
 }
 
-// UpdateCustomer changes a customer's phone, name, email, attributes and
-// memory summary; UpdatedAt becomes now. The call statistics (CallCount,
+// UpdateCustomer changes a customer's phone, name, email, attributes,
+// memory summary and verifiers; UpdatedAt becomes now. The call statistics (CallCount,
 // LastCallAt) are FinishCall's to keep and are not written here, so an
 // update made from a stale read cannot undo a call's count.
 func (s *Store) UpdateCustomer(ctx context.Context, c store.Customer) (store.Customer, error) {
 	const op = "update customer"
-	attrs, err := checkCustomer(op, &c)
+	attrs, verifiers, err := checkCustomer(op, &c)
 	if err != nil {
 		return store.Customer{}, err
 	}
 	out, err := scanCustomer(s.w.QueryRowContext(ctx, `
 		UPDATE customers SET phone = ?, name = ?, email = ?, attributes = ?, memory_summary = ?,
-			updated_at = ?, search = ?
+			verifiers = ?, updated_at = ?, search = ?
 		WHERE org_id = ? AND id = ?
 		RETURNING `+customerCols,
-		c.Phone, c.Name, c.Email, attrs, c.MemorySummary, micros(s.nowUTC()), searchText(&c),
+		c.Phone, c.Name, c.Email, attrs, c.MemorySummary, verifiers, micros(s.nowUTC()), searchText(&c),
 		c.OrgID, c.ID))
 	if err != nil {
 		return store.Customer{}, mapErr(op, err)

@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -25,7 +26,8 @@ import (
 
 // Config says where the database file is and whether Open migrates it.
 type Config struct {
-	// Path is the database file; its directory is created when missing.
+	// Path is the database file; its directory is created when missing
+	// (mode 0700). The file and its -wal and -shm files are kept 0600.
 	Path string
 	// Migrate applies the pending migrations of migrations/sqlite on Open.
 	Migrate bool
@@ -77,9 +79,12 @@ func openWriter(ctx context.Context, path string) (*sql.DB, error) {
 		return nil, fmt.Errorf("embedded: open: %w: the path %q contains '?'", store.ErrInvalid, path)
 	}
 	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("embedded: open: %w", err)
 		}
+	}
+	if err := ownerOnly(path); err != nil {
+		return nil, fmt.Errorf("embedded: open: %w", err)
 	}
 	w, err := sql.Open("sqlite", path+"?"+connParams+"&_txlock=immediate")
 	if err != nil {
@@ -94,6 +99,37 @@ func openWriter(ctx context.Context, path string) (*sql.DB, error) {
 		return nil, mapErr("open", err)
 	}
 	return w, nil
+}
+
+// ownerOnly makes the database at path readable by its owner only: it
+// creates a missing file with mode 0600, and takes the group and other bits
+// off an existing one and off its WAL and shared-memory files (an earlier
+// version left them 0644). SQLite creates the -wal and -shm files with the
+// permissions of the database file (os_unix.c, findCreateFileMode), so
+// they follow it; its own default for a new file is 0644.
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600) //nolint:gosec // G304: the database file the operator configured (--data-dir)
+	if err == nil {
+		return f.Close()
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			if err := os.Chmod(p, perm&^0o077); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Open opens (creating when missing) the database file at cfg.Path and, when

@@ -3,6 +3,8 @@ package embedded
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"fmt"
 	"strings"
 
 	"github.com/iace/iace/store"
@@ -19,6 +21,13 @@ func (s *Store) CreateOrg(ctx context.Context, o store.Organization) (store.Orga
 	if strings.TrimSpace(o.Name) == "" {
 		return store.Organization{}, invalid(op, "name is empty")
 	}
+	if err := o.TransferPolicy.Check(); err != nil {
+		return store.Organization{}, checked(op, err)
+	}
+	allow, err := allowJSON(o.TransferPolicy)
+	if err != nil {
+		return store.Organization{}, fmt.Errorf("embedded: %s: %w", op, err)
+	}
 	if o.ID == "" {
 		o.ID = store.OrgID(newID())
 	}
@@ -26,26 +35,67 @@ func (s *Store) CreateOrg(ctx context.Context, o store.Organization) (store.Orga
 		o.CreatedAt = s.now()
 	}
 	o.CreatedAt = norm(o.CreatedAt)
-	_, err := s.w.ExecContext(ctx, `INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)`,
-		o.ID, o.Name, micros(o.CreatedAt))
+	_, err = s.w.ExecContext(ctx, `INSERT INTO orgs (id, name, created_at, transfer_allow) VALUES (?, ?, ?, ?)`,
+		o.ID, o.Name, micros(o.CreatedAt), allow)
 	if err != nil {
 		return store.Organization{}, mapErr(op, err)
 	}
 	return o, nil
 }
 
-// GetOrg reads an organization.
-func (s *Store) GetOrg(ctx context.Context, id store.OrgID) (store.Organization, error) {
+const orgCols = `id, name, created_at, transfer_allow`
+
+func scanOrg(sc scanner) (store.Organization, error) {
 	var (
 		o       store.Organization
 		created int64
+		allow   string
 	)
-	err := s.r.QueryRowContext(ctx, `SELECT id, name, created_at FROM orgs WHERE id = ?`, id).
-		Scan(&o.ID, &o.Name, &created)
+	if err := sc.Scan(&o.ID, &o.Name, &created, &allow); err != nil {
+		return store.Organization{}, err
+	}
+	o.CreatedAt = fromMicros(created)
+	if err := json.Unmarshal([]byte(allow), &o.TransferPolicy.Allow); err != nil {
+		return store.Organization{}, fmt.Errorf("transfer allow-list: %w", err)
+	}
+	if len(o.TransferPolicy.Allow) == 0 {
+		o.TransferPolicy.Allow = nil
+	}
+	return o, nil
+}
+
+// allowJSON is a policy's allow-list as the column keeps it, a JSON array.
+func allowJSON(p store.TransferPolicy) (string, error) {
+	if len(p.Allow) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(p.Allow)
+	return string(b), err
+}
+
+// GetOrg reads an organization.
+func (s *Store) GetOrg(ctx context.Context, id store.OrgID) (store.Organization, error) {
+	o, err := scanOrg(s.r.QueryRowContext(ctx, `SELECT `+orgCols+` FROM orgs WHERE id = ?`, id))
 	if err != nil {
 		return store.Organization{}, mapErr("get org", err)
 	}
-	o.CreatedAt = fromMicros(created)
+	return o, nil
+}
+
+// SetTransferPolicy replaces the organization's transfer policy.
+func (s *Store) SetTransferPolicy(ctx context.Context, org store.OrgID, p store.TransferPolicy) (store.Organization, error) {
+	const op = "set transfer policy"
+	if err := p.Check(); err != nil {
+		return store.Organization{}, checked(op, err)
+	}
+	allow, err := allowJSON(p)
+	if err != nil {
+		return store.Organization{}, fmt.Errorf("embedded: %s: %w", op, err)
+	}
+	o, err := scanOrg(s.w.QueryRowContext(ctx, `UPDATE orgs SET transfer_allow = ? WHERE id = ? RETURNING `+orgCols, allow, org))
+	if err != nil {
+		return store.Organization{}, mapErr(op, err)
+	}
 	return o, nil
 }
 

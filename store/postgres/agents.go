@@ -166,10 +166,10 @@ func (s *Store) DeleteAgent(ctx context.Context, org store.OrgID, id store.Agent
 	return nil
 }
 
-// AssignNumber routes a number to an agent of the organization, moving it
-// from another of the organization's agents if need be. A number of another
-// organization is store.ErrConflict; an agent that is not the
-// organization's, store.ErrNotFound.
+// AssignNumber routes a number allotted to the organization to one of its
+// agents, moving it from another of its agents if need be. A number not
+// allotted to the organization (to another, or to none) and an agent that is
+// not the organization's are store.ErrNotFound.
 func (s *Store) AssignNumber(ctx context.Context, n store.Number) error {
 	const op = "assign number"
 	switch {
@@ -187,7 +187,9 @@ func (s *Store) AssignNumber(ctx context.Context, n store.Number) error {
 		return wrap(ctx, op, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: %s: %w: the number belongs to another organization", op, store.ErrConflict)
+		// Routed by another organization, so allotted to it: answered as a
+		// number allotted to none (the foreign key's ErrNotFound).
+		return fmt.Errorf("postgres: %s: %w: the number is not allotted to the organization", op, store.ErrNotFound)
 	}
 	return nil
 }

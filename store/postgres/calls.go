@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -304,4 +305,31 @@ func (s *Store) GetCall(ctx context.Context, org store.OrgID, id store.CallID) (
 		return store.CallDetail{}, wrap(ctx, op, err)
 	}
 	return d, nil
+}
+
+// ClaimCallStream records the nonce of the stream token that opened the
+// call's media stream, once: one UPDATE that only a call with no stream and
+// not ended passes, so two streams racing with one token cannot both win.
+func (s *Store) ClaimCallStream(ctx context.Context, org store.OrgID, id store.CallID, nonce string) (store.Call, error) {
+	const op = "claim call stream"
+	if nonce == "" {
+		return store.Call{}, invalid(op, "empty nonce")
+	}
+	c, err := scanCall(s.pool.QueryRow(ctx, `UPDATE calls SET stream_nonce = $3
+		WHERE org_id = $1 AND id = $2 AND stream_nonce = '' AND status <> 'ended'
+		RETURNING `+callCols, org, id, nonce))
+	if err == nil {
+		return c, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return store.Call{}, wrap(ctx, op, err)
+	}
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM calls WHERE org_id = $1 AND id = $2)`, org, id).Scan(&exists); err != nil {
+		return store.Call{}, wrap(ctx, op, err)
+	}
+	if !exists {
+		return store.Call{}, notFound(op)
+	}
+	return store.Call{}, fmt.Errorf("postgres: %s: %w: the call's stream was already opened, or the call has ended", op, store.ErrConflict)
 }

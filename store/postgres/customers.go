@@ -8,7 +8,8 @@ import (
 	"github.com/iace/iace/store"
 )
 
-const customerCols = `id, org_id, phone, name, email, attributes, memory_summary, call_count, last_call_at, created_at, updated_at`
+const customerCols = `id, org_id, phone, name, email, attributes, memory_summary, call_count, last_call_at, created_at, updated_at,
+	verifiers`
 
 func customerColsOf(alias string) string {
 	cols := strings.Split(customerCols, ",")
@@ -21,13 +22,14 @@ func customerColsOf(alias string) string {
 // customerRow scans a customer's columns, which a LEFT JOIN may leave NULL.
 type customerRow struct {
 	id, org, phone, name, email, memory *string
-	attributes                          []byte
+	attributes, verifiers               []byte
 	count                               *int
 	last, created, updated              *time.Time
 }
 
 func (r *customerRow) dest() []any {
-	return []any{&r.id, &r.org, &r.phone, &r.name, &r.email, &r.attributes, &r.memory, &r.count, &r.last, &r.created, &r.updated}
+	return []any{&r.id, &r.org, &r.phone, &r.name, &r.email, &r.attributes, &r.memory, &r.count, &r.last, &r.created, &r.updated,
+		&r.verifiers}
 }
 
 // customer returns nil when the row was NULL (no customer joined).
@@ -42,6 +44,12 @@ func (r *customerRow) customer() (*store.Customer, error) {
 	}
 	if err := jsonScan(r.attributes, &c.Attributes); err != nil {
 		return nil, err
+	}
+	if err := jsonScan(r.verifiers, &c.Verifiers); err != nil {
+		return nil, err
+	}
+	if len(c.Verifiers) == 0 {
+		c.Verifiers = nil
 	}
 	return c, nil
 }
@@ -60,6 +68,19 @@ func scanCustomer(r scanner) (store.Customer, error) {
 
 func checkCustomer(op string, c *store.Customer) error { return checked(op, c.Check()) }
 
+// customerJSON is a customer's JSON columns: its attributes, and its
+// verifiers ('{}' for none: the column is NOT NULL).
+func customerJSON(c *store.Customer) (attrs, verifiers []byte, err error) {
+	if attrs, err = jsonValue(c.Attributes); err != nil {
+		return nil, nil, err
+	}
+	if len(c.Verifiers) == 0 {
+		return attrs, []byte("{}"), nil
+	}
+	verifiers, err = jsonValue(c.Verifiers)
+	return attrs, verifiers, err
+}
+
 // CreateCustomer creates a customer; the phone is unique in the organization.
 func (s *Store) CreateCustomer(ctx context.Context, c store.Customer) (store.Customer, error) {
 	const op = "create customer"
@@ -73,14 +94,14 @@ func (s *Store) CreateCustomer(ctx context.Context, c store.Customer) (store.Cus
 	if c.UpdatedAt.IsZero() {
 		c.UpdatedAt = c.CreatedAt
 	}
-	attrs, err := jsonValue(c.Attributes)
+	attrs, verifiers, err := customerJSON(&c)
 	if err != nil {
 		return store.Customer{}, wrap(ctx, op, err)
 	}
 	got, err := scanCustomer(s.pool.QueryRow(ctx, `INSERT INTO customers (`+customerCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING `+customerCols,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING `+customerCols,
 		c.ID, c.OrgID, c.Phone, c.Name, c.Email, attrs, c.MemorySummary, c.CallCount, normPtr(c.LastCallAt),
-		c.CreatedAt, norm(c.UpdatedAt)))
+		c.CreatedAt, norm(c.UpdatedAt), verifiers))
 	if err != nil {
 		return store.Customer{}, wrap(ctx, op, err)
 	}
@@ -105,21 +126,21 @@ func (s *Store) CustomerByPhone(ctx context.Context, org store.OrgID, phone stor
 	return c, nil
 }
 
-// UpdateCustomer writes a customer's phone, name, email, attributes and
-// memory summary; UpdatedAt becomes now. The call statistics (CallCount,
+// UpdateCustomer writes a customer's phone, name, email, attributes,
+// memory summary and verifiers; UpdatedAt becomes now. The call statistics (CallCount,
 // LastCallAt) are FinishCall's and are left as they are.
 func (s *Store) UpdateCustomer(ctx context.Context, c store.Customer) (store.Customer, error) {
 	const op = "update customer"
 	if err := checkCustomer(op, &c); err != nil {
 		return store.Customer{}, err
 	}
-	attrs, err := jsonValue(c.Attributes)
+	attrs, verifiers, err := customerJSON(&c)
 	if err != nil {
 		return store.Customer{}, wrap(ctx, op, err)
 	}
 	got, err := scanCustomer(s.pool.QueryRow(ctx, `UPDATE customers SET phone = $3, name = $4, email = $5, attributes = $6,
-		memory_summary = $7, updated_at = $8 WHERE org_id = $1 AND id = $2 RETURNING `+customerCols,
-		c.OrgID, c.ID, c.Phone, c.Name, c.Email, attrs, c.MemorySummary, now()))
+		memory_summary = $7, updated_at = $8, verifiers = $9 WHERE org_id = $1 AND id = $2 RETURNING `+customerCols,
+		c.OrgID, c.ID, c.Phone, c.Name, c.Email, attrs, c.MemorySummary, now(), verifiers))
 	if err != nil {
 		return store.Customer{}, wrap(ctx, op, err)
 	}

@@ -13,23 +13,61 @@ func (s *Store) CreateOrg(ctx context.Context, o store.Organization) (store.Orga
 	if strings.TrimSpace(o.Name) == "" {
 		return store.Organization{}, invalid(op, "name is empty")
 	}
+	if err := o.TransferPolicy.Check(); err != nil {
+		return store.Organization{}, checked(op, err)
+	}
 	if o.ID == "" {
 		o.ID = store.OrgID(newID())
 	}
 	o.CreatedAt = orNow(o.CreatedAt)
-	_, err := s.pool.Exec(ctx, `INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)`, o.ID, o.Name, o.CreatedAt)
+	_, err := s.pool.Exec(ctx, `INSERT INTO organizations (id, name, created_at, transfer_allow) VALUES ($1, $2, $3, $4)`,
+		o.ID, o.Name, o.CreatedAt, allowList(o.TransferPolicy))
 	if err != nil {
 		return store.Organization{}, wrap(ctx, op, err)
 	}
 	return o, nil
 }
 
+const orgCols = `id, name, created_at, transfer_allow`
+
+func scanOrg(r scanner) (store.Organization, error) {
+	var o store.Organization
+	if err := r.Scan(&o.ID, &o.Name, &o.CreatedAt, &o.TransferPolicy.Allow); err != nil {
+		return store.Organization{}, err
+	}
+	if len(o.TransferPolicy.Allow) == 0 {
+		o.TransferPolicy.Allow = nil
+	}
+	return o, nil
+}
+
+// allowList is a policy's allow-list as the column keeps it: never NULL.
+func allowList(p store.TransferPolicy) []string {
+	if p.Allow == nil {
+		return []string{}
+	}
+	return p.Allow
+}
+
 // GetOrg returns an organization.
 func (s *Store) GetOrg(ctx context.Context, id store.OrgID) (store.Organization, error) {
-	var o store.Organization
-	err := s.pool.QueryRow(ctx, `SELECT id, name, created_at FROM organizations WHERE id = $1`, id).Scan(&o.ID, &o.Name, &o.CreatedAt)
+	o, err := scanOrg(s.pool.QueryRow(ctx, `SELECT `+orgCols+` FROM organizations WHERE id = $1`, id))
 	if err != nil {
 		return store.Organization{}, wrap(ctx, "get org", err)
+	}
+	return o, nil
+}
+
+// SetTransferPolicy replaces the organization's transfer policy.
+func (s *Store) SetTransferPolicy(ctx context.Context, org store.OrgID, p store.TransferPolicy) (store.Organization, error) {
+	const op = "set transfer policy"
+	if err := p.Check(); err != nil {
+		return store.Organization{}, checked(op, err)
+	}
+	o, err := scanOrg(s.pool.QueryRow(ctx, `UPDATE organizations SET transfer_allow = $2 WHERE id = $1 RETURNING `+orgCols,
+		org, allowList(p)))
+	if err != nil {
+		return store.Organization{}, wrap(ctx, op, err)
 	}
 	return o, nil
 }

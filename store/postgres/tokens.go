@@ -10,6 +10,7 @@ import (
 	"github.com/iace/iace/store"
 )
 
+//nolint:gosec // G101: column names of the refresh token table, no credential
 const tokenCols = `id, org_id, user_id, family, hash, expires_at, created_at, rotated_at, revoked_at, replaced_by`
 
 func scanToken(r scanner) (store.RefreshToken, error) {

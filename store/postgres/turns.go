@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"math"
 	"strings"
 	"time"
 
@@ -27,8 +28,8 @@ func checkTurns(op string, call store.CallID, turns []store.Turn) error {
 		switch {
 		case t.CallID != "" && t.CallID != call:
 			return invalid(op, "turn %d belongs to call %q", t.Seq, t.CallID)
-		case t.Seq < 1:
-			return invalid(op, "turn seq %d (turns count from 1)", t.Seq)
+		case t.Seq < 1 || t.Seq > math.MaxInt32:
+			return invalid(op, "turn seq %d (turns count from 1, in an integer column)", t.Seq)
 		case !validSpeaker(t.Speaker):
 			return invalid(op, "turn %d: unknown speaker %q", t.Seq, t.Speaker)
 		}
@@ -58,7 +59,7 @@ func insertTurns(ctx context.Context, q querier, org store.OrgID, call store.Cal
 		latencies   = make([]*string, n)
 	)
 	for i, t := range turns {
-		seqs[i], speakers[i], texts[i] = int32(t.Seq), string(t.Speaker), t.Text
+		seqs[i], speakers[i], texts[i] = int32(t.Seq), string(t.Speaker), t.Text //nolint:gosec // G115: checkTurns keeps Seq within int32
 		starts[i], ends[i], interrupted[i], sentiments[i] = t.StartedAt, t.EndedAt, t.Interrupted, t.Sentiment
 		if t.Latency != nil {
 			b, err := jsonValue(t.Latency)

@@ -60,7 +60,7 @@ func (s *Spool) replay(ctx context.Context) {
 			} else {
 				s.log.Debug("spool: replay failed", "call_id", rec.Call.ID, "attempt", attempts, "err", err)
 			}
-			t := time.NewTimer(backoff/2 + rand.N(backoff/2+1))
+			t := time.NewTimer(backoff/2 + rand.N(backoff/2+1)) //nolint:gosec // G404: retry jitter, not a secret
 			select {
 			case <-ctx.Done():
 				t.Stop()

@@ -80,6 +80,8 @@ func testNumbers(t *testing.T, s store.Store) {
 	a := newFixture(t, s, "A")
 	b := newFixture(t, s, "B")
 	a2 := must(s.CreateAgent(ctx, store.Agent{OrgID: a.org.ID, Name: "A second"})).of(t)
+	a.allot(t, "+15550001", "+15550002", "+15550004")
+	b.allot(t, "+15550003")
 
 	ok(t, s.AssignNumber(ctx, store.Number{OrgID: a.org.ID, E164: "+15550001", AgentID: a.agent.ID}))
 	ok(t, s.AssignNumber(ctx, store.Number{OrgID: a.org.ID, E164: "+15550002", AgentID: a2.ID}))
@@ -97,7 +99,7 @@ func testNumbers(t *testing.T, s store.Store) {
 	})
 	same(t, "ListNumbers of B", must(s.ListNumbers(ctx, b.org.ID)).of(t), []store.Number{{OrgID: b.org.ID, E164: "+15550003", AgentID: b.agent.ID}})
 
-	wantErr(t, "a number of another organization", s.AssignNumber(ctx, store.Number{OrgID: b.org.ID, E164: "+15550001", AgentID: b.agent.ID}), store.ErrConflict)
+	wantErr(t, "a number of another organization", s.AssignNumber(ctx, store.Number{OrgID: b.org.ID, E164: "+15550001", AgentID: b.agent.ID}), store.ErrNotFound)
 	same(t, "the number still routes to its owner", must(s.AgentForNumber(ctx, "+15550001")).of(t).ID, a.agent.ID)
 	wantErr(t, "a number for another organization's agent", s.AssignNumber(ctx, store.Number{OrgID: a.org.ID, E164: "+15550004", AgentID: b.agent.ID}), store.ErrNotFound)
 	wantErr(t, "a number for an unknown agent", s.AssignNumber(ctx, store.Number{OrgID: a.org.ID, E164: "+15550004", AgentID: "no-such-agent"}), store.ErrNotFound)
@@ -115,6 +117,8 @@ func testNumbers(t *testing.T, s store.Store) {
 	_, err = s.AgentForNumber(ctx, "+15550002")
 	wantErr(t, "AgentForNumber after DeleteAgent", err, store.ErrNotFound)
 	same(t, "ListNumbers after DeleteAgent", len(must(s.ListNumbers(ctx, a.org.ID)).of(t)), 0)
+	ok(t, s.ReleaseNumber(ctx, a.org.ID, "+15550002"))
+	b.allot(t, "+15550002")
 	ok(t, s.AssignNumber(ctx, store.Number{OrgID: b.org.ID, E164: "+15550002", AgentID: b.agent.ID}))
 	same(t, "a freed number can go to another organization", must(s.AgentForNumber(ctx, "+15550002")).of(t).ID, b.agent.ID)
 }

@@ -12,10 +12,12 @@ func testCustomers(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	a := newFixture(t, s, "A")
 	b := newFixture(t, s, "B")
+	pin := must(store.HashVerifier("4321")).of(t)
 	before := time.Now()
 	c := must(s.CreateCustomer(ctx, store.Customer{
 		OrgID: a.org.ID, Phone: "+15551230001", Name: "Grace Hopper", Email: "grace@example.com",
 		Attributes: map[string]string{"plan": "gold", "city": "Arlington"}, MemorySummary: "Asked about invoices.",
+		Verifiers: map[string]string{"pin": pin},
 	})).of(t)
 	after := time.Now()
 	if c.ID == "" {
@@ -33,6 +35,8 @@ func testCustomers(t *testing.T, s store.Store) {
 
 	_, err = s.CreateCustomer(ctx, store.Customer{OrgID: a.org.ID, Phone: "+15551230001", Name: "Twin"})
 	wantErr(t, "a phone taken in the organization", err, store.ErrConflict)
+	_, err = s.CreateCustomer(ctx, store.Customer{OrgID: a.org.ID, Phone: "+15551230009", Verifiers: map[string]string{"pin": "4321"}})
+	wantErr(t, "a PIN in clear", err, store.ErrInvalid)
 	other := must(s.CreateCustomer(ctx, store.Customer{OrgID: b.org.ID, Phone: "+15551230001", Name: "Namesake"})).of(t)
 	same(t, "the same phone in another organization", must(s.CustomerByPhone(ctx, b.org.ID, "+15551230001")).of(t), other)
 
@@ -44,6 +48,7 @@ func testCustomers(t *testing.T, s store.Store) {
 	upd := c
 	upd.Name, upd.Email, upd.MemorySummary = "Grace B. Hopper", "ghopper@example.com", "Prefers email."
 	upd.Attributes = map[string]string{"plan": "platinum"}
+	upd.Verifiers = map[string]string{"pin": pin, "date_of_birth": must(store.HashVerifier("1906-12-09")).of(t)}
 	upd.Phone = "+15551230002"
 	upd.CallCount, upd.LastCallAt = 99, nil // statistics are FinishCall's: UpdateCustomer keeps them
 	before = time.Now()

@@ -16,6 +16,7 @@ func testIsolation(t *testing.T, s store.Store) {
 	b := newFixture(t, s, "B")
 	B := b.org.ID
 	u := must(s.CreateUser(ctx, store.User{OrgID: a.org.ID, Email: "a@a.example", Role: store.RoleAdmin})).of(t)
+	a.allot(t, "+15550009999")
 	ok(t, s.AssignNumber(ctx, store.Number{OrgID: a.org.ID, E164: "+15550009999", AgentID: a.agent.ID}))
 	cust := a.customer(t, "+15556660001", "Secret Customer")
 	call := a.call(t, store.Call{CustomerID: cust.ID, CallControlID: "ctl-a", StartedAt: base})
@@ -42,6 +43,8 @@ func testIsolation(t *testing.T, s store.Store) {
 	notFound("UpdateAgent", err)
 	notFound("DeleteAgent", s.DeleteAgent(ctx, B, a.agent.ID))
 	notFound("RemoveNumber", s.RemoveNumber(ctx, B, "+15550009999"))
+	notFound("ReleaseNumber", s.ReleaseNumber(ctx, B, "+15550009999"))
+	notFound("AssignNumber", s.AssignNumber(ctx, store.Number{OrgID: B, E164: "+15550009999", AgentID: b.agent.ID}))
 
 	_, err = s.GetCustomer(ctx, B, cust.ID)
 	notFound("GetCustomer", err)

@@ -31,6 +31,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"users have unique emails across IACE", testUsers},
 		{"agents are created, listed, updated and deleted", testAgents},
 		{"numbers route to one agent across IACE", testNumbers},
+		{"numbers are routed only where an operator allotted them", testAllotments},
+		{"organizations keep their transfer policy", testTransferPolicy},
 		{"customers have a unique phone within their organization", testCustomers},
 		{"customer search matches name, phone or email, by name", testSearchCustomers},
 		{"calls are created, read and updated", testCalls},
@@ -49,6 +51,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"concurrent rotations of one token: one wins", testRotateConcurrent},
 		{"refresh tokens are revoked by family and user", testRevokeTokens},
 		{"webhook events are processed once", testWebhookEvents},
+		{"expired refresh tokens and old webhook events are pruned", testPrune},
+		{"a call's media stream is admitted once", testStreamClaims},
 		{"another organization's rows are not found", testIsolation},
 		{"ping answers", testPing},
 	}
