@@ -60,7 +60,7 @@ func (e *HashEmbedder) vector(text string) []float32 {
 		if sum&1 == 1 {
 			weight = -weight
 		}
-		v[(sum>>1)%uint64(e.dims)] += weight
+		v[(sum>>1)%uint64(e.dims)] += weight //nolint:gosec // G115: dims is a positive vector length, checked in NewHashEmbedder
 	}
 	words := strings.FieldsFunc(strings.ToLower(text), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
 	for _, w := range words {
