@@ -55,8 +55,11 @@ const (
 
 // Event is one thing that happened in a call.
 type Event struct {
-	Kind   EventKind
-	At     time.Time
+	Kind EventKind
+	At   time.Time
+	// Detail qualifies it in a word: the provider that failed; the digit
+	// pressed only when the agent collects digits
+	// (store.AgentSettings.CollectDigits). Never personal data.
 	Detail string
 }
 
@@ -118,7 +121,7 @@ func (s *Session) newTurn(ctx context.Context, answers bool, kind string) (conte
 	t := &turn{id: s.nextTurn, kind: kind, cancel: cancel, answers: answers, startedAt: now, gen: s.playout.Generation(), span: span}
 	s.turn = t
 	w := &turnWorker{id: t.id, gen: t.gen, events: s.turnEv, playout: s.playout, model: s.eng.deps.Chat,
-		synth: s.eng.deps.Synth, voice: s.agent.Voice, lang: s.agent.Language, lookup: s.lookup()}
+		synth: s.eng.deps.Synth, voice: s.agent.Voice, lang: s.agent.Language, tools: s.customerTools()}
 	return tctx, w
 }
 

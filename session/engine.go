@@ -34,6 +34,20 @@ type AgentGetter interface {
 	GetAgent(ctx context.Context, org store.OrgID, id store.AgentID) (store.Agent, error)
 }
 
+// StreamClaimer admits a call's media stream once and returns the call as
+// the webhook recorded it (store.Store implements it): a stream token is
+// single use, and the call's identity comes from this row, never from the
+// stream's start frame.
+type StreamClaimer interface {
+	ClaimCallStream(ctx context.Context, org store.OrgID, id store.CallID, nonce string) (store.Call, error)
+}
+
+// OrgGetter reads an organization, for its transfer policy (store.Store
+// implements it).
+type OrgGetter interface {
+	GetOrg(ctx context.Context, id store.OrgID) (store.Organization, error)
+}
+
 // ErrDuplicateStream refuses a second stream for a call whose first stream is
 // still live on this node.
 var ErrDuplicateStream = errors.New("session: the call already has a live stream")
@@ -52,6 +66,14 @@ type Deps struct {
 	// Calls, if set, transfers and hangs up calls through the telephony API;
 	// without it an ending call only closes its media stream.
 	Calls CallController
+	// Streams checks that a stream token opens its call's one stream, and
+	// gives the call's identity. Without it streams with a token are refused.
+	Streams StreamClaimer
+	// Orgs, if set, gives each organization's transfer policy: a transfer
+	// to a destination the policy refuses (a premium-rate or unlisted
+	// international number) becomes a hang-up. Without it transfers go to
+	// the agent's number unchecked, as in tests without a store.
+	Orgs OrgGetter
 	// Customers, if set, lets the model look the caller up (lookup_customer).
 	Customers CustomerLookup
 	// OnEnd, if set, receives every call's summary once the call has ended,
@@ -333,14 +355,57 @@ func (e *Engine) streamAgent(ctx context.Context, start *telnyx.Start) (CallID, 
 		return "", store.Agent{}, ErrDuplicateStream
 	}
 	getter, ok := e.deps.Agents.(AgentGetter)
-	if !ok {
-		return "", store.Agent{}, errors.New("session: the agent source cannot find agents by id; streams with a token cannot be served")
+	if !ok || e.deps.Streams == nil {
+		return "", store.Agent{}, errors.New("session: no agent getter or stream claimer; streams with a token cannot be served")
+	}
+	if err := e.claimStream(ctx, start); err != nil {
+		return "", store.Agent{}, err
 	}
 	agent, err := getter.GetAgent(ctx, store.OrgID(c.OrgID), store.AgentID(c.AgentID))
 	if err != nil {
 		return "", store.Agent{}, fmt.Errorf("agent %s of the stream token: %w", c.AgentID, err)
 	}
 	return id, agent, nil
+}
+
+// claimStream spends the stream token of start on its call and puts the
+// call's identity, as the webhook recorded it, in place of what the start
+// frame says: whoever holds a token must not pick the caller's number, the
+// dialed number or the call Call Control acts on. A token already spent, a
+// call that has ended, or a start frame that contradicts the call is
+// refused with telnyx.ErrStreamForbidden.
+func (e *Engine) claimStream(ctx context.Context, start *telnyx.Start) error {
+	c := start.Claims
+	call, err := e.deps.Streams.ClaimCallStream(ctx, store.OrgID(c.OrgID), store.CallID(c.CallID), c.Nonce)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return fmt.Errorf("%w: the call's stream token was used already, or the call has ended", telnyx.ErrStreamForbidden)
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("%w: the token's call is not recorded", telnyx.ErrStreamForbidden)
+	case err != nil:
+		return fmt.Errorf("claim stream: %w", err)
+	}
+	var mismatch []string
+	if call.CallControlID != c.CallControlID || start.CallControlID != c.CallControlID {
+		mismatch = append(mismatch, "call_control_id")
+	}
+	if string(call.AgentID) != c.AgentID {
+		mismatch = append(mismatch, "agent")
+	}
+	if start.From != "" && store.PhoneNumber(start.From) != call.From {
+		mismatch = append(mismatch, "from")
+	}
+	if start.To != "" && store.PhoneNumber(start.To) != call.To {
+		mismatch = append(mismatch, "to")
+	}
+	if len(mismatch) > 0 {
+		return fmt.Errorf("%w: the start frame or the token contradicts the recorded call (%v)", telnyx.ErrStreamForbidden, mismatch)
+	}
+	start.From, start.To = string(call.From), string(call.To)
+	if call.CallSessionID != "" {
+		start.CallSessionID = call.CallSessionID
+	}
+	return nil
 }
 
 // callControlTimeout bounds the transfer or hang-up at the end of a call.
@@ -360,20 +425,41 @@ func (s *Session) controlCall(ctx context.Context, r EndReason) {
 	ctx = callcontrol.WithCallID(ctx, string(s.id))
 	ccid := s.start.CallControlID
 	if r == EndTransfer {
-		if to := s.agent.TransferNumber; to != "" {
+		to := s.agent.TransferNumber
+		switch err := s.transferAllowed(ctx, to); {
+		case to == "":
+			s.log.Warn("transfer requested but the agent has no transfer number; hanging up")
+		case err != nil:
+			s.log.Error("transfer refused by the organization's transfer policy; hanging up", "to", store.PhoneNumber(to), "err", err)
+		default:
 			if err := calls.Transfer(ctx, ccid, to); err != nil {
-				s.log.Error("transfer failed; hanging up", "err", err)
+				s.log.Error("transfer failed; hanging up", "to", store.PhoneNumber(to), "err", err)
 			} else {
 				s.log.Info("call transferred", "to", store.PhoneNumber(to))
 				return
 			}
-		} else {
-			s.log.Warn("transfer requested but the agent has no transfer number; hanging up")
 		}
 	}
 	if err := calls.Hangup(ctx, ccid); err != nil {
 		s.log.Error("hang-up failed", "err", err)
 	}
+}
+
+// transferAllowed checks to against the organization's transfer policy at
+// the moment of the transfer: the agent's number was checked when it was
+// set, but the policy may have been tightened since, and an agents file is
+// not checked against it. A policy that cannot be read refuses (toll fraud
+// costs more than a caller who must call back).
+func (s *Session) transferAllowed(ctx context.Context, to string) error {
+	orgs := s.eng.deps.Orgs
+	if orgs == nil || to == "" {
+		return nil
+	}
+	org, err := orgs.GetOrg(ctx, s.agent.OrgID)
+	if err != nil {
+		return fmt.Errorf("transfer policy unreadable: %w", err)
+	}
+	return org.TransferPolicy.Allows(store.PhoneNumber(to))
 }
 
 // finish closes the stream and reports the call.

@@ -33,6 +33,8 @@ type TurnLatency struct {
 }
 
 // Stage names, the values of the stage label.
+//
+//nolint:gosec // G101: names of latency stages ("llm_first_token" reads like a token to gosec)
 const (
 	stageEndpoint      = "endpoint"
 	stageSTT           = "stt"

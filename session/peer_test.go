@@ -3,6 +3,7 @@ package session_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -32,6 +33,7 @@ type peer struct {
 	pending   []*time.Timer
 	received  chan received
 	closed    chan struct{}
+	closeCode int // the server's close code, once closed is closed
 	closeOnce sync.Once
 }
 
@@ -44,19 +46,29 @@ type received struct {
 
 func dialPeer(t *testing.T, url string, params map[string]string) *peer {
 	t.Helper()
+	return dialPeerStart(t, url, map[string]any{"custom_parameters": params})
+}
+
+// dialPeerStart opens a stream whose start frame has the given fields in
+// place of the defaults.
+func dialPeerStart(t *testing.T, url string, fields map[string]any) *peer {
+	t.Helper()
 	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
 	p := &peer{t: t, ws: ws, received: make(chan received, 4096), closed: make(chan struct{})}
 	p.send(map[string]any{"event": "connected", "version": "1.0.0"})
+	start := map[string]any{
+		"call_control_id": "v3:test-ccid", "call_session_id": "a1b2", "from": "+15551230001", "to": "+15559870002",
+		"media_format": map[string]any{"encoding": "PCMU", "sample_rate": 8000, "channels": 1},
+	}
+	for k, v := range fields {
+		start[k] = v
+	}
 	p.send(map[string]any{
 		"event": "start", "sequence_number": "1", "stream_id": "9B1F7C2E-4D0A-4E55-8C11-2F6A0D7B3E90",
-		"start": map[string]any{
-			"call_control_id": "v3:test-ccid", "call_session_id": "a1b2", "from": "+15551230001", "to": "+15559870002",
-			"custom_parameters": params,
-			"media_format":      map[string]any{"encoding": "PCMU", "sample_rate": 8000, "channels": 1},
-		},
+		"start": start,
 	})
 	go p.readLoop()
 	go p.sendLoop()
@@ -125,6 +137,10 @@ func (p *peer) readLoop() {
 	for {
 		_, msg, err := p.ws.ReadMessage()
 		if err != nil {
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
+				p.closeCode = ce.Code // read after closed is closed
+			}
 			return
 		}
 		var m struct {

@@ -11,7 +11,12 @@ import (
 
 // maxLoggedProtocolErrors is how many bad frames a call logs at warn level;
 // the rest are only counted, so a broken peer cannot flood the log.
-const maxLoggedProtocolErrors = 5
+// maxLoggedDrops does the same for stream events dropped because the
+// session fell behind: a peer can send keypad frames as fast as media.
+const (
+	maxLoggedProtocolErrors = 5
+	maxLoggedDrops          = 5
+)
 
 // inbound is the caller's side of the media path, owned by the stream's
 // reader goroutine: reorder, decode, VAD and the transcriber's audio. Doing
@@ -102,7 +107,7 @@ func (in *inbound) addStats(st *CallStats) {
 
 func (in *inbound) flushCounts() {
 	in.s.eng.metrics.framesIn.Add(float64(in.frames))
-	in.total += uint64(in.frames)
+	in.total += uint64(in.frames) //nolint:gosec // G115: a count of frames, never negative
 	in.frames = 0
 }
 
@@ -150,12 +155,19 @@ func (s *Session) read(in *inbound) error {
 // sendCtrl hands an event to the session without blocking the reader. The
 // channel holds 64 events, far more than a call produces in the time the
 // session takes to read one; a session that far behind loses the event, and
-// it is counted and logged.
+// it is counted. The first maxLoggedDrops drops of a call are logged, then
+// one line says the rest are only counted.
 func (s *Session) sendCtrl(ev inboundEvent) {
 	select {
 	case s.ctrl <- ev:
 	default:
 		s.eng.metrics.eventsDropped.Inc()
-		s.log.Warn("session behind: dropped a stream event", "kind", int(ev.kind))
+		s.droppedEvents++
+		switch {
+		case s.droppedEvents <= maxLoggedDrops:
+			s.log.Warn("session behind: dropped a stream event", "kind", int(ev.kind))
+		case s.droppedEvents == maxLoggedDrops+1:
+			s.log.Warn("session behind: dropping more stream events; counting them without logging")
+		}
 	}
 }

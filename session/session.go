@@ -33,6 +33,9 @@ type Session struct {
 
 	readerDone chan struct{}
 	readErr    error // set before readerDone is closed
+	// droppedEvents counts the stream events sendCtrl dropped; only the
+	// reader touches it.
+	droppedEvents int
 
 	turns sync.WaitGroup
 
@@ -61,8 +64,11 @@ type Session struct {
 	endAt         time.Time // max duration
 	ending        EndReason
 	stats         CallStats
-	timer         *time.Timer
-	timerAt       time.Time
+	// custTools answers the model's customer tools; made on first use and
+	// shared with the turns, it locks its own state.
+	custTools *customerTools
+	timer     *time.Timer
+	timerAt   time.Time
 }
 
 // utterance tracks the caller's current stretch of speech.
@@ -271,8 +277,15 @@ func (s *Session) onInbound(ctx context.Context, ev inboundEvent) {
 	case inDTMF:
 		s.eng.metrics.dtmf.Inc()
 		s.stats.DTMF++
-		s.addEvent(EventDTMF, string(ev.digit))
-		s.log.Debug("dtmf", "digit", string(ev.digit))
+		// Callers type PINs and card numbers: the call keeps that a key
+		// was pressed, and which only for an agent that collects digits
+		// for a stated purpose. The log never holds the digit.
+		detail := ""
+		if s.agent.Settings.CollectDigits != "" {
+			detail = string(ev.digit)
+		}
+		s.addEvent(EventDTMF, detail)
+		s.log.Debug("dtmf")
 	case inError:
 		s.log.Warn("telnyx reported a stream error", "code", ev.code)
 	case inMark:

@@ -102,8 +102,9 @@ type turnWorker struct {
 	synth   Synthesizer
 	voice   string
 	lang    string
-	// lookup answers lookup_customer; nil when the call offers no lookup.
-	lookup func(context.Context) string
+	// tools answers lookup_customer and verify_caller; nil when the call
+	// offers neither.
+	tools *customerTools
 }
 
 func (w *turnWorker) send(ctx context.Context, ev turnEvent) bool {
@@ -123,21 +124,21 @@ func (w *turnWorker) think(ctx context.Context, req ai.ChatRequest, out chan<- s
 	var split sentenceSplitter
 	first := true
 	for round := 0; ; round++ {
-		lookups, ok := w.stream(ctx, req, &split, &first, out)
+		calls, ok := w.stream(ctx, req, &split, &first, out)
 		if !ok {
 			return
 		}
-		if len(lookups) == 0 || w.lookup == nil || round == maxToolRounds {
+		if len(calls) == 0 || w.tools == nil || round == maxToolRounds {
 			break
 		}
-		// The model asked who is calling: answer and let it go on. This is a
-		// new request with the answer, not a resend of what was spoken.
-		msgs := make([]ai.Message, 0, len(req.Messages)+1+len(lookups))
+		// The model asked who is calling, or checked the caller's answer:
+		// answer, in the order asked, and let it go on. This is a new
+		// request with the answers, not a resend of what was spoken.
+		msgs := make([]ai.Message, 0, len(req.Messages)+1+len(calls))
 		msgs = append(msgs, req.Messages...)
-		msgs = append(msgs, ai.Message{Role: ai.RoleAssistant, ToolCalls: lookups})
-		facts := w.lookup(ctx)
-		for _, tc := range lookups {
-			msgs = append(msgs, ai.Message{Role: ai.RoleTool, ToolCallID: tc.ID, Content: facts})
+		msgs = append(msgs, ai.Message{Role: ai.RoleAssistant, ToolCalls: calls})
+		for _, tc := range calls {
+			msgs = append(msgs, ai.Message{Role: ai.RoleTool, ToolCallID: tc.ID, Content: w.tools.answer(ctx, tc)})
 		}
 		req.Messages = msgs
 	}
@@ -150,8 +151,9 @@ func (w *turnWorker) think(ctx context.Context, req ai.ChatRequest, out chan<- s
 }
 
 // stream runs one chat request: its sentences go to out, its session tools
-// to the session; it returns the lookup_customer calls the model made, and
-// false when the turn is over (failed or cancelled).
+// to the session; it returns the customer tool calls the model made
+// (lookup_customer, verify_caller), and false when the turn is over
+// (failed or cancelled).
 func (w *turnWorker) stream(ctx context.Context, req ai.ChatRequest, split *sentenceSplitter, first *bool, out chan<- string) ([]ai.ToolCall, bool) {
 	stream, err := w.model.Chat(ctx, req)
 	if err != nil {
@@ -161,12 +163,12 @@ func (w *turnWorker) stream(ctx context.Context, req ai.ChatRequest, split *sent
 	defer func() { _ = stream.Close() }() // the answer is complete or abandoned; nothing to report
 	var (
 		sentences []string
-		lookups   []ai.ToolCall
+		calls     []ai.ToolCall
 	)
 	for {
 		d, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
-			return lookups, true
+			return calls, true
 		}
 		if err != nil {
 			w.send(ctx, turnEvent{kind: evThinkError, err: err})
@@ -179,8 +181,8 @@ func (w *turnWorker) stream(ctx context.Context, req ai.ChatRequest, split *sent
 			}
 		}
 		for _, tc := range d.ToolCalls {
-			if tc.Name == toolLookup {
-				lookups = append(lookups, tc)
+			if tc.Name == toolLookup || tc.Name == toolVerify {
+				calls = append(calls, tc)
 				continue
 			}
 			if !w.send(ctx, turnEvent{kind: evToolCall, tool: tc}) {
