@@ -26,9 +26,10 @@ func familyKey(org store.OrgID, family string) string   { return string(org) + "
 // and that the token's session was not revoked, so that a user can be cut
 // off at once. Those two facts are read from the store and remembered for
 // Config.StatusTTL (5 s) per user and per session: on the node that
-// revokes a session or disables a user the effect is immediate (barring a
-// status read already in flight), on other nodes it takes at most
-// StatusTTL, and a steady stream of requests costs
+// revokes a session or changes a user (disables them, changes their role:
+// UpdateUser) the effect is immediate (only requests that joined a status
+// read already in flight may get the old answer), on other nodes it takes
+// at most StatusTTL, and a steady stream of requests costs
 // at most two store reads per user and session every StatusTTL.
 //
 // Any failure is ErrUnauthorized, except a store failure (wrapping
@@ -74,6 +75,7 @@ func (s *Service) userStatus(ctx context.Context, org store.OrgID, user store.Us
 		return st, nil
 	}
 	v, err := s.shared(ctx, "u\x00"+key, func(ctx context.Context) (any, error) {
+		version := s.users.version()
 		u, err := s.st.GetUser(ctx, org, user)
 		var st userStatus
 		switch {
@@ -84,7 +86,7 @@ func (s *Service) userStatus(ctx context.Context, org store.OrgID, user store.Us
 		default:
 			st = userStatus{disabled: u.DisabledAt != nil, role: u.Role}
 		}
-		s.users.put(key, st, s.cfg.Now().Add(s.cfg.StatusTTL), s.cfg.Now())
+		s.users.fill(key, st, s.cfg.Now().Add(s.cfg.StatusTTL), s.cfg.Now(), version)
 		return st, nil
 	})
 	if err != nil {
@@ -102,6 +104,7 @@ func (s *Service) sessionLive(ctx context.Context, org store.OrgID, user store.U
 	if !ok {
 		v, err := s.shared(ctx, "s\x00"+key, func(ctx context.Context) (any, error) {
 			hash, _ := base64.RawURLEncoding.DecodeString(rth) // checked by parse
+			version := s.sessions.version()
 			rt, err := s.st.RefreshTokenByHash(ctx, hash)
 			var live bool
 			switch {
@@ -111,7 +114,7 @@ func (s *Service) sessionLive(ctx context.Context, org store.OrgID, user store.U
 			default:
 				live = rt.RevokedAt == nil && rt.OrgID == org && rt.UserID == user && rt.Family == family
 			}
-			s.sessions.put(key, live, s.cfg.Now().Add(s.cfg.StatusTTL), s.cfg.Now())
+			s.sessions.fill(key, live, s.cfg.Now().Add(s.cfg.StatusTTL), s.cfg.Now(), version)
 			return live, nil
 		})
 		if err != nil {

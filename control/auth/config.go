@@ -31,12 +31,15 @@ const (
 	MinKeyBytes = 32
 )
 
-// Default login throttles: 5 failures per email in 15 minutes (one more
-// every 3 minutes after that), and 20 per client address, which many users
-// behind one office NAT may share.
+// Default login throttles (see Throttles): 5 failures per email and client
+// address in 15 minutes (one more every 3 minutes after that); 20 per
+// client address, which many users behind one office NAT may share; and a
+// ceiling of 20 failures per email from any addresses, then one a minute
+// (at most 1 440 guesses a day however many addresses try).
 var (
-	DefaultEmailFailures = ratelimit.Rate{N: 5, Per: 15 * time.Minute}
+	DefaultPairFailures  = ratelimit.Rate{N: 5, Per: 15 * time.Minute}
 	DefaultIPFailures    = ratelimit.Rate{N: 20, Per: 15 * time.Minute}
+	DefaultEmailFailures = ratelimit.Rate{N: 60, Per: time.Hour, Burst: 20}
 )
 
 // Config configures a Service. Zero fields take the defaults above. The
@@ -79,10 +82,12 @@ type Config struct {
 	// HashWait bounds a login's wait for a slot; longer is ErrBusy (5 s).
 	HashWait time.Duration
 
-	// EmailFailures and IPFailures are the login throttles used when the
-	// Service is given no limiters.
-	EmailFailures ratelimit.Rate
+	// PairFailures, IPFailures and EmailFailures are the rates of the
+	// login throttles the Service makes when it is given none (see
+	// Throttles).
+	PairFailures  ratelimit.Rate
 	IPFailures    ratelimit.Rate
+	EmailFailures ratelimit.Rate
 
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
@@ -127,7 +132,7 @@ func (c Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
-	for _, r := range []ratelimit.Rate{c.EmailFailures, c.IPFailures} {
+	for _, r := range []ratelimit.Rate{c.PairFailures, c.IPFailures, c.EmailFailures} {
 		if r != (ratelimit.Rate{}) {
 			if err := r.Validate(); err != nil {
 				errs = append(errs, err)
@@ -165,6 +170,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxHashQueue == 0 {
 		c.MaxHashQueue = DefaultMaxHashQueue
+	}
+	if c.PairFailures == (ratelimit.Rate{}) {
+		c.PairFailures = DefaultPairFailures
 	}
 	if c.EmailFailures == (ratelimit.Rate{}) {
 		c.EmailFailures = DefaultEmailFailures

@@ -7,7 +7,8 @@ import (
 )
 
 // Errors of the Service. The API answers ErrUnauthorized (and
-// ErrTokenReused, which wraps it) with 401, ErrForbidden with 403,
+// ErrTokenReused, which wraps it) with 401, ErrForbidden and
+// ErrWrongPassword with 403,
 // ErrThrottled with 429 and ErrBusy with 503, each without more detail
 // than the message: why a login failed is never told.
 var (
@@ -19,10 +20,15 @@ var (
 	// presented again, so it may have been stolen: its whole session
 	// (every refresh and access token of its family) is now revoked.
 	ErrTokenReused = fmt.Errorf("%w: refresh token reused; the session was revoked, log in again", ErrUnauthorized)
+	// ErrWrongPassword: the current password given to change it is wrong.
+	// It wraps ErrUnauthorized, but the API answers it with 403: the
+	// caller's token is fine.
+	ErrWrongPassword = fmt.Errorf("%w: wrong current password", ErrUnauthorized)
 	// ErrForbidden: the principal's role does not allow the action.
 	ErrForbidden = errors.New("auth: forbidden")
-	// ErrThrottled: too many failed logins for this email or from this
-	// address; the error is a *ThrottledError that says when to retry.
+	// ErrThrottled: too many failed logins for this email, from this
+	// address, or both; the error is a *ThrottledError that says when to
+	// retry.
 	ErrThrottled = errors.New("auth: too many failed logins")
 	// ErrBusy: too many password hashes are already running or waiting;
 	// retry in a second.

@@ -104,19 +104,27 @@ func TestLoginThrottling(t *testing.T) {
 		}
 		addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{203, 0, 113, byte(i)}) }
 
-		t.Run("five failures for an email lock it, even from other addresses and with the right password", func(t *testing.T) {
+		t.Run("five failures lock the email from that address, even with the right password", func(t *testing.T) {
 			for i := range 5 {
-				if _, err := w.node.Login(ctx, "ada@example.com", "wrong", addr(i)); !errors.Is(err, auth.ErrUnauthorized) {
+				if _, err := w.node.Login(ctx, "ada@example.com", "wrong", addr(1)); !errors.Is(err, auth.ErrUnauthorized) {
 					t.Fatalf("failure %d: %v", i+1, err)
 				}
 			}
-			_, err := w.node.Login(ctx, "ada@example.com", password, addr(99))
+			_, err := w.node.Login(ctx, "ada@example.com", password, addr(1))
 			var te *auth.ThrottledError
 			if !errors.As(err, &te) || !errors.Is(err, auth.ErrThrottled) {
 				t.Fatalf("sixth attempt: %v, want a ThrottledError", err)
 			}
 			if te.RetryAfter() <= 0 || te.RetryAfter() > 3*time.Minute {
 				t.Errorf("retry after %v, want up to 3m (15m / 5)", te.RetryAfter())
+			}
+		})
+		t.Run("an attacker failing from one address does not lock the user out of theirs", func(t *testing.T) {
+			for range 50 {
+				_, _ = w.node.Login(ctx, "ada@example.com", "wrong", addr(1))
+			}
+			if _, err := w.node.Login(ctx, "ada@example.com", password, addr(2)); err != nil {
+				t.Errorf("the right password from the user's own address: %v", err)
 			}
 		})
 		t.Run("other emails are not locked", func(t *testing.T) {
@@ -151,6 +159,77 @@ func TestLoginThrottling(t *testing.T) {
 			}
 			if value(t, w.node, "iace_auth_password_hashes_total") != hashes {
 				t.Error("a throttled login hashed a password")
+			}
+		})
+		t.Run("successful logins do not use up the allowance", func(t *testing.T) {
+			for i := range 3 * auth.DefaultPairFailures.N {
+				if _, err := w.node.Login(ctx, "bob@example.com", password, addr(3)); err != nil {
+					t.Fatalf("login %d: %v", i+1, err)
+				}
+			}
+		})
+	})
+}
+
+func TestLoginEmailCeiling(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st store.Store) {
+		w := newWorld(t, st)
+		ctx := t.Context()
+		ceiling := auth.DefaultEmailFailures
+		burst := ceiling.Burst
+		if burst == 0 {
+			burst = ceiling.N
+		}
+		interval := ceiling.Per / time.Duration(ceiling.N)
+		// Two guesses from each address of a botnet stay under the
+		// address and pair limits: only the ceiling can stop them.
+		next := 0
+		guess := func() error {
+			next++
+			_, err := w.node.Login(ctx, "ada@example.com", "wrong", netip.AddrFrom4([4]byte{10, 1, byte(next / 2 / 256), byte(next / 2 % 256)}))
+			return err
+		}
+		fresh := func() netip.Addr {
+			next += 2
+			return netip.AddrFrom4([4]byte{10, 2, byte(next / 256), byte(next % 256)})
+		}
+
+		t.Run("guesses from many addresses are bounded by the email's ceiling", func(t *testing.T) {
+			hashes := value(t, w.node, "iace_auth_password_hashes_total")
+			for i := range burst {
+				if err := guess(); !errors.Is(err, auth.ErrUnauthorized) {
+					t.Fatalf("guess %d: %v, want ErrUnauthorized", i+1, err)
+				}
+			}
+			for i := range 20 {
+				var te *auth.ThrottledError
+				if err := guess(); !errors.As(err, &te) {
+					t.Fatalf("guess %d past the ceiling: %v, want a ThrottledError", burst+i+1, err)
+				}
+			}
+			if got := value(t, w.node, "iace_auth_password_hashes_total") - hashes; got != float64(burst) {
+				t.Errorf("%v passwords verified, want the ceiling's burst of %d", got, burst)
+			}
+		})
+		t.Run("past the ceiling logins are spaced, not locked", func(t *testing.T) {
+			_, err := w.node.Login(ctx, "ada@example.com", password, fresh())
+			var te *auth.ThrottledError
+			if !errors.As(err, &te) {
+				t.Fatalf("during the attack: %v, want a ThrottledError", err)
+			}
+			if te.RetryAfter() <= 0 || te.RetryAfter() > interval {
+				t.Errorf("retry after %v, want at most one interval of the ceiling (%v)", te.RetryAfter(), interval)
+			}
+			w.clk.Advance(te.RetryAfter())
+			if err := guess(); !errors.Is(err, auth.ErrUnauthorized) {
+				t.Fatalf("one interval later a guess: %v, want it verified (and refused)", err)
+			}
+			if err := guess(); !errors.Is(err, auth.ErrThrottled) {
+				t.Fatalf("and the next: %v, want ErrThrottled", err)
+			}
+			w.clk.Advance(interval)
+			if _, err := w.node.Login(ctx, "ada@example.com", password, fresh()); err != nil {
+				t.Errorf("the user one interval later: %v", err)
 			}
 		})
 	})

@@ -160,3 +160,25 @@ func TestTTLCacheIsBounded(t *testing.T) {
 		t.Error("an expired entry was served")
 	}
 }
+
+func TestTTLCacheKeepsChangesOverOlderReads(t *testing.T) {
+	c := newTTLCache[string](10)
+	now := time.Now()
+	v := c.version() // a read starts
+	c.put("u", "viewer", now.Add(time.Minute), now)
+	c.fill("u", "admin", now.Add(time.Minute), now, v) // and ends, after the change
+	if got, _ := c.get("u", now); got != "viewer" {
+		t.Errorf("a read older than the change replaced it: %q", got)
+	}
+	v = c.version()
+	c.fill("u", "supervisor", now.Add(time.Minute), now, v)
+	if got, _ := c.get("u", now); got != "supervisor" {
+		t.Errorf("a read after the change was not kept: %q", got)
+	}
+	v = c.version()
+	c.clear()
+	c.fill("u", "admin", now.Add(time.Minute), now, v)
+	if _, ok := c.get("u", now); ok {
+		t.Error("a read older than a clear was kept")
+	}
+}

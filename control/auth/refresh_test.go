@@ -160,6 +160,19 @@ func TestCutOff(t *testing.T) {
 				t.Errorf("after demotion: %+v, %v", p, err)
 			}
 		})
+		t.Run("a role change made through this node takes effect here at once", func(t *testing.T) {
+			if p, err := w.node.Authenticate(ctx, tok.AccessToken); err != nil || p.Role != store.RoleViewer {
+				t.Fatalf("before: %+v, %v", p, err)
+			}
+			u := eve
+			u.Role = store.RoleSupervisor
+			if _, err := w.node.UpdateUser(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+			if p, err := w.node.Authenticate(ctx, tok.AccessToken); err != nil || p.Role != store.RoleSupervisor {
+				t.Errorf("after promotion, no time passed: %+v, %v", p, err)
+			}
+		})
 		if _, err := w.node.DisableUser(ctx, w.org.ID, eve.ID); err != nil {
 			t.Fatal(err)
 		}

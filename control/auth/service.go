@@ -108,17 +108,21 @@ func normalizeEmail(email string) string { return strings.ToLower(strings.TrimSp
 // Login checks an email and password and starts a session. Every failure
 // (unknown email, wrong password, disabled user) is ErrUnauthorized and
 // costs one argon2id verification, so neither the error nor the time tells
-// which. Failures are counted per email and per client address from (the
-// zero Addr skips the address); past the throttle's allowance Login
-// returns a *ThrottledError without looking at the password. Other errors:
-// ErrBusy, or the store's (store.ErrUnavailable).
+// which. Each attempt takes its place in the throttles (see Throttles)
+// before the password is checked, and gives it back when it succeeds, so
+// only failures count and concurrent guesses cannot overtake the count;
+// past the allowance Login returns a *ThrottledError without looking at
+// the password. from is the client's address (the zero Addr skips the
+// address throttle). Other errors: ErrBusy, or the store's
+// (store.ErrUnavailable).
 func (s *Service) Login(ctx context.Context, email, password string, from netip.Addr) (Tokens, error) {
 	email = normalizeEmail(email)
 	if email == "" || len(email) > maxEmailBytes || len(password) > MaxPasswordBytes {
 		s.m.logins.WithLabelValues(resultFailed).Inc()
 		return Tokens{}, ErrUnauthorized
 	}
-	if err := s.throttle.check(ctx, email, from); err != nil {
+	att, err := s.throttle.take(ctx, email, from)
+	if err != nil {
 		s.m.logins.WithLabelValues(resultThrottled).Inc()
 		return Tokens{}, err
 	}
@@ -128,26 +132,21 @@ func (s *Service) Login(ctx context.Context, email, password string, from netip.
 	case errors.Is(err, store.ErrNotFound):
 		u.PasswordHash = s.dummy
 	case err != nil:
+		att.refund(ctx)
 		s.m.logins.WithLabelValues(resultError).Inc()
 		return Tokens{}, fmt.Errorf("auth: login: %w", err)
 	}
-	if _, perr := parsePHC(u.PasswordHash); known && perr != nil {
-		// A user without a usable password (created outside auth): refuse
-		// at the cost of a real verification like any other failure.
-		s.log.Warn("auth: login to a user whose stored password is not an argon2id hash",
-			slog.String("org", string(u.OrgID)), slog.String("user", string(u.ID)))
-		u.PasswordHash, known = s.dummy, false
-	}
-	match, err := s.hasher.verify(ctx, password, u.PasswordHash)
+	match, err := s.verify(ctx, u, password)
 	if err != nil {
+		att.refund(ctx)
 		s.m.logins.WithLabelValues(resultError).Inc()
 		return Tokens{}, err
 	}
 	if !known || !match || u.DisabledAt != nil {
-		s.throttle.fail(ctx, email, from)
 		s.m.logins.WithLabelValues(resultFailed).Inc()
 		return Tokens{}, ErrUnauthorized
 	}
+	att.refund(ctx)
 	tok, err := s.startSession(ctx, u)
 	if err != nil {
 		s.m.logins.WithLabelValues(resultError).Inc()
@@ -155,6 +154,22 @@ func (s *Service) Login(ctx context.Context, email, password string, from netip.
 	}
 	s.m.logins.WithLabelValues(resultOK).Inc()
 	return tok, nil
+}
+
+// verify checks password against u's stored hash in a hash slot. A user
+// without a usable password (created outside auth) does not match, at
+// the cost of a real verification like any other failure.
+func (s *Service) verify(ctx context.Context, u store.User, password string) (bool, error) {
+	hash, usable := u.PasswordHash, true
+	if _, err := parsePHC(hash); err != nil {
+		if u.ID != "" {
+			s.log.Warn("auth: a user's stored password is not an argon2id hash",
+				slog.String("org", string(u.OrgID)), slog.String("user", string(u.ID)))
+		}
+		hash, usable = s.dummy, false
+	}
+	match, err := s.hasher.verify(ctx, password, hash)
+	return match && usable, err
 }
 
 // startSession creates a new refresh token family for u and its tokens.
@@ -325,11 +340,39 @@ func (s *Service) DisableUser(ctx context.Context, org store.OrgID, user store.U
 			return store.User{}, fmt.Errorf("auth: disable user: %w", err)
 		}
 	}
-	s.users.put(userKey(org, user), userStatus{disabled: true}, s.cfg.Now().Add(s.cfg.StatusTTL), s.cfg.Now())
+	s.remember(u)
 	if err := s.RevokeUser(ctx, org, user); err != nil {
 		return store.User{}, err
 	}
 	return u, nil
+}
+
+// UpdateUser writes a changed user (a new role, re-enabled...) to the
+// store, and this node's memory of their status with it, so that their
+// next request on this node already has the new role; other nodes follow
+// within Config.StatusTTL. A user written disabled also loses their
+// sessions, as with DisableUser. Errors are the store's, wrapped.
+func (s *Service) UpdateUser(ctx context.Context, u store.User) (store.User, error) {
+	u, err := s.st.UpdateUser(ctx, u)
+	if err != nil {
+		return store.User{}, fmt.Errorf("auth: update user: %w", err)
+	}
+	s.remember(u)
+	if u.DisabledAt != nil {
+		if err := s.RevokeUser(ctx, u.OrgID, u.ID); err != nil {
+			return store.User{}, err
+		}
+	}
+	return u, nil
+}
+
+// remember makes this node's memory of u's status what u says, after this
+// node changed u: requests that come next do not join a read that started
+// before the change.
+func (s *Service) remember(u store.User) {
+	key := userKey(u.OrgID, u.ID)
+	s.flight.Forget("u\x00" + key)
+	s.users.put(key, userStatus{disabled: u.DisabledAt != nil, role: u.Role}, s.cfg.Now().Add(s.cfg.StatusTTL), s.cfg.Now())
 }
 
 // CreateUser adds a user to an organization with a new password (checked
@@ -368,13 +411,69 @@ func (s *Service) SetPassword(ctx context.Context, org store.OrgID, user store.U
 	if err != nil {
 		return fmt.Errorf("auth: set password: %w", err)
 	}
-	if u.PasswordHash, err = s.hasher.hash(ctx, password, s.cfg.Argon2); err != nil {
+	return s.replacePassword(ctx, u, password)
+}
+
+// replacePassword hashes password as u's new one, writes it and ends all
+// of u's sessions.
+func (s *Service) replacePassword(ctx context.Context, u store.User, password string) error {
+	hash, err := s.hasher.hash(ctx, password, s.cfg.Argon2)
+	if err != nil {
 		return err
 	}
-	if _, err := s.st.UpdateUser(ctx, u); err != nil {
+	u.PasswordHash = hash
+	if u, err = s.st.UpdateUser(ctx, u); err != nil {
 		return fmt.Errorf("auth: set password: %w", err)
 	}
-	return s.RevokeUser(ctx, org, user)
+	s.remember(u)
+	return s.RevokeUser(ctx, u.OrgID, u.ID)
+}
+
+// ChangePassword is a logged-in user changing their own password: p's
+// user, who must give their current password, gets next (checked by
+// ValidatePassword, an error wrapping store.ErrInvalid). Every session of
+// the user ends, the one p belongs to included, and a new session starts
+// for the caller: its Tokens are returned.
+//
+// A wrong current password is ErrWrongPassword and counts against the
+// login throttles of the user's email and from (see Login), so a stolen
+// access token cannot be used to guess the password faster than a login
+// could; past the allowance ChangePassword returns a *ThrottledError. A
+// disabled or deleted user is ErrUnauthorized. Other errors: ErrBusy, or
+// the store's.
+func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next string, from netip.Addr) (Tokens, error) {
+	if err := ValidatePassword(next); err != nil {
+		return Tokens{}, err
+	}
+	if len(current) > MaxPasswordBytes {
+		return Tokens{}, ErrWrongPassword
+	}
+	u, err := s.st.GetUser(ctx, p.OrgID, p.UserID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return Tokens{}, fmt.Errorf("%w: no such user", ErrUnauthorized)
+	case err != nil:
+		return Tokens{}, fmt.Errorf("auth: change password: %w", err)
+	case u.DisabledAt != nil:
+		return Tokens{}, fmt.Errorf("%w: user disabled", ErrUnauthorized)
+	}
+	att, err := s.throttle.take(ctx, u.Email, from)
+	if err != nil {
+		return Tokens{}, err
+	}
+	match, err := s.verify(ctx, u, current)
+	if err != nil {
+		att.refund(ctx)
+		return Tokens{}, err
+	}
+	if !match {
+		return Tokens{}, ErrWrongPassword
+	}
+	att.refund(ctx)
+	if err := s.replacePassword(ctx, u, next); err != nil {
+		return Tokens{}, err
+	}
+	return s.startSession(ctx, u)
 }
 
 // validateEmail is a sanity check, not RFC 5322: one @ with text on both

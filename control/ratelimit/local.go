@@ -79,6 +79,32 @@ func (l *Local) Peek(_ context.Context, key string) (bool, time.Duration, error)
 	return ok, wait, nil
 }
 
+// Refund gives back one event that Allow took from key, for an event that
+// turned out not to count (a login that succeeded). A key never gets more
+// than a fresh key's burst back, so a refund without an Allow does nothing.
+// It never returns an error.
+func (l *Local) Refund(_ context.Context, key string) error {
+	l.refund(key)
+	return nil
+}
+
+func (l *Local) refund(key string) {
+	key = boundKey(key)
+	now := l.now().UnixNano()
+	s := &l.shards[maphash.String(l.seed, key)%shardCount]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tat, known := s.tats[key]
+	if !known {
+		return
+	}
+	if next, fresh := gcraRefund(now, tat, l.interval); fresh {
+		delete(s.tats, key)
+	} else {
+		s.tats[key] = next
+	}
+}
+
 // Len is the number of keys remembered.
 func (l *Local) Len() int {
 	n := 0

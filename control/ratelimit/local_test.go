@@ -181,3 +181,37 @@ func BenchmarkLocalAllow(b *testing.B) {
 		}
 	})
 }
+
+func TestLocalRefund(t *testing.T) {
+	clk := newClock()
+	l := newLocal(t, ratelimit.Config{Name: "test", Rate: ratelimit.Rate{N: 6, Per: time.Minute, Burst: 3}, Now: clk.Now}, nil)
+	ctx := t.Context()
+
+	t.Run("a refunded event may be taken again at once", func(t *testing.T) {
+		if passed, _ := allowN(t, l, "k", 4); passed != 3 {
+			t.Fatalf("passed %d of 4, want the burst of 3", passed)
+		}
+		if err := l.Refund(ctx, "k"); err != nil {
+			t.Fatal(err)
+		}
+		if passed, _ := allowN(t, l, "k", 2); passed != 1 {
+			t.Errorf("after one refund %d of 2 passed, want 1", passed)
+		}
+	})
+	t.Run("refunds never raise the allowance past a fresh key's", func(t *testing.T) {
+		for range 10 {
+			if err := l.Refund(ctx, "k"); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Refund(ctx, "never-taken"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if passed, _ := allowN(t, l, "k", 5); passed != 3 {
+			t.Errorf("after ten refunds %d of 5 passed, want the burst of 3", passed)
+		}
+		if passed, _ := allowN(t, l, "never-taken", 5); passed != 3 {
+			t.Errorf("a key refunded before any event: %d of 5 passed, want 3", passed)
+		}
+	})
+}

@@ -76,3 +76,14 @@ func gcra(now, tat, interval, burst int64) (ok bool, next, wait int64) {
 	}
 	return true, next, 0
 }
+
+// gcraRefund gives back one event: tat moves back one interval, but not
+// before now (a key cannot hold more than a fresh key's burst). fresh
+// reports that the key is back to a fresh key's state and can be forgotten.
+func gcraRefund(now, tat, interval int64) (next int64, fresh bool) {
+	next = tat - interval
+	if next <= now {
+		return now, true
+	}
+	return next, false
+}

@@ -28,6 +28,29 @@ func TestGCRA(t *testing.T) {
 	}
 }
 
+func TestGCRARefund(t *testing.T) {
+	const interval = 10
+	tests := []struct {
+		name     string
+		now, tat int64
+		next     int64
+		fresh    bool
+	}{
+		{"one owed event of three is given back", 100, 130, 120, false},
+		{"the last owed event leaves the key fresh", 100, 110, 100, true},
+		{"part of an interval owed: fresh", 100, 105, 100, true},
+		{"an idle key stays fresh", 100, 50, 100, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			next, fresh := gcraRefund(tc.now, tc.tat, interval)
+			if next != tc.next || fresh != tc.fresh {
+				t.Errorf("gcraRefund(%d, %d) = %d, %v; want %d, %v", tc.now, tc.tat, next, fresh, tc.next, tc.fresh)
+			}
+		})
+	}
+}
+
 func TestRateValidate(t *testing.T) {
 	for _, r := range []Rate{{}, {N: 1}, {Per: 1}, {N: 1, Per: 1}, {N: 1, Per: 1e9, Burst: -1}} {
 		if r.Validate() == nil {

@@ -38,6 +38,23 @@ end
 return {1, 0}
 `)
 
+// refundScript gives back one event of KEYS[1] (see gcraRefund): its
+// theoretical arrival time moves back one interval (ARGV[1], µs), and a key
+// back at a fresh key's state is deleted.
+var refundScript = redis.NewScript(`
+local interval = tonumber(ARGV[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+local nexttat = tat - interval
+if nexttat <= now then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], string.format('%d', nexttat), 'PX', math.ceil((nexttat - now) / 1000))
+end
+return 1
+`)
+
 // Redis is a GCRA limiter shared by every node through Redis. When Redis
 // fails or times out it decides with an in-process limiter of the same rate
 // for Config.RedisBackoff, counts the error, and logs it once per backoff:
@@ -98,6 +115,36 @@ func (l *Redis) Peek(ctx context.Context, key string) (bool, time.Duration, erro
 	return l.decide(ctx, key, false)
 }
 
+// Refund gives back one event that Allow took from key, in Redis or, when
+// Redis fails, in process (see Local.Refund). It returns an error only when
+// ctx itself ends.
+func (l *Redis) Refund(ctx context.Context, key string) error {
+	if time.Now().UnixNano() < l.skipTill.Load() {
+		l.local.refund(key)
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, l.timeout)
+	err := refundScript.Run(rctx, l.rdb, []string{l.prefix + boundKey(key)}, l.interval).Err()
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("ratelimit: %w", context.Cause(ctx))
+		}
+		l.failed(err)
+		l.local.refund(key)
+	}
+	return nil
+}
+
+// failed counts a Redis error and keeps Redis out of the way for the
+// backoff, logging once per backoff.
+func (l *Redis) failed(err error) {
+	l.m.redisErrors.Inc()
+	if l.skipTill.Swap(time.Now().Add(l.backoff).UnixNano()) < time.Now().UnixNano() {
+		l.log.Warn("ratelimit: redis failed; limiting in process", slog.Any("error", err), slog.Duration("for", l.backoff))
+	}
+}
+
 func (l *Redis) decide(ctx context.Context, key string, take bool) (bool, time.Duration, error) {
 	if time.Now().UnixNano() < l.skipTill.Load() {
 		ok, wait := l.local.decide(key, take)
@@ -117,10 +164,7 @@ func (l *Redis) decide(ctx context.Context, key string, take bool) (bool, time.D
 		if ctx.Err() != nil {
 			return false, 0, fmt.Errorf("ratelimit: %w", context.Cause(ctx))
 		}
-		l.m.redisErrors.Inc()
-		if l.skipTill.Swap(time.Now().Add(l.backoff).UnixNano()) < time.Now().UnixNano() {
-			l.log.Warn("ratelimit: redis failed; limiting in process", slog.Any("error", err), slog.Duration("for", l.backoff))
-		}
+		l.failed(err)
 		ok, wait := l.local.decide(key, take)
 		return ok, wait, nil
 	}

@@ -133,3 +133,61 @@ func TestRedisEndsWithTheCallersContext(t *testing.T) {
 		t.Errorf("Allow with an ended context: %v, want context.Canceled", err)
 	}
 }
+
+func TestRedisRefund(t *testing.T) {
+	rdb := newRedisClient(t)
+	prefix := testPrefix(t, rdb)
+	cfg := ratelimit.Config{Name: "login_pair", Rate: ratelimit.Rate{N: 6, Per: time.Minute, Burst: 3}, KeyPrefix: prefix}
+	nodeA := newRedis(t, rdb, cfg, nil)
+	nodeB := newRedis(t, rdb, cfg, nil)
+	ctx := t.Context()
+
+	t.Run("an event refunded on one node may be taken on another", func(t *testing.T) {
+		if passed, _ := allowN(t, nodeA, "k", 4); passed != 3 {
+			t.Fatalf("passed %d of 4, want the burst of 3", passed)
+		}
+		if err := nodeA.Refund(ctx, "k"); err != nil {
+			t.Fatal(err)
+		}
+		if passed, _ := allowN(t, nodeB, "k", 2); passed != 1 {
+			t.Errorf("after one refund %d of 2 passed, want 1", passed)
+		}
+	})
+	t.Run("refunds never raise the allowance past a fresh key's", func(t *testing.T) {
+		for range 10 {
+			if err := nodeB.Refund(ctx, "k"); err != nil {
+				t.Fatal(err)
+			}
+			if err := nodeB.Refund(ctx, "never-taken"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if passed, _ := allowN(t, nodeA, "k", 5); passed != 3 {
+			t.Errorf("after ten refunds %d of 5 passed, want the burst of 3", passed)
+		}
+		if passed, _ := allowN(t, nodeA, "never-taken", 5); passed != 3 {
+			t.Errorf("a key refunded before any event: %d of 5 passed, want 3", passed)
+		}
+	})
+	t.Run("a key refunded back to fresh is deleted", func(t *testing.T) {
+		allowN(t, nodeA, "gone", 1)
+		if err := nodeA.Refund(ctx, "gone"); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := rdb.Exists(ctx, prefix+"login_pair:gone").Result(); err != nil || n != 0 {
+			t.Errorf("the refunded key is still in Redis (%d, %v)", n, err)
+		}
+	})
+	t.Run("without Redis the refund goes to the in-process limiter", func(t *testing.T) {
+		dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+		t.Cleanup(func() { _ = dead.Close() })
+		l := newRedis(t, dead, ratelimit.Config{Name: "login_pair", Rate: ratelimit.Rate{N: 2, Per: time.Minute}, RedisBackoff: time.Hour}, nil)
+		allowN(t, l, "k", 2)
+		if err := l.Refund(ctx, "k"); err != nil {
+			t.Fatal(err)
+		}
+		if passed, _ := allowN(t, l, "k", 2); passed != 1 {
+			t.Errorf("after one refund %d of 2 passed, want 1", passed)
+		}
+	})
+}
