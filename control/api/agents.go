@@ -25,6 +25,9 @@ type settingsBody struct {
 	MaxTokens   int     `json:"max_tokens,omitempty" minimum:"0" maximum:"8192"`
 	STT         string  `json:"stt,omitempty" maxLength:"50"`
 	TTS         string  `json:"tts,omitempty" maxLength:"50"`
+	// The privacy settings (store.AgentSettings says what they mean).
+	CollectDigits string `json:"collect_digits,omitempty" maxLength:"200" doc:"Why the agent collects keypad digits; only then are digits kept in the call's events (never shown to viewers). Empty: only that a key was pressed"`
+	VerifyCaller  string `json:"verify_caller,omitempty" maxLength:"32" pattern:"^[a-z][a-z0-9_]*$" doc:"The customer verifier (e.g. pin, date_of_birth) a caller must answer before the agent is told anything personal about the customer; empty: never"`
 }
 
 // escalationBody are the rules that hand a call to a human.
@@ -164,6 +167,9 @@ func (a *API) agentRoutes() {
 		if err := checkAgent(&ag); err != nil {
 			return nil, err
 		}
+		if err := a.checkTransferNumber(ctx, &ag); err != nil {
+			return nil, err
+		}
 		ag.ID = ""
 		created, err := a.deps.Store.CreateAgent(ctx, ag)
 		if err != nil {
@@ -183,6 +189,9 @@ func (a *API) agentRoutes() {
 			ag := in.Body.agent(org, old.ID)
 			ag.CreatedAt = old.CreatedAt
 			if err := checkAgent(&ag); err != nil {
+				return nil, err
+			}
+			if err := a.checkTransferNumber(ctx, &ag); err != nil {
 				return nil, err
 			}
 			updated, err := a.deps.Store.UpdateAgent(ctx, ag)

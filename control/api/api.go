@@ -33,10 +33,10 @@ const Version = "1.0.0"
 // Store is the part of the repository the API reads and writes.
 type Store interface {
 	GetOrg(ctx context.Context, id store.OrgID) (store.Organization, error)
+	SetTransferPolicy(ctx context.Context, org store.OrgID, p store.TransferPolicy) (store.Organization, error)
 
 	GetUser(ctx context.Context, org store.OrgID, id store.UserID) (store.User, error)
 	ListUsers(ctx context.Context, org store.OrgID) ([]store.User, error)
-	UpdateUser(ctx context.Context, u store.User) (store.User, error)
 
 	CreateAgent(ctx context.Context, a store.Agent) (store.Agent, error)
 	GetAgent(ctx context.Context, org store.OrgID, id store.AgentID) (store.Agent, error)
@@ -223,6 +223,7 @@ func (a *API) routes() {
 	a.callRoutes()
 	a.patternRoutes()
 	a.analyticsRoutes()
+	a.orgRoutes()
 }
 
 // op declares one operation that needs at least role (RoleNone: no token).

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -31,6 +30,14 @@ type Authenticator interface {
 	CreateUser(ctx context.Context, org store.OrgID, email, password string, role store.Role) (store.User, error)
 	// DisableUser disables the user and ends their sessions at once.
 	DisableUser(ctx context.Context, org store.OrgID, user store.UserID) (store.User, error)
+	// UpdateUser writes a changed user; the user's next request on this
+	// node already sees the change (a new role).
+	UpdateUser(ctx context.Context, u store.User) (store.User, error)
+	// ChangePassword changes the password of p's user, who gives their
+	// current one (a wrong one is auth.ErrWrongPassword, throttled like
+	// logins; a new one that breaks the rules wraps store.ErrInvalid),
+	// ends every session of the user and starts a new one.
+	ChangePassword(ctx context.Context, p auth.Principal, current, next string, from netip.Addr) (auth.Tokens, error)
 }
 
 // roleNone marks an operation that needs no token.
@@ -66,8 +73,9 @@ func (a *API) authenticate(ctx huma.Context, next func(huma.Context)) {
 		next(ctx)
 		return
 	}
-	token, ok := strings.CutPrefix(ctx.Header("Authorization"), "Bearer ")
-	if !ok || token == "" || len(token) > maxTokenLen {
+	// The scheme is case-insensitive (RFC 9110 section 11.1).
+	token, ok := auth.BearerToken(ctx.Header("Authorization"))
+	if !ok || len(token) > maxTokenLen {
 		ctx.SetHeader("WWW-Authenticate", `Bearer realm="iace"`)
 		_ = huma.WriteErr(a.huma, ctx, http.StatusUnauthorized, "a bearer access token is required")
 		return
@@ -112,7 +120,8 @@ func (a *API) allow(ctx context.Context, l Limiter, key string) (bool, time.Dura
 	return ok, wait
 }
 
-// authError maps an authenticator's error on login, refresh or logout.
+// authError maps an authenticator's error on login, refresh, logout or a
+// password change.
 func (a *API) authError(ctx context.Context, what string, err error) error {
 	var throttled interface{ RetryAfter() time.Duration }
 	switch {
@@ -128,11 +137,22 @@ func (a *API) authError(ctx context.Context, what string, err error) error {
 	case errors.Is(err, store.ErrUnavailable):
 		a.log.WarnContext(ctx, "api: "+what+": store unavailable", "request_id", requestID(ctx), "err", err)
 		return huma.Error503ServiceUnavailable("authentication is unavailable; retry shortly")
+	case errors.Is(err, auth.ErrWrongPassword):
+		// The token is good, so not 401 (which tells a client to log in
+		// again): the password given is wrong.
+		a.metrics.authFailures.WithLabelValues(what).Inc()
+		a.log.InfoContext(ctx, "api: "+what+" refused: wrong current password", "request_id", requestID(ctx))
+		return huma.Error403Forbidden("the current password is wrong")
+	case errors.Is(err, store.ErrInvalid):
+		return huma.Error422UnprocessableEntity(invalidDetail(err))
 	}
 	a.metrics.authFailures.WithLabelValues(what).Inc()
 	a.log.InfoContext(ctx, "api: "+what+" refused", "request_id", requestID(ctx), "reason", err.Error())
-	if what == "login" {
+	switch what {
+	case "login":
 		return huma.Error401Unauthorized("wrong email or password")
+	case "password":
+		return huma.Error401Unauthorized("the access token is invalid or expired")
 	}
 	return huma.Error401Unauthorized("the refresh token is invalid, expired or already used")
 }
@@ -147,6 +167,13 @@ type loginInput struct {
 type refreshInput struct {
 	Body struct {
 		RefreshToken string `json:"refresh_token" minLength:"1" maxLength:"512"`
+	}
+}
+
+type passwordInput struct {
+	Body struct {
+		CurrentPassword string `json:"current_password" minLength:"1" maxLength:"1024"`
+		NewPassword     string `json:"new_password" minLength:"12" maxLength:"1024" doc:"At least 12 characters"`
 	}
 }
 
@@ -214,6 +241,20 @@ func (a *API) authRoutes() {
 			return nil, a.authError(ctx, "logout", err)
 		}
 		return nil, nil
+	})
+
+	o = op("changePassword", http.MethodPost, "/auth/password", "Change your own password", "auth", store.RoleViewer)
+	o.Description = "Needs the current password; wrong ones are throttled like failed logins (429 with Retry-After). " +
+		"Every session of the user ends, this one included, and new tokens for a new session are returned."
+	o.Errors = append(o.Errors, http.StatusUnprocessableEntity)
+	huma.Register(a.huma, o, func(ctx context.Context, in *passwordInput) (*tokenOutput, error) {
+		p := principal(ctx)
+		t, err := a.deps.Auth.ChangePassword(ctx, p, in.Body.CurrentPassword, in.Body.NewPassword, clientIP(ctx))
+		if err != nil {
+			return nil, a.authError(ctx, "password", err)
+		}
+		a.log.InfoContext(ctx, "password changed", "request_id", requestID(ctx), "org_id", string(p.OrgID), "user_id", string(p.UserID))
+		return tokenOut(t), nil
 	})
 
 	huma.Register(a.huma, op("me", http.MethodGet, "/me", "Who the token belongs to", "auth", store.RoleViewer),

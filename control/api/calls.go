@@ -9,6 +9,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/iace/iace/session"
 	"github.com/iace/iace/store"
 )
 
@@ -76,7 +77,7 @@ type turnBody struct {
 type eventBody struct {
 	At     time.Time `json:"at"`
 	Type   string    `json:"type" enum:"started,answered,greeting,caller_turn,agent_turn,barge_in,dtmf,transfer_requested,holding_phrase,escalated,ended"`
-	Detail string    `json:"detail,omitempty" doc:"The direction (started), the digit pressed (dtmf), the provider that failed (holding_phrase), the reason (escalated, ended)"`
+	Detail string    `json:"detail,omitempty" doc:"The direction (started), the digit pressed (dtmf: only when the agent collects digits, and never shown to viewers), the provider that failed (holding_phrase), the reason (escalated, ended)"`
 }
 
 type callDetailBody struct {
@@ -88,7 +89,9 @@ type callDetailBody struct {
 // callEvents merges a call's lifecycle, from its times, with the events its
 // session recorded, in time order. At equal times the call starts and is
 // answered before its first event, and escalates and ends after its last.
-func callEvents(d store.CallDetail) []eventBody {
+// Unless showDigits, a keypad event says only that a key was pressed: the
+// digits an agent collects (a PIN, an account number) are not for viewers.
+func callEvents(d store.CallDetail, showDigits bool) []eventBody {
 	c := d.Call
 	ev := make([]eventBody, 0, len(d.Events)+4)
 	ev = append(ev, eventBody{At: c.StartedAt, Type: "started", Detail: c.Direction})
@@ -96,7 +99,11 @@ func callEvents(d store.CallDetail) []eventBody {
 		ev = append(ev, eventBody{At: *c.AnsweredAt, Type: "answered"})
 	}
 	for _, e := range d.Events {
-		ev = append(ev, eventBody{At: e.At, Type: e.Kind, Detail: e.Detail})
+		detail := e.Detail
+		if e.Kind == string(session.EventDTMF) && !showDigits {
+			detail = ""
+		}
+		ev = append(ev, eventBody{At: e.At, Type: e.Kind, Detail: detail})
 	}
 	if c.EndedAt != nil {
 		if c.Outcome == store.OutcomeEscalated {
@@ -205,7 +212,7 @@ func (a *API) callRoutes() {
 			if err != nil {
 				return nil, a.storeError(ctx, "call", err)
 			}
-			out := &callDetailOutput{Body: callDetailBody{CallBody: callOut(d.CallListItem), Events: callEvents(d)}}
+			out := &callDetailOutput{Body: callDetailBody{CallBody: callOut(d.CallListItem), Events: callEvents(d, rank(principal(ctx).Role) >= rank(store.RoleSupervisor))}}
 			out.Body.Turns = make([]turnBody, 0, len(d.Turns))
 			for _, t := range d.Turns {
 				out.Body.Turns = append(out.Body.Turns, turnBody{Seq: t.Seq, Speaker: t.Speaker, Text: t.Text, StartedAt: t.StartedAt,
@@ -215,7 +222,9 @@ func (a *API) callRoutes() {
 		})
 
 	o = op("transferCall", http.MethodPost, "/calls/{id}/transfer", "Transfer a call in progress to a human", "calls", store.RoleSupervisor)
-	o.Errors = append(o.Errors, http.StatusNotFound, http.StatusConflict, http.StatusBadGateway)
+	o.Description = "The destination must be allowed by the organization's transfer policy (GET /org/transfer-policy): " +
+		"a refused one is 403, naming the rule. Every transfer asked for is logged."
+	o.Errors = append(o.Errors, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusBadGateway)
 	huma.Register(a.huma, o, func(ctx context.Context, in *transferInput) (*actionOutput, error) {
 		c, err := a.liveCall(ctx, in.ID)
 		if err != nil {
@@ -231,12 +240,7 @@ func (a *API) callRoutes() {
 				return nil, huma.Error422UnprocessableEntity("the agent has no transfer number; give \"to\"")
 			}
 		}
-		if err := a.deps.Calls.Transfer(ctx, c.CallControlID, to); err != nil {
-			a.log.WarnContext(ctx, "api: transfer failed", "request_id", requestID(ctx), "call_id", string(c.ID), "err", err)
-			return nil, huma.Error502BadGateway("Call Control refused or failed the transfer")
-		}
-		a.log.InfoContext(ctx, "call transferred", "request_id", requestID(ctx), "org_id", string(c.OrgID), "call_id", string(c.ID))
-		return action(c.ID, "transfer"), nil
+		return a.transferCall(ctx, c, to)
 	})
 
 	o = op("hangupCall", http.MethodPost, "/calls/{id}/hangup", "Hang up a call in progress", "calls", store.RoleSupervisor)

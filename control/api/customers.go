@@ -2,7 +2,10 @@ package api
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -17,11 +20,13 @@ type CustomerInput struct {
 	Email         string            `json:"email,omitempty" maxLength:"254"`
 	Attributes    map[string]string `json:"attributes,omitempty" maxProperties:"50"`
 	MemorySummary string            `json:"memory_summary,omitempty" maxLength:"4000" doc:"What agents remember about this caller"`
+	Verification  map[string]string `json:"verification,omitempty" maxProperties:"10" doc:"Write-only: what a caller must answer to be taken for this customer, by verifier name (pin, date_of_birth as YYYY-MM-DD, one_time_code...; an agent's verify_caller names one). Kept only as salted hashes, never returned. On update a name given replaces that verifier, an empty answer removes it, and names not given are kept"`
 }
 
 type customerBody struct {
 	ID store.CustomerID `json:"id"`
 	CustomerInput
+	Verifiers  []string   `json:"verifiers,omitempty" doc:"The names of the verifiers set, never their answers"`
 	CallCount  int        `json:"call_count"`
 	LastCallAt *time.Time `json:"last_call_at,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
@@ -33,8 +38,37 @@ func customerOut(c store.Customer) customerBody {
 		ID: c.ID,
 		CustomerInput: CustomerInput{Phone: c.Phone, Name: c.Name, Email: c.Email, Attributes: c.Attributes,
 			MemorySummary: c.MemorySummary},
+		Verifiers: slices.Sorted(maps.Keys(c.Verifiers)),
 		CallCount: c.CallCount, LastCallAt: c.LastCallAt, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 	}
+}
+
+// setVerifiers hashes the answers of in into c's verifiers: a name with an
+// answer is set, one with an empty answer removed, others kept.
+func setVerifiers(c *store.Customer, in map[string]string) error {
+	if len(in) == 0 {
+		return nil
+	}
+	v := maps.Clone(c.Verifiers)
+	if v == nil {
+		v = map[string]string{}
+	}
+	for name, answer := range in {
+		if !store.ValidVerifierName(name) {
+			return huma.Error422UnprocessableEntity(fmt.Sprintf("verification: %q is not a verifier name (lower-case letters, digits, _)", name))
+		}
+		if answer == "" {
+			delete(v, name)
+			continue
+		}
+		h, err := store.HashVerifier(answer)
+		if err != nil {
+			return huma.Error422UnprocessableEntity(fmt.Sprintf("verification %s: %v", name, err))
+		}
+		v[name] = h
+	}
+	c.Verifiers = v
+	return nil
 }
 
 // PageParams are the query parameters of a paginated list.
@@ -100,8 +134,12 @@ func (a *API) customerRoutes() {
 	o.DefaultStatus = http.StatusCreated
 	huma.Register(a.huma, o, func(ctx context.Context, in *customerWrite) (*customerOutput, error) {
 		b := in.Body
-		c, err := a.deps.Store.CreateCustomer(ctx, store.Customer{OrgID: principal(ctx).OrgID, Phone: b.Phone, Name: b.Name,
-			Email: b.Email, Attributes: b.Attributes, MemorySummary: b.MemorySummary})
+		c := store.Customer{OrgID: principal(ctx).OrgID, Phone: b.Phone, Name: b.Name,
+			Email: b.Email, Attributes: b.Attributes, MemorySummary: b.MemorySummary}
+		if err := setVerifiers(&c, b.Verification); err != nil {
+			return nil, err
+		}
+		c, err := a.deps.Store.CreateCustomer(ctx, c)
 		if err != nil {
 			return nil, a.storeError(ctx, "customer", err)
 		}
@@ -117,6 +155,9 @@ func (a *API) customerRoutes() {
 			}
 			b := in.Body
 			c.Phone, c.Name, c.Email, c.Attributes, c.MemorySummary = b.Phone, b.Name, b.Email, b.Attributes, b.MemorySummary
+			if err := setVerifiers(&c, b.Verification); err != nil {
+				return nil, err
+			}
 			if c, err = a.deps.Store.UpdateCustomer(ctx, c); err != nil {
 				return nil, a.storeError(ctx, "customer", err)
 			}

@@ -147,6 +147,7 @@ func (e *env) seed(auth api.Authenticator, id store.OrgID, number, caller store.
 	ag.ID, ag.OrgID, ag.TransferNumber = "", id, "+15559990000"
 	o.agent, err = e.st.CreateAgent(ctx, ag)
 	must(err)
+	must(e.st.AllotNumber(ctx, id, number)) // as an operator does
 	must(e.st.AssignNumber(ctx, store.Number{OrgID: id, E164: number, AgentID: o.agent.ID}))
 	o.customer, err = e.st.CreateCustomer(ctx, store.Customer{OrgID: id, Phone: caller, Name: "Customer of " + string(id)})
 	must(err)

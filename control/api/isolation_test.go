@@ -18,17 +18,18 @@ import (
 func bodies(o *org) map[string]any {
 	agent := map[string]any{"name": "x", "greeting": "Hi.", "fallback": "Sorry?"}
 	return map[string]any{
-		"createAgent":    agent,
-		"updateAgent":    agent,
-		"assignNumber":   map[string]any{"e164": "+15557770001", "agent_id": string(o.agent.ID)},
-		"createCustomer": map[string]any{"phone": "+15557770002"},
-		"updateCustomer": map[string]any{"phone": "+15557770003"},
-		"createUser":     map[string]any{"email": "new@x.example", "password": "a long enough password", "role": "viewer"},
-		"updateUser":     map[string]any{"role": "viewer"},
-		"transferCall":   map[string]any{"to": "+15557770004"},
-		"login":          map[string]any{"email": o.admin.Email, "password": password},
-		"refresh":        map[string]any{"refresh_token": "x"},
-		"logout":         map[string]any{"refresh_token": "x"},
+		"createAgent":       agent,
+		"updateAgent":       agent,
+		"assignNumber":      map[string]any{"e164": "+15557770001", "agent_id": string(o.agent.ID)},
+		"createCustomer":    map[string]any{"phone": "+15557770002"},
+		"updateCustomer":    map[string]any{"phone": "+15557770003"},
+		"createUser":        map[string]any{"email": "new@x.example", "password": "a long enough password", "role": "viewer"},
+		"updateUser":        map[string]any{"role": "viewer"},
+		"transferCall":      map[string]any{"to": "+15557770004"},
+		"setTransferPolicy": map[string]any{"allow": []string{"+1"}},
+		"login":             map[string]any{"email": o.admin.Email, "password": password},
+		"refresh":           map[string]any{"refresh_token": "x"},
+		"logout":            map[string]any{"refresh_token": "x"},
 	}
 }
 
@@ -40,10 +41,18 @@ func TestAnotherOrganizationSeesNothing(t *testing.T) {
 	backends(t, func(t *testing.T, st store.Store) {
 		e := newEnv(t, st, nil)
 		a, b := e.a, e.b
+		// B may route the number its body names; A has a transfer policy of its own.
+		if err := st.AllotNumber(t.Context(), b.id, "+15557770001"); err != nil {
+			t.Fatal(err)
+		}
+		aPolicy := store.TransferPolicy{Allow: []string{"+1", "+35312"}}
+		if _, err := st.SetTransferPolicy(t.Context(), a.id, aPolicy); err != nil {
+			t.Fatal(err)
+		}
 		// A's call is live on this node: live lists and actions must not find it for B.
 		e.live.calls = []session.CallInfo{{ID: a.call.ID, OrgID: a.id, AgentID: a.agent.ID, CallControlID: a.call.CallControlID, From: a.customer.Phone, To: a.number}}
 		secrets := []string{string(a.agent.ID), string(a.customer.ID), string(a.call.ID), string(a.pattern.ID),
-			string(a.admin.ID), a.admin.Email, string(a.customer.Phone), string(a.number), a.customer.Name}
+			string(a.admin.ID), a.admin.Email, string(a.customer.Phone), string(a.number), a.customer.Name, "+35312"}
 		ids := map[string]string{
 			"/agents/{id}": string(a.agent.ID), "/customers/{id}": string(a.customer.ID), "/calls/{id}": string(a.call.ID),
 			"/patterns/{id}": string(a.pattern.ID), "/users/{id}": string(a.admin.ID), "/numbers/{e164}": string(a.number),
@@ -107,6 +116,9 @@ func TestAnotherOrganizationSeesNothing(t *testing.T) {
 		}
 		if len(e.calls.actions) != 0 {
 			t.Errorf("Call Control was asked %v for another org's call", e.calls.actions)
+		}
+		if o, err := st.GetOrg(t.Context(), a.id); err != nil || !slices.Equal(o.TransferPolicy.Allow, aPolicy.Allow) {
+			t.Errorf("A's transfer policy: %+v %v", o.TransferPolicy, err)
 		}
 	})
 }

@@ -20,7 +20,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		limited: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "iace", Subsystem: "api", Name: "rate_limited_total",
 			Help: "Requests refused with 429, by limit (ip, user, login)."}, []string{"limit"}),
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "iace", Subsystem: "api", Name: "auth_failures_total",
-			Help: "Refused logins, refreshes and tokens."}, []string{"kind"}),
+			Help: "Refused logins, refreshes, password changes and tokens."}, []string{"kind"}),
 		statsCache: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "iace", Subsystem: "api", Name: "analytics_cache_total",
 			Help: "Analytics answers by whether they came from the short-lived cache."}, []string{"result"}),
 	}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -44,13 +45,19 @@ func (a *API) numberRoutes() {
 		})
 
 	o := op("assignNumber", http.MethodPost, "/numbers", "Route a phone number to an agent", "numbers", store.RoleAdmin)
-	o.Description = "Assigning a number again moves it to the new agent. A number can belong to one organization only (409)."
+	o.Description = "Assigning a number again moves it to the new agent. Only a number an operator provisioned for the " +
+		"organization can be routed; any other, whoever has it, is 404."
+	o.Errors = append(o.Errors, http.StatusNotFound)
 	huma.Register(a.huma, o, func(ctx context.Context, in *numberWrite) (*numberOutput, error) {
 		org := principal(ctx).OrgID
 		if _, err := a.deps.Store.GetAgent(ctx, org, in.Body.AgentID); err != nil {
 			return nil, a.storeError(ctx, "agent", err)
 		}
-		if err := a.deps.Store.AssignNumber(ctx, store.Number{OrgID: org, E164: in.Body.E164, AgentID: in.Body.AgentID}); err != nil {
+		if err := a.deps.Store.AssignNumber(ctx, store.Number{OrgID: org, E164: in.Body.E164, AgentID: in.Body.AgentID}); errors.Is(err, store.ErrNotFound) {
+			// Allotted to another organization, or to none: the same answer,
+			// so that no organization learns another's numbers.
+			return nil, huma.Error404NotFound("number not provisioned for this organization")
+		} else if err != nil {
 			return nil, a.storeError(ctx, "number", err)
 		}
 		a.log.InfoContext(ctx, "number assigned", "request_id", requestID(ctx), "org_id", string(org), "number", in.Body.E164, "agent_id", string(in.Body.AgentID))

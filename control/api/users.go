@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -63,10 +64,21 @@ func (a *API) userRoutes() {
 
 	o := op("createUser", http.MethodPost, "/users", "Add a user to the organization", "users", store.RoleAdmin)
 	o.DefaultStatus = http.StatusCreated
+	o.Description = "An email is a login across IACE: one already in use, in this organization or any other, " +
+		"cannot be used (409, the same answer either way)."
+	o.Errors = append(o.Errors, http.StatusConflict)
 	huma.Register(a.huma, o, func(ctx context.Context, in *userCreate) (*userOutput, error) {
 		org := principal(ctx).OrgID
 		u, err := a.deps.Auth.CreateUser(ctx, org, in.Body.Email, in.Body.Password, in.Body.Role)
-		if err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			// Emails are unique across IACE (a login names no organization),
+			// so a taken one must be refused; the answer is the same whichever
+			// organization has it and does not say that it exists. The line
+			// lets an operator see an admin probing for emails.
+			a.log.WarnContext(ctx, "user not created: email cannot be used", "request_id", requestID(ctx),
+				"org_id", string(org), "user_id", string(principal(ctx).UserID))
+			return nil, huma.Error409Conflict("this email cannot be used; choose another")
+		} else if err != nil {
 			return nil, a.storeError(ctx, "user", err)
 		}
 		a.log.InfoContext(ctx, "user created", "request_id", requestID(ctx), "org_id", string(org), "user_id", string(u.ID), "role", string(u.Role))
@@ -89,7 +101,9 @@ func (a *API) userRoutes() {
 			if in.Body.Disabled != nil && !*in.Body.Disabled {
 				u.DisabledAt = nil
 			}
-			if u, err = a.deps.Store.UpdateUser(ctx, u); err != nil {
+			// Through the authenticator, so that this node stops answering
+			// from the user's old role at once.
+			if u, err = a.deps.Auth.UpdateUser(ctx, u); err != nil {
 				return nil, a.storeError(ctx, "user", err)
 			}
 			if in.Body.Disabled != nil && *in.Body.Disabled && u.DisabledAt == nil {

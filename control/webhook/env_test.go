@@ -122,6 +122,9 @@ func newEnv(t *testing.T, st store.Store, mutate func(*webhook.Config)) *env {
 			t.Fatal(err)
 		}
 	}
+	if err := st.AllotNumber(ctx, "org-a", salesNumber); err != nil {
+		t.Fatal(err)
+	}
 	if err := st.AssignNumber(ctx, store.Number{OrgID: "org-a", E164: salesNumber, AgentID: "sales"}); err != nil {
 		t.Fatal(err)
 	}
