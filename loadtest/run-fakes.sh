@@ -15,4 +15,6 @@ trap 'kill -TERM $fpid 2>/dev/null || true' EXIT
 for _ in $(seq 50); do grep -q -- "--llm-base-url" "$out/fakes.txt" 2>/dev/null && break; sleep 0.1; done
 flags=$(grep -o -- '--llm-base-url .*' "$out/fakes.txt")
 export IACE_LLM_API_KEY=fake-key IACE_DEEPGRAM_API_KEY=fake-key IACE_TELNYX_API_KEY=fake-key
-SERVER_FLAGS="$flags ${SERVER_FLAGS:-}" ./loadtest/run.sh "$@"
+# callsim plays Telnyx without a webhook, so without stream tokens: with a
+# Telnyx key set, only the explicit switch admits such streams (loopback).
+SERVER_FLAGS="$flags --unauthenticated-streams=true ${SERVER_FLAGS:-}" ./loadtest/run.sh "$@"

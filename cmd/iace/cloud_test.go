@@ -34,7 +34,7 @@ type cloud struct {
 	llm  *openaitest.Server
 	dg   *deepgramtest.Server
 	tx   *callcontroltest.Server
-	logs *bytes.Buffer
+	logs *logBuffer
 	url  string
 }
 
@@ -52,17 +52,20 @@ func startCloud(ctx context.Context, t *testing.T, reply openaitest.ChatReply) *
 	agents := filepath.Join(dir, "agents.json")
 	if err := os.WriteFile(agents, []byte(`{"id":"demo","org_id":"demo","name":"Support","greeting":"Hello, how can I help?",
 		"fallback":"Sorry?","system_prompt":"Be brief.","transfer_number":"+15550009999",
-		"settings":{"model":"support-model","temperature":0.3,"max_tokens":120}}`), 0o600); err != nil {
+		"settings":{"model":"support-model","temperature":0.3,"max_tokens":120,"verify_caller":"pin"}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := loadConfig([]string{"--addr", "127.0.0.1:0", "--internal-addr", "127.0.0.1:0", "--data-dir", dir,
-		"--agents-file", agents, "--llm-base-url", llm.URL, "--deepgram-url", dg.URL(), "--telnyx-api-url", tx.BaseURL()},
+		"--agents-file", agents, "--llm-base-url", llm.URL, "--deepgram-url", dg.URL(), "--telnyx-api-url", tx.BaseURL(),
+		// The simulator plays Telnyx without a webhook, so without a stream
+		// token; with a Telnyx key set only the explicit switch admits that.
+		"--unauthenticated-streams", "true"},
 		env(map[string]string{envLLMKey: "llm-key", envDeepgramKey: "dg-key", envTelnyxKey: "tx-key"}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &bytes.Buffer{}
-	s, err := newServer(ctx, cfg, &syncWriter{w: logs})
+	logs := newLog()
+	s, err := newServer(ctx, cfg, logs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,6 +152,40 @@ func TestCloudProvidersHandACallerToAHuman(t *testing.T) {
 		t.Errorf("%d Aura requests: want the greeting and the answer", n)
 	}
 	c.stop(ctx, t)
+}
+
+// TestATransferThePolicyRefusesBecomesAHangup: the organization allows
+// transfers to the UK only, so the agent's US transfer number (set in an
+// agents file, which no API checked) is refused when the model hands the
+// caller over: Telnyx is asked to hang up, never to transfer.
+func TestATransferThePolicyRefusesBecomesAHangup(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	c := startCloud(ctx, t, openaitest.ChatReply{
+		Text:      []string{"Of course. ", "Let me connect you."},
+		ToolCalls: []openaitest.ToolCall{{Name: "transfer_to_human", Arguments: `{"reason":"caller asked"}`}},
+	})
+	if _, err := c.s.stores.cached.SetTransferPolicy(ctx, "demo", store.TransferPolicy{Allow: []string{"+44"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sim.Run(ctx, sim.Config{URL: c.url, Calls: 1, Script: []string{"I want to talk to a human"}, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	if _, err := c.tx.Wait(wctx, func(c callcontroltest.Command) bool { return c.Action == "hangup" }); err != nil {
+		t.Fatalf("the refused transfer did not become a hang-up: %v\n%s", err, c.logs.String())
+	}
+	c.stop(ctx, t)
+	for _, cmd := range c.tx.Commands() {
+		if cmd.Action == "transfer" {
+			t.Errorf("a transfer the policy refuses reached Telnyx: %+v", cmd)
+		}
+	}
+	if !strings.Contains(c.logs.String(), "transfer refused by the organization's transfer policy") ||
+		strings.Contains(c.logs.String(), "+15550009999") {
+		t.Error("the refusal is not logged, or the number is in the log unmasked")
+	}
 }
 
 // TestModelOutageGetsTheHoldingPhraseAndATransfer: the LLM answers 503 every
@@ -280,16 +317,22 @@ func TestFakesCommandTellsHowToPointServeAtThem(t *testing.T) {
 	}
 }
 
-// TestTheModelLooksUpTheCaller: the model calls lookup_customer; the session
-// answers with the caller's record from the store and the model, asked
-// again with that answer, greets the caller by name.
+// TestTheModelLooksUpTheCaller: the model has the caller's PIN checked
+// (verify_caller: the agent asks for one), then calls lookup_customer; the
+// session answers with the caller's record from the store and the model,
+// asked again with that answer, greets the caller by name.
 func TestTheModelLooksUpTheCaller(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	c := startCloud(ctx, t, openaitest.ChatReply{Text: []string{"Nice to hear from you again, Ada. ", "How can I help?"}})
+	c.llm.EnqueueChat(openaitest.ChatReply{ToolCalls: []openaitest.ToolCall{{ID: "call_pin", Name: "verify_caller", Arguments: `{"answer":"4921"}`}}})
 	c.llm.EnqueueChat(openaitest.ChatReply{ToolCalls: []openaitest.ToolCall{{ID: "call_who", Name: "lookup_customer"}}})
+	pin, err := store.HashVerifier("4921")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := c.s.stores.cached.CreateCustomer(ctx, store.Customer{OrgID: "demo", Phone: "+15550000001", Name: "Ada Lovelace",
-		MemorySummary: "Prefers email follow-ups."}); err != nil {
+		MemorySummary: "Prefers email follow-ups.", Verifiers: map[string]string{"pin": pin}}); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := sim.Run(ctx, sim.Config{URL: c.url, Calls: 1, Script: []string{"Hello, it's me again"}, Seed: 3})
@@ -303,13 +346,13 @@ func TestTheModelLooksUpTheCaller(t *testing.T) {
 		t.Fatalf("the caller's view:\n%s", b.String())
 	}
 	reqs := c.llm.Requests()
-	if len(reqs) < 2 || reqs[0].Chat == nil || reqs[1].Chat == nil {
-		t.Fatalf("%d requests to the model, want the question and the follow-up", len(reqs))
+	if len(reqs) < 3 || reqs[0].Chat == nil || reqs[2].Chat == nil {
+		t.Fatalf("%d requests to the model, want the question and two follow-ups", len(reqs))
 	}
 	if !slices.ContainsFunc(reqs[0].Chat.Tools, func(tl openaitest.Tool) bool { return tl.Function.Name == "lookup_customer" }) {
 		t.Error("lookup_customer was not offered")
 	}
-	msgs := reqs[1].Chat.Messages
+	msgs := reqs[2].Chat.Messages
 	last := msgs[len(msgs)-1]
 	if last.Role != "tool" || last.ToolCallID != "call_who" || last.Content == nil ||
 		!strings.Contains(*last.Content, `"name":"Ada Lovelace"`) || !strings.Contains(*last.Content, "Prefers email") {
@@ -318,7 +361,7 @@ func TestTheModelLooksUpTheCaller(t *testing.T) {
 	if prev := msgs[len(msgs)-2]; prev.Role != "assistant" || len(prev.ToolCalls) != 1 || prev.ToolCalls[0].Function.Name != "lookup_customer" {
 		t.Errorf("the follow-up does not carry the model's tool call: %+v", prev)
 	}
-	if strings.Contains(c.logs.String(), "Ada Lovelace") {
-		t.Error("the customer's name reached the log")
+	if strings.Contains(c.logs.String(), "Ada Lovelace") || strings.Contains(c.logs.String(), "4921") {
+		t.Error("the customer's name or PIN reached the log")
 	}
 }

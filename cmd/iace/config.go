@@ -41,6 +41,8 @@ type config struct {
 	AuthSecret  string
 	// StreamSecret signs the per-call media stream tokens.
 	StreamSecret string
+	// PprofToken admits requests to /debug/pprof.
+	PprofToken string
 
 	LLMBaseURL   string
 	LLMModel     string
@@ -63,6 +65,9 @@ type config struct {
 	TrustedProxies string
 	RateIP         float64
 	RateUser       float64
+
+	HTTP  httpConfig
+	Pprof bool
 
 	EspeakBinary    string
 	EspeakWPM       int
@@ -97,6 +102,7 @@ func defaultConfig() config {
 		UnauthenticatedStreams: "auto",
 		RateIP:                 50,
 		RateUser:               20,
+		HTTP:                   defaultHTTPConfig(),
 		Migrate:                true,
 		DefaultAgent:           string(demoOrg) + "/" + string(demoAgent),
 		EspeakBinary:           "espeak-ng",
@@ -133,11 +139,17 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Sentiment, "sentiment", c.Sentiment, "caller sentiment: model (JSON-mode chat model when "+envLLMKey+" is set, lexicon when it fails) or lexicon")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "this deployment's public base URL (https://iace.example.com): Telnyx is told to stream calls to its /media/telnyx")
 	fs.StringVar(&c.TelnyxPublicKey, "telnyx-public-key", c.TelnyxPublicKey, "the Telnyx account's webhook public key (base64 Ed25519); set: POST /webhooks/telnyx answers calls")
-	fs.StringVar(&c.UnauthenticatedStreams, "unauthenticated-streams", c.UnauthenticatedStreams, "development switch: accept media streams without a per-call token: auto (only with the embedded store), true or false")
+	fs.StringVar(&c.UnauthenticatedStreams, "unauthenticated-streams", c.UnauthenticatedStreams,
+		"development switch: accept media streams without a per-call token: auto (only when --addr is loopback, the store is the embedded one and neither "+envTelnyxKey+" nor "+envStreamSecret+" is set), true or false")
 	fs.StringVar(&c.CORSOrigins, "cors-origins", c.CORSOrigins, "comma-separated browser origins allowed to call /api/v1 (empty: none)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed")
 	fs.Float64Var(&c.RateIP, "rate-limit-ip", c.RateIP, "control API requests per second per client address (burst twice that; 0: no limit)")
 	fs.Float64Var(&c.RateUser, "rate-limit-user", c.RateUser, "control API requests per second per user (burst twice that; 0: no limit)")
+	fs.DurationVar(&c.HTTP.IdleTimeout, "http-idle-timeout", c.HTTP.IdleTimeout, "an idle keep-alive connection is closed after this long")
+	fs.DurationVar(&c.HTTP.ReadTimeout, "http-read-timeout", c.HTTP.ReadTimeout, "reading a request's body (API, webhooks; not media streams) must end within this after its headers")
+	fs.DurationVar(&c.HTTP.WriteTimeout, "http-write-timeout", c.HTTP.WriteTimeout, "writing a response (API, webhooks; not media streams) must end within this")
+	fs.IntVar(&c.HTTP.MaxConns, "max-connections", c.HTTP.MaxConns, "open connections on the public listener (media streams included); more wait to be accepted")
+	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "serve /debug/pprof on the internal listener without a token; only when --internal-addr is loopback ("+envPprofToken+" serves it with a token)")
 	fs.StringVar(&c.EspeakBinary, "espeak-binary", c.EspeakBinary, "espeak-ng binary of the offline text-to-speech")
 	fs.IntVar(&c.EspeakWPM, "espeak-wpm", c.EspeakWPM, "offline text-to-speech speed, words per minute")
 	fs.IntVar(&c.TTSCacheEntries, "tts-cache-entries", c.TTSCacheEntries, "synthesized sentences kept in memory (greetings and stock replies repeat on every call)")
@@ -167,10 +179,14 @@ func (c *config) flags(fs *flag.FlagSet) {
 }
 
 // The settings that hold secrets (passwords in URLs): environment only.
+// These are the variables' names, never their values.
+//
+//nolint:gosec // G101: names of environment variables, not credentials
 const (
 	envDatabaseURL = "IACE_DATABASE_URL"
 	envRedisURL    = "IACE_REDIS_URL"
 	envAuthSecret  = "IACE_AUTH_SECRET"
+	envPprofToken  = "IACE_PPROF_TOKEN"
 )
 
 // envName is the environment variable of a flag.
@@ -199,6 +215,7 @@ func loadConfig(args []string, getenv func(string) string, usageOut io.Writer) (
 	cfg.LLMKey, cfg.DeepgramKey, cfg.TelnyxKey = getenv(envLLMKey), getenv(envDeepgramKey), getenv(envTelnyxKey)
 	cfg.GoogleKey, cfg.EmbedKey, cfg.AuthSecret = getenv(envGoogleKey), getenv(envEmbedKey), getenv(envAuthSecret)
 	cfg.StreamSecret = getenv(envStreamSecret)
+	cfg.PprofToken = getenv(envPprofToken)
 	cfg.Telemetry.fromOTELEnv(getenv)
 	if err := errors.Join(errs...); err != nil {
 		return cfg, err
@@ -273,6 +290,15 @@ func (c *config) validate() error {
 	if err := c.Telemetry.validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if err := c.HTTP.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.PprofToken != "" && len(c.PprofToken) < 32 {
+		errs = append(errs, fmt.Errorf("%s is %d bytes: want at least 32 random bytes", envPprofToken, len(c.PprofToken)))
+	}
+	if c.Pprof && !isLoopback(c.InternalAddr) {
+		errs = append(errs, fmt.Errorf("--pprof serves profiles without a token, so --internal-addr must be loopback, not %q; set %s instead", c.InternalAddr, envPprofToken))
+	}
 	return errors.Join(errs...)
 }
 
@@ -295,6 +321,7 @@ func printUsage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprintf(tw, "(env only)\t%s\t\"\"\tGoogle AI key: pattern embeddings by gemini-embedding-001; unset: %s or the offline embedder\n", envGoogleKey, envEmbedKey)
 	fmt.Fprintf(tw, "(env only)\t%s\t\"\"\tkey of the /embeddings API at --embed-base-url\n", envEmbedKey)
 	fmt.Fprintf(tw, "(env only)\t%s\t\"\"\tkey of the per-call media stream tokens, at least 32 random bytes, the same on every node; unset: a random key per process\n", envStreamSecret)
+	fmt.Fprintf(tw, "(env only)\t%s\t\"\"\tbearer token for /debug/pprof on the internal listener, at least 32 random bytes; unset: pprof is off unless --pprof\n", envPprofToken)
 	fmt.Fprintf(tw, "(env only)\t%s\t\"\"\tcontrol API token signing key, at least 32 random bytes, the same on every node; unset: a random key per process (logins end at restart)\n", envAuthSecret)
 	_ = tw.Flush()
 }

@@ -22,7 +22,7 @@ import (
 
 // envStreamSecret is the key of the media streams' tokens: a secret, from
 // the environment only.
-const envStreamSecret = "IACE_STREAM_SECRET"
+const envStreamSecret = "IACE_STREAM_SECRET" //nolint:gosec // G101: the variable's name, not its value
 
 // control is the control plane of a server: the REST API and, when Telnyx
 // is configured, the webhook receiver.
@@ -71,22 +71,50 @@ func streamSecret(cfg config, log *slog.Logger) telnyx.Secret {
 	return telnyx.Secret(rand.Text() + rand.Text())
 }
 
-// allowUnauthenticated decides the development switch: "auto" allows
-// streams without a token only on the embedded quick-start store.
-func allowUnauthenticated(cfg config) bool {
+// allowUnauthenticated decides the development switch and says why. A
+// stream without a token names its own call: the agent it reaches, the
+// caller's number the model and the record trust, and the call_control_id
+// that transfers and hang-ups act on. So "auto" admits such streams only
+// where nothing else can reach them and they can reach nothing: the public
+// listener is loopback, the store is the embedded quick-start one (a
+// production database is not), and neither a Telnyx key (Call Control
+// would act on the call id the stream names) nor a stream secret (the
+// deployment expects tokens) is set. A loopback listener behind a reverse
+// proxy on the same host is public, which is why the store counts too.
+func allowUnauthenticated(cfg config) (bool, string) {
 	switch cfg.UnauthenticatedStreams {
 	case "true":
-		return true
-	case "auto":
-		return cfg.DatabaseURL == ""
+		return true, "--unauthenticated-streams=true"
+	case "false":
+		return false, "--unauthenticated-streams=false"
 	}
-	return false
+	var why []string
+	if !isLoopback(cfg.Addr) {
+		why = append(why, "the public listener "+cfg.Addr+" is not loopback")
+	}
+	if cfg.DatabaseURL != "" {
+		why = append(why, envDatabaseURL+" is set")
+	}
+	if cfg.TelnyxKey != "" {
+		why = append(why, envTelnyxKey+" is set")
+	}
+	if cfg.StreamSecret != "" {
+		why = append(why, envStreamSecret+" is set")
+	}
+	if len(why) > 0 {
+		return false, strings.Join(why, ", ") + " (--unauthenticated-streams=auto admits them only on a loopback quick start)"
+	}
+	return true, "a loopback quick start with no Telnyx key and no stream secret"
 }
 
 // newControl builds the API and the webhook receiver over the stores, the
 // providers and the engine.
 func newControl(cfg config, st *stores, prov *providers, engine *session.Engine, tracer trace.TracerProvider, reg prometheus.Registerer, log *slog.Logger) (*control, error) {
 	c := &control{}
+	loginPair, err := limiter("login_pair", auth.DefaultPairFailures, st, reg, log)
+	if err != nil {
+		return nil, err
+	}
 	loginEmail, err := limiter("login_email", auth.DefaultEmailFailures, st, reg, log)
 	if err != nil {
 		return nil, err
@@ -96,7 +124,7 @@ func newControl(cfg config, st *stores, prov *providers, engine *session.Engine,
 		return nil, err
 	}
 	if c.auth, err = auth.NewService(auth.Config{SigningKey: authKey(cfg, log)}, st.backend,
-		auth.Throttles{Email: loginEmail, IP: loginIP}, reg, log); err != nil {
+		auth.Throttles{Pair: loginPair, Email: loginEmail, IP: loginIP}, reg, log); err != nil {
 		return nil, err
 	}
 	deps := api.Deps{

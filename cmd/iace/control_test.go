@@ -127,10 +127,10 @@ func TestTelnyxWebhookCallThroughToTheAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs bytes.Buffer
+	logs := newLog()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	s, err := newServer(ctx, cfg, &syncWriter{w: &logs})
+	s, err := newServer(ctx, cfg, logs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,6 +173,10 @@ func TestTelnyxWebhookCallThroughToTheAPI(t *testing.T) {
 		},
 	}, &agent); code != http.StatusCreated {
 		t.Fatalf("create agent: %d", code)
+	}
+	// An operator provisions the number for A, whose admin routes it.
+	if err := s.stores.backend.AllotNumber(ctx, "acme", number); err != nil {
+		t.Fatal(err)
 	}
 	if code := apiCall(t, http.MethodPost, base+"/api/v1/numbers", orgs["acme"], map[string]any{"e164": number, "agent_id": agent.ID}, nil); code != 200 {
 		t.Fatalf("assign number: %d", code)
@@ -283,6 +287,12 @@ func TestTelnyxWebhookCallThroughToTheAPI(t *testing.T) {
 	}
 	if n := len(tx.Applied("answer", ccid)); n != 1 {
 		t.Errorf("%d answers for one call", n)
+	}
+	// The token was spent by the call's stream: replayed, it opens nothing.
+	replay, _ := sim.Run(ctx, sim.Config{URL: media, To: number, CallControlID: ccid, CallTimeout: 5 * time.Second,
+		StreamToken: func(int, string) (string, error) { return token, nil }})
+	if replay.CallsCompleted != 0 || replay.GreetingsHeard != 0 {
+		t.Error("the call's stream token opened a second stream")
 	}
 	// B sees nothing of it.
 	if code := apiCall(t, http.MethodGet, base+"/api/v1/calls/"+call.ID, orgs["globex"], nil, nil); code != http.StatusNotFound {

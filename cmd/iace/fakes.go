@@ -56,5 +56,13 @@ latencies: STT final %v, LLM first token %v (then %v a chunk), TTS first byte %v
 `, envLLMKey, fakeKey, envDeepgramKey, fakeKey, envTelnyxKey, fakeKey, llm.URL, dg.URL(), tx.BaseURL(),
 		*sttFinal, *llmFirst, *llmChunk, *ttsFirst)
 	<-ctx.Done()
+	// What reached the fake Telnyx, so a run can check what the server did
+	// (or did not) ask of Call Control.
+	byAction := map[string]int{}
+	cmds := tx.Commands()
+	for _, c := range cmds {
+		byAction[c.Action]++
+	}
+	fmt.Fprintf(stdout, "telnyx call control: %d commands %v\n", len(cmds), byAction)
 	return nil
 }

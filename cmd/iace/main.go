@@ -50,6 +50,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return migrate(ctx, args[1], cfg, stdout)
 	case "user":
 		return userCommand(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "number":
+		return numberCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "fakes":
 		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 		defer stop()
@@ -73,6 +75,8 @@ Commands:
   migrate   up|down|status: the database migrations (same settings as serve)
   user      create --org ID --email EMAIL [--role admin]: a control API user
             (password from IACE_USER_PASSWORD or stdin; same store settings as serve)
+  number    allot|release --org ID +E164...: give numbers to an organization, whose
+            admins may then route them to agents, or take them back (same store settings)
   fakes     run fakes of Deepgram, an OpenAI-compatible LLM and Telnyx for load tests
   version   print the version
 `)

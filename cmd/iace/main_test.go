@@ -102,10 +102,10 @@ func TestServeHoldsSimulatedCalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs bytes.Buffer
+	logs := newLog()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	s, err := newServer(ctx, cfg, &syncWriter{w: &logs})
+	s, err := newServer(ctx, cfg, logs)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/iace/iace/ai"
 	"github.com/iace/iace/control/api"
+	"github.com/iace/iace/control/housekeeping"
 	"github.com/iace/iace/media"
 	"github.com/iace/iace/media/telnyx"
 	"github.com/iace/iace/session"
@@ -42,6 +42,11 @@ type server struct {
 	// webhookDone is closed when the webhook workers have stopped.
 	webhookStop context.CancelFunc
 	webhookDone chan struct{}
+	// housekeeper prunes expired refresh tokens and old webhook event ids;
+	// housekeepDone is closed when it has stopped.
+	housekeeper   *housekeeping.Housekeeper
+	housekeepStop context.CancelFunc
+	housekeepDone chan struct{}
 }
 
 // newServer wires config -> agents -> providers -> engine -> HTTP and opens
@@ -49,7 +54,15 @@ type server struct {
 func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, error) {
 	log := newLogger(cfg.LogFormat, cfg.LogLevel, logOut)
 	cfg.Conn.StreamSecret = streamSecret(cfg, log)
-	cfg.Conn.AllowUnauthenticated = allowUnauthenticated(cfg)
+	var why string
+	cfg.Conn.AllowUnauthenticated, why = allowUnauthenticated(cfg)
+	if !cfg.Conn.AllowUnauthenticated {
+		log.Info("media streams without a token are refused: "+why, "unauthenticated_streams", cfg.UnauthenticatedStreams)
+	} else if cfg.TelnyxKey != "" {
+		log.Warn("media streams without a token are accepted while " + envTelnyxKey + " is set: a stream names the call_control_id " +
+			"that transfers and hang-ups act on, so anyone who reaches /media/telnyx can act on any call of the account; load tests only")
+	}
+	cfg.Conn.AllowedOrigins = splitList(cfg.CORSOrigins)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -85,6 +98,11 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		Chat:   prov.chat,
 		Synth:  prov.synth,
 		Calls:  prov.calls,
+		// A stream token opens its call's one stream; the call's identity
+		// comes from its row (uncached: the claim is a write).
+		Streams: st.backend,
+		// Transfers follow the organization's transfer policy.
+		Orgs: st.cached,
 		// The model may look the caller up (lookup_customer), through the cache.
 		Customers: st.cached,
 		Pacer:     pacer,
@@ -98,25 +116,36 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		_ = st.Close()
 		return nil, err
 	}
-	s := &server{log: log, engine: engine, pacer: pacer, stores: st, prov: prov, stopTracing: stopTracing}
+	hk, err := housekeeping.New(housekeeping.Config{}, st.backend, log)
+	if err != nil {
+		pacer.Close()
+		_ = st.Close()
+		return nil, err
+	}
+	s := &server{log: log, engine: engine, pacer: pacer, stores: st, prov: prov, stopTracing: stopTracing, housekeeper: hk}
 	if s.control, err = newControl(cfg, st, prov, engine, tracer, reg, log); err != nil {
 		pacer.Close()
 		_ = st.Close()
 		return nil, err
 	}
 
+	// Every handler but the media streams gets read and write deadlines.
+	bounded := func(h http.Handler) http.Handler {
+		return withDeadlines(h, cfg.HTTP.ReadTimeout, cfg.HTTP.WriteTimeout)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /media/telnyx", telnyx.NewHandler(cfg.Conn, engine, telnyx.NewMetrics(reg), log))
-	mux.Handle(api.Prefix+"/", s.control.api)
+	mux.Handle(api.Prefix+"/", bounded(s.control.api))
 	if s.control.webhook != nil {
-		mux.Handle("POST /webhooks/telnyx", s.control.webhook)
+		mux.Handle("POST /webhooks/telnyx", bounded(s.control.webhook))
 	}
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle("GET /{$}", bounded(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "IACE media server. Telnyx media streams: /media/telnyx")
-	})
+	})))
 	s.public = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -124,20 +153,28 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 	if st.redis != nil {
 		deps = append(deps, dependency{"redis", func(ctx context.Context) error { return st.redis.Ping(ctx).Err() }})
 	}
-	s.internal = &http.Server{Handler: internalMux(reg, engine, deps), ReadHeaderTimeout: 5 * time.Second}
+	s.internal = &http.Server{
+		Handler:           withDeadlines(internalMux(reg, engine, deps, pprofFor(cfg, log)), cfg.HTTP.ReadTimeout, pprofWriteTimeout),
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
+	}
 
 	var lc net.ListenConfig
-	if s.publicLn, err = lc.Listen(ctx, "tcp", cfg.Addr); err != nil {
+	conns := newConnMetrics(reg)
+	ln, err := lc.Listen(ctx, "tcp", cfg.Addr)
+	if err != nil {
 		pacer.Close()
 		_ = st.Close()
 		return nil, fmt.Errorf("public listener: %w", err)
 	}
-	if s.intLn, err = lc.Listen(ctx, "tcp", cfg.InternalAddr); err != nil {
+	s.publicLn = limitListen(ln, "public", cfg.HTTP.MaxConns, conns)
+	if ln, err = lc.Listen(ctx, "tcp", cfg.InternalAddr); err != nil {
 		_ = s.publicLn.Close()
 		pacer.Close()
 		_ = st.Close()
 		return nil, fmt.Errorf("internal listener: %w", err)
 	}
+	s.intLn = limitListen(ln, "internal", internalMaxConns, conns)
 	return s, nil
 }
 
@@ -148,7 +185,26 @@ type dependency struct {
 	ping func(ctx context.Context) error
 }
 
-func internalMux(reg *prometheus.Registry, engine *session.Engine, deps []dependency) *http.ServeMux {
+// pprofWriteTimeout bounds the internal listener's responses: a CPU
+// profile or an execution trace takes the seconds it is asked for (30 by
+// default), so this is longer than the public one.
+const pprofWriteTimeout = 2 * time.Minute
+
+// pprofFor is the pprof handler the configuration allows: behind
+// IACE_PPROF_TOKEN, or open with --pprof (loopback only), else none.
+func pprofFor(cfg config, log *slog.Logger) http.Handler {
+	switch {
+	case cfg.PprofToken != "":
+		log.Info("pprof on the internal listener, behind " + envPprofToken)
+		return pprofHandler(cfg.PprofToken)
+	case cfg.Pprof:
+		log.Info("pprof on the internal listener without a token (--pprof, loopback)")
+		return pprofHandler("")
+	}
+	return nil
+}
+
+func internalMux(reg *prometheus.Registry, engine *session.Engine, deps []dependency, pprofs http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
@@ -167,11 +223,9 @@ func internalMux(reg *prometheus.Registry, engine *session.Engine, deps []depend
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	if pprofs != nil {
+		mux.Handle("/debug/pprof/", pprofs)
+	}
 	return mux
 }
 
@@ -214,6 +268,12 @@ func (s *server) start(ctx context.Context) <-chan error {
 			}
 		}
 	}()
+	hctx, hstop := context.WithCancel(wctx)
+	s.housekeepStop, s.housekeepDone = hstop, make(chan struct{})
+	go func() { // ends in shutdown, which cancels it and waits
+		defer close(s.housekeepDone)
+		_ = s.housekeeper.Run(hctx) // nil when hctx ends; failed rounds are logged and retried
+	}()
 	go func() { errc <- s.public.Serve(s.publicLn) }()
 	go func() { errc <- s.internal.Serve(s.intLn) }()
 	s.log.Info("serving", "addr", s.publicLn.Addr().String(), "internal_addr", s.intLn.Addr().String())
@@ -241,6 +301,10 @@ func (s *server) shutdown(ctx context.Context, drainTimeout time.Duration, force
 	if s.webhookStop != nil { // after the listener: events already accepted are processed
 		s.webhookStop()
 		<-s.webhookDone
+	}
+	if s.housekeepStop != nil {
+		s.housekeepStop()
+		<-s.housekeepDone
 	}
 	s.pacer.Close()
 	s.prov.Close()

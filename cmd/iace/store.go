@@ -141,6 +141,10 @@ func importAgents(ctx context.Context, st store.Store, path string, log *slog.Lo
 			return fmt.Errorf("agents file: agent %q: %w", a.ID, err)
 		}
 		for _, n := range a.Numbers {
+			// The file is the operator's: its numbers are allotted as they are routed.
+			if err := st.AllotNumber(ctx, a.OrgID, store.PhoneNumber(n)); err != nil {
+				return fmt.Errorf("agents file: agent %q number: %w", a.ID, err)
+			}
 			if err := st.AssignNumber(ctx, store.Number{OrgID: a.OrgID, E164: store.PhoneNumber(n), AgentID: a.ID}); err != nil {
 				return fmt.Errorf("agents file: agent %q number: %w", a.ID, err)
 			}
@@ -230,4 +234,12 @@ func (s *stores) recordCall(ctx context.Context, log *slog.Logger, sum session.C
 	if err := s.spool.RecordCall(ctx, spool.CallRecord{Call: call, Customer: customer, End: end}); err != nil {
 		log.Error("call record lost", "call_id", string(sum.Info.ID), "err", err)
 	}
+}
+
+// openCommandStores opens the stores for a one-shot command (iace user,
+// iace number): warnings and errors go to stderr as text, metrics nowhere.
+func openCommandStores(ctx context.Context, cfg config, stderr io.Writer) (*stores, *slog.Logger, error) {
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	st, err := openStores(ctx, cfg, log, prometheus.NewRegistry())
+	return st, log, err
 }

@@ -11,6 +11,9 @@ type syncWriter struct {
 	w  io.Writer
 }
 
+// newLog is a log buffer the server may write to while the test reads it.
+func newLog() *logBuffer { return &logBuffer{} }
+
 func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

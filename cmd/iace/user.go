@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,7 +17,7 @@ import (
 
 // envUserPassword gives `iace user create` its password without a prompt
 // (scripts); a flag would show it in ps.
-const envUserPassword = "IACE_USER_PASSWORD"
+const envUserPassword = "IACE_USER_PASSWORD" //nolint:gosec // G101: the variable's name, not its value
 
 // userCommand runs `iace user create`: it creates a user of the control API
 // (and its organization, the first time), in the store serve uses.
@@ -68,8 +67,7 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	st, err := openStores(ctx, cfg, log, prometheus.NewRegistry())
+	st, log, err := openCommandStores(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}

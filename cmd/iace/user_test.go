@@ -51,3 +51,67 @@ func TestUserCreateBootstrapsTheFirstAdmin(t *testing.T) {
 		t.Errorf("hash %q is not argon2id", u.PasswordHash)
 	}
 }
+
+// TestNumberAllotLetsAnOrganizationRouteANumber: the operator allots a
+// number to acme with `iace number allot`; acme may route it, globex may
+// not; `iace number release` takes it back and its route with it.
+func TestNumberAllotLetsAnOrganizationRouteANumber(t *testing.T) {
+	dir := t.TempDir()
+	ctx := t.Context()
+	st, err := embedded.Open(ctx, embedded.Config{Path: filepath.Join(dir, "iace.db"), Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, org := range []store.OrgID{"acme", "globex"} {
+		if _, err := st.CreateOrg(ctx, store.Organization{ID: org, Name: string(org)}); err != nil {
+			t.Fatal(err)
+		}
+		a := store.DefaultAgent()
+		a.ID, a.OrgID = store.AgentID("front-"+org), org
+		if _, err := st.CreateAgent(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = st.Close()
+	const number = "+15550001234"
+	var out bytes.Buffer
+	if err := run(ctx, []string{"number", "allot", "--org", "acme", number, "--data-dir", dir}, env(nil), nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "allotted "+number) {
+		t.Errorf("output %q", out.String())
+	}
+	for _, bad := range [][]string{
+		{"number", "allot", "--org", "acme", "5550001234", "--data-dir", dir},     // not E.164
+		{"number", "allot", "--org", "nobody", "+15550001235", "--data-dir", dir}, // no such organization
+		{"number", "allot", "--org", "globex", number, "--data-dir", dir},         // acme's already
+		{"number", "allot", number, "--data-dir", dir},                            // no organization
+	} {
+		if err := run(ctx, bad, env(nil), nil, io.Discard, io.Discard); err == nil {
+			t.Errorf("%q was accepted", bad)
+		}
+	}
+
+	st, err = embedded.Open(ctx, embedded.Config{Path: filepath.Join(dir, "iace.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AssignNumber(ctx, store.Number{OrgID: "globex", E164: number, AgentID: "front-globex"}); err == nil {
+		t.Error("globex routed a number allotted to acme")
+	}
+	if err := st.AssignNumber(ctx, store.Number{OrgID: "acme", E164: number, AgentID: "front-acme"}); err != nil {
+		t.Fatalf("acme cannot route its allotted number: %v", err)
+	}
+	_ = st.Close()
+	if err := run(ctx, []string{"number", "release", "--org", "acme", number, "--data-dir", dir}, env(nil), nil, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	st, err = embedded.Open(ctx, embedded.Config{Path: filepath.Join(dir, "iace.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = st.Close() }()
+	if _, err := st.AgentForNumber(ctx, number); err == nil {
+		t.Error("a released number still routes to an agent")
+	}
+}

@@ -91,7 +91,7 @@ func seed(ctx context.Context, c seedConfig, hash hashFunc, logf func(string, ..
 	if c.databaseURL == "" {
 		return errors.New("seed: DATABASE_URL (or -database-url) is not set")
 	}
-	s, err := postgres.Open(ctx, postgres.Config{URL: c.databaseURL, Schema: c.schema, Migrate: true, MaxConns: int32(max(c.workers, 1) + 1)})
+	s, err := postgres.Open(ctx, postgres.Config{URL: c.databaseURL, Schema: c.schema, Migrate: true, MaxConns: int32(min(max(c.workers, 1)+1, 1<<16))})
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}

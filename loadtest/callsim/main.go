@@ -189,7 +189,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // streamSecretEnv names the stream-token secret shared with the server.
-const streamSecretEnv = "IACE_STREAM_SECRET"
+const streamSecretEnv = "IACE_STREAM_SECRET" //nolint:gosec // G101: the variable's name, not its value
 
 // tokenMinter mints each simulated call a stream token, as IACE's webhook
 // would when it answers the call.
@@ -208,7 +208,7 @@ func writeJSON(name string, rep *sim.Report) error {
 	if err != nil {
 		return fmt.Errorf("json report: %w", err)
 	}
-	if err := os.WriteFile(name, append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(name, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("json report: %w", err)
 	}
 	return nil

@@ -247,7 +247,7 @@ func (r *runner) saveAudio() error {
 	if r.cfg.SaveAudioDir == "" {
 		return nil
 	}
-	if err := os.MkdirAll(r.cfg.SaveAudioDir, 0o755); err != nil {
+	if err := os.MkdirAll(r.cfg.SaveAudioDir, 0o750); err != nil {
 		return fmt.Errorf("callsim: save audio: %w", err)
 	}
 	var errs []error
