@@ -6,7 +6,8 @@
 #   make loadtest CALLS=1000 DURATION=60s RAMP=20s
 #
 # Figures land in $OUT (default loadtest/out): callsim.json, callsim.txt,
-# server.log, server.txt.
+# server.log, server.txt. SERVER_CPUS and SIM_CPUS (taskset lists, e.g. 0
+# and 1) pin the server and the simulator apart, for a per-core figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 calls=${1:-200}; duration=${2:-30s}; ramp=${3:-10s}
@@ -17,7 +18,8 @@ mkdir -p "$out"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 [ -x bin/iace ] && [ -x bin/callsim ] || make build >/dev/null
-bin/iace serve --addr "127.0.0.1:$port" --internal-addr "127.0.0.1:$iport" \
+pin() { if [ -n "${1:-}" ]; then echo "taskset -c $1"; fi; }
+$(pin "${SERVER_CPUS:-}") bin/iace serve --addr "127.0.0.1:$port" --internal-addr "127.0.0.1:$iport" \
   --log-format json --log-level "${LOG_LEVEL:-warn}" ${SERVER_FLAGS:-} >"$out/server.log" 2>&1 &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null || true' EXIT
@@ -30,7 +32,7 @@ tck=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 cpu0=$(cpu); t0=$(date +%s.%N)
 status=0
-bin/callsim -url "ws://127.0.0.1:$port/media/telnyx" -calls "$calls" -duration "$duration" -ramp "$ramp" \
+$(pin "${SIM_CPUS:-}") bin/callsim -url "ws://127.0.0.1:$port/media/telnyx" -calls "$calls" -duration "$duration" -ramp "$ramp" \
   -json "$out/callsim.json" -metrics "http://127.0.0.1:$iport/metrics" "$@" | tee "$out/callsim.txt" || status=$?
 cpu1=$(cpu); t1=$(date +%s.%N)
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
