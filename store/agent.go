@@ -119,6 +119,9 @@ func DefaultAgent() Agent {
 			{Name: "human", Keywords: []string{"human", "agent", "representative", "operator", "person"}, Reply: "Of course, let me connect you to a colleague.", Action: "transfer"},
 			{Name: "goodbye", Keywords: []string{"goodbye", "bye", "that's all", "thank you"}, Reply: "Thanks for calling. Goodbye!", Action: "end_call"},
 		},
+		// The demo hands over when asked (the human intent) or pressed 0;
+		// see ai/escalate's labelled set for rules tried on real wording.
+		Escalation: EscalationRules{TransferToHumanTools: true, TransferOnDTMFZero: true},
 	}
 }
 
@@ -229,4 +232,13 @@ func (s *StaticAgents) Agent(id AgentID) (Agent, error) {
 		return *a, nil
 	}
 	return Agent{}, ErrNoAgent
+}
+
+// GetAgent returns the agent with the given id in the organization, as a
+// store does: an agent of another organization is not found.
+func (s *StaticAgents) GetAgent(_ context.Context, org OrgID, id AgentID) (Agent, error) {
+	if a, ok := s.byID[id]; ok && a.OrgID == org {
+		return *a, nil
+	}
+	return Agent{}, ErrNotFound
 }

@@ -51,7 +51,7 @@ func (a *Agent) Check() error {
 // Check applies the rules of an agent's privacy settings: a purpose for
 // collecting digits of at most MaxCollectDigitsLen bytes, with no control
 // characters, trimmed (blank turns collecting off); a verifier name that
-// ValidVerifierName accepts, or none.
+// ValidVerifierName accepts, or none; a known learning mode, or none.
 func (s *AgentSettings) Check() error {
 	s.CollectDigits = strings.TrimSpace(s.CollectDigits)
 	switch {
@@ -61,8 +61,15 @@ func (s *AgentSettings) Check() error {
 		return invalidf("collect_digits purpose holds a control character")
 	case s.VerifyCaller != "" && !ValidVerifierName(s.VerifyCaller):
 		return invalidf("verify_caller %q is not a verifier name (lower-case letters, digits, _)", s.VerifyCaller)
+	case !s.Learning.Valid():
+		return invalidf("learning %q is not on, off or approve", s.Learning)
 	}
 	return nil
+}
+
+// Valid reports whether m is one of the learning modes, or empty (on).
+func (m LearningMode) Valid() bool {
+	return m == "" || m == LearningOn || m == LearningOff || m == LearningApprove
 }
 
 // Check applies the write rules of a call.
@@ -169,6 +176,8 @@ func (e *CallEnd) Check() error {
 		return invalidf("call id is empty")
 	case !e.Outcome.Valid():
 		return invalidf("unknown outcome %q", e.Outcome)
+	case !EscalationReason(e.EscalationReason).Valid():
+		return invalidf("unknown escalation reason %q", e.EscalationReason)
 	case len(e.Events) > MaxCallEvents:
 		return invalidf("%d events, more than %d", len(e.Events), MaxCallEvents)
 	}

@@ -72,7 +72,22 @@ type AgentSettings struct {
 	// belongs to: caller ID alone is easily spoofed. Empty, the default, the
 	// agent is never told personal facts.
 	VerifyCaller string `json:"verify_caller,omitempty"`
+	// Learning says whether the agent's finished calls teach it patterns:
+	// LearningOn (or empty, the default), LearningOff, or LearningApprove,
+	// where what is learned waits, pending, for someone to approve it.
+	Learning LearningMode `json:"learning,omitempty"`
 }
+
+// LearningMode is whether and how an agent learns from its finished calls
+// (AgentSettings.Learning).
+type LearningMode string
+
+// Learning modes. The empty mode is LearningOn.
+const (
+	LearningOn      LearningMode = "on"
+	LearningOff     LearningMode = "off"
+	LearningApprove LearningMode = "approve"
+)
 
 // MaxCollectDigitsLen bounds AgentSettings.CollectDigits, in bytes.
 const MaxCollectDigitsLen = 200
@@ -86,6 +101,9 @@ type EscalationRules struct {
 	TransferOnDTMFZero   bool     `json:"transfer_on_dtmf_zero,omitempty"` // caller presses 0
 	MaxDurationSeconds   int      `json:"max_duration_seconds,omitempty"`
 	TransferToHumanTools bool     `json:"transfer_to_human_tool,omitempty"`
+	// DryRun records when a rule fires ("would_escalate" events) without
+	// handing the caller over: to try thresholds on real calls first.
+	DryRun bool `json:"dry_run,omitempty"`
 }
 
 // Number routes a dialed phone number to an agent. A number belongs to one
@@ -226,8 +244,9 @@ const (
 	MaxEventDetailLen = 200 // bytes of CallEvent.Detail
 )
 
-// Pattern is something IACE learned from finished calls: a caller's way of
-// asking (Trigger) and the answer that worked (Response).
+// Pattern is something IACE learned from finished calls, or that someone
+// wrote down: a caller's way of asking (Trigger) and the answer that worked
+// (Response), or what made calls go to a human.
 type Pattern struct {
 	ID        PatternID
 	OrgID     OrgID
@@ -238,8 +257,20 @@ type Pattern struct {
 	Uses      int
 	Successes int
 	Embedding []float32 // EmbeddingDims long, unit length
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// Status says whether calls use it: PatternActive (the default),
+	// PatternPending (learned, awaiting approval) or PatternDisabled.
+	Status PatternStatus
+	// Source is PatternManual (the default) or PatternLearned.
+	Source PatternSource
+	// Examples are callers' own phrasings of the trigger, oldest first, at
+	// most MaxPatternExamples of at most MaxPatternExampleLen bytes each; nil
+	// when none.
+	Examples []string
+	// SourceCallIDs are the calls it was learned from, oldest first, the
+	// last MaxPatternSourceCalls of them; nil when none.
+	SourceCallIDs []CallID
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // EmbeddingDims is the length of pattern embeddings (gemini-embedding-001 at

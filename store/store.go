@@ -20,6 +20,9 @@ var (
 	ErrInvalid = errors.New("store: invalid input")
 	// ErrUnavailable: the backend cannot be reached; the write may be retried.
 	ErrUnavailable = errors.New("store: unavailable")
+	// ErrLimit: the organization holds as many rows of the kind as it may
+	// (a *LimitError says which, and it is also an ErrConflict).
+	ErrLimit = errors.New("store: limit reached")
 )
 
 // MaxPageSize caps every list call.
@@ -75,10 +78,14 @@ type CallEnd struct {
 	Events []CallEvent
 }
 
-// PatternFilter narrows ListPatterns and SimilarPatterns.
+// PatternFilter narrows ListPatterns and SimilarPatterns. Zero fields do not
+// filter.
 type PatternFilter struct {
 	AgentID AgentID // also matches org-wide patterns (AgentID "")
 	Kind    string
+	// Status keeps the patterns of one status: PatternActive for what a
+	// call may use, PatternPending for what awaits approval.
+	Status PatternStatus
 }
 
 // ScoredPattern is a pattern with its cosine similarity to a query, -1..1.
@@ -145,9 +152,23 @@ type TranscriptHit struct {
 //     returns them in the order given, times in UTC at microseconds;
 //     ListCalls does not read them.
 //   - SimilarPatterns ranks the organization's patterns (filtered by agent,
-//     which also matches org-wide patterns, and kind) by cosine similarity to
-//     query, best first, k at most 100. Postgres uses its HNSW index; the
-//     embedded backend searches exactly.
+//     which also matches org-wide patterns, kind and status) by cosine
+//     similarity to query, best first, k at most 100. Postgres uses its HNSW
+//     index; the embedded backend searches exactly.
+//   - CreatePattern checks the pattern (Pattern.Check: ErrInvalid; an empty
+//     Status is PatternActive, an empty Source PatternManual) and refuses
+//     an organization's pattern beyond its cap (MaxPatternsPerOrg unless the
+//     backend is configured otherwise) with a *LimitError, which is
+//     ErrLimit and ErrConflict; concurrent creates never pass the cap.
+//   - MergePattern applies Pattern.Merge to the stored pattern in one
+//     transaction, under the row's lock, and returns the result: counts
+//     added, the example and the call id appended within their caps
+//     (newest kept), UpdatedAt now. A call id already among the pattern's
+//     SourceCallIDs changes nothing, so a replayed merge counts once. An
+//     invalid merge (PatternMerge.Check) is ErrInvalid.
+//   - SetPatternStatus sets a pattern's status and UpdatedAt and returns
+//     the pattern; an unknown status is ErrInvalid. Lists and searches
+//     filtered by status see the change at once.
 //   - RotateRefreshToken: if old was already rotated or revoked, the whole
 //     family is revoked and ErrTokenReused returned; an expired old token is
 //     ErrNotFound; otherwise old is marked rotated and replaced by next (same
@@ -227,6 +248,8 @@ type Store interface {
 	ListPatterns(ctx context.Context, org OrgID, f PatternFilter, p Page) ([]Pattern, string, error)
 	DeletePattern(ctx context.Context, org OrgID, id PatternID) error
 	RecordPatternUse(ctx context.Context, org OrgID, id PatternID, success bool) error
+	MergePattern(ctx context.Context, org OrgID, id PatternID, m PatternMerge) (Pattern, error)
+	SetPatternStatus(ctx context.Context, org OrgID, id PatternID, status PatternStatus) (Pattern, error)
 	SimilarPatterns(ctx context.Context, org OrgID, f PatternFilter, query []float32, k int) ([]ScoredPattern, error)
 
 	CreateRefreshToken(ctx context.Context, t RefreshToken) (RefreshToken, error)

@@ -28,6 +28,8 @@ type settingsBody struct {
 	// The privacy settings (store.AgentSettings says what they mean).
 	CollectDigits string `json:"collect_digits,omitempty" maxLength:"200" doc:"Why the agent collects keypad digits; only then are digits kept in the call's events (never shown to viewers). Empty: only that a key was pressed"`
 	VerifyCaller  string `json:"verify_caller,omitempty" maxLength:"32" pattern:"^[a-z][a-z0-9_]*$" doc:"The customer verifier (e.g. pin, date_of_birth) a caller must answer before the agent is told anything personal about the customer; empty: never"`
+	// Learning from finished calls (store.AgentSettings.Learning).
+	Learning store.LearningMode `json:"learning,omitempty" enum:"on,off,approve" doc:"Whether finished calls teach the agent patterns: on (the default), off, or approve (learned patterns wait, pending, for approval)"`
 }
 
 // escalationBody are the rules that hand a call to a human.
@@ -38,7 +40,8 @@ type escalationBody struct {
 	RepeatedFallbacks  int      `json:"repeated_fallbacks,omitempty" minimum:"0" maximum:"100"`
 	TransferOnDTMFZero bool     `json:"transfer_on_dtmf_zero,omitempty"`
 	MaxDurationSeconds int      `json:"max_duration_seconds,omitempty" minimum:"0" maximum:"86400"`
-	TransferToolOn     bool     `json:"transfer_to_human_tool,omitempty"`
+	TransferToolOn     bool     `json:"transfer_to_human_tool,omitempty" doc:"Offer the model the transfer_to_human tool"`
+	DryRun             bool     `json:"dry_run,omitempty" doc:"Record when a rule fires (would_escalate events) without handing the caller over"`
 }
 
 // AgentInput is what a client writes of an agent.
@@ -74,7 +77,7 @@ func (in AgentInput) agent(org store.OrgID, id store.AgentID) store.Agent {
 			Keywords: in.Escalation.Keywords, NegativeTurns: in.Escalation.NegativeTurns,
 			SentimentBelow: in.Escalation.SentimentBelow, RepeatedFallbacks: in.Escalation.RepeatedFallbacks,
 			TransferOnDTMFZero: in.Escalation.TransferOnDTMFZero, MaxDurationSeconds: in.Escalation.MaxDurationSeconds,
-			TransferToHumanTools: in.Escalation.TransferToolOn,
+			TransferToHumanTools: in.Escalation.TransferToolOn, DryRun: in.Escalation.DryRun,
 		},
 	}
 	for _, it := range in.Intents {
@@ -91,7 +94,7 @@ func agentOut(a store.Agent) agentBody {
 			Keywords: a.Escalation.Keywords, NegativeTurns: a.Escalation.NegativeTurns,
 			SentimentBelow: a.Escalation.SentimentBelow, RepeatedFallbacks: a.Escalation.RepeatedFallbacks,
 			TransferOnDTMFZero: a.Escalation.TransferOnDTMFZero, MaxDurationSeconds: a.Escalation.MaxDurationSeconds,
-			TransferToolOn: a.Escalation.TransferToHumanTools,
+			TransferToolOn: a.Escalation.TransferToHumanTools, DryRun: a.Escalation.DryRun,
 		},
 	}}
 	for _, it := range a.Intents {

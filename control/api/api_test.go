@@ -276,7 +276,7 @@ func TestCallEventsMergeTheLifecycleWithTheSessionEvents(t *testing.T) {
 		}
 		end := start.Add(20 * time.Second)
 		_, err = st.FinishCall(ctx, store.CallEnd{OrgID: e.a.id, CallID: c.ID, EndedAt: end, Outcome: store.OutcomeEscalated,
-			EndReason: "transfer", EscalationReason: "caller asked for a human", Events: []store.CallEvent{
+			EndReason: "transfer", EscalationReason: "caller_request", Events: []store.CallEvent{
 				{At: start, Kind: "greeting"},
 				{At: start.Add(9 * time.Second), Kind: "dtmf", Detail: "0"},
 				{At: start.Add(8 * time.Second), Kind: "caller_turn"},
@@ -298,7 +298,7 @@ func TestCallEventsMergeTheLifecycleWithTheSessionEvents(t *testing.T) {
 			{At: start.Add(8 * time.Second), Type: "caller_turn"},
 			{At: start.Add(9 * time.Second), Type: "dtmf", Detail: "0"},
 			{At: end, Type: "transfer_requested"},
-			{At: end, Type: "escalated", Detail: "caller asked for a human"},
+			{At: end, Type: "escalated", Detail: "caller_request"},
 			{At: end, Type: "ended", Detail: "transfer"},
 		}
 		if !slices.EqualFunc(d.Events, want, eventOut.equal) {

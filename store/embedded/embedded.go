@@ -4,6 +4,7 @@
 package embedded
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -31,6 +32,9 @@ type Config struct {
 	Path string
 	// Migrate applies the pending migrations of migrations/sqlite on Open.
 	Migrate bool
+	// MaxPatternsPerOrg caps each organization's patterns (0:
+	// store.MaxPatternsPerOrg).
+	MaxPatternsPerOrg int
 }
 
 // busyTimeout is how long a connection waits for another process's lock
@@ -57,6 +61,7 @@ type Store struct {
 	wstmts        stmtCache    // prepared on w
 	queries       atomic.Int64 // read queries run, for the tests that count them
 	now           func() time.Time
+	maxPatterns   int
 }
 
 // connParams are the SQLite settings of every connection.
@@ -168,6 +173,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		rstmts:        stmtCache{db: r},
 		wstmts:        stmtCache{db: w},
 		now:           time.Now,
+		maxPatterns:   cmp.Or(max(cfg.MaxPatternsPerOrg, 0), store.MaxPatternsPerOrg),
 	}, nil
 }
 

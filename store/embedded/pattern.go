@@ -3,6 +3,7 @@ package embedded
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -11,21 +12,34 @@ import (
 )
 
 const patternCols = `id, org_id, agent_id, kind, trigger_text, response_text, uses, successes, embedding,
-	created_at, updated_at`
+	status, source, examples, source_call_ids, created_at, updated_at`
 
 // patternColsNoEmbedding reads a pattern whose embedding comes from memory.
 const patternColsNoEmbedding = `id, org_id, agent_id, kind, trigger_text, response_text, uses, successes, NULL,
-	created_at, updated_at`
+	status, source, examples, source_call_ids, created_at, updated_at`
 
 func scanPattern(sc scanner) (store.Pattern, error) {
 	var (
 		p                store.Pattern
 		emb              []byte
+		examples, calls  string
 		created, updated int64
 	)
 	if err := sc.Scan(&p.ID, &p.OrgID, &p.AgentID, &p.Kind, &p.Trigger, &p.Response, &p.Uses, &p.Successes,
-		&emb, &created, &updated); err != nil {
+		&emb, &p.Status, &p.Source, &examples, &calls, &created, &updated); err != nil {
 		return store.Pattern{}, err
+	}
+	if err := json.Unmarshal([]byte(examples), &p.Examples); err != nil {
+		return store.Pattern{}, fmt.Errorf("pattern %s: examples: %w", p.ID, err)
+	}
+	if err := json.Unmarshal([]byte(calls), &p.SourceCallIDs); err != nil {
+		return store.Pattern{}, fmt.Errorf("pattern %s: source call ids: %w", p.ID, err)
+	}
+	if len(p.Examples) == 0 {
+		p.Examples = nil
+	}
+	if len(p.SourceCallIDs) == 0 {
+		p.SourceCallIDs = nil
 	}
 	if emb != nil {
 		if len(emb) != 4*dims {
@@ -64,14 +78,32 @@ func (s *Store) lockPatterns(ctx context.Context, op string) error {
 
 func (s *Store) unlockPatterns() { <-s.patternWrites }
 
-// CreatePattern adds a learned pattern.
+// jsonList is a list as a JSON column: '[]' when empty.
+func jsonList[T any](v []T) (string, error) {
+	if len(v) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+// patternLists encodes a pattern's examples and source call ids.
+func patternLists(op string, p *store.Pattern) (examples, calls string, err error) {
+	if examples, err = jsonList(p.Examples); err != nil {
+		return "", "", invalid(op, "examples: %v", err)
+	}
+	if calls, err = jsonList(p.SourceCallIDs); err != nil {
+		return "", "", invalid(op, "source call ids: %v", err)
+	}
+	return examples, calls, nil
+}
+
+// CreatePattern adds a pattern, unless its organization already keeps as
+// many as it may.
 func (s *Store) CreatePattern(ctx context.Context, p store.Pattern) (store.Pattern, error) {
 	const op = "create pattern"
-	switch {
-	case p.OrgID == "":
-		return store.Pattern{}, invalid(op, "org id is empty")
-	case strings.TrimSpace(p.Trigger) == "":
-		return store.Pattern{}, invalid(op, "trigger is empty")
+	if err := p.Check(); err != nil {
+		return store.Pattern{}, checked(op, err)
 	}
 	if err := checkVector(op, "embedding", p.Embedding); err != nil {
 		return store.Pattern{}, err
@@ -87,17 +119,38 @@ func (s *Store) CreatePattern(ctx context.Context, p store.Pattern) (store.Patte
 	}
 	p.CreatedAt, p.UpdatedAt = norm(p.CreatedAt), norm(p.UpdatedAt)
 	p.Embedding = append([]float32(nil), p.Embedding...) // the index keeps it
+	examples, calls, err := patternLists(op, &p)
+	if err != nil {
+		return store.Pattern{}, err
+	}
 
 	if err := s.lockPatterns(ctx, op); err != nil {
 		return store.Pattern{}, err
 	}
 	defer s.unlockPatterns()
-	_, err := s.w.ExecContext(ctx, `INSERT INTO patterns (`+patternCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.ID, p.OrgID, p.AgentID, p.Kind, p.Trigger, p.Response, p.Uses, p.Successes,
-		encodeVector(p.Embedding), micros(p.CreatedAt), micros(p.UpdatedAt))
-	if err != nil {
-		return store.Pattern{}, mapErr(op, err)
+	full := false
+	// One writer: the count and the insert are not interleaved with
+	// another create's.
+	err = s.withTx(ctx, op, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM patterns WHERE org_id = ?`, p.OrgID).Scan(&n); err != nil {
+			return mapErr(op, err)
+		}
+		if n >= s.maxPatterns {
+			full = true
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO patterns (`+patternCols+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			p.ID, p.OrgID, p.AgentID, p.Kind, p.Trigger, p.Response, p.Uses, p.Successes,
+			encodeVector(p.Embedding), p.Status, p.Source, examples, calls, micros(p.CreatedAt), micros(p.UpdatedAt))
+		return mapErr(op, err)
+	})
+	switch {
+	case err != nil:
+		return store.Pattern{}, err
+	case full:
+		return store.Pattern{}, fmt.Errorf("embedded: %s: %w", op, &store.LimitError{What: "patterns", Max: s.maxPatterns})
 	}
 	s.vec.update(p.OrgID, func(v *orgVectors) *orgVectors { return v.with(&p) })
 	return p, nil
@@ -131,6 +184,10 @@ func (s *Store) ListPatterns(ctx context.Context, org store.OrgID, f store.Patte
 	if f.Kind != "" {
 		q += ` AND kind = ?`
 		args = append(args, f.Kind)
+	}
+	if f.Status != "" {
+		q += ` AND status = ?`
+		args = append(args, f.Status)
 	}
 	if after {
 		q += ` AND (created_at, id) < (?, ?)`
@@ -181,6 +238,59 @@ func (s *Store) RecordPatternUse(ctx context.Context, org store.OrgID, id store.
 		return mapErr(op, err)
 	}
 	return affectedOne(op, res)
+}
+
+// MergePattern adds a call's use, example and id to a pattern (see
+// store.Pattern.Merge), reading and writing it in one write transaction.
+// Nothing the vector index holds changes.
+func (s *Store) MergePattern(ctx context.Context, org store.OrgID, id store.PatternID, m store.PatternMerge) (store.Pattern, error) {
+	const op = "merge pattern"
+	if err := m.Check(); err != nil {
+		return store.Pattern{}, checked(op, err)
+	}
+	var p store.Pattern
+	err := s.withTx(ctx, op, func(tx *sql.Tx) error {
+		var err error
+		p, err = scanPattern(tx.QueryRowContext(ctx, `SELECT `+patternCols+` FROM patterns WHERE org_id = ? AND id = ?`, org, id))
+		if err != nil {
+			return mapErr(op, err)
+		}
+		if !p.Merge(m, s.nowUTC()) {
+			return nil
+		}
+		examples, calls, err := patternLists(op, &p)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE patterns SET uses = ?, successes = ?, examples = ?, source_call_ids = ?, updated_at = ?
+			WHERE org_id = ? AND id = ?`,
+			p.Uses, p.Successes, examples, calls, micros(p.UpdatedAt), org, id)
+		return mapErr(op, err)
+	})
+	if err != nil {
+		return store.Pattern{}, err
+	}
+	return p, nil
+}
+
+// SetPatternStatus sets a pattern's status, in the database and then in the
+// vector index, whose searches filter by it.
+func (s *Store) SetPatternStatus(ctx context.Context, org store.OrgID, id store.PatternID, status store.PatternStatus) (store.Pattern, error) {
+	const op = "set pattern status"
+	if !status.Valid() {
+		return store.Pattern{}, invalid(op, "unknown pattern status %q", status)
+	}
+	if err := s.lockPatterns(ctx, op); err != nil {
+		return store.Pattern{}, err
+	}
+	defer s.unlockPatterns()
+	p, err := scanPattern(s.w.QueryRowContext(ctx, `UPDATE patterns SET status = ?, updated_at = ?
+		WHERE org_id = ? AND id = ? RETURNING `+patternCols, status, micros(s.nowUTC()), org, id))
+	if err != nil {
+		return store.Pattern{}, mapErr(op, err)
+	}
+	s.vec.update(org, func(v *orgVectors) *orgVectors { return v.withStatus(id, status) })
+	return p, nil
 }
 
 // maxSimilar caps SimilarPatterns' k.
@@ -255,21 +365,23 @@ func (s *Store) loadVectors(ctx context.Context, org store.OrgID) (*orgVectors, 
 		return nil, mapErr(op, err)
 	}
 	v := &orgVectors{
-		ids:    make([]store.PatternID, 0, n),
-		agents: make([]store.AgentID, 0, n),
-		kinds:  make([]string, 0, n),
-		vecs:   make([]float32, n*dims),
-		inv:    make([]float32, 0, n),
+		ids:      make([]store.PatternID, 0, n),
+		agents:   make([]store.AgentID, 0, n),
+		kinds:    make([]string, 0, n),
+		statuses: make([]store.PatternStatus, 0, n),
+		vecs:     make([]float32, n*dims),
+		inv:      make([]float32, 0, n),
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, agent_id, kind, embedding FROM patterns WHERE org_id = ?`, org)
+	rows, err := tx.QueryContext(ctx, `SELECT id, agent_id, kind, status, embedding FROM patterns WHERE org_id = ?`, org)
 	_, err = collect(op, rows, err, func(sc scanner) (struct{}, error) {
 		var (
-			id    store.PatternID
-			agent store.AgentID
-			kind  string
-			emb   sql.RawBytes // decoded at once, before the next row
+			id     store.PatternID
+			agent  store.AgentID
+			kind   string
+			status store.PatternStatus
+			emb    sql.RawBytes // decoded at once, before the next row
 		)
-		if err := sc.Scan(&id, &agent, &kind, &emb); err != nil {
+		if err := sc.Scan(&id, &agent, &kind, &status, &emb); err != nil {
 			return struct{}{}, err
 		}
 		i := len(v.ids)
@@ -281,6 +393,7 @@ func (s *Store) loadVectors(ctx context.Context, org store.OrgID) (*orgVectors, 
 		v.ids = append(v.ids, id)
 		v.agents = append(v.agents, agent)
 		v.kinds = append(v.kinds, kind)
+		v.statuses = append(v.statuses, status)
 		v.inv = append(v.inv, invNorm(row))
 		return struct{}{}, nil
 	})

@@ -55,13 +55,15 @@ func newVectorIndex() *vectorIndex {
 //
 // Snapshots built by with share their backing arrays with the snapshot they
 // extend: an older snapshot only reads its first len(ids) rows, which the
-// append never touches.
+// append never touches. withStatus, which changes a row, copies the one
+// array it changes.
 type orgVectors struct {
-	ids    []store.PatternID
-	agents []store.AgentID
-	kinds  []string
-	vecs   []float32
-	inv    []float32
+	ids      []store.PatternID
+	agents   []store.AgentID
+	kinds    []string
+	statuses []store.PatternStatus
+	vecs     []float32
+	inv      []float32
 }
 
 const dims = store.EmbeddingDims
@@ -123,11 +125,12 @@ func (v *orgVectors) with(p *store.Pattern) *orgVectors {
 	next := v.without(p.ID)
 	if next == v {
 		// Not there: extend v's arrays (see orgVectors).
-		next = &orgVectors{ids: v.ids, agents: v.agents, kinds: v.kinds, vecs: v.vecs, inv: v.inv}
+		next = &orgVectors{ids: v.ids, agents: v.agents, kinds: v.kinds, statuses: v.statuses, vecs: v.vecs, inv: v.inv}
 	}
 	next.ids = append(next.ids, p.ID)
 	next.agents = append(next.agents, p.AgentID)
 	next.kinds = append(next.kinds, p.Kind)
+	next.statuses = append(next.statuses, p.Status)
 	next.vecs = append(next.vecs, p.Embedding...)
 	next.inv = append(next.inv, invNorm(p.Embedding))
 	return next
@@ -147,17 +150,37 @@ func (v *orgVectors) without(id store.PatternID) *orgVectors {
 	}
 	n := len(v.ids) - 1
 	next := &orgVectors{
-		ids:    make([]store.PatternID, 0, n+1),
-		agents: make([]store.AgentID, 0, n+1),
-		kinds:  make([]string, 0, n+1),
-		vecs:   make([]float32, 0, (n+1)*dims),
-		inv:    make([]float32, 0, n+1),
+		ids:      make([]store.PatternID, 0, n+1),
+		agents:   make([]store.AgentID, 0, n+1),
+		kinds:    make([]string, 0, n+1),
+		statuses: make([]store.PatternStatus, 0, n+1),
+		vecs:     make([]float32, 0, (n+1)*dims),
+		inv:      make([]float32, 0, n+1),
 	}
 	next.ids = append(append(next.ids, v.ids[:at]...), v.ids[at+1:]...)
 	next.agents = append(append(next.agents, v.agents[:at]...), v.agents[at+1:]...)
 	next.kinds = append(append(next.kinds, v.kinds[:at]...), v.kinds[at+1:]...)
+	next.statuses = append(append(next.statuses, v.statuses[:at]...), v.statuses[at+1:]...)
 	next.vecs = append(append(next.vecs, v.vecs[:at*dims]...), v.vecs[(at+1)*dims:]...)
 	next.inv = append(append(next.inv, v.inv[:at]...), v.inv[at+1:]...)
+	return next
+}
+
+// withStatus returns v with a pattern's status changed, or v itself when
+// the pattern is not there or has that status already. The new snapshot
+// has its own copy of the statuses and shares the rest, which it does not
+// change.
+func (v *orgVectors) withStatus(id store.PatternID, status store.PatternStatus) *orgVectors {
+	at := slices.Index(v.ids, id)
+	if at < 0 || v.statuses[at] == status {
+		return v
+	}
+	// Full slice expressions: an append to the new snapshot (with) must
+	// not write into arrays the old one may be extended through too.
+	n := len(v.ids)
+	next := &orgVectors{ids: v.ids[:n:n], agents: v.agents[:n:n], kinds: v.kinds[:n:n],
+		statuses: slices.Clone(v.statuses[:n]), vecs: v.vecs[: n*dims : n*dims], inv: v.inv[:n:n]}
+	next.statuses[at] = status
 	return next
 }
 
@@ -259,6 +282,9 @@ func (v *orgVectors) scan(f store.PatternFilter, q []float32, qinv float32, k, l
 			continue
 		}
 		if f.Kind != "" && v.kinds[i] != f.Kind {
+			continue
+		}
+		if f.Status != "" && v.statuses[i] != f.Status {
 			continue
 		}
 		h := hit{row: i, id: v.ids[i], sim: dot(q, v.vecs[i*dims:(i+1)*dims]) * v.inv[i] * qinv}

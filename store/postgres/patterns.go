@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,21 +11,49 @@ import (
 	"github.com/iace/iace/store"
 )
 
-const patternCols = `id, org_id, agent_id, kind, trigger, response, uses, successes, embedding, created_at, updated_at`
+const patternCols = `id, org_id, agent_id, kind, trigger, response, uses, successes, embedding,
+	status, source, examples, source_call_ids, created_at, updated_at`
 
 func scanPattern(r scanner, extra ...any) (store.Pattern, error) {
 	var (
 		p     store.Pattern
 		agent *string
 		vec   pgvector.Vector
+		calls []string
 	)
-	dest := append([]any{&p.ID, &p.OrgID, &agent, &p.Kind, &p.Trigger, &p.Response, &p.Uses, &p.Successes, &vec, &p.CreatedAt, &p.UpdatedAt}, extra...)
+	dest := append([]any{&p.ID, &p.OrgID, &agent, &p.Kind, &p.Trigger, &p.Response, &p.Uses, &p.Successes, &vec,
+		&p.Status, &p.Source, &p.Examples, &calls, &p.CreatedAt, &p.UpdatedAt}, extra...)
 	if err := r.Scan(dest...); err != nil {
 		return store.Pattern{}, err
 	}
 	p.AgentID = emptyIfNull[store.AgentID](agent)
 	p.Embedding = vec.Slice()
+	if len(p.Examples) == 0 {
+		p.Examples = nil
+	}
+	p.SourceCallIDs = callIDs(calls)
 	return p, nil
+}
+
+// callIDs converts a text[] of call ids, nil when empty.
+func callIDs(ss []string) []store.CallID {
+	if len(ss) == 0 {
+		return nil
+	}
+	out := make([]store.CallID, len(ss))
+	for i, s := range ss {
+		out[i] = store.CallID(s)
+	}
+	return out
+}
+
+// texts is a list for a text[] column, '{}' rather than NULL when empty.
+func texts[T ~string](ss []T) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = string(s)
+	}
+	return out
 }
 
 // checkEmbedding requires EmbeddingDims numbers, not all zero (a zero vector
@@ -43,16 +70,12 @@ func checkEmbedding(op, what string, v []float32) error {
 	return invalid(op, "%s is the zero vector", what)
 }
 
-// CreatePattern stores a learned pattern with its embedding.
+// CreatePattern stores a pattern with its embedding, unless its
+// organization already keeps as many as it may.
 func (s *Store) CreatePattern(ctx context.Context, p store.Pattern) (store.Pattern, error) {
 	const op = "create pattern"
-	switch {
-	case p.OrgID == "":
-		return store.Pattern{}, invalid(op, "org id is empty")
-	case strings.TrimSpace(p.Trigger) == "":
-		return store.Pattern{}, invalid(op, "trigger is empty")
-	case p.Uses < 0 || p.Successes < 0:
-		return store.Pattern{}, invalid(op, "negative uses or successes")
+	if err := p.Check(); err != nil {
+		return store.Pattern{}, checked(op, err)
 	}
 	if err := checkEmbedding(op, "embedding", p.Embedding); err != nil {
 		return store.Pattern{}, err
@@ -66,11 +89,36 @@ func (s *Store) CreatePattern(ctx context.Context, p store.Pattern) (store.Patte
 	}
 	p.UpdatedAt = norm(p.UpdatedAt)
 	p.Embedding = append([]float32(nil), p.Embedding...)
-	_, err := s.pool.Exec(ctx, `INSERT INTO patterns (`+patternCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		p.ID, p.OrgID, nullIfEmpty(p.AgentID), p.Kind, p.Trigger, p.Response, p.Uses, p.Successes,
-		pgvector.NewVector(p.Embedding), p.CreatedAt, p.UpdatedAt)
-	if err != nil {
+	full := false
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		// The creates of one organization take turns on its row, so two of
+		// them never both see room for one more pattern. NO KEY UPDATE
+		// leaves the row free for the key-share locks of foreign keys: the
+		// organization's other inserts do not wait.
+		var one int
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM organizations WHERE id = $1 FOR NO KEY UPDATE`, p.OrgID).Scan(&one); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM patterns WHERE org_id = $1`, p.OrgID).Scan(&n); err != nil {
+			return err
+		}
+		if n >= s.maxPatterns {
+			full = true
+			return nil
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO patterns (`+patternCols+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+			p.ID, p.OrgID, nullIfEmpty(p.AgentID), p.Kind, p.Trigger, p.Response, p.Uses, p.Successes,
+			pgvector.NewVector(p.Embedding), p.Status, p.Source, texts(p.Examples), texts(p.SourceCallIDs),
+			p.CreatedAt, p.UpdatedAt)
+		return err
+	})
+	switch {
+	case err != nil:
 		return store.Pattern{}, wrap(ctx, op, err)
+	case full:
+		return store.Pattern{}, fmt.Errorf("postgres: %s: %w", op, &store.LimitError{What: "patterns", Max: s.maxPatterns})
 	}
 	return p, nil
 }
@@ -96,6 +144,10 @@ func patternWhere(org store.OrgID, f store.PatternFilter, args []any) (string, [
 	if f.Kind != "" {
 		args = append(args, f.Kind)
 		where += fmt.Sprintf(` AND kind = $%d`, len(args))
+	}
+	if f.Status != "" {
+		args = append(args, f.Status)
+		where += fmt.Sprintf(` AND status = $%d`, len(args))
 	}
 	return where, args
 }
@@ -159,6 +211,45 @@ func (s *Store) RecordPatternUse(ctx context.Context, org store.OrgID, id store.
 	return nil
 }
 
+// MergePattern adds a call's use, example and id to a pattern (see
+// store.Pattern.Merge), reading and writing it under the row's lock.
+func (s *Store) MergePattern(ctx context.Context, org store.OrgID, id store.PatternID, m store.PatternMerge) (store.Pattern, error) {
+	const op = "merge pattern"
+	if err := m.Check(); err != nil {
+		return store.Pattern{}, checked(op, err)
+	}
+	var p store.Pattern
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		p, err = scanPattern(tx.QueryRow(ctx, `SELECT `+patternCols+` FROM patterns WHERE org_id = $1 AND id = $2 FOR UPDATE`, org, id))
+		if err != nil || !p.Merge(m, now()) {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE patterns SET uses = $3, successes = $4, examples = $5, source_call_ids = $6, updated_at = $7
+			WHERE org_id = $1 AND id = $2`,
+			org, id, p.Uses, p.Successes, texts(p.Examples), texts(p.SourceCallIDs), p.UpdatedAt)
+		return err
+	})
+	if err != nil {
+		return store.Pattern{}, wrap(ctx, op, err)
+	}
+	return p, nil
+}
+
+// SetPatternStatus sets a pattern's status.
+func (s *Store) SetPatternStatus(ctx context.Context, org store.OrgID, id store.PatternID, status store.PatternStatus) (store.Pattern, error) {
+	const op = "set pattern status"
+	if !status.Valid() {
+		return store.Pattern{}, invalid(op, "unknown pattern status %q", status)
+	}
+	p, err := scanPattern(s.pool.QueryRow(ctx, `UPDATE patterns SET status = $3, updated_at = $4
+		WHERE org_id = $1 AND id = $2 RETURNING `+patternCols, org, id, status, now()))
+	if err != nil {
+		return store.Pattern{}, wrap(ctx, op, err)
+	}
+	return p, nil
+}
+
 // MaxSimilar caps SimilarPatterns' k.
 const MaxSimilar = 100
 
@@ -169,7 +260,7 @@ const MaxSimilar = 100
 func efSearch(k int) int { return max(100, 2*k) }
 
 // SimilarPatterns returns the k patterns of the organization (filtered by
-// agent, which also matches org-wide patterns, and kind) most similar to
+// agent, which also matches org-wide patterns, kind and status) most similar to
 // query by cosine similarity, best first, through the HNSW index.
 //
 // HNSW is approximate: hnsw.ef_search, the size of the candidate list, is

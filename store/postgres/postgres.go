@@ -4,6 +4,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -34,11 +35,15 @@ type Config struct {
 	Tracer pgx.QueryTracer
 	// Migrate applies pending migrations in Open (creating Schema first).
 	Migrate bool
+	// MaxPatternsPerOrg caps each organization's patterns (0:
+	// store.MaxPatternsPerOrg).
+	MaxPatternsPerOrg int
 }
 
 // Store is the PostgreSQL store. It is safe for concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
+	pool        *pgxpool.Pool
+	maxPatterns int
 }
 
 // Open connects (and migrates when cfg.Migrate is set). It fails when the
@@ -80,7 +85,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		pool.Close()
 		return nil, wrap(ctx, "open", err)
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, maxPatterns: cmp.Or(max(cfg.MaxPatternsPerOrg, 0), store.MaxPatternsPerOrg)}, nil
 }
 
 // Ping checks that the database answers.

@@ -45,6 +45,13 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t, postgres.Config{}) })
 }
 
+// TestLimits runs the rules of the caps, on stores with small ones.
+func TestLimits(t *testing.T) {
+	storetest.RunLimits(t, func(t *testing.T, maxPatterns int) store.Store {
+		return openTest(t, postgres.Config{MaxPatternsPerOrg: maxPatterns, MaxConns: 8})
+	})
+}
+
 // queryCounter counts the queries a store sends.
 type queryCounter struct {
 	mu sync.Mutex

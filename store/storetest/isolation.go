@@ -71,6 +71,10 @@ func testIsolation(t *testing.T, s store.Store) {
 	notFound("GetPattern", err)
 	notFound("DeletePattern", s.DeletePattern(ctx, B, pat.ID))
 	notFound("RecordPatternUse", s.RecordPatternUse(ctx, B, pat.ID, true))
+	_, err = s.MergePattern(ctx, B, pat.ID, store.PatternMerge{Uses: 1, Example: "hijacked", CallID: "x"})
+	notFound("MergePattern", err)
+	_, err = s.SetPatternStatus(ctx, B, pat.ID, store.PatternDisabled)
+	notFound("SetPatternStatus", err)
 	notFound("RevokeTokenFamily", s.RevokeTokenFamily(ctx, B, tok.Family))
 	notFound("RevokeUserTokens", s.RevokeUserTokens(ctx, B, u.ID))
 

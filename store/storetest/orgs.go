@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,6 +125,40 @@ func testInvalid(t *testing.T, s store.Store) {
 		}},
 		{"a pattern without an embedding", func() error {
 			_, err := s.CreatePattern(ctx, store.Pattern{OrgID: org, Trigger: "t"})
+			return err
+		}},
+		{"a pattern of an unknown status", func() error {
+			_, err := s.CreatePattern(ctx, store.Pattern{OrgID: org, Trigger: "t", Embedding: emb, Status: "maybe"})
+			return err
+		}},
+		{"a pattern of an unknown source", func() error {
+			_, err := s.CreatePattern(ctx, store.Pattern{OrgID: org, Trigger: "t", Embedding: emb, Source: "dreamt"})
+			return err
+		}},
+		{"a pattern with more examples than it keeps", func() error {
+			_, err := s.CreatePattern(ctx, store.Pattern{OrgID: org, Trigger: "t", Embedding: emb,
+				Examples: make([]string, store.MaxPatternExamples+1)})
+			return err
+		}},
+		{"a pattern with an example too long", func() error {
+			_, err := s.CreatePattern(ctx, store.Pattern{OrgID: org, Trigger: "t", Embedding: emb,
+				Examples: []string{strings.Repeat("x", store.MaxPatternExampleLen+1)}})
+			return err
+		}},
+		{"a pattern with an empty example", func() error {
+			_, err := s.CreatePattern(ctx, store.Pattern{OrgID: org, Trigger: "t", Embedding: emb, Examples: []string{""}})
+			return err
+		}},
+		{"a pattern with more source calls than it keeps", func() error {
+			calls := make([]store.CallID, store.MaxPatternSourceCalls+1)
+			for i := range calls {
+				calls[i] = store.CallID(fmt.Sprint("c", i))
+			}
+			_, err := s.CreatePattern(ctx, store.Pattern{OrgID: org, Trigger: "t", Embedding: emb, SourceCallIDs: calls})
+			return err
+		}},
+		{"a pattern with negative uses", func() error {
+			_, err := s.CreatePattern(ctx, store.Pattern{OrgID: org, Trigger: "t", Embedding: emb, Uses: -1})
 			return err
 		}},
 		{"a similar-patterns query of the wrong length", func() error {

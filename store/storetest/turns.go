@@ -67,7 +67,7 @@ func testFinishCall(t *testing.T, s store.Store) {
 	t4 := turn(4, store.SpeakerCaller, "Thanks.", at(8*time.Second))
 	end := store.CallEnd{
 		OrgID: a.org.ID, CallID: c.ID, EndedAt: at(90*time.Second + 500*time.Millisecond),
-		Outcome: store.OutcomeEscalated, EndReason: "transfer", EscalationReason: "caller asked for a human",
+		Outcome: store.OutcomeEscalated, EndReason: "transfer", EscalationReason: "caller_request",
 		Sentiment: &store.Sentiment{Average: -0.2, Min: -0.6, Last: 0.1, Trend: 0.05, Turns: 2},
 		Turns:     []store.Turn{t2again, t3, t4},
 	}
