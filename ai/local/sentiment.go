@@ -29,6 +29,7 @@ var words = map[string]float64{
 	"thanks": 1.5, "thank": 1.5, "appreciate": 2, "helpful": 2, "fine": 0.8, "ok": 0.3, "okay": 0.3, "sure": 0.5,
 	"yes": 0.3, "works": 1, "fixed": 1.5, "resolved": 1.5, "easy": 1.5, "quick": 1, "fast": 1, "friendly": 2,
 	"satisfied": 2, "brilliant": 2.5, "best": 2.5, "cool": 1, "right": 0.3, "enjoy": 2, "relieved": 2, "welcome": 1,
+	"worked": 1, "acceptable": 1,
 	// negative
 	"bad": -2, "terrible": -3, "awful": -3, "horrible": -3, "worst": -3, "hate": -3, "angry": -2.5, "mad": -2,
 	"furious": -3, "upset": -2, "annoyed": -2, "annoying": -2, "frustrated": -2.5, "frustrating": -2.5,
@@ -38,6 +39,7 @@ var words = map[string]float64{
 	"waited": -1, "rude": -2.5, "nobody": -1, "stupid": -2.5, "confused": -1.5, "confusing": -1.5,
 	"worse": -2.5, "poor": -2, "fail": -2, "failed": -2, "failure": -2, "lost": -1.5, "scam": -3, "lawyer": -2,
 	"sick": -1.5, "hurt": -2, "pain": -2, "damn": -2, "hell": -2, "sucks": -2.5, "crap": -2.5, "waste": -2,
+	"hurts": -2, "nightmare": -2.5, "worried": -1.5, "stolen": -2, "damaged": -2, "mess": -1.5, "grumpy": -1.5,
 }
 
 // negators flip the valence of the next few words ("not happy"). Every
