@@ -173,17 +173,3 @@ func SentimentLabel(score float64) string {
 	}
 	return SentimentNeutral
 }
-
-type callIDKey struct{}
-
-// WithCallID returns ctx carrying the id of the call a provider request
-// serves, so the provider's logs of each attempt name the call.
-func WithCallID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, callIDKey{}, id)
-}
-
-// CallID is the call id WithCallID put in ctx, or "".
-func CallID(ctx context.Context) string {
-	id, _ := ctx.Value(callIDKey{}).(string)
-	return id
-}

@@ -28,6 +28,12 @@ type Config struct {
 	// HoldingPhrase is said when the chat model fails before saying
 	// anything; an agent with a transfer number then hands the caller over.
 	HoldingPhrase string
+	// HandoffPhrase is said before an escalation rule hands the caller to a
+	// human (the model says its own words when it hands over).
+	HandoffPhrase string
+	// SentimentTimeout bounds the scoring of one caller turn; a score that
+	// comes later is dropped, and a reply never waits for one.
+	SentimentTimeout time.Duration
 }
 
 // DefaultConfig returns the defaults named in each field's comment.
@@ -40,6 +46,8 @@ func DefaultConfig() Config {
 		PlaybackGrace:     2 * time.Second,
 		MaxHistory:        40,
 		HoldingPhrase:     "I'm sorry, I'm having trouble right now. One moment please.",
+		HandoffPhrase:     "Let me connect you with a colleague who can help you further.",
+		SentimentTimeout:  2 * time.Second,
 	}
 }
 
@@ -58,8 +66,11 @@ func (c Config) Validate() error {
 	if c.TranscriptTimeout <= 0 || c.PlaybackGrace <= 0 {
 		errs = append(errs, errors.New("transcript timeout and playback grace must be > 0"))
 	}
-	if strings.TrimSpace(c.HoldingPhrase) == "" {
-		errs = append(errs, errors.New("holding phrase is empty"))
+	if strings.TrimSpace(c.HoldingPhrase) == "" || strings.TrimSpace(c.HandoffPhrase) == "" {
+		errs = append(errs, errors.New("holding or handoff phrase is empty"))
+	}
+	if c.SentimentTimeout <= 0 {
+		errs = append(errs, errors.New("sentiment timeout must be > 0"))
 	}
 	if c.MaxHistory < 2 {
 		errs = append(errs, fmt.Errorf("max history %d: want at least 2", c.MaxHistory))

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/iace/iace/ai"
+	"github.com/iace/iace/store"
 )
 
 // The tools the session offers the model and carries out itself.
@@ -19,10 +21,14 @@ const (
 
 var sessionTools = []ai.Tool{
 	{Name: toolTransfer, Description: "Hand the call to a human colleague when the caller asks for one or you cannot help.",
-		Parameters: `{"type":"object","properties":{"reason":{"type":"string"}},"required":["reason"]}`},
+		Parameters: `{"type":"object","properties":{"reason":{"type":"string",` +
+			`"description":"caller_request when the caller asked for a person; otherwise, in a few words, why you cannot help"}},"required":["reason"]}`},
 	{Name: toolEndCall, Description: "End the call after saying goodbye, when the caller is done.",
 		Parameters: `{"type":"object","properties":{"reason":{"type":"string"}},"required":["reason"]}`},
 }
+
+// sessionToolsNoTransfer are the session's tools without transfer_to_human.
+var sessionToolsNoTransfer = sessionTools[1:]
 
 // Turn is one entry of a call's transcript.
 type Turn struct {
@@ -37,6 +43,9 @@ type Turn struct {
 	// Latency splits ReplyLatency into its stages; nil when the turn was
 	// not a measured reply.
 	Latency *TurnLatency
+	// Sentiment is a caller turn's score (-1..1), scored while the call
+	// ran; nil when it was not (no scorer, or the score came too late).
+	Sentiment *float64
 }
 
 // EventKind names something that happened in a call.
@@ -44,8 +53,12 @@ type EventKind string
 
 // Call events, kept with the call for monitoring and the call record.
 const (
-	EventGreeting          EventKind = "greeting"
-	EventCallerTurn        EventKind = "caller_turn"
+	EventGreeting   EventKind = "greeting"
+	EventCallerTurn EventKind = "caller_turn"
+	// EventWouldEscalate: an escalation rule fired but the call was not
+	// handed over (the agent's rules are in dry run, or it has no transfer
+	// number); the detail is the escalation reason.
+	EventWouldEscalate     EventKind = "would_escalate"
 	EventAgentTurn         EventKind = "agent_turn"
 	EventBargeIn           EventKind = "barge_in"
 	EventDTMF              EventKind = "dtmf"
@@ -87,6 +100,10 @@ func (s *Session) startReply(ctx context.Context, text string) {
 	s.appendHistory(ai.Message{Role: ai.RoleUser, Content: text})
 	s.record = append(s.record, Turn{Speaker: ai.RoleUser, Text: text, StartedAt: s.lastUtterance.startedAt, EndedAt: s.speechEnd})
 	s.addEvent(EventCallerTurn, "")
+	s.scoreTurn(ctx, len(s.record)-1, text)
+	if r := s.policy.CallerSaid(text); r != "" && s.escalate(ctx, r) {
+		return // the handoff is said instead of a reply
+	}
 	set := s.agent.Settings // the agent's own model settings; zero values take the client's
 	req := ai.ChatRequest{
 		Model:       set.Model,
@@ -150,8 +167,15 @@ func (s *Session) onTurnEvent(ctx context.Context, ev turnEvent) {
 		t.sentences = append(t.sentences, ev.sentence)
 	case evToolCall:
 		switch ev.tool.Name {
-		case toolEndCall, toolTransfer:
+		case toolEndCall:
 			t.action = ev.tool
+		case toolTransfer:
+			if !s.agent.Escalation.TransferToHumanTools {
+				s.log.Warn("model called transfer_to_human, which the agent does not offer; ignored")
+				break
+			}
+			t.action = ev.tool
+			t.escalation = toolEscalation(ev.tool)
 		default:
 			s.log.Warn("model called an unknown tool", "tool", ev.tool.Name)
 		}
@@ -279,4 +303,17 @@ func (s *Session) intents() []ai.Intent {
 		out[i] = ai.Intent{Name: in.Name, Keywords: in.Keywords, Reply: in.Reply, Action: in.Action}
 	}
 	return out
+}
+
+// toolEscalation is the escalation reason of the model's transfer_to_human
+// call: the caller asked for a person (the tool's reason says
+// caller_request), or the model gave up on its own.
+func toolEscalation(call ai.ToolCall) store.EscalationReason {
+	var args struct {
+		Reason string `json:"reason"`
+	}
+	if json.Unmarshal([]byte(call.Arguments), &args) == nil && strings.TrimSpace(args.Reason) == string(store.EscalationCallerRequest) {
+		return store.EscalationCallerRequest
+	}
+	return store.EscalationModelTool
 }

@@ -16,8 +16,13 @@ const (
 	EndMediaTimeout EndReason = "media_timeout"
 	// EndAgentHangup: the agent ended the call (end_call tool or goodbye intent).
 	EndAgentHangup EndReason = "agent_hangup"
-	// EndTransfer: the call was handed to a human.
+	// EndTransfer: the call was handed to a human (Call Control accepted the
+	// transfer, or there is no Call Control to ask).
 	EndTransfer EndReason = "transfer"
+	// EndTransferFailed: the call was to be handed to a human, but the
+	// transfer could not be made (no transfer number, refused by the
+	// organization's transfer policy or by Telnyx), so it was hung up.
+	EndTransferFailed EndReason = "transfer_failed"
 	// EndMaxDuration: the call reached the configured maximum length.
 	EndMaxDuration EndReason = "max_duration"
 	// EndDrain: the server was shutting down and the drain deadline passed.
@@ -33,7 +38,7 @@ const (
 )
 
 var allEndReasons = []EndReason{EndHangup, EndPeerGone, EndMediaTimeout, EndAgentHangup, EndTransfer,
-	EndMaxDuration, EndDrain, EndShutdown, EndTransportError, EndProviderFailure, EndOperator}
+	EndTransferFailed, EndMaxDuration, EndDrain, EndShutdown, EndTransportError, EndProviderFailure, EndOperator}
 
 // closeCode is the WebSocket close code IACE sends for the reason.
 func (r EndReason) closeCode() int {
@@ -49,7 +54,8 @@ func (r EndReason) closeCode() int {
 // Outcome is how a call that ended for reason r went, for the organization:
 // handed to a human is escalated; ended by the agent after its goodbye is
 // resolved; hung up by the caller is resolved once they had said something,
-// abandoned before; a failure on our side or the network's is failed.
+// abandoned before; a failure on our side or the network's is failed (a
+// transfer that could not be made included). See also CallOutcome.
 func (r EndReason) Outcome(callerSpoke bool) store.Outcome {
 	switch r {
 	case EndTransfer:
@@ -63,4 +69,14 @@ func (r EndReason) Outcome(callerSpoke bool) store.Outcome {
 		return store.OutcomeAbandoned
 	}
 	return store.OutcomeFailed
+}
+
+// CallOutcome is a call's outcome from its end reason and its escalation
+// reason: a call handed over because a provider failed is failed, not
+// escalated, since nobody chose to escalate it.
+func CallOutcome(r EndReason, esc store.EscalationReason, callerSpoke bool) store.Outcome {
+	if r == EndTransfer && esc == store.EscalationProviderFailure {
+		return store.OutcomeFailed
+	}
+	return r.Outcome(callerSpoke)
 }

@@ -17,20 +17,15 @@ import (
 	"github.com/iace/iace/ai"
 	"github.com/iace/iace/media"
 	"github.com/iace/iace/media/telnyx"
-	"github.com/iace/iace/media/telnyx/callcontrol"
 	"github.com/iace/iace/media/vad"
 	"github.com/iace/iace/store"
 )
 
-// AgentSource finds the agent that answers a dialed number.
+// AgentSource finds the agent that answers a dialed number (a stream
+// without a token) and an agent by its organization and id (a stream with
+// a token names its agent).
 type AgentSource interface {
 	AgentForNumber(ctx context.Context, number store.PhoneNumber) (store.Agent, error)
-}
-
-// AgentGetter finds an agent by its organization and id. A stream admitted
-// with a token names its agent; the engine finds it through Deps.Agents,
-// which must then implement AgentGetter too.
-type AgentGetter interface {
 	GetAgent(ctx context.Context, org store.OrgID, id store.AgentID) (store.Agent, error)
 }
 
@@ -74,6 +69,9 @@ type Deps struct {
 	// international number) becomes a hang-up. Without it transfers go to
 	// the agent's number unchecked, as in tests without a store.
 	Orgs OrgGetter
+	// Sentiment, if set, scores each caller turn while the call runs, for
+	// the record and the escalation rules on sentiment.
+	Sentiment SentimentScorer
 	// Customers, if set, lets the model look the caller up (lookup_customer).
 	Customers CustomerLookup
 	// OnEnd, if set, receives every call's summary once the call has ended,
@@ -104,6 +102,9 @@ type CallSummary struct {
 	Info      CallInfo
 	EndedAt   time.Time
 	EndReason EndReason
+	// Escalation is why the call was to be handed to a human; "" when it
+	// was not. With EndTransferFailed it says what was attempted.
+	Escalation store.EscalationReason
 	// Transcript holds the caller's and the agent's words. It is personal
 	// data: never log it at info level.
 	Transcript []Turn
@@ -165,14 +166,30 @@ func (e *Engine) Admit() error {
 	return nil
 }
 
+// endCmd asks a call to end, and says why it is handed to a human when it is.
+type endCmd struct {
+	reason     EndReason
+	escalation store.EscalationReason
+}
+
 // Hangup asks a live call to end with reason. It reports whether the call was found.
 func (e *Engine) Hangup(id CallID, reason EndReason) bool {
+	return e.command(id, endCmd{reason: reason})
+}
+
+// Escalate asks a live call to be handed to the agent's transfer number
+// for reason. It reports whether the call was found.
+func (e *Engine) Escalate(id CallID, reason store.EscalationReason) bool {
+	return e.command(id, endCmd{reason: EndTransfer, escalation: reason})
+}
+
+func (e *Engine) command(id CallID, c endCmd) bool {
 	s := e.registry.session(id)
 	if s == nil {
 		return false
 	}
 	select {
-	case s.cmds <- reason:
+	case s.cmds <- c:
 	default: // an end is already pending
 	}
 	return true
@@ -256,7 +273,9 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 		in:         in,
 		ctrl:       make(chan inboundEvent, 64),
 		turnEv:     make(chan turnEvent, 32),
-		cmds:       make(chan EndReason, 1),
+		cmds:       make(chan endCmd, 1),
+		policy:     policyFor(agent),
+		sentiments: make(chan sentimentResult, 4),
 		readerDone: make(chan struct{}),
 		begun:      time.Now(),
 		endAt:      time.Now().Add(e.cfg.MaxDuration),
@@ -271,7 +290,7 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 	spanCtx, span := e.tracer.Start(ctx, "call", trace.WithTimestamp(s.begun), trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(attrCallID.String(string(id)), attrOrgID.String(string(agent.OrgID)), attrAgentID.String(string(agent.ID))))
 	// Provider and Call Control requests of the call log its id.
-	callCtx, cancel := context.WithCancel(ai.WithCallID(callcontrol.WithCallID(spanCtx, string(id)), string(id)))
+	callCtx, cancel := context.WithCancel(media.WithCallID(spanCtx, string(id)))
 	defer cancel()
 	if e.deps.STT != nil {
 		stream, err := s.openTranscriber(callCtx, ai.TranscribeConfig{SampleRate: in.SampleRate, Language: agent.Language, Params: start.CustomParameters})
@@ -288,7 +307,8 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 	reason := make(chan EndReason, 1)
 	go func() { // owned by AcceptStream: it waits on reason below
 		r := s.run(callCtx)
-		s.controlCall(context.WithoutCancel(callCtx), r)
+		// A transfer that did not happen is recorded as what did.
+		r = s.controlCall(context.WithoutCancel(callCtx), r)
 		// Closing the stream ends the reader if the call ended on our side.
 		_ = s.conn.Close(r.closeCode(), string(r)) // the peer may be gone already
 		reason <- r
@@ -354,14 +374,13 @@ func (e *Engine) streamAgent(ctx context.Context, start *telnyx.Start) (CallID, 
 	if _, live := e.registry.Get(id); live {
 		return "", store.Agent{}, ErrDuplicateStream
 	}
-	getter, ok := e.deps.Agents.(AgentGetter)
-	if !ok || e.deps.Streams == nil {
-		return "", store.Agent{}, errors.New("session: no agent getter or stream claimer; streams with a token cannot be served")
+	if e.deps.Streams == nil {
+		return "", store.Agent{}, errors.New("session: no stream claimer; streams with a token cannot be served")
 	}
 	if err := e.claimStream(ctx, start); err != nil {
 		return "", store.Agent{}, err
 	}
-	agent, err := getter.GetAgent(ctx, store.OrgID(c.OrgID), store.AgentID(c.AgentID))
+	agent, err := e.deps.Agents.GetAgent(ctx, store.OrgID(c.OrgID), store.AgentID(c.AgentID))
 	if err != nil {
 		return "", store.Agent{}, fmt.Errorf("agent %s of the stream token: %w", c.AgentID, err)
 	}
@@ -414,15 +433,17 @@ const callControlTimeout = 5 * time.Second
 // controlCall carries out the end of a call the agent decided: a transfer to
 // the agent's transfer number, or a hang-up (also when providers failed for
 // good: closing the media stream alone would leave the caller on a silent
-// line). Without a transfer number a transfer becomes a hang-up, and says so.
-func (s *Session) controlCall(ctx context.Context, r EndReason) {
+// line). It returns the reason the call really ended for: a transfer that
+// cannot be made (no transfer number, refused by the organization's policy,
+// refused by Telnyx) becomes a hang-up, EndTransferFailed. Without Call
+// Control (the simulator) the reason stands.
+func (s *Session) controlCall(ctx context.Context, r EndReason) EndReason {
 	calls := s.eng.deps.Calls
 	if calls == nil || r != EndTransfer && r != EndAgentHangup && r != EndProviderFailure {
-		return
+		return r
 	}
 	ctx, cancel := context.WithTimeout(ctx, callControlTimeout)
 	defer cancel()
-	ctx = callcontrol.WithCallID(ctx, string(s.id))
 	ccid := s.start.CallControlID
 	if r == EndTransfer {
 		to := s.agent.TransferNumber
@@ -435,14 +456,16 @@ func (s *Session) controlCall(ctx context.Context, r EndReason) {
 			if err := calls.Transfer(ctx, ccid, to); err != nil {
 				s.log.Error("transfer failed; hanging up", "to", store.PhoneNumber(to), "err", err)
 			} else {
-				s.log.Info("call transferred", "to", store.PhoneNumber(to))
-				return
+				s.log.Info("call transferred", "to", store.PhoneNumber(to), "escalation_reason", string(s.escalation))
+				return r
 			}
 		}
+		r = EndTransferFailed
 	}
 	if err := calls.Hangup(ctx, ccid); err != nil {
 		s.log.Error("hang-up failed", "err", err)
 	}
+	return r
 }
 
 // transferAllowed checks to against the organization's transfer policy at
@@ -476,9 +499,15 @@ func (s *Session) finish(ctx context.Context, r EndReason) {
 	s.log.Info("call ended", "end_reason", string(r), "duration", dur.Round(time.Millisecond).String(),
 		"turns", len(s.record), "barge_ins", s.stats.BargeIns, "frames_in", s.stats.FramesIn,
 		"frames_concealed", s.stats.Concealed, "protocol_errors", s.stats.ProtocolErrs)
+	info := s.entry.snapshot()
+	info.State = StateEnding
+	sum := CallSummary{Info: info, EndedAt: time.Now(), EndReason: r, Escalation: s.escalation,
+		Transcript: s.record, Events: s.events, Stats: s.stats}
+	e.metrics.completed.WithLabelValues(string(sum.Outcome())).Inc()
+	if r == EndTransfer && s.escalation != "" {
+		e.metrics.escalations.WithLabelValues(string(s.escalation)).Inc()
+	}
 	if e.deps.OnEnd != nil {
-		info := s.entry.snapshot()
-		info.State = StateEnding
-		e.deps.OnEnd(ctx, CallSummary{Info: info, EndedAt: time.Now(), EndReason: r, Transcript: s.record, Events: s.events, Stats: s.stats})
+		e.deps.OnEnd(ctx, sum)
 	}
 }

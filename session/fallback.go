@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/iace/iace/ai"
+	"github.com/iace/iace/store"
 )
 
 // maxFailedReplies is how many replies in a row may fail before a call
@@ -38,8 +39,13 @@ func (s *Session) fallBack(ctx context.Context, t *turn) {
 // action if the failed turn had one, else a transfer when the agent has a
 // number, else a hang-up when giveUp, else nothing (the call goes on).
 func (s *Session) holdOn(ctx context.Context, why string, action ai.ToolCall, giveUp bool) {
+	escalation := store.EscalationReason("")
+	if action.Name == toolTransfer {
+		escalation = toolEscalation(action) // the model had asked for it before the failure
+	}
 	if action.Name == "" && s.agent.TransferNumber != "" {
 		action = ai.ToolCall{Name: toolTransfer, Arguments: `{"reason":"` + why + ` failed"}`}
+		escalation = store.EscalationProviderFailure
 	}
 	then := holdingContinue
 	switch {
@@ -62,6 +68,7 @@ func (s *Session) holdOn(ctx context.Context, why string, action ai.ToolCall, gi
 		t = s.say(ctx, s.eng.cfg.HoldingPhrase, turnHolding)
 	}
 	t.action = action
+	t.escalation = escalation
 	t.giveUp = giveUp && action.Name == ""
 	s.eng.metrics.holding.WithLabelValues(then).Inc()
 	s.addEvent(EventHoldingPhrase, why)

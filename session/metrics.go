@@ -1,6 +1,10 @@
 package session
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/iace/iace/store"
+)
 
 // Metrics are the session engine's Prometheus series (namespace iace,
 // subsystem session). Labels are bounded: end reasons are a closed set.
@@ -21,6 +25,11 @@ type Metrics struct {
 	holding       *prometheus.CounterVec
 	turnStageVec  *prometheus.HistogramVec
 	turnStage     [6]prometheus.Observer // by allStages, resolved once
+	// completed and escalations are the business series, named without a
+	// subsystem: iace_calls_completed_total{outcome} and
+	// iace_escalations_total{reason}.
+	completed   *prometheus.CounterVec
+	escalations *prometheus.CounterVec
 }
 
 // NewMetrics registers the engine's metrics on reg (nil: not registered).
@@ -57,6 +66,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "A reply's latency split into stages, milliseconds: endpoint (VAD silence wait), stt (final transcript after that), " +
 				"llm_first_token, llm_first_sentence, tts_first_byte and overhead (IACE's own time); they add up to reply_latency_ms.",
 			Buckets: []float64{1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000}}, []string{"stage"}),
+		completed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "iace", Name: "calls_completed_total",
+			Help: "Calls ended, by outcome: resolved, escalated, abandoned or failed."}, []string{"outcome"}),
+		escalations: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "iace", Name: "escalations_total",
+			Help: "Calls handed to a human, by escalation reason (a transfer that could not be made is not counted)."}, []string{"reason"}),
+	}
+	for _, o := range []store.Outcome{store.OutcomeResolved, store.OutcomeEscalated, store.OutcomeAbandoned, store.OutcomeFailed} {
+		m.completed.WithLabelValues(string(o))
+	}
+	for _, r := range store.EscalationReasons {
+		m.escalations.WithLabelValues(string(r))
 	}
 	for i, st := range allStages {
 		m.turnStage[i] = m.turnStageVec.WithLabelValues(st)
@@ -70,7 +89,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.liveCalls, m.calls, m.framesIn, m.eventsDropped, m.reordered, m.concealed, m.late,
 			m.bargeIns, m.dtmf, m.replyLatency, m.bargeLatency, m.callDuration, m.providerError,
-			m.holding, m.turnStageVec)
+			m.holding, m.turnStageVec, m.completed, m.escalations)
 	}
 	return m
 }

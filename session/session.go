@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/iace/iace/ai"
+	"github.com/iace/iace/ai/escalate"
 	"github.com/iace/iace/media"
 	"github.com/iace/iace/media/telnyx"
 	"github.com/iace/iace/store"
@@ -27,9 +28,20 @@ type Session struct {
 	playout *media.Playout
 	ctrl    chan inboundEvent
 	turnEv  chan turnEvent
-	cmds    chan EndReason
-	entry   *registryEntry
-	begun   time.Time
+	cmds    chan endCmd
+	// policy decides when the call goes to a human; sentiments brings the
+	// caller turns' scores back from their scoring goroutines (scoring,
+	// under runCtx, which run cancels and waits for at its end).
+	policy            *escalate.Policy
+	sentiments        chan sentimentResult
+	scoring           sync.WaitGroup
+	runCtx            context.Context //nolint:containedctx // run's own context, for what it starts from a timer or a played mark; cancelled when run returns
+	pendingEscalation store.EscalationReason
+	escalateAt        time.Time
+	// escalation is why the call is being handed to a human, once it is.
+	escalation store.EscalationReason
+	entry      *registryEntry
+	begun      time.Time
 
 	readerDone chan struct{}
 	readErr    error // set before readerDone is closed
@@ -104,6 +116,15 @@ type inboundEvent struct {
 func (s *Session) run(ctx context.Context) EndReason {
 	s.timer = time.NewTimer(time.Hour)
 	defer s.timer.Stop()
+	// Everything the loop starts runs under ctx, which ends when run
+	// returns: scoring goroutines are not waited for past the call.
+	ctx, stopScoring := context.WithCancel(ctx)
+	s.runCtx = ctx
+	defer func() {
+		stopScoring()
+		s.scoring.Wait()
+	}()
+	s.escalateAt = s.escalationDeadline()
 	s.setState(StateListening)
 	s.ensureHolding(ctx)
 	if s.sttFailed {
@@ -117,8 +138,11 @@ func (s *Session) run(ctx context.Context) EndReason {
 		select {
 		case <-ctx.Done():
 			s.end(EndShutdown)
-		case r := <-s.cmds:
-			s.end(r)
+		case c := <-s.cmds:
+			if c.escalation != "" && s.escalation == "" {
+				s.escalation = c.escalation
+			}
+			s.end(c.reason)
 		case ev := <-s.ctrl:
 			s.onInbound(ctx, ev)
 		case <-s.readerDone:
@@ -134,12 +158,14 @@ func (s *Session) run(ctx context.Context) EndReason {
 			s.onTranscript(ctx, tr)
 		case ev := <-s.turnEv:
 			s.onTurnEvent(ctx, ev)
+		case r := <-s.sentiments:
+			s.onSentiment(ctx, r)
 		case <-s.playout.Failed():
 			s.log.Warn("writing to the media stream failed", "err", s.playout.Err())
 			s.end(EndTransportError)
 		case now := <-s.timer.C:
 			s.timerAt = time.Time{}
-			s.onTimer(now)
+			s.onTimer(ctx, now)
 		}
 	}
 	s.stopTurn()
@@ -234,11 +260,15 @@ func (s *Session) maybeAnswer(ctx context.Context) {
 	s.startReply(ctx, text)
 }
 
-func (s *Session) onTimer(now time.Time) {
+func (s *Session) onTimer(ctx context.Context, now time.Time) {
 	if !s.endAt.IsZero() && !now.Before(s.endAt) {
 		s.log.Info("call reached its maximum duration")
 		s.end(EndMaxDuration)
 		return
+	}
+	if !s.escalateAt.IsZero() && !now.Before(s.escalateAt) {
+		s.escalateAt = time.Time{}
+		s.escalate(ctx, s.policy.Elapsed(now.Sub(s.begun)))
 	}
 	if !s.awaitText.IsZero() && !now.Before(s.awaitText) {
 		s.awaitText = time.Time{}
@@ -254,7 +284,7 @@ func (s *Session) onTimer(now time.Time) {
 // armTimer points the session's one timer at the earliest deadline.
 func (s *Session) armTimer() {
 	next := s.endAt
-	for _, t := range []time.Time{s.awaitText, s.playedBy} {
+	for _, t := range []time.Time{s.awaitText, s.playedBy, s.escalateAt} {
 		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
 			next = t
 		}
@@ -286,6 +316,14 @@ func (s *Session) onInbound(ctx context.Context, ev inboundEvent) {
 		}
 		s.addEvent(EventDTMF, detail)
 		s.log.Debug("dtmf")
+		// 0 asks for a person, on the media stream as by webhook (whichever
+		// comes first; the other finds the call ending).
+		if ev.digit == '0' && s.agent.Escalation.TransferOnDTMFZero && s.ending == "" {
+			s.escalation = store.EscalationDTMF
+			s.addEvent(EventTransferRequested, string(store.EscalationDTMF))
+			s.log.Info("caller pressed 0: transferring to a human")
+			s.end(EndTransfer)
+		}
 	case inError:
 		s.log.Warn("telnyx reported a stream error", "code", ev.code)
 	case inMark:
@@ -316,10 +354,20 @@ func (s *Session) onPlayed() {
 		return
 	}
 	s.playedBy = time.Time{}
-	s.closeTurn(s.fullText(t), false)
+	text := s.fullText(t)
+	s.closeTurn(text, false)
 	s.setState(StateListening)
 	if t.answers {
 		s.failedReplies = 0
+		if t.kind == turnReply && t.action.Name == "" {
+			if reason := s.policy.AgentReplied(s.isFallback(text)); reason != "" {
+				s.escalate(s.runCtx, reason)
+			}
+		}
+	}
+	if r := s.pendingEscalation; r != "" && t.action.Name == "" && s.ending == "" {
+		s.handOff(s.runCtx, r)
+		return
 	}
 	if t.giveUp {
 		s.log.Warn("providers failed and the agent has no transfer number: ending the call")
@@ -331,8 +379,9 @@ func (s *Session) onPlayed() {
 		s.log.Info("agent ended the call")
 		s.end(EndAgentHangup)
 	case toolTransfer:
-		s.addEvent(EventTransferRequested, "")
-		s.log.Info("transfer to a human requested")
+		s.escalation = t.escalation
+		s.addEvent(EventTransferRequested, string(t.escalation))
+		s.log.Info("transfer to a human requested", "escalation_reason", string(t.escalation))
 		s.end(EndTransfer)
 	}
 }

@@ -89,12 +89,16 @@ type customerTools struct {
 
 // tools are the tools this call offers the model.
 func (s *Session) tools() []ai.Tool {
+	base := sessionTools
+	if !s.agent.Escalation.TransferToHumanTools {
+		base = sessionToolsNoTransfer // the agent does not let the model hand callers over
+	}
 	ct := s.customerTools()
 	if ct == nil {
-		return sessionTools
+		return base
 	}
-	out := make([]ai.Tool, 0, len(sessionTools)+2)
-	out = append(out, sessionTools...)
+	out := make([]ai.Tool, 0, len(base)+2)
+	out = append(out, base...)
 	out = append(out, lookupTool)
 	if ct.check != "" {
 		out = append(out, verifyTool(ct.check))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/iace/iace/ai"
 	"github.com/iace/iace/media"
+	"github.com/iace/iace/store"
 )
 
 // A turn is one thing the agent says: the greeting, a reply or the holding
@@ -31,8 +32,10 @@ type turn struct {
 	sentences   []spokenSentence
 	action      ai.ToolCall // end_call or transfer_to_human, carried out once the reply has played
 	giveUp      bool        // a holding turn after which the call ends: providers failed for good
-	cleared     bool
-	startedAt   time.Time
+	// escalation is why action hands the call to a human, when it does.
+	escalation store.EscalationReason
+	cleared    bool
+	startedAt  time.Time
 	// replyLatency: end of the caller's speech to this turn's first audio,
 	// and latency its split, for a reply whose timing is known.
 	replyLatency time.Duration
@@ -47,6 +50,7 @@ const (
 	turnGreeting = "greeting"
 	turnReply    = "reply"
 	turnHolding  = "holding"
+	turnHandoff  = "handoff"
 )
 
 type spokenSentence struct {

@@ -17,7 +17,7 @@ import (
 	"github.com/failsafe-go/failsafe-go/timeout"
 	"github.com/gorilla/websocket"
 
-	"github.com/iace/iace/ai"
+	"github.com/iace/iace/media"
 )
 
 // Client talks to Deepgram: Open starts a live transcription stream, and
@@ -235,6 +235,6 @@ func (c *Client) logAttempt(ctx context.Context, op string, resp *http.Response,
 	if resp != nil {
 		status, rid = resp.StatusCode, resp.Header.Get("dg-request-id")
 	}
-	c.log.Log(ctx, level, "provider attempt", slog.String("operation", op), slog.String("call_id", ai.CallID(ctx)),
+	c.log.Log(ctx, level, "provider attempt", slog.String("operation", op), slog.String("call_id", media.CallID(ctx)),
 		slog.String("request_id", rid), slog.Int("status", status), slog.Any("err", err))
 }

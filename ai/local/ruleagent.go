@@ -153,7 +153,7 @@ func actionCall(action string, req ai.ChatRequest) *ai.ToolCall {
 	var name, args string
 	switch action {
 	case ActionTransfer:
-		name, args = ToolTransferToHuman, `{"reason":"caller asked for a human"}`
+		name, args = ToolTransferToHuman, `{"reason":"caller_request"}`
 	case ActionEndCall:
 		name, args = ToolEndCall, `{"reason":"caller said goodbye"}`
 	default:

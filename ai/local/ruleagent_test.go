@@ -104,7 +104,7 @@ func TestRuleAgentEmitsToolCallsOnlyWhenOffered(t *testing.T) {
 		wantTool string
 		reason   string
 	}{
-		{"transfer when offered", "human please", allTools, local.ToolTransferToHuman, "caller asked for a human"},
+		{"transfer when offered", "human please", allTools, local.ToolTransferToHuman, "caller_request"},
 		{"end_call when offered", "ok bye", allTools, local.ToolEndCall, "caller said goodbye"},
 		{"no transfer when not offered", "human please", []ai.Tool{{Name: local.ToolEndCall}}, "", ""},
 		{"no end_call without tools", "ok bye", nil, "", ""},

@@ -20,6 +20,7 @@ import (
 	"github.com/failsafe-go/failsafe-go/retrypolicy"
 
 	"github.com/iace/iace/ai"
+	"github.com/iace/iace/media"
 )
 
 // readBufferSize is the bufio buffer over a response body; SSE lines longer
@@ -398,6 +399,6 @@ func (c *Client) logAttempt(ctx context.Context, op *operation, status int, requ
 		return
 	}
 	c.cfg.Logger.Log(ctx, level, "provider attempt", slog.String("provider", c.cfg.Name), slog.String("operation", op.name),
-		slog.String("call_id", ai.CallID(ctx)), slog.String("request_id", requestID), slog.Int("status", status),
+		slog.String("call_id", media.CallID(ctx)), slog.String("request_id", requestID), slog.Int("status", status),
 		slog.Duration("headers_after", time.Since(sent)), slog.Any("err", err))
 }

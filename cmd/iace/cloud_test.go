@@ -52,14 +52,18 @@ func startCloud(ctx context.Context, t *testing.T, reply openaitest.ChatReply) *
 	agents := filepath.Join(dir, "agents.json")
 	if err := os.WriteFile(agents, []byte(`{"id":"demo","org_id":"demo","name":"Support","greeting":"Hello, how can I help?",
 		"fallback":"Sorry?","system_prompt":"Be brief.","transfer_number":"+15550009999",
-		"settings":{"model":"support-model","temperature":0.3,"max_tokens":120,"verify_caller":"pin"}}`), 0o600); err != nil {
+		"settings":{"model":"support-model","temperature":0.3,"max_tokens":120,"verify_caller":"pin"},
+		"escalation":{"transfer_to_human_tool":true}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := loadConfig([]string{"--addr", "127.0.0.1:0", "--internal-addr", "127.0.0.1:0", "--data-dir", dir,
 		"--agents-file", agents, "--llm-base-url", llm.URL, "--deepgram-url", dg.URL(), "--telnyx-api-url", tx.BaseURL(),
 		// The simulator plays Telnyx without a webhook, so without a stream
 		// token; with a Telnyx key set only the explicit switch admits that.
-		"--unauthenticated-streams", "true"},
+		"--unauthenticated-streams", "true",
+		// Caller turns are scored while the call runs; the lexicon keeps
+		// those requests off the fake model, whose replies are scripted.
+		"--sentiment", "lexicon"},
 		env(map[string]string{envLLMKey: "llm-key", envDeepgramKey: "dg-key", envTelnyxKey: "tx-key"}), io.Discard)
 	if err != nil {
 		t.Fatal(err)

@@ -128,7 +128,8 @@ func newFaultRig(t *testing.T, o rigOptions) *faultRig {
 	t.Cleanup(calls.Close)
 
 	agent := store.Agent{ID: "demo", OrgID: "demo", Name: "Support", Greeting: "Hello, how can I help?", Fallback: "Sorry?",
-		SystemPrompt: "Be brief.", TransferNumber: faultTransferTo}
+		SystemPrompt: "Be brief.", TransferNumber: faultTransferTo,
+		Escalation: store.EscalationRules{TransferToHumanTools: true}}
 	if o.agent != nil {
 		o.agent(&agent)
 	}
@@ -231,7 +232,7 @@ func (r *faultRig) gauge(t *testing.T, name string, labels map[string]string) fl
 }
 
 var transferReply = openaitest.ChatReply{Text: []string{"Of course. ", "Let me connect you ", "to a colleague now."},
-	ToolCalls: []openaitest.ToolCall{{Name: "transfer_to_human", Arguments: `{"reason":"caller asked"}`}}}
+	ToolCalls: []openaitest.ToolCall{{Name: "transfer_to_human", Arguments: `{"reason":"caller_request"}`}}}
 
 // expectAnswered: the caller heard the model's answer, no holding phrase,
 // and was handed over as the model asked.
@@ -242,6 +243,9 @@ func expectAnswered(t *testing.T, r *faultRig, sum session.CallSummary) {
 		t.Errorf("the agent said %q: want the answer and no holding phrase\n%s", got, r.logs)
 	}
 	expectTransfer(t, r, sum)
+	if sum.Escalation != store.EscalationCallerRequest || sum.Outcome() != store.OutcomeEscalated {
+		t.Errorf("recorded as escalation %q, outcome %q; want caller_request, escalated", sum.Escalation, sum.Outcome())
+	}
 }
 
 // expectHeldAndTransferred: the caller heard the holding phrase and was
@@ -252,6 +256,10 @@ func expectHeldAndTransferred(t *testing.T, r *faultRig, sum session.CallSummary
 		t.Errorf("the agent said %q: want the holding phrase\n%s", got, r.logs)
 	}
 	expectTransfer(t, r, sum)
+	// Handed over because a provider failed: not an escalation anybody chose.
+	if sum.Escalation != store.EscalationProviderFailure || sum.Outcome() != store.OutcomeFailed {
+		t.Errorf("recorded as escalation %q, outcome %q; want provider_failure, failed", sum.Escalation, sum.Outcome())
+	}
 }
 
 func expectTransfer(t *testing.T, r *faultRig, sum session.CallSummary) {
@@ -373,7 +381,15 @@ func TestFaultMatrix(t *testing.T) {
 			}},
 			setup: func(r *faultRig) { r.llm.SetDefaultChat(transferReply) },
 			check: func(t *testing.T, r *faultRig, _ sim.Report, sum session.CallSummary) {
-				expectHeldAndTransferred(t, r, sum)
+				if got := said(sum); !slices.Contains(got, holding) {
+					t.Errorf("the agent said %q: want the holding phrase", got)
+				}
+				expectTransfer(t, r, sum)
+				// The caller had asked for a person and the model had agreed
+				// before the voice failed: the transfer is theirs, not the failure's.
+				if sum.Escalation != store.EscalationCallerRequest || sum.Outcome() != store.OutcomeEscalated {
+					t.Errorf("recorded as escalation %q, outcome %q; want caller_request, escalated", sum.Escalation, sum.Outcome())
+				}
 				if n := r.speaksOf(holding); n != 1 {
 					t.Errorf("%d Aura requests for the holding phrase: want only the one at start", n)
 				}
@@ -405,6 +421,23 @@ func TestFaultMatrix(t *testing.T) {
 				}
 				if !slices.Equal(statuses, []int{500, 200}) {
 					t.Errorf("transfer answers %v: want 500 then 200", statuses)
+				}
+			},
+		},
+		{
+			name: "call control refuses the transfer: the caller is hung up and the record says the transfer failed",
+			setup: func(r *faultRig) {
+				r.llm.SetDefaultChat(transferReply)
+				r.tx.Fail(callcontroltest.Fault{Action: "transfer", Status: http.StatusForbidden, Times: 10})
+			},
+			check: func(t *testing.T, r *faultRig, _ sim.Report, sum session.CallSummary) {
+				if sum.EndReason != session.EndTransferFailed || sum.Outcome() != store.OutcomeFailed ||
+					sum.Escalation != store.EscalationCallerRequest {
+					t.Errorf("recorded %q / %q / escalation %q; want transfer_failed, failed, caller_request",
+						sum.EndReason, sum.Outcome(), sum.Escalation)
+				}
+				if !slices.ContainsFunc(r.tx.Commands(), func(c callcontroltest.Command) bool { return c.Applied && c.Action == "hangup" }) {
+					t.Error("the caller was not hung up after the failed transfer")
 				}
 			},
 		},

@@ -227,7 +227,8 @@ func (s *stores) recordCall(ctx context.Context, log *slog.Logger, sum session.C
 	if sum.Info.OrgID == "" {
 		return // an agent from outside the store: nowhere to record it
 	}
-	call, customer, end := callRecord(sum)
+	rec := sum.Record()
+	call, customer, end := rec.Call, rec.Customer, rec.End
 	end.Sentiment = scoreSentiment(ctx, sentiment, end.Turns)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

@@ -37,9 +37,24 @@ var secret = []byte("0123456789abcdef0123456789abcdef")
 // liveCalls plays the session engine: it records which calls it was asked
 // to end, and holds the calls marked live.
 type liveCalls struct {
-	mu    sync.Mutex
-	live  map[session.CallID]bool
-	ended map[session.CallID]session.EndReason
+	mu        sync.Mutex
+	live      map[session.CallID]bool
+	ended     map[session.CallID]session.EndReason
+	escalated map[session.CallID]store.EscalationReason
+}
+
+func (l *liveCalls) Escalate(id session.CallID, r store.EscalationReason) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.live[id] {
+		return false
+	}
+	l.ended[id] = session.EndTransfer
+	if l.escalated == nil {
+		l.escalated = map[session.CallID]store.EscalationReason{}
+	}
+	l.escalated[id] = r
+	return true
 }
 
 func (l *liveCalls) Hangup(id session.CallID, r session.EndReason) bool {

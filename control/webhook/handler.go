@@ -38,11 +38,12 @@ type CallControl interface {
 	Hangup(ctx context.Context, callControlID string, p callcontrol.HangupParams) error
 }
 
-// LiveCalls ends a live session of this node: *session.Engine is one. With
-// session.EndTransfer the session hands the caller to the agent's transfer
-// number; it reports false when the call is not live here.
+// LiveCalls ends a live session of this node, or has it hand the caller to
+// the agent's transfer number for an escalation reason: *session.Engine is
+// one. Both report false when the call is not live here.
 type LiveCalls interface {
 	Hangup(id session.CallID, reason session.EndReason) bool
+	Escalate(id session.CallID, reason store.EscalationReason) bool
 }
 
 // Deps are what a Handler works with. Live may be nil (no sessions to end).

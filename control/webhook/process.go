@@ -262,7 +262,7 @@ func (h *Handler) dtmf(ctx context.Context, log *slog.Logger, ev Event) (string,
 	if !agent.Escalation.TransferOnDTMFZero {
 		return resultIgnored, nil
 	}
-	if !h.deps.Live.Hangup(call.ID, session.EndTransfer) {
+	if !h.deps.Live.Escalate(call.ID, store.EscalationDTMF) {
 		log.Info("caller pressed 0 but the call is not live on this node")
 		return resultIgnored, nil
 	}

@@ -236,6 +236,11 @@ func TestDTMFZeroTransfersWhenTheAgentSaysSo(t *testing.T) {
 	if r := e.live.endedWith(id); r != session.EndTransfer {
 		t.Errorf("digit 0: session ended with %q, want transfer", r)
 	}
+	e.live.mu.Lock()
+	defer e.live.mu.Unlock()
+	if r := e.live.escalated[id]; r != store.EscalationDTMF {
+		t.Errorf("digit 0: escalation reason %q, want dtmf", r)
+	}
 }
 
 func TestFullQueueIs503AndTheRetryIsProcessed(t *testing.T) {

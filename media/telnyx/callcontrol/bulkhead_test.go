@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/iace/iace/media"
 	"github.com/iace/iace/media/telnyx/callcontrol"
 	"github.com/iace/iace/media/telnyx/callcontrol/callcontroltest"
 )
@@ -50,7 +51,7 @@ func TestAFullBulkheadRefusesWithoutSending(t *testing.T) {
 	<-entered
 
 	start := time.Now()
-	err = c.Transfer(callcontrol.WithCallID(ctxT(t), "call-busy"), "ccid-busy", callcontrol.TransferParams{To: "+15550001111"})
+	err = c.Transfer(media.WithCallID(ctxT(t), "call-busy"), "ccid-busy", callcontrol.TransferParams{To: "+15550001111"})
 	if !errors.Is(err, callcontrol.ErrBusy) {
 		t.Fatalf("transfer while the bulkhead is full: %v, want ErrBusy", err)
 	}

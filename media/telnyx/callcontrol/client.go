@@ -21,6 +21,8 @@ import (
 	"github.com/failsafe-go/failsafe-go/circuitbreaker"
 	"github.com/failsafe-go/failsafe-go/retrypolicy"
 	"github.com/failsafe-go/failsafe-go/timeout"
+
+	"github.com/iace/iace/media"
 )
 
 // Log attribute keys.
@@ -181,7 +183,7 @@ func (c *Client) command(ctx context.Context, action, ccid, cmdID string, body a
 	if errors.Is(err, ErrCircuitOpen) || errors.Is(err, ErrBusy) {
 		// Refused before an attempt was sent: no attempt line says so.
 		c.log.LogAttrs(ctx, slog.LevelWarn, "telnyx call control command not sent",
-			slog.String(logAction, action), slog.String(logCallID, callIDFrom(ctx)), slog.String(logCCID, ccid),
+			slog.String(logAction, action), slog.String(logCallID, media.CallID(ctx)), slog.String(logCCID, ccid),
 			slog.String(logCommandID, cmdID), slog.String(logErr, err.Error()))
 	}
 	if err != nil {
@@ -240,7 +242,7 @@ func (c *Client) observe(ctx context.Context, action, ccid, cmdID string, n, sta
 	}
 	attrs := []slog.Attr{
 		slog.String(logAction, action),
-		slog.String(logCallID, callIDFrom(ctx)),
+		slog.String(logCallID, media.CallID(ctx)),
 		slog.String(logCCID, ccid),
 		slog.String(logCommandID, cmdID),
 		slog.Int(logAttempt, n),

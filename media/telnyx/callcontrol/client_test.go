@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/iace/iace/media"
 	"github.com/iace/iace/media/telnyx/callcontrol"
 	"github.com/iace/iace/media/telnyx/callcontrol/callcontroltest"
 )
@@ -558,7 +559,7 @@ func TestACanceledContextStopsTheCommand(t *testing.T) {
 func TestAttemptsAreLoggedWithRequestIDsAndNeverTheKey(t *testing.T) {
 	h := newHarness(t, nil)
 	h.fake.Fail(callcontroltest.Fault{Status: http.StatusInternalServerError})
-	if err := h.client.Answer(callcontrol.WithCallID(ctxT(t), "call-7"), "ccid-log", callcontrol.AnswerParams{}); err != nil {
+	if err := h.client.Answer(media.WithCallID(ctxT(t), "call-7"), "ccid-log", callcontrol.AnswerParams{}); err != nil {
 		t.Fatal(err)
 	}
 	var lines []map[string]any

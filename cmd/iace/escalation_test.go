@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/iace/iace/loadtest/callsim/sim"
+	"github.com/iace/iace/store"
+)
+
+// TestEscalationRulesHandOverWhoNeedsAPerson: iace serve with offline
+// providers and an agent whose escalation rules are on. Scripted callers
+// (sim_script) play through the real stream: one grows angrier over three
+// turns without asking for anyone, one the agent keeps misunderstanding,
+// one who is happy. The first two are handed over with the rule that
+// fired, the third is not; the records say so.
+func TestEscalationRulesHandOverWhoNeedsAPerson(t *testing.T) {
+	dir := t.TempDir()
+	agents := filepath.Join(dir, "agents.json")
+	if err := os.WriteFile(agents, []byte(`{"id":"demo","org_id":"demo","name":"Support","greeting":"Hello, how can I help?",
+		"fallback":"Sorry, could you say that again?",
+		"intents":[{"name":"hours","keywords":["hours","open"],"reply":"We are open nine to five."},
+			{"name":"delivery","keywords":["order","delivery","parcel"],"reply":"Your parcel is on its way."},
+			{"name":"bye","keywords":["goodbye"],"reply":"Goodbye!","action":"end_call"}],
+		"escalation":{"negative_turns":3,"sentiment_below":-0.3,"repeated_fallbacks":2,"transfer_to_human_tool":true}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig([]string{"--addr", "127.0.0.1:0", "--internal-addr", "127.0.0.1:0", "--data-dir", dir,
+		"--agents-file", agents}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	logs := newLog()
+	s, err := newServer(ctx, cfg, logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := s.start(ctx)
+	url := "ws://" + s.publicLn.Addr().String() + "/media/telnyx"
+
+	callers := []struct {
+		name  string
+		lines []string
+		want  []store.EscalationReason // any of these; none for a call that is not handed over
+	}{
+		{"growing angrier", []string{
+			"where is my order, I am a bit annoyed",
+			"this delivery is terrible, I am really upset",
+			"my order is late again, this is awful and I am furious",
+			"goodbye",
+		}, []store.EscalationReason{store.EscalationSentiment, store.EscalationNegativeTurns}},
+		{"misunderstood", []string{
+			"blue fridge lamp seventeen",
+			"seventeen lamp fridge blue",
+			"lamp blue seventeen fridge",
+			"goodbye",
+		}, []store.EscalationReason{store.EscalationRepeatedFallbacks}},
+		{"happy", []string{"what are your opening hours", "great, thank you so much", "goodbye"}, nil},
+	}
+	// The three callers call at once.
+	reps := make([]sim.Report, len(callers))
+	var g errgroup.Group
+	for i, c := range callers {
+		g.Go(func() error {
+			var err error
+			reps[i], err = sim.Run(ctx, sim.Config{URL: url, Calls: 1, Script: c.lines, Seed: uint64(i + 1), CallTimeout: 90 * time.Second})
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.engine.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	calls, _, err := s.stores.backend.ListCalls(ctx, demoOrg, store.CallFilter{}, store.Page{Limit: 10})
+	if err != nil || len(calls) != len(callers) {
+		t.Fatalf("%d calls recorded, err %v", len(calls), err)
+	}
+	for i, c := range callers {
+		// A caller handed over does not get to say all their lines.
+		if c.want == nil && reps[i].CallsCompleted != 1 {
+			t.Errorf("%s: the call did not complete", c.name)
+		}
+		var got store.Call
+		var d store.CallDetail
+		for _, item := range calls {
+			if d, err = s.stores.backend.GetCall(ctx, demoOrg, item.Call.ID); err != nil {
+				t.Fatal(err)
+			}
+			if len(d.Turns) > 1 && d.Turns[1].Text == c.lines[0] {
+				got = d.Call
+				break
+			}
+		}
+		if got.ID == "" {
+			t.Fatalf("%s: no record of the call", c.name)
+		}
+		if c.want == nil {
+			if got.Outcome == store.OutcomeEscalated || got.EscalationReason != "" {
+				t.Errorf("%s: handed over (%s, %q), want not", c.name, got.Outcome, got.EscalationReason)
+			}
+			continue
+		}
+		if got.Outcome != store.OutcomeEscalated || got.EndReason != "transfer" ||
+			!slices.Contains(c.want, store.EscalationReason(got.EscalationReason)) {
+			t.Errorf("%s: recorded %s / %s / %q, want escalated by transfer with one of %v\n%s",
+				c.name, got.Outcome, got.EndReason, got.EscalationReason, c.want, logs)
+		}
+		if !slices.ContainsFunc(d.Events, func(e store.CallEvent) bool {
+			return e.Kind == "transfer_requested" && e.Detail == got.EscalationReason
+		}) {
+			t.Errorf("%s: no transfer_requested event naming %q: %+v", c.name, got.EscalationReason, d.Events)
+		}
+	}
+	metrics := get(t, "http://"+s.intLn.Addr().String()+"/metrics")
+	for _, line := range []string{`iace_calls_completed_total{outcome="escalated"} 2`, `iace_escalations_total{reason="repeated_fallbacks"} 1`} {
+		if !strings.Contains(metrics, line) {
+			t.Errorf("metrics lack %s", line)
+		}
+	}
+	if err := s.shutdown(ctx, 5*time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("serve: %v", err)
+		}
+	}
+}

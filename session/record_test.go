@@ -1,0 +1,117 @@
+package session_test
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/iace/iace/ai"
+	"github.com/iace/iace/session"
+	"github.com/iace/iace/store"
+)
+
+func TestCallRecordKeepsTheSessionEvents(t *testing.T) {
+	start := time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC)
+	events := []session.Event{
+		{Kind: session.EventGreeting, At: start.Add(200 * time.Millisecond)},
+		{Kind: session.EventCallerTurn, At: start.Add(4 * time.Second)},
+		{Kind: session.EventBargeIn, At: start.Add(6 * time.Second)},
+		{Kind: session.EventDTMF, At: start.Add(7 * time.Second), Detail: "0"},
+		{Kind: session.EventHoldingPhrase, At: start.Add(8 * time.Second), Detail: "chat model"},
+		{Kind: session.EventTransferRequested, At: start.Add(9 * time.Second)},
+	}
+	sum := session.CallSummary{
+		Info:      session.CallInfo{ID: "call-1", OrgID: "org-1", AgentID: "agent-1", From: "+15551110001", StartedAt: start},
+		EndedAt:   start.Add(10 * time.Second),
+		EndReason: session.EndTransfer,
+		Events:    events,
+	}
+	end := sum.Record().End
+	want := []store.CallEvent{
+		{Kind: "greeting", At: start.Add(200 * time.Millisecond)},
+		{Kind: "caller_turn", At: start.Add(4 * time.Second)},
+		{Kind: "barge_in", At: start.Add(6 * time.Second)},
+		{Kind: "dtmf", At: start.Add(7 * time.Second), Detail: "0"},
+		{Kind: "holding_phrase", At: start.Add(8 * time.Second), Detail: "chat model"},
+		{Kind: "transfer_requested", At: start.Add(9 * time.Second)},
+	}
+	if !reflect.DeepEqual(end.Events, want) {
+		t.Fatalf("events\n got  %+v\n want %+v", end.Events, want)
+	}
+	if err := end.Check(); err != nil {
+		t.Fatalf("the store refuses the record: %v", err)
+	}
+
+	t.Run("a call without events records none", func(t *testing.T) {
+		sum := sum
+		sum.Events = nil
+		if end := sum.Record().End; end.Events != nil {
+			t.Fatalf("events %+v", end.Events)
+		}
+	})
+
+	t.Run("events the store would refuse do not lose the record", func(t *testing.T) {
+		long := "x" + strings.Repeat("é", store.MaxEventDetailLen) // 2-byte runes: a cut at the cap splits one
+		many := make([]session.Event, 0, store.MaxCallEvents+50)
+		many = append(many,
+			session.Event{Kind: session.EventHoldingPhrase, At: start, Detail: long},
+			session.Event{Kind: "", At: start},
+			session.Event{Kind: session.EventDTMF})
+		for len(many) < cap(many) {
+			many = append(many, session.Event{Kind: session.EventCallerTurn, At: start.Add(time.Second)})
+		}
+		sum := sum
+		sum.Events = many
+		end := sum.Record().End
+		if err := end.Check(); err != nil {
+			t.Fatalf("the store refuses the record: %v", err)
+		}
+		if len(end.Events) != store.MaxCallEvents {
+			t.Fatalf("%d events, want the first %d the store keeps", len(end.Events), store.MaxCallEvents)
+		}
+		d := end.Events[0].Detail
+		if len(d) != store.MaxEventDetailLen-1 || !utf8.ValidString(d) || !strings.HasPrefix(long, d) {
+			t.Fatalf("long detail cut to %d bytes %q", len(d), d)
+		}
+		if end.Events[1].Kind != "caller_turn" {
+			t.Fatalf("an event without a kind or time was kept: %+v", end.Events[1])
+		}
+	})
+}
+
+// TestTheRecordSaysWhatHappenedToATransfer: the record's outcome and
+// escalation reason come from the session: a transfer made for the caller
+// is escalated with its reason; one made because providers failed is
+// failed with reason provider_failure; one that could not be made is a
+// failed call that ended transfer_failed, its attempted reason kept.
+func TestTheRecordSaysWhatHappenedToATransfer(t *testing.T) {
+	start := time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC)
+	spoke := []session.Turn{{Speaker: ai.RoleUser, Text: "I want a person"}}
+	for _, tc := range []struct {
+		name    string
+		end     session.EndReason
+		esc     store.EscalationReason
+		outcome store.Outcome
+	}{
+		{"the caller asked", session.EndTransfer, store.EscalationCallerRequest, store.OutcomeEscalated},
+		{"the model gave up", session.EndTransfer, store.EscalationModelTool, store.OutcomeEscalated},
+		{"the caller pressed 0", session.EndTransfer, store.EscalationDTMF, store.OutcomeEscalated},
+		{"providers failed", session.EndTransfer, store.EscalationProviderFailure, store.OutcomeFailed},
+		{"the transfer could not be made", session.EndTransferFailed, store.EscalationCallerRequest, store.OutcomeFailed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sum := session.CallSummary{Info: session.CallInfo{ID: "c", OrgID: "o", AgentID: "a", StartedAt: start},
+				EndedAt: start.Add(time.Minute), EndReason: tc.end, Escalation: tc.esc, Transcript: spoke}
+			end := sum.Record().End
+			if end.Outcome != tc.outcome || end.EscalationReason != string(tc.esc) || end.EndReason != string(tc.end) {
+				t.Errorf("recorded %s / %q / %s, want %s / %q / %s", end.Outcome, end.EscalationReason, end.EndReason,
+					tc.outcome, tc.esc, tc.end)
+			}
+			if err := end.Check(); err != nil {
+				t.Errorf("the store refuses it: %v", err)
+			}
+		})
+	}
+}
