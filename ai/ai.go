@@ -173,3 +173,21 @@ func SentimentLabel(score float64) string {
 	}
 	return SentimentNeutral
 }
+
+// Trend is the least-squares slope of v against its index, 0 for fewer
+// than two values: how a call's caller sentiment moves per turn.
+func Trend(v []float64) float64 {
+	n := float64(len(v))
+	if n < 2 {
+		return 0
+	}
+	var sx, sy, sxy, sxx float64
+	for i, y := range v {
+		x := float64(i)
+		sx += x
+		sy += y
+		sxy += x * y
+		sxx += x * x
+	}
+	return (n*sxy - sx*sy) / (n*sxx - sx*sx)
+}

@@ -90,7 +90,7 @@ func (p *Policy) Scored(score float64) store.EscalationReason {
 	}
 	if th := p.rules.SentimentBelow; th != 0 && len(p.scores) >= 2 {
 		last := p.scores[max(0, len(p.scores)-sentimentWindow):]
-		if mean(last) < th && slope(last) <= 0 {
+		if mean(last) < th && ai.Trend(last) <= 0 {
 			return store.EscalationSentiment
 		}
 	}
@@ -128,7 +128,7 @@ func (p *Policy) Elapsed(d time.Duration) store.EscalationReason {
 
 // Trend is the least-squares slope of the call's caller scores per turn so
 // far (0 with fewer than two), for the record and the live view.
-func (p *Policy) Trend() float64 { return slope(p.scores) }
+func (p *Policy) Trend() float64 { return ai.Trend(p.scores) }
 
 // words splits s into lower-case words of letters and digits.
 func words(s string) []string {
@@ -160,21 +160,4 @@ func mean(v []float64) float64 {
 		s += x
 	}
 	return s / float64(len(v))
-}
-
-// slope is the least-squares slope of v against its index.
-func slope(v []float64) float64 {
-	n := float64(len(v))
-	if n < 2 {
-		return 0
-	}
-	var sx, sy, sxy, sxx float64
-	for i, y := range v {
-		x := float64(i)
-		sx += x
-		sy += y
-		sxy += x * y
-		sxx += x * x
-	}
-	return (n*sxy - sx*sy) / (n*sxx - sx*sx)
 }

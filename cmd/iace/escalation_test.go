@@ -85,6 +85,10 @@ func TestEscalationRulesHandOverWhoNeedsAPerson(t *testing.T) {
 	if err := s.engine.Drain(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Records are written off the calls' path: wait for the spool.
+	if err := s.stores.spool.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
 	calls, _, err := s.stores.backend.ListCalls(ctx, demoOrg, store.CallFilter{}, store.Page{Limit: 10})
 	if err != nil || len(calls) != len(callers) {
 		t.Fatalf("%d calls recorded, err %v", len(calls), err)

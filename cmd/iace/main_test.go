@@ -168,6 +168,10 @@ func TestServeHoldsSimulatedCalls(t *testing.T) {
 	if err := s.engine.Drain(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Records are written off the calls' path: wait for the spool.
+	if err := s.stores.spool.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
 	calls, _, err := s.stores.backend.ListCalls(ctx, demoOrg, store.CallFilter{}, store.Page{Limit: 10})
 	if err != nil || len(calls) != 4 {
 		t.Fatalf("%d calls in the store, err %v; want 4", len(calls), err)

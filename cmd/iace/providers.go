@@ -12,6 +12,7 @@ import (
 	"github.com/iace/iace/ai"
 	"github.com/iace/iace/ai/deepgram"
 	"github.com/iace/iace/ai/google"
+	"github.com/iace/iace/ai/learn"
 	"github.com/iace/iace/ai/local"
 	"github.com/iace/iace/ai/openai"
 	"github.com/iace/iace/media/telnyx/callcontrol"
@@ -41,6 +42,8 @@ type providers struct {
 	sentiment local.SentimentScorer
 	names     []any // slog attributes naming each choice
 	closers   []func()
+	// extract finds what a finished call teaches (ai/learn).
+	extract learn.Extractor
 }
 
 // Close releases what the providers hold (a transcriber's workers).
@@ -193,6 +196,23 @@ func (p *providers) addLanguage(cfg config, reg prometheus.Registerer, log *slog
 		return err
 	}
 	p.sentiment = s
+
+	// Learning from finished calls: the model in JSON mode with the
+	// heuristic as its fallback, or the heuristic alone offline.
+	p.extract = learn.Heuristic{}
+	if cfg.LLMKey != "" {
+		jc, err := openai.NewJSON(openai.Config{BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMKey, Model: cfg.LLMModel, Registerer: reg, Logger: log},
+			openai.JSONConfig{Operation: "learn"})
+		if err != nil {
+			return fmt.Errorf("learning: %w", err)
+		}
+		if p.extract, err = learn.NewLLM(jc, learn.LLMConfig{Registerer: reg}); err != nil {
+			return fmt.Errorf("learning: %w", err)
+		}
+		p.names = append(p.names, "learning", "JSON-mode chat model at "+cfg.LLMBaseURL+", heuristic when it fails")
+	} else {
+		p.names = append(p.names, "learning", "offline heuristic (learn.Heuristic)")
+	}
 	return nil
 }
 

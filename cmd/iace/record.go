@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/iace/iace/ai"
 	"github.com/iace/iace/ai/local"
 	"github.com/iace/iace/store"
 )
@@ -59,20 +60,12 @@ func scoreSentiment(ctx context.Context, sc local.SentimentScorer, turns []store
 // summarize is the sentiment summary of a call's caller turn scores, in
 // order: mean, minimum, last, and the least-squares slope per turn.
 func summarize(scores []float64) *store.Sentiment {
-	n := float64(len(scores))
-	s := &store.Sentiment{Min: scores[0], Last: scores[len(scores)-1], Turns: len(scores)}
-	var sum, sx, sxy, sxx float64
-	for i, v := range scores {
-		x := float64(i)
+	s := &store.Sentiment{Min: scores[0], Last: scores[len(scores)-1], Turns: len(scores), Trend: ai.Trend(scores)}
+	var sum float64
+	for _, v := range scores {
 		sum += v
-		sx += x
-		sxy += x * v
-		sxx += x * x
 		s.Min = min(s.Min, v)
 	}
-	s.Average = sum / n
-	if d := n*sxx - sx*sx; d > 0 {
-		s.Trend = (n*sxy - sx*sum) / d
-	}
+	s.Average = sum / float64(len(scores))
 	return s
 }

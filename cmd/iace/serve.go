@@ -18,11 +18,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/iace/iace/ai"
+	"github.com/iace/iace/ai/learn"
 	"github.com/iace/iace/control/api"
 	"github.com/iace/iace/control/housekeeping"
 	"github.com/iace/iace/media"
 	"github.com/iace/iace/media/telnyx"
 	"github.com/iace/iace/session"
+	"github.com/iace/iace/store/spool"
 )
 
 // server is a running iace serve: its listeners and engine.
@@ -47,7 +49,22 @@ type server struct {
 	housekeeper   *housekeeping.Housekeeper
 	housekeepStop context.CancelFunc
 	housekeepDone chan struct{}
+	// learners learn from finished calls the spool hands them.
+	learners *learn.Workers
 }
+
+// Learning from finished calls runs on its own workers, off every call's
+// path: two at once (an LLM extraction takes about a second), up to 256
+// waiting, each call bounded.
+const (
+	learnWorkers = 2
+	learnQueue   = 256
+	learnTimeout = 30 * time.Second
+)
+
+// recordFlushTimeout bounds the wait at shutdown for call records still
+// being written; what is left stays on disk for the next start.
+const recordFlushTimeout = 5 * time.Second
 
 // newServer wires config -> agents -> providers -> engine -> HTTP and opens
 // the listeners. Nothing is served until start.
@@ -108,7 +125,7 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		// The model may look the caller up (lookup_customer), through the cache.
 		Customers: st.cached,
 		Pacer:     pacer,
-		OnEnd:     func(ctx context.Context, sum session.CallSummary) { st.recordCall(ctx, log, sum, prov.sentiment) },
+		OnEnd:     func(ctx context.Context, sum session.CallSummary) { st.recordCall(ctx, log, sum) },
 		Metrics:   session.NewMetrics(reg),
 		Tracer:    tracer,
 		Log:       log,
@@ -118,16 +135,39 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		_ = st.Close()
 		return nil, err
 	}
-	hk, err := housekeeping.New(housekeeping.Config{}, st.backend, log)
+	// After the call: the spool's replayer scores what the call did not,
+	// writes the record, and hands the call to the learning workers.
+	learner, err := learn.New(st.cached, prov.embed, prov.extract, learn.Config{Registerer: reg, Logger: log})
 	if err != nil {
 		pacer.Close()
 		_ = st.Close()
 		return nil, err
 	}
-	s := &server{log: log, engine: engine, pacer: pacer, stores: st, prov: prov, stopTracing: stopTracing, housekeeper: hk}
-	if s.control, err = newControl(cfg, st, prov, engine, tracer, reg, log); err != nil {
+	learners := learn.NewWorkers(context.WithoutCancel(ctx), learner, learnWorkers, learnQueue, learnTimeout, log)
+	if err := st.openSpool(cfg, log, reg,
+		spool.WithPrepare(func(ctx context.Context, rec *spool.CallRecord) {
+			rec.End.Sentiment = scoreSentiment(ctx, prov.sentiment, rec.End.Turns)
+		}),
+		spool.WithApplied(st.learnAfter(learners, log))); err != nil {
+		learners.Close()
 		pacer.Close()
 		_ = st.Close()
+		return nil, err
+	}
+	// From here a failure stops what was started, in this order.
+	abort := func() {
+		pacer.Close()
+		_ = st.Close() // the spool first: no more calls for the learners
+		learners.Close()
+	}
+	hk, err := housekeeping.New(housekeeping.Config{}, st.backend, log)
+	if err != nil {
+		abort()
+		return nil, err
+	}
+	s := &server{log: log, engine: engine, pacer: pacer, stores: st, prov: prov, stopTracing: stopTracing, housekeeper: hk, learners: learners}
+	if s.control, err = newControl(cfg, st, prov, engine, tracer, reg, log); err != nil {
+		abort()
 		return nil, err
 	}
 
@@ -165,15 +205,13 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 	conns := newConnMetrics(reg)
 	ln, err := lc.Listen(ctx, "tcp", cfg.Addr)
 	if err != nil {
-		pacer.Close()
-		_ = st.Close()
+		abort()
 		return nil, fmt.Errorf("public listener: %w", err)
 	}
 	s.publicLn = limitListen(ln, "public", cfg.HTTP.MaxConns, conns)
 	if ln, err = lc.Listen(ctx, "tcp", cfg.InternalAddr); err != nil {
 		_ = s.publicLn.Close()
-		pacer.Close()
-		_ = st.Close()
+		abort()
 		return nil, fmt.Errorf("internal listener: %w", err)
 	}
 	s.intLn = limitListen(ln, "internal", internalMaxConns, conns)
@@ -308,6 +346,15 @@ func (s *server) shutdown(ctx context.Context, drainTimeout time.Duration, force
 		s.housekeepStop()
 		<-s.housekeepDone
 	}
+	// The drained calls' records: written now if the database lets us,
+	// else at the next start. Then what they teach, then the stores.
+	fctx, fcancel := context.WithTimeout(ctx, recordFlushTimeout)
+	if ferr := s.stores.spool.Flush(fctx); ferr != nil {
+		s.log.Warn("call records still waiting at shutdown; they are written at the next start", "records", s.stores.spool.Depth())
+	}
+	fcancel()
+	_ = s.stores.spool.Close()
+	s.learners.Close()
 	s.pacer.Close()
 	s.prov.Close()
 	return errors.Join(err, s.stopTracing(sctx), s.stores.Close())

@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/iace/iace/ai/local"
+	"github.com/iace/iace/ai/learn"
 	"github.com/iace/iace/migrations"
 	"github.com/iace/iace/session"
 	"github.com/iace/iace/store"
@@ -94,13 +94,18 @@ func openStores(ctx context.Context, cfg config, log *slog.Logger, reg prometheu
 			return nil, err
 		}
 	}
-	// Call records go through the spool: a database that is briefly away at
-	// the end of a call delays the record, it does not lose it.
-	if s.spool, err = spool.Open(filepath.Join(cfg.DataDir, "spool"), s.cached, log, reg); err != nil {
-		_ = s.Close()
-		return nil, err
-	}
 	return s, nil
+}
+
+// openSpool opens the call records' spool, the outbox of the end of every
+// call: a call's end only writes its record to disk; the spool's replayer
+// scores what the call did not (prepare), writes it to the database, and
+// hands it on (applied). A database that is away, or a process that
+// restarts, delays a record; neither loses it.
+func (s *stores) openSpool(cfg config, log *slog.Logger, reg prometheus.Registerer, opts ...spool.Option) error {
+	var err error
+	s.spool, err = spool.Open(filepath.Join(cfg.DataDir, "spool"), s.cached, log, reg, opts...)
+	return err
 }
 
 // seedDemo creates the demo organization and its agent on first start.
@@ -220,20 +225,42 @@ func migrate(ctx context.Context, action string, cfg config, out io.Writer) erro
 	return fmt.Errorf("migrate %q: want up, down or status", action)
 }
 
-// recordCall writes a finished call through the spool. An error here means
-// the record could not even be spooled: it is logged, there is no one else
-// to tell.
-func (s *stores) recordCall(ctx context.Context, log *slog.Logger, sum session.CallSummary, sentiment local.SentimentScorer) {
+// recordCall hands a finished call's record to the spool, which writes it
+// to disk and returns: the end of the call and the drain wait for a local
+// file, not for scoring, the database or learning. If even the disk fails,
+// the record is written to the database at once, or logged as lost.
+func (s *stores) recordCall(ctx context.Context, log *slog.Logger, sum session.CallSummary) {
 	if sum.Info.OrgID == "" {
 		return // an agent from outside the store: nowhere to record it
 	}
-	rec := sum.Record()
-	call, customer, end := rec.Call, rec.Customer, rec.End
-	end.Sentiment = scoreSentiment(ctx, sentiment, end.Turns)
+	r := sum.Record()
+	rec := spool.CallRecord{Call: r.Call, Customer: r.Customer, End: r.End}
+	err := s.spool.Enqueue(rec)
+	if err == nil {
+		return
+	}
+	log.Warn("call record not spooled; writing it to the database now", "call_id", string(sum.Info.ID), "err", err)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := s.spool.RecordCall(ctx, spool.CallRecord{Call: call, Customer: customer, End: end}); err != nil {
+	if err := s.spool.RecordCall(ctx, rec); err != nil {
 		log.Error("call record lost", "call_id", string(sum.Info.ID), "err", err)
+	}
+}
+
+// learnAfter is the spool's hand-on of a record in the database: the call
+// goes to the learning workers, with the agent that answered it.
+func (s *stores) learnAfter(workers *learn.Workers, log *slog.Logger) func(context.Context, spool.CallRecord) {
+	return func(ctx context.Context, rec spool.CallRecord) {
+		actx, cancel := context.WithTimeout(ctx, time.Second)
+		agent, err := s.cached.GetAgent(actx, rec.Call.OrgID, rec.Call.AgentID)
+		cancel()
+		if err != nil {
+			log.Warn("learning skipped: the call's agent is not readable", "call_id", string(rec.Call.ID), "err", err)
+			return
+		}
+		call := rec.Call
+		call.Outcome, call.EscalationReason = rec.End.Outcome, rec.End.EscalationReason
+		workers.Submit(ctx, learn.NewCall(agent, call, rec.End.Turns))
 	}
 }
 

@@ -36,6 +36,9 @@ func (s *Spool) replay(ctx context.Context) {
 			s.pop(seq)
 			continue
 		}
+		if s.opt.prepare != nil {
+			s.opt.prepare(ctx, rec)
+		}
 		actx, cancel := context.WithTimeout(ctx, s.opt.attemptTimeout)
 		err = s.apply(actx, rec)
 		cancel()
@@ -45,6 +48,9 @@ func (s *Spool) replay(ctx context.Context) {
 		attempts++
 		switch {
 		case err == nil:
+			if s.opt.applied != nil {
+				s.opt.applied(ctx, *rec)
+			}
 			_ = os.Remove(filepath.Join(s.dir, fileName(seq))) // left behind, it is applied again: harmlessly
 			s.pop(seq)
 			s.m.replayed.Inc()
@@ -98,4 +104,7 @@ func (s *Spool) pop(seq uint64) {
 		s.queue = s.queue[1:]
 	}
 	s.m.depth.Set(float64(len(s.queue)))
+	if len(s.queue) == 0 && len(s.inflight) == 0 {
+		s.idle.Broadcast()
+	}
 }

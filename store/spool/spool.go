@@ -81,6 +81,8 @@ type options struct {
 	backoffMin     time.Duration
 	backoffMax     time.Duration
 	maxAttempts    int
+	prepare        func(ctx context.Context, rec *CallRecord)
+	applied        func(ctx context.Context, rec CallRecord)
 }
 
 // WithAttemptTimeout bounds each attempt to write a record to the database,
@@ -102,6 +104,22 @@ func WithMaxAttempts(n int) Option {
 	return func(o *options) { o.maxAttempts = n }
 }
 
+// WithPrepare runs f on each record the replayer is about to apply (once
+// per attempt): work that belongs to the record but must not hold up the
+// call that made it, such as scoring what was not scored while it ran.
+// f must be bounded in time and safe to run again on the same record.
+func WithPrepare(f func(ctx context.Context, rec *CallRecord)) Option {
+	return func(o *options) { o.prepare = f }
+}
+
+// WithApplied runs f after a record is in the database, before the spool
+// lets go of it: what the record feeds (learning from the call) starts from
+// there. If the process stops first, the record is applied again at the
+// next Open, and f runs again: f must be idempotent.
+func WithApplied(f func(ctx context.Context, rec CallRecord)) Option {
+	return func(o *options) { o.applied = f }
+}
+
 // Spool writes call records through to a Store, spooling what the Store
 // cannot take yet. It is safe for concurrent use. One Spool per directory.
 type Spool struct {
@@ -113,6 +131,7 @@ type Spool struct {
 	opt  options
 
 	mu       sync.Mutex
+	idle     *sync.Cond          // signalled when the queue empties
 	seq      uint64              // the next record's sequence number
 	queue    []uint64            // spooled records, ascending
 	inflight map[uint64]struct{} // numbered, being written to disk
@@ -155,6 +174,7 @@ func Open(dir string, next Store, log *slog.Logger, reg prometheus.Registerer, o
 		inflight: map[uint64]struct{}{},
 		wake:     make(chan struct{}, 1),
 	}
+	s.idle = sync.NewCond(&s.mu)
 	if err := os.MkdirAll(s.dead, 0o700); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
@@ -182,11 +202,46 @@ func (s *Spool) Close() error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
 		s.closed = true
+		s.idle.Broadcast()
 		s.mu.Unlock()
 		s.cancel()
 		s.wg.Wait()
 	})
 	return nil
+}
+
+// Enqueue writes the record to disk, durably, for the replayer to apply:
+// the end of a call waits for a local file, never for the database. A nil
+// error means the record will reach the database, after a restart if need
+// be.
+func (s *Spool) Enqueue(rec CallRecord) error {
+	if err := rec.check(); err != nil {
+		return err
+	}
+	return s.spool(&rec)
+}
+
+// Flush waits until every record spooled so far has been applied or
+// dead-lettered, or ctx ends.
+func (s *Spool) Flush(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { // ends when the queue empties, or at Close (broadcast)
+		s.mu.Lock()
+		for (len(s.queue) > 0 || len(s.inflight) > 0) && !s.closed {
+			s.idle.Wait()
+		}
+		s.mu.Unlock()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		s.idle.Broadcast() // the waiter looks again and stays until the queue empties or Close
+		s.mu.Unlock()
+		return ctx.Err()
+	}
 }
 
 // Depth is the number of records waiting in the spool.
@@ -219,6 +274,9 @@ func (s *Spool) RecordCall(ctx context.Context, rec CallRecord) error {
 		switch {
 		case err == nil:
 			s.m.direct.Inc()
+			if s.opt.applied != nil {
+				s.opt.applied(ctx, rec)
+			}
 			return nil
 		case permanent(err):
 			path, derr := s.deadLetterRecord(&rec, err)

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/iace/iace/loadtest/callsim/sim"
+	"github.com/iace/iace/store"
+)
+
+// TestFinishedCallsTeachPatterns: two callers ask the demo agent the same
+// question and are answered; after their calls, off the calls' path, the
+// organization has one learned pattern for it, used twice, naming both
+// calls. A call that teaches nothing new (a goodbye) adds nothing.
+func TestFinishedCallsTeachPatterns(t *testing.T) {
+	cfg, err := loadConfig([]string{"--addr", "127.0.0.1:0", "--internal-addr", "127.0.0.1:0", "--data-dir", t.TempDir()},
+		env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	s, err := newServer(ctx, cfg, newLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := s.start(ctx)
+	url := "ws://" + s.publicLn.Addr().String() + "/media/telnyx"
+	for i := range 2 {
+		rep, err := sim.Run(ctx, sim.Config{URL: url, Calls: 1, Seed: uint64(i + 1),
+			Script: []string{"what are your opening hours", "goodbye"}, CallTimeout: 60 * time.Second})
+		if err != nil || rep.CallsCompleted != 1 {
+			t.Fatalf("call %d: %v, %d completed", i+1, err, rep.CallsCompleted)
+		}
+	}
+	if err := s.engine.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.stores.spool.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var pats []store.Pattern
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pats, _, err = s.stores.backend.ListPatterns(ctx, demoOrg, store.PatternFilter{}, store.Page{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pats) == 1 && pats[0].Uses == 2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // learning runs on its own workers: polling their result, not a race
+	}
+	if len(pats) != 1 {
+		t.Fatalf("%d patterns: %+v; want one for the question both callers asked", len(pats), pats)
+	}
+	p := pats[0]
+	if p.Source != store.PatternLearned || p.Status != store.PatternActive || p.Kind != "faq" || p.Uses != 2 || p.Successes != 2 ||
+		p.Trigger != "what are your opening hours" || p.Response != "We are open Monday to Friday, nine to five." || len(p.SourceCallIDs) != 2 {
+		t.Errorf("pattern %+v", p)
+	}
+	calls, _, err := s.stores.backend.ListCalls(ctx, demoOrg, store.CallFilter{}, store.Page{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range calls {
+		if !slices.Contains(p.SourceCallIDs, c.Call.ID) {
+			t.Errorf("the pattern does not name call %s", c.Call.ID)
+		}
+	}
+	if err := s.shutdown(ctx, 5*time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("serve: %v", err)
+		}
+	}
+}
