@@ -170,6 +170,9 @@ func (e *Engine) Admit() error {
 type endCmd struct {
 	reason     EndReason
 	escalation store.EscalationReason
+	// handed: the transfer was already made by someone else (a
+	// supervisor through the API); the session asks Call Control nothing.
+	handed bool
 }
 
 // Hangup asks a live call to end with reason. It reports whether the call was found.
@@ -182,6 +185,17 @@ func (e *Engine) Hangup(id CallID, reason EndReason) bool {
 func (e *Engine) Escalate(id CallID, reason store.EscalationReason) bool {
 	return e.command(id, endCmd{reason: EndTransfer, escalation: reason})
 }
+
+// Handed tells a live call that it was handed to a human outside the
+// session (a supervisor's transfer through Call Control): it ends as a
+// transfer for reason, without asking Call Control again. It reports
+// whether the call was found.
+func (e *Engine) Handed(id CallID, reason store.EscalationReason) bool {
+	return e.command(id, endCmd{reason: EndTransfer, escalation: reason, handed: true})
+}
+
+// List returns the calls this engine is running.
+func (e *Engine) List() []CallInfo { return e.registry.List() }
 
 func (e *Engine) command(id CallID, c endCmd) bool {
 	s := e.registry.session(id)
@@ -439,7 +453,7 @@ const callControlTimeout = 5 * time.Second
 // Control (the simulator) the reason stands.
 func (s *Session) controlCall(ctx context.Context, r EndReason) EndReason {
 	calls := s.eng.deps.Calls
-	if calls == nil || r != EndTransfer && r != EndAgentHangup && r != EndProviderFailure {
+	if calls == nil || r != EndTransfer && r != EndAgentHangup && r != EndProviderFailure || r == EndTransfer && s.handed {
 		return r
 	}
 	ctx, cancel := context.WithTimeout(ctx, callControlTimeout)

@@ -1,8 +1,10 @@
 package session_test
 
 import (
+	"context"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -113,5 +115,49 @@ func TestTheRecordSaysWhatHappenedToATransfer(t *testing.T) {
 				t.Errorf("the store refuses it: %v", err)
 			}
 		})
+	}
+}
+
+// recordingCalls is Telnyx Call Control as the session sees it.
+type recordingCalls struct {
+	mu      sync.Mutex
+	actions []string
+}
+
+func (r *recordingCalls) Transfer(_ context.Context, ccid, to string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.actions = append(r.actions, "transfer "+ccid+" "+to)
+	return nil
+}
+
+func (r *recordingCalls) Hangup(_ context.Context, ccid string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.actions = append(r.actions, "hangup "+ccid)
+	return nil
+}
+
+// TestASupervisorsTransferIsRecordedAsTheirs: a supervisor transferred the
+// call through the API (Call Control already has it): the session ends it
+// as a transfer with reason supervisor, and asks Call Control nothing more.
+func TestASupervisorsTransferIsRecordedAsTheirs(t *testing.T) {
+	calls := &recordingCalls{}
+	ts := newTestServerWith(t, nil, func(d *session.Deps) { d.Calls = calls })
+	p := dialPeer(t, ts.url, nil)
+	p.expect("greeting audio", 3*time.Second, func(r received) bool { return r.event == "media" })
+	live := ts.engine.List()
+	if len(live) != 1 || !ts.engine.Handed(live[0].ID, store.EscalationSupervisor) {
+		t.Fatalf("live calls %+v", live)
+	}
+	sum := ts.summary(t)
+	p.close()
+	if sum.EndReason != session.EndTransfer || sum.Escalation != store.EscalationSupervisor || sum.Outcome() != store.OutcomeEscalated {
+		t.Errorf("recorded %s / %q / %s, want transfer / supervisor / escalated", sum.EndReason, sum.Escalation, sum.Outcome())
+	}
+	calls.mu.Lock()
+	defer calls.mu.Unlock()
+	if len(calls.actions) != 0 {
+		t.Errorf("Call Control was asked %q after the supervisor's transfer", calls.actions)
 	}
 }

@@ -37,6 +37,7 @@ type Session struct {
 	scoring           sync.WaitGroup
 	runCtx            context.Context //nolint:containedctx // run's own context, for what it starts from a timer or a played mark; cancelled when run returns
 	pendingEscalation store.EscalationReason
+	handed            bool // the transfer was made outside the session (Engine.Handed)
 	escalateAt        time.Time
 	// escalation is why the call is being handed to a human, once it is.
 	escalation store.EscalationReason
@@ -141,6 +142,8 @@ func (s *Session) run(ctx context.Context) EndReason {
 		case c := <-s.cmds:
 			if c.escalation != "" && s.escalation == "" {
 				s.escalation = c.escalation
+				s.handed = c.handed
+				s.addEvent(EventTransferRequested, string(c.escalation))
 			}
 			s.end(c.reason)
 		case ev := <-s.ctrl:

@@ -59,6 +59,8 @@ type Store interface {
 	GetPattern(ctx context.Context, org store.OrgID, id store.PatternID) (store.Pattern, error)
 	ListPatterns(ctx context.Context, org store.OrgID, f store.PatternFilter, p store.Page) ([]store.Pattern, string, error)
 	DeletePattern(ctx context.Context, org store.OrgID, id store.PatternID) error
+	CreatePattern(ctx context.Context, p store.Pattern) (store.Pattern, error)
+	SetPatternStatus(ctx context.Context, org store.OrgID, id store.PatternID, s store.PatternStatus) (store.Pattern, error)
 	SimilarPatterns(ctx context.Context, org store.OrgID, f store.PatternFilter, query []float32, k int) ([]store.ScoredPattern, error)
 }
 
@@ -67,9 +69,11 @@ type Stats interface {
 	CallStats(ctx context.Context, org store.OrgID, q store.StatsQuery) ([]store.StatsBucket, error)
 }
 
-// LiveCalls lists the calls this node is running.
+// LiveCalls lists the calls this node is running, and tells one that a
+// supervisor handed it to a human (its record then says so).
 type LiveCalls interface {
 	List() []session.CallInfo
+	Handed(id session.CallID, reason store.EscalationReason) bool
 }
 
 // CallController acts on a phone call through Telnyx Call Control.

@@ -360,6 +360,13 @@ func TestLiveCallsAndTheirActions(t *testing.T) {
 		if r = e.do(http.MethodPost, "/api/v1/calls/live-a/transfer", e.a.supTok, map[string]any{}); r.status != http.StatusOK {
 			t.Fatalf("transfer: %d %s", r.status, r.body)
 		}
+		// The session is told, so the call's record says a supervisor handed it over.
+		e.live.mu.Lock()
+		handed := e.live.handed["live-a"]
+		e.live.mu.Unlock()
+		if handed != store.EscalationSupervisor {
+			t.Errorf("the session was told %q, want supervisor", handed)
+		}
 		if r = e.do(http.MethodPost, "/api/v1/calls/live-a/hangup", e.a.supTok, nil); r.status != http.StatusOK {
 			t.Fatalf("hangup: %d %s", r.status, r.body)
 		}
@@ -412,6 +419,34 @@ func TestAnalyticsAndPatterns(t *testing.T) {
 			t.Fatalf("delete pattern: %d %s", r.status, r.body)
 		}
 		e.do(http.MethodGet, "/api/v1/patterns/"+string(e.a.pattern.ID), e.a.viewerTok, nil).problem(t, http.StatusNotFound)
+
+		// Curation: an admin writes a pattern, disables it, approves it again;
+		// a viewer may not; lists filter by status.
+		var made struct {
+			ID, Status, Source string
+		}
+		body := map[string]any{"agent_id": string(e.a.agent.ID), "kind": "faq", "trigger": "do you deliver on sundays", "response": "No, Monday to Saturday."}
+		e.do(http.MethodPost, "/api/v1/patterns", e.a.viewerTok, body).problem(t, http.StatusForbidden)
+		if r = e.do(http.MethodPost, "/api/v1/patterns", e.a.adminTok, body); r.status != http.StatusCreated {
+			t.Fatalf("create pattern: %d %s", r.status, r.body)
+		}
+		r.json(t, &made)
+		if made.Status != "active" || made.Source != "manual" {
+			t.Fatalf("created %s", r.body)
+		}
+		if r = e.do(http.MethodPatch, "/api/v1/patterns/"+made.ID, e.a.adminTok, map[string]any{"status": "disabled"}); r.status != http.StatusOK {
+			t.Fatalf("disable: %d %s", r.status, r.body)
+		}
+		var list struct{ Items []struct{ ID, Status string } }
+		e.do(http.MethodGet, "/api/v1/patterns?status=disabled", e.a.viewerTok, nil).json(t, &list)
+		if len(list.Items) != 1 || list.Items[0].ID != made.ID {
+			t.Fatalf("disabled patterns: %+v", list.Items)
+		}
+		e.do(http.MethodGet, "/api/v1/patterns?status=active", e.a.viewerTok, nil).json(t, &list)
+		if slices.ContainsFunc(list.Items, func(p struct{ ID, Status string }) bool { return p.ID == made.ID }) {
+			t.Fatal("a disabled pattern is listed as active")
+		}
+		e.do(http.MethodPatch, "/api/v1/patterns/"+made.ID, e.a.supTok, map[string]any{"status": "active"}).problem(t, http.StatusForbidden)
 	})
 }
 

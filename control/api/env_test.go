@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -70,9 +71,23 @@ func backends(t *testing.T, fn func(t *testing.T, st store.Store)) {
 }
 
 // fakeLive is the node's registry of live calls as the API sees it.
-type fakeLive struct{ calls []session.CallInfo }
+type fakeLive struct {
+	calls  []session.CallInfo
+	mu     sync.Mutex
+	handed map[session.CallID]store.EscalationReason
+}
 
 func (f *fakeLive) List() []session.CallInfo { return f.calls }
+
+func (f *fakeLive) Handed(id session.CallID, r store.EscalationReason) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.handed == nil {
+		f.handed = map[session.CallID]store.EscalationReason{}
+	}
+	f.handed[id] = r
+	return true
+}
 
 // recordingCalls records the Call Control actions the API asks for.
 type recordingCalls struct{ actions []string }

@@ -27,6 +27,8 @@ func bodies(o *org) map[string]any {
 		"updateUser":        map[string]any{"role": "viewer"},
 		"transferCall":      map[string]any{"to": "+15557770004"},
 		"setTransferPolicy": map[string]any{"allow": []string{"+1"}},
+		"createPattern":     map[string]any{"kind": "faq", "trigger": "when do you open", "response": "At nine."},
+		"setPatternStatus":  map[string]any{"status": "disabled"},
 		"login":             map[string]any{"email": o.admin.Email, "password": password},
 		"refresh":           map[string]any{"refresh_token": "x"},
 		"logout":            map[string]any{"refresh_token": "x"},

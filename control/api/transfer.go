@@ -122,5 +122,8 @@ func (a *API) transferCall(ctx context.Context, c store.Call, to string) (*actio
 		return nil, huma.Error502BadGateway("Call Control refused or failed the transfer")
 	}
 	audit(slog.LevelInfo, "transferred")
+	if a.deps.Live != nil {
+		a.deps.Live.Handed(c.ID, store.EscalationSupervisor)
+	}
 	return action(c.ID, "transfer"), nil
 }
