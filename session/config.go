@@ -34,6 +34,9 @@ type Config struct {
 	// SentimentTimeout bounds the scoring of one caller turn; a score that
 	// comes later is dropped, and a reply never waits for one.
 	SentimentTimeout time.Duration
+	// MemoryDeadline bounds the reads at a call's start (the agent's
+	// patterns); what is not there by then is done without.
+	MemoryDeadline time.Duration
 }
 
 // DefaultConfig returns the defaults named in each field's comment.
@@ -48,6 +51,7 @@ func DefaultConfig() Config {
 		HoldingPhrase:     "I'm sorry, I'm having trouble right now. One moment please.",
 		HandoffPhrase:     "Let me connect you with a colleague who can help you further.",
 		SentimentTimeout:  2 * time.Second,
+		MemoryDeadline:    memoryDeadline,
 	}
 }
 
@@ -69,8 +73,8 @@ func (c Config) Validate() error {
 	if strings.TrimSpace(c.HoldingPhrase) == "" || strings.TrimSpace(c.HandoffPhrase) == "" {
 		errs = append(errs, errors.New("holding or handoff phrase is empty"))
 	}
-	if c.SentimentTimeout <= 0 {
-		errs = append(errs, errors.New("sentiment timeout must be > 0"))
+	if c.SentimentTimeout <= 0 || c.MemoryDeadline <= 0 {
+		errs = append(errs, errors.New("sentiment timeout and memory deadline must be > 0"))
 	}
 	if c.MaxHistory < 2 {
 		errs = append(errs, fmt.Errorf("max history %d: want at least 2", c.MaxHistory))

@@ -290,9 +290,12 @@ func (s *Session) appendHistory(m ai.Message) {
 
 // messages builds the model's view: the agent's prompt, then the history.
 func (s *Session) messages() []ai.Message {
-	out := make([]ai.Message, 0, len(s.history)+1)
+	out := make([]ai.Message, 0, len(s.history)+2)
 	if s.agent.SystemPrompt != "" {
 		out = append(out, ai.Message{Role: ai.RoleSystem, Content: s.agent.SystemPrompt})
+	}
+	if m, ok := patternsMessage(s.patterns); ok {
+		out = append(out, m)
 	}
 	return append(out, s.history...)
 }

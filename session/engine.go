@@ -72,6 +72,9 @@ type Deps struct {
 	// Sentiment, if set, scores each caller turn while the call runs, for
 	// the record and the escalation rules on sentiment.
 	Sentiment SentimentScorer
+	// Patterns, if set, gives the model the agent's most used patterns as
+	// context, read at the call's start under Config.MemoryDeadline.
+	Patterns PatternSource
 	// Customers, if set, lets the model look the caller up (lookup_customer).
 	Customers CustomerLookup
 	// OnEnd, if set, receives every call's summary once the call has ended,
@@ -290,6 +293,7 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 		cmds:       make(chan endCmd, 1),
 		policy:     policyFor(agent),
 		sentiments: make(chan sentimentResult, 4),
+		memory:     make(chan []store.Pattern, 1),
 		readerDone: make(chan struct{}),
 		begun:      time.Now(),
 		endAt:      time.Now().Add(e.cfg.MaxDuration),

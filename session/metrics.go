@@ -30,6 +30,8 @@ type Metrics struct {
 	// iace_escalations_total{reason}.
 	completed   *prometheus.CounterVec
 	escalations *prometheus.CounterVec
+	// memoryMisses counts calls whose start-of-call reads missed their deadline.
+	memoryMisses prometheus.Counter
 }
 
 // NewMetrics registers the engine's metrics on reg (nil: not registered).
@@ -68,6 +70,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000}}, []string{"stage"}),
 		completed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "iace", Name: "calls_completed_total",
 			Help: "Calls ended, by outcome: resolved, escalated, abandoned or failed."}, []string{"outcome"}),
+		memoryMisses: prometheus.NewCounter(opts("memory_misses_total",
+			"Calls that started without their agent's patterns: the read missed its deadline or failed.")),
 		escalations: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "iace", Name: "escalations_total",
 			Help: "Calls handed to a human, by escalation reason (a transfer that could not be made is not counted)."}, []string{"reason"}),
 	}
@@ -89,7 +93,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.liveCalls, m.calls, m.framesIn, m.eventsDropped, m.reordered, m.concealed, m.late,
 			m.bargeIns, m.dtmf, m.replyLatency, m.bargeLatency, m.callDuration, m.providerError,
-			m.holding, m.turnStageVec, m.completed, m.escalations)
+			m.holding, m.turnStageVec, m.completed, m.escalations, m.memoryMisses)
 	}
 	return m
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/iace/iace/ai"
 	"github.com/iace/iace/session"
 	"github.com/iace/iace/store"
@@ -160,4 +162,62 @@ func TestASupervisorsTransferIsRecordedAsTheirs(t *testing.T) {
 	if len(calls.actions) != 0 {
 		t.Errorf("Call Control was asked %q after the supervisor's transfer", calls.actions)
 	}
+}
+
+// stuckPatterns is a pattern store that answers only when the reader gives up.
+type stuckPatterns struct{}
+
+func (stuckPatterns) ListPatterns(ctx context.Context, _ store.OrgID, _ store.PatternFilter, _ store.Page) ([]store.Pattern, string, error) {
+	<-ctx.Done()
+	return nil, "", ctx.Err()
+}
+
+// TestASlowPatternReadDoesNotHoldTheCall: the agent's patterns do not come
+// within the deadline; the caller is greeted and answered all the same, and
+// the miss is counted.
+func TestASlowPatternReadDoesNotHoldTheCall(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	agent := store.DefaultAgent()
+	agent.OrgID = "demo"
+	ts := newTestServerWith(t, nil, func(d *session.Deps) {
+		d.Patterns = stuckPatterns{}
+		d.Metrics = session.NewMetrics(reg)
+		agents, err := store.NewStaticAgents([]store.Agent{agent})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Agents = agents
+	})
+	p := dialPeer(t, ts.url, map[string]string{"sim_script": "what are your opening hours"})
+	p.expect("greeting audio", 3*time.Second, func(r received) bool { return r.event == "media" })
+	// The read gives up at its deadline while the call goes on.
+	deadline := time.Now().Add(5 * time.Second)
+	for counterValue(t, reg, "iace_session_memory_misses_total") != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the pattern read's miss was not counted")
+		}
+		time.Sleep(10 * time.Millisecond) // polling a counter another goroutine sets, not a race
+	}
+	if ts.engine.Registry().Len() != 1 {
+		t.Fatal("the call did not go on without its patterns")
+	}
+	p.send(map[string]any{"event": "stop", "sequence_number": p.nextSeq(), "stream_id": "x", "stop": map[string]any{}})
+	ts.summary(t)
+	p.close()
+}
+
+// counterValue is the value of the counter of reg named name.
+func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }

@@ -37,6 +37,8 @@ type Session struct {
 	scoring           sync.WaitGroup
 	runCtx            context.Context //nolint:containedctx // run's own context, for what it starts from a timer or a played mark; cancelled when run returns
 	pendingEscalation store.EscalationReason
+	memory            chan []store.Pattern // the agent's patterns, read at start
+	patterns          []store.Pattern
 	handed            bool // the transfer was made outside the session (Engine.Handed)
 	escalateAt        time.Time
 	// escalation is why the call is being handed to a human, once it is.
@@ -126,6 +128,7 @@ func (s *Session) run(ctx context.Context) EndReason {
 		s.scoring.Wait()
 	}()
 	s.escalateAt = s.escalationDeadline()
+	s.fetchPatterns(ctx)
 	s.setState(StateListening)
 	s.ensureHolding(ctx)
 	if s.sttFailed {
@@ -163,6 +166,8 @@ func (s *Session) run(ctx context.Context) EndReason {
 			s.onTurnEvent(ctx, ev)
 		case r := <-s.sentiments:
 			s.onSentiment(ctx, r)
+		case ps := <-s.memory:
+			s.patterns = ps
 		case <-s.playout.Failed():
 			s.log.Warn("writing to the media stream failed", "err", s.playout.Err())
 			s.end(EndTransportError)

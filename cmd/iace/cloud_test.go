@@ -369,3 +369,43 @@ func TestTheModelLooksUpTheCaller(t *testing.T) {
 		t.Error("the customer's name or PIN reached the log")
 	}
 }
+
+// TestTheAgentsPatternsReachTheModel: a pattern the organization's agent
+// learned (or was given) is read when the call starts, without holding up
+// the greeting, and is in the model's context when the caller asks.
+func TestTheAgentsPatternsReachTheModel(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	c := startCloud(ctx, t, openaitest.ChatReply{Text: []string{"We deliver on Saturdays too."}})
+	vec := make([]float32, store.EmbeddingDims)
+	vec[0] = 1
+	for _, p := range []store.Pattern{
+		{Trigger: "do you deliver on saturdays", Response: "Yes, Saturdays until noon.", Uses: 7, Successes: 6},
+		{Trigger: "an old answer", Response: "Disabled, never said.", Uses: 50, Status: store.PatternDisabled},
+	} {
+		p.OrgID, p.AgentID, p.Kind, p.Embedding = "demo", "demo", "faq", vec
+		if _, err := c.s.stores.cached.CreatePattern(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := sim.Run(ctx, sim.Config{URL: c.url, Calls: 1, Script: []string{"I want to talk to a human"}, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	c.stop(ctx, t)
+	reqs := c.llm.Requests()
+	if len(reqs) == 0 || reqs[0].Chat == nil {
+		t.Fatal("the model was not asked")
+	}
+	context := ""
+	for _, m := range reqs[0].Chat.Messages {
+		if m.Role == "system" && m.Content != nil {
+			context += *m.Content + "\n"
+		}
+	}
+	if !strings.Contains(context, "Q: do you deliver on saturdays A: Yes, Saturdays until noon.") {
+		t.Errorf("the model's context lacks the agent's pattern:\n%s", context)
+	}
+	if strings.Contains(context, "Disabled, never said.") {
+		t.Error("a disabled pattern reached the model")
+	}
+}

@@ -120,6 +120,8 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		Streams: st.backend,
 		// Transfers follow the organization's transfer policy.
 		Orgs: st.cached,
+		// The agent's most used patterns go into the model's context.
+		Patterns: st.cached,
 		// Each caller turn is scored while the call runs (escalation rules).
 		Sentiment: prov.sentiment,
 		// The model may look the caller up (lookup_customer), through the cache.
