@@ -108,6 +108,9 @@ type CallSummary struct {
 	// Escalation is why the call was to be handed to a human; "" when it
 	// was not. With EndTransferFailed it says what was attempted.
 	Escalation store.EscalationReason
+	// PatternsUsed are the agent's patterns that informed replies the
+	// caller heard.
+	PatternsUsed []store.PatternID
 	// Transcript holds the caller's and the agent's words. It is personal
 	// data: never log it at info level.
 	Transcript []Turn
@@ -520,7 +523,7 @@ func (s *Session) finish(ctx context.Context, r EndReason) {
 	info := s.entry.snapshot()
 	info.State = StateEnding
 	sum := CallSummary{Info: info, EndedAt: time.Now(), EndReason: r, Escalation: s.escalation,
-		Transcript: s.record, Events: s.events, Stats: s.stats}
+		Transcript: s.record, Events: s.events, Stats: s.stats, PatternsUsed: s.patternsUsed}
 	e.metrics.completed.WithLabelValues(string(sum.Outcome())).Inc()
 	if r == EndTransfer && s.escalation != "" {
 		e.metrics.escalations.WithLabelValues(string(s.escalation)).Inc()

@@ -69,3 +69,47 @@ func patternsMessage(ps []store.Pattern) (ai.Message, bool) {
 // memoryDeadline bounds what a call reads about its caller and its agent at
 // start (DefaultConfig's MemoryDeadline).
 const memoryDeadline = 150 * time.Millisecond
+
+// notePatternUse records which of the call's patterns informed a reply the
+// caller heard whole: one whose answer's words the reply mostly repeats.
+func (s *Session) notePatternUse(reply string) {
+	if len(s.patterns) == 0 {
+		return
+	}
+	said := wordSet(reply)
+	for _, p := range s.patterns {
+		if slices.Contains(s.patternsUsed, p.ID) {
+			continue
+		}
+		want := wordSet(p.Response)
+		if len(want) == 0 {
+			continue
+		}
+		n := 0
+		for w := range want {
+			if said[w] {
+				n++
+			}
+		}
+		if float64(n) >= informedShare*float64(len(want)) {
+			s.patternsUsed = append(s.patternsUsed, p.ID)
+		}
+	}
+}
+
+// informedShare is how much of a pattern's answer a reply must repeat to
+// count as informed by it.
+const informedShare = 0.6
+
+// wordSet is the lower-case words of s of three letters or more.
+func wordSet(s string) map[string]bool {
+	out := map[string]bool{}
+	for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+		return (r < 'a' || r > 'z') && (r < '0' || r > '9') && r < 0x80
+	}) {
+		if len(w) >= 3 {
+			out[w] = true
+		}
+	}
+	return out
+}

@@ -30,6 +30,9 @@ type CallRecord struct {
 	Call     store.Call
 	Customer *store.Customer
 	End      store.CallEnd
+	// PatternsUsed informed the agent's replies: their use is counted,
+	// and their success if the call was resolved.
+	PatternsUsed []store.PatternID
 }
 
 // Record builds the call record of a finished call from its summary. The
@@ -61,6 +64,7 @@ func (sum CallSummary) Record() CallRecord {
 		turns = append(turns, st)
 	}
 	rec := CallRecord{
+		PatternsUsed: sum.PatternsUsed,
 		Call: store.Call{
 			ID:            info.ID,
 			OrgID:         org,

@@ -39,6 +39,7 @@ type Session struct {
 	pendingEscalation store.EscalationReason
 	memory            chan []store.Pattern // the agent's patterns, read at start
 	patterns          []store.Pattern
+	patternsUsed      []store.PatternID
 	handed            bool // the transfer was made outside the session (Engine.Handed)
 	escalateAt        time.Time
 	// escalation is why the call is being handed to a human, once it is.
@@ -367,6 +368,9 @@ func (s *Session) onPlayed() {
 	s.setState(StateListening)
 	if t.answers {
 		s.failedReplies = 0
+		if t.kind == turnReply {
+			s.notePatternUse(text)
+		}
 		if t.kind == turnReply && t.action.Name == "" {
 			if reason := s.policy.AgentReplied(s.isFallback(text)); reason != "" {
 				s.escalate(s.runCtx, reason)

@@ -372,24 +372,46 @@ func TestTheModelLooksUpTheCaller(t *testing.T) {
 
 // TestTheAgentsPatternsReachTheModel: a pattern the organization's agent
 // learned (or was given) is read when the call starts, without holding up
-// the greeting, and is in the model's context when the caller asks.
+// the greeting, and is in the model's context when the caller asks; the
+// reply it informed counts as its use, a success since the call resolved.
 func TestTheAgentsPatternsReachTheModel(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	c := startCloud(ctx, t, openaitest.ChatReply{Text: []string{"We deliver on Saturdays too."}})
+	c := startCloud(ctx, t, openaitest.ChatReply{Text: []string{"Yes, we deliver on Saturdays until noon."}})
 	vec := make([]float32, store.EmbeddingDims)
 	vec[0] = 1
-	for _, p := range []store.Pattern{
+	var used store.Pattern
+	for i, p := range []store.Pattern{
 		{Trigger: "do you deliver on saturdays", Response: "Yes, Saturdays until noon.", Uses: 7, Successes: 6},
 		{Trigger: "an old answer", Response: "Disabled, never said.", Uses: 50, Status: store.PatternDisabled},
 	} {
 		p.OrgID, p.AgentID, p.Kind, p.Embedding = "demo", "demo", "faq", vec
-		if _, err := c.s.stores.cached.CreatePattern(ctx, p); err != nil {
+		made, err := c.s.stores.cached.CreatePattern(ctx, p)
+		if err != nil {
 			t.Fatal(err)
 		}
+		if i == 0 {
+			used = made
+		}
 	}
-	if _, err := sim.Run(ctx, sim.Config{URL: c.url, Calls: 1, Script: []string{"I want to talk to a human"}, Seed: 3}); err != nil {
+	if _, err := sim.Run(ctx, sim.Config{URL: c.url, Calls: 1, Script: []string{"do you deliver on saturdays"}, Seed: 3}); err != nil {
 		t.Fatal(err)
+	}
+	// The reply repeated the pattern's answer and the call was resolved:
+	// once its record is written, the pattern's use and success are counted.
+	var got store.Pattern
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var err error
+		if got, err = c.s.stores.backend.GetPattern(ctx, "demo", used.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got.Uses != used.Uses || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // the record is written after the call, off its path: polling, not a race
+	}
+	if got.Uses != 8 || got.Successes != 7 {
+		t.Errorf("pattern used %d times, %d successes; want 8 and 7 (one more each)", got.Uses, got.Successes)
 	}
 	c.stop(ctx, t)
 	reqs := c.llm.Requests()

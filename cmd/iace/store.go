@@ -234,7 +234,7 @@ func (s *stores) recordCall(ctx context.Context, log *slog.Logger, sum session.C
 		return // an agent from outside the store: nowhere to record it
 	}
 	r := sum.Record()
-	rec := spool.CallRecord{Call: r.Call, Customer: r.Customer, End: r.End}
+	rec := spool.CallRecord{Call: r.Call, Customer: r.Customer, End: r.End, PatternsUsed: r.PatternsUsed}
 	err := s.spool.Enqueue(rec)
 	if err == nil {
 		return
@@ -247,10 +247,21 @@ func (s *stores) recordCall(ctx context.Context, log *slog.Logger, sum session.C
 	}
 }
 
-// learnAfter is the spool's hand-on of a record in the database: the call
-// goes to the learning workers, with the agent that answered it.
+// learnAfter is the spool's hand-on of a record in the database: the
+// patterns that informed its replies have their use counted (a success
+// when the call was resolved; a record replayed after a crash may count
+// again), and the call goes to the learning workers, with the agent that
+// answered it.
 func (s *stores) learnAfter(workers *learn.Workers, log *slog.Logger) func(context.Context, spool.CallRecord) {
 	return func(ctx context.Context, rec spool.CallRecord) {
+		for _, id := range rec.PatternsUsed {
+			uctx, cancel := context.WithTimeout(ctx, time.Second)
+			err := s.cached.RecordPatternUse(uctx, rec.Call.OrgID, id, rec.End.Outcome == store.OutcomeResolved)
+			cancel()
+			if err != nil && !errors.Is(err, store.ErrNotFound) { // a pattern deleted since is no loss
+				log.Warn("pattern use not counted", "call_id", string(rec.Call.ID), "pattern_id", string(id), "err", err)
+			}
+		}
 		actx, cancel := context.WithTimeout(ctx, time.Second)
 		agent, err := s.cached.GetAgent(actx, rec.Call.OrgID, rec.Call.AgentID)
 		cancel()

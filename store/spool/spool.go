@@ -44,6 +44,9 @@ type CallRecord struct {
 	// turns and events, which a spooled record keeps on disk as they were
 	// given. Its OrgID and CallID default to the call's.
 	End store.CallEnd `json:"end"`
+	// PatternsUsed are the patterns that informed the agent's replies; what
+	// the record feeds counts their use once it is applied.
+	PatternsUsed []store.PatternID `json:"patterns_used,omitempty"`
 }
 
 // check fills the defaults and rejects a record that could never apply.
