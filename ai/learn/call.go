@@ -49,6 +49,10 @@ type Call struct {
 	// Learning is the agent's setting: off learns nothing, approve keeps
 	// new patterns pending.
 	Learning store.LearningMode
+	// Counted are patterns whose use on this call was already counted
+	// (they informed its replies): merging the call into one of them keeps
+	// its example and its id, and adds no second use.
+	Counted []store.PatternID
 }
 
 // NewCall is the Call of a finished call's record, with its transcript and

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -192,8 +193,12 @@ func (l *Learner) learnOne(ctx context.Context, c *Call, cd Candidate, vec []flo
 				break
 			}
 		}
+		uses := 1
+		if slices.Contains(c.Counted, p.ID) {
+			uses, success = 0, 0 // counted when it informed the call's reply
+		}
 		if _, err := l.st.MergePattern(ctx, c.OrgID, p.ID, store.PatternMerge{
-			Uses: 1, Successes: success, Example: example, CallID: c.CallID,
+			Uses: uses, Successes: success, Example: example, CallID: c.CallID,
 		}); err != nil {
 			return "", false, fmt.Errorf("learn: merge pattern: %w", err)
 		}

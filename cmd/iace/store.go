@@ -271,7 +271,9 @@ func (s *stores) learnAfter(workers *learn.Workers, log *slog.Logger) func(conte
 		}
 		call := rec.Call
 		call.Outcome, call.EscalationReason = rec.End.Outcome, rec.End.EscalationReason
-		workers.Submit(ctx, learn.NewCall(agent, call, rec.End.Turns))
+		lc := learn.NewCall(agent, call, rec.End.Turns)
+		lc.Counted = rec.PatternsUsed
+		workers.Submit(ctx, lc)
 	}
 }
 
