@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/iace/iace/ai"
+	"github.com/iace/iace/ai/predict"
 	"github.com/iace/iace/media"
 	"github.com/iace/iace/media/telnyx"
 	"github.com/iace/iace/media/vad"
@@ -130,7 +131,9 @@ type Engine struct {
 	registry *Registry
 	tracer   trace.Tracer
 	holding  *holdingAudio
-	draining atomic.Bool
+	// predictor runs every call's live prediction.
+	predictor *predict.Model
+	draining  atomic.Bool
 	// admit orders admissions (calls.Add) before Drain's calls.Wait: a call is
 	// either counted before draining starts or refused.
 	admit sync.Mutex
@@ -155,7 +158,7 @@ func NewEngine(cfg Config, deps Deps) (*Engine, error) {
 		deps.Tracer = noop.NewTracerProvider()
 	}
 	return &Engine{cfg: cfg, deps: deps, metrics: deps.Metrics, log: deps.Log, registry: NewRegistry(),
-		tracer: deps.Tracer.Tracer(tracerName), holding: newHoldingAudio()}, nil
+		tracer: deps.Tracer.Tracer(tracerName), holding: newHoldingAudio(), predictor: &predictor}, nil
 }
 
 // Registry returns the live calls of this engine.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/iace/iace/ai"
 	"github.com/iace/iace/ai/escalate"
+	"github.com/iace/iace/ai/predict"
 	"github.com/iace/iace/store"
 )
 
@@ -52,9 +53,12 @@ func (s *Session) onSentiment(ctx context.Context, r sentimentResult) {
 	}
 	v := r.score
 	s.record[r.turn].Sentiment = &v
+	s.tracker.CallerTurn(v)
+	s.callerTurns++
 	if reason := s.policy.Scored(v); reason != "" {
 		s.escalate(ctx, reason)
 	}
+	s.updatePrediction(ctx)
 }
 
 // isFallback reports whether an agent reply is the agent's fallback: it
@@ -110,5 +114,23 @@ func (s *Session) escalationDeadline() time.Time {
 	return time.Time{}
 }
 
+// predictor is the model every call's prediction runs on: the documented
+// prior until models trained on an organization's calls are stored.
+var predictor = predict.Prior()
+
 // policyFor is a call's escalation policy under its agent's rules.
 func policyFor(a store.Agent) *escalate.Policy { return escalate.New(a.Escalation) }
+
+// predictMinTurns is how many caller turns the predicted_risk rule waits
+// for: before them the prediction rests on the caller's history alone.
+const predictMinTurns = 2
+
+// updatePrediction runs the call's prediction on what is known after a
+// turn, publishes it on the live call, and checks the predicted_risk rule.
+func (s *Session) updatePrediction(ctx context.Context) {
+	p := s.eng.predictor.Predict(s.tracker.Features(time.Since(s.begun)))
+	s.entry.predict(p.Resolution, p.EscalationRisk)
+	if th := s.agent.Escalation.PredictedRiskAbove; th > 0 && s.callerTurns >= predictMinTurns && p.EscalationRisk >= th {
+		s.escalate(ctx, store.EscalationPredictedRisk)
+	}
+}

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -46,12 +47,24 @@ type CallInfo struct {
 	From, To      store.PhoneNumber
 	StartedAt     time.Time
 	State         State
+	// Resolution and EscalationRisk are the call's live prediction
+	// (ai/predict), updated after each turn: the probability that it ends
+	// resolved, and that it goes to a human.
+	Resolution, EscalationRisk float64
 }
 
 type registryEntry struct {
-	info     CallInfo // immutable after add but for State
+	info     CallInfo // immutable after add but for State and the prediction
 	state    atomic.Int32
+	resolve  atomic.Uint64 // float64 bits
+	risk     atomic.Uint64 // float64 bits
 	sessions *Session
+}
+
+// predict stores the call's latest prediction.
+func (e *registryEntry) predict(resolution, risk float64) {
+	e.resolve.Store(math.Float64bits(resolution))
+	e.risk.Store(math.Float64bits(risk))
 }
 
 // Registry is the set of live calls on this node. Reads are snapshots; the
@@ -137,5 +150,7 @@ func (r *Registry) session(id CallID) *Session {
 func (e *registryEntry) snapshot() CallInfo {
 	info := e.info
 	info.State = State(e.state.Load())
+	info.Resolution = math.Float64frombits(e.resolve.Load())
+	info.EscalationRisk = math.Float64frombits(e.risk.Load())
 	return info
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/iace/iace/ai"
 	"github.com/iace/iace/ai/escalate"
+	"github.com/iace/iace/ai/predict"
 	"github.com/iace/iace/media"
 	"github.com/iace/iace/media/telnyx"
 	"github.com/iace/iace/store"
@@ -40,7 +41,9 @@ type Session struct {
 	memory            chan []store.Pattern // the agent's patterns, read at start
 	patterns          []store.Pattern
 	patternsUsed      []store.PatternID
-	handed            bool // the transfer was made outside the session (Engine.Handed)
+	tracker           predict.Tracker // the prediction's features so far
+	callerTurns       int             // scored caller turns
+	handed            bool            // the transfer was made outside the session (Engine.Handed)
 	escalateAt        time.Time
 	// escalation is why the call is being handed to a human, once it is.
 	escalation store.EscalationReason
@@ -130,6 +133,7 @@ func (s *Session) run(ctx context.Context) EndReason {
 	}()
 	s.escalateAt = s.escalationDeadline()
 	s.fetchPatterns(ctx)
+	s.updatePrediction(ctx) // the prior, from what is known before anyone speaks
 	s.setState(StateListening)
 	s.ensureHolding(ctx)
 	if s.sttFailed {
@@ -372,7 +376,14 @@ func (s *Session) onPlayed() {
 			s.notePatternUse(text)
 		}
 		if t.kind == turnReply && t.action.Name == "" {
-			if reason := s.policy.AgentReplied(s.isFallback(text)); reason != "" {
+			fallback := s.isFallback(text)
+			if fallback {
+				s.tracker.Fallback()
+			} else {
+				s.tracker.IntentMatched() // the agent understood the caller
+			}
+			s.updatePrediction(s.runCtx)
+			if reason := s.policy.AgentReplied(fallback); reason != "" {
 				s.escalate(s.runCtx, reason)
 			}
 		}

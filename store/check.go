@@ -44,6 +44,8 @@ func (a *Agent) Check() error {
 		return invalidf("org id is empty")
 	case strings.TrimSpace(a.Name) == "":
 		return invalidf("name is empty")
+	case a.Escalation.PredictedRiskAbove < 0 || a.Escalation.PredictedRiskAbove > 1:
+		return invalidf("predicted_risk_above %v: want 0 (off) to 1", a.Escalation.PredictedRiskAbove)
 	}
 	return a.Settings.Check()
 }

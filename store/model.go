@@ -104,6 +104,9 @@ type EscalationRules struct {
 	// DryRun records when a rule fires ("would_escalate" events) without
 	// handing the caller over: to try thresholds on real calls first.
 	DryRun bool `json:"dry_run,omitempty"`
+	// PredictedRiskAbove hands a caller over when the call's predicted
+	// escalation risk (0..1) reaches it, from the second caller turn; 0: off.
+	PredictedRiskAbove float64 `json:"predicted_risk_above,omitempty"`
 }
 
 // Number routes a dialed phone number to an agent. A number belongs to one

@@ -144,3 +144,80 @@ func TestEscalationRulesHandOverWhoNeedsAPerson(t *testing.T) {
 		}
 	}
 }
+
+// TestPredictedRiskHandsOverAnAngryCaller: an agent whose only rule is the
+// predicted escalation risk (the prior model, fed each caller turn's
+// sentiment live) hands over a caller growing angrier, not a happy one.
+func TestPredictedRiskHandsOverAnAngryCaller(t *testing.T) {
+	dir := t.TempDir()
+	agents := filepath.Join(dir, "agents.json")
+	if err := os.WriteFile(agents, []byte(`{"id":"demo","org_id":"demo","name":"Support","greeting":"Hello, how can I help?",
+		"fallback":"Sorry, could you say that again?",
+		"intents":[{"name":"hours","keywords":["hours","open"],"reply":"We are open nine to five."},
+			{"name":"delivery","keywords":["order","delivery","parcel"],"reply":"Your parcel is on its way."},
+			{"name":"thanks","keywords":["thank"],"reply":"You are welcome."},
+			{"name":"bye","keywords":["goodbye"],"reply":"Goodbye!","action":"end_call"}],
+		"escalation":{"predicted_risk_above":0.4}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig([]string{"--addr", "127.0.0.1:0", "--internal-addr", "127.0.0.1:0", "--data-dir", dir,
+		"--agents-file", agents}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	s, err := newServer(ctx, cfg, newLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := s.start(ctx)
+	url := "ws://" + s.publicLn.Addr().String() + "/media/telnyx"
+	scripts := map[string][]string{
+		"angry": {"where is my order, I am annoyed", "this delivery is terrible, I am really upset",
+			"my order is late again, this is awful and I am furious", "goodbye"},
+		"happy": {"what are your opening hours", "great, thank you so much", "goodbye"},
+	}
+	var g errgroup.Group
+	for name, lines := range scripts {
+		g.Go(func() error {
+			_, err := sim.Run(ctx, sim.Config{URL: url, Calls: 1, Script: lines, Seed: uint64(len(name)), CallTimeout: 90 * time.Second})
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.engine.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.stores.spool.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	calls, _, err := s.stores.backend.ListCalls(ctx, demoOrg, store.CallFilter{}, store.Page{Limit: 10})
+	if err != nil || len(calls) != 2 {
+		t.Fatalf("%d calls recorded, err %v", len(calls), err)
+	}
+	for _, item := range calls {
+		d, err := s.stores.backend.GetCall(ctx, demoOrg, item.Call.ID)
+		if err != nil || len(d.Turns) < 2 {
+			t.Fatalf("call %s: %v", item.Call.ID, err)
+		}
+		angry := d.Turns[1].Text == scripts["angry"][0]
+		got := d.Call.EscalationReason
+		if angry && got != string(store.EscalationPredictedRisk) {
+			t.Errorf("the angry caller: escalation %q (%s), want predicted_risk", got, d.Call.Outcome)
+		}
+		if !angry && got != "" {
+			t.Errorf("the happy caller was handed over: %q", got)
+		}
+	}
+	if err := s.shutdown(ctx, 5*time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("serve: %v", err)
+		}
+	}
+}

@@ -42,6 +42,7 @@ type escalationBody struct {
 	MaxDurationSeconds int      `json:"max_duration_seconds,omitempty" minimum:"0" maximum:"86400"`
 	TransferToolOn     bool     `json:"transfer_to_human_tool,omitempty" doc:"Offer the model the transfer_to_human tool"`
 	DryRun             bool     `json:"dry_run,omitempty" doc:"Record when a rule fires (would_escalate events) without handing the caller over"`
+	PredictedRiskAbove float64  `json:"predicted_risk_above,omitempty" minimum:"0" maximum:"1" doc:"Hand over when the call's predicted escalation risk reaches this, from the second caller turn; 0: off"`
 }
 
 // AgentInput is what a client writes of an agent.
@@ -78,6 +79,7 @@ func (in AgentInput) agent(org store.OrgID, id store.AgentID) store.Agent {
 			SentimentBelow: in.Escalation.SentimentBelow, RepeatedFallbacks: in.Escalation.RepeatedFallbacks,
 			TransferOnDTMFZero: in.Escalation.TransferOnDTMFZero, MaxDurationSeconds: in.Escalation.MaxDurationSeconds,
 			TransferToHumanTools: in.Escalation.TransferToolOn, DryRun: in.Escalation.DryRun,
+			PredictedRiskAbove: in.Escalation.PredictedRiskAbove,
 		},
 	}
 	for _, it := range in.Intents {
@@ -95,6 +97,7 @@ func agentOut(a store.Agent) agentBody {
 			SentimentBelow: a.Escalation.SentimentBelow, RepeatedFallbacks: a.Escalation.RepeatedFallbacks,
 			TransferOnDTMFZero: a.Escalation.TransferOnDTMFZero, MaxDurationSeconds: a.Escalation.MaxDurationSeconds,
 			TransferToolOn: a.Escalation.TransferToHumanTools, DryRun: a.Escalation.DryRun,
+			PredictedRiskAbove: a.Escalation.PredictedRiskAbove,
 		},
 	}}
 	for _, it := range a.Intents {

@@ -146,6 +146,9 @@ type liveCallBody struct {
 	To        store.PhoneNumber `json:"to"`
 	StartedAt time.Time         `json:"started_at"`
 	State     string            `json:"state" enum:"starting,listening,thinking,speaking,ending"`
+	// The live prediction, updated after each turn.
+	Resolution     float64 `json:"resolution_probability" doc:"Probability that the call ends resolved (ai/predict), 0..1"`
+	EscalationRisk float64 `json:"escalation_risk" doc:"Probability that the call goes to a human, 0..1"`
 }
 
 type liveCallsOutput struct {
@@ -201,7 +204,7 @@ func (a *API) callRoutes() {
 				continue
 			}
 			out.Body.Items = append(out.Body.Items, liveCallBody{ID: c.ID, AgentID: c.AgentID, From: c.From, To: c.To,
-				StartedAt: c.StartedAt, State: c.State.String()})
+				StartedAt: c.StartedAt, State: c.State.String(), Resolution: c.Resolution, EscalationRisk: c.EscalationRisk})
 		}
 		return out, nil
 	})
