@@ -133,7 +133,9 @@ type Engine struct {
 	holding  *holdingAudio
 	// predictor runs every call's live prediction.
 	predictor *predict.Model
-	draining  atomic.Bool
+	// patterns are the agents' context patterns, read once per patternTTL.
+	patterns patternCache
+	draining atomic.Bool
 	// admit orders admissions (calls.Add) before Drain's calls.Wait: a call is
 	// either counted before draining starts or refused.
 	admit sync.Mutex

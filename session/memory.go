@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/iace/iace/ai"
@@ -31,6 +32,11 @@ func (s *Session) fetchPatterns(ctx context.Context) {
 	if src == nil || s.agent.OrgID == "" {
 		return
 	}
+	key := patternKey{s.agent.OrgID, s.agent.ID}
+	if ps, ok := s.eng.patterns.get(key, time.Now()); ok {
+		s.patterns = ps // read by a call of the same agent moments ago
+		return
+	}
 	s.scoring.Go(func() { // owned by run: it cancels ctx and waits
 		ctx, cancel := context.WithTimeout(ctx, s.eng.cfg.MemoryDeadline)
 		defer cancel()
@@ -42,8 +48,14 @@ func (s *Session) fetchPatterns(ctx context.Context) {
 			return
 		}
 		slices.SortStableFunc(list, func(a, b store.Pattern) int { return b.Uses - a.Uses })
+		top := make([]store.Pattern, 0, min(len(list), contextPatterns))
+		for _, p := range list[:min(len(list), contextPatterns)] {
+			// A call needs the words, not the vector or the history.
+			top = append(top, store.Pattern{ID: p.ID, Trigger: p.Trigger, Response: p.Response, Uses: p.Uses})
+		}
+		s.eng.patterns.put(key, top, time.Now())
 		select {
-		case s.memory <- list[:min(len(list), contextPatterns)]:
+		case s.memory <- top:
 		case <-ctx.Done():
 		}
 	})
@@ -112,4 +124,51 @@ func wordSet(s string) map[string]bool {
 		}
 	}
 	return out
+}
+
+// patternTTL is how long an agent's patterns, once read, serve the calls
+// that start after: at a thousand calls, one read per agent every few
+// seconds instead of one per call. A pattern learned meanwhile waits that
+// long to reach the model.
+const patternTTL = 30 * time.Second
+
+type patternKey struct {
+	org   store.OrgID
+	agent store.AgentID
+}
+
+type patternEntry struct {
+	at   time.Time
+	list []store.Pattern // read-only once stored
+}
+
+// patternCache keeps each agent's context patterns for patternTTL. No I/O
+// under its lock; calls share the slices read-only.
+type patternCache struct {
+	mu sync.Mutex
+	m  map[patternKey]patternEntry
+}
+
+func (c *patternCache) get(k patternKey, now time.Time) ([]store.Pattern, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[k]
+	if !ok || now.Sub(e.at) >= patternTTL {
+		return nil, false
+	}
+	return e.list, true
+}
+
+func (c *patternCache) put(k patternKey, list []store.Pattern, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[patternKey]patternEntry{}
+	}
+	for key, e := range c.m { // agents that stopped taking calls
+		if now.Sub(e.at) >= patternTTL {
+			delete(c.m, key)
+		}
+	}
+	c.m[k] = patternEntry{at: now, list: list}
 }
