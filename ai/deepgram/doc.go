@@ -2,5 +2,6 @@
 // /v1/listen WebSocket and Aura text-to-speech over REST /v1/speak.
 // Both go through failsafe-go (redial with backoff, retry before the first
 // byte, a circuit breaker) and are tested against deepgramtest, a fake server
-// that speaks the same wire protocol (../../shared/protocols/deepgram.md).
+// that speaks the same wire protocol, as Deepgram's API reference
+// (developers.deepgram.com) documents it.
 package deepgram

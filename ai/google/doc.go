@@ -3,6 +3,7 @@
 // timeouts, retries, a circuit breaker and a bulkhead. Its vectors are
 // L2-normalised here, as Google normalises only full-size (3072) output.
 //
-// The wire format follows ../shared/protocols/openai-groq-google.md section 5;
-// the googletest subpackage is a fake server speaking the same wire.
+// The wire format follows the Gemini API reference for batchEmbedContents
+// (ai.google.dev/api/embeddings); the googletest subpackage is a fake
+// server speaking the same wire.
 package google

@@ -6,6 +6,7 @@
 // JSON mode, every request behind failsafe-go timeouts, retries, a
 // circuit breaker and a bulkhead.
 //
-// The wire format follows ../shared/protocols/openai-groq-google.md; the
+// The wire format follows the OpenAI API reference (platform.openai.com/docs/api-reference)
+// as Groq's OpenAI-compatible endpoint serves it (console.groq.com/docs); the
 // openaitest subpackage is a fake server speaking the same wire.
 package openai

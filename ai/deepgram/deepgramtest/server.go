@@ -1,5 +1,5 @@
 // Package deepgramtest is a fake Deepgram that speaks the real wire protocol
-// (../../../shared/protocols/deepgram.md): /v1/listen over WebSocket with
+// (Deepgram's API reference, developers.deepgram.com): /v1/listen over WebSocket with
 // scripted transcripts, and Aura's REST /v1/speak streaming audio in chunks,
 // with scriptable latency and faults, recording what it received.
 package deepgramtest

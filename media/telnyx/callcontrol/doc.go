@@ -2,5 +2,7 @@
 // answers calls with media-stream parameters, starts and stops streams,
 // transfers and hangs up, each command idempotent through a deterministic
 // command_id and sent through timeout, retry and circuit-breaker policies.
-// The wire facts it follows are in shared/protocols/telnyx.md, section 3.
+// The wire facts it follows are Telnyx's Call Control API reference
+// (developers.telnyx.com/api/call-control): the actions, their parameters and
+// their error envelopes.
 package callcontrol
