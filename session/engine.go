@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/iace/iace/ai"
+	"github.com/iace/iace/ai/escalate"
 	"github.com/iace/iace/ai/predict"
 	"github.com/iace/iace/media"
 	"github.com/iace/iace/media/telnyx"
@@ -299,7 +300,7 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 		ctrl:       make(chan inboundEvent, 64),
 		turnEv:     make(chan turnEvent, 32),
 		cmds:       make(chan endCmd, 1),
-		policy:     policyFor(agent),
+		policy:     escalate.New(agent.Escalation),
 		sentiments: make(chan sentimentResult, 4),
 		memory:     make(chan []store.Pattern, 1),
 		readerDone: make(chan struct{}),

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/iace/iace/ai"
-	"github.com/iace/iace/ai/escalate"
 	"github.com/iace/iace/ai/predict"
 	"github.com/iace/iace/store"
 )
@@ -117,9 +116,6 @@ func (s *Session) escalationDeadline() time.Time {
 // predictor is the model every call's prediction runs on: the documented
 // prior until models trained on an organization's calls are stored.
 var predictor = predict.Prior()
-
-// policyFor is a call's escalation policy under its agent's rules.
-func policyFor(a store.Agent) *escalate.Policy { return escalate.New(a.Escalation) }
 
 // predictMinTurns is how many caller turns the predicted_risk rule waits
 // for: before them the prediction rests on the caller's history alone.

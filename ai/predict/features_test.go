@@ -4,26 +4,20 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/iace/iace/ai"
 )
 
 // summary is the batch form of the sentiment features, written as the call
 // record computes them, to check the tracker's running sums against.
 func summary(scores []float64) (avg, lo, trend, last float64) {
-	n := float64(len(scores))
 	lo, last = scores[0], scores[len(scores)-1]
-	var sum, sx, sxy, sxx float64
-	for i, v := range scores {
-		x := float64(i)
+	var sum float64
+	for _, v := range scores {
 		sum += v
-		sx += x
-		sxy += x * v
-		sxx += x * x
 		lo = min(lo, v)
 	}
-	if d := n*sxx - sx*sx; d > 0 {
-		trend = (n*sxy - sx*sum) / d
-	}
-	return sum / n, lo, trend, last
+	return sum / float64(len(scores)), lo, ai.Trend(scores), last
 }
 
 func TestTrackerMatchesTheBatchSummaryAfterEveryTurn(t *testing.T) {

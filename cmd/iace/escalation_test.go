@@ -1,12 +1,6 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"io"
-	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -25,30 +19,13 @@ import (
 // one who is happy. The first two are handed over with the rule that
 // fired, the third is not; the records say so.
 func TestEscalationRulesHandOverWhoNeedsAPerson(t *testing.T) {
-	dir := t.TempDir()
-	agents := filepath.Join(dir, "agents.json")
-	if err := os.WriteFile(agents, []byte(`{"id":"demo","org_id":"demo","name":"Support","greeting":"Hello, how can I help?",
+	s := serveFor(t, agentsConfig(t, `{"id":"demo","org_id":"demo","name":"Support","greeting":"Hello, how can I help?",
 		"fallback":"Sorry, could you say that again?",
 		"intents":[{"name":"hours","keywords":["hours","open"],"reply":"We are open nine to five."},
 			{"name":"delivery","keywords":["order","delivery","parcel"],"reply":"Your parcel is on its way."},
 			{"name":"bye","keywords":["goodbye"],"reply":"Goodbye!","action":"end_call"}],
-		"escalation":{"negative_turns":3,"sentiment_below":-0.3,"repeated_fallbacks":2,"transfer_to_human_tool":true}}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := loadConfig([]string{"--addr", "127.0.0.1:0", "--internal-addr", "127.0.0.1:0", "--data-dir", dir,
-		"--agents-file", agents}, env(nil), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	logs := newLog()
-	s, err := newServer(ctx, cfg, logs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	errc := s.start(ctx)
-	url := "ws://" + s.publicLn.Addr().String() + "/media/telnyx"
+		"escalation":{"negative_turns":3,"sentiment_below":-0.3,"repeated_fallbacks":2,"transfer_to_human_tool":true}}`))
+	ctx, logs, url := t.Context(), s.logs, s.url
 
 	callers := []struct {
 		name  string
@@ -135,13 +112,8 @@ func TestEscalationRulesHandOverWhoNeedsAPerson(t *testing.T) {
 			t.Errorf("metrics lack %s", line)
 		}
 	}
-	if err := s.shutdown(ctx, 5*time.Second, nil); err != nil {
+	if err := s.stop(5 * time.Second); err != nil {
 		t.Fatal(err)
-	}
-	for range 2 {
-		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("serve: %v", err)
-		}
 	}
 }
 
@@ -149,30 +121,14 @@ func TestEscalationRulesHandOverWhoNeedsAPerson(t *testing.T) {
 // predicted escalation risk (the prior model, fed each caller turn's
 // sentiment live) hands over a caller growing angrier, not a happy one.
 func TestPredictedRiskHandsOverAnAngryCaller(t *testing.T) {
-	dir := t.TempDir()
-	agents := filepath.Join(dir, "agents.json")
-	if err := os.WriteFile(agents, []byte(`{"id":"demo","org_id":"demo","name":"Support","greeting":"Hello, how can I help?",
+	s := serveFor(t, agentsConfig(t, `{"id":"demo","org_id":"demo","name":"Support","greeting":"Hello, how can I help?",
 		"fallback":"Sorry, could you say that again?",
 		"intents":[{"name":"hours","keywords":["hours","open"],"reply":"We are open nine to five."},
 			{"name":"delivery","keywords":["order","delivery","parcel"],"reply":"Your parcel is on its way."},
 			{"name":"thanks","keywords":["thank"],"reply":"You are welcome."},
 			{"name":"bye","keywords":["goodbye"],"reply":"Goodbye!","action":"end_call"}],
-		"escalation":{"predicted_risk_above":0.4}}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := loadConfig([]string{"--addr", "127.0.0.1:0", "--internal-addr", "127.0.0.1:0", "--data-dir", dir,
-		"--agents-file", agents}, env(nil), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	s, err := newServer(ctx, cfg, newLog())
-	if err != nil {
-		t.Fatal(err)
-	}
-	errc := s.start(ctx)
-	url := "ws://" + s.publicLn.Addr().String() + "/media/telnyx"
+		"escalation":{"predicted_risk_above":0.4}}`))
+	ctx, url := t.Context(), s.url
 	scripts := map[string][]string{
 		"angry": {"where is my order, I am annoyed", "this delivery is terrible, I am really upset",
 			"my order is late again, this is awful and I am furious", "goodbye"},
@@ -212,12 +168,7 @@ func TestPredictedRiskHandsOverAnAngryCaller(t *testing.T) {
 			t.Errorf("the happy caller was handed over: %q", got)
 		}
 	}
-	if err := s.shutdown(ctx, 5*time.Second, nil); err != nil {
+	if err := s.stop(5 * time.Second); err != nil {
 		t.Fatal(err)
-	}
-	for range 2 {
-		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("serve: %v", err)
-		}
 	}
 }

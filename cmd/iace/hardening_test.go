@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
@@ -65,24 +64,8 @@ func productionEmbedded(t *testing.T, tx *callcontroltest.Server, extra ...strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := newLog()
-	ctx, cancel := context.WithCancel(t.Context())
-	s, err := newServer(ctx, cfg, logs)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	errc := s.start(ctx)
-	t.Cleanup(func() {
-		_ = s.shutdown(ctx, time.Second, nil)
-		cancel()
-		for range 2 {
-			if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-				t.Errorf("serve: %v", err)
-			}
-		}
-	})
-	return s, logs
+	s := serveFor(t, cfg)
+	return s.server, s.logs
 }
 
 func TestAForgedStreamCannotDriveCallControl(t *testing.T) {
@@ -237,21 +220,7 @@ func TestPprofNeedsItsTokenOrAnExplicitLoopbackFlag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	s, err := newServer(ctx, cfg, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	errc := s.start(ctx)
-	defer func() {
-		_ = s.shutdown(ctx, time.Second, nil)
-		for range 2 {
-			if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-				t.Errorf("serve: %v", err)
-			}
-		}
-	}()
+	s := serveFor(t, cfg).server
 	if got := status(s, ""); got != http.StatusUnauthorized {
 		t.Errorf("pprof without its token: %d, want 401", got)
 	}

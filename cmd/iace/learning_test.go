@@ -1,10 +1,7 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"io"
-	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -23,14 +20,8 @@ func TestFinishedCallsTeachPatterns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	s, err := newServer(ctx, cfg, newLog())
-	if err != nil {
-		t.Fatal(err)
-	}
-	errc := s.start(ctx)
-	url := "ws://" + s.publicLn.Addr().String() + "/media/telnyx"
+	s := serveFor(t, cfg)
+	ctx, url := t.Context(), s.url
 	// learned waits until the organization's patterns satisfy ok: learning
 	// runs on its own workers after the call.
 	learned := func(ok func([]store.Pattern) bool) []store.Pattern {
@@ -75,12 +66,7 @@ func TestFinishedCallsTeachPatterns(t *testing.T) {
 			t.Errorf("the pattern does not name call %s", c.Call.ID)
 		}
 	}
-	if err := s.shutdown(ctx, 5*time.Second, nil); err != nil {
+	if err := s.stop(5 * time.Second); err != nil {
 		t.Fatal(err)
-	}
-	for range 2 {
-		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("serve: %v", err)
-		}
 	}
 }

@@ -91,7 +91,7 @@ func (l *Local) Refund(_ context.Context, key string) error {
 func (l *Local) refund(key string) {
 	key = boundKey(key)
 	now := l.now().UnixNano()
-	s := &l.shards[maphash.String(l.seed, key)%shardCount]
+	s := l.shardOf(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tat, known := s.tats[key]
@@ -103,6 +103,11 @@ func (l *Local) refund(key string) {
 	} else {
 		s.tats[key] = next
 	}
+}
+
+// shardOf is the shard that holds key.
+func (l *Local) shardOf(key string) *shard {
+	return &l.shards[maphash.String(l.seed, key)%shardCount]
 }
 
 // Len is the number of keys remembered.
@@ -120,7 +125,7 @@ func (l *Local) Len() int {
 func (l *Local) decide(key string, take bool) (bool, time.Duration) {
 	key = boundKey(key)
 	now := l.now().UnixNano()
-	s := &l.shards[maphash.String(l.seed, key)%shardCount]
+	s := l.shardOf(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tat, known := s.tats[key]
