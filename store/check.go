@@ -95,8 +95,9 @@ func (c *Call) Check() error {
 }
 
 // Check applies the write rules of a customer: an organization, a phone,
-// and at most MaxVerifiers verifiers, each named as ValidVerifierName says
-// and holding a verifier hash (HashVerifier), never an answer in clear.
+// a memory summary of at most MaxMemorySummaryLen bytes of UTF-8 text, and
+// at most MaxVerifiers verifiers, each named as ValidVerifierName says and
+// holding a verifier hash (HashVerifier), never an answer in clear.
 func (c *Customer) Check() error {
 	c.Phone = PhoneNumber(strings.TrimSpace(string(c.Phone)))
 	switch {
@@ -106,6 +107,9 @@ func (c *Customer) Check() error {
 		return invalidf("phone is empty")
 	case len(c.Verifiers) > MaxVerifiers:
 		return invalidf("%d verifiers, more than %d", len(c.Verifiers), MaxVerifiers)
+	}
+	if err := checkText("memory summary", c.MemorySummary, MaxMemorySummaryLen); err != nil {
+		return err
 	}
 	for name, hash := range c.Verifiers {
 		if !ValidVerifierName(name) {
@@ -167,9 +171,11 @@ func (e *CallEvent) Check() error {
 }
 
 // Check applies the write rules of a call's end: an organization, a call, a
-// known outcome, and at most MaxCallEvents events that each pass
-// CallEvent.Check. It works on its own copy of Events, so the caller's slice
-// is left as it was. Turns are checked by the backend.
+// known outcome, at most MaxCallEvents events that each pass
+// CallEvent.Check, a summary of at most MaxCallSummaryLen bytes of UTF-8
+// text, and a prediction, if any, that passes CallPrediction.Check. It works
+// on its own copy of Events, so the caller's slice is left as it was. Turns
+// are checked by the backend.
 func (e *CallEnd) Check() error {
 	switch {
 	case e.OrgID == "":
@@ -182,6 +188,14 @@ func (e *CallEnd) Check() error {
 		return invalidf("unknown escalation reason %q", e.EscalationReason)
 	case len(e.Events) > MaxCallEvents:
 		return invalidf("%d events, more than %d", len(e.Events), MaxCallEvents)
+	}
+	if err := checkText("summary", e.Summary, MaxCallSummaryLen); err != nil {
+		return err
+	}
+	if e.Prediction != nil {
+		if err := e.Prediction.Check(); err != nil {
+			return err
+		}
 	}
 	e.Events = slices.Clone(e.Events)
 	for i := range e.Events {

@@ -188,6 +188,13 @@ type Call struct {
 	EndedAt          *time.Time
 	Duration         time.Duration
 	Sentiment        *Sentiment
+	// Summary is what a human who took the call over was told: why it was
+	// handed over, the caller's issue, their mood and who they are; empty
+	// for a call never handed over. At most MaxCallSummaryLen bytes.
+	Summary string
+	// Prediction is the call's outcome prediction when it ended; nil for
+	// a call that ended before the session predicted anything.
+	Prediction *CallPrediction
 }
 
 // Speaker is who said a turn.

@@ -160,6 +160,8 @@ type StatsBucket struct {
 	Sentiment SentimentCounts
 	// Latency is the agent's reply latency over the bucket's calls.
 	Latency LatencyPercentiles
+	// Prediction is how well the calls' outcome predictions came true.
+	Prediction PredictionStats
 }
 
 // NewStatsBucket is an empty bucket starting at start, its Outcomes map

@@ -76,6 +76,10 @@ type CallEnd struct {
 	// Events of the call, in time order, at most MaxCallEvents (see
 	// CallEnd.Check).
 	Events []CallEvent
+	// Summary is the handoff summary (Call.Summary), "" for none.
+	Summary string
+	// Prediction is the call's prediction at its end, nil for none.
+	Prediction *CallPrediction
 }
 
 // PatternFilter narrows ListPatterns and SimilarPatterns. Zero fields do not
@@ -150,7 +154,37 @@ type TranscriptHit struct {
 //     (as its turns are, so a hang-up webhook that ended the call first does
 //     not lose them), and a later one leaves them as they are. GetCall
 //     returns them in the order given, times in UTC at microseconds;
-//     ListCalls does not read them.
+//     ListCalls does not read them. A call's Summary and Prediction follow
+//     the events' rule: the first FinishCall that carries one sets it, even
+//     on a call already ended, and a later one leaves it (FinishCall on a
+//     call already ended returns it as stored, with what it just set). A
+//     summary longer than MaxCallSummaryLen (or not UTF-8, or holding a
+//     NUL), prediction features longer than MaxPredictionFeaturesLen (or
+//     not a JSON object), probabilities outside 0..1, or a negative
+//     ModelVersion, are ErrInvalid. GetCall and ListCalls return both. They
+//     are FinishCall's alone: CreateCall creates a call without them, and
+//     UpdateCall leaves them as stored (and returns them), so a copy read
+//     before the finish cannot undo them.
+//   - SetCustomerMemory replaces a customer's MemorySummary (trimmed, at
+//     most MaxMemorySummaryLen bytes of UTF-8 without NUL, else ErrInvalid)
+//     and UpdatedAt, and nothing else, so that it never undoes a concurrent
+//     UpdateCustomer of another field; it returns the customer. The same
+//     cap holds for CreateCustomer and UpdateCustomer (Customer.Check).
+//   - SavePredictionModel stores a new version of the organization's model:
+//     Version is the latest's plus one (1 for the first), whatever the
+//     caller set; concurrent saves get distinct versions. A model with no
+//     org, a zero TrainedAt, a negative Examples, AUCs outside 0..1, or a
+//     Model that is not a JSON object of at most MaxPredictionModelLen
+//     bytes is ErrInvalid; an unknown org ErrNotFound. Beyond
+//     MaxPredictionModels versions the oldest are deleted.
+//     LatestPredictionModel returns the highest version (ErrNotFound when
+//     none); ListPredictionModels all kept, newest first. JSON (prediction
+//     features, models) comes back as the same value, compacted, not
+//     necessarily the same bytes.
+//   - LabelledCalls returns the organization's ended calls that have an
+//     outcome and prediction features and ended after q.After, newest
+//     first (EndedAt desc, ID desc), at most q.Limit (default and cap
+//     MaxLabelledCalls; zero or negative is the default).
 //   - SimilarPatterns ranks the organization's patterns (filtered by agent,
 //     which also matches org-wide patterns, kind and status) by cosine
 //     similarity to query, best first, k at most 100. Postgres uses its HNSW
@@ -188,8 +222,9 @@ type TranscriptHit struct {
 //     without calls are omitted. Outcomes, average duration and the
 //     escalation and resolution rates are over the bucket's ended calls;
 //     sentiment over all its calls; latency percentiles over the agent
-//     turns of its calls (see LatencyPercentiles). Postgres computes it in
-//     one query, the embedded backend in Go.
+//     turns of its calls (see LatencyPercentiles); Prediction over its
+//     ended calls with a prediction and an outcome (PredictionStats).
+//     Postgres computes it in one query, the embedded backend in Go.
 //   - PruneRefreshTokens deletes the refresh tokens, of every organization,
 //     that expired before the given time, whatever their state, and
 //     PruneWebhookEvents the webhook event ids recorded before it; each
@@ -231,6 +266,7 @@ type Store interface {
 	CustomerByPhone(ctx context.Context, org OrgID, phone PhoneNumber) (Customer, error)
 	UpdateCustomer(ctx context.Context, c Customer) (Customer, error)
 	SearchCustomers(ctx context.Context, org OrgID, query string, p Page) ([]Customer, string, error)
+	SetCustomerMemory(ctx context.Context, org OrgID, id CustomerID, summary string) (Customer, error)
 
 	CreateCall(ctx context.Context, c Call) (Call, error)
 	GetCall(ctx context.Context, org OrgID, id CallID) (CallDetail, error)
@@ -251,6 +287,11 @@ type Store interface {
 	MergePattern(ctx context.Context, org OrgID, id PatternID, m PatternMerge) (Pattern, error)
 	SetPatternStatus(ctx context.Context, org OrgID, id PatternID, status PatternStatus) (Pattern, error)
 	SimilarPatterns(ctx context.Context, org OrgID, f PatternFilter, query []float32, k int) ([]ScoredPattern, error)
+
+	SavePredictionModel(ctx context.Context, m PredictionModel) (PredictionModel, error)
+	LatestPredictionModel(ctx context.Context, org OrgID) (PredictionModel, error)
+	ListPredictionModels(ctx context.Context, org OrgID) ([]PredictionModel, error)
+	LabelledCalls(ctx context.Context, org OrgID, q LabelledQuery) ([]LabelledCall, error)
 
 	CreateRefreshToken(ctx context.Context, t RefreshToken) (RefreshToken, error)
 	RefreshTokenByHash(ctx context.Context, hash []byte) (RefreshToken, error)

@@ -87,6 +87,21 @@ func (s *Store) UpdateCustomer(ctx context.Context, c store.Customer) (store.Cus
 	return out, err
 }
 
+// SetCustomerMemory sets the customer's memory summary and invalidates it
+// and its phone, as UpdateCustomer does. The phone is known from the
+// customer returned; when the write failed it is not known here, and the
+// customer alone is invalidated (its phone, which the write does not
+// change, still routes to it).
+func (s *Store) SetCustomerMemory(ctx context.Context, org store.OrgID, id store.CustomerID, summary string) (store.Customer, error) {
+	out, err := s.Store.SetCustomerMemory(ctx, org, id, summary)
+	keys := []string{customerKey(org, id)}
+	if err == nil {
+		keys = append(keys, phoneKey(org, out.Phone))
+	}
+	s.invalidate(ctx, keys...)
+	return out, err
+}
+
 // FinishCall finishes the call and invalidates its customer, whose call
 // count and last call changed. If FinishCall fails the customer is not known
 // here; its cached profile ages out within CustomerTTL.

@@ -102,6 +102,34 @@ func TestInvalidationAcrossNodes(t *testing.T) {
 		}
 	})
 
+	t.Run("a customer's memory set on one node is read anew on the other", func(t *testing.T) {
+		// B holds the customer by id and by phone.
+		c, err := b.GetCustomer(ctx, f.org, cust.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.CustomerByPhone(ctx, f.org, c.Phone); err != nil {
+			t.Fatal(err)
+		}
+		before := b.metric(t, "iace_cache_invalidations_total", "origin", "remote")
+		if _, err := a.SetCustomerMemory(ctx, f.org, cust.ID, "  Remembered on A.  "); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "node B to receive the invalidation", func() bool {
+			return b.metric(t, "iace_cache_invalidations_total", "origin", "remote") > before
+		})
+		for _, read := range []func() (store.Customer, error){
+			func() (store.Customer, error) { return b.GetCustomer(ctx, f.org, cust.ID) },
+			func() (store.Customer, error) { return b.CustomerByPhone(ctx, f.org, c.Phone) },
+			func() (store.Customer, error) { return a.GetCustomer(ctx, f.org, cust.ID) },
+		} {
+			got, err := read()
+			if err != nil || got.MemorySummary != "Remembered on A." || got.Name != c.Name {
+				t.Fatalf("a node reads memory %q name %q, %v; want the new memory and the name as it was", got.MemorySummary, got.Name, err)
+			}
+		}
+	})
+
 	t.Run("a moved number routes to its new agent", func(t *testing.T) {
 		other, err := db.CreateAgent(ctx, store.Agent{OrgID: f.org, Name: "other", Greeting: "Hi", Fallback: "?"})
 		if err != nil {

@@ -12,9 +12,14 @@ import (
 	"github.com/iace/iace/store"
 )
 
-const callCols = `id, org_id, agent_id, customer_id, call_control_id, call_session_id, direction,
+// callWriteCols are the columns CreateCall writes; callCols adds the
+// summary and prediction, which only FinishCall writes.
+const (
+	callWriteCols = `id, org_id, agent_id, customer_id, call_control_id, call_session_id, direction,
 	from_number, to_number, status, outcome, end_reason, escalation_reason,
 	started_at, answered_at, ended_at, duration_us, sentiment`
+	callCols = callWriteCols + `, summary, prediction`
+)
 
 // callColsOf is callCols qualified by a table alias, for joins.
 func callColsOf(alias string) string { return qualify(callCols, alias) }
@@ -28,13 +33,14 @@ type callRow struct {
 	ended      sql.NullInt64
 	durationUs int64
 	sentiment  sql.NullString
+	prediction sql.NullString
 }
 
 func (r *callRow) dest() []any {
 	c := &r.c
 	return []any{&c.ID, &c.OrgID, &c.AgentID, &r.customer, &c.CallControlID, &c.CallSessionID, &c.Direction,
 		&c.From, &c.To, &c.Status, &c.Outcome, &c.EndReason, &c.EscalationReason,
-		&r.started, &r.answered, &r.ended, &r.durationUs, &r.sentiment}
+		&r.started, &r.answered, &r.ended, &r.durationUs, &r.sentiment, &c.Summary, &r.prediction}
 }
 
 func (r *callRow) call() (store.Call, error) {
@@ -49,6 +55,10 @@ func (r *callRow) call() (store.Call, error) {
 		if err := json.Unmarshal([]byte(r.sentiment.String), c.Sentiment); err != nil {
 			return store.Call{}, err
 		}
+	}
+	var err error
+	if c.Prediction, err = decodePrediction(r.prediction); err != nil {
+		return store.Call{}, fmt.Errorf("call %s: %w", c.ID, err)
 	}
 	return c, nil
 }
@@ -86,12 +96,14 @@ func checkCall(op string, c *store.Call) error {
 }
 
 // CreateCall records a call. An empty Status is ringing. The customer, when
-// set, must be one of the organization's.
+// set, must be one of the organization's. Its summary and prediction are
+// FinishCall's to write: the call is created without them.
 func (s *Store) CreateCall(ctx context.Context, c store.Call) (store.Call, error) {
 	const op = "create call"
 	if err := checkCall(op, &c); err != nil {
 		return store.Call{}, err
 	}
+	c.Summary, c.Prediction = "", nil
 	if c.ID == "" {
 		c.ID = store.CallID(newID())
 	}
@@ -103,7 +115,7 @@ func (s *Store) CreateCall(ctx context.Context, c store.Call) (store.Call, error
 	if err != nil {
 		return store.Call{}, invalid(op, "sentiment: %v", err)
 	}
-	_, err = s.w.ExecContext(ctx, `INSERT INTO calls (`+callCols+`)
+	_, err = s.w.ExecContext(ctx, `INSERT INTO calls (`+callWriteCols+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.OrgID, c.AgentID, nullString(string(c.CustomerID)), c.CallControlID, c.CallSessionID, c.Direction,
 		c.From, c.To, c.Status, c.Outcome, c.EndReason, c.EscalationReason,
@@ -130,8 +142,9 @@ func (s *Store) CallByControlID(ctx context.Context, org store.OrgID, callContro
 	return c, nil
 }
 
-// UpdateCall writes every field of the call but its id, organization and
-// start time.
+// UpdateCall writes every field of the call but its id, organization,
+// start time, summary and prediction (FinishCall's), and returns the call as
+// stored.
 func (s *Store) UpdateCall(ctx context.Context, c store.Call) (store.Call, error) {
 	const op = "update call"
 	if err := checkCall(op, &c); err != nil {
@@ -367,10 +380,10 @@ func (s *Store) ListCalls(ctx context.Context, org store.OrgID, f store.CallFilt
 }
 
 // FinishCall ends a call in one transaction: the call's final state, its
-// last turns, its events and its customer's statistics. A call already
-// ended is returned as it is, its customer not counted again, so a replay is
-// harmless; only turns it does not have yet are added, and events only if
-// it has none.
+// last turns, its events, summary and prediction, and its customer's
+// statistics. A call already ended keeps its state, its customer not counted
+// again, so a replay is harmless; only turns it does not have yet are added,
+// and events, a summary and a prediction each only if it has none.
 func (s *Store) FinishCall(ctx context.Context, end store.CallEnd) (store.Call, error) {
 	const op = "finish call"
 	if err := end.Check(); err != nil {
@@ -392,6 +405,10 @@ func (s *Store) FinishCall(ctx context.Context, end store.CallEnd) (store.Call, 
 	if err != nil {
 		return store.Call{}, invalid(op, "events: %v", err)
 	}
+	pred, err := encodePrediction(end.Prediction)
+	if err != nil {
+		return store.Call{}, invalid(op, "prediction: %v", err)
+	}
 
 	ins, err := s.insertTurnStmt(ctx, op)
 	if err != nil {
@@ -412,23 +429,29 @@ func (s *Store) FinishCall(ctx context.Context, end store.CallEnd) (store.Call, 
 		}
 		if c.Status == store.CallEnded {
 			out = c
-			if !events.Valid {
+			if !events.Valid && end.Summary == "" && !pred.Valid {
 				return nil
 			}
-			// Like its turns, the events of a call ended first by
-			// someone else (a hang-up webhook) are kept, once.
-			_, err := tx.ExecContext(ctx, `UPDATE calls SET events = ? WHERE org_id = ? AND id = ? AND events IS NULL`,
-				events, end.OrgID, end.CallID)
+			// Like its turns, the events, summary and prediction of a call
+			// ended first by someone else (a hang-up webhook) are kept,
+			// each once.
+			out, err = scanCall(tx.QueryRowContext(ctx, `
+				UPDATE calls SET events = coalesce(events, ?),
+					summary = CASE WHEN summary = '' THEN ? ELSE summary END, prediction = coalesce(prediction, ?)
+				WHERE org_id = ? AND id = ?
+				RETURNING `+callCols,
+				events, end.Summary, pred, end.OrgID, end.CallID))
 			return mapErr(op, err)
 		}
 		duration := max(endedAt.Sub(c.StartedAt), 0)
 		out, err = scanCall(tx.QueryRowContext(ctx, `
 			UPDATE calls SET status = ?, ended_at = ?, duration_us = ?, outcome = ?, end_reason = ?,
-				escalation_reason = ?, sentiment = coalesce(?, sentiment), events = coalesce(events, ?)
+				escalation_reason = ?, sentiment = coalesce(?, sentiment), events = coalesce(events, ?),
+				summary = CASE WHEN summary = '' THEN ? ELSE summary END, prediction = coalesce(prediction, ?)
 			WHERE org_id = ? AND id = ?
 			RETURNING `+callCols,
 			store.CallEnded, micros(endedAt), duration.Microseconds(), end.Outcome, end.EndReason,
-			end.EscalationReason, sent, events, end.OrgID, end.CallID))
+			end.EscalationReason, sent, events, end.Summary, pred, end.OrgID, end.CallID))
 		if err != nil {
 			return mapErr(op, err)
 		}

@@ -14,7 +14,8 @@ import (
 // a NULL latency for a call without any), ordered by call so that a call's
 // rows are adjacent. One query, so calls and turns are one snapshot.
 const statsSelect = `SELECT c.id, c.started_at, c.status, c.outcome, c.duration_us,
-		json_extract(c.sentiment, '$.average'), t.ms
+		json_extract(c.sentiment, '$.average'), t.ms,
+		CASE WHEN c.status = 'ended' AND c.outcome <> '' THEN json_extract(c.prediction, '$.resolution') END
 	FROM calls c
 	LEFT JOIN (SELECT call_id, org_id,
 			coalesce(json_extract(latency, '$.endpoint_ms'), 0) + coalesce(json_extract(latency, '$.stt_ms'), 0) +
@@ -47,7 +48,7 @@ func (s *Store) CallStats(ctx context.Context, org store.OrgID, q store.StatsQue
 		row    statsRow
 	)
 	for rows.Next() {
-		if err := rows.Scan(&row.id, &row.started, &row.status, &row.outcome, &row.durationUs, &row.avg, &row.ms); err != nil {
+		if err := rows.Scan(&row.id, &row.started, &row.status, &row.outcome, &row.durationUs, &row.avg, &row.ms, &row.pres); err != nil {
 			_ = rows.Close()
 			return nil, mapErr(op, err)
 		}
@@ -73,6 +74,9 @@ type statsRow struct {
 	durationUs int64
 	avg        sql.NullFloat64 // the sentiment's average; NULL without sentiment
 	ms         sql.NullFloat64
+	// pres is the predicted resolution of an ended call with an outcome;
+	// NULL for the other calls and those without a prediction.
+	pres sql.NullFloat64
 }
 
 // statsAgg accumulates the buckets of one query.
@@ -86,6 +90,8 @@ type bucketAgg struct {
 	b          store.StatsBucket
 	durationUs int64 // sum over the ended calls
 	latencies  []float64
+	hits       int     // predictions that came true
+	sqErr      float64 // sum of the predictions' squared errors
 }
 
 func newStatsAgg(q store.StatsQuery) *statsAgg {
@@ -118,6 +124,18 @@ func (a *statsAgg) add(r *statsRow, first bool) {
 			b.Outcomes[r.outcome]++
 		}
 	}
+	if r.pres.Valid {
+		resolved := r.outcome == store.OutcomeResolved
+		b.Prediction.Predicted++
+		if (r.pres.Float64 >= 0.5) == resolved {
+			ba.hits++
+		}
+		y := 0.0
+		if resolved {
+			y = 1
+		}
+		ba.sqErr += (r.pres.Float64 - y) * (r.pres.Float64 - y)
+	}
 	var sent *store.Sentiment
 	if r.avg.Valid {
 		sent = &store.Sentiment{Average: r.avg.Float64}
@@ -136,6 +154,10 @@ func (a *statsAgg) buckets() []store.StatsBucket {
 			b.AvgDurationSeconds = float64(ba.durationUs) / float64(b.Ended) / 1e6
 		}
 		b.SetRates()
+		if n := b.Prediction.Predicted; n > 0 {
+			b.Prediction.Accuracy = float64(ba.hits) / float64(n)
+			b.Prediction.Brier = ba.sqErr / float64(n)
+		}
 		if n := len(ba.latencies); n > 0 {
 			slices.Sort(ba.latencies)
 			b.Latency = store.LatencyPercentiles{Turns: n,

@@ -12,8 +12,13 @@ import (
 	"github.com/iace/iace/store"
 )
 
-const callCols = `id, org_id, agent_id, customer_id, call_control_id, call_session_id, direction, from_number, to_number,
+// callWriteCols are the columns CreateCall writes; callCols adds the
+// summary and prediction, which only FinishCall writes.
+const (
+	callWriteCols = `id, org_id, agent_id, customer_id, call_control_id, call_session_id, direction, from_number, to_number,
 	status, outcome, end_reason, escalation_reason, started_at, answered_at, ended_at, duration_us, sentiment`
+	callCols = callWriteCols + `, summary, prediction`
+)
 
 func callColsOf(alias string) string {
 	cols := strings.Split(callCols, ",")
@@ -31,13 +36,14 @@ type callRow struct {
 	id, org, agent, from, to, status, outc string
 	customer                               *string
 	durationUs                             int64
-	sentiment                              []byte
+	sentiment, prediction                  []byte
 }
 
 func (r *callRow) dest() []any {
 	c := &r.c
 	return []any{&r.id, &r.org, &r.agent, &r.customer, &c.CallControlID, &c.CallSessionID, &c.Direction, &r.from, &r.to,
-		&r.status, &r.outc, &c.EndReason, &c.EscalationReason, &c.StartedAt, &c.AnsweredAt, &c.EndedAt, &r.durationUs, &r.sentiment}
+		&r.status, &r.outc, &c.EndReason, &c.EscalationReason, &c.StartedAt, &c.AnsweredAt, &c.EndedAt, &r.durationUs, &r.sentiment,
+		&c.Summary, &r.prediction}
 }
 
 func (r *callRow) call() (store.Call, error) {
@@ -48,6 +54,10 @@ func (r *callRow) call() (store.Call, error) {
 	c.CustomerID = emptyIfNull[store.CustomerID](r.customer)
 	c.Duration = time.Duration(r.durationUs) * time.Microsecond
 	if err := jsonScan(r.sentiment, &c.Sentiment); err != nil {
+		return store.Call{}, fmt.Errorf("call %s: %w", c.ID, err)
+	}
+	var err error
+	if c.Prediction, err = decodePrediction(r.prediction); err != nil {
 		return store.Call{}, fmt.Errorf("call %s: %w", c.ID, err)
 	}
 	return c, nil
@@ -73,12 +83,14 @@ func checkCall(op string, c *store.Call) error {
 }
 
 // CreateCall records a call. Its customer, when set, must be one of the
-// organization's (store.ErrNotFound otherwise).
+// organization's (store.ErrNotFound otherwise). Its summary and prediction
+// are FinishCall's to write: the call is created without them.
 func (s *Store) CreateCall(ctx context.Context, c store.Call) (store.Call, error) {
 	const op = "create call"
 	if err := checkCall(op, &c); err != nil {
 		return store.Call{}, err
 	}
+	c.Summary, c.Prediction = "", nil
 	if c.ID == "" {
 		c.ID = store.CallID(newID())
 	}
@@ -90,7 +102,7 @@ func (s *Store) CreateCall(ctx context.Context, c store.Call) (store.Call, error
 	if c.Sentiment == nil {
 		sent = nil
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO calls (`+callCols+`)
+	_, err = s.pool.Exec(ctx, `INSERT INTO calls (`+callWriteCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 		c.ID, c.OrgID, c.AgentID, nullIfEmpty(c.CustomerID), c.CallControlID, c.CallSessionID, c.Direction, c.From, c.To,
 		c.Status, c.Outcome, c.EndReason, c.EscalationReason, c.StartedAt, c.AnsweredAt, c.EndedAt, c.Duration.Microseconds(), sent)
@@ -115,7 +127,8 @@ func (s *Store) CallByControlID(ctx context.Context, org store.OrgID, callContro
 	return c, nil
 }
 
-// UpdateCall writes every field of a call but its ids and start time.
+// UpdateCall writes every field of a call but its ids, start time, summary
+// and prediction (FinishCall's), and returns the call as stored.
 func (s *Store) UpdateCall(ctx context.Context, c store.Call) (store.Call, error) {
 	const op = "update call"
 	if err := checkCall(op, &c); err != nil {

@@ -80,8 +80,10 @@ func classify(ctx context.Context, err error) error {
 			return store.ErrConflict
 		case pgErr.Code == "23503": // foreign_key_violation: the row referred to is not there (in this org)
 			return store.ErrNotFound
-		case pgErr.Code == "23514", pgErr.Code == "23502", pgErr.Code == "22001", pgErr.Code == "22P02", pgErr.Code == "22000":
-			// check, not-null, too long, bad text representation, data exception (e.g. vector dims)
+		case pgErr.Code == "23514", pgErr.Code == "23502", pgErr.Code == "22001", pgErr.Code == "22P02", pgErr.Code == "22000",
+			pgErr.Code == "22021", pgErr.Code == "22P05":
+			// check, not-null, too long, bad text representation, data exception (e.g. vector dims),
+			// a byte sequence not in the encoding (a NUL in text), an untranslatable character (\u0000 in jsonb)
 			return store.ErrInvalid
 		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
 			strings.HasPrefix(pgErr.Code, "53"),                                 // insufficient resources (too many connections...)

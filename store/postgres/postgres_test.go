@@ -176,8 +176,8 @@ func TestMigrateUpDownUp(t *testing.T) {
 		if err := postgres.Migrate(ctx, cfg, postgres.Up); err != nil {
 			t.Fatalf("round %d: up: %v", round, err)
 		}
-		if n := tables(); n != 11 {
-			t.Errorf("round %d: %d tables after up, want 11", round, n)
+		if n := tables(); n != 12 {
+			t.Errorf("round %d: %d tables after up, want 12", round, n)
 		}
 		if st := status(); !strings.Contains(st, "applied") || strings.Contains(st, "pending") {
 			t.Errorf("round %d: status after up:\n%s", round, st)

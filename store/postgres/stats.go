@@ -14,12 +14,18 @@ import (
 // agent turns' reply latency (the sum of the stages present, as
 // store.Latency.Total) through the turns primary key.
 //
+// The predictions are those of the ended calls with an outcome: pres is
+// their predicted resolution (NULL otherwise) and hit whether it came true
+// (store.PredictionStats).
+//
 // $1 org, $2 from, $3 to, $4 bucket width in microseconds, $5 and $6 the
 // negative and positive sentiment thresholds; the agent filter, when there
 // is one, is $7 and replaces the AGENT marker.
 const statsSQL = `WITH c AS (
 	SELECT date_bin($4::bigint * interval '1 microsecond', started_at, timestamptz '1970-01-01 00:00:00+00') AS bucket,
-		id, status, outcome, duration_us, (sentiment->>'average')::float8 AS sent
+		id, status, outcome, duration_us, (sentiment->>'average')::float8 AS sent,
+		CASE WHEN status = 'ended' AND outcome <> '' THEN (prediction->>'resolution')::float8 END AS pres,
+		CASE WHEN outcome = 'resolved' THEN 1.0 ELSE 0.0 END::float8 AS resolved
 	FROM calls
 	WHERE org_id = $1 AND started_at >= $2 AND started_at < $3 AGENT
 ), cs AS (
@@ -34,7 +40,10 @@ const statsSQL = `WITH c AS (
 		count(*) FILTER (WHERE sent < $5::float8) AS negative,
 		count(*) FILTER (WHERE sent BETWEEN $5::float8 AND $6::float8) AS neutral,
 		count(*) FILTER (WHERE sent > $6::float8) AS positive,
-		count(*) FILTER (WHERE sent IS NULL) AS unknown
+		count(*) FILTER (WHERE sent IS NULL) AS unknown,
+		count(pres) AS predicted,
+		coalesce(avg(CASE WHEN (pres >= 0.5) = (resolved = 1) THEN 1.0 ELSE 0.0 END) FILTER (WHERE pres IS NOT NULL), 0)::float8 AS accuracy,
+		coalesce(avg((pres - resolved) * (pres - resolved)), 0)::float8 AS brier
 	FROM c GROUP BY bucket
 ), ts AS (
 	SELECT c.bucket, count(*) AS turns,
@@ -49,7 +58,7 @@ const statsSQL = `WITH c AS (
 	GROUP BY c.bucket
 )
 SELECT cs.bucket, cs.calls, cs.ended, cs.resolved, cs.escalated, cs.abandoned, cs.failed, cs.avg_s,
-	cs.negative, cs.neutral, cs.positive, cs.unknown, coalesce(ts.turns, 0), ts.p
+	cs.negative, cs.neutral, cs.positive, cs.unknown, coalesce(ts.turns, 0), ts.p, cs.predicted, cs.accuracy, cs.brier
 FROM cs LEFT JOIN ts ON ts.bucket = cs.bucket
 ORDER BY cs.bucket`
 
@@ -75,7 +84,8 @@ func (s *Store) CallStats(ctx context.Context, org store.OrgID, q store.StatsQue
 		)
 		b := store.NewStatsBucket(time.Time{})
 		if err := r.Scan(&start, &b.Calls, &b.Ended, &resolved, &escalated, &abandoned, &failed, &b.AvgDurationSeconds,
-			&b.Sentiment.Negative, &b.Sentiment.Neutral, &b.Sentiment.Positive, &b.Sentiment.Unknown, &b.Latency.Turns, &p); err != nil {
+			&b.Sentiment.Negative, &b.Sentiment.Neutral, &b.Sentiment.Positive, &b.Sentiment.Unknown, &b.Latency.Turns, &p,
+			&b.Prediction.Predicted, &b.Prediction.Accuracy, &b.Prediction.Brier); err != nil {
 			return b, err
 		}
 		b.Start = start.UTC()

@@ -103,10 +103,11 @@ func (s *Store) AppendTurns(ctx context.Context, org store.OrgID, call store.Cal
 }
 
 // FinishCall ends a call in one transaction: the call's final state, its
-// last turns, its events and its customer's statistics. A call already
-// ended is returned unchanged (its customer is not counted twice); turns
-// already written are skipped, and events are written only to a call that
-// has none, so a replay writes nothing twice.
+// last turns, its events, summary and prediction, and its customer's
+// statistics. A call already ended keeps its state (its customer is not
+// counted twice); turns already written are skipped, and events, a summary
+// and a prediction are each written only to a call that has none, so a
+// replay writes nothing twice.
 func (s *Store) FinishCall(ctx context.Context, end store.CallEnd) (store.Call, error) {
 	const op = "finish call"
 	if err := end.Check(); err != nil {
@@ -131,8 +132,12 @@ func (s *Store) FinishCall(ctx context.Context, end store.CallEnd) (store.Call, 
 			return store.Call{}, wrap(ctx, op, err)
 		}
 	}
+	pred, err := encodePrediction(end.Prediction)
+	if err != nil {
+		return store.Call{}, wrap(ctx, op, err)
+	}
 	var out store.Call
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		// NO KEY UPDATE: turns appended meanwhile (their foreign key takes
 		// KEY SHARE on the call) need not wait.
 		c, err := scanCall(tx.QueryRow(ctx, `SELECT `+callCols+` FROM calls WHERE org_id = $1 AND id = $2 FOR NO KEY UPDATE`,
@@ -147,20 +152,25 @@ func (s *Store) FinishCall(ctx context.Context, end store.CallEnd) (store.Call, 
 		}
 		if c.Status == store.CallEnded {
 			out = c
-			if events == nil {
+			if events == nil && end.Summary == "" && pred == nil {
 				return nil
 			}
-			// Like its turns, the events of a call ended first by someone
-			// else (a hang-up webhook) are kept, once.
-			_, err := tx.Exec(ctx, `UPDATE calls SET events = $3 WHERE org_id = $1 AND id = $2 AND events IS NULL`,
-				end.OrgID, end.CallID, events)
+			// Like its turns, the events, summary and prediction of a call
+			// ended first by someone else (a hang-up webhook) are kept,
+			// each once.
+			out, err = scanCall(tx.QueryRow(ctx, `UPDATE calls SET events = coalesce(events, $3),
+				summary = CASE WHEN summary = '' THEN $4 ELSE summary END, prediction = coalesce(prediction, $5)
+				WHERE org_id = $1 AND id = $2 RETURNING `+callCols,
+				end.OrgID, end.CallID, events, end.Summary, pred))
 			return err
 		}
 		dur := max(endedAt.Sub(c.StartedAt), 0)
 		out, err = scanCall(tx.QueryRow(ctx, `UPDATE calls SET status = 'ended', ended_at = $3, duration_us = $4, outcome = $5,
-			end_reason = $6, escalation_reason = $7, sentiment = coalesce($8, sentiment), events = coalesce(events, $9)
+			end_reason = $6, escalation_reason = $7, sentiment = coalesce($8, sentiment), events = coalesce(events, $9),
+			summary = CASE WHEN summary = '' THEN $10 ELSE summary END, prediction = coalesce(prediction, $11)
 			WHERE org_id = $1 AND id = $2 RETURNING `+callCols,
-			end.OrgID, end.CallID, endedAt, dur.Microseconds(), end.Outcome, end.EndReason, end.EscalationReason, sent, events))
+			end.OrgID, end.CallID, endedAt, dur.Microseconds(), end.Outcome, end.EndReason, end.EscalationReason, sent, events,
+			end.Summary, pred))
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package spool_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -103,6 +104,9 @@ func record(org store.OrgID, agent store.AgentID, i int, phone store.PhoneNumber
 				{At: start.Add(6*time.Second + 1), Kind: "dtmf", Detail: strconv.Itoa(i % 10)},
 				{At: start.Add(7 * time.Second), Kind: "holding_phrase", Detail: "chat model"},
 			},
+			Summary: fmt.Sprintf("Handed over: question number %d; calm.", i),
+			Prediction: &store.CallPrediction{Resolution: 0.75, EscalationRisk: 0.125, ModelVersion: i,
+				Features: json.RawMessage(fmt.Sprintf(`{"turns":%d}`, i))},
 		},
 	}
 }
@@ -222,6 +226,10 @@ func checkInDatabase(ctx context.Context, t *testing.T, db store.Store, recs []s
 		}
 		if want := storedEvents(r.End.Events); !reflect.DeepEqual(d.Events, want) {
 			t.Errorf("call %s: events\n got  %+v\n want %+v", r.Call.ID, d.Events, want)
+		}
+		if d.Call.Summary != r.End.Summary || !reflect.DeepEqual(d.Call.Prediction, r.End.Prediction) {
+			t.Errorf("call %s: summary %q, prediction %+v; want %q, %+v", r.Call.ID, d.Call.Summary, d.Call.Prediction,
+				r.End.Summary, r.End.Prediction)
 		}
 		if d.Customer == nil || d.Customer.Phone != r.Customer.Phone {
 			t.Errorf("call %s: customer %+v, want the caller %s", r.Call.ID, d.Customer, r.Customer.Phone)

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -9,7 +10,8 @@ import (
 
 // testIsolation gives organization A one row of every kind, then reaches
 // for each with organization B's id: every getter, updater and deleter says
-// ErrNotFound, every list of B is without them, and A's rows are unchanged.
+// ErrNotFound, every list of B is without them (its prediction models,
+// labelled calls and statistics included), and A's rows are unchanged.
 func testIsolation(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	a := newFixture(t, s, "A")
@@ -23,6 +25,12 @@ func testIsolation(t *testing.T, s store.Store) {
 	ok(t, s.AppendTurns(ctx, a.org.ID, call.ID, []store.Turn{turn(1, store.SpeakerCaller, "secret words", at(time.Second))}))
 	pat := must(s.CreatePattern(ctx, store.Pattern{OrgID: a.org.ID, Trigger: "secret", Embedding: unit(1, 0, 1)})).of(t)
 	tok := must(s.CreateRefreshToken(ctx, store.RefreshToken{OrgID: a.org.ID, UserID: u.ID, Hash: hash("a"), ExpiresAt: time.Now().Add(time.Hour)})).of(t)
+	model := must(s.SavePredictionModel(ctx, store.PredictionModel{OrgID: a.org.ID, TrainedAt: base, Examples: 10,
+		Model: json.RawMessage(`{"secret":true}`)})).of(t)
+	labelled := a.call(t, store.Call{StartedAt: base})
+	labelled = must(s.FinishCall(ctx, store.CallEnd{OrgID: a.org.ID, CallID: labelled.ID, EndedAt: at(time.Minute),
+		Outcome: store.OutcomeResolved, Summary: "secret summary",
+		Prediction: &store.CallPrediction{Resolution: 0.9, Features: json.RawMessage(`{"secret":1}`)}})).of(t)
 
 	notFound := func(what string, err error) {
 		t.Helper()
@@ -54,6 +62,10 @@ func testIsolation(t *testing.T, s store.Store) {
 	cuB.OrgID, cuB.Name = B, "hijacked"
 	_, err = s.UpdateCustomer(ctx, cuB)
 	notFound("UpdateCustomer", err)
+	_, err = s.SetCustomerMemory(ctx, B, cust.ID, "hijacked")
+	notFound("SetCustomerMemory", err)
+	_, err = s.LatestPredictionModel(ctx, B)
+	notFound("LatestPredictionModel", err)
 
 	_, err = s.GetCall(ctx, B, call.ID)
 	notFound("GetCall", err)
@@ -105,6 +117,15 @@ func testIsolation(t *testing.T, s store.Store) {
 	if ps, err := s.SimilarPatterns(ctx, B, store.PatternFilter{}, unit(1, 0, 1), 10); err != nil || len(ps) != 0 {
 		t.Errorf("SimilarPatterns of B: %d, %v", len(ps), err)
 	}
+	if ms, err := s.ListPredictionModels(ctx, B); err != nil || len(ms) != 0 {
+		t.Errorf("ListPredictionModels of B: %+v, %v", ms, err)
+	}
+	if ls, err := s.LabelledCalls(ctx, B, store.LabelledQuery{}); err != nil || len(ls) != 0 {
+		t.Errorf("LabelledCalls of B: %+v, %v", ls, err)
+	}
+	if st, err := s.CallStats(ctx, B, store.StatsQuery{From: base, To: at(time.Hour), Bucket: store.BucketHour}); err != nil || len(st) != 0 {
+		t.Errorf("CallStats of B: %+v, %v", st, err)
+	}
 
 	// And A's rows are as they were.
 	same(t, "A's user", must(s.GetUser(ctx, a.org.ID, u.ID)).of(t), u)
@@ -116,4 +137,13 @@ func testIsolation(t *testing.T, s store.Store) {
 	same(t, "A's transcript", len(d.Turns), 1)
 	same(t, "A's pattern", must(s.GetPattern(ctx, a.org.ID, pat.ID)).of(t), pat)
 	same(t, "A's token", must(s.RefreshTokenByHash(ctx, hash("a"))).of(t), tok)
+	same(t, "A's prediction model", must(s.LatestPredictionModel(ctx, a.org.ID)).of(t), model)
+	same(t, "A's labelled call", must(s.GetCall(ctx, a.org.ID, labelled.ID)).of(t).Call, labelled)
+	if ls := must(s.LabelledCalls(ctx, a.org.ID, store.LabelledQuery{})).of(t); len(ls) != 1 || ls[0].CallID != labelled.ID {
+		t.Errorf("A's labelled calls: %+v", ls)
+	}
+	// B's models are numbered from 1 whatever A has.
+	same(t, "B's first model", must(s.SavePredictionModel(ctx, store.PredictionModel{OrgID: B, TrainedAt: base,
+		Model: json.RawMessage(`{}`)})).of(t).Version, 1)
+	same(t, "A's latest model after B's", must(s.LatestPredictionModel(ctx, a.org.ID)).of(t).Version, model.Version)
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"encoding/json"
 	"maps"
 	"testing"
 	"time"
@@ -153,6 +154,68 @@ func testCallStats(t *testing.T, s store.Store) {
 			t.Errorf("stats of an empty range: %+v", got)
 		}
 	})
+	t.Run("predictions are scored over the ended calls with a prediction and an outcome", func(t *testing.T) {
+		c := newFixture(t, s, "C")
+		d := newFixture(t, s, "D")
+		c2 := must(s.CreateAgent(ctx, store.Agent{OrgID: c.org.ID, Name: "C second agent"})).of(t).ID
+		// finish ends a call of f that started at start, predicted res
+		// (none when negative); a hang-up ends it first when hungUp is set,
+		// and the prediction comes with the session's finish after it.
+		finish := func(f fixture, agent store.AgentID, start time.Time, o store.Outcome, res float64, hungUp bool) {
+			t.Helper()
+			call := f.call(t, store.Call{AgentID: agent, StartedAt: start})
+			end := store.CallEnd{OrgID: f.org.ID, CallID: call.ID, EndedAt: start.Add(time.Minute), Outcome: o}
+			if hungUp {
+				must(s.FinishCall(ctx, end)).of(t)
+			}
+			if res >= 0 {
+				end.Prediction = &store.CallPrediction{Resolution: res, EscalationRisk: 1 - res, ModelVersion: 1,
+					Features: json.RawMessage(`{"turns":3}`)}
+			}
+			must(s.FinishCall(ctx, end)).of(t)
+		}
+		// Bucket 09:00: four scored calls (right, right at one half, wrong,
+		// right), squared errors 0.01, 0.25, 0.49 and 0.04.
+		finish(c, c.agent.ID, base.Add(time.Minute), store.OutcomeResolved, 0.9, false)
+		finish(c, c.agent.ID, base.Add(2*time.Minute), store.OutcomeResolved, 0.5, true)
+		finish(c, c.agent.ID, base.Add(3*time.Minute), store.OutcomeEscalated, 0.7, false)
+		finish(c, c2, base.Add(4*time.Minute), store.OutcomeAbandoned, 0.2, false)
+		// Not scored: no prediction, no outcome, not ended, before From.
+		finish(c, c.agent.ID, base.Add(5*time.Minute), store.OutcomeResolved, -1, false)
+		finish(c, c.agent.ID, base.Add(6*time.Minute), store.OutcomeNone, 0.9, false)
+		c.call(t, store.Call{StartedAt: base.Add(7 * time.Minute)})
+		finish(c, c.agent.ID, base.Add(-time.Minute), store.OutcomeResolved, 0.0, false)
+		// Bucket 10:00: one right (a failed call predicted 0, error 0).
+		finish(c, c.agent.ID, h9.Add(70*time.Minute), store.OutcomeFailed, 0, false)
+		// Bucket 11:00: calls, none scored.
+		finish(c, c.agent.ID, h9.Add(130*time.Minute), store.OutcomeResolved, -1, false)
+		// Another organization's predictions in the same hour, all wrong.
+		for i := range 3 {
+			finish(d, d.agent.ID, base.Add(time.Duration(i)*time.Minute), store.OutcomeResolved, 0, false)
+		}
+
+		pred := func(start time.Time, calls, ended int, outcomes [4]int, sent store.SentimentCounts, p store.PredictionStats) store.StatsBucket {
+			b := bucket(start, calls, ended, outcomes, 60, sent, store.LatencyPercentiles{})
+			b.Prediction = p
+			return b
+		}
+		got := must(s.CallStats(ctx, c.org.ID, store.StatsQuery{From: from, To: to, Bucket: store.BucketHour})).of(t)
+		sameStats(t, got, []store.StatsBucket{
+			pred(h9, 7, 6, [4]int{3, 1, 1, 0}, store.SentimentCounts{Unknown: 7},
+				store.PredictionStats{Predicted: 4, Accuracy: 0.75, Brier: (0.01 + 0.25 + 0.49 + 0.04) / 4}),
+			pred(h9.Add(time.Hour), 1, 1, [4]int{0, 0, 0, 1}, store.SentimentCounts{Unknown: 1},
+				store.PredictionStats{Predicted: 1, Accuracy: 1, Brier: 0}),
+			pred(h9.Add(2*time.Hour), 1, 1, [4]int{1, 0, 0, 0}, store.SentimentCounts{Unknown: 1}, store.PredictionStats{}),
+		})
+		got = must(s.CallStats(ctx, c.org.ID, store.StatsQuery{From: from, To: to, Bucket: store.BucketHour, AgentID: c2})).of(t)
+		sameStats(t, got, []store.StatsBucket{
+			pred(h9, 1, 1, [4]int{0, 0, 1, 0}, store.SentimentCounts{Unknown: 1}, store.PredictionStats{Predicted: 1, Accuracy: 1, Brier: 0.04}),
+		})
+		got = must(s.CallStats(ctx, d.org.ID, store.StatsQuery{From: from, To: to, Bucket: store.BucketHour})).of(t)
+		sameStats(t, got, []store.StatsBucket{
+			pred(h9, 3, 3, [4]int{3, 0, 0, 0}, store.SentimentCounts{Unknown: 3}, store.PredictionStats{Predicted: 3, Accuracy: 0, Brier: 1}),
+		})
+	})
 	t.Run("bad queries are ErrInvalid", func(t *testing.T) {
 		h := time.Hour
 		for name, q := range map[string]store.StatsQuery{
@@ -182,13 +245,15 @@ func sameStats(t *testing.T, got, want []store.StatsBucket) {
 	for i := range got {
 		g, w := got[i], want[i]
 		floats := [][2]float64{{g.AvgDurationSeconds, w.AvgDurationSeconds}, {g.EscalationRate, w.EscalationRate},
-			{g.ResolutionRate, w.ResolutionRate}, {g.Latency.P50, w.Latency.P50}, {g.Latency.P95, w.Latency.P95}, {g.Latency.P99, w.Latency.P99}}
+			{g.ResolutionRate, w.ResolutionRate}, {g.Latency.P50, w.Latency.P50}, {g.Latency.P95, w.Latency.P95}, {g.Latency.P99, w.Latency.P99},
+			{g.Prediction.Accuracy, w.Prediction.Accuracy}, {g.Prediction.Brier, w.Prediction.Brier}}
 		close := true
 		for _, f := range floats {
 			close = close && near(f[0], f[1])
 		}
 		if !g.Start.Equal(w.Start) || g.Start.Location() != time.UTC || g.Calls != w.Calls || g.Ended != w.Ended ||
-			g.Sentiment != w.Sentiment || g.Latency.Turns != w.Latency.Turns || !close || !maps.Equal(g.Outcomes, w.Outcomes) {
+			g.Sentiment != w.Sentiment || g.Latency.Turns != w.Latency.Turns || g.Prediction.Predicted != w.Prediction.Predicted ||
+			!close || !maps.Equal(g.Outcomes, w.Outcomes) {
 			t.Errorf("bucket %d:\n got  %+v\n want %+v", i, g, w)
 		}
 	}

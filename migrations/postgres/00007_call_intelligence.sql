@@ -1,0 +1,38 @@
+-- What the intelligence around a call keeps.
+--
+-- On a call: the handoff summary a human who took it over was told
+-- (summary, '' for none) and its outcome prediction when it ended
+-- (prediction, a JSON object {"resolution", "escalation_risk",
+-- "model_version", "features"}, NULL for none), each written once by the
+-- first finish that carries it.
+--
+-- An organization's trained outcome prediction models, versioned 1, 2...
+-- (the store keeps the newest 10), the model itself a JSON object.
+
+-- +goose Up
+ALTER TABLE calls
+    ADD COLUMN summary text NOT NULL DEFAULT '',
+    ADD COLUMN prediction jsonb;
+-- LabelledCalls: an organization's finished calls a model can learn from,
+-- newest ended first. Its WHERE clause repeats this predicate.
+CREATE INDEX calls_labelled ON calls (org_id, ended_at DESC, id DESC)
+    WHERE status = 'ended' AND outcome <> '' AND prediction ? 'features';
+
+CREATE TABLE prediction_models (
+    org_id         text COLLATE "C" NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    version        integer          NOT NULL CHECK (version > 0),
+    trained_at     timestamptz      NOT NULL,
+    examples       integer          NOT NULL CHECK (examples >= 0),
+    resolution_auc double precision NOT NULL CHECK (resolution_auc BETWEEN 0 AND 1),
+    escalation_auc double precision NOT NULL CHECK (escalation_auc BETWEEN 0 AND 1),
+    model          jsonb            NOT NULL CHECK (jsonb_typeof(model) = 'object'),
+    created_at     timestamptz      NOT NULL,
+    PRIMARY KEY (org_id, version)
+);
+
+-- +goose Down
+DROP TABLE prediction_models;
+DROP INDEX calls_labelled;
+ALTER TABLE calls
+    DROP COLUMN prediction,
+    DROP COLUMN summary;
