@@ -113,3 +113,64 @@ func (s *slowStore) CreateCall(ctx context.Context, c store.Call) (store.Call, e
 	}
 	return s.Store.CreateCall(ctx, c)
 }
+
+// TestAHeldRecordOutlivesARestart: what a record feeds after it is applied
+// (learning from the call) holds it. Held and not done when the spool
+// closes, it is handed on again at the next Open; done, it is not.
+func TestAHeldRecordOutlivesARestart(t *testing.T) {
+	ctx := t.Context()
+	l := newLite(ctx, t)
+	dir := t.TempDir()
+	handed := make(chan spool.CallRecord, 4)
+	var dones []func()
+	applied := spool.WithApplied(func(_ context.Context, rec spool.CallRecord) {
+		dones = append(dones, rec.Hold()) // the replayer's goroutine only
+		handed <- rec
+	})
+	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+
+	sp := open(t, dir, l.db, prometheus.NewRegistry(), applied)
+	first, second := record(l.org, l.agent, 1, "+15554440001"), record(l.org, l.agent, 2, "+15554440002")
+	for _, r := range []spool.CallRecord{first, second} {
+		if err := sp.Enqueue(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sp.Flush(fctx); err != nil {
+		t.Fatal(err)
+	}
+	<-handed
+	<-handed
+	dones[0]()
+	dones[0]() // done twice is harmless
+	if err := sp.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The second was held and never done: the next Open hands it on again.
+	dones = nil
+	sp2 := open(t, dir, l.db, prometheus.NewRegistry(), applied)
+	if err := sp2.Flush(fctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case rec := <-handed:
+		if rec.Call.ID != second.Call.ID {
+			t.Fatalf("after the restart handed on %s, want the held %s", rec.Call.ID, second.Call.ID)
+		}
+	default:
+		t.Fatal("the held record was not handed on again after the restart")
+	}
+	dones[0]()
+	if err := sp2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sp3 := open(t, dir, l.db, prometheus.NewRegistry(), applied)
+	if err := sp3.Flush(fctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(handed) != 0 {
+		t.Errorf("a record done with was handed on again: %s", (<-handed).Call.ID)
+	}
+}

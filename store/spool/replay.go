@@ -48,10 +48,15 @@ func (s *Spool) replay(ctx context.Context) {
 		attempts++
 		switch {
 		case err == nil:
+			h := &hold{path: filepath.Join(s.dir, fileName(seq))}
 			if s.opt.applied != nil {
-				s.opt.applied(ctx, *rec)
+				r := *rec
+				r.hold = h
+				s.opt.applied(ctx, r)
 			}
-			_ = os.Remove(filepath.Join(s.dir, fileName(seq))) // left behind, it is applied again: harmlessly
+			if !h.held.Load() {
+				_ = os.Remove(h.path) // left behind, it is applied again: harmlessly
+			}
 			s.pop(seq)
 			s.m.replayed.Inc()
 		case permanent(err) || (!transient(err) && attempts >= s.opt.maxAttempts):

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,6 +48,31 @@ type CallRecord struct {
 	// PatternsUsed are the patterns that informed the agent's replies; what
 	// the record feeds counts their use once it is applied.
 	PatternsUsed []store.PatternID `json:"patterns_used,omitempty"`
+
+	// hold is set on a record the replayer hands to WithApplied's function:
+	// its spool file, which Hold keeps past the function.
+	hold *hold
+}
+
+type hold struct {
+	path string
+	held atomic.Bool
+}
+
+// Hold keeps the record's spool file, when WithApplied's function calls
+// it, until done is called rather than until the function returns: work the
+// record feeds that runs on after it (learning from the call) is then
+// done again after a restart instead of lost. done is safe to call more
+// than once and from any goroutine; a record that never touched the disk
+// (written straight through by RecordCall) has nothing to keep, and its
+// done does nothing.
+func (r CallRecord) Hold() (done func()) {
+	h := r.hold
+	if h == nil {
+		return func() {}
+	}
+	h.held.Store(true)
+	return sync.OnceFunc(func() { _ = os.Remove(h.path) }) // left behind, it is applied again: harmlessly
 }
 
 // check fills the defaults and rejects a record that could never apply.
@@ -118,7 +144,8 @@ func WithPrepare(f func(ctx context.Context, rec *CallRecord)) Option {
 // WithApplied runs f after a record is in the database, before the spool
 // lets go of it: what the record feeds (learning from the call) starts from
 // there. If the process stops first, the record is applied again at the
-// next Open, and f runs again: f must be idempotent.
+// next Open, and f runs again: f must be idempotent. Work f starts that
+// outlives it keeps the record with CallRecord.Hold.
 func WithApplied(f func(ctx context.Context, rec CallRecord)) Option {
 	return func(o *options) { o.applied = f }
 }
