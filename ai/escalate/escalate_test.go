@@ -28,30 +28,91 @@ func TestKeywordsMatchWholeWordsInAnyCase(t *testing.T) {
 	}
 }
 
+func TestKeywordsAskedForOnly(t *testing.T) {
+	p := New(RecommendedRules())
+	for _, tc := range []struct {
+		said string
+		want bool
+	}{
+		// asked for
+		{"I'd like to speak to a manager, please.", true},
+		{"Why can't I speak to a manager?", true},
+		{"I'm not happy, get me a manager.", true},
+		{"im not happy just get me a manager", true},
+		{"no i want a supervisor", true},
+		{"i dont want to wait i want a human", true},
+		{"A live agent please, not a bot.", true},
+		{"Can I talk to the manager?", true},
+		{"Manager, please.", true},
+		{"Who's in charge there?", true},
+		{"get me ur manager now", true},
+		{"Could you transfer me to a rep?", true},
+		{"I want to make a formal complaint.", true},
+		{"Someone's hacked my account.", true},
+		// taken back
+		{"I don't need a human, just my balance.", false},
+		{"No, I don't want to talk to a human.", false},
+		{"There's no need to put me through to anyone.", false},
+		{"I'm not asking for a supervisor.", false},
+		{"No, don't transfer me, you can do it.", false},
+		{"I DON'T want a manager", false},
+		{"I don\u2019t want a manager", false},
+		// someone else's, or a statement about them
+		{"My manager asked me to book a table.", false},
+		{"Our account manager is away.", false},
+		{"My mum's supervisor rang.", false},
+		{"The manager at your shop was lovely.", false},
+		{"Your supervisor said I'd get a refund.", false},
+		// not the keyword at all
+		{"How much is it per person?", false},
+		{"Can I pay in person?", false},
+		{"Our management office.", false},
+		{"My travel agent booked it.", false},
+		{"No complaints at all.", false},
+	} {
+		if got := p.CallerSaid(tc.said) != ""; got != tc.want {
+			t.Errorf("%q: escalates %v, want %v", tc.said, got, tc.want)
+		}
+	}
+}
+
 func TestSentimentRules(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		rules  store.EscalationRules
 		scores []float64
-		want   store.EscalationReason // after the last score; none before
+		want   store.EscalationReason
+		at     int // the turn it fires on, from 1; it fires on none before
 	}{
-		{"three negative turns in a row", store.EscalationRules{NegativeTurns: 3}, []float64{-0.3, -0.5, -0.6}, store.EscalationNegativeTurns},
-		{"a neutral turn breaks the run", store.EscalationRules{NegativeTurns: 3}, []float64{-0.3, -0.5, 0, -0.6}, ""},
-		{"growing angrier below the threshold", store.EscalationRules{SentimentBelow: -0.3}, []float64{-0.1, -0.4, -0.7}, store.EscalationSentiment},
-		{"one sharp word is not enough", store.EscalationRules{SentimentBelow: -0.3}, []float64{-0.9}, ""},
-		{"calming down below the threshold", store.EscalationRules{SentimentBelow: -0.3}, []float64{-0.8, -0.6, -0.3}, ""},
-		{"sentiment rules off", store.EscalationRules{}, []float64{-1, -1, -1, -1}, ""},
+		{"three negative turns in a row", store.EscalationRules{NegativeTurns: 3}, []float64{-0.3, -0.5, -0.6}, store.EscalationNegativeTurns, 3},
+		{"a neutral turn breaks the run", store.EscalationRules{NegativeTurns: 3}, []float64{-0.3, -0.5, 0, -0.6}, "", 0},
+		{"growing angrier below the threshold", store.EscalationRules{SentimentBelow: -0.3}, []float64{-0.1, -0.4, -0.7}, store.EscalationSentiment, 3},
+		{"two angry turns", store.EscalationRules{SentimentBelow: -0.4}, []float64{-0.6, -0.6}, store.EscalationSentiment, 2},
+		{"one sharp word is not enough", store.EscalationRules{SentimentBelow: -0.3}, []float64{-0.9}, "", 0},
+		{"a sharp opening, then facts", store.EscalationRules{SentimentBelow: -0.4}, []float64{-0.9, 0, 0.1}, "", 0},
+		{"facts do not water anger down", store.EscalationRules{SentimentBelow: -0.4}, []float64{0, 0, 0, -0.8}, store.EscalationSentiment, 4},
+		{"angry once the agent has answered twice", store.EscalationRules{SentimentBelow: -0.4}, []float64{0, 0, -0.8}, store.EscalationSentiment, 3},
+		{"a polite opening leaves the window", store.EscalationRules{SentimentBelow: -0.4}, []float64{0.5, -0.3, 0, -0.9}, store.EscalationSentiment, 4},
+		{"a thank-you in the window lifts the mood", store.EscalationRules{SentimentBelow: -0.4}, []float64{0, 0.8, -0.7}, "", 0},
+		{"calming down below the threshold", store.EscalationRules{SentimentBelow: -0.3}, []float64{-0.8, -0.2, 0.3}, "", 0},
+		{"sentiment rules off", store.EscalationRules{}, []float64{-1, -1, -1, -1}, "", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := New(tc.rules)
 			for i, s := range tc.scores {
 				got := p.Scored(s)
-				if i < len(tc.scores)-1 && got != "" && tc.want != "" {
-					t.Fatalf("fired %q after turn %d of %d", got, i+1, len(tc.scores))
+				if i+1 == tc.at {
+					if got != tc.want {
+						t.Errorf("after %v: %q, want %q", tc.scores[:i+1], got, tc.want)
+					}
+					return
 				}
-				if i == len(tc.scores)-1 && got != tc.want {
-					t.Errorf("after %v: %q, want %q", tc.scores, got, tc.want)
+				if got != "" {
+					t.Fatalf("fired %q after %v", got, tc.scores[:i+1])
 				}
+			}
+			if tc.want != "" {
+				t.Errorf("never fired, want %q at turn %d", tc.want, tc.at)
 			}
 		})
 	}
@@ -84,5 +145,28 @@ func TestScoresAreBounded(t *testing.T) {
 	}
 	if len(p.scores) > maxScores || cap(p.scores) > 2*maxScores {
 		t.Errorf("%d scores kept (cap %d)", len(p.scores), cap(p.scores))
+	}
+}
+
+func TestATurnAllocatesNothing(t *testing.T) {
+	p := New(RecommendedRules())
+	p.CallerSaid("warm up the buffers, please")
+	n := testing.AllocsPerRun(100, func() {
+		p.CallerSaid("I'm not happy at all, I've been waiting for an hour and nobody called me back, it's not acceptable")
+		p.Scored(-0.3)
+		p.AgentReplied(false)
+	})
+	if n != 0 {
+		t.Errorf("%v allocations a turn", n)
+	}
+}
+
+func BenchmarkTurn(b *testing.B) {
+	p := New(RecommendedRules())
+	b.ReportAllocs()
+	for b.Loop() {
+		p.CallerSaid("I'm not happy at all, I've been waiting for an hour and nobody called me back, it's not acceptable")
+		p.Scored(-0.3)
+		p.AgentReplied(false)
 	}
 }

@@ -2,6 +2,8 @@ package escalate_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -13,43 +15,23 @@ import (
 	"github.com/iace/iace/store"
 )
 
-// The labelled set, testdata/conversations.json, is a list of scripted
-// phone calls to a customer-service agent (deliveries, billing, bookings,
-// repairs, opening hours). Each holds the caller's lines in order; for each
-// line, whether the agent answered it with its fallback ("sorry, I didn't
-// understand"); the label escalate (should a person have taken the call?);
-// and why, one line.
+// The labelled sets in testdata are scripted phone calls to a
+// customer-service agent, each labelled escalate or not as a shift
+// supervisor would decide; testdata/README.md says how they were written
+// and labelled, and how to read the figures this test logs:
 //
-// How it was written and labelled: the conversations were written by hand,
-// all of them before this test or the recommended rules existed and before
-// any of them was scored, to cover the calls an agent meets: callers growing
-// angrier, callers who are frustrated at first and calmed by an answer,
-// polite callers with one complaint word, callers who ask for a manager, a
-// supervisor, a person or a lawyer, callers the agent keeps
-// misunderstanding, sarcasm, negation ("not happy at all", "not bad"),
-// plain questions and thank-you calls, and a few traps ("my manager asked
-// me to book", "the property management office"). Each was labelled by
-// reading it as a shift supervisor would: escalate when the caller asked for
-// a person, when the caller's need is beyond the agent (a refund dispute,
-// fraud, damage, a health risk, a bereavement), when the caller is angry and
-// not being calmed, or when the agent cannot understand them; not when the
-// call ends served, whatever words were used on the way. The labels say
-// what should happen, not what the lexicon scores: a sarcastic caller
-// labelled escalate stays so even though no lexicon reads sarcasm.
+//   - conversations.json, the development set's first 52 calls, written
+//     before the recommended rules existed; the figures the rules had on
+//     it before this round of work are in the README;
+//   - dev_added.json, 31 more development calls written for the hard
+//     cases of issue 10 before the policy was changed against them;
+//   - heldout.json, 47 calls written before any change to the policy, the
+//     lexicon or the rules, and not used to choose one; pinned by its
+//     SHA-256 so that it cannot drift.
 //
-// The recommended rules were then chosen and the set run once; after that
-// run, words plainly missing from the lexicon were added (taken from the
-// whole set's vocabulary, whichever label they help) and SentimentBelow
-// was moved from -0.5 to -0.4. That threshold is therefore fitted to this
-// set, not held out from it. The set was not edited after the first run.
-//
-// The rules do not reach the target of issue 10 (0.9 for both figures) on
-// this set: several callers need a person because of what is at stake
-// (insulin running out, a refund a month late, days without internet), which
-// neither keywords nor a word-list sentiment can see, and no lexicon reads
-// sarcasm. The test logs the gap and holds the figures the rules reach, so
-// that a change to the policy, the rules or the lexicon that loses ground
-// fails.
+// The test holds every figure it reaches, so that a change that loses
+// ground on any set fails, and it logs what each set's misclassified
+// calls were scored.
 
 // labelled is one conversation of the set.
 type labelled struct {
@@ -62,33 +44,48 @@ type labelled struct {
 	} `json:"turns"`
 }
 
-// minLabelled is the size the set must keep (issue 10 asks for 40).
+// minLabelled is the size each of the development and held-out sets must
+// keep (issue 10 asks for 40).
 const minLabelled = 40
 
 // targetFigure is what issue 10 asks of both precision and recall.
 const targetFigure = 0.9
 
-// The figures the recommended rules reach on the set with the lexicon
-// (17 of 19 escalations right, 17 of 25 found), held so none is lost.
-const (
-	minPrecision = 0.89
-	minRecall    = 0.68
+// heldoutSHA256 pins testdata/heldout.json: the held-out set is not edited.
+const heldoutSHA256 = "33d1249687ec20197c43948940058041af97bc4451ad89baf9ef087b5cbfe3f2"
+
+// floor is the least precision and recall a set must keep: what the
+// recommended rules reach on it with the lexicon.
+type floor struct{ precision, recall float64 }
+
+// The figures held, with the confusion counts they come from.
+var (
+	// development set, both files: 38 of 39 escalations right, 38 of 41
+	// found (0.974, 0.927).
+	devFloor = floor{0.97, 0.92}
+	// held-out set: 21 of 24 escalations right, 21 of 24 found (0.875,
+	// 0.875), short of the 0.9 of issue 10. Its first run gave 19 of 22
+	// and 19 of 24 (0.864, 0.792); the one round of changes made after it
+	// is in testdata/README.md.
+	heldoutFloor = floor{0.87, 0.87}
 )
 
-func loadLabelled(t *testing.T) []labelled {
+func loadLabelled(t *testing.T, path string) []labelled {
 	t.Helper()
-	b, err := os.ReadFile("testdata/conversations.json")
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return decodeLabelled(t, path, b)
+}
+
+func decodeLabelled(t *testing.T, path string, b []byte) []labelled {
+	t.Helper()
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	var set []labelled
 	if err := dec.Decode(&set); err != nil {
-		t.Fatalf("conversations.json: %v", err)
-	}
-	if len(set) < minLabelled {
-		t.Fatalf("%d conversations, want at least %d", len(set), minLabelled)
+		t.Fatalf("%s: %v", path, err)
 	}
 	seen := make(map[string]bool, len(set))
 	for _, c := range set {
@@ -150,42 +147,94 @@ func judge(t *testing.T, c labelled) verdict {
 	return v
 }
 
-func TestLabelledConversations(t *testing.T) {
-	set := loadLabelled(t)
-	var tp, fp, fn, tn int
+// confusion counts a policy's decisions against the labels.
+type confusion struct{ tp, fp, fn, tn int }
+
+func (c confusion) precision() float64 { return float64(c.tp) / float64(max(1, c.tp+c.fp)) }
+func (c confusion) recall() float64    { return float64(c.tp) / float64(max(1, c.tp+c.fn)) }
+
+// evaluate runs every conversation of set and logs the figures and the
+// misclassified calls under name.
+func evaluate(t *testing.T, name string, set []labelled) confusion {
+	t.Helper()
+	var c confusion
 	var missed []string
-	for _, c := range set {
-		v := judge(t, c)
-		want, got := *c.Escalate, v.reason != ""
+	for _, conv := range set {
+		v := judge(t, conv)
+		want, got := *conv.Escalate, v.reason != ""
 		switch {
 		case want && got:
-			tp++
+			c.tp++
 		case !want && got:
-			fp++
+			c.fp++
 		case want && !got:
-			fn++
+			c.fn++
 		default:
-			tn++
+			c.tn++
 		}
 		if want != got {
-			missed = append(missed, fmt.Sprintf("%s: labelled escalate=%v, policy %v, scores %.2f; why: %s", c.ID, want, v, v.scores, c.Why))
+			missed = append(missed, fmt.Sprintf("%s: labelled escalate=%v, policy %v, scores %.2f; why: %s", conv.ID, want, v, v.scores, conv.Why))
 		}
 	}
-	precision := float64(tp) / float64(max(1, tp+fp))
-	recall := float64(tp) / float64(max(1, tp+fn))
-	t.Logf("recommended rules: %+v", escalate.RecommendedRules())
-	t.Logf("conversations %d: escalate %d, keep %d", len(set), tp+fn, fp+tn)
-	t.Logf("                 policy escalates   policy keeps")
-	t.Logf("label escalate   %16d   %12d", tp, fn)
-	t.Logf("label keep       %16d   %12d", fp, tn)
-	t.Logf("precision %.3f  recall %.3f", precision, recall)
+	t.Logf("%s: %d conversations, escalate %d, keep %d", name, len(set), c.tp+c.fn, c.fp+c.tn)
+	t.Logf("  %-16s policy escalates   policy keeps", "")
+	t.Logf("  %-16s %16d   %12d", "label escalate", c.tp, c.fn)
+	t.Logf("  %-16s %16d   %12d", "label keep", c.fp, c.tn)
+	t.Logf("  precision %.3f  recall %.3f", c.precision(), c.recall())
 	for _, m := range missed {
-		t.Logf("misclassified: %s", m)
+		t.Logf("  misclassified: %s", m)
 	}
-	if precision < targetFigure || recall < targetFigure {
-		t.Logf("short of the target of issue 10: %.1f for both", targetFigure)
+	return c
+}
+
+// hold fails the test when a set's figures fall below its floor, and logs
+// whether they reach the target of issue 10.
+func hold(t *testing.T, name string, c confusion, f floor) {
+	t.Helper()
+	if c.precision() < targetFigure || c.recall() < targetFigure {
+		t.Logf("%s: short of the target of issue 10 (%.1f for both)", name, targetFigure)
 	}
-	if precision < minPrecision || recall < minRecall {
-		t.Errorf("precision %.3f, recall %.3f: want at least %.2f and %.2f", precision, recall, minPrecision, minRecall)
+	if c.precision() < f.precision || c.recall() < f.recall {
+		t.Errorf("%s: precision %.3f, recall %.3f: want at least %.2f and %.2f", name, c.precision(), c.recall(), f.precision, f.recall)
+	}
+}
+
+func TestLabelledConversations(t *testing.T) {
+	t.Logf("recommended rules: %+v", escalate.RecommendedRules())
+
+	first := loadLabelled(t, "testdata/conversations.json")
+	added := loadLabelled(t, "testdata/dev_added.json")
+	dev := append(append([]labelled(nil), first...), added...)
+	checkIDs(t, dev)
+	if len(dev) < minLabelled {
+		t.Fatalf("development set: %d conversations, want at least %d", len(dev), minLabelled)
+	}
+	evaluate(t, "development, conversations.json", first)
+	evaluate(t, "development, dev_added.json", added)
+	hold(t, "development set", evaluate(t, "development set", dev), devFloor)
+
+	b, err := os.ReadFile("testdata/heldout.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != heldoutSHA256 {
+		t.Fatalf("testdata/heldout.json has changed (sha256 %x): the held-out set is not to be edited", sum)
+	}
+	heldout := decodeLabelled(t, "testdata/heldout.json", b)
+	if len(heldout) < minLabelled {
+		t.Fatalf("held-out set: %d conversations, want at least %d", len(heldout), minLabelled)
+	}
+	hold(t, "held-out set", evaluate(t, "held-out set", heldout), heldoutFloor)
+}
+
+// checkIDs fails on an id that two files of one set share.
+func checkIDs(t *testing.T, set []labelled) {
+	t.Helper()
+	seen := make(map[string]bool, len(set))
+	for _, c := range set {
+		if seen[c.ID] {
+			t.Fatalf("conversation id %q is repeated", c.ID)
+		}
+		seen[c.ID] = true
 	}
 }

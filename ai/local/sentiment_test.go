@@ -27,6 +27,29 @@ func TestLexiconSentiment(t *testing.T) {
 		{"It wasn't bad at all.", ai.SentimentPositive},
 		{"The cleaning was great but the billing is a terrible mess.", ai.SentimentNegative},
 		{"", ai.SentimentNeutral},
+		// a negator reaches within its clause only
+		{"I can't sleep, it really hurts.", ai.SentimentNegative},
+		{"No, nothing else. Thanks.", ai.SentimentPositive},
+		{"I've never had such terrible service.", ai.SentimentNegative},
+		{"I don\u2019t like it, it\u2019s awful.", ai.SentimentNegative},
+		{"Not a problem at all, thanks.", ai.SentimentPositive},
+		{"Nothing's fixed.", ai.SentimentNegative},
+		{"Nobody's happy about it.", ai.SentimentNegative},
+		{"No complaints at all, it's been great.", ai.SentimentPositive},
+		// phrases
+		{"I'm fed up with being lied to.", ai.SentimentNegative},
+		{"I'm sick of being fobbed off.", ai.SentimentNegative},
+		{"No worries.", ai.SentimentPositive},
+		{"Thanks for nothing.", ai.SentimentNegative},
+		// naming the trouble is not a mood
+		{"I have a problem with my login.", ai.SentimentNeutral},
+		{"The shoes I ordered are the wrong size.", ai.SentimentNeutral},
+		// irony: an "oh great" that says "again"
+		{"Oh great, my order is late again.", ai.SentimentNegative},
+		{"Oh great, thank you!", ai.SentimentPositive},
+		{"Oh great, thanks again!", ai.SentimentPositive},
+		{"THIS IS OUTRAGEOUS.", ai.SentimentNegative},
+		{"THANKS, THAT'S GREAT", ai.SentimentPositive},
 	} {
 		t.Run(tc.text, func(t *testing.T) {
 			got, err := lex.Score(context.Background(), tc.text)
@@ -54,6 +77,31 @@ func TestLexiconBoostersAndNegationScale(t *testing.T) {
 	}
 	if s := score(strings.Repeat("terrible awful ", 5000)); s < -1 || s > -0.9 {
 		t.Errorf("a long rant scores %v, want close to -1", s)
+	}
+	if a, b := score("not happy"), score("not happy at all"); b >= a {
+		t.Errorf("not happy at all %v not below not happy %v", b, a)
+	}
+	if a, b := score("not bad"), score("not bad at all"); b <= a {
+		t.Errorf("not bad at all %v not above not bad %v", b, a)
+	}
+	if a, b := score("this is ridiculous"), score("this is RIDICULOUS"); b >= a {
+		t.Errorf("in capitals %v not below %v", b, a)
+	}
+	if a, b := score("this is ridiculous"), score("this is ridiculous!"); b >= a {
+		t.Errorf("with a bang %v not below %v", b, a)
+	}
+	if s := score(strings.Repeat("a", 100) + " awful"); s >= 0 {
+		t.Errorf("a word too long to read spoils the rest: %v", s)
+	}
+}
+
+func TestLexiconAllocatesNothing(t *testing.T) {
+	lex := local.NewLexiconSentiment()
+	n := testing.AllocsPerRun(100, func() {
+		_, _ = lex.Score(context.Background(), "Oh GREAT, I'm not happy at all, I'm fed up: it's late again and nobody called me back!")
+	})
+	if n != 0 {
+		t.Errorf("%v allocations a score", n)
 	}
 }
 
