@@ -66,6 +66,17 @@ type ChatRequest struct {
 	// Intents and Fallback configure the offline rule-based model; cloud models ignore them.
 	Intents  []Intent
 	Fallback string
+	// Answers resolved earlier calls (the agent's learned or curated
+	// patterns). The offline rule-based model answers with one whose
+	// question the caller's words match when no intent does; cloud models
+	// ignore them, and are given them in a system message instead.
+	Answers []Answer
+}
+
+// Answer is a question callers asked and the answer that resolved it.
+type Answer struct {
+	Question string
+	Answer   string
 }
 
 // ChatDelta is one streamed piece of an answer: text, tool calls, or both.

@@ -36,8 +36,10 @@ const ruleWordsPerDelta = 3
 // in it gives the reply, and its Action becomes a tool call if the request
 // offers that tool. Keywords match whole words, case-insensitively: "agent"
 // matches "an agent, please" but not "agents" (no stemming: list each form you
-// want), and a keyword of several words matches only that phrase. The answer
-// is deterministic.
+// want), and a keyword of several words matches only that phrase. When no
+// intent matches, the answer of an earlier call (ai.ChatRequest.Answers)
+// whose question's words of three letters or more the caller mostly said
+// (60 %, two words at least) gives the reply. The answer is deterministic.
 type RuleAgent struct{}
 
 // NewRuleAgent returns a rule-based chat model.
@@ -76,6 +78,8 @@ func answer(req ai.ChatRequest) []ai.ChatDelta {
 				text = DefaultFallback
 			}
 		}
+	} else if a, ok := matchAnswer(req.Answers, utterance); ok {
+		text = a.Answer
 	}
 	deltas := splitWords(text, ruleWordsPerDelta)
 	if call != nil {
@@ -85,6 +89,46 @@ func answer(req ai.ChatRequest) []ai.ChatDelta {
 		deltas[len(deltas)-1].ToolCalls = []ai.ToolCall{*call}
 	}
 	return deltas
+}
+
+// minAnswerShare is how much of an answer's question (its words of three
+// letters or more) the caller's words must hold for the rule agent to give
+// that answer; minAnswerWords how many such words at least.
+const (
+	minAnswerShare = 0.6
+	minAnswerWords = 2
+)
+
+// matchAnswer returns the answer whose question the utterance matches
+// best, if one matches enough.
+func matchAnswer(answers []ai.Answer, utterance string) (ai.Answer, bool) {
+	said := map[string]bool{}
+	for _, w := range tokenize(utterance) {
+		said[w] = true
+	}
+	best, bestShare := -1, 0.0
+	for i, a := range answers {
+		var n, of int
+		for _, w := range tokenize(a.Question) {
+			if len(w) < 3 {
+				continue
+			}
+			of++
+			if said[w] {
+				n++
+			}
+		}
+		if of == 0 || n < minAnswerWords || strings.TrimSpace(a.Answer) == "" {
+			continue
+		}
+		if share := float64(n) / float64(of); share >= minAnswerShare && share > bestShare {
+			best, bestShare = i, share
+		}
+	}
+	if best < 0 {
+		return ai.Answer{}, false
+	}
+	return answers[best], true
 }
 
 // lastUnansweredUser returns the content of the last user message if no

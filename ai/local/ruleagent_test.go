@@ -211,3 +211,27 @@ func TestRuleAgentStreamClose(t *testing.T) {
 		t.Errorf("Recv after Close = %v, want ErrClosed", err)
 	}
 }
+
+// TestRuleAgentAnswersWithAnEarlierCallsAnswer: a question no intent knows
+// gets the answer an earlier call was given, when the caller's words hold
+// most of that question's; an intent still comes first, and words that
+// share too little get the fallback.
+func TestRuleAgentAnswersWithAnEarlierCallsAnswer(t *testing.T) {
+	answers := []ai.Answer{
+		{Question: "do you ship to canada", Answer: "Yes, we ship to Canada within five days."},
+		{Question: "can I pay by bank transfer", Answer: "Yes, bank transfers are welcome."},
+	}
+	intents := []ai.Intent{{Name: "hours", Keywords: []string{"hours"}, Reply: "We are open nine to five."}}
+	for _, tc := range []struct{ said, want string }{
+		{"hi, do you also ship to Canada?", "Yes, we ship to Canada within five days."},
+		{"can i pay with a bank transfer", "Yes, bank transfers are welcome."},
+		{"what are your hours, and do you ship to canada", "We are open nine to five."},
+		{"do you sell bikes", "Sorry?"},
+		{"canada", "Sorry?"},
+	} {
+		req := ai.ChatRequest{Messages: userSays(tc.said), Intents: intents, Answers: answers, Fallback: "Sorry?"}
+		if got, _, _ := chatAll(t, req); got != tc.want {
+			t.Errorf("%q: answered %q, want %q", tc.said, got, tc.want)
+		}
+	}
+}
