@@ -101,6 +101,10 @@ func (s *Session) startReply(ctx context.Context, text string) {
 	s.record = append(s.record, Turn{Speaker: ai.RoleUser, Text: text, StartedAt: s.lastUtterance.startedAt, EndedAt: s.speechEnd})
 	s.addEvent(EventCallerTurn, "")
 	s.scoreTurn(ctx, len(s.record)-1, text)
+	if !s.refreshed {
+		s.refreshed = true
+		s.refreshPatterns(ctx, text)
+	}
 	if r := s.policy.CallerSaid(text); r != "" && s.escalate(ctx, r) {
 		return // the handoff is said instead of a reply
 	}
@@ -113,6 +117,7 @@ func (s *Session) startReply(ctx context.Context, text string) {
 		Tools:       s.tools(),
 		Intents:     s.intents(),
 		Fallback:    s.agent.Fallback,
+		Answers:     s.answers(),
 	}
 	tctx, w := s.newTurn(ctx, true, turnReply)
 	s.turn.timing = replyTiming{speechEnd: s.speechEnd, vadEnd: s.vadEnd, final: s.finalAt, requested: time.Now()}
@@ -298,6 +303,18 @@ func (s *Session) messages() []ai.Message {
 		out = append(out, m)
 	}
 	return append(out, s.history...)
+}
+
+// answers are the call's patterns as the offline model takes them.
+func (s *Session) answers() []ai.Answer {
+	if len(s.patterns) == 0 {
+		return nil
+	}
+	out := make([]ai.Answer, len(s.patterns))
+	for i, p := range s.patterns {
+		out[i] = ai.Answer{Question: p.Trigger, Answer: p.Response}
+	}
+	return out
 }
 
 func (s *Session) intents() []ai.Intent {

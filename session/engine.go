@@ -75,10 +75,21 @@ type Deps struct {
 	// the record and the escalation rules on sentiment.
 	Sentiment SentimentScorer
 	// Patterns, if set, gives the model the agent's most used patterns as
-	// context, read at the call's start under Config.MemoryDeadline.
+	// context, read at the call's start under Config.MemoryDeadline, and
+	// those nearest to the caller's first words (with Embedder).
 	Patterns PatternSource
 	// Customers, if set, lets the model look the caller up (lookup_customer).
 	Customers CustomerLookup
+	// History, if set, gives a returning caller's latest calls, read at the
+	// call's start with their customer record under Config.MemoryDeadline.
+	History CallHistory
+	// Embedder, if set, lets the call read the patterns nearest to the
+	// caller's first words (PatternSource.SimilarPatterns).
+	Embedder ai.Embedder
+	// Predictors, if set, gives each organization's trained outcome
+	// prediction model; without it, or for an organization without one,
+	// calls are predicted by the documented prior (predict.Prior).
+	Predictors Predictors
 	// OnEnd, if set, receives every call's summary once the call has ended,
 	// to write the call record. Its context outlives the call's cancellation
 	// (teardown); it must not block long.
@@ -113,6 +124,13 @@ type CallSummary struct {
 	// PatternsUsed are the agent's patterns that informed replies the
 	// caller heard.
 	PatternsUsed []store.PatternID
+	// Handoff is the warm handoff summary of a call handed to a human
+	// (handed over, or attempted): why, the caller's issue, their mood and
+	// who they are. "" when the call was not. Personal data: never logged.
+	Handoff string
+	// Prediction is the call's outcome prediction at its end, with the
+	// features it was made from.
+	Prediction *store.CallPrediction
 	// Transcript holds the caller's and the agent's words. It is personal
 	// data: never log it at info level.
 	Transcript []Turn
@@ -303,6 +321,8 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 		policy:     escalate.New(agent.Escalation),
 		sentiments: make(chan sentimentResult, 4),
 		memory:     make(chan []store.Pattern, 1),
+		caller:     make(chan callerMemory, 1),
+		predictor:  e.predictorFor(agent.OrgID),
 		readerDone: make(chan struct{}),
 		begun:      time.Now(),
 		endAt:      time.Now().Add(e.cfg.MaxDuration),
@@ -473,6 +493,7 @@ func (s *Session) controlCall(ctx context.Context, r EndReason) EndReason {
 	defer cancel()
 	ccid := s.start.CallControlID
 	if r == EndTransfer {
+		s.handoff = s.handoffSummary()
 		to := s.agent.TransferNumber
 		switch err := s.transferAllowed(ctx, to); {
 		case to == "":
@@ -480,7 +501,7 @@ func (s *Session) controlCall(ctx context.Context, r EndReason) EndReason {
 		case err != nil:
 			s.log.Error("transfer refused by the organization's transfer policy; hanging up", "to", store.PhoneNumber(to), "err", err)
 		default:
-			if err := calls.Transfer(ctx, ccid, to); err != nil {
+			if err := calls.Transfer(ctx, ccid, to, handoffState(s.id, s.escalation, s.handoff)); err != nil {
 				s.log.Error("transfer failed; hanging up", "to", store.PhoneNumber(to), "err", err)
 			} else {
 				s.log.Info("call transferred", "to", store.PhoneNumber(to), "escalation_reason", string(s.escalation))
@@ -528,8 +549,12 @@ func (s *Session) finish(ctx context.Context, r EndReason) {
 		"frames_concealed", s.stats.Concealed, "protocol_errors", s.stats.ProtocolErrs)
 	info := s.entry.snapshot()
 	info.State = StateEnding
+	if s.escalation != "" && s.handoff == "" {
+		s.handoff = s.handoffSummary() // handed over by a supervisor, or without Call Control
+	}
 	sum := CallSummary{Info: info, EndedAt: time.Now(), EndReason: r, Escalation: s.escalation,
-		Transcript: s.record, Events: s.events, Stats: s.stats, PatternsUsed: s.patternsUsed}
+		Transcript: s.record, Events: s.events, Stats: s.stats, PatternsUsed: s.patternsUsed,
+		Handoff: s.handoff, Prediction: s.finalPrediction(dur)}
 	e.metrics.completed.WithLabelValues(string(sum.Outcome())).Inc()
 	if r == EndTransfer && s.escalation != "" {
 		e.metrics.escalations.WithLabelValues(string(s.escalation)).Inc()

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"time"
 
@@ -113,9 +114,40 @@ func (s *Session) escalationDeadline() time.Time {
 	return time.Time{}
 }
 
-// predictor is the model every call's prediction runs on: the documented
-// prior until models trained on an organization's calls are stored.
+// predictor is the model a call's prediction runs on when its organization
+// has no trained one: the documented prior.
 var predictor = predict.Prior()
+
+// Predictors give an organization's current outcome prediction model
+// without blocking (a cache kept fresh in the background); nil when the
+// organization has none yet.
+type Predictors interface {
+	Predictor(org store.OrgID) *predict.Model
+}
+
+// predictorFor is the model an organization's calls are predicted by now:
+// its latest trained one, or the prior.
+func (e *Engine) predictorFor(org store.OrgID) *predict.Model {
+	if e.deps.Predictors != nil {
+		if m := e.deps.Predictors.Predictor(org); m != nil {
+			return m
+		}
+	}
+	return e.predictor
+}
+
+// finalPrediction is the call's prediction at its end, with the features
+// it was made from, for the call record and the next training.
+func (s *Session) finalPrediction(elapsed time.Duration) *store.CallPrediction {
+	f := s.tracker.Features(elapsed)
+	p := s.predictor.Predict(f)
+	raw, err := json.Marshal(f)
+	if err != nil {
+		return nil // a struct of numbers and a bool
+	}
+	return &store.CallPrediction{Resolution: p.Resolution, EscalationRisk: p.EscalationRisk,
+		ModelVersion: s.predictor.Version, Features: raw}
+}
 
 // predictMinTurns is how many caller turns the predicted_risk rule waits
 // for: before them the prediction rests on the caller's history alone.
@@ -124,7 +156,7 @@ const predictMinTurns = 2
 // updatePrediction runs the call's prediction on what is known after a
 // turn, publishes it on the live call, and checks the predicted_risk rule.
 func (s *Session) updatePrediction(ctx context.Context) {
-	p := s.eng.predictor.Predict(s.tracker.Features(time.Since(s.begun)))
+	p := s.predictor.Predict(s.tracker.Features(time.Since(s.begun)))
 	s.entry.predict(p.Resolution, p.EscalationRisk)
 	if th := s.agent.Escalation.PredictedRiskAbove; th > 0 && s.callerTurns >= predictMinTurns && p.EscalationRisk >= th {
 		s.escalate(ctx, store.EscalationPredictedRisk)

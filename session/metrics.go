@@ -30,8 +30,10 @@ type Metrics struct {
 	// iace_escalations_total{reason}.
 	completed   *prometheus.CounterVec
 	escalations *prometheus.CounterVec
-	// memoryMisses counts calls whose start-of-call reads missed their deadline.
-	memoryMisses prometheus.Counter
+	// memoryMisses counts the calls' memory reads that missed their
+	// deadline or failed, memoryFetch times them, by what was read.
+	memoryMisses *prometheus.CounterVec
+	memoryFetch  *prometheus.HistogramVec
 }
 
 // NewMetrics registers the engine's metrics on reg (nil: not registered).
@@ -70,8 +72,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000}}, []string{"stage"}),
 		completed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "iace", Name: "calls_completed_total",
 			Help: "Calls ended, by outcome: resolved, escalated, abandoned or failed."}, []string{"outcome"}),
-		memoryMisses: prometheus.NewCounter(opts("memory_misses_total",
-			"Calls that started without their agent's patterns: the read missed its deadline or failed.")),
+		memoryMisses: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "iace", Subsystem: "session", Name: "memory_misses_total",
+			Help: "Memory reads a call went on without, because they missed their deadline or failed, by what was read: " +
+				"patterns (the agent's, at the start), caller (the caller's record and latest calls), similar (patterns near the caller's first words)."},
+			[]string{"what"}),
+		memoryFetch: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "iace", Subsystem: "session", Name: "memory_fetch_seconds",
+			Help:    "How long a call's memory reads took, by what was read (see iace_session_memory_misses_total).",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .075, .1, .125, .15, .2, .3, .5, 1}}, []string{"what"}),
 		escalations: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "iace", Name: "escalations_total",
 			Help: "Calls handed to a human, by escalation reason (a transfer that could not be made is not counted)."}, []string{"reason"}),
 	}
@@ -90,10 +97,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range allEndReasons {
 		m.calls.WithLabelValues(string(r))
 	}
+	for _, what := range []string{fetchPatterns, fetchCaller, fetchSimilar} {
+		m.memoryMisses.WithLabelValues(what) // zero, not absent, until the first miss
+	}
 	if reg != nil {
 		reg.MustRegister(m.liveCalls, m.calls, m.framesIn, m.eventsDropped, m.reordered, m.concealed, m.late,
 			m.bargeIns, m.dtmf, m.replyLatency, m.bargeLatency, m.callDuration, m.providerError,
-			m.holding, m.turnStageVec, m.completed, m.escalations, m.memoryMisses)
+			m.holding, m.turnStageVec, m.completed, m.escalations, m.memoryMisses, m.memoryFetch)
 	}
 	return m
 }

@@ -32,6 +32,9 @@ type Synthesizer interface {
 // CallController acts on the phone call behind a media stream (Telnyx Call
 // Control): the session hands the caller to a human or hangs up through it.
 type CallController interface {
-	Transfer(ctx context.Context, callControlID, to string) error
+	// Transfer bridges the caller to to; handoff, when not nil, is the new
+	// leg's client state (the warm handoff: the call, the reason and the
+	// summary, as JSON), echoed by Telnyx in that leg's webhooks.
+	Transfer(ctx context.Context, callControlID, to string, handoff []byte) error
 	Hangup(ctx context.Context, callControlID string) error
 }

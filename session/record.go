@@ -87,6 +87,8 @@ func (sum CallSummary) Record() CallRecord {
 			EscalationReason: string(sum.Escalation),
 			Turns:            turns,
 			Events:           storeEvents(sum.Events),
+			Summary:          sum.Handoff,
+			Prediction:       sum.Prediction,
 		},
 	}
 	if info.From != "" {

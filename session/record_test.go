@@ -124,12 +124,15 @@ func TestTheRecordSaysWhatHappenedToATransfer(t *testing.T) {
 type recordingCalls struct {
 	mu      sync.Mutex
 	actions []string
+	// handoffs are the transfers' client states, in order.
+	handoffs [][]byte
 }
 
-func (r *recordingCalls) Transfer(_ context.Context, ccid, to string) error {
+func (r *recordingCalls) Transfer(_ context.Context, ccid, to string, handoff []byte) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.actions = append(r.actions, "transfer "+ccid+" "+to)
+	r.handoffs = append(r.handoffs, handoff)
 	return nil
 }
 
@@ -172,6 +175,11 @@ func (stuckPatterns) ListPatterns(ctx context.Context, _ store.OrgID, _ store.Pa
 	return nil, "", ctx.Err()
 }
 
+func (stuckPatterns) SimilarPatterns(ctx context.Context, _ store.OrgID, _ store.PatternFilter, _ []float32, _ int) ([]store.ScoredPattern, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
 // TestASlowPatternReadDoesNotHoldTheCall: the agent's patterns do not come
 // within the deadline; the caller is greeted and answered all the same, and
 // the miss is counted.
@@ -206,7 +214,8 @@ func TestASlowPatternReadDoesNotHoldTheCall(t *testing.T) {
 	p.close()
 }
 
-// counterValue is the value of the counter of reg named name.
+// counterValue is the value of the counter of reg named name, over all
+// its labels.
 func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
@@ -214,8 +223,12 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
-			return mf.GetMetric()[0].GetCounter().GetValue()
+		if mf.GetName() == name { // summed over its labels
+			var sum float64
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+			return sum
 		}
 	}
 	t.Fatalf("no metric %s", name)

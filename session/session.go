@@ -38,15 +38,20 @@ type Session struct {
 	scoring           sync.WaitGroup
 	runCtx            context.Context //nolint:containedctx // run's own context, for what it starts from a timer or a played mark; cancelled when run returns
 	pendingEscalation store.EscalationReason
-	memory            chan []store.Pattern // the agent's patterns, read at start
+	memory            chan []store.Pattern // the agent's patterns, read at start and after the caller's first words
+	caller            chan callerMemory    // the caller's record and latest calls, read at start
 	patterns          []store.Pattern
+	predictor         *predict.Model // the organization's, at the call's start
 	patternsUsed      []store.PatternID
 	tracker           predict.Tracker // the prediction's features so far
 	callerTurns       int             // scored caller turns
+	refreshed         bool            // the caller's first words brought their patterns
 	handed            bool            // the transfer was made outside the session (Engine.Handed)
 	escalateAt        time.Time
-	// escalation is why the call is being handed to a human, once it is.
+	// escalation is why the call is being handed to a human, once it is;
+	// handoff the summary the human is given.
 	escalation store.EscalationReason
+	handoff    string
 	entry      *registryEntry
 	begun      time.Time
 
@@ -133,6 +138,7 @@ func (s *Session) run(ctx context.Context) EndReason {
 	}()
 	s.escalateAt = s.escalationDeadline()
 	s.fetchPatterns(ctx)
+	s.fetchCaller(ctx)
 	s.updatePrediction(ctx) // the prior, from what is known before anyone speaks
 	s.setState(StateListening)
 	s.ensureHolding(ctx)
@@ -172,7 +178,9 @@ func (s *Session) run(ctx context.Context) EndReason {
 		case r := <-s.sentiments:
 			s.onSentiment(ctx, r)
 		case ps := <-s.memory:
-			s.patterns = ps
+			s.addPatterns(ps)
+		case m := <-s.caller:
+			s.onCallerMemory(m)
 		case <-s.playout.Failed():
 			s.log.Warn("writing to the media stream failed", "err", s.playout.Err())
 			s.end(EndTransportError)

@@ -60,15 +60,17 @@ const maxVerifyAttempts = 3
 // customerFacts is what lookup_customer and verify_caller answer the model.
 // The personal fields are filled only for a verified caller.
 type customerFacts struct {
-	Found        bool   `json:"found"`
-	Verified     bool   `json:"verified"`
-	Name         string `json:"name,omitempty"`
-	CallCount    int    `json:"previous_calls,omitempty"`
-	LastCallAt   string `json:"last_call_at,omitempty"`
-	Memory       string `json:"memory,omitempty"`
-	AttemptsLeft *int   `json:"attempts_left,omitempty"`
-	Note         string `json:"note,omitempty"`
-	Error        string `json:"error,omitempty"`
+	Found      bool   `json:"found"`
+	Verified   bool   `json:"verified"`
+	Name       string `json:"name,omitempty"`
+	CallCount  int    `json:"previous_calls,omitempty"`
+	LastCallAt string `json:"last_call_at,omitempty"`
+	Memory     string `json:"memory,omitempty"`
+	// RecentCalls are the customer's latest calls, newest first.
+	RecentCalls  []recentCall `json:"recent_calls,omitempty"`
+	AttemptsLeft *int         `json:"attempts_left,omitempty"`
+	Note         string       `json:"note,omitempty"`
+	Error        string       `json:"error,omitempty"`
 }
 
 // customerTools answers a call's customer tools. The session makes it once
@@ -85,6 +87,37 @@ type customerTools struct {
 	mu       sync.Mutex
 	verified bool
 	attempts int
+	// found is the caller's customer record, once read (at the call's
+	// start, by fetchCaller, or by a tool), with their latest calls; a
+	// tool answers from it without reading the store again.
+	found  *store.Customer
+	recent []recentCall
+}
+
+// recentCall is one of the caller's latest calls, as a verified caller's
+// customer facts give it to the model.
+type recentCall struct {
+	Date    string `json:"date"`
+	Outcome string `json:"outcome,omitempty"`
+	Summary string `json:"handoff_summary,omitempty"`
+}
+
+// remember keeps the caller's customer record and latest calls read at
+// the call's start.
+func (ct *customerTools) remember(c store.Customer, recent []recentCall) {
+	ct.mu.Lock()
+	defer ct.mu.Unlock()
+	ct.found, ct.recent = &c, recent
+}
+
+// known returns the caller's customer record if it was read.
+func (ct *customerTools) known() (store.Customer, bool) {
+	ct.mu.Lock()
+	defer ct.mu.Unlock()
+	if ct.found == nil {
+		return store.Customer{}, false
+	}
+	return *ct.found, true
 }
 
 // tools are the tools this call offers the model.
@@ -141,8 +174,12 @@ func (ct *customerTools) isVerified() bool {
 }
 
 // customer reads the caller's customer record, or returns the answer that
-// says why there is none.
+// says why there is none. A record read at the call's start is not read
+// again.
 func (ct *customerTools) customer(ctx context.Context) (store.Customer, *customerFacts) {
+	if c, ok := ct.known(); ok {
+		return c, nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
 	c, err := ct.customers.CustomerByPhone(ctx, ct.org, ct.phone)
@@ -164,7 +201,7 @@ func (ct *customerTools) lookup(ctx context.Context) customerFacts {
 		return *none
 	}
 	if ct.isVerified() {
-		return disclose(c)
+		return ct.disclose(c)
 	}
 	f := customerFacts{Found: true, Note: "personal details are not available on this line; do not guess them"}
 	if ct.check != "" {
@@ -174,9 +211,14 @@ func (ct *customerTools) lookup(ctx context.Context) customerFacts {
 	return f
 }
 
-// disclose is the full answer about a verified caller's customer record.
-func disclose(c store.Customer) customerFacts {
-	f := customerFacts{Found: true, Verified: true, Name: c.Name, CallCount: c.CallCount, Memory: c.MemorySummary}
+// disclose is the full answer about a verified caller's customer record,
+// with their latest calls when they were read at the call's start.
+func (ct *customerTools) disclose(c store.Customer) customerFacts {
+	ct.mu.Lock()
+	recent := ct.recent
+	ct.mu.Unlock()
+	f := customerFacts{Found: true, Verified: true, Name: c.Name, CallCount: c.CallCount, Memory: c.MemorySummary,
+		RecentCalls: recent}
 	if c.LastCallAt != nil {
 		f.LastCallAt = c.LastCallAt.UTC().Format(time.RFC3339)
 	}
@@ -212,7 +254,7 @@ func (ct *customerTools) verify(ctx context.Context, args string) customerFacts 
 		return *none
 	}
 	if verified {
-		return disclose(c)
+		return ct.disclose(c)
 	}
 	hash, ok := c.Verifiers[ct.check]
 	if ok && store.MatchVerifier(hash, in.Answer) {
@@ -220,7 +262,7 @@ func (ct *customerTools) verify(ctx context.Context, args string) customerFacts 
 		ct.verified = true
 		ct.mu.Unlock()
 		ct.log.Info("caller verified", "verifier", ct.check, "attempt", attempt)
-		return disclose(c)
+		return ct.disclose(c)
 	}
 	ct.log.Info("caller verification failed", "verifier", ct.check, "attempt", attempt)
 	f := customerFacts{Found: true, AttemptsLeft: new(maxVerifyAttempts - attempt), Note: "the answer does not match"}

@@ -30,6 +30,23 @@ func (b customerBook) CustomerByPhone(_ context.Context, org store.OrgID, phone 
 	return store.Customer{}, store.ErrNotFound
 }
 
+// callBook is a call history of one customer's calls.
+type callBook struct {
+	org      store.OrgID
+	customer store.CustomerID
+	calls    []store.Call
+}
+
+func (b callBook) ListCalls(_ context.Context, org store.OrgID, f store.CallFilter, p store.Page) ([]store.CallListItem, string, error) {
+	var out []store.CallListItem
+	for _, c := range b.calls {
+		if org == b.org && f.CustomerID == b.customer && (f.Status == "" || f.Status == c.Status) && len(out) < p.Limit {
+			out = append(out, store.CallListItem{Call: c})
+		}
+	}
+	return out, "", nil
+}
+
 // identifyingModel is a chat model that, answering the caller, looks the
 // caller up, then verifies them with the digits they said and looks them
 // up again (both in one round), then says thanks. It keeps every tool
@@ -107,7 +124,12 @@ func TestTheCallerIsVerifiedBeforeAnythingPersonalIsDisclosed(t *testing.T) {
 	}
 	grace := store.Customer{ID: "cu1", OrgID: "org-a", Phone: "+15551230001", Name: "Grace Hopper", CallCount: 7,
 		MemorySummary: "Disputes the March invoice.", Verifiers: map[string]string{"pin": pin}}
-	personal := []string{"Grace", "Hopper", "invoice", `"previous_calls"`}
+	// Her last call was handed to a person: read at the call's start, it
+	// reaches the model with the rest once she is verified.
+	lastCall := store.Call{ID: "earlier", OrgID: "org-a", CustomerID: "cu1", Status: store.CallEnded,
+		Outcome: store.OutcomeEscalated, StartedAt: time.Date(2026, 11, 30, 15, 0, 0, 0, time.UTC),
+		Summary: "Handed over because the caller is upset."}
+	personal := []string{"Grace", "Hopper", "invoice", `"previous_calls"`, `"recent_calls"`, "2026-11-30", "caller is upset"}
 
 	for _, tc := range []struct {
 		name, says string
@@ -128,6 +150,7 @@ func TestTheCallerIsVerifiedBeforeAnythingPersonalIsDisclosed(t *testing.T) {
 				}
 				d.Agents, d.Chat = agents, model
 				d.Customers = customerBook{org: "org-a", customers: []store.Customer{grace}}
+				d.History = callBook{org: "org-a", customer: "cu1", calls: []store.Call{lastCall}}
 			})
 			p := dialPeer(t, ts.url, map[string]string{local.SimScriptParam: tc.says})
 			p.expect("greeting end mark", 10*time.Second, isMark("t1-end"))

@@ -3,6 +3,7 @@ package learn
 import (
 	"cmp"
 	"slices"
+	"time"
 
 	"github.com/iace/iace/store"
 )
@@ -35,6 +36,10 @@ type Call struct {
 	AgentID store.AgentID
 	CallID  store.CallID
 	Outcome store.Outcome
+	// Caller is the caller's number ("" when withheld) and StartedAt when
+	// the call began: the caller's memory (Memory) is kept by them.
+	Caller    store.PhoneNumber
+	StartedAt time.Time
 	// EscalationReason says why an escalated call went to a human (the
 	// store's escalation reasons: "caller_request", "keyword"...).
 	EscalationReason string
@@ -59,7 +64,7 @@ type Call struct {
 // the agent that answered it.
 func NewCall(a store.Agent, c store.Call, turns []store.Turn) Call {
 	return Call{
-		OrgID: c.OrgID, AgentID: c.AgentID, CallID: c.ID, Outcome: c.Outcome,
+		OrgID: c.OrgID, AgentID: c.AgentID, CallID: c.ID, Outcome: c.Outcome, Caller: c.From, StartedAt: c.StartedAt,
 		EscalationReason: c.EscalationReason, Turns: turns,
 		Intents: a.Intents, Greeting: a.Greeting, Fallback: a.Fallback, Learning: a.Settings.Learning,
 	}

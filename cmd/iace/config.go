@@ -73,6 +73,12 @@ type config struct {
 	EspeakWPM       int
 	TTSCacheEntries int
 
+	// Memory: calls read their agent's patterns and their caller's record
+	// (--memory); Learning: finished calls teach patterns and update the
+	// caller's memory (--learning).
+	Memory   bool
+	Learning bool
+
 	Session   session.Config
 	Pacer     media.PacerConfig
 	Conn      telnyx.ConnConfig
@@ -108,6 +114,8 @@ func defaultConfig() config {
 		EspeakBinary:           "espeak-ng",
 		EspeakWPM:              175,
 		TTSCacheEntries:        2048,
+		Memory:                 true,
+		Learning:               true,
 		Session:                session.DefaultConfig(),
 		Pacer:                  media.DefaultPacerConfig(),
 		Conn:                   telnyx.DefaultConnConfig(),
@@ -153,6 +161,9 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.EspeakBinary, "espeak-binary", c.EspeakBinary, "espeak-ng binary of the offline text-to-speech")
 	fs.IntVar(&c.EspeakWPM, "espeak-wpm", c.EspeakWPM, "offline text-to-speech speed, words per minute")
 	fs.IntVar(&c.TTSCacheEntries, "tts-cache-entries", c.TTSCacheEntries, "synthesized sentences kept in memory (greetings and stock replies repeat on every call)")
+	fs.BoolVar(&c.Memory, "memory", c.Memory, "calls read their agent's patterns and their caller's record and latest calls, under --memory-deadline")
+	fs.DurationVar(&c.Session.MemoryDeadline, "memory-deadline", c.Session.MemoryDeadline, "bound on each of a call's memory reads; what is not there by then is done without")
+	fs.BoolVar(&c.Learning, "learning", c.Learning, "finished calls teach patterns and update their caller's memory (an agent's settings.learning can also turn it off)")
 	fs.StringVar(&c.Telemetry.Endpoint, "otlp-endpoint", c.Telemetry.Endpoint,
 		"OpenTelemetry traces: base URL of an OTLP/HTTP collector, e.g. http://jaeger:4318 (/v1/traces is appended); empty: off unless OTEL_EXPORTER_OTLP_ENDPOINT is set")
 

@@ -89,11 +89,21 @@ func TestEscalationRulesHandOverWhoNeedsAPerson(t *testing.T) {
 		if got.ID == "" {
 			t.Fatalf("%s: no record of the call", c.name)
 		}
+		// Every call keeps its prediction at the end, with the features a
+		// training learns from.
+		if p := got.Prediction; p == nil || len(p.Features) == 0 || p.ModelVersion != 0 || p.EscalationRisk <= 0 {
+			t.Errorf("%s: prediction %+v, want the prior's with its features", c.name, p)
+		}
 		if c.want == nil {
-			if got.Outcome == store.OutcomeEscalated || got.EscalationReason != "" {
-				t.Errorf("%s: handed over (%s, %q), want not", c.name, got.Outcome, got.EscalationReason)
+			if got.Outcome == store.OutcomeEscalated || got.EscalationReason != "" || got.Summary != "" {
+				t.Errorf("%s: handed over (%s, %q, %q), want not", c.name, got.Outcome, got.EscalationReason, got.Summary)
 			}
 			continue
+		}
+		// The human who takes the call over is told why and what about.
+		if !strings.HasPrefix(got.Summary, "Handed over because ") || !strings.Contains(got.Summary, c.lines[0]) ||
+			!strings.Contains(got.Summary, "Their mood is") {
+			t.Errorf("%s: handoff summary %q", c.name, got.Summary)
 		}
 		if got.Outcome != store.OutcomeEscalated || got.EndReason != "transfer" ||
 			!slices.Contains(c.want, store.EscalationReason(got.EscalationReason)) {

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
+	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,7 +16,9 @@ import (
 // TestFinishedCallsTeachPatterns: two callers ask the demo agent the same
 // question and are answered; after their calls, off the calls' path, the
 // organization has one learned pattern for it, used twice, naming both
-// calls. A call that teaches nothing new (a goodbye) adds nothing.
+// calls. A call that teaches nothing new (a goodbye) adds nothing. When
+// the first caller calls again, the call knows their first call, and after
+// it their memory holds both.
 func TestFinishedCallsTeachPatterns(t *testing.T) {
 	cfg, err := loadConfig([]string{"--addr", "127.0.0.1:0", "--internal-addr", "127.0.0.1:0", "--data-dir", t.TempDir()},
 		env(nil), io.Discard)
@@ -38,16 +43,67 @@ func TestFinishedCallsTeachPatterns(t *testing.T) {
 			time.Sleep(20 * time.Millisecond) // polling the workers' result, not a race
 		}
 	}
-	var pats []store.Pattern
-	for i := range 2 {
-		rep, err := sim.Run(ctx, sim.Config{URL: url, Calls: 1, Seed: uint64(i + 1),
-			Script: []string{"what are your opening hours", "goodbye"}, CallTimeout: 60 * time.Second})
+	call := func(from string, lines ...string) {
+		t.Helper()
+		rep, err := sim.Run(ctx, sim.Config{URL: url, Calls: 1, From: from, Script: lines, CallTimeout: 60 * time.Second})
 		if err != nil || rep.CallsCompleted != 1 {
-			t.Fatalf("call %d: %v, %d completed", i+1, err, rep.CallsCompleted)
+			t.Fatalf("call from %s: %v, %d completed", from, err, rep.CallsCompleted)
 		}
+	}
+	const first, second = "+15550000001", "+15550000002"
+	// An admin writes down an answer the agent's intents do not have: the
+	// next caller who asks gets it (the offline agent answers from the
+	// call's patterns), and its use is counted.
+	const email, password = "admin@demo.example", "a long enough password"
+	if _, err := s.control.auth.CreateUser(ctx, demoOrg, email, password, store.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + s.publicLn.Addr().String() + "/api/v1"
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if code := apiCall(t, http.MethodPost, base+"/auth/login", "", map[string]string{"email": email, "password": password}, &tok); code != 200 {
+		t.Fatalf("login: %d", code)
+	}
+	const answer = "Yes, we ship to Canada within five days."
+	var curated struct{ ID store.PatternID }
+	if code := apiCall(t, http.MethodPost, base+"/patterns", tok.AccessToken, map[string]string{
+		"agent_id": "demo", "kind": "faq", "trigger": "do you ship to canada", "response": answer}, &curated); code != http.StatusCreated {
+		t.Fatalf("POST /patterns: %d", code)
+	}
+	call("+15550000003", "hello, do you ship to canada", "goodbye")
+	if err := s.stores.spool.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	latest, _, err := s.stores.backend.ListCalls(ctx, demoOrg, store.CallFilter{}, store.Page{Limit: 1})
+	if err != nil || len(latest) != 1 {
+		t.Fatal(err)
+	}
+	d, err := s.stores.backend.GetCall(ctx, demoOrg, latest[0].Call.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(d.Turns, func(tn store.Turn) bool { return tn.Speaker == store.SpeakerAgent && tn.Text == answer }) {
+		t.Errorf("the caller was not given the curated answer: %+v", d.Turns)
+	}
+	if got, err := s.stores.backend.GetPattern(ctx, demoOrg, curated.ID); err != nil || got.Uses != 1 || got.Successes != 1 {
+		t.Errorf("curated pattern after its use: %+v, %v", got, err)
+	}
+
+	// Two callers ask what the agent's intents answer: one pattern is
+	// learned from the first and used by the second.
+	hours := func(ps []store.Pattern) []store.Pattern {
+		return slices.DeleteFunc(ps, func(p store.Pattern) bool { return !strings.Contains(p.Trigger, "opening hours") })
+	}
+	var pats []store.Pattern
+	for i, from := range []string{first, second} {
+		call(from, "what are your opening hours", "goodbye")
 		// The second call's reply repeats the pattern the first taught: its
 		// use is counted once, whether by the reply or by the merge.
-		pats = learned(func(ps []store.Pattern) bool { return len(ps) == 1 && len(ps[0].SourceCallIDs) == i+1 })
+		pats = hours(learned(func(ps []store.Pattern) bool {
+			ps = hours(ps)
+			return len(ps) == 1 && len(ps[0].SourceCallIDs) == i+1
+		}))
 	}
 	if len(pats) != 1 {
 		t.Fatalf("%d patterns: %+v; want one for the question both callers asked", len(pats), pats)
@@ -61,10 +117,45 @@ func TestFinishedCallsTeachPatterns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range calls {
+	for _, c := range calls[:2] { // newest first: the two calls that asked
 		if !slices.Contains(p.SourceCallIDs, c.Call.ID) {
 			t.Errorf("the pattern does not name call %s", c.Call.ID)
 		}
+	}
+
+	// The first caller calls again: what the call read at its start about
+	// them holds their first call, and their memory now holds both.
+	call(first, "how much does the basic plan cost", "goodbye")
+	if err := s.stores.spool.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	again, _, err := s.stores.backend.ListCalls(ctx, demoOrg, store.CallFilter{}, store.Page{Limit: 1})
+	if err != nil || len(again) != 1 || again[0].Customer == nil || again[0].Customer.Phone != first {
+		t.Fatalf("the third call: %+v, %v", again, err)
+	}
+	var features struct {
+		PreviousCalls int `json:"previous_calls"`
+	}
+	if pr := again[0].Call.Prediction; pr == nil || json.Unmarshal(pr.Features, &features) != nil || features.PreviousCalls != 1 {
+		t.Errorf("the returning caller's call was predicted without their first call: %+v", pr)
+	}
+	today := time.Now().UTC().Format(time.DateOnly)
+	want := []string{
+		today + `: asked "how much does the basic plan cost"; resolved.`,
+		today + `: asked "what are your opening hours"; resolved.`,
+	}
+	var memory string
+	deadline := time.Now().Add(10 * time.Second)
+	for memory != strings.Join(want, "\n") && time.Now().Before(deadline) {
+		cust, err := s.stores.backend.CustomerByPhone(ctx, demoOrg, first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		memory = cust.MemorySummary
+		time.Sleep(20 * time.Millisecond) // polling the workers' result, not a race
+	}
+	if memory != strings.Join(want, "\n") {
+		t.Errorf("the first caller's memory is %q, want %q", memory, want)
 	}
 	if err := s.stop(5 * time.Second); err != nil {
 		t.Fatal(err)

@@ -42,8 +42,10 @@ type providers struct {
 	sentiment local.SentimentScorer
 	names     []any // slog attributes naming each choice
 	closers   []func()
-	// extract finds what a finished call teaches (ai/learn).
-	extract learn.Extractor
+	// extract finds what a finished call teaches (ai/learn); memoryModel,
+	// when set, rewrites callers' memory (nil: the offline memory line).
+	extract     learn.Extractor
+	memoryModel learn.JSONModel
 }
 
 // Close releases what the providers hold (a transcriber's workers).
@@ -144,8 +146,8 @@ func offlineSpeech(cfg config) (ai.SpeechSource, string) {
 // telnyxCalls adapts the Call Control client to the session's needs.
 type telnyxCalls struct{ c *callcontrol.Client }
 
-func (t telnyxCalls) Transfer(ctx context.Context, ccid, to string) error {
-	return t.c.Transfer(ctx, ccid, callcontrol.TransferParams{To: to})
+func (t telnyxCalls) Transfer(ctx context.Context, ccid, to string, handoff []byte) error {
+	return t.c.Transfer(ctx, ccid, callcontrol.TransferParams{To: to, TargetLegClientState: handoff})
 }
 
 func (t telnyxCalls) Hangup(ctx context.Context, ccid string) error {
@@ -209,6 +211,7 @@ func (p *providers) addLanguage(cfg config, reg prometheus.Registerer, log *slog
 		if p.extract, err = learn.NewLLM(jc, learn.LLMConfig{Registerer: reg}); err != nil {
 			return fmt.Errorf("learning: %w", err)
 		}
+		p.memoryModel = jc
 		p.names = append(p.names, "learning", "JSON-mode chat model at "+cfg.LLMBaseURL+", heuristic when it fails")
 	} else {
 		p.names = append(p.names, "learning", "offline heuristic (learn.Heuristic)")

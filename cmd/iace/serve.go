@@ -19,6 +19,7 @@ import (
 
 	"github.com/iace/iace/ai"
 	"github.com/iace/iace/ai/learn"
+	"github.com/iace/iace/ai/predict/trainer"
 	"github.com/iace/iace/control/api"
 	"github.com/iace/iace/control/housekeeping"
 	"github.com/iace/iace/media"
@@ -51,6 +52,8 @@ type server struct {
 	housekeepDone chan struct{}
 	// learners learn from finished calls the spool hands them.
 	learners *learn.Workers
+	// predictors train and serve the organizations' prediction models.
+	predictors *trainer.Trainer
 }
 
 // Learning from finished calls runs on its own workers, off every call's
@@ -109,6 +112,23 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		_ = st.Close()
 		return nil, err
 	}
+	predictors, err := newPredictors(ctx, st, log, reg)
+	if err != nil {
+		pacer.Close()
+		_ = st.Close()
+		return nil, err
+	}
+	// What a call reads about its agent and its caller (--memory): the
+	// agent's patterns, the caller's latest calls, the patterns nearest to
+	// the caller's first words.
+	var (
+		patterns session.PatternSource
+		history  session.CallHistory
+		embedder ai.Embedder
+	)
+	if cfg.Memory {
+		patterns, history, embedder = st.cached, st.cached, prov.embed
+	}
 	engine, err := session.NewEngine(cfg.Session, session.Deps{
 		Agents: agents,
 		STT:    prov.stt,
@@ -121,18 +141,25 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		// Transfers follow the organization's transfer policy.
 		Orgs: st.cached,
 		// The agent's most used patterns go into the model's context.
-		Patterns: st.cached,
+		Patterns: patterns,
 		// Each caller turn is scored while the call runs (escalation rules).
 		Sentiment: prov.sentiment,
 		// The model may look the caller up (lookup_customer), through the cache.
 		Customers: st.cached,
-		Pacer:     pacer,
-		OnEnd:     func(ctx context.Context, sum session.CallSummary) { st.recordCall(ctx, log, sum) },
-		Metrics:   session.NewMetrics(reg),
-		Tracer:    tracer,
-		Log:       log,
+		// Each organization's trained outcome prediction model, cached.
+		Predictors: predictors,
+		// A returning caller's latest calls, and the patterns nearest to a
+		// caller's first words, read under the memory deadline.
+		History:  history,
+		Embedder: embedder,
+		Pacer:    pacer,
+		OnEnd:    func(ctx context.Context, sum session.CallSummary) { st.recordCall(ctx, log, sum) },
+		Metrics:  session.NewMetrics(reg),
+		Tracer:   tracer,
+		Log:      log,
 	})
 	if err != nil {
+		predictors.Close()
 		pacer.Close()
 		_ = st.Close()
 		return nil, err
@@ -141,23 +168,27 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 	// writes the record, and hands the call to the learning workers.
 	learner, err := learn.New(st.cached, prov.embed, prov.extract, learn.Config{Registerer: reg, Logger: log})
 	if err != nil {
+		predictors.Close()
 		pacer.Close()
 		_ = st.Close()
 		return nil, err
 	}
-	learners := learn.NewWorkers(context.WithoutCancel(ctx), learner, learnWorkers, learnQueue, learnTimeout, log)
+	memory := learn.NewMemory(st.cached, prov.memoryModel, log)
+	learners := learn.NewWorkers(context.WithoutCancel(ctx), learner, memory, learnWorkers, learnQueue, learnTimeout, log)
 	if err := st.openSpool(cfg, log, reg,
 		spool.WithPrepare(func(ctx context.Context, rec *spool.CallRecord) {
 			rec.End.Sentiment = scoreSentiment(ctx, prov.sentiment, rec.End.Turns)
 		}),
-		spool.WithApplied(st.learnAfter(learners, log))); err != nil {
+		spool.WithApplied(both(st.learnAfter(learners, cfg.Learning, log), trainAfter(predictors)))); err != nil {
 		learners.Close()
+		predictors.Close()
 		pacer.Close()
 		_ = st.Close()
 		return nil, err
 	}
 	// From here a failure stops what was started, in this order.
 	abort := func() {
+		predictors.Close() // the spool's later hand-ons are ignored
 		pacer.Close()
 		_ = st.Close() // the spool first: no more calls for the learners
 		learners.Close()
@@ -167,7 +198,8 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		abort()
 		return nil, err
 	}
-	s := &server{log: log, engine: engine, pacer: pacer, stores: st, prov: prov, stopTracing: stopTracing, housekeeper: hk, learners: learners}
+	s := &server{log: log, engine: engine, pacer: pacer, stores: st, prov: prov, stopTracing: stopTracing, housekeeper: hk, learners: learners,
+		predictors: predictors}
 	if s.control, err = newControl(cfg, st, prov, engine, tracer, reg, log); err != nil {
 		abort()
 		return nil, err
@@ -357,6 +389,7 @@ func (s *server) shutdown(ctx context.Context, drainTimeout time.Duration, force
 	fcancel()
 	_ = s.stores.spool.Close()
 	s.learners.Close()
+	s.predictors.Close() // before the stores it reads and writes
 	s.pacer.Close()
 	s.prov.Close()
 	return errors.Join(err, s.stopTracing(sctx), s.stores.Close())

@@ -251,8 +251,10 @@ func (s *stores) recordCall(ctx context.Context, log *slog.Logger, sum session.C
 // patterns that informed its replies have their use counted (a success
 // when the call was resolved; a record replayed after a crash may count
 // again), and the call goes to the learning workers, with the agent that
-// answered it.
-func (s *stores) learnAfter(workers *learn.Workers, log *slog.Logger) func(context.Context, spool.CallRecord) {
+// answered it, which learn patterns from it and update the caller's
+// memory, unless learning is off (--learning=false). The record stays in
+// the spool until they are done.
+func (s *stores) learnAfter(workers *learn.Workers, learning bool, log *slog.Logger) func(context.Context, spool.CallRecord) {
 	return func(ctx context.Context, rec spool.CallRecord) {
 		for _, id := range rec.PatternsUsed {
 			uctx, cancel := context.WithTimeout(ctx, time.Second)
@@ -261,6 +263,9 @@ func (s *stores) learnAfter(workers *learn.Workers, log *slog.Logger) func(conte
 			if err != nil && !errors.Is(err, store.ErrNotFound) { // a pattern deleted since is no loss
 				log.Warn("pattern use not counted", "call_id", string(rec.Call.ID), "pattern_id", string(id), "err", err)
 			}
+		}
+		if !learning {
+			return
 		}
 		actx, cancel := context.WithTimeout(ctx, time.Second)
 		agent, err := s.cached.GetAgent(actx, rec.Call.OrgID, rec.Call.AgentID)
@@ -273,7 +278,12 @@ func (s *stores) learnAfter(workers *learn.Workers, log *slog.Logger) func(conte
 		call.Outcome, call.EscalationReason = rec.End.Outcome, rec.End.EscalationReason
 		lc := learn.NewCall(agent, call, rec.End.Turns)
 		lc.Counted = rec.PatternsUsed
-		workers.Submit(ctx, lc)
+		// The spool keeps the record until the call is learned from: a
+		// restart meanwhile learns from it again instead of losing it.
+		done := rec.Hold()
+		if !workers.Submit(ctx, lc, done) {
+			log.Warn("learning skipped: the learning workers are stopping", "call_id", string(rec.Call.ID))
+		}
 	}
 }
 

@@ -36,6 +36,7 @@ type bucketBody struct {
 	ResolutionRate     float64                  `json:"resolution_rate"`
 	Sentiment          store.SentimentCounts    `json:"sentiment"`
 	Latency            store.LatencyPercentiles `json:"latency" doc:"Agent reply latency percentiles, ms"`
+	Prediction         predictionStatsBody      `json:"prediction" doc:"How well the outcome predictions of the bucket's ended calls came true"`
 }
 
 type analyticsOutput struct {
@@ -47,7 +48,8 @@ type analyticsOutput struct {
 
 func (a *API) analyticsRoutes() {
 	o := op("analytics", http.MethodGet, "/analytics", "Call statistics by time bucket", "analytics", store.RoleSupervisor)
-	o.Description = "Calls, outcomes, average duration, escalation and resolution rates, sentiment distribution and reply latency percentiles. Answers are cached for a few seconds."
+	o.Description = "Calls, outcomes, average duration, escalation and resolution rates, sentiment distribution, reply latency percentiles " +
+		"and how well the outcome predictions came true. Answers are cached for a few seconds."
 	huma.Register(a.huma, o, func(ctx context.Context, in *analyticsInput) (*analyticsOutput, error) {
 		if a.deps.Stats == nil {
 			return nil, huma.Error503ServiceUnavailable("analytics are not available")
@@ -80,6 +82,7 @@ func (a *API) analyticsRoutes() {
 					Abandoned: b.Outcomes[store.OutcomeAbandoned], Failed: b.Outcomes[store.OutcomeFailed]},
 				AvgDurationSeconds: b.AvgDurationSeconds, EscalationRate: b.EscalationRate, ResolutionRate: b.ResolutionRate,
 				Sentiment: b.Sentiment, Latency: b.Latency,
+				Prediction: predictionStatsBody{Predicted: b.Prediction.Predicted, Accuracy: b.Prediction.Accuracy, Brier: b.Prediction.Brier},
 			})
 		}
 		return out, nil

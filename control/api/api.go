@@ -62,6 +62,8 @@ type Store interface {
 	CreatePattern(ctx context.Context, p store.Pattern) (store.Pattern, error)
 	SetPatternStatus(ctx context.Context, org store.OrgID, id store.PatternID, s store.PatternStatus) (store.Pattern, error)
 	SimilarPatterns(ctx context.Context, org store.OrgID, f store.PatternFilter, query []float32, k int) ([]store.ScoredPattern, error)
+
+	ListPredictionModels(ctx context.Context, org store.OrgID) ([]store.PredictionModel, error)
 }
 
 // Stats computes the analytics buckets (the store's CallStats).
@@ -78,7 +80,7 @@ type LiveCalls interface {
 
 // CallController acts on a phone call through Telnyx Call Control.
 type CallController interface {
-	Transfer(ctx context.Context, callControlID, to string) error
+	Transfer(ctx context.Context, callControlID, to string, handoff []byte) error
 	Hangup(ctx context.Context, callControlID string) error
 }
 
@@ -227,6 +229,7 @@ func (a *API) routes() {
 	a.callRoutes()
 	a.patternRoutes()
 	a.analyticsRoutes()
+	a.predictionRoutes()
 	a.orgRoutes()
 }
 

@@ -42,6 +42,8 @@ type CallBody struct {
 	EndedAt          *time.Time        `json:"ended_at,omitempty"`
 	DurationSeconds  float64           `json:"duration_seconds"`
 	Sentiment        *store.Sentiment  `json:"sentiment,omitempty"`
+	Summary          string            `json:"summary,omitempty" doc:"What the human who took the call over was told: why it was handed over, the caller's issue and mood; absent for a call never handed over"`
+	Prediction       *predictionBody   `json:"prediction,omitempty" doc:"The outcome prediction when the call ended; absent when none was made"`
 }
 
 func callOut(it store.CallListItem) CallBody {
@@ -50,6 +52,7 @@ func callOut(it store.CallListItem) CallBody {
 		ID: c.ID, AgentID: c.AgentID, Direction: c.Direction, From: c.From, To: c.To, Status: c.Status,
 		Outcome: c.Outcome, EndReason: c.EndReason, EscalationReason: c.EscalationReason, StartedAt: c.StartedAt,
 		AnsweredAt: c.AnsweredAt, EndedAt: c.EndedAt, DurationSeconds: c.Duration.Seconds(), Sentiment: c.Sentiment,
+		Summary: c.Summary, Prediction: predictionOut(c.Prediction),
 	}
 	if it.Agent != nil {
 		b.Agent = &agentRef{ID: it.Agent.ID, Name: it.Agent.Name}

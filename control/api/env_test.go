@@ -92,7 +92,7 @@ func (f *fakeLive) Handed(id session.CallID, r store.EscalationReason) bool {
 // recordingCalls records the Call Control actions the API asks for.
 type recordingCalls struct{ actions []string }
 
-func (r *recordingCalls) Transfer(_ context.Context, ccid, to string) error {
+func (r *recordingCalls) Transfer(_ context.Context, ccid, to string, _ []byte) error {
 	r.actions = append(r.actions, "transfer "+ccid+" "+to)
 	return nil
 }

@@ -117,7 +117,7 @@ func (a *API) transferCall(ctx context.Context, c store.Call, to string) (*actio
 	} else if err != nil {
 		return nil, a.internalError(ctx, "transfer policy", err)
 	}
-	if err := a.deps.Calls.Transfer(ctx, c.CallControlID, to); err != nil {
+	if err := a.deps.Calls.Transfer(ctx, c.CallControlID, to, nil); err != nil {
 		audit(slog.LevelWarn, "failed", "err", err)
 		return nil, huma.Error502BadGateway("Call Control refused or failed the transfer")
 	}

@@ -156,6 +156,9 @@ func newCall(n int, cfg *Config, lib *library, col *collector, seed uint64) *cal
 	if cfg.CallControlID != "" {
 		c.id.callControlID = NumberedID(cfg.CallControlID, n)
 	}
+	if cfg.From != "" {
+		c.id.from = cfg.From
+	}
 	if len(lib.noise) > 0 {
 		c.noiseAt = rng.IntN(len(lib.noise))
 	}

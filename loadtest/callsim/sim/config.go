@@ -91,6 +91,10 @@ type Config struct {
 	Seed uint64
 	// To is the dialed number in start.to (default "+15550100000").
 	To string
+	// From, when set, is every call's caller number in start.from (one
+	// caller calling again); by default call n calls from +1555 and n in
+	// seven digits.
+	From string
 	// Params are extra start.custom_parameters sent with sim_script.
 	Params map[string]string
 
