@@ -238,15 +238,15 @@ type callerMemory struct {
 // reaches the model before the caller is verified.
 func (s *Session) fetchCaller(ctx context.Context) {
 	cl, hist := s.eng.deps.Customers, s.eng.deps.History
-	if cl == nil || s.start.From == "" || s.agent.OrgID == "" {
-		return
+	if cl == nil || hist == nil || s.start.From == "" || s.agent.OrgID == "" {
+		return // without a history, the customer tools read the record when asked
 	}
 	org, phone := s.agent.OrgID, store.PhoneNumber(s.start.From)
 	s.scoring.Go(func() { // owned by run: it cancels ctx and waits
 		m, err := timedRead(ctx, s, fetchCaller, func(ctx context.Context) (callerMemory, error) {
 			c, err := cl.CustomerByPhone(ctx, org, phone)
-			if err != nil || hist == nil {
-				return callerMemory{customer: c}, err
+			if err != nil {
+				return callerMemory{}, err
 			}
 			calls, _, err := hist.ListCalls(ctx, org, store.CallFilter{CustomerID: c.ID, Status: store.CallEnded},
 				store.Page{Limit: recentCalls})

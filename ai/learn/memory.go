@@ -25,8 +25,8 @@ type MemoryStore interface {
 // summary is personal data: it reaches the model only for a caller who
 // passed the agent's verification, and never a log.
 //
-// Offline, a call adds one line at the top, "2026-12-04: asked about ...;
-// resolved.", and the oldest call lines beyond MaxMemoryCalls go; lines
+// Offline, a call adds one line at the top, "2026-12-04 09:30: asked
+// "...": resolved.", and the oldest call lines beyond MaxMemoryCalls go; lines
 // without a date (notes someone wrote through the API) stay. With a model,
 // the model rewrites the summary (JSON mode, strictly checked); when it
 // fails, or its answer does not pass, the offline line is added instead.
@@ -98,10 +98,14 @@ func spoke(c *Call) bool {
 	return false
 }
 
+// memoryTime dates a call's memory line to the minute: a record applied
+// again after a restart adds no second line, two calls on one day do.
+const memoryTime = "2006-01-02 15:04"
+
 // maxTopicLen bounds the caller's words a memory line keeps.
 const maxTopicLen = 160
 
-// memoryLine is the offline memory of one call: its date, what the caller
+// memoryLine is the offline memory of one call: its time, what the caller
 // asked first (their words, cleaned of numbers and addresses) and how the
 // call ended.
 func memoryLine(c *Call) string {
@@ -114,7 +118,7 @@ func memoryLine(c *Call) string {
 	}
 	var b strings.Builder
 	if !c.StartedAt.IsZero() {
-		b.WriteString(c.StartedAt.UTC().Format("2006-01-02"))
+		b.WriteString(c.StartedAt.UTC().Format(memoryTime))
 		b.WriteString(": ")
 	}
 	if topic != "" {

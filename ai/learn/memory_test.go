@@ -56,7 +56,7 @@ func TestTheCallersMemoryKeepsTheirLatestCalls(t *testing.T) {
 				}
 			}
 			got := memoryOf(t, st, "org-a", phone)
-			want := "2026-11-01: asked \"my card ending [number] was charged twice\"; handed to a person (caller request).\nPrefers email."
+			want := "2026-11-01 10:00: asked \"my card ending [number] was charged twice\"; handed to a person (caller request).\nPrefers email."
 			if got != want {
 				t.Fatalf("memory after one call:\n%s\nwant:\n%s", got, want)
 			}
@@ -67,8 +67,8 @@ func TestTheCallersMemoryKeepsTheirLatestCalls(t *testing.T) {
 				}
 			}
 			lines := strings.Split(memoryOf(t, st, "org-a", phone), "\n")
-			if len(lines) != learn.MaxMemoryCalls+1 || !strings.HasPrefix(lines[0], "2026-11-08: ") ||
-				!strings.HasPrefix(lines[learn.MaxMemoryCalls-1], "2026-11-04: ") || lines[learn.MaxMemoryCalls] != "Prefers email." {
+			if len(lines) != learn.MaxMemoryCalls+1 || !strings.HasPrefix(lines[0], "2026-11-08 10:00: ") ||
+				!strings.HasPrefix(lines[learn.MaxMemoryCalls-1], "2026-11-04 10:00: ") || lines[learn.MaxMemoryCalls] != "Prefers email." {
 				t.Errorf("memory after seven calls:\n%s", strings.Join(lines, "\n"))
 			}
 			if other := memoryOf(t, st, "org-b", phone); other != "Prefers email." {
@@ -129,7 +129,7 @@ func TestAModelRewritesTheCallersMemory(t *testing.T) {
 	if err := mem.Remember(ctx, memoryCall("m2", phone, day.AddDate(0, 0, 1), "where is my parcel now", store.OutcomeResolved)); err != nil {
 		t.Fatal(err)
 	}
-	if got := memoryOf(t, st, "org-a", phone); !strings.HasPrefix(got, `2026-11-03: asked "where is my parcel now"; resolved.`+"\n2026-11-02: wanted") {
+	if got := memoryOf(t, st, "org-a", phone); !strings.HasPrefix(got, `2026-11-03 09:00: asked "where is my parcel now"; resolved.`+"\n2026-11-02: wanted") {
 		t.Errorf("memory %q, want the offline line on top of the last good summary", got)
 	}
 }
