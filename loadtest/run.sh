@@ -6,7 +6,7 @@
 #   make loadtest CALLS=1000 DURATION=60s RAMP=20s
 #
 # Figures land in $OUT (default loadtest/out): callsim.json, callsim.txt,
-# server.log, server.txt. SERVER_CPUS and SIM_CPUS (taskset lists, e.g. 0
+# server.log, server.txt, and metrics.txt (the server's metrics at the end). SERVER_CPUS and SIM_CPUS (taskset lists, e.g. 0
 # and 1) pin the server and the simulator apart, for a per-core figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +36,7 @@ $(pin "${SIM_CPUS:-}") bin/callsim -url "ws://127.0.0.1:$port/media/telnyx" -cal
   -json "$out/callsim.json" -metrics "http://127.0.0.1:$iport/metrics" "$@" | tee "$out/callsim.txt" || status=$?
 cpu1=$(cpu); t1=$(date +%s.%N)
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+curl -fs "http://127.0.0.1:$iport/metrics" >"$out/metrics.txt" || true
 threads=$(awk '/Threads/ {print $2}' "/proc/$pid/status")
 kill -TERM "$pid"; wait "$pid" || true
 trap - EXIT
