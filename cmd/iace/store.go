@@ -137,6 +137,12 @@ func importAgents(ctx context.Context, st store.Store, path string, log *slog.Lo
 		if a.OrgID == "" {
 			a.OrgID = demoOrg
 		}
+		if _, err := st.GetOrg(ctx, a.OrgID); errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("agents file: agent %q: organization %q does not exist: create it first (iace user create --org %s ...)",
+				a.ID, a.OrgID, a.OrgID)
+		} else if err != nil {
+			return fmt.Errorf("agents file: agent %q: %w", a.ID, err)
+		}
 		if _, err := st.GetAgent(ctx, a.OrgID, a.ID); err == nil {
 			_, err = st.UpdateAgent(ctx, a)
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/iace/iace/store"
@@ -49,5 +50,14 @@ func TestAgentsFileNumbersAreAllottedAndRouted(t *testing.T) {
 	}
 	if err := importAgents(ctx, st, path, log); err == nil {
 		t.Fatal("the file took another organization's number")
+	}
+
+	// An agent of an organization nobody created is refused with what to do.
+	if err := os.WriteFile(path, []byte(`{"id":"desk","org_id":"acme","name":"Desk","greeting":"Hello.","fallback":"Sorry?"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := importAgents(ctx, st, path, log); err == nil || !strings.Contains(err.Error(), `organization "acme" does not exist`) ||
+		!strings.Contains(err.Error(), "iace user create --org acme") {
+		t.Fatalf("an agent of an unknown organization: %v", err)
 	}
 }
