@@ -2,7 +2,7 @@
 // a human under an agent's escalation rules. It is pure: the session feeds
 // it what happened (the caller's words, their sentiment, whether the agent
 // understood, how long the call has lasted) and acts on the reason it gets.
-// A turn costs a few microseconds and allocates nothing.
+// A turn costs about a microsecond and allocates nothing.
 //
 // Every rule is explainable from the turn it fired on: a keyword the
 // caller asked for (CallerSaid), a run of negative turns or a mood below
@@ -11,27 +11,32 @@
 //
 // How well the recommended rules (RecommendedRules) do with the offline
 // lexicon scorer is measured on labelled scripted calls in testdata:
-//   - a development set (conversations.json and dev_added.json, 83 calls),
-//     which the rules, the policy and the lexicon were chosen on;
-//   - a held-out set (heldout.json, 47 calls), written before any of that,
-//     used to choose nothing, and pinned by its SHA-256.
+//   - development sets (conversations.json, dev_added.json,
+//     dev_heldout1.json and dev_round2.json, 174 calls), which the rules,
+//     the policy and the lexicon were chosen on; dev_heldout1.json was the
+//     held-out set of round 1;
+//   - a held-out set (heldout2.json), written by someone who has not seen
+//     the changes of round 2, used to choose nothing, and pinned by its
+//     SHA-256 once added.
 //
 // Precision is the share of the calls the policy handed over that a
 // supervisor would have; recall is the share of the calls a supervisor
 // would have handed over that the policy did. TestLabelledConversations
 // logs both figures with the confusion counts and the misclassified calls
 // for each set, and fails if either figure falls below what was measured.
-// On the held-out set they are 0.875 and 0.875: short of the 0.9 of issue
-// 10, because of sarcasm, risks told in calm words, and anger that is not
-// the agent's to answer. testdata/README.md says how the sets were written
-// and labelled, and gives the figures before and after this policy.
+// On the 130 calls of round 1 they are 0.984 and 0.954; on the 44 written
+// for round 2, 0.941 and 0.727. What is still missed: sarcasm that only
+// the call's context shows, and risks told in calm words that name no risk
+// ("it's my insulin, I'm running out tomorrow"). testdata/README.md says
+// how the sets were written and labelled, and gives the figures of every
+// round.
 package escalate
 
 import (
-	"math"
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/iace/iace/ai"
 	"github.com/iace/iace/store"
@@ -47,11 +52,13 @@ const NegativeScore = -ai.SentimentThreshold
 // caller who is getting angrier.
 const sentimentWindow = 3
 
-// loneTurnAfter is the caller turn from which one turn below the sentiment
-// threshold is enough, when it is the only one in the window that carried
-// a mood: by then the agent has answered twice, and a caller who is angry
-// now has not been helped. Before it the rule waits for a second such turn.
-const loneTurnAfter = 3
+// heardOutTurn is the first caller turn on which the sentiment rule may
+// fire: by then the agent has answered twice. In the first two turns a
+// caller is telling what happened, and the words of a bad experience ("the
+// driver was so rude", "he shouted at my dog") are the story, not yet a
+// verdict on the agent; a caller who is still angry after two answers has
+// not been helped.
+const heardOutTurn = 3
 
 // negationReach is how many words before a keyword a negator may stand
 // and still take the request back ("I don't want to talk to a human").
@@ -65,12 +72,24 @@ const maxScores = 64
 // is not safe for concurrent use: the session's run goroutine owns it.
 type Policy struct {
 	rules    store.EscalationRules
-	keywords [][]string // each keyword as lower-case words
-	said     []span     // the latest caller words, reused
+	keywords []keyword
+	byFirst  map[string][]int // keyword indices by their first word
+	said     []span           // the latest caller words, reused
 	negRun   int
 	fbRun    int
 	turns    int // caller turns scored
 	scores   []float64
+}
+
+// keyword is one keyword of the rules as lower-case words.
+type keyword struct {
+	words []string
+	// role: the keyword names a role that a caller may have in their own
+	// life ("manager", "lawyer"), so that an owner before it makes it
+	// someone else's ("my manager asked me"). An event or a relation is
+	// not made someone else's by an owner: "my father passed away", "my
+	// late husband's account".
+	role bool
 }
 
 // New returns the policy of a call under rules. Rules left at zero are off:
@@ -82,57 +101,118 @@ func New(rules store.EscalationRules) *Policy {
 		var w []string
 		for _, s := range split(k, nil) {
 			if !s.brk {
-				w = append(w, strings.ToLower(s.w))
+				w = append(w, strings.ReplaceAll(strings.ToLower(s.w), "\u2019", "'"))
 			}
 		}
-		if len(w) > 0 {
-			p.keywords = append(p.keywords, w)
+		if len(w) == 0 {
+			continue
 		}
+		if p.byFirst == nil {
+			p.byFirst = make(map[string][]int)
+		}
+		p.byFirst[w[0]] = append(p.byFirst[w[0]], len(p.keywords))
+		p.keywords = append(p.keywords, keyword{words: w, role: oneOf(w[len(w)-1], roles)})
 	}
 	return p
 }
 
 // CallerSaid checks the caller's words against the keyword rule: a keyword
 // matches as whole words, case-insensitively ("manager" matches "Get me
-// your Manager!", not "management"), except where the caller is not asking
+// your Manager!", not "management"; its last word may take a possessive
+// "'s": "your manager's number"), except where the caller is not asking
 // for it:
 //   - taken back by a negator earlier in the same clause that governs a
 //     request ("I don't want to talk to a human", "no need to put me
 //     through to a manager", "I'm not asking for a supervisor"), but not a
-//     question ("can't I speak to a manager?") nor a negation of something
-//     else ("I'm not happy, get me a manager");
-//   - someone else's ("my manager asked me to book", "our account
-//     manager", "my mum's supervisor");
+//     question ("can't I speak to a manager?", "is there nobody there who
+//     can help?") nor a negation of something else ("I'm not happy, get
+//     me a manager");
+//   - a role that is someone else's ("my manager asked me to book", "our
+//     account manager", "my mum's supervisor");
 //   - the subject of a statement about them ("the manager at your shop was
-//     lovely", "your supervisor said...").
+//     lovely", "your supervisor said...", "the tour operator cancelled",
+//     "your rep, Sam, was brilliant");
+//   - a role that the caller says is theirs ("I'm the office manager
+//     at...", "I'm a solicitor acting for...", "I work as a supervisor");
+//   - the first part of a compound noun ("the human resources
+//     department", "human error").
 func (p *Policy) CallerSaid(text string) store.EscalationReason {
 	if len(p.keywords) == 0 {
 		return ""
 	}
 	p.said = split(text, p.said[:0])
 	said := p.said
-	for _, k := range p.keywords {
-		for i := 0; i+len(k) <= len(said); i++ {
-			if matchAt(said, i, k) && requested(said, i, len(k)) {
+	var buf [maxKeyBytes]byte
+	for i := range said {
+		if said[i].brk {
+			continue
+		}
+		first, ok := lowerInto(buf[:], said[i].w)
+		if !ok {
+			// longer than any first word worth indexing: try every keyword
+			for _, k := range p.keywords {
+				if p.matches(said, i, k) {
+					return store.EscalationKeyword
+				}
+			}
+			continue
+		}
+		for _, j := range p.byFirst[string(first)] {
+			if p.matches(said, i, p.keywords[j]) {
 				return store.EscalationKeyword
+			}
+		}
+		if len(first) > 2 && first[len(first)-2] == '\'' && first[len(first)-1] == 's' {
+			// "manager's": a one-word keyword with a possessive
+			for _, j := range p.byFirst[string(first[:len(first)-2])] {
+				if len(p.keywords[j].words) == 1 && p.matches(said, i, p.keywords[j]) {
+					return store.EscalationKeyword
+				}
 			}
 		}
 	}
 	return ""
 }
 
+// matches reports whether keyword k is said, and asked for, at said[i].
+func (p *Policy) matches(said []span, i int, k keyword) bool {
+	return i+len(k.words) <= len(said) && matchAt(said, i, k.words) && requested(said, i, len(k.words), k.role)
+}
+
+// maxKeyBytes bounds the first words the keyword index is looked up with.
+const maxKeyBytes = 48
+
+// lowerInto writes w in lower case into buf, with a typographic
+// apostrophe as "'"; false if it does not fit.
+func lowerInto(buf []byte, w string) ([]byte, bool) {
+	n := 0
+	for _, r := range w {
+		if r == '\u2019' {
+			r = '\''
+		}
+		r = unicode.ToLower(r)
+		if n+utf8.RuneLen(r) > len(buf) {
+			return nil, false
+		}
+		n += utf8.EncodeRune(buf[n:], r)
+	}
+	return buf[:n], true
+}
+
 // Scored records the sentiment score (-1..1) of the caller's latest turn
 // and checks the sentiment rules:
 //   - negative_turns: this many caller turns in a row at or below
 //     NegativeScore;
-//   - sentiment_below: the caller's latest turn and their mood are both
-//     below the threshold. Their mood is the mean of those of the last
-//     three caller turns that carried one (scored beyond
-//     ±ai.SentimentThreshold): a turn that only gives facts ("order ending
+//   - sentiment_below: from caller turn heardOutTurn (the agent has
+//     answered twice), the caller's latest turn and their mood are both
+//     below the threshold. Their mood is read from the last three caller
+//     turns that carried one (scored beyond ±ai.SentimentThreshold): the
+//     negative ones must outnumber the positive ones, and their mean must
+//     be below the threshold. A turn that only gives facts ("order ending
 //     552") says nothing of the caller's mood, and neither waters it down
-//     nor lifts it. The rule waits for two such turns, or for caller turn
-//     loneTurnAfter, so that one sharp word in the opening does not hand a
-//     caller over; a caller who is calming down (the latest turn at or
+//     nor lifts it; one pleasant (or ironic) line between two angry ones
+//     does not cancel them, but a thank-you between a complaint and
+//     another does. A caller who is calming down (the latest turn at or
 //     above the threshold) is let be.
 func (p *Policy) Scored(score float64) store.EscalationReason {
 	if len(p.scores) == maxScores {
@@ -150,18 +230,21 @@ func (p *Policy) Scored(score float64) store.EscalationReason {
 		return store.EscalationNegativeTurns
 	}
 	th := p.rules.SentimentBelow
-	if th == 0 || score > NegativeScore || score >= th {
+	if th == 0 || score > NegativeScore || score >= th || p.turns < heardOutTurn {
 		return ""
 	}
 	var sum float64
-	var moods int
+	var neg, pos int
 	for _, s := range p.scores[max(0, len(p.scores)-sentimentWindow):] {
-		if math.Abs(s) >= ai.SentimentThreshold {
+		switch {
+		case s <= NegativeScore:
 			sum += s
-			moods++
+			neg++
+		case s >= ai.SentimentThreshold:
+			pos++
 		}
 	}
-	if (moods >= 2 || p.turns >= loneTurnAfter) && sum/float64(moods) < th {
+	if neg > pos && sum/float64(neg) < th {
 		return store.EscalationSentiment
 	}
 	return ""
@@ -237,14 +320,45 @@ func appendWord(into []span, w string) []span {
 	return append(into, span{w: w})
 }
 
-// matchAt reports whether keyword k starts at ws[i].
+// matchAt reports whether keyword k (lower case, "'" for an apostrophe)
+// starts at ws[i]; its last word may take a possessive "'s" ("your
+// manager's number", "my late husband's account").
 func matchAt(ws []span, i int, k []string) bool {
 	for j, w := range k {
-		if ws[i+j].brk || !strings.EqualFold(ws[i+j].w, w) {
+		if ws[i+j].brk {
+			return false
+		}
+		rest, ok := wordPrefix(ws[i+j].w, w)
+		if !ok || rest != "" && (j < len(k)-1 || !isPossessive(rest)) {
 			return false
 		}
 	}
 	return true
+}
+
+// wordPrefix reports whether w starts with the lower-case k, in any case
+// and with either apostrophe, and returns the rest of w.
+func wordPrefix(w, k string) (string, bool) {
+	j := 0
+	for i, r := range w {
+		if j == len(k) {
+			return w[i:], true
+		}
+		if r == '\u2019' {
+			r = '\''
+		}
+		c, size := utf8.DecodeRuneInString(k[j:])
+		if unicode.ToLower(r) != c {
+			return "", false
+		}
+		j += size
+	}
+	return "", j == len(k)
+}
+
+// isPossessive reports whether s is "'s", with either apostrophe.
+func isPossessive(s string) bool {
+	return len(s) >= 2 && (s[len(s)-1] == 's' || s[len(s)-1] == 'S') && (s[:len(s)-1] == "'" || s[:len(s)-1] == "\u2019")
 }
 
 // Words of the keyword rule's exceptions.
@@ -263,16 +377,35 @@ var (
 	// askers, right after an "n't" word, make it a question:
 	// "can't I speak to a manager?", "why don't you put me through?".
 	askers = []string{"i", "you", "we", "someone", "somebody", "anyone"}
-	// owners, one or two words before a keyword, make it someone else's:
+	// owners, one or two words before a role, make it someone else's:
 	// "my manager", "our account manager", "my mum's manager" (a bare
 	// "'s" owns nothing: "someone's hacked it").
 	owners = []string{"my", "our", "his", "her", "their"}
+	// roles are what a caller may have in their own life as well as ask
+	// for: the last words of the keywords an owner makes someone else's.
+	roles = []string{"manager", "managers", "supervisor", "supervisors", "boss", "bosses", "lawyer", "lawyers",
+		"solicitor", "solicitors", "attorney", "attorneys", "representative", "representatives", "rep", "reps",
+		"agent", "agents", "operator", "operators", "adviser", "advisor", "leader", "officer", "director",
+		"human", "person", "someone", "somebody", "colleague", "executive", "charge", "senior"}
 	// determiners may stand before the subject of a statement.
 	determiners = []string{"the", "your", "that", "this", "a", "an"}
 	// reports, after a subject, make the clause a statement about it:
-	// "the manager at your shop was lovely".
+	// "the manager at your shop was lovely"; so does a past tense in
+	// "-ed" ("the tour operator cancelled").
 	reports = []string{"was", "were", "is", "has", "had", "said", "says", "told", "came", "who", "that", "at",
-		"from", "gave", "called", "rang", "sent", "did", "does"}
+		"from", "gave", "rang", "sent", "did", "does", "took", "went", "made", "left", "spoke", "got", "needs",
+		"wants", "asks"}
+	// selves open a clause in which the caller says who they are: "I'm
+	// the office manager", "this is the duty manager", "you're the boss".
+	// "as" does too, anywhere in the clause: "I work as a supervisor".
+	selves = [][]string{{"im"}, {"i", "am"}, {"this", "is"}, {"youre"}, {"you", "are"}}
+	// existentials open a question that asks for what a negator in it
+	// seems to take back: "is there nobody there who can help?", "isn't
+	// there anyone I can talk to?".
+	existentials = [][]string{{"is", "there"}, {"isnt", "there"}, {"are", "there"}, {"arent", "there"}}
+	// compoundHeads, right after a keyword, make it part of a compound
+	// noun: "the human resources department", "human error".
+	compoundHeads = []string{"resources", "rights", "error", "errors", "nature"}
 )
 
 // oneOf reports whether w is one of list, ignoring case and apostrophes
@@ -324,26 +457,28 @@ func endsNt(w string) bool {
 }
 
 // requested reports whether the keyword of n words at ws[i] is asked for:
-// not taken back by a negator, not someone else's, not the subject of a
-// statement (see CallerSaid).
-func requested(ws []span, i, n int) bool {
+// not taken back by a negator, not a role that is someone else's, not the
+// subject of a statement, not who the caller is, not part of a compound
+// (see CallerSaid).
+func requested(ws []span, i, n int, role bool) bool {
 	// the clause before the keyword, nearest word first
 	clauseStart := i
 	for clauseStart > 0 && !ws[clauseStart-1].brk {
 		clauseStart--
 	}
-	if i > clauseStart && oneOf(ws[i-1].w, owners) || i-1 > clauseStart && oneOf(ws[i-2].w, owners) {
+	if role && (i > clauseStart && oneOf(ws[i-1].w, owners) || i-1 > clauseStart && oneOf(ws[i-2].w, owners)) {
 		return false // "my manager", "our account manager"
 	}
-	subject := true
-	for j := clauseStart; j < i; j++ {
-		if !oneOf(ws[j].w, determiners) {
-			subject = false
-			break
-		}
+	if i+n < len(ws) && !ws[i+n].brk && oneOf(ws[i+n].w, compoundHeads) {
+		return false // "human resources"
 	}
-	if subject && i+n < len(ws) && !ws[i+n].brk && oneOf(ws[i+n].w, reports) {
+	if role && selfDescribed(ws, clauseStart, i) || statedAbout(ws, clauseStart, i, n) {
 		return false
+	}
+	for _, q := range existentials {
+		if i-clauseStart > len(q) && wordsAre(ws[clauseStart:], q) {
+			return true // "is there nobody who can help?"
+		}
 	}
 	for j := i - 1; j >= clauseStart && j >= i-negationReach; j-- {
 		w := ws[j].w
@@ -367,4 +502,68 @@ func requested(ws []span, i, n int) bool {
 		}
 	}
 	return true
+}
+
+// selfDescribed reports whether the words ws[from:i] before a keyword say
+// that the caller is it: a self word ("I'm", "this is") or "as", then
+// nothing, or a determiner and up to two more words ("I'm in charge of
+// ordering", "I'm the office manager", "I work as a supervisor"). "I'm
+// after a manager" and "I'm the one who wants a manager" are requests.
+func selfDescribed(ws []span, from, i int) bool {
+	rest := func(j int) bool { // ws[j:i] is nothing, or a determiner and up to two words
+		return j == i || oneOf(ws[j].w, determiners) && i-j <= 3
+	}
+	for _, self := range selves {
+		if i-from >= len(self) && wordsAre(ws[from:], self) && rest(from+len(self)) {
+			return true
+		}
+	}
+	for j := max(from, i-4); j < i; j++ {
+		if equalFoldNoApostrophe(ws[j].w, "as") && rest(j+1) {
+			return true
+		}
+	}
+	return false
+}
+
+// wordsAre reports whether ws starts with the words of list, ignoring
+// case and apostrophes.
+func wordsAre(ws []span, list []string) bool {
+	for j, l := range list {
+		if ws[j].brk || !equalFoldNoApostrophe(ws[j].w, l) {
+			return false
+		}
+	}
+	return true
+}
+
+// statedAbout reports whether the keyword of n words at ws[i] is the
+// subject of a statement: the words before it in the clause are
+// determiners, with perhaps one more word after them ("the tour
+// operator"), and a report follows it, perhaps after a name in commas
+// ("your rep, Sam, was brilliant").
+func statedAbout(ws []span, from, i, n int) bool {
+	for j := from; j < i; j++ {
+		if !oneOf(ws[j].w, determiners) && (j != i-1 || j == from) {
+			return false
+		}
+	}
+	j := i + n
+	if j+1 < len(ws) && ws[j].brk {
+		// an apposition: a name or two between breaks
+		k := j + 1
+		for k < len(ws) && k <= j+2 && !ws[k].brk {
+			k++
+		}
+		if k > j+1 && k < len(ws) && ws[k].brk {
+			j = k + 1
+		}
+	}
+	return j < len(ws) && !ws[j].brk && (oneOf(ws[j].w, reports) || pastTense(ws[j].w))
+}
+
+// pastTense reports whether w looks like a past tense in "-ed" ("cancelled",
+// "asked"), long enough not to be "need" or "red".
+func pastTense(w string) bool {
+	return len(w) >= 5 && (strings.HasSuffix(w, "ed") || strings.HasSuffix(w, "ED"))
 }

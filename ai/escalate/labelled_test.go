@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 	"testing"
@@ -18,16 +20,23 @@ import (
 // The labelled sets in testdata are scripted phone calls to a
 // customer-service agent, each labelled escalate or not as a shift
 // supervisor would decide; testdata/README.md says how they were written
-// and labelled, and how to read the figures this test logs:
+// and labelled, and how to read the figures this test logs.
 //
-//   - conversations.json, the development set's first 52 calls, written
-//     before the recommended rules existed; the figures the rules had on
-//     it before this round of work are in the README;
-//   - dev_added.json, 31 more development calls written for the hard
-//     cases of issue 10 before the policy was changed against them;
-//   - heldout.json, 47 calls written before any change to the policy, the
-//     lexicon or the rules, and not used to choose one; pinned by its
-//     SHA-256 so that it cannot drift.
+// The development sets, which the rules, the policy and the lexicon were
+// chosen on:
+//   - conversations.json, the first 52 calls, written before the
+//     recommended rules existed;
+//   - dev_added.json, 31 calls written for the hard cases of issue 10
+//     before round 1 changed the policy against them;
+//   - dev_heldout1.json, 47 calls held out for round 1 (then heldout.json,
+//     pinned by its SHA-256) and development since round 2;
+//   - dev_round2.json, 44 calls in fresh wording, written at the start of
+//     round 2 before any change of that round.
+//
+// The held-out set, heldout2.json, is written by someone who has not seen
+// the policy's changes, and used to choose nothing. Until it is added the
+// test says so and measures the development sets only; once it is, the
+// test pins it by heldout2SHA256 (when set) and holds it to heldout2Floor.
 //
 // The test holds every figure it reaches, so that a change that loses
 // ground on any set fails, and it logs what each set's misclassified
@@ -51,24 +60,38 @@ const minLabelled = 40
 // targetFigure is what issue 10 asks of both precision and recall.
 const targetFigure = 0.9
 
-// heldoutSHA256 pins testdata/heldout.json: the held-out set is not edited.
-const heldoutSHA256 = "33d1249687ec20197c43948940058041af97bc4451ad89baf9ef087b5cbfe3f2"
-
 // floor is the least precision and recall a set must keep: what the
 // recommended rules reach on it with the lexicon.
 type floor struct{ precision, recall float64 }
 
-// The figures held, with the confusion counts they come from.
-var (
-	// development set, both files: 38 of 39 escalations right, 38 of 41
-	// found (0.974, 0.927).
-	devFloor = floor{0.97, 0.92}
-	// held-out set: 21 of 24 escalations right, 21 of 24 found (0.875,
-	// 0.875), short of the 0.9 of issue 10. Its first run gave 19 of 22
-	// and 19 of 24 (0.864, 0.792); the one round of changes made after it
-	// is in testdata/README.md.
-	heldoutFloor = floor{0.87, 0.87}
+// devSets are the development files, in the order they were written, each
+// with the figures held on it after round 2 (the confusion counts TP / FN
+// / FP / TN, and the figures of every round, are in testdata/README.md).
+var devSets = []struct {
+	file string
+	floor
+}{
+	{"conversations.json", floor{1.00, 0.92}}, // 23 / 2 / 0 / 27: 1.000, 0.920
+	{"dev_added.json", floor{0.94, 1.00}},     // 16 / 0 / 1 / 14: 0.941, 1.000
+	{"dev_heldout1.json", floor{1.00, 0.95}},  // 23 / 1 / 0 / 23: 1.000, 0.958
+	{"dev_round2.json", floor{0.94, 0.72}},    // 16 / 6 / 1 / 21: 0.941, 0.727
+}
+
+// devFloor holds the development files together: 78 of 80 escalations
+// right, 78 of 87 found (0.975, 0.897).
+var devFloor = floor{0.97, 0.89}
+
+// The held-out set of round 2.
+const (
+	heldout2File = "testdata/heldout2.json"
+	// heldout2SHA256 pins heldout2File once it is added: the held-out set
+	// is not edited. Empty: not pinned yet, and not checked.
+	heldout2SHA256 = "8641c7d9cd20d3a297677a49b68410b5613212d36b3724755ed5a5793b08e136"
 )
+
+// heldout2Floor is what the held-out set kept when it was measured, once,
+// after round 2 (testdata/README.md).
+var heldout2Floor = floor{0.833, 0.625}
 
 func loadLabelled(t *testing.T, path string) []labelled {
 	t.Helper()
@@ -202,29 +225,47 @@ func hold(t *testing.T, name string, c confusion, f floor) {
 func TestLabelledConversations(t *testing.T) {
 	t.Logf("recommended rules: %+v", escalate.RecommendedRules())
 
-	first := loadLabelled(t, "testdata/conversations.json")
-	added := loadLabelled(t, "testdata/dev_added.json")
-	dev := append(append([]labelled(nil), first...), added...)
+	var dev []labelled
+	for _, d := range devSets {
+		set := loadLabelled(t, "testdata/"+d.file)
+		hold(t, "development, "+d.file, evaluate(t, "development, "+d.file, set), d.floor)
+		dev = append(dev, set...)
+	}
 	checkIDs(t, dev)
 	if len(dev) < minLabelled {
 		t.Fatalf("development set: %d conversations, want at least %d", len(dev), minLabelled)
 	}
-	evaluate(t, "development, conversations.json", first)
-	evaluate(t, "development, dev_added.json", added)
 	hold(t, "development set", evaluate(t, "development set", dev), devFloor)
 
-	b, err := os.ReadFile("testdata/heldout.json")
+	b, err := os.ReadFile(heldout2File)
+	if errors.Is(err, fs.ErrNotExist) {
+		t.Logf("%s is not there yet: no held-out measurement", heldout2File)
+		return
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != heldoutSHA256 {
-		t.Fatalf("testdata/heldout.json has changed (sha256 %x): the held-out set is not to be edited", sum)
+	sum := sha256.Sum256(b)
+	switch {
+	case heldout2SHA256 == "":
+		t.Logf("%s is not pinned yet (sha256 %x)", heldout2File, sum)
+	case hex.EncodeToString(sum[:]) != heldout2SHA256:
+		t.Fatalf("%s has changed (sha256 %x): the held-out set is not to be edited", heldout2File, sum)
 	}
-	heldout := decodeLabelled(t, "testdata/heldout.json", b)
+	heldout := decodeLabelled(t, heldout2File, b)
 	if len(heldout) < minLabelled {
 		t.Fatalf("held-out set: %d conversations, want at least %d", len(heldout), minLabelled)
 	}
-	hold(t, "held-out set", evaluate(t, "held-out set", heldout), heldoutFloor)
+	ids := make(map[string]bool, len(dev))
+	for _, c := range dev {
+		ids[c.ID] = true
+	}
+	for _, c := range heldout {
+		if ids[c.ID] {
+			t.Logf("held-out set: id %q is also a development id", c.ID)
+		}
+	}
+	hold(t, "held-out set", evaluate(t, "held-out set, "+heldout2File, heldout), heldout2Floor)
 }
 
 // checkIDs fails on an id that two files of one set share.

@@ -40,12 +40,17 @@ var lexiconWords = map[string]float64{
 	"reassuring": 2, "reasonable": 1, "fair": 1, "handy": 1, "smooth": 1, "recommend": 1.5, "patient": 1,
 	"care": 1, "cares": 1,
 
-	// words that name the trouble the call is about: a fact more than a mood
+	// words that name the trouble the call is about: a fact more than a
+	// mood. None weighs more than 1, so that one alone scores -0.38 at
+	// most, short of a turn that reads as angry ("it's broken", "a bit of
+	// back pain", "a formal complaint"); with a booster or other words it
+	// can go further ("it's really confusing").
 	"problem": -0.5, "problems": -0.5, "issue": -0.3, "issues": -0.3, "wrong": -0.6, "late": -0.5,
-	"waiting": -0.6, "waited": -0.6, "lost": -0.8, "broken": -1.2, "damaged": -1.2, "waste": -0.8, "slow": -1,
-	"mess": -1.5, "sick": -1, "pain": -1.5, "lawyer": -1, "complaint": -1.5, "complaints": -1.5, "complain": -1.5,
-	"stolen": -1.5, "confused": -1.5, "confusing": -1.5, "fault": -0.5, "hassle": -1.5, "nuisance": -1.5,
-	"worries": -1.5, "worry": -1.5, "worried": -1.5, "concerned": -1, "concern": -0.8,
+	"waiting": -0.6, "waited": -0.6, "lost": -0.8, "broken": -1, "damaged": -1, "waste": -0.8, "slow": -1,
+	"mess": -1, "sick": -1, "pain": -1, "lawyer": -1, "complaint": -1, "complaints": -1, "complain": -1,
+	"stolen": -1, "confused": -1, "confusing": -1, "fault": -0.5, "hassle": -1, "nuisance": -1,
+	"worries": -1, "worry": -1, "worried": -1, "concerned": -1, "concern": -0.8, "forever": -0.8,
+	"freezing": -1, "struggling": -1,
 
 	// displeasure, disappointment
 	"bad": -1.5, "poor": -2, "worse": -2.5, "worst": -3, "fail": -2, "failed": -2, "failure": -2, "failing": -2,
@@ -55,6 +60,8 @@ var lexiconWords = map[string]float64{
 	"hopeless": -2.5, "unprofessional": -2.5, "incompetent": -3, "incompetence": -3, "clueless": -2,
 	"nobody": -1, "ignored": -2, "ignoring": -2, "neglected": -2, "unacceptable": -3, "inexcusable": -3,
 	"intolerable": -3, "unbearable": -3, "impossible": -1.5, "unbelievable": -1.5, "tired": -1.5,
+	"embarrassing": -2, "amateurish": -2, "negligent": -2.5, "negligence": -2.5, "patronising": -2.5,
+	"patronizing": -2.5, "condescending": -2.5, "overwhelmed": -2,
 
 	// anger, exasperation, contempt
 	"terrible": -3, "awful": -3, "horrible": -3, "dreadful": -3, "appalling": -3, "atrocious": -3,
@@ -68,7 +75,8 @@ var lexiconWords = map[string]float64{
 	"disgusted": -3, "disgusting": -3, "appalled": -3, "shocked": -2, "sucks": -2.5, "rude": -2.5,
 	"disrespectful": -2.5, "insulting": -2.5, "stupid": -2.5, "grumpy": -1.5, "lie": -2, "lies": -2,
 	"lied": -2.5, "lying": -2.5, "liar": -3, "liars": -3, "cheated": -2.5, "misled": -2, "scam": -3,
-	"robbery": -2.5,
+	"robbery": -2.5, "scandalous": -3, "shambolic": -2.5, "criminal": -2.5, "insane": -2, "idiot": -2.5,
+	"idiots": -2.5, "cowboys": -2, "clowns": -2,
 
 	// swearing
 	"damn": -2, "hell": -2, "crap": -2.5, "bloody": -1.5, "shit": -2.5, "shitty": -2.5, "bullshit": -3,
@@ -88,6 +96,15 @@ var lexiconPhrases = map[string]float64{
 	"let me down": -2.5, "let us down": -2.5,
 	"pissed off": -3, "messed up": -2, "let down": -2, "a joke": -2, "waste of time": -2.5,
 	"waste of money": -2.5, "thanks for nothing": -2.5, "no worries": 1.5, "no problem": 1.2,
+	// exasperation: the end of the caller's patience
+	"of my tether": -2.5, "wits end": -2.5, "wit end": -2.5, "last straw": -2.5, "beyond a joke": -2.5,
+	"sick and tired": -3, "enough is enough": -2.5, "up to here": -2.5, "how dare": -2.5, "out of patience": -2.5,
+	"lost patience": -2.5, "losing patience": -2.5, "driving me mad": -2.5,
+	"driving me crazy": -2.5, "taking the mick": -2.5, "taking the piss": -3, "yeah right": -2,
+	// distress
+	"not cope": -2, "in tears": -2.5, "beside myself": -2.5,
+	// greetings are courtesy, not a mood: "Good afternoon."
+	"good morning": 0, "good afternoon": 0, "good evening": 0, "good day": 0, "good night": 0,
 }
 
 // lexiconPhraseWords are the first words of the lexicon's phrases.
@@ -122,13 +139,35 @@ var boosters = map[string]float64{
 	"such": 1.3, "seriously": 1.4, "properly": 1.2, "bloody": 1.3,
 }
 
-// sarcasmOpeners start an ironic "oh great" when a positive word follows
-// them; sarcasmCues ("again", "as usual") say the positive word was
-// ironic: "Oh great, it's late again." But not "Oh great, thanks again".
+// Irony. An utterance reads as ironic when it has praise and a sarcasm
+// cue. The praise is a sentence that opens with a sarcasm opener and a
+// positive word ("Oh great, ..."), which any cue makes ironic: "Oh great,
+// it's late again", but not "Oh great, thanks again". Or it is a sentence
+// of praise alone ("Wonderful.", "Just brilliant."), not of thanks, which
+// takes a strong cue, not in a question: "as usual", "typical", "forever",
+// "yet again", or "another" with a span of time: "Lovely. Another week
+// without a washing machine." Praise that goes on ("Great, I'll try again
+// later") and questions ("Perfect. Can I book another week?") are
+// sincere far more often.
 var (
-	sarcasmOpeners = map[string]bool{"oh": true, "yeah": true}
-	sarcasmCues    = map[string]bool{"again": true, "usual": true, "typical": true}
+	sarcasmOpeners = map[string]bool{"oh": true, "yeah": true, "well": true, "wow": true}
+	sarcasmCues    = map[string]bool{"again": true, "usual": true, "typical": true, "forever": true}
+	// sarcasmSpans, after "another" ("another week", "another two
+	// weeks"), are a strong cue ("another day" is as often a new
+	// appointment).
+	sarcasmSpans = map[string]bool{"minutes": true, "hour": true, "hours": true, "days": true, "week": true,
+		"weeks": true, "month": true, "months": true, "year": true, "years": true, "delay": true}
+	// counts may stand between "another" and a span: "another two weeks".
+	counts = map[string]bool{"two": true, "three": true, "four": true, "five": true, "six": true, "few": true,
+		"couple": true, "whole": true, "full": true}
+	// thanks are not praise: "Thanks, I'll call again".
+	thanks = map[string]bool{"thanks": true, "thank": true, "thankyou": true, "cheers": true, "appreciate": true,
+		"appreciated": true, "grateful": true, "welcome": true}
 )
+
+// praiseValence is the least valence of a word of praise, which may open
+// an ironic sentence ("great", "lovely"; not "good", "fine" or "okay").
+const praiseValence = 2
 
 const (
 	// negationScope is how many words after a negator it reaches, within
@@ -145,17 +184,27 @@ const (
 	// bangFactor strengthens a whole utterance per "!", up to maxBangs.
 	bangFactor = 0.1
 	maxBangs   = 3
-	// sarcasmFactor turns the positive words of an ironic sentence.
+	// sarcasmFactor turns the positive words of an ironic utterance.
 	sarcasmFactor = -0.75
+	// butPositive and butNegative weigh what comes before a contrastive
+	// "but": a positive clause is mostly courtesy or concession ("I
+	// appreciate you're doing your best, but...", "thanks, but..."), a
+	// negative one still counts for something ("it's a bit annoying, but
+	// fine").
+	butPositive = 0.25
+	butNegative = 0.5
 	// maxWordBytes is the longest word the lexicon reads.
 	maxWordBytes = 24
 )
 
 // LexiconSentiment is the offline sentiment scorer: an English word list
-// with phrases ("fed up"), negation within a clause ("not happy", "I can't
-// sleep, it hurts"), boosters ("very angry"), emphasis by capitals and
-// "!", a contrastive "but" (what follows it counts more) and one cue of
-// irony ("Oh great, late again"). It needs nothing, never fails, takes
+// with phrases ("fed up", "at the end of my tether"; greetings such as
+// "good afternoon" are courtesy and weigh nothing), negation within a
+// clause ("not happy", "I can't sleep, it hurts"), boosters ("very angry"),
+// emphasis by capitals and "!", a contrastive "but" (what follows it
+// counts more, and courtesy before it little: "I appreciate you're busy,
+// but...") and cues of irony ("Oh great, late again", "Lovely. Another
+// week without a washer."). It needs nothing, never fails, takes
 // microseconds and allocates nothing, so it is the fallback of every cloud
 // scorer. It is safe for concurrent use.
 type LexiconSentiment struct{}
@@ -181,10 +230,10 @@ func lexiconScore(text string) float64 {
 	return sum / math.Sqrt(sum*sum+lexiconAlpha)
 }
 
-// lexiconSum adds up the valence of text's words. With ironic, the
-// positive words of a sentence that opens with a sarcasm opener ("Oh
-// great, ...") count against it; it reports whether text looks ironic: an
-// opener followed by a positive word, and a sarcasm cue anywhere.
+// lexiconSum adds up the valence of text's words. With ironic, its
+// positive words count against it; it reports whether text looks ironic: a
+// sentence that opens as praise, and a sarcasm cue anywhere (see
+// sarcasmOpeners).
 func lexiconSum(text string, ironic bool) (sum float64, looksIronic bool) {
 	var (
 		tok     = tokenizer{text: text}
@@ -193,18 +242,22 @@ func lexiconSum(text string, ironic bool) (sum float64, looksIronic bool) {
 		prevVal [2]float64 // what they added to sum
 		key     [3*maxWordBytes + 2]byte
 
-		negLeft   int         // words the last negator still reaches
-		negAt     int         // the index of that negator in the sentence
-		negNever  bool        // that negator was "never"
-		boost     float64 = 1 // from boosters, for the next word
-		weight    float64 = 1 // 1, or more after "but"
-		lastNeg   float64     // the last negated valence added, in this clause
-		bangs     int
-		n         int  // words so far in the sentence
-		opener    bool // the sentence opened with a sarcasm opener
-		irony     bool // reading the rest of this sentence as ironic
-		sawOpener bool // an opener followed by a positive word
-		sawCue    bool
+		negLeft    int         // words the last negator still reaches
+		negAt      int         // the index of that negator in the sentence
+		negNever   bool        // that negator was "never"
+		boost      float64 = 1 // from boosters, for the next word
+		weight     float64 = 1 // 1, or more after "but"
+		lastNeg    float64     // the last negated valence added, in this clause
+		bangs      int
+		n          int  // words so far in the sentence
+		opener     bool // the sentence opened with a sarcasm opener
+		loneLead   bool // the sentence so far is "just", "how" or a booster
+		lonePraise bool // the sentence so far is a word of praise
+		strong     bool // a strong sarcasm cue in this sentence
+		sawOpener  bool // an opener followed by a positive word
+		sawPraise  bool // a sentence of praise alone
+		sawCue     bool // any sarcasm cue
+		sawStrong  bool // a strong one, not in a question
 	)
 	clause := func() {
 		negLeft, negNever, boost, lastNeg = 0, false, 1, 0
@@ -212,6 +265,12 @@ func lexiconSum(text string, ironic bool) (sum float64, looksIronic bool) {
 	}
 	for {
 		kind := tok.next(&w)
+		if kind != tokWord && kind != tokComma {
+			// the end of a sentence
+			sawPraise = sawPraise || lonePraise
+			sawStrong = sawStrong || strong && kind != tokAsk
+			n, opener, loneLead, lonePraise, strong = 0, false, false, false, false
+		}
 		if kind == tokEnd {
 			break
 		}
@@ -220,9 +279,6 @@ func lexiconSum(text string, ironic bool) (sum float64, looksIronic bool) {
 			if kind == tokBang {
 				bangs++
 			}
-			if kind != tokComma {
-				n, opener, irony = 0, false, false
-			}
 			continue
 		}
 		s := w.String() // map look-ups only: it does not escape
@@ -230,8 +286,21 @@ func lexiconSum(text string, ironic bool) (sum float64, looksIronic bool) {
 		if n == 1 && sarcasmOpeners[s] {
 			opener = true
 		}
-		if sarcasmCues[s] && !thanked(&prev[0]) {
+		switch {
+		case lexiconWords[s] >= praiseValence && !thanks[s] && (n == 1 || loneLead):
+			lonePraise, loneLead = true, false
+		case n == 1 && (s == "just" || s == "how" || boosters[s] != 0):
+			loneLead = true
+		default:
+			lonePraise, loneLead = false, false
+		}
+		switch {
+		case sarcasmCues[s] && !thanked(&prev[0]):
 			sawCue = true
+			strong = strong || s != "again" || prev[0].String() == "yet"
+		case s == "another" && prev[0].String() == "yet",
+			sarcasmSpans[s] && (prev[0].String() == "another" || counts[prev[0].String()] && prev[1].String() == "another"):
+			sawCue, strong = true, true
 		}
 		added := 0.0
 		if v, k := phraseEnding(&prev, &w, key[:]); k > 0 {
@@ -244,16 +313,24 @@ func lexiconSum(text string, ironic bool) (sum float64, looksIronic bool) {
 			if w.caps {
 				added *= capsFactor
 			}
-			if negLeft > 0 && negAt <= n-k {
+			switch {
+			case negLeft > 0 && negAt <= n-k:
 				added *= negationFactor
 				lastNeg = added
+			case negLeft > 0:
+				negLeft = 0 // the phrase's own: "no worries", "can't cope"
 			}
 			sum += added
 			boost = 1
 		} else {
 			switch {
 			case s == "but" || s == "however" || s == "although" || s == "though":
-				sum *= 0.5 // the clause before "but" matters less
+				// the clause before "but" matters less
+				if sum > 0 {
+					sum *= butPositive
+				} else {
+					sum *= butNegative
+				}
 				clause()
 				weight = 1.5
 				continue
@@ -280,10 +357,9 @@ func lexiconSum(text string, ironic bool) (sum float64, looksIronic bool) {
 					}
 					if v > 0 && negLeft == 0 && opener && n <= 3 {
 						sawOpener = true
-						irony = irony || ironic
 					}
 					switch {
-					case v > 0 && irony:
+					case v > 0 && ironic:
 						v *= sarcasmFactor
 					case negLeft > 0:
 						v *= negationFactor
@@ -304,7 +380,7 @@ func lexiconSum(text string, ironic bool) (sum float64, looksIronic bool) {
 	if bangs > 0 {
 		sum *= 1 + bangFactor*float64(min(bangs, maxBangs))
 	}
-	return sum, sawOpener && sawCue
+	return sum, sawOpener && sawCue || sawPraise && sawStrong
 }
 
 // thanked reports whether w is "thanks" or "you", as before "again" in
@@ -361,7 +437,8 @@ const (
 	tokEnd   = iota
 	tokWord  // a word, in the word passed to next
 	tokComma // , ; : or a dash: the end of a clause
-	tokStop  // . or ?: the end of a sentence
+	tokStop  // . or an ellipsis: the end of a sentence
+	tokAsk   // ?: the end of a question
 	tokBang  // !: the end of an emphatic sentence
 )
 
@@ -396,8 +473,10 @@ func (t *tokenizer) next(w *word) int {
 		switch r {
 		case ',', ';', ':', '\u2013', '\u2014':
 			return tokComma
-		case '.', '?', '\u2026':
+		case '.', '\u2026':
 			return tokStop
+		case '?':
+			return tokAsk
 		case '!':
 			return tokBang
 		}

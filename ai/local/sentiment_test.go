@@ -41,6 +41,15 @@ func TestLexiconSentiment(t *testing.T) {
 		{"I'm sick of being fobbed off.", ai.SentimentNegative},
 		{"No worries.", ai.SentimentPositive},
 		{"Thanks for nothing.", ai.SentimentNegative},
+		{"I'm asking nicely, but I really am at the end of my tether.", ai.SentimentNegative},
+		{"I'm at my wits' end with this.", ai.SentimentNegative},
+		{"I'm sick and tired of it.", ai.SentimentNegative},
+		// a negator inside a phrase reaches no further: "can't cope" is
+		// sour, and so is the mess after it
+		{"I can't cope with this mess.", ai.SentimentNegative},
+		// greetings and courtesy are not a mood
+		{"Good afternoon. I'm calling about a refund.", ai.SentimentNeutral},
+		{"I appreciate you're only doing your job, but this is the fourth time I've called.", ai.SentimentNeutral},
 		// naming the trouble is not a mood
 		{"I have a problem with my login.", ai.SentimentNeutral},
 		{"The shoes I ordered are the wrong size.", ai.SentimentNeutral},
@@ -48,6 +57,15 @@ func TestLexiconSentiment(t *testing.T) {
 		{"Oh great, my order is late again.", ai.SentimentNegative},
 		{"Oh great, thank you!", ai.SentimentPositive},
 		{"Oh great, thanks again!", ai.SentimentPositive},
+		{"Wonderful. So another two weeks without a landline. Thanks a lot.", ai.SentimentNegative},
+		{"Lovely. Yet another delay.", ai.SentimentNegative},
+		{"Great. As usual nobody turned up.", ai.SentimentNegative},
+		{"Well, that's great, it's broken again.", ai.SentimentNegative},
+		// praise that goes on, or asks, is sincere
+		{"Great, I'll try again later.", ai.SentimentPositive},
+		{"Perfect. Can I book another week?", ai.SentimentPositive},
+		{"Lovely, another day then. Thursday works.", ai.SentimentPositive},
+		{"Thanks, I'll call again tomorrow.", ai.SentimentPositive},
 		{"THIS IS OUTRAGEOUS.", ai.SentimentNegative},
 		{"THANKS, THAT'S GREAT", ai.SentimentPositive},
 	} {
@@ -89,6 +107,9 @@ func TestLexiconBoostersAndNegationScale(t *testing.T) {
 	}
 	if a, b := score("this is ridiculous"), score("this is ridiculous!"); b >= a {
 		t.Errorf("with a bang %v not below %v", b, a)
+	}
+	if a, b := score("I'm worried"), score("I'm furious"); b >= a || a < -0.4 {
+		t.Errorf("a word of the trouble (worried %v) weighs less than one of anger (furious %v), and alone stays above -0.4", a, b)
 	}
 	if s := score(strings.Repeat("a", 100) + " awful"); s >= 0 {
 		t.Errorf("a word too long to read spoils the rest: %v", s)
