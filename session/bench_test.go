@@ -14,7 +14,27 @@ import (
 // BenchmarkInboundFrame is one caller frame's whole work after the socket
 // read, as the reader does it: parse the Telnyx media frame and its base64,
 // the reorder buffer, G.711 decode and the VAD. Steady state must not allocate.
-func BenchmarkInboundFrame(b *testing.B) {
+func BenchmarkInboundFrame(b *testing.B) { benchInbound(b, nil) }
+
+// BenchmarkInboundFrameTapped is BenchmarkInboundFrame with a supervisor
+// listening: the frame is also handed to the call's tap, here one that
+// copies it into a ring, as media/rtc's Monitor does.
+func BenchmarkInboundFrameTapped(b *testing.B) { benchInbound(b, &copyTap{}) }
+
+// copyTap copies caller frames into a ring of 16 frames.
+type copyTap struct {
+	ring [16][160]byte
+	n    int
+}
+
+func (c *copyTap) CallerAudio(frame []byte) {
+	copy(c.ring[c.n%len(c.ring)][:], frame)
+	c.n++
+}
+func (c *copyTap) AgentAudio([]byte) {}
+func (c *copyTap) AgentCleared()     {}
+
+func benchInbound(b *testing.B, tap Tap) {
 	cfg := DefaultConfig()
 	v, err := vad.New(cfg.VAD, 8000)
 	if err != nil {
@@ -22,6 +42,9 @@ func BenchmarkInboundFrame(b *testing.B) {
 	}
 	s := &Session{eng: &Engine{cfg: cfg, metrics: NewMetrics(nil)}, in: media.PCMU8k, ctrl: make(chan inboundEvent, 64)}
 	in := newInbound(s, v, nil, cfg.ReorderDepth)
+	if tap != nil {
+		s.tap.set(tap)
+	}
 	// Low-level noise: the VAD does all its work but fires no turn.
 	rng := rand.New(rand.NewPCG(1, 2))
 	const n = 64

@@ -37,6 +37,10 @@ type Config struct {
 	// MemoryDeadline bounds the reads at a call's start (the agent's
 	// patterns); what is not there by then is done without.
 	MemoryDeadline time.Duration
+	// LiveEventBuffer is how many live events a subscriber may fall behind
+	// by before it is dropped (256); past half of it, interim transcripts
+	// are skipped. The call never waits for a subscriber.
+	LiveEventBuffer int
 }
 
 // DefaultConfig returns the defaults named in each field's comment.
@@ -52,6 +56,7 @@ func DefaultConfig() Config {
 		HandoffPhrase:     "Let me connect you with a colleague who can help you further.",
 		SentimentTimeout:  2 * time.Second,
 		MemoryDeadline:    memoryDeadline,
+		LiveEventBuffer:   256,
 	}
 }
 
@@ -75,6 +80,9 @@ func (c Config) Validate() error {
 	}
 	if c.SentimentTimeout <= 0 || c.MemoryDeadline <= 0 {
 		errs = append(errs, errors.New("sentiment timeout and memory deadline must be > 0"))
+	}
+	if c.LiveEventBuffer < 2 || c.LiveEventBuffer > 4096 {
+		errs = append(errs, fmt.Errorf("live event buffer %d: want 2 to 4096", c.LiveEventBuffer))
 	}
 	if c.MaxHistory < 2 {
 		errs = append(errs, fmt.Errorf("max history %d: want at least 2", c.MaxHistory))

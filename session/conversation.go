@@ -83,6 +83,18 @@ func (s *Session) addEvent(k EventKind, detail string) {
 	if len(s.events) < maxEvents {
 		s.events = append(s.events, Event{Kind: k, At: time.Now(), Detail: detail})
 	}
+	// The events whose detail says it all go out live as they are; the
+	// turns and the barge-in go out with their words where they happen.
+	switch k {
+	case EventDTMF:
+		if s.watched() {
+			s.emit(LiveEvent{Kind: LiveDTMF, Digit: detail})
+		}
+	case EventTransferRequested, EventWouldEscalate, EventHoldingPhrase:
+		if s.watched() {
+			s.emit(LiveEvent{Kind: LiveKind(k), Reason: detail})
+		}
+	}
 }
 
 // say speaks a fixed text (the greeting) as a turn.
@@ -100,6 +112,9 @@ func (s *Session) startReply(ctx context.Context, text string) {
 	s.appendHistory(ai.Message{Role: ai.RoleUser, Content: text})
 	s.record = append(s.record, Turn{Speaker: ai.RoleUser, Text: text, StartedAt: s.lastUtterance.startedAt, EndedAt: s.speechEnd})
 	s.addEvent(EventCallerTurn, "")
+	if s.watched() {
+		s.emit(LiveEvent{Kind: LiveCallerTurn, Turn: len(s.record), Text: text})
+	}
 	s.scoreTurn(ctx, len(s.record)-1, text)
 	if !s.refreshed {
 		s.refreshed = true
@@ -140,7 +155,8 @@ func (s *Session) newTurn(ctx context.Context, answers bool, kind string) (conte
 	sctx, span := s.eng.tracer.Start(ctx, "turn", trace.WithTimestamp(spanStart),
 		trace.WithAttributes(attrTurn.Int(s.nextTurn), attrTurnKind.String(kind)))
 	tctx, cancel := context.WithCancel(sctx)
-	t := &turn{id: s.nextTurn, kind: kind, cancel: cancel, answers: answers, startedAt: now, gen: s.playout.Generation(), span: span}
+	t := &turn{id: s.nextTurn, seq: len(s.record) + 1, kind: kind, cancel: cancel, answers: answers, startedAt: now,
+		gen: s.playout.Generation(), span: span}
 	s.turn = t
 	w := &turnWorker{id: t.id, gen: t.gen, events: s.turnEv, playout: s.playout, model: s.eng.deps.Chat,
 		synth: s.eng.deps.Synth, voice: s.agent.Voice, lang: s.agent.Language, tools: s.customerTools()}
@@ -165,11 +181,17 @@ func (s *Session) onTurnEvent(ctx context.Context, ev turnEvent) {
 				l := t.timing.split(fa)
 				t.latency = &l
 				s.eng.metrics.observeTurn(l)
+				if s.watched() {
+					s.emit(LiveEvent{Kind: LiveLatency, Turn: t.seq, ReplyLatency: t.replyLatency, Latency: l})
+				}
 				traceStages(trace.ContextWithSpan(ctx, t.span), s.eng.tracer, t.timing, fa)
 			}
 		}
 	case evSentence:
 		t.sentences = append(t.sentences, ev.sentence)
+		if s.watched() {
+			s.emit(LiveEvent{Kind: LiveAgentText, Turn: t.seq, Text: ev.sentence.text})
+		}
 	case evToolCall:
 		switch ev.tool.Name {
 		case toolEndCall:
@@ -228,6 +250,9 @@ func (s *Session) closeTurn(heard string, interrupted bool) {
 		s.record = append(s.record, Turn{Speaker: ai.RoleAssistant, Text: heard, StartedAt: t.startedAt, EndedAt: time.Now(),
 			Interrupted: interrupted, ReplyLatency: t.replyLatency, Latency: t.latency})
 		s.addEvent(EventAgentTurn, "")
+	}
+	if s.watched() {
+		s.emit(LiveEvent{Kind: LiveAgentTurn, Turn: t.seq, Text: heard, Interrupted: interrupted})
 	}
 	t.span.SetAttributes(attrInterrupted.Bool(interrupted))
 	if t.replyLatency > 0 {

@@ -178,7 +178,7 @@ func NewEngine(cfg Config, deps Deps) (*Engine, error) {
 	if deps.Tracer == nil {
 		deps.Tracer = noop.NewTracerProvider()
 	}
-	return &Engine{cfg: cfg, deps: deps, metrics: deps.Metrics, log: deps.Log, registry: NewRegistry(),
+	return &Engine{cfg: cfg, deps: deps, metrics: deps.Metrics, log: deps.Log, registry: newRegistry(deps.Metrics),
 		tracer: deps.Tracer.Tracer(tracerName), holding: newHoldingAudio(), predictor: &predictor}, nil
 }
 
@@ -246,6 +246,7 @@ func (e *Engine) Drain(ctx context.Context) error {
 	e.admit.Lock()
 	e.draining.Store(true)
 	e.admit.Unlock()
+	defer e.registry.endLive() // no call will start here again
 	done := make(chan struct{})
 	go func() { // ends with Drain: it waits on calls Drain also waits for
 		e.calls.Wait()
@@ -327,7 +328,7 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 		begun:      time.Now(),
 		endAt:      time.Now().Add(e.cfg.MaxDuration),
 	}
-	s.playout = e.deps.Pacer.NewPlayout(conn, out)
+	s.playout = e.deps.Pacer.NewPlayout(&tappedOutput{Output: conn, tap: &s.tap}, out)
 	defer s.playout.Close()
 	info := CallInfo{ID: id, OrgID: agent.OrgID, StreamID: start.StreamID, CallControlID: start.CallControlID, CallSessionID: start.CallSessionID, AgentID: agent.ID,
 		From: store.PhoneNumber(start.From), To: store.PhoneNumber(start.To), StartedAt: s.begun}
@@ -539,7 +540,8 @@ func (s *Session) finish(ctx context.Context, r EndReason) {
 	if s.stt != nil {
 		_ = s.stt.Close() // nothing more to read from it
 	}
-	e.registry.remove(s.id)
+	e.registry.remove(s.id, r)
+	s.tap.end() // listeners of the call are closed
 	e.metrics.liveCalls.Dec()
 	e.metrics.calls.WithLabelValues(string(r)).Inc()
 	dur := time.Since(s.begun)

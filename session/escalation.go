@@ -53,6 +53,9 @@ func (s *Session) onSentiment(ctx context.Context, r sentimentResult) {
 	}
 	v := r.score
 	s.record[r.turn].Sentiment = &v
+	if s.watched() {
+		s.emit(LiveEvent{Kind: LiveSentiment, Turn: r.turn + 1, Sentiment: v})
+	}
 	s.tracker.CallerTurn(v)
 	s.callerTurns++
 	if reason := s.policy.Scored(v); reason != "" {
@@ -158,6 +161,9 @@ const predictMinTurns = 2
 func (s *Session) updatePrediction(ctx context.Context) {
 	p := s.predictor.Predict(s.tracker.Features(time.Since(s.begun)))
 	s.entry.predict(p.Resolution, p.EscalationRisk)
+	if s.followed() {
+		s.emitListed(LiveEvent{Kind: LivePrediction, Resolution: p.Resolution, EscalationRisk: p.EscalationRisk})
+	}
 	if th := s.agent.Escalation.PredictedRiskAbove; th > 0 && s.callerTurns >= predictMinTurns && p.EscalationRisk >= th {
 		s.escalate(ctx, store.EscalationPredictedRisk)
 	}

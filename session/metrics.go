@@ -34,6 +34,12 @@ type Metrics struct {
 	// deadline or failed, memoryFetch times them, by what was read.
 	memoryMisses *prometheus.CounterVec
 	memoryFetch  *prometheus.HistogramVec
+	// liveSubscribers counts the live event subscriptions open;
+	// liveEventsDropped the events a subscriber did not get because it
+	// was behind, liveSubscribersDropped the subscriptions ended for it.
+	liveSubscribers        prometheus.Gauge
+	liveEventsDropped      prometheus.Counter
+	liveSubscribersDropped prometheus.Counter
 }
 
 // NewMetrics registers the engine's metrics on reg (nil: not registered).
@@ -81,6 +87,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .075, .1, .125, .15, .2, .3, .5, 1}}, []string{"what"}),
 		escalations: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "iace", Name: "escalations_total",
 			Help: "Calls handed to a human, by escalation reason (a transfer that could not be made is not counted)."}, []string{"reason"}),
+		liveSubscribers: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "iace", Subsystem: "session", Name: "live_subscribers",
+			Help: "Live event subscriptions open: to one call's events or to an organization's live calls."}),
+		liveEventsDropped: prometheus.NewCounter(opts("live_events_dropped_total",
+			"Live events a subscriber did not get because it was behind: interim transcripts skipped, and the event that found its buffer full.")),
+		liveSubscribersDropped: prometheus.NewCounter(opts("live_subscribers_dropped_total",
+			"Live event subscriptions ended because the subscriber fell a whole buffer behind (the call never waits for one).")),
 	}
 	for _, o := range []store.Outcome{store.OutcomeResolved, store.OutcomeEscalated, store.OutcomeAbandoned, store.OutcomeFailed} {
 		m.completed.WithLabelValues(string(o))
@@ -103,7 +115,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.liveCalls, m.calls, m.framesIn, m.eventsDropped, m.reordered, m.concealed, m.late,
 			m.bargeIns, m.dtmf, m.replyLatency, m.bargeLatency, m.callDuration, m.providerError,
-			m.holding, m.turnStageVec, m.completed, m.escalations, m.memoryMisses, m.memoryFetch)
+			m.holding, m.turnStageVec, m.completed, m.escalations, m.memoryMisses, m.memoryFetch,
+			m.liveSubscribers, m.liveEventsDropped, m.liveSubscribersDropped)
 	}
 	return m
 }

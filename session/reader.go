@@ -58,6 +58,9 @@ func (in *inbound) frame(frame []byte, concealed bool) {
 		}
 		frame = in.silence[:n]
 	}
+	if t := in.s.tap.tap(); t != nil {
+		t.CallerAudio(frame) // a supervisor listens; copies or drops, never blocks
+	}
 	if need := len(frame) / in.format.Encoding.BytesPerSample(); need > len(in.pcm) {
 		in.pcm = make([]int16, need)
 	}

@@ -59,6 +59,7 @@ type registryEntry struct {
 	resolve  atomic.Uint64 // float64 bits
 	risk     atomic.Uint64 // float64 bits
 	sessions *Session
+	feed     *feed // the call's live event subscribers
 }
 
 // predict stores the call's latest prediction.
@@ -72,25 +73,44 @@ func (e *registryEntry) predict(resolution, risk float64) {
 type Registry struct {
 	mu    sync.RWMutex
 	calls map[CallID]*registryEntry
+	// live is the live list's feed: calls starting, changing state or
+	// prediction, ending. Calls start and end under mu.
+	live    *feed
+	metrics *Metrics
 }
 
 // NewRegistry returns an empty registry.
-func NewRegistry() *Registry {
-	return &Registry{calls: make(map[CallID]*registryEntry)}
+func NewRegistry() *Registry { return newRegistry(NewMetrics(nil)) }
+
+func newRegistry(m *Metrics) *Registry {
+	return &Registry{calls: make(map[CallID]*registryEntry), live: newFeed(m, true), metrics: m}
 }
 
 func (r *Registry) add(s *Session, info CallInfo) *registryEntry {
-	e := &registryEntry{info: info, sessions: s}
+	e := &registryEntry{info: info, sessions: s, feed: newFeed(r.metrics, false)}
 	r.mu.Lock()
 	r.calls[info.ID] = e
+	if r.live.listening() {
+		c := info // escapes only here, when someone listens
+		r.live.publish(LiveEvent{Kind: LiveStarted, At: c.StartedAt, CallID: c.ID, OrgID: c.OrgID, Call: &c})
+	}
 	r.mu.Unlock()
 	return e
 }
 
-func (r *Registry) remove(id CallID) {
+// remove takes the call off the registry, ended for reason: its
+// subscribers and the live list get LiveEnded.
+func (r *Registry) remove(id CallID, reason EndReason) {
 	r.mu.Lock()
+	e, ok := r.calls[id]
 	delete(r.calls, id)
+	if ok && r.live.listening() {
+		r.live.publish(LiveEvent{Kind: LiveEnded, At: time.Now(), CallID: id, OrgID: e.info.OrgID, Reason: string(reason)})
+	}
 	r.mu.Unlock()
+	if ok {
+		e.feed.end(LiveEvent{Kind: LiveEnded, CallID: id, OrgID: e.info.OrgID, Reason: string(reason)})
+	}
 }
 
 // Len returns the number of live calls.
@@ -119,13 +139,18 @@ func (r *Registry) List() []CallInfo {
 		out = append(out, e.snapshot())
 	}
 	r.mu.RUnlock()
-	slices.SortFunc(out, func(a, b CallInfo) int {
+	sortCalls(out)
+	return out
+}
+
+// sortCalls orders calls oldest first.
+func sortCalls(calls []CallInfo) {
+	slices.SortFunc(calls, func(a, b CallInfo) int {
 		if c := a.StartedAt.Compare(b.StartedAt); c != 0 {
 			return c
 		}
 		return strings.Compare(string(a.ID), string(b.ID))
 	})
-	return out
 }
 
 func (r *Registry) sessions() []*Session {

@@ -54,6 +54,8 @@ type Session struct {
 	handoff    string
 	entry      *registryEntry
 	begun      time.Time
+	// tap, when a supervisor listens, gets the call's audio (monitor.go).
+	tap tapPoint
 
 	readerDone chan struct{}
 	readErr    error // set before readerDone is closed
@@ -202,8 +204,12 @@ func (s *Session) end(r EndReason) {
 }
 
 func (s *Session) setState(st State) {
+	changed := st != s.state
 	s.state = st
 	s.entry.state.Store(int32(st))
+	if changed && s.followed() {
+		s.emitListed(LiveEvent{Kind: LiveState, State: st})
+	}
 }
 
 func (s *Session) agentTalking() bool { return s.turn != nil && s.turn.audio && !s.turn.cleared }
@@ -229,6 +235,9 @@ func (s *Session) onBargeIn() {
 		s.stats.BargeIns++
 		s.eng.metrics.bargeLatency.Observe(float64(time.Since(s.utterance.startedAt).Milliseconds()))
 		heard := s.heard(t, played)
+		if s.watched() {
+			s.emit(LiveEvent{Kind: LiveBargeIn, Turn: t.seq, Text: heard})
+		}
 		s.closeTurn(heard, true)
 		s.addEvent(EventBargeIn, "")
 		s.log.Info("caller barged in", "turn", t.id)
@@ -258,13 +267,17 @@ func (s *Session) onSpeechEnd(ctx context.Context, at time.Time) {
 }
 
 func (s *Session) onTranscript(ctx context.Context, tr ai.Transcript) {
-	if !tr.Final || strings.TrimSpace(tr.Text) == "" {
+	text := strings.TrimSpace(tr.Text)
+	if text == "" {
 		return
 	}
-	if s.utterance.backchannel {
+	if s.watched() { // what the caller says, interim or final, backchannel or not
+		s.emit(LiveEvent{Kind: LiveTranscript, Text: text, Final: tr.Final})
+	}
+	if !tr.Final || s.utterance.backchannel {
 		return
 	}
-	s.pending = append(s.pending, strings.TrimSpace(tr.Text))
+	s.pending = append(s.pending, text)
 	s.finalAt = time.Now()
 	s.maybeAnswer(ctx)
 }

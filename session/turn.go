@@ -21,6 +21,7 @@ import (
 // turnEvents to the session, which alone owns the turn's state.
 type turn struct {
 	id          int
+	seq         int    // its place in the transcript, if the caller hears it (LiveEvent.Turn)
 	kind        string // turnGreeting, turnReply, turnHolding
 	cancel      context.CancelFunc
 	gen         uint64

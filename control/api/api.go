@@ -107,16 +107,23 @@ type Config struct {
 	// TrustedProxies are the peers whose X-Forwarded-For is believed when
 	// finding a client's address for rate limiting (CIDRs or addresses).
 	TrustedProxies []string
+	// EventHeartbeat is how often a live event stream with nothing to say
+	// sends a comment line, and checks its token again (default 15 s).
+	EventHeartbeat time.Duration
+	// EventWriteTimeout bounds each write to a live event stream (default
+	// 10 s): a reader that stops reading is cut off.
+	EventWriteTimeout time.Duration
 }
 
 // Deps are the parts the API serves from. Store and Auth are required; a
-// nil Live, Calls, Embed, Stats or limiter disables what needs it (with 503
-// or, for limiters, no limit).
+// nil Live, Events, Calls, Embed, Stats or limiter disables what needs it
+// (with 503 or, for limiters, no limit).
 type Deps struct {
 	Store   Store
 	Stats   Stats
 	Auth    Authenticator
 	Live    LiveCalls
+	Events  LiveEvents
 	Calls   CallController
 	Embed   Embedder
 	IPLimit Limiter // per client address, before authentication
@@ -164,6 +171,12 @@ func build(cfg Config, deps Deps) (*API, error) {
 	}
 	if cfg.AnalyticsTTL <= 0 {
 		cfg.AnalyticsTTL = 10 * time.Second
+	}
+	if cfg.EventHeartbeat <= 0 {
+		cfg.EventHeartbeat = defaultEventHeartbeat
+	}
+	if cfg.EventWriteTimeout <= 0 {
+		cfg.EventWriteTimeout = defaultEventWriteTimeout
 	}
 	for _, o := range cfg.CORSOrigins {
 		if o == "*" {
@@ -227,6 +240,7 @@ func (a *API) routes() {
 	a.numberRoutes()
 	a.customerRoutes()
 	a.callRoutes()
+	a.eventRoutes()
 	a.patternRoutes()
 	a.analyticsRoutes()
 	a.predictionRoutes()

@@ -40,6 +40,7 @@ func WriteMarkdown(w io.Writer, doc *huma.OpenAPI) error {
 	slices.Sort(tags)
 
 	var b strings.Builder
+	events := map[string]bool{} // event schemas whose fields are written already
 	fmt.Fprintf(&b, "# %s %s\n\n", doc.Info.Title, doc.Info.Version)
 	b.WriteString("<!-- Generated from the routes by `go test ./control/api -run TestAPIDocIsCurrent -update`; do not edit. -->\n\n")
 	fmt.Fprintf(&b, "%s\n\n", doc.Info.Description)
@@ -73,6 +74,16 @@ func WriteMarkdown(w io.Writer, doc *huma.OpenAPI) error {
 				}
 			}
 			writeResponses(&b, e.op.Responses)
+			if s := eventSchema(e.op.Responses); s != nil {
+				name := schemaType(s)
+				if events[name] {
+					fmt.Fprintf(&b, "Each event's data is a %s (fields above).\n\n", name)
+				} else {
+					events[name] = true
+					fmt.Fprintf(&b, "Each event's data, a %s:\n\n", name)
+					writeFields(&b, doc, s)
+				}
+			}
 		}
 	}
 	_, err := io.WriteString(w, b.String())
@@ -133,9 +144,26 @@ func writeResponses(b *strings.Builder, rs map[string]*huma.Response) {
 			if mt := r.Content["application/json"]; mt != nil && mt.Schema != nil {
 				fmt.Fprintf(b, " (%s)", schemaType(mt.Schema))
 			}
+			if mt := r.Content[eventStream]; mt != nil && mt.Schema != nil {
+				fmt.Fprintf(b, " (`%s` of %s)", eventStream, schemaType(mt.Schema))
+			}
 		}
 	}
 	b.WriteString(".\n\n")
+}
+
+// eventStream is the media type of Server-Sent Events.
+const eventStream = "text/event-stream"
+
+// eventSchema is the schema of the events of an operation that answers
+// with Server-Sent Events; nil for any other.
+func eventSchema(rs map[string]*huma.Response) *huma.Schema {
+	if r := rs["200"]; r != nil {
+		if mt := r.Content[eventStream]; mt != nil {
+			return mt.Schema
+		}
+	}
+	return nil
 }
 
 func resolve(doc *huma.OpenAPI, s *huma.Schema) *huma.Schema {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/iace/iace/ai/local"
 	"github.com/iace/iace/control/api"
+	"github.com/iace/iace/media"
 	"github.com/iace/iace/session"
 	"github.com/iace/iace/store"
 	"github.com/iace/iace/store/embedded"
@@ -48,6 +49,10 @@ type env struct {
 	a, b  *org
 	live  *fakeLive
 	calls *recordingCalls
+	// engine runs the calls whose live events the API streams, with the
+	// store's agents and offline providers; no call runs unless a test
+	// opens a media stream to it.
+	engine *session.Engine
 }
 
 // backends runs fn against the embedded store and against PostgreSQL.
@@ -106,11 +111,21 @@ func (r *recordingCalls) Hangup(_ context.Context, ccid string) error {
 func newEnv(t *testing.T, st store.Store, tweak func(*api.Config, *api.Deps)) *env {
 	t.Helper()
 	e := &env{t: t, st: st, live: &fakeLive{}, calls: &recordingCalls{}}
+	pacer, err := media.NewPacer(media.DefaultPacerConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pacer.Close)
+	if e.engine, err = session.NewEngine(session.DefaultConfig(), session.Deps{
+		Agents: st, Chat: local.NewRuleAgent(), Synth: local.NewTones(), Pacer: pacer,
+	}); err != nil {
+		t.Fatal(err)
+	}
 	auth := newAuth(t, st)
 	e.a = e.seed(auth, "org-a", "+15550000001", "+15551110001")
 	e.b = e.seed(auth, "org-b", "+15550000002", "+15551110002")
 	cfg := api.Config{}
-	deps := api.Deps{Store: st, Stats: st, Auth: auth, Live: e.live, Calls: e.calls, Embed: embedder}
+	deps := api.Deps{Store: st, Stats: st, Auth: auth, Live: e.live, Events: e.engine, Calls: e.calls, Embed: embedder}
 	if tweak != nil {
 		tweak(&cfg, &deps)
 	}

@@ -84,6 +84,12 @@ func TestAnotherOrganizationSeesNothing(t *testing.T) {
 						named = true
 					}
 				}
+				if r := m.op.Responses["200"]; !named && r != nil && r.Content["text/event-stream"] != nil {
+					// The live list's stream does not end by itself; that
+					// another organization's list shows nothing of A's calls
+					// is TestLiveEventsOverServerSentEvents's.
+					continue
+				}
 				walked++
 				r := e.do(m.method, "/api/v1"+url+query[opID], b.adminTok, body[opID])
 				if named {
