@@ -56,6 +56,7 @@ FUZZTIME ?= 20s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./media/telnyx/
 	$(GO) test -run '^$$' -fuzz '^FuzzReadWAV$$' -fuzztime $(FUZZTIME) ./media/
+	$(GO) test -run '^$$' -fuzz '^FuzzCheckOffer$$' -fuzztime $(FUZZTIME) ./media/rtc/
 
 ## loadtest: iace serve plus callsim on this machine (CALLS, DURATION, RAMP)
 loadtest: build

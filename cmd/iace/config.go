@@ -79,6 +79,9 @@ type config struct {
 	Memory   bool
 	Learning bool
 
+	// Monitor is live call listening (--webrtc-*, --max-listeners).
+	Monitor monitorConfig
+
 	Session   session.Config
 	Pacer     media.PacerConfig
 	Conn      telnyx.ConnConfig
@@ -116,6 +119,7 @@ func defaultConfig() config {
 		TTSCacheEntries:        2048,
 		Memory:                 true,
 		Learning:               true,
+		Monitor:                defaultMonitorConfig(),
 		Session:                session.DefaultConfig(),
 		Pacer:                  media.DefaultPacerConfig(),
 		Conn:                   telnyx.DefaultConnConfig(),
@@ -166,6 +170,8 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Learning, "learning", c.Learning, "finished calls teach patterns and update their caller's memory (an agent's settings.learning can also turn it off)")
 	fs.StringVar(&c.Telemetry.Endpoint, "otlp-endpoint", c.Telemetry.Endpoint,
 		"OpenTelemetry traces: base URL of an OTLP/HTTP collector, e.g. http://jaeger:4318 (/v1/traces is appended); empty: off unless OTEL_EXPORTER_OTLP_ENDPOINT is set")
+
+	c.Monitor.flags(fs)
 
 	s := &c.Session
 	fs.DurationVar(&s.VAD.MinSpeech, "vad-min-speech", s.VAD.MinSpeech, "voiced audio needed before the caller counts as speaking")
@@ -284,6 +290,9 @@ func (c *config) validate() error {
 		errs = append(errs, fmt.Errorf("%s is %d bytes: want at least 32 random bytes", envAuthSecret, len(c.AuthSecret)))
 	}
 	if err := c.validateControl(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.validateMonitor(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.TTSCacheEntries < 0 {

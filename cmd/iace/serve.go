@@ -22,6 +22,7 @@ import (
 	"github.com/iace/iace/ai/predict/trainer"
 	"github.com/iace/iace/control/api"
 	"github.com/iace/iace/control/housekeeping"
+	"github.com/iace/iace/control/ui"
 	"github.com/iace/iace/media"
 	"github.com/iace/iace/media/telnyx"
 	"github.com/iace/iace/session"
@@ -54,6 +55,8 @@ type server struct {
 	learners *learn.Workers
 	// predictors train and serve the organizations' prediction models.
 	predictors *trainer.Trainer
+	// monitor is live call listening (WHEP, WebRTC).
+	monitor *monitorServer
 }
 
 // Learning from finished calls runs on its own workers, off every call's
@@ -187,7 +190,9 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		return nil, err
 	}
 	// From here a failure stops what was started, in this order.
+	var whep *monitorServer // Close is nil-safe
 	abort := func() {
+		whep.Close()
 		predictors.Close() // the spool's later hand-ons are ignored
 		pacer.Close()
 		_ = st.Close() // the spool first: no more calls for the learners
@@ -204,6 +209,11 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		abort()
 		return nil, err
 	}
+	if whep, err = newMonitor(cfg, st, s.control.auth, engine, reg, log); err != nil {
+		abort()
+		return nil, err
+	}
+	s.monitor = whep
 
 	// Every handler but the media streams gets read and write deadlines.
 	bounded := func(h http.Handler) http.Handler {
@@ -212,9 +222,13 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 	mux := http.NewServeMux()
 	mux.Handle("GET /media/telnyx", telnyx.NewHandler(cfg.Conn, engine, telnyx.NewMetrics(reg), log))
 	mux.Handle(api.Prefix+"/", bounded(s.control.api))
+	mux.Handle("/whep/", bounded(s.monitor))
 	if s.control.webhook != nil {
 		mux.Handle("POST /webhooks/telnyx", bounded(s.control.webhook))
 	}
+	// The supervisor's page, embedded in the binary.
+	mux.Handle(ui.Prefix, bounded(ui.Handler()))
+	mux.Handle("GET /ui", http.RedirectHandler(ui.Prefix, http.StatusMovedPermanently))
 	mux.Handle("GET /{$}", bounded(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "IACE media server. Telnyx media streams: /media/telnyx")
 	})))
@@ -372,6 +386,8 @@ func (s *server) shutdown(ctx context.Context, drainTimeout time.Duration, force
 	sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
 	defer scancel()
 	err := errors.Join(drainErr, s.public.Shutdown(sctx), s.internal.Shutdown(sctx))
+	// The drained calls closed their listeners; any left go now.
+	s.monitor.Close()
 	if s.webhookStop != nil { // after the listener: events already accepted are processed
 		s.webhookStop()
 		<-s.webhookDone

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/iace/iace/control/auth"
+	"github.com/iace/iace/control/monitor"
+	"github.com/iace/iace/control/ratelimit"
+	"github.com/iace/iace/media/rtc"
+	"github.com/iace/iace/session"
+)
+
+// monitorConfig is live call listening over WebRTC (WHEP under /whep/).
+type monitorConfig struct {
+	UDPPort      int
+	PublicIPs    string
+	ICEServers   string
+	Loopback     string
+	MaxListeners int
+}
+
+func defaultMonitorConfig() monitorConfig {
+	return monitorConfig{Loopback: "auto", MaxListeners: rtc.DefaultConfig().MaxListeners}
+}
+
+func (c *monitorConfig) flags(fs *flag.FlagSet) {
+	fs.IntVar(&c.UDPPort, "webrtc-udp-port", c.UDPPort,
+		"the one UDP port of live call listening (WebRTC media of every listener); 0: a free port at each start")
+	fs.StringVar(&c.PublicIPs, "webrtc-public-ips", c.PublicIPs,
+		"comma-separated public addresses advertised to listeners' browsers instead of the host's own (a node behind 1:1 NAT)")
+	fs.StringVar(&c.ICEServers, "webrtc-ice-servers", c.ICEServers,
+		"comma-separated STUN/TURN URLs given to listeners' browsers (Link rel=ice-server), e.g. stun:stun.example.com:3478")
+	fs.StringVar(&c.Loopback, "webrtc-loopback", c.Loopback,
+		"WebRTC on loopback only, for a browser on this machine: auto (when --addr is loopback and no --webrtc-public-ips), true or false")
+	fs.IntVar(&c.MaxListeners, "max-listeners", c.MaxListeners,
+		fmt.Sprintf("live call listeners on this node (at most %d a call); more get 503", rtc.DefaultConfig().MaxListenersPerCall))
+}
+
+// monitorRate is a listener's rate, per user, of sessions opened and closed;
+// each opening builds a PeerConnection.
+var monitorRate = ratelimit.Rate{N: 30, Per: time.Minute, Burst: 10}
+
+// webrtcLoopback decides --webrtc-loopback.
+func (c *config) webrtcLoopback() bool {
+	switch c.Monitor.Loopback {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	return isLoopback(c.Addr) && c.Monitor.PublicIPs == ""
+}
+
+// rtcConfig is the WebRTC server's configuration. On loopback the UDP port
+// listens on the loopback address of --addr; otherwise on --addr's address
+// when it names one, else on every interface.
+func (c *config) rtcConfig() (rtc.Config, error) {
+	rc := rtc.DefaultConfig()
+	rc.UDPPort, rc.MaxListeners = c.Monitor.UDPPort, c.Monitor.MaxListeners
+	rc.Loopback = c.webrtcLoopback()
+	// The pacer sends agent audio up to its lead (plus a chunk) ahead.
+	rc.AgentBuffer = max(rc.AgentBuffer, 2*(c.Pacer.Lead+c.Pacer.MaxChunk))
+	host, _, _ := net.SplitHostPort(c.Addr)
+	ip, err := netip.ParseAddr(host)
+	switch {
+	case err == nil && !ip.IsUnspecified() && (rc.Loopback || !ip.IsLoopback()):
+		rc.ListenIP = ip
+	case rc.Loopback:
+		rc.ListenIP = netip.MustParseAddr("127.0.0.1")
+	}
+	var errs []error
+	for _, s := range splitList(c.Monitor.PublicIPs) {
+		ip, err := netip.ParseAddr(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--webrtc-public-ips: %q is not an IP address", s))
+			continue
+		}
+		rc.PublicIPs = append(rc.PublicIPs, ip)
+	}
+	if err := rc.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return rc, errors.Join(errs...)
+}
+
+// validateMonitor checks the listening settings.
+func (c *config) validateMonitor() error {
+	var errs []error
+	switch c.Monitor.Loopback {
+	case "auto", "true", "false":
+	default:
+		errs = append(errs, fmt.Errorf("webrtc loopback %q: want auto, true or false", c.Monitor.Loopback))
+	}
+	if _, err := c.rtcConfig(); err != nil {
+		errs = append(errs, err)
+	}
+	mc := monitor.DefaultConfig()
+	mc.ICEServers = splitList(c.Monitor.ICEServers)
+	if err := mc.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// monitorServer is live call listening: the WebRTC server and its WHEP
+// endpoint.
+type monitorServer struct {
+	rtc  *rtc.Server
+	whep *monitor.Handler
+}
+
+// newMonitor binds the WebRTC UDP port and builds the WHEP endpoint.
+func newMonitor(cfg config, st *stores, authn *auth.Service, engine *session.Engine, reg prometheus.Registerer, log *slog.Logger) (*monitorServer, error) {
+	rc, err := cfg.rtcConfig()
+	if err != nil {
+		return nil, err
+	}
+	srv, err := rtc.NewServer(rc, reg, log)
+	if err != nil {
+		return nil, err
+	}
+	limit, err := limiter("whep_user", monitorRate, st, reg, log)
+	if err != nil {
+		_ = srv.Close()
+		return nil, err
+	}
+	mc := monitor.DefaultConfig()
+	mc.ICEServers, mc.CORSOrigins = splitList(cfg.Monitor.ICEServers), splitList(cfg.CORSOrigins)
+	whep, err := monitor.New(mc, monitor.Deps{
+		Auth: authn, Calls: monitor.Engine(engine), Records: st.cached, Listeners: srv, Limit: limit,
+		Registerer: reg, Log: log,
+	})
+	if err != nil {
+		_ = srv.Close()
+		return nil, err
+	}
+	log.Info("live call listening (WHEP at "+monitor.CallsPath+"{call_id})", "udp", srv.Addr().String(),
+		"loopback_candidates", rc.Loopback, "public_ips", cfg.Monitor.PublicIPs, "max_listeners", rc.MaxListeners)
+	if len(rc.PublicIPs) > 0 && rc.UDPPort == 0 {
+		log.Warn("--webrtc-udp-port is 0: the WebRTC port changes at every start; set a fixed one to open in the firewall")
+	}
+	return &monitorServer{rtc: srv, whep: whep}, nil
+}
+
+// ServeHTTP serves /whep/.
+func (m *monitorServer) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.whep.ServeHTTP(w, r) }
+
+// Close ends every listener and releases the UDP port; nil-safe.
+func (m *monitorServer) Close() {
+	if m != nil {
+		_ = m.rtc.Close()
+	}
+}

@@ -1,0 +1,39 @@
+package rtc
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// metrics are the server's Prometheus series (namespace iace, subsystem
+// rtc). Labels are closed sets.
+type metrics struct {
+	listeners     prometheus.Gauge
+	monitors      prometheus.Gauge
+	ends          *prometheus.CounterVec
+	connected     prometheus.Histogram
+	droppedCaller prometheus.Counter
+	droppedAgent  prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	dropped := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "iace", Subsystem: "rtc", Name: "frames_dropped_total",
+		Help: "Call audio frames a monitor dropped because its buffer was full (its goroutine fell behind), by side."}, []string{"side"})
+	m := &metrics{
+		listeners: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "iace", Subsystem: "rtc", Name: "listeners",
+			Help: "WebRTC listeners of live calls on this node, connected or connecting."}),
+		monitors: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "iace", Subsystem: "rtc", Name: "monitored_calls",
+			Help: "Live calls with at least one listener on this node."}),
+		ends: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "iace", Subsystem: "rtc", Name: "listener_ends_total",
+			Help: "Listeners ended, by reason."}, []string{"reason"}),
+		connected: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "iace", Subsystem: "rtc", Name: "listener_setup_seconds",
+			Help:    "Time from a listener's offer to its connection.",
+			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10}}),
+		droppedCaller: dropped.WithLabelValues("caller"),
+		droppedAgent:  dropped.WithLabelValues("agent"),
+	}
+	for _, r := range endReasons {
+		m.ends.WithLabelValues(r)
+	}
+	if reg != nil {
+		reg.MustRegister(m.listeners, m.monitors, m.ends, m.connected, dropped)
+	}
+	return m
+}
