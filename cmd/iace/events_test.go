@@ -26,22 +26,13 @@ func TestLiveEventStreamsOutliveTheirDeadlinesAndEndAtShutdown(t *testing.T) {
 	}
 	s := serveFor(t, cfg)
 	ctx := t.Context()
-	const email, password = "viewer@demo.example", "a long enough password"
-	if _, err := s.control.auth.CreateUser(ctx, demoOrg, email, password, store.RoleViewer); err != nil {
-		t.Fatal(err)
-	}
+	token := login(t, s, demoOrg, "viewer@demo.example", store.RoleViewer)
 	base := "http://" + s.publicLn.Addr().String() + "/api/v1"
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if code := apiCall(t, http.MethodPost, base+"/auth/login", "", map[string]string{"email": email, "password": password}, &tok); code != 200 {
-		t.Fatalf("login: %d", code)
-	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/calls/live/events", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	req.Header.Set("Authorization", "Bearer "+token)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

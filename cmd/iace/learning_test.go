@@ -55,20 +55,11 @@ func TestFinishedCallsTeachPatterns(t *testing.T) {
 	// An admin writes down an answer the agent's intents do not have: the
 	// next caller who asks gets it (the offline agent answers from the
 	// call's patterns), and its use is counted.
-	const email, password = "admin@demo.example", "a long enough password"
-	if _, err := s.control.auth.CreateUser(ctx, demoOrg, email, password, store.RoleAdmin); err != nil {
-		t.Fatal(err)
-	}
+	token := login(t, s, demoOrg, "admin@demo.example", store.RoleAdmin)
 	base := "http://" + s.publicLn.Addr().String() + "/api/v1"
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if code := apiCall(t, http.MethodPost, base+"/auth/login", "", map[string]string{"email": email, "password": password}, &tok); code != 200 {
-		t.Fatalf("login: %d", code)
-	}
 	const answer = "Yes, we ship to Canada within five days."
 	var curated struct{ ID store.PatternID }
-	if code := apiCall(t, http.MethodPost, base+"/patterns", tok.AccessToken, map[string]string{
+	if code := apiCall(t, http.MethodPost, base+"/patterns", token, map[string]string{
 		"agent_id": "demo", "kind": "faq", "trigger": "do you ship to canada", "response": answer}, &curated); code != http.StatusCreated {
 		t.Fatalf("POST /patterns: %d", code)
 	}

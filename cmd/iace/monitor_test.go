@@ -53,23 +53,6 @@ func whepDelete(t *testing.T, base, location, token string) int {
 	return res.StatusCode
 }
 
-// login creates a user of org with role and returns an access token.
-func login(t *testing.T, s *served, org store.OrgID, email string, role store.Role) string {
-	t.Helper()
-	const password = "a long enough password"
-	if _, err := s.control.auth.CreateUser(t.Context(), org, email, password, role); err != nil {
-		t.Fatal(err)
-	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	base := "http://" + s.publicLn.Addr().String() + "/api/v1"
-	if code := apiCall(t, http.MethodPost, base+"/auth/login", "", map[string]string{"email": email, "password": password}, &tok); code != http.StatusOK {
-		t.Fatalf("login %s: %d", email, code)
-	}
-	return tok.AccessToken
-}
-
 // listener is a player connected to a call through iace serve.
 type listener struct {
 	*rtctest.Client
