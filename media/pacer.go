@@ -355,6 +355,16 @@ func (p *Playout) Clear() (played int64, gen uint64) {
 	return played, gen
 }
 
+// Fence starts a new generation without dropping anything: audio still
+// in flight from a turn that was cancelled before any of it was queued is
+// discarded instead of played. It returns the new generation.
+func (p *Playout) Fence() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.gen++
+	return p.gen
+}
+
 // Played returns the timeline position the caller has heard up to, estimated.
 func (p *Playout) Played() int64 {
 	now := time.Now()

@@ -64,6 +64,12 @@ const (
 	EventDTMF              EventKind = "dtmf"
 	EventTransferRequested EventKind = "transfer_requested"
 	EventHoldingPhrase     EventKind = "holding_phrase"
+	// EventSupervisorRole: a supervisor switched the call's role; the
+	// detail is the new role (monitor, whisper, barge, takeover).
+	EventSupervisorRole EventKind = "supervisor_role"
+	// EventWhisper: a supervisor gave the AI guidance (its text is not
+	// kept in the record).
+	EventWhisper EventKind = "whisper"
 )
 
 // Event is one thing that happened in a call.
@@ -109,20 +115,11 @@ func (s *Session) say(ctx context.Context, text, kind string) *turn {
 // startReply asks the model to answer the caller's words.
 func (s *Session) startReply(ctx context.Context, text string) {
 	s.stopTurn()
-	s.appendHistory(ai.Message{Role: ai.RoleUser, Content: text})
-	s.record = append(s.record, Turn{Speaker: ai.RoleUser, Text: text, StartedAt: s.lastUtterance.startedAt, EndedAt: s.speechEnd})
-	s.addEvent(EventCallerTurn, "")
-	if s.watched() {
-		s.emit(LiveEvent{Kind: LiveCallerTurn, Turn: len(s.record), Text: text})
-	}
-	s.scoreTurn(ctx, len(s.record)-1, text)
-	if !s.refreshed {
-		s.refreshed = true
-		s.refreshPatterns(ctx, text)
-	}
+	s.callerTurn(ctx, text)
 	if r := s.policy.CallerSaid(text); r != "" && s.escalate(ctx, r) {
 		return // the handoff is said instead of a reply
 	}
+	s.takeWhispers()
 	set := s.agent.Settings // the agent's own model settings; zero values take the client's
 	req := ai.ChatRequest{
 		Model:       set.Model,
@@ -140,6 +137,23 @@ func (s *Session) startReply(ctx context.Context, text string) {
 	s.turns.Go(func() { w.think(tctx, req, sentences) })
 	s.turns.Go(func() { w.speak(tctx, sentences) })
 	s.setState(StateThinking)
+}
+
+// callerTurn keeps what the caller said: in the history the model reads,
+// the transcript and the live events; it is scored, and the caller's first
+// words bring the patterns nearest to them.
+func (s *Session) callerTurn(ctx context.Context, text string) {
+	s.appendHistory(ai.Message{Role: ai.RoleUser, Content: text})
+	s.record = append(s.record, Turn{Speaker: ai.RoleUser, Text: text, StartedAt: s.lastUtterance.startedAt, EndedAt: s.speechEnd})
+	s.addEvent(EventCallerTurn, "")
+	if s.watched() {
+		s.emit(LiveEvent{Kind: LiveCallerTurn, Turn: len(s.record), Text: text})
+	}
+	s.scoreTurn(ctx, len(s.record)-1, text)
+	if !s.refreshed {
+		s.refreshed = true
+		s.refreshPatterns(ctx, text)
+	}
 }
 
 // newTurn makes t the current turn and returns the context its goroutines run

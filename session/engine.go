@@ -319,6 +319,7 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 		ctrl:       make(chan inboundEvent, 64),
 		turnEv:     make(chan turnEvent, 32),
 		cmds:       make(chan endCmd, 1),
+		superv:     make(chan superCmd, superQueue),
 		policy:     escalate.New(agent.Escalation),
 		sentiments: make(chan sentimentResult, 4),
 		memory:     make(chan []store.Pattern, 1),

@@ -81,6 +81,9 @@ func (s *Session) escalate(ctx context.Context, reason store.EscalationReason) b
 	if s.ending != "" || s.escalation != "" || s.pendingEscalation != "" {
 		return false
 	}
+	if s.entry.role() == RoleTakeover {
+		return false // a human has the call already
+	}
 	if s.agent.Escalation.DryRun {
 		s.addEvent(EventWouldEscalate, string(reason))
 		s.log.Info("escalation rule fired (dry run: the call goes on)", "escalation_reason", string(reason))

@@ -68,6 +68,11 @@ const (
 	// LiveHoldingPhrase: a provider failed and the caller hears the
 	// holding phrase (Reason: the provider).
 	LiveHoldingPhrase LiveKind = LiveKind(EventHoldingPhrase)
+	// LiveSupervisorRole: a supervisor switched the call's role (Role),
+	// on the call and in the live list.
+	LiveSupervisorRole LiveKind = LiveKind(EventSupervisorRole)
+	// LiveWhisper: a supervisor's guidance for the AI's next turn (Text).
+	LiveWhisper LiveKind = LiveKind(EventWhisper)
 	// LiveEnded: the call ended (Reason: the end reason). It is the last
 	// event of a call's subscription; in the live list, the call's last.
 	LiveEnded LiveKind = "ended"
@@ -111,6 +116,7 @@ type LiveEvent struct {
 	Latency                    TurnLatency
 	Digit                      string
 	Reason                     string
+	Role                       SupervisorRole
 	Call                       *CallInfo
 	Calls                      []CallInfo
 }

@@ -17,14 +17,18 @@ type Metrics struct {
 	concealed     prometheus.Counter
 	late          prometheus.Counter
 	bargeIns      prometheus.Counter
-	dtmf          prometheus.Counter
-	replyLatency  prometheus.Histogram
-	bargeLatency  prometheus.Histogram
-	callDuration  prometheus.Histogram
-	providerError *prometheus.CounterVec
-	holding       *prometheus.CounterVec
-	turnStageVec  *prometheus.HistogramVec
-	turnStage     [6]prometheus.Observer // by allStages, resolved once
+	// supervisorFrames counts the frames of supervisors' microphones
+	// sent to callers; roleSwitches the supervisor role switches.
+	supervisorFrames prometheus.Counter
+	roleSwitches     *prometheus.CounterVec
+	dtmf             prometheus.Counter
+	replyLatency     prometheus.Histogram
+	bargeLatency     prometheus.Histogram
+	callDuration     prometheus.Histogram
+	providerError    *prometheus.CounterVec
+	holding          *prometheus.CounterVec
+	turnStageVec     *prometheus.HistogramVec
+	turnStage        [6]prometheus.Observer // by allStages, resolved once
 	// completed and escalations are the business series, named without a
 	// subsystem: iace_calls_completed_total{outcome} and
 	// iace_escalations_total{reason}.
@@ -58,7 +62,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		concealed: prometheus.NewCounter(opts("frames_concealed_total", "Caller frames that never arrived and were replaced by silence.")),
 		late:      prometheus.NewCounter(opts("frames_late_total", "Caller frames that arrived after their place was concealed, or twice; dropped.")),
 		bargeIns:  prometheus.NewCounter(opts("barge_ins_total", "Times the caller interrupted the agent.")),
-		dtmf:      prometheus.NewCounter(opts("dtmf_total", "DTMF digits received.")),
+		supervisorFrames: prometheus.NewCounter(opts("supervisor_frames_total",
+			"20 ms frames of supervisors' microphones sent to callers (barge and takeover).")),
+		roleSwitches: prometheus.NewCounterVec(opts("supervisor_roles_total", "Supervisor role switches on live calls, by the role switched to."),
+			[]string{"role"}),
+		dtmf: prometheus.NewCounter(opts("dtmf_total", "DTMF digits received.")),
 		replyLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "iace", Subsystem: "session", Name: "reply_latency_ms",
 			Help:    "From the end of the caller's speech to the first frame of the agent's reply handed to the pacer, milliseconds.",
 			Buckets: []float64{50, 100, 200, 300, 400, 500, 600, 700, 800, 1000, 1250, 1500, 2000, 3000, 5000}}),
@@ -106,6 +114,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, then := range []string{holdingTransfer, holdingContinue, holdingHangup} {
 		m.holding.WithLabelValues(then)
 	}
+	for _, r := range supervisorRoles {
+		m.roleSwitches.WithLabelValues(string(r))
+	}
 	for _, r := range allEndReasons {
 		m.calls.WithLabelValues(string(r))
 	}
@@ -114,7 +125,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.liveCalls, m.calls, m.framesIn, m.eventsDropped, m.reordered, m.concealed, m.late,
-			m.bargeIns, m.dtmf, m.replyLatency, m.bargeLatency, m.callDuration, m.providerError,
+			m.bargeIns, m.supervisorFrames, m.roleSwitches, m.dtmf, m.replyLatency, m.bargeLatency, m.callDuration, m.providerError,
 			m.holding, m.turnStageVec, m.completed, m.escalations, m.memoryMisses, m.memoryFetch,
 			m.liveSubscribers, m.liveEventsDropped, m.liveSubscribersDropped)
 	}

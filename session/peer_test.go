@@ -40,6 +40,7 @@ type peer struct {
 type received struct {
 	event string // media, mark, clear
 	bytes int
+	audio []byte // a media message's payload
 	mark  string
 	at    time.Time
 }
@@ -164,7 +165,7 @@ func (p *peer) readLoop() {
 			if err != nil || len(b)%160 != 0 || len(b) == 0 {
 				p.t.Errorf("outbound media of %d bytes (err %v): want whole 20 ms frames", len(b), err)
 			}
-			r.bytes = len(b)
+			r.bytes, r.audio = len(b), b
 			p.mu.Lock()
 			p.playEnd = later(p.playEnd, now).Add(time.Duration(len(b)/160) * media.FrameDuration)
 			p.mu.Unlock()

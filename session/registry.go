@@ -51,16 +51,26 @@ type CallInfo struct {
 	// (ai/predict), updated after each turn: the probability that it ends
 	// resolved, and that it goes to a human.
 	Resolution, EscalationRisk float64
+	// SupervisorRole is what a supervisor's voice does on the call
+	// (supervise.go); monitor until one switches it.
+	SupervisorRole SupervisorRole
 }
 
 type registryEntry struct {
-	info     CallInfo // immutable after add but for State and the prediction
+	info     CallInfo // immutable after add but for State, the prediction and the role
 	state    atomic.Int32
+	roleNo   atomic.Int32  // supervisorRoles index
 	resolve  atomic.Uint64 // float64 bits
 	risk     atomic.Uint64 // float64 bits
 	sessions *Session
 	feed     *feed // the call's live event subscribers
 }
+
+// role is the call's supervisor role.
+func (e *registryEntry) role() SupervisorRole { return supervisorRoles[e.roleNo.Load()] }
+
+// setRole switches it; r is valid.
+func (e *registryEntry) setRole(r SupervisorRole) { e.roleNo.Store(r.number()) }
 
 // predict stores the call's latest prediction.
 func (e *registryEntry) predict(resolution, risk float64) {
@@ -175,6 +185,7 @@ func (r *Registry) session(id CallID) *Session {
 func (e *registryEntry) snapshot() CallInfo {
 	info := e.info
 	info.State = State(e.state.Load())
+	info.SupervisorRole = e.role()
 	info.Resolution = math.Float64frombits(e.resolve.Load())
 	info.EscalationRisk = math.Float64frombits(e.risk.Load())
 	return info

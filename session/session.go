@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/iace/iace/ai"
@@ -56,6 +57,12 @@ type Session struct {
 	begun      time.Time
 	// tap, when a supervisor listens, gets the call's audio (monitor.go).
 	tap tapPoint
+	// superv brings supervision commands (supervise.go) to run; floor is
+	// set by run while the supervisor's voice goes to the caller (a
+	// takeover, or a barge while they speak), and read by their Voice.
+	superv chan superCmd
+	floor  atomic.Bool
+	voiceState
 
 	readerDone chan struct{}
 	readErr    error // set before readerDone is closed
@@ -90,6 +97,7 @@ type Session struct {
 	endAt         time.Time // max duration
 	ending        EndReason
 	stats         CallStats
+	whispers      []string // a supervisor's guidance for the next reply
 	// custTools answers the model's customer tools; made on first use and
 	// shared with the turns, it locks its own state.
 	custTools *customerTools
@@ -179,6 +187,8 @@ func (s *Session) run(ctx context.Context) EndReason {
 			s.onTurnEvent(ctx, ev)
 		case r := <-s.sentiments:
 			s.onSentiment(ctx, r)
+		case c := <-s.superv:
+			s.onSupervise(ctx, c)
 		case ps := <-s.memory:
 			s.addPatterns(ps)
 		case m := <-s.caller:
@@ -288,9 +298,17 @@ func (s *Session) maybeAnswer(ctx context.Context) {
 	if s.awaitText.IsZero() || len(s.pending) == 0 || s.utterance.active && !s.utterance.backchannel {
 		return
 	}
+	role := s.entry.role()
+	if role == RoleBarge && s.agentHeld() {
+		return // answered once the supervisor has finished speaking
+	}
 	text := strings.Join(s.pending, " ")
 	s.pending = s.pending[:0]
 	s.awaitText = time.Time{}
+	if role == RoleTakeover {
+		s.callerTurn(ctx, text) // the supervisor answers; the transcript keeps it
+		return
+	}
 	s.startReply(ctx, text)
 }
 
@@ -300,7 +318,7 @@ func (s *Session) onTimer(ctx context.Context, now time.Time) {
 		s.end(EndMaxDuration)
 		return
 	}
-	if !s.escalateAt.IsZero() && !now.Before(s.escalateAt) {
+	if !s.escalateAt.IsZero() && !now.Before(s.escalateAt) && s.entry.role() != RoleTakeover {
 		s.escalateAt = time.Time{}
 		s.escalate(ctx, s.policy.Elapsed(now.Sub(s.begun)))
 	}
