@@ -252,10 +252,10 @@ func TestASupervisorListensToALiveCall(t *testing.T) {
 	for _, want := range []string{
 		`iace_rtc_listeners 0`,
 		`iace_rtc_monitored_calls 0`,
-		`iace_rtc_listener_ends_total{reason="deleted"} 1`,
-		`iace_rtc_listener_ends_total{reason="call_ended"} 1`,
-		`iace_monitor_sessions_total{result="started"} 2`,
-		`iace_monitor_sessions_total{result="forbidden"} 1`,
+		`iace_rtc_peer_ends_total{kind="listener",reason="deleted"} 1`,
+		`iace_rtc_peer_ends_total{kind="listener",reason="call_ended"} 1`,
+		`iace_monitor_sessions_total{kind="listen",result="started"} 2`,
+		`iace_monitor_sessions_total{kind="listen",result="forbidden"} 1`,
 		`iace_rtc_frames_dropped_total{side="caller"} 0`,
 	} {
 		if !strings.Contains(metrics, want) {
@@ -263,7 +263,7 @@ func TestASupervisorListensToALiveCall(t *testing.T) {
 		}
 	}
 	logs := s.logs.String()
-	for _, want := range []string{`"msg":"listening session opened"`, `"msg":"listener connected"`, `"reason":"deleted"`, `"reason":"call_ended"`} {
+	for _, want := range []string{`"msg":"webrtc session opened"`, `"msg":"listener connected"`, `"reason":"deleted"`, `"reason":"call_ended"`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("log lacks %s", want)
 		}

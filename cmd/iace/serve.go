@@ -223,6 +223,7 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 	mux.Handle("GET /media/telnyx", telnyx.NewHandler(cfg.Conn, engine, telnyx.NewMetrics(reg), log))
 	mux.Handle(api.Prefix+"/", bounded(s.control.api))
 	mux.Handle("/whep/", bounded(s.monitor))
+	mux.Handle("/whip/", bounded(s.monitor))
 	if s.control.webhook != nil {
 		mux.Handle("POST /webhooks/telnyx", bounded(s.control.webhook))
 	}

@@ -1,8 +1,11 @@
-// Package monitor is the HTTP edge of live call listening: WHEP (the
-// WebRTC-HTTP egress protocol, an IETF wish working group draft) sessions
-// that let a supervisor or admin hear a live call of their organization in
-// a browser. It authenticates, authorizes and rate-limits, and maps
-// media/rtc's errors to status codes and problem+json.
+// Package monitor is the HTTP edge of live call supervision over WebRTC:
+// WHEP (the WebRTC-HTTP egress protocol, an IETF wish working group draft)
+// sessions that let a supervisor or admin hear a live call of their
+// organization in a browser, and WHIP (RFC 9725, the ingestion protocol)
+// sessions that carry their microphone to the call, where the call's
+// supervisor role decides who hears it. It authenticates, authorizes and
+// rate-limits, and maps media/rtc's and the session's errors to status
+// codes and problem+json.
 package monitor
 
 import (
@@ -29,10 +32,12 @@ import (
 	"github.com/iace/iace/store"
 )
 
-// Paths of the WHEP endpoint (one per call) and of its sessions.
+// Paths of the WHEP and WHIP endpoints (one per call) and of their sessions.
 const (
-	CallsPath    = "/whep/calls/"
-	SessionsPath = "/whep/sessions/"
+	CallsPath        = "/whep/calls/"
+	SessionsPath     = "/whep/sessions/"
+	TalkCallsPath    = "/whip/calls/"
+	TalkSessionsPath = "/whip/sessions/"
 )
 
 // Authenticator checks a bearer token (control/auth's Service).
@@ -45,6 +50,10 @@ type Authenticator interface {
 // session.ErrNotStreaming before its media started.
 type Calls interface {
 	MonitorCall(org store.OrgID, id store.CallID) (rtc.Call, error)
+	// TalkCall opens the supervisor's microphone on the call: errors as
+	// MonitorCall, and session.ErrVoiceTaken when another supervisor
+	// talks on it.
+	TalkCall(org store.OrgID, id store.CallID) (rtc.Mic, error)
 }
 
 // Records reads a recorded call (the store): a call recorded by its
@@ -53,10 +62,12 @@ type Records interface {
 	GetCall(ctx context.Context, org store.OrgID, id store.CallID) (store.CallDetail, error)
 }
 
-// Listeners runs the WebRTC listeners (media/rtc's Server).
+// Listeners runs the WebRTC listeners and talkers (media/rtc's Server).
 type Listeners interface {
-	Listen(ctx context.Context, call rtc.Call, offer string, opt rtc.ListenOptions) (*rtc.Listener, string, error)
+	Listen(ctx context.Context, call rtc.Call, offer string, opt rtc.ListenOptions) (*rtc.Peer, string, error)
 	Delete(id, owner string) error
+	Talk(ctx context.Context, mic rtc.Mic, offer string, opt rtc.TalkOptions) (*rtc.Peer, string, error)
+	DeleteTalk(id, owner string) error
 }
 
 var _ Listeners = (*rtc.Server)(nil)
@@ -109,7 +120,7 @@ type Deps struct {
 	Log        *slog.Logger
 }
 
-// Handler serves WHEP under /whep/.
+// Handler serves WHEP under /whep/ and WHIP under /whip/.
 type Handler struct {
 	cfg     Config
 	deps    Deps
@@ -127,8 +138,15 @@ const (
 	resultBadRequest   = "bad_request"
 	resultNotFound     = "not_found"
 	resultNotStreaming = "not_streaming"
+	resultBusy         = "busy" // another supervisor talks on the call
 	resultCapacity     = "capacity"
 	resultError        = "error"
+)
+
+// Kinds of session: the kind label of iace_monitor_sessions_total.
+const (
+	kindListen = "listen"
+	kindTalk   = "talk"
 )
 
 // New checks cfg and returns the handler.
@@ -144,10 +162,12 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	}
 	h := &Handler{cfg: cfg, deps: deps, log: deps.Log, mux: http.NewServeMux(),
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "iace", Subsystem: "monitor", Name: "sessions_total",
-			Help: "WHEP listening sessions asked for, by result."}, []string{"result"})}
-	for _, r := range []string{resultStarted, resultUnauthorized, resultForbidden, resultLimited, resultBadRequest,
-		resultNotFound, resultNotStreaming, resultCapacity, resultError} {
-		h.results.WithLabelValues(r)
+			Help: "WebRTC sessions asked for, by kind (listen: WHEP, talk: WHIP) and result."}, []string{"kind", "result"})}
+	for _, k := range []string{kindListen, kindTalk} {
+		for _, r := range []string{resultStarted, resultUnauthorized, resultForbidden, resultLimited, resultBadRequest,
+			resultNotFound, resultNotStreaming, resultBusy, resultCapacity, resultError} {
+			h.results.WithLabelValues(k, r)
+		}
 	}
 	if deps.Registerer != nil {
 		if err := deps.Registerer.Register(h.results); err != nil {
@@ -165,10 +185,19 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	h.mux.HandleFunc("/whep/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusNotFound, "no such WHEP resource")
 	})
+	h.mux.HandleFunc("POST "+TalkCallsPath+"{call_id}", h.postTalk)
+	h.mux.HandleFunc("OPTIONS "+TalkCallsPath+"{call_id}", h.options("OPTIONS, POST"))
+	h.mux.HandleFunc(TalkCallsPath+"{call_id}", h.notAllowed("OPTIONS, POST"))
+	h.mux.HandleFunc("DELETE "+TalkSessionsPath+"{id}", h.deleteTalk)
+	h.mux.HandleFunc("OPTIONS "+TalkSessionsPath+"{id}", h.options("OPTIONS, DELETE"))
+	h.mux.HandleFunc(TalkSessionsPath+"{id}", h.notAllowed("OPTIONS, DELETE"))
+	h.mux.HandleFunc("/whip/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, http.StatusNotFound, "no such WHIP resource")
+	})
 	return h, nil
 }
 
-// ServeHTTP routes a /whep/ request.
+// ServeHTTP routes a /whep/ or /whip/ request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("Cache-Control", "no-store")
@@ -182,102 +211,160 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // post opens a listening session: the body is the player's SDP offer, the
 // answer is 201 with the server's SDP and the session's Location.
 func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	p, ok := h.authenticate(w, r)
+	tracks := r.URL.Query().Get("tracks")
+	sides := tracks == "sides"
+	o, ok := h.offer(w, r, kindListen, func(offer string) error {
+		if tracks != "" && tracks != "mixed" && !sides {
+			return &rtc.OfferError{Reason: "tracks must be mixed (one track, the default) or sides (the caller and the agent apart)"}
+		}
+		return rtc.CheckOffer(offer, sides)
+	})
 	if !ok {
 		return
 	}
-	log := h.log.With("call_id", r.PathValue("call_id"), "org_id", string(p.OrgID), "user_id", string(p.UserID))
-	refuse := func(result string, status int, detail string) {
-		h.results.WithLabelValues(result).Inc()
-		log.Info("listening refused", "result", result, "status", status)
-		writeProblem(w, status, detail)
-	}
-	if !p.Can(auth.ActionMonitor) {
-		refuse(resultForbidden, http.StatusForbidden, "only supervisors and admins may listen to calls")
+	call, err := h.deps.Calls.MonitorCall(o.p.OrgID, o.id)
+	if !h.found(w, r, o, err) {
 		return
+	}
+	l, answer, err := h.deps.Listeners.Listen(r.Context(), call, o.sdp, rtc.ListenOptions{
+		Sides: sides, Owner: owner(o.p), Log: o.log,
+	})
+	if !sides {
+		tracks = "mixed"
+	}
+	h.answer(w, o, l, answer, err, SessionsPath, "tracks", tracks)
+}
+
+// postTalk opens a talking session: the body is the WHIP client's SDP
+// offer (the microphone, sendonly), the answer is 201 with the server's
+// SDP and the session's Location. The call's supervisor role decides who
+// hears the microphone; opening it changes no role.
+func (h *Handler) postTalk(w http.ResponseWriter, r *http.Request) {
+	o, ok := h.offer(w, r, kindTalk, rtc.CheckTalkOffer)
+	if !ok {
+		return
+	}
+	mic, err := h.deps.Calls.TalkCall(o.p.OrgID, o.id)
+	if errors.Is(err, session.ErrVoiceTaken) {
+		o.refuse(w, resultBusy, http.StatusConflict, "another supervisor is already talking on this call")
+		return
+	}
+	if !h.found(w, r, o, err) {
+		return
+	}
+	l, answer, err := h.deps.Listeners.Talk(r.Context(), mic, o.sdp, rtc.TalkOptions{Owner: owner(o.p), Log: o.log})
+	h.answer(w, o, l, answer, err, TalkSessionsPath)
+}
+
+// offerRequest is a checked offer, from whom, for which call.
+type offerRequest struct {
+	h    *Handler
+	kind string
+	p    auth.Principal
+	id   store.CallID
+	sdp  string
+	log  *slog.Logger
+}
+
+// refuse answers status with detail, counted and logged.
+func (o *offerRequest) refuse(w http.ResponseWriter, result string, status int, detail string) {
+	o.h.results.WithLabelValues(o.kind, result).Inc()
+	o.log.Info("webrtc session refused", "kind", o.kind, "result", result, "status", status)
+	writeProblem(w, status, detail)
+}
+
+// offer authenticates and authorizes a POST and reads its offer, which
+// check must accept; on failure it has answered.
+func (h *Handler) offer(w http.ResponseWriter, r *http.Request, kind string, check func(string) error) (*offerRequest, bool) {
+	p, ok := h.authenticate(w, r, kind)
+	if !ok {
+		return nil, false
+	}
+	o := &offerRequest{h: h, kind: kind, p: p, id: store.CallID(r.PathValue("call_id")),
+		log: h.log.With("call_id", r.PathValue("call_id"), "org_id", string(p.OrgID), "user_id", string(p.UserID))}
+	refuse := func(result string, status int, detail string) { o.refuse(w, result, status, detail) }
+	if !p.Can(auth.ActionMonitor) {
+		if kind == kindTalk {
+			refuse(resultForbidden, http.StatusForbidden, "only supervisors and admins may talk on calls")
+		} else {
+			refuse(resultForbidden, http.StatusForbidden, "only supervisors and admins may listen to calls")
+		}
+		return nil, false
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/sdp" {
-		h.results.WithLabelValues(resultBadRequest).Inc()
+		h.results.WithLabelValues(kind, resultBadRequest).Inc()
 		w.Header().Set("Accept-Post", "application/sdp")
 		writeProblem(w, http.StatusUnsupportedMediaType, "the offer must be sent as application/sdp")
-		return
+		return nil, false
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, rtc.MaxOfferBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			refuse(resultBadRequest, http.StatusRequestEntityTooLarge, fmt.Sprintf("the offer is larger than %d bytes", rtc.MaxOfferBytes))
-			return
+			return nil, false
 		}
 		refuse(resultBadRequest, http.StatusBadRequest, "the offer could not be read")
-		return
+		return nil, false
 	}
-	sides := false
-	switch r.URL.Query().Get("tracks") {
-	case "", "mixed":
-	case "sides":
-		sides = true
-	default:
-		refuse(resultBadRequest, http.StatusBadRequest, "tracks must be mixed (one track, the default) or sides (the caller and the agent apart)")
-		return
-	}
-	offer := string(body)
+	o.sdp = string(body)
 	var oe *rtc.OfferError
-	if err := rtc.CheckOffer(offer, sides); errors.As(err, &oe) {
+	if err := check(o.sdp); errors.As(err, &oe) {
 		refuse(resultBadRequest, http.StatusBadRequest, oe.Reason)
-		return
+		return nil, false
 	}
-	id := store.CallID(r.PathValue("call_id"))
-	call, err := h.deps.Calls.MonitorCall(p.OrgID, id)
+	return o, true
+}
+
+// found maps the call lookup's error; false when it has answered.
+func (h *Handler) found(w http.ResponseWriter, r *http.Request, o *offerRequest, err error) bool {
 	switch {
-	case errors.Is(err, session.ErrNotStreaming) || errors.Is(err, session.ErrCallNotFound) && h.recordedNotEnded(ctx, p.OrgID, id):
+	case err == nil:
+		return true
+	case errors.Is(err, session.ErrNotStreaming) || errors.Is(err, session.ErrCallNotFound) && h.recordedNotEnded(r.Context(), o.p.OrgID, o.id):
 		w.Header().Set("Retry-After", strconv.Itoa(ratelimit.RetryAfterSeconds(h.cfg.NotStreamingRetry)))
-		refuse(resultNotStreaming, http.StatusConflict, "the call's audio has not started yet; retry shortly")
-		return
+		o.refuse(w, resultNotStreaming, http.StatusConflict, "the call's audio has not started yet; retry shortly")
 	case errors.Is(err, session.ErrCallNotFound):
-		refuse(resultNotFound, http.StatusNotFound, "no such live call")
-		return
-	case err != nil:
-		h.results.WithLabelValues(resultError).Inc()
-		log.Error("listening: call lookup", "err", err)
+		o.refuse(w, resultNotFound, http.StatusNotFound, "no such live call")
+	default:
+		h.results.WithLabelValues(o.kind, resultError).Inc()
+		o.log.Error("webrtc session: call lookup", "kind", o.kind, "err", err)
 		writeProblem(w, http.StatusInternalServerError, "the call could not be looked up")
-		return
 	}
-	l, answer, err := h.deps.Listeners.Listen(ctx, call, offer, rtc.ListenOptions{
-		Sides: sides, Owner: owner(p), Log: log,
-	})
+	return false
+}
+
+// answer writes the outcome of setting up a session: 201 with the SDP
+// answer and the session's Location under sessions, or the error.
+func (h *Handler) answer(w http.ResponseWriter, o *offerRequest, l *rtc.Peer, answer string, err error, sessions string, attrs ...any) {
+	var oe *rtc.OfferError
 	switch {
 	case errors.As(err, &oe):
-		refuse(resultBadRequest, http.StatusBadRequest, oe.Reason)
+		o.refuse(w, resultBadRequest, http.StatusBadRequest, oe.Reason)
 		return
 	case errors.Is(err, rtc.ErrCallEnded):
-		refuse(resultNotFound, http.StatusNotFound, "no such live call")
+		o.refuse(w, resultNotFound, http.StatusNotFound, "no such live call")
 		return
 	case errors.Is(err, rtc.ErrCapacity), errors.Is(err, rtc.ErrClosed):
 		w.Header().Set("Retry-After", strconv.Itoa(ratelimit.RetryAfterSeconds(h.cfg.CapacityRetry)))
-		refuse(resultCapacity, http.StatusServiceUnavailable, "too many listeners; retry later")
+		o.refuse(w, resultCapacity, http.StatusServiceUnavailable, "too many WebRTC sessions on this node; retry later")
 		return
 	case err != nil:
-		h.results.WithLabelValues(resultError).Inc()
-		log.Error("listening: could not set up the connection", "err", err)
+		h.results.WithLabelValues(o.kind, resultError).Inc()
+		o.log.Error("webrtc session: could not set up the connection", "kind", o.kind, "err", err)
 		writeProblem(w, http.StatusInternalServerError, "the connection could not be set up")
 		return
 	}
-	h.results.WithLabelValues(resultStarted).Inc()
-	tracks := "mixed"
-	if sides {
-		tracks = "sides"
-	}
-	log.Info("listening session opened", "tracks", tracks)
+	h.results.WithLabelValues(o.kind, resultStarted).Inc()
+	o.log.Info("webrtc session opened", append([]any{"kind", o.kind}, attrs...)...)
 	hd := w.Header()
 	for _, u := range h.cfg.ICEServers {
 		hd.Add("Link", "<"+u+`>; rel="ice-server"`)
 	}
-	hd.Set("Location", SessionsPath+l.ID())
+	hd.Set("Location", sessions+l.ID())
 	hd.Set("Content-Type", "application/sdp")
 	w.WriteHeader(http.StatusCreated)
-	_, _ = io.WriteString(w, answer) //nolint:gosec // G705: pion's SDP, served as application/sdp with nosniff, never HTML
+	_, _ = io.WriteString(w, answer) // pion's SDP, served as application/sdp with nosniff, never HTML
 }
 
 // recordedNotEnded reports whether the store has the call, in org, not
@@ -294,7 +381,7 @@ func (h *Handler) recordedNotEnded(ctx context.Context, org store.OrgID, id stor
 // delete ends a listening session of the caller's own; another user's, or
 // an id never issued, is the same 404.
 func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.authenticate(w, r)
+	p, ok := h.authenticate(w, r, kindListen)
 	if !ok {
 		return
 	}
@@ -305,13 +392,26 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
+// deleteTalk ends a talking session of the caller's own, as delete.
+func (h *Handler) deleteTalk(w http.ResponseWriter, r *http.Request) {
+	p, ok := h.authenticate(w, r, kindTalk)
+	if !ok {
+		return
+	}
+	if err := h.deps.Listeners.DeleteTalk(r.PathValue("id"), owner(p)); err != nil {
+		writeProblem(w, http.StatusNotFound, "no such talking session")
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
 // authenticate checks the bearer token and the user's rate; on failure it
 // has answered.
-func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (auth.Principal, bool) {
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, kind string) (auth.Principal, bool) {
 	ctx := r.Context()
 	bearer := r.Header.Get("Authorization")
 	if _, ok := auth.BearerToken(bearer); !ok {
-		h.unauthorized(w, r)
+		h.unauthorized(w, r, kind)
 		return auth.Principal{}, false
 	}
 	p, err := h.deps.Auth.Authenticate(ctx, bearer)
@@ -322,7 +422,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (auth.Pri
 		writeProblem(w, http.StatusServiceUnavailable, "authentication is unavailable; retry shortly")
 		return auth.Principal{}, false
 	case err != nil:
-		h.unauthorized(w, r)
+		h.unauthorized(w, r, kind)
 		return auth.Principal{}, false
 	}
 	if h.deps.Limit != nil {
@@ -334,7 +434,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (auth.Pri
 		}
 		if ok, wait, err := h.deps.Limit.Allow(ctx, key); err == nil && !ok {
 			if r.Method == http.MethodPost {
-				h.results.WithLabelValues(resultLimited).Inc()
+				h.results.WithLabelValues(kind, resultLimited).Inc()
 			}
 			ratelimit.WriteTooManyRequests(w, wait)
 			return auth.Principal{}, false
@@ -343,9 +443,9 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (auth.Pri
 	return p, true
 }
 
-func (h *Handler) unauthorized(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) unauthorized(w http.ResponseWriter, r *http.Request, kind string) {
 	if r.Method == http.MethodPost {
-		h.results.WithLabelValues(resultUnauthorized).Inc()
+		h.results.WithLabelValues(kind, resultUnauthorized).Inc()
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="iace"`)
 	writeProblem(w, http.StatusUnauthorized, "a valid bearer token is required")
@@ -426,6 +526,19 @@ func (c engineCalls) MonitorCall(org store.OrgID, id store.CallID) (rtc.Call, er
 	}
 	return liveCall{mc}, nil
 }
+
+func (c engineCalls) TalkCall(org store.OrgID, id store.CallID) (rtc.Mic, error) {
+	v, err := c.e.Voice(org, id)
+	if err != nil {
+		return nil, err
+	}
+	return voiceMic{v}, nil
+}
+
+// voiceMic is a session's supervisor voice as media/rtc sees it.
+type voiceMic struct{ *session.Voice }
+
+func (v voiceMic) ID() string { return string(v.Voice.ID()) }
 
 // liveCall is a session's call as media/rtc sees it; the Tap types have the
 // same methods, so a Monitor is a session tap.

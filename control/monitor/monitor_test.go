@@ -45,10 +45,13 @@ var principals = tokens{
 }
 
 // call is a live call that nobody feeds: a listener is answered, not heard.
+// One supervisor may talk on it at a time, as on the session's calls.
 type call struct {
-	id   string
-	done chan struct{}
-	once sync.Once
+	id     string
+	done   chan struct{}
+	once   sync.Once
+	mu     sync.Mutex
+	talker *mic
 }
 
 func (c *call) ID() string            { return c.id }
@@ -57,6 +60,41 @@ func (c *call) Done() <-chan struct{} { return c.done }
 func (c *call) SetTap(rtc.Tap)        {}
 func (c *call) RemoveTap(rtc.Tap)     {}
 func (c *call) end()                  { c.once.Do(func() { close(c.done) }) }
+
+// mic is a supervisor's microphone on a call; closing it frees the call.
+type mic struct {
+	*call
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (m *mic) Audio([]byte) {}
+func (m *mic) Close() {
+	m.once.Do(func() {
+		m.mu.Lock()
+		if m.talker == m {
+			m.talker = nil
+		}
+		m.mu.Unlock()
+		close(m.closed)
+	})
+}
+
+func (c *call) talk() (*mic, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.talker != nil {
+		return nil, session.ErrVoiceTaken
+	}
+	c.talker = &mic{call: c, closed: make(chan struct{})}
+	return c.talker, nil
+}
+
+func (c *call) currentTalker() *mic {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.talker
+}
 
 // calls has acme's live calls "live" and "ended" (gone by the time it is
 // answered), "starting" whose media has not begun, and globex's "theirs".
@@ -74,6 +112,14 @@ func (c calls) MonitorCall(org store.OrgID, id store.CallID) (rtc.Call, error) {
 		return c.theirs, nil
 	}
 	return nil, session.ErrCallNotFound
+}
+
+func (c calls) TalkCall(org store.OrgID, id store.CallID) (rtc.Mic, error) {
+	lc, err := c.MonitorCall(org, id)
+	if err != nil {
+		return nil, err
+	}
+	return lc.(*call).talk() //nolint:forcetypeassert // MonitorCall's own *call
 }
 
 // records has acme's call "ringing", recorded by its webhook, whose stream
@@ -94,9 +140,10 @@ func (records) GetCall(_ context.Context, org store.OrgID, id store.CallID) (sto
 }
 
 type rig struct {
-	url string
-	reg *prometheus.Registry
-	srv *rtc.Server
+	url  string
+	reg  *prometheus.Registry
+	srv  *rtc.Server
+	live *call
 }
 
 func newRig(t *testing.T, maxListeners int) *rig {
@@ -131,7 +178,7 @@ func newRig(t *testing.T, maxListeners int) *rig {
 		live.end()
 		theirs.end()
 	})
-	return &rig{url: hs.URL, reg: reg, srv: srv}
+	return &rig{url: hs.URL, reg: reg, srv: srv, live: live}
 }
 
 // onlyFor limits key with l and lets every other key through.
@@ -260,14 +307,14 @@ func TestEveryoneButTheCallsOwnSupervisorsIsRefused(t *testing.T) {
 		t.Errorf("%d listeners after refusals only", n)
 	}
 	for result, want := range map[string]float64{"unauthorized": 2, "forbidden": 1, "not_found": 6, "not_streaming": 2, "started": 0} {
-		if got := sessions(t, r.reg, result); got != want {
+		if got := sessions(t, r.reg, "listen", result); got != want {
 			t.Errorf("sessions_total{result=%q} = %v, want %v", result, got, want)
 		}
 	}
 }
 
-// sessions is iace_monitor_sessions_total{result}.
-func sessions(t *testing.T, reg *prometheus.Registry, result string) float64 {
+// sessions is iace_monitor_sessions_total{kind, result}.
+func sessions(t *testing.T, reg *prometheus.Registry, kind, result string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -278,14 +325,16 @@ func sessions(t *testing.T, reg *prometheus.Registry, result string) float64 {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "result" && l.GetValue() == result {
-					return m.GetCounter().GetValue()
-				}
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["kind"] == kind && labels["result"] == result {
+				return m.GetCounter().GetValue()
 			}
 		}
 	}
-	t.Fatalf("no series for result %q", result)
+	t.Fatalf("no series for kind %q result %q", kind, result)
 	return 0
 }
 
@@ -373,6 +422,89 @@ func TestOptionsRateLimitsAndCapacity(t *testing.T) {
 		}
 		if a.status != want || (want == http.StatusTooManyRequests) != (a.header.Get("Retry-After") != "") {
 			t.Errorf("request %d: %d (Retry-After %q), want %d", i+1, a.status, a.header.Get("Retry-After"), want)
+		}
+	}
+}
+
+func talkOffer(t *testing.T) string {
+	t.Helper()
+	c, o, err := rtctest.NewTalker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Close()
+	return o
+}
+
+// TestASupervisorTalksOnACall is WHIP: the same refusals as listening,
+// with a player's recvonly offer refused; a microphone gets 201 with a
+// recvonly PCMU answer and its session's Location; a second supervisor
+// on the same call is 409 until the first deletes theirs, which only they
+// may do, and which closes the call's voice input.
+func TestASupervisorTalksOnACall(t *testing.T) {
+	r := newRig(t, 100)
+	good := talkOffer(t)
+	const sdp = "application/sdp"
+	for _, tc := range []struct {
+		name, path, token, body string
+		status                  int
+	}{
+		{"no token", "/whip/calls/live", "", good, http.StatusUnauthorized},
+		{"a viewer", "/whip/calls/live", "viewer", good, http.StatusForbidden},
+		{"an unknown call", "/whip/calls/nope", "sup", good, http.StatusNotFound},
+		{"another organization's call", "/whip/calls/theirs", "sup", good, http.StatusNotFound},
+		{"an ended call", "/whip/calls/ended", "sup", good, http.StatusNotFound},
+		{"a call whose media has not started", "/whip/calls/starting", "sup", good, http.StatusConflict},
+		{"a player's offer", "/whip/calls/live", "sup", offer(t, 1), http.StatusBadRequest},
+		{"a guessed session", "/whip/sessions/0123456789abcdef0123456789abcdef", "sup", "", http.StatusNotFound},
+	} {
+		method := http.MethodPost
+		if strings.Contains(tc.path, "/sessions/") {
+			method = http.MethodDelete
+		}
+		if a := r.do(t, method, tc.path, tc.token, sdp, tc.body); a.status != tc.status {
+			t.Errorf("%s: status %d, want %d: %s", tc.name, a.status, tc.status, a.body)
+		}
+	}
+	if m := r.live.currentTalker(); m != nil {
+		t.Fatal("a refused talker holds the call's microphone")
+	}
+	a := r.do(t, http.MethodPost, "/whip/calls/live", "sup", sdp, good)
+	if a.status != http.StatusCreated || !strings.Contains(a.body, "a=recvonly") || !strings.Contains(a.body, "PCMU/8000") || strings.Contains(a.body, "opus") {
+		t.Fatalf("talk: %d\n%s", a.status, a.body)
+	}
+	loc := a.header.Get("Location")
+	if id, ok := strings.CutPrefix(loc, "/whip/sessions/"); !ok || len(id) != 32 {
+		t.Fatalf("Location %q", loc)
+	}
+	m := r.live.currentTalker()
+	if m == nil {
+		t.Fatal("the call's microphone is not held")
+	}
+	busy := r.do(t, http.MethodPost, "/whip/calls/live", "sup2", sdp, talkOffer(t))
+	if busy.status != http.StatusConflict || busy.header.Get("Retry-After") != "" {
+		t.Errorf("a second talker: %d (Retry-After %q): %s", busy.status, busy.header.Get("Retry-After"), busy.body)
+	}
+	if d := r.do(t, http.MethodDelete, strings.Replace(loc, "/whip/", "/whep/", 1), "sup", "", ""); d.status != http.StatusNotFound {
+		t.Errorf("a talking session deleted as a listening one: %d", d.status)
+	}
+	if d := r.do(t, http.MethodDelete, loc, "sup2", "", ""); d.status != http.StatusNotFound {
+		t.Errorf("another supervisor deleted the session: %d", d.status)
+	}
+	if d := r.do(t, http.MethodDelete, loc, "sup", "", ""); d.status != http.StatusOK {
+		t.Fatalf("the owner's delete: %d %s", d.status, d.body)
+	}
+	select {
+	case <-m.closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("deleting the session did not close the call's microphone")
+	}
+	if again := r.do(t, http.MethodPost, "/whip/calls/live", "sup2", sdp, talkOffer(t)); again.status != http.StatusCreated {
+		t.Errorf("talking after the first left: %d %s", again.status, again.body)
+	}
+	for result, want := range map[string]float64{"started": 2, "busy": 1, "forbidden": 1, "not_found": 3, "bad_request": 1} {
+		if got := sessions(t, r.reg, "talk", result); got != want {
+			t.Errorf("sessions_total{kind=talk,result=%q} = %v, want %v", result, got, want)
 		}
 	}
 }

@@ -6,6 +6,8 @@ import "github.com/prometheus/client_golang/prometheus"
 // rtc). Labels are closed sets.
 type metrics struct {
 	listeners     prometheus.Gauge
+	talkers       prometheus.Gauge
+	micFrames     prometheus.Counter
 	monitors      prometheus.Gauge
 	ends          *prometheus.CounterVec
 	connected     prometheus.Histogram
@@ -19,21 +21,27 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		listeners: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "iace", Subsystem: "rtc", Name: "listeners",
 			Help: "WebRTC listeners of live calls on this node, connected or connecting."}),
+		talkers: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "iace", Subsystem: "rtc", Name: "talkers",
+			Help: "Supervisors' microphones (WHIP) open on live calls on this node, connected or connecting."}),
+		micFrames: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "iace", Subsystem: "rtc", Name: "mic_frames_total",
+			Help: "20 ms frames of supervisors' microphones received and handed to their calls."}),
 		monitors: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "iace", Subsystem: "rtc", Name: "monitored_calls",
 			Help: "Live calls with at least one listener on this node."}),
-		ends: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "iace", Subsystem: "rtc", Name: "listener_ends_total",
-			Help: "Listeners ended, by reason."}, []string{"reason"}),
-		connected: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "iace", Subsystem: "rtc", Name: "listener_setup_seconds",
-			Help:    "Time from a listener's offer to its connection.",
+		ends: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "iace", Subsystem: "rtc", Name: "peer_ends_total",
+			Help: "WebRTC sessions ended, by kind (listener: WHEP, talker: WHIP) and reason."}, []string{"kind", "reason"}),
+		connected: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "iace", Subsystem: "rtc", Name: "peer_setup_seconds",
+			Help:    "Time from a WebRTC session's offer (listener or talker) to its connection.",
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10}}),
 		droppedCaller: dropped.WithLabelValues("caller"),
 		droppedAgent:  dropped.WithLabelValues("agent"),
 	}
-	for _, r := range endReasons {
-		m.ends.WithLabelValues(r)
+	for _, k := range []string{kindListener, kindTalker} {
+		for _, r := range endReasons {
+			m.ends.WithLabelValues(k, r)
+		}
 	}
 	if reg != nil {
-		reg.MustRegister(m.listeners, m.monitors, m.ends, m.connected, dropped)
+		reg.MustRegister(m.listeners, m.talkers, m.micFrames, m.monitors, m.ends, m.connected, dropped)
 	}
 	return m
 }

@@ -83,7 +83,7 @@ type Monitor struct {
 	mixed, callerTrack, agentTrack *webrtc.TrackLocalStaticSample
 
 	// listeners and ended are guarded by srv.mu.
-	listeners map[string]*Listener
+	listeners map[string]*Peer
 	ended     bool
 
 	// Owned by the goroutine.
@@ -112,7 +112,7 @@ func newMonitor(s *Server, call Call) (*Monitor, error) {
 		wake:       make(chan struct{}, 1),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
-		listeners:  make(map[string]*Listener),
+		listeners:  make(map[string]*Peer),
 		callerConv: callerConv, agentConv: agentConv,
 		callerPCMU: make([]byte, 0, 4*pcmuFrame),
 		agentPCMU:  make([]byte, 0, 4*pcmuFrame),

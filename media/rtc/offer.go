@@ -18,15 +18,48 @@ const MaxOfferBytes = 32 << 10
 // answer cannot add sections (RFC 3264 section 6). Otherwise it returns an
 // *OfferError saying what is missing.
 func CheckOffer(offer string, sides bool) error {
+	usable, err := pcmuSections(offer, "sendonly")
+	switch {
+	case err != nil:
+		return err
+	case usable == 0:
+		return &OfferError{Reason: "the offer has no audio section that receives PCMU"}
+	case sides && usable < 2:
+		return &OfferError{Reason: "two tracks (tracks=sides) need an offer with two audio sections that receive PCMU"}
+	}
+	return nil
+}
+
+// CheckTalkOffer reports whether offer (untrusted SDP from a WHIP client)
+// is a microphone this server can receive: one audio section, not
+// rejected, that sends (sendonly or sendrecv) and offers PCMU. Otherwise
+// it returns an *OfferError saying what is wrong.
+func CheckTalkOffer(offer string) error {
+	usable, err := pcmuSections(offer, "recvonly")
+	switch {
+	case err != nil:
+		return err
+	case usable == 0:
+		return &OfferError{Reason: "the offer has no audio section that sends PCMU"}
+	case usable > 1:
+		return &OfferError{Reason: "the offer must send one audio track, the microphone"}
+	}
+	return nil
+}
+
+// pcmuSections parses offer and counts its audio sections that offer
+// PCMU, are not rejected (port 0) and whose direction (RFC 8866 section
+// 6.7) is neither inactive nor wrong.
+func pcmuSections(offer, wrong string) (int, error) {
 	if strings.TrimSpace(offer) == "" {
-		return &OfferError{Reason: "the offer is empty"}
+		return 0, &OfferError{Reason: "the offer is empty"}
 	}
 	if len(offer) > MaxOfferBytes {
-		return &OfferError{Reason: "the offer is too large"}
+		return 0, &OfferError{Reason: "the offer is too large"}
 	}
 	var d sdp.SessionDescription
 	if err := d.UnmarshalString(offer); err != nil {
-		return &OfferError{Reason: "the offer is not valid SDP", Err: err}
+		return 0, &OfferError{Reason: "the offer is not valid SDP", Err: err}
 	}
 	sessionDir := direction(d.Attributes)
 	usable := 0
@@ -38,20 +71,14 @@ func CheckOffer(offer string, sides bool) error {
 		if dir == "" {
 			dir = sessionDir
 		}
-		if dir == "sendonly" || dir == "inactive" {
+		if dir == wrong || dir == "inactive" {
 			continue
 		}
 		if offersPCMU(m) {
 			usable++
 		}
 	}
-	switch {
-	case usable == 0:
-		return &OfferError{Reason: "the offer has no audio section that receives PCMU"}
-	case sides && usable < 2:
-		return &OfferError{Reason: "two tracks (tracks=sides) need an offer with two audio sections that receive PCMU"}
-	}
-	return nil
+	return usable, nil
 }
 
 // direction is the direction attribute among attrs, "" when none.

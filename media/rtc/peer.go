@@ -15,7 +15,7 @@ import (
 // host candidates on a mux and no STUN it takes microseconds.
 const gatherTimeout = 5 * time.Second
 
-// Why a listener ended: the label of iace_rtc_listener_ends_total and the
+// Why a peer ended: the reason label of iace_rtc_peer_ends_total and the
 // reason in the log line. The set is closed.
 const (
 	endDeleted          = "deleted"
@@ -27,15 +27,25 @@ const (
 	endSetupFailed      = "setup_failed"
 )
 
+// Kinds of peer: the kind label of iace_rtc_peer_ends_total.
+const (
+	kindListener = "listener"
+	kindTalker   = "talker"
+)
+
 var endReasons = []string{endDeleted, endCallEnded, endICEFailed, endPeerClosed, endHandshakeTimeout, endServerClosed, endSetupFailed}
 
-// Listener is one browser listening to a call: a PeerConnection sending the
-// call's Monitor's tracks. Its RTCP is read by one goroutine per sender,
-// as pion's examples do, so the report interceptors run.
-type Listener struct {
+// Peer is one browser's WebRTC session on a call: a listener (WHEP), whose
+// PeerConnection sends the call's Monitor's tracks, or a talker (WHIP),
+// whose PeerConnection receives the supervisor's microphone for the call's
+// Mic. A listener's RTCP is read by one goroutine per sender, as pion's
+// examples do, so the report interceptors run; a talker's track by one
+// goroutine (receive).
+type Peer struct {
 	id      string
 	srv     *Server
-	mon     *Monitor
+	mon     *Monitor // a listener's
+	mic     Mic      // a talker's
 	owner   string
 	sides   bool
 	log     *slog.Logger
@@ -52,14 +62,14 @@ type Listener struct {
 	rtcp      sync.WaitGroup
 }
 
-// ID is the listening session's id: 128 random bits in hex.
-func (l *Listener) ID() string { return l.id }
+// ID is the session's id: 128 random bits in hex.
+func (l *Peer) ID() string { return l.id }
 
 // Done is closed once the listener has ended and released everything.
-func (l *Listener) Done() <-chan struct{} { return l.done }
+func (l *Peer) Done() <-chan struct{} { return l.done }
 
 // start builds the PeerConnection and answers offer.
-func (l *Listener) start(ctx context.Context, offer string) (string, error) {
+func (l *Peer) start(ctx context.Context, offer string) (string, error) {
 	pc, err := l.srv.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return "", fmt.Errorf("rtc: peer connection: %w", err)
@@ -72,14 +82,24 @@ func (l *Listener) start(ctx context.Context, offer string) (string, error) {
 		return "", err
 	}
 	l.pc = pc
-	for _, track := range l.mon.tracks(l.sides) {
-		sender, err := pc.AddTrack(track)
-		if err != nil {
+	if l.mic != nil {
+		// One audio section, received: the answer to a sendonly offer.
+		if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio,
+			webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
 			l.mu.Unlock()
-			return "", fmt.Errorf("rtc: add track: %w", err)
+			return "", fmt.Errorf("rtc: add transceiver: %w", err)
 		}
-		l.rtcp.Add(1)
-		go l.readRTCP(sender) // ends when the PeerConnection closes; close waits for it
+		pc.OnTrack(l.onTrack)
+	} else {
+		for _, track := range l.mon.tracks(l.sides) {
+			sender, err := pc.AddTrack(track)
+			if err != nil {
+				l.mu.Unlock()
+				return "", fmt.Errorf("rtc: add track: %w", err)
+			}
+			l.rtcp.Add(1)
+			go l.readRTCP(sender) // ends when the PeerConnection closes; close waits for it
+		}
 	}
 	l.mu.Unlock()
 	pc.OnConnectionStateChange(l.onState)
@@ -114,7 +134,7 @@ func (l *Listener) start(ctx context.Context, offer string) (string, error) {
 }
 
 // endedErr is why a listener closed while it was set up. l.mu is held.
-func (l *Listener) endedErr() error {
+func (l *Peer) endedErr() error {
 	switch l.reason {
 	case endCallEnded:
 		return ErrCallEnded
@@ -125,7 +145,7 @@ func (l *Listener) endedErr() error {
 }
 
 // readRTCP reads the sender's RTCP until the PeerConnection closes.
-func (l *Listener) readRTCP(sender *webrtc.RTPSender) {
+func (l *Peer) readRTCP(sender *webrtc.RTPSender) {
 	defer l.rtcp.Done()
 	buf := make([]byte, 1500)
 	for {
@@ -138,7 +158,7 @@ func (l *Listener) readRTCP(sender *webrtc.RTPSender) {
 // onState follows the PeerConnection: connected stops the handshake
 // deadline; failed (ICE consent lost, DTLS failed) or closed ends the
 // listener. It is a pion callback: closing runs on another goroutine.
-func (l *Listener) onState(st webrtc.PeerConnectionState) {
+func (l *Peer) onState(st webrtc.PeerConnectionState) {
 	switch st {
 	case webrtc.PeerConnectionStateConnected:
 		l.mu.Lock()
@@ -148,7 +168,7 @@ func (l *Listener) onState(st webrtc.PeerConnectionState) {
 		if first {
 			l.timer.Stop()
 			l.srv.metrics.connected.Observe(time.Since(l.started).Seconds())
-			l.log.Info("listener connected", "tracks", l.tracksName(), "setup_ms", time.Since(l.started).Milliseconds())
+			l.log.Info(l.kind()+" connected", "tracks", l.tracksName(), "setup_ms", time.Since(l.started).Milliseconds())
 		}
 	case webrtc.PeerConnectionStateFailed:
 		l.closeAsync(endICEFailed)
@@ -159,7 +179,7 @@ func (l *Listener) onState(st webrtc.PeerConnectionState) {
 }
 
 // handshakeExpired closes a listener still not connected at the deadline.
-func (l *Listener) handshakeExpired() {
+func (l *Peer) handshakeExpired() {
 	l.mu.Lock()
 	connected := l.connected
 	l.mu.Unlock()
@@ -170,7 +190,7 @@ func (l *Listener) handshakeExpired() {
 
 // closeAsync closes l on a goroutine the server owns: pion callbacks and
 // timers must not wait for a graceful close.
-func (l *Listener) closeAsync(reason string) {
+func (l *Peer) closeAsync(reason string) {
 	l.mu.Lock()
 	closed := l.closed
 	l.mu.Unlock()
@@ -194,7 +214,7 @@ func (l *Listener) closeAsync(reason string) {
 // close ends the listener once: the server forgets it, the PeerConnection
 // closes gracefully (waiting for its goroutines) and so do the RTCP
 // readers. Later calls wait for the first to finish.
-func (l *Listener) close(reason string) {
+func (l *Peer) close(reason string) {
 	l.closeOnce.Do(func() {
 		l.mu.Lock()
 		l.closed, l.reason = true, reason
@@ -208,9 +228,12 @@ func (l *Listener) close(reason string) {
 			}
 		}
 		l.rtcp.Wait()
-		l.srv.metrics.ends.WithLabelValues(reason).Inc()
+		if l.mic != nil {
+			l.mic.Close()
+		}
+		l.srv.metrics.ends.WithLabelValues(l.kind(), reason).Inc()
 		if connected || reason != endSetupFailed {
-			l.log.Info("listener stopped", "reason", reason, "connected", connected,
+			l.log.Info(l.kind()+" stopped", "reason", reason, "connected", connected,
 				"duration", time.Since(l.started).Round(time.Millisecond).String())
 		}
 		close(l.done)
@@ -219,13 +242,24 @@ func (l *Listener) close(reason string) {
 }
 
 // isConnected reports whether the PeerConnection has connected.
-func (l *Listener) isConnected() bool {
+func (l *Peer) isConnected() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.connected
 }
 
-func (l *Listener) tracksName() string {
+// kind is listener or talker: the label of the peer's metrics.
+func (l *Peer) kind() string {
+	if l.mic != nil {
+		return kindTalker
+	}
+	return kindListener
+}
+
+func (l *Peer) tracksName() string {
+	if l.mic != nil {
+		return "microphone"
+	}
 	if l.sides {
 		return "sides"
 	}

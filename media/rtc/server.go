@@ -35,11 +35,11 @@ type Server struct {
 	// tests to fire handshake deadlines on demand.
 	afterFunc func(d time.Duration, f func()) stopper
 
-	mu        sync.Mutex
-	closed    bool
-	monitors  map[string]*Monitor  // by call id
-	listeners map[string]*Listener // by session id
-	wg        sync.WaitGroup       // monitors' goroutines, listeners' asynchronous closes
+	mu       sync.Mutex
+	closed   bool
+	monitors map[string]*Monitor // by call id
+	peers    map[string]*Peer    // listeners and talkers, by session id
+	wg       sync.WaitGroup      // monitors' goroutines, listeners' asynchronous closes
 }
 
 // stopper stops a pending timer (*time.Timer implements it).
@@ -120,7 +120,7 @@ func NewServer(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Server
 		api:       webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(ir)),
 		afterFunc: func(d time.Duration, f func()) stopper { return time.AfterFunc(d, f) },
 		monitors:  make(map[string]*Monitor),
-		listeners: make(map[string]*Listener),
+		peers:     make(map[string]*Peer),
 	}
 	return s, nil
 }
@@ -134,7 +134,7 @@ func (s *Server) Addr() netip.AddrPort { return s.addr }
 // two sides with opt.Sides. The listener is closed by Delete, when the
 // call ends, when ICE fails or the peer closes, when it is not connected
 // within Config.HandshakeTimeout, and by Close.
-func (s *Server) Listen(ctx context.Context, call Call, offer string, opt ListenOptions) (*Listener, string, error) {
+func (s *Server) Listen(ctx context.Context, call Call, offer string, opt ListenOptions) (*Peer, string, error) {
 	if err := CheckOffer(offer, opt.Sides); err != nil {
 		return nil, "", err
 	}
@@ -157,7 +157,7 @@ func (s *Server) Listen(ctx context.Context, call Call, offer string, opt Listen
 
 // reserve registers a listener of call, with a Monitor for the call if it
 // has none yet, within the limits.
-func (s *Server) reserve(call Call, opt ListenOptions) (*Listener, error) {
+func (s *Server) reserve(call Call, opt ListenOptions) (*Peer, error) {
 	id, err := newSessionID()
 	if err != nil {
 		return nil, err
@@ -171,7 +171,7 @@ func (s *Server) reserve(call Call, opt ListenOptions) (*Listener, error) {
 	switch {
 	case s.closed:
 		return nil, ErrClosed
-	case len(s.listeners) >= s.cfg.MaxListeners:
+	case len(s.peers) >= s.cfg.MaxListeners:
 		return nil, &CapacityError{Limit: s.cfg.MaxListeners}
 	}
 	m := s.monitors[call.ID()]
@@ -190,23 +190,28 @@ func (s *Server) reserve(call Call, opt ListenOptions) (*Listener, error) {
 			m.run()
 		}()
 	}
-	l := &Listener{id: id, srv: s, mon: m, owner: opt.Owner, sides: opt.Sides, log: log, started: time.Now(), done: make(chan struct{})}
+	l := &Peer{id: id, srv: s, mon: m, owner: opt.Owner, sides: opt.Sides, log: log, started: time.Now(), done: make(chan struct{})}
 	l.timer = s.afterFunc(s.cfg.HandshakeTimeout, l.handshakeExpired)
 	m.listeners[id] = l
-	s.listeners[id] = l
+	s.peers[id] = l
 	s.metrics.listeners.Inc()
 	return l, nil
 }
 
 // release forgets l; a Monitor left without listeners stops and leaves the call.
-func (s *Server) release(l *Listener) {
+func (s *Server) release(l *Peer) {
 	m := l.mon
 	s.mu.Lock()
-	if _, ok := s.listeners[l.id]; !ok {
+	if _, ok := s.peers[l.id]; !ok {
 		s.mu.Unlock()
 		return
 	}
-	delete(s.listeners, l.id)
+	delete(s.peers, l.id)
+	if m == nil { // a talker
+		s.metrics.talkers.Dec()
+		s.mu.Unlock()
+		return
+	}
 	delete(m.listeners, l.id)
 	s.metrics.listeners.Dec()
 	stop := len(m.listeners) == 0 && !m.ended
@@ -230,7 +235,7 @@ func (s *Server) callEnded(m *Monitor) {
 		delete(s.monitors, m.call.ID())
 		s.metrics.monitors.Dec()
 	}
-	ls := make([]*Listener, 0, len(m.listeners))
+	ls := make([]*Peer, 0, len(m.listeners))
 	for _, l := range m.listeners {
 		ls = append(ls, l)
 	}
@@ -241,23 +246,33 @@ func (s *Server) callEnded(m *Monitor) {
 }
 
 // Delete ends the listening session id if owner holds it; any other id,
-// or another owner's, is ErrSessionNotFound.
+// another owner's, or a talking session, is ErrSessionNotFound.
 func (s *Server) Delete(id, owner string) error {
+	return s.deletePeer(id, owner, false)
+}
+
+// DeleteTalk ends the talking session id if owner holds it, as Delete.
+func (s *Server) DeleteTalk(id, owner string) error {
+	return s.deletePeer(id, owner, true)
+}
+
+func (s *Server) deletePeer(id, owner string, talker bool) error {
 	s.mu.Lock()
-	l, ok := s.listeners[id]
+	l, ok := s.peers[id]
 	s.mu.Unlock()
-	if !ok || l.owner != owner {
+	if !ok || l.owner != owner || (l.mic != nil) != talker {
 		return ErrSessionNotFound
 	}
 	l.close(endDeleted)
 	return nil
 }
 
-// Listeners is the number of listeners on the node.
+// Listeners is the number of WebRTC sessions on the node, listeners and
+// talkers.
 func (s *Server) Listeners() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.listeners)
+	return len(s.peers)
 }
 
 // Close ends every listener, waits for every goroutine the server started
@@ -269,8 +284,8 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
-	ls := make([]*Listener, 0, len(s.listeners))
-	for _, l := range s.listeners {
+	ls := make([]*Peer, 0, len(s.peers))
+	for _, l := range s.peers {
 		ls = append(ls, l)
 	}
 	s.mu.Unlock()

@@ -18,7 +18,7 @@ import (
 )
 
 // listen adds a client listening to call and connects it.
-func listen(t *testing.T, s *Server, call Call, sides bool, owner string) (*client, *Listener) {
+func listen(t *testing.T, s *Server, call Call, sides bool, owner string) (*client, *Peer) {
 	t.Helper()
 	n := 1
 	if sides {
@@ -43,7 +43,7 @@ func listen(t *testing.T, s *Server, call Call, sides bool, owner string) (*clie
 
 // waitConnected waits for the server's end of l to be connected: the
 // client may see its end connected first.
-func waitConnected(t *testing.T, l *Listener) {
+func waitConnected(t *testing.T, l *Peer) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !l.isConnected() {
@@ -150,7 +150,7 @@ func TestTheCallsEndClosesItsListeners(t *testing.T) {
 	c2.waitPackets(trackCaller, 10, 10*time.Second)
 
 	call.end()
-	for _, l := range []*Listener{l1, l2} {
+	for _, l := range []*Peer{l1, l2} {
 		select {
 		case <-l.Done():
 		case <-time.After(10 * time.Second):
