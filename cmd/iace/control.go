@@ -128,7 +128,7 @@ func newControl(cfg config, st *stores, prov *providers, engine *session.Engine,
 		return nil, err
 	}
 	deps := api.Deps{
-		Store: st.cached, Stats: st.backend, Auth: c.auth, Live: engine, Events: engine, Embed: prov.embed,
+		Store: st.cached, Stats: st.backend, Auth: c.auth, Live: engine, Events: engine, Supervision: engine, Embed: prov.embed,
 		Log: log, Registry: reg, Tracer: tracer,
 	}
 	if prov.calls != nil {

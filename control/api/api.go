@@ -116,8 +116,8 @@ type Config struct {
 }
 
 // Deps are the parts the API serves from. Store and Auth are required; a
-// nil Live, Events, Calls, Embed, Stats or limiter disables what needs it
-// (with 503 or, for limiters, no limit).
+// nil Live, Events, Supervision, Calls, Embed, Stats or limiter disables
+// what needs it (with 503 or, for limiters, no limit).
 type Deps struct {
 	Store   Store
 	Stats   Stats
@@ -133,6 +133,9 @@ type Deps struct {
 	Registry  prometheus.Registerer
 	// Tracer, if set, gets a span per request carrying its request id.
 	Tracer trace.TracerProvider
+	// Supervision switches a supervisor's role on a live call and takes
+	// their whispers (session.Engine).
+	Supervision Supervision
 }
 
 // API is the control API. It is an http.Handler for everything under Prefix.
@@ -241,6 +244,7 @@ func (a *API) routes() {
 	a.customerRoutes()
 	a.callRoutes()
 	a.eventRoutes()
+	a.superviseRoutes()
 	a.patternRoutes()
 	a.analyticsRoutes()
 	a.predictionRoutes()

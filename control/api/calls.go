@@ -79,8 +79,8 @@ type turnBody struct {
 // kept (the kinds of session.EventKind).
 type eventBody struct {
 	At     time.Time `json:"at"`
-	Type   string    `json:"type" enum:"started,answered,greeting,caller_turn,agent_turn,barge_in,dtmf,transfer_requested,holding_phrase,escalated,ended"`
-	Detail string    `json:"detail,omitempty" doc:"The direction (started), the digit pressed (dtmf: only when the agent collects digits, and never shown to viewers), the provider that failed (holding_phrase), the reason (escalated, ended)"`
+	Type   string    `json:"type" enum:"started,answered,greeting,caller_turn,agent_turn,barge_in,dtmf,transfer_requested,holding_phrase,supervisor_role,whisper,escalated,ended"`
+	Detail string    `json:"detail,omitempty" doc:"The direction (started), the digit pressed (dtmf: only when the agent collects digits, and never shown to viewers), the provider that failed (holding_phrase), the supervisor's new role (supervisor_role: monitor, whisper, barge or takeover), the reason (escalated, ended); a whisper's text is not kept"`
 }
 
 type callDetailBody struct {
@@ -149,6 +149,8 @@ type liveCallBody struct {
 	To        store.PhoneNumber `json:"to"`
 	StartedAt time.Time         `json:"started_at"`
 	State     string            `json:"state" enum:"starting,listening,thinking,speaking,ending"`
+	// SupervisorRole is what a supervisor's voice does on the call.
+	SupervisorRole string `json:"supervisor_role" enum:"monitor,whisper,barge,takeover" doc:"What a supervisor's voice does on the call (POST /calls/{id}/role): monitor until switched"`
 	// The live prediction, updated after each turn.
 	Resolution     float64 `json:"resolution_probability" doc:"Probability that the call ends resolved (ai/predict), 0..1"`
 	EscalationRisk float64 `json:"escalation_risk" doc:"Probability that the call goes to a human, 0..1"`
@@ -206,8 +208,7 @@ func (a *API) callRoutes() {
 			if c.OrgID != org {
 				continue
 			}
-			out.Body.Items = append(out.Body.Items, liveCallBody{ID: c.ID, AgentID: c.AgentID, From: c.From, To: c.To,
-				StartedAt: c.StartedAt, State: c.State.String(), Resolution: c.Resolution, EscalationRisk: c.EscalationRisk})
+			out.Body.Items = append(out.Body.Items, liveCallOut(c))
 		}
 		return out, nil
 	})

@@ -8,9 +8,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/iace/iace/ai/local"
 	"github.com/iace/iace/control/api"
@@ -49,6 +52,7 @@ type env struct {
 	a, b  *org
 	live  *fakeLive
 	calls *recordingCalls
+	super *fakeSupervision
 	// engine runs the calls whose live events the API streams, with the
 	// store's agents and offline providers; no call runs unless a test
 	// opens a media stream to it.
@@ -107,10 +111,72 @@ func (r *recordingCalls) Hangup(_ context.Context, ccid string) error {
 	return nil
 }
 
+// fakeSupervision plays the engine's supervision commands on the calls of
+// a fakeLive, with the engine's checks and errors: another organization's
+// call is not found. It records the commands it carried out.
+type fakeSupervision struct {
+	live *fakeLive
+	mu   sync.Mutex
+	busy bool     // every command finds the call busy
+	got  []string // "org call role", "org call whisper: text"
+}
+
+func (f *fakeSupervision) find(org store.OrgID, id session.CallID) error {
+	for _, c := range f.live.List() {
+		if c.ID == id && c.OrgID == org {
+			return nil
+		}
+	}
+	return session.ErrCallNotFound
+}
+
+func (f *fakeSupervision) Supervise(org store.OrgID, id session.CallID, role session.SupervisorRole) error {
+	if !role.Valid() {
+		return session.ErrInvalidRole
+	}
+	return f.do(org, id, string(role))
+}
+
+func (f *fakeSupervision) Whisper(org store.OrgID, id session.CallID, text string) error {
+	text = strings.TrimSpace(text)
+	if text == "" || len(text) > session.MaxWhisperBytes || !utf8.ValidString(text) {
+		return session.ErrInvalidWhisper
+	}
+	return f.do(org, id, "whisper: "+text)
+}
+
+func (f *fakeSupervision) do(org store.OrgID, id session.CallID, what string) error {
+	if err := f.find(org, id); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.busy {
+		return session.ErrSupervisorBusy
+	}
+	f.got = append(f.got, string(org)+" "+string(id)+" "+what)
+	return nil
+}
+
+// setBusy makes every command from now on find the call busy.
+func (f *fakeSupervision) setBusy() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.busy = true
+}
+
+// commands are the commands carried out so far.
+func (f *fakeSupervision) commands() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.got)
+}
+
 // newEnv seeds two organizations in st and serves the API over it.
 func newEnv(t *testing.T, st store.Store, tweak func(*api.Config, *api.Deps)) *env {
 	t.Helper()
 	e := &env{t: t, st: st, live: &fakeLive{}, calls: &recordingCalls{}}
+	e.super = &fakeSupervision{live: e.live}
 	pacer, err := media.NewPacer(media.DefaultPacerConfig(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +191,7 @@ func newEnv(t *testing.T, st store.Store, tweak func(*api.Config, *api.Deps)) *e
 	e.a = e.seed(auth, "org-a", "+15550000001", "+15551110001")
 	e.b = e.seed(auth, "org-b", "+15550000002", "+15551110002")
 	cfg := api.Config{}
-	deps := api.Deps{Store: st, Stats: st, Auth: auth, Live: e.live, Events: e.engine, Calls: e.calls, Embed: embedder}
+	deps := api.Deps{Store: st, Stats: st, Auth: auth, Live: e.live, Events: e.engine, Supervision: e.super, Calls: e.calls, Embed: embedder}
 	if tweak != nil {
 		tweak(&cfg, &deps)
 	}

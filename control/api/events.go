@@ -37,10 +37,11 @@ const droppedUnauthorized = "unauthorized"
 type liveEvent struct {
 	Seq    uint64       `json:"seq" doc:"The event's number, also its SSE id: the call's event number (a call's stream may skip some), or this stream's own in the live list"`
 	At     time.Time    `json:"at" doc:"When it happened"`
-	Type   string       `json:"type" enum:"snapshot,started,state,transcript,caller_turn,agent_text,barge_in,agent_turn,sentiment,prediction,latency,dtmf,transfer_requested,would_escalate,holding_phrase,ended,dropped" doc:"Also the SSE event name"`
+	Type   string       `json:"type" enum:"snapshot,started,state,transcript,caller_turn,agent_text,barge_in,agent_turn,sentiment,prediction,latency,dtmf,transfer_requested,would_escalate,holding_phrase,supervisor_role,whisper,ended,dropped" doc:"Also the SSE event name"`
 	CallID store.CallID `json:"call_id,omitempty" doc:"The call; absent on the live list's snapshot and its dropped"`
 	State  string       `json:"state,omitempty" enum:"starting,listening,thinking,speaking,ending" doc:"state, snapshot of a call"`
-	Text   string       `json:"text,omitempty" doc:"The caller's words (transcript, caller_turn) or the agent's (agent_text; barge_in: what the caller had heard when they cut in; agent_turn: what the caller heard, absent for nothing). Personal data"`
+	Text   string       `json:"text,omitempty" doc:"The caller's words (transcript, caller_turn) or the agent's (agent_text; barge_in: what the caller had heard when they cut in; agent_turn: what the caller heard, absent for nothing), or a supervisor's guidance for the AI (whisper). Personal data"`
+	Role   string       `json:"role,omitempty" enum:"monitor,whisper,barge,takeover" doc:"supervisor_role: the call's new supervisor role"`
 	Final  bool         `json:"final,omitempty" doc:"transcript: the words will not change; absent for an interim transcript"`
 	Turn   int          `json:"turn,omitempty" doc:"The turn's place in the call's transcript (seq in GET /calls/{id}): the caller's for caller_turn and sentiment, the agent's for agent_text, barge_in, agent_turn and latency"`
 	// Interrupted, on agent_turn: a barge-in (or a new reply) cut it.
@@ -57,15 +58,19 @@ type liveEvent struct {
 }
 
 func liveCallOut(c session.CallInfo) liveCallBody {
+	role := c.SupervisorRole
+	if role == "" {
+		role = session.RoleMonitor // every call's until a supervisor switches it
+	}
 	return liveCallBody{ID: c.ID, AgentID: c.AgentID, From: c.From, To: c.To, StartedAt: c.StartedAt, State: c.State.String(),
-		Resolution: c.Resolution, EscalationRisk: c.EscalationRisk}
+		SupervisorRole: string(role), Resolution: c.Resolution, EscalationRisk: c.EscalationRisk}
 }
 
 // liveEventOut is ev as a reader sees it: the digit only for supervisors
 // and admins (as in GET /calls/{id}).
 func liveEventOut(ev session.LiveEvent, showDigits bool) liveEvent {
-	b := liveEvent{Seq: ev.Seq, At: ev.At, Type: string(ev.Kind), CallID: ev.CallID, Text: ev.Text, Final: ev.Final,
-		Turn: ev.Turn, Interrupted: ev.Interrupted, Reason: ev.Reason}
+	b := liveEvent{Seq: ev.Seq, At: ev.At, Type: string(ev.Kind), CallID: ev.CallID, Text: ev.Text, Role: string(ev.Role),
+		Final: ev.Final, Turn: ev.Turn, Interrupted: ev.Interrupted, Reason: ev.Reason}
 	switch ev.Kind {
 	case session.LiveState:
 		b.State = ev.State.String()
@@ -127,7 +132,8 @@ func (a *API) eventRoutes() {
 		"interim then `final`), `caller_turn` (the words the agent answers), `agent_text` (each sentence of the agent's as " +
 		"its audio is queued), `barge_in` (the caller cut the agent off: what they had heard), `agent_turn` (what the " +
 		"caller heard of the agent's turn), `sentiment`, `prediction`, `latency` (a reply's stages), `dtmf`, " +
-		"`transfer_requested`, `would_escalate` and `holding_phrase`; last `ended`, and the stream closes. " +
+		"`transfer_requested`, `would_escalate`, `holding_phrase`, `supervisor_role` (a supervisor switched their role on the call: " +
+		"`role`, see POST /calls/{id}/role) and `whisper` (a supervisor's guidance for the AI: `text`); last `ended`, and the stream closes. " +
 		"Transcripts are personal data. A call that has ended, runs on another node or belongs to another organization is 404." +
 		streamDoc
 	o.Responses = a.eventStream()
@@ -140,7 +146,7 @@ func (a *API) eventRoutes() {
 
 	o = op("liveEvents", http.MethodGet, "/calls/live/events", "Follow the calls in progress (Server-Sent Events)", "calls", store.RoleViewer)
 	o.Description = "The organization's calls in progress on this node, as they change: first a `snapshot` (`calls`, " +
-		"as GET /calls/live), then each call's `started` (`call`), `state`, `prediction` and `ended`. A node that " +
+		"as GET /calls/live), then each call's `started` (`call`), `state`, `prediction`, `supervisor_role` (`role`) and `ended`. A node that " +
 		"drains ends the stream with `dropped` (reason `draining`); reconnect to reach another." + streamDoc
 	o.Responses = a.eventStream()
 	o.Errors = append(o.Errors, http.StatusServiceUnavailable)

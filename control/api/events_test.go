@@ -30,6 +30,8 @@ type sseEvent struct {
 		Type        string `json:"type"`
 		CallID      string `json:"call_id"`
 		State       string `json:"state"`
+		Role        string `json:"role"`
+		Text        string `json:"text"`
 		Digit       string `json:"digit"`
 		Reason      string `json:"reason"`
 		Interrupted bool   `json:"interrupted"`

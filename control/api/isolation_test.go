@@ -26,6 +26,8 @@ func bodies(o *org) map[string]any {
 		"createUser":        map[string]any{"email": "new@x.example", "password": "a long enough password", "role": "viewer"},
 		"updateUser":        map[string]any{"role": "viewer"},
 		"transferCall":      map[string]any{"to": "+15557770004"},
+		"setSupervisorRole": map[string]any{"role": "takeover"},
+		"whisperCall":       map[string]any{"text": "Offer a refund."},
 		"setTransferPolicy": map[string]any{"allow": []string{"+1"}},
 		"createPattern":     map[string]any{"kind": "faq", "trigger": "when do you open", "response": "At nine."},
 		"setPatternStatus":  map[string]any{"status": "disabled"},
@@ -124,6 +126,9 @@ func TestAnotherOrganizationSeesNothing(t *testing.T) {
 		}
 		if len(e.calls.actions) != 0 {
 			t.Errorf("Call Control was asked %v for another org's call", e.calls.actions)
+		}
+		if got := e.super.commands(); len(got) != 0 {
+			t.Errorf("supervision commands %q carried out on another org's call", got)
 		}
 		if o, err := st.GetOrg(t.Context(), a.id); err != nil || !slices.Equal(o.TransferPolicy.Allow, aPolicy.Allow) {
 			t.Errorf("A's transfer policy: %+v %v", o.TransferPolicy, err)
