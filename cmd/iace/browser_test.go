@@ -35,7 +35,7 @@ func chromium(t *testing.T) string {
 // browser starts a headless Chromium for the test: audio plays without a
 // gesture, WebRTC may use the loopback interface, the microphone prompt is
 // answered yes.
-func browser(ctx context.Context, t *testing.T) context.Context {
+func browser(ctx context.Context, t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium(t)),
@@ -46,6 +46,7 @@ func browser(ctx context.Context, t *testing.T) context.Context {
 		chromedp.Flag("disable-features", "WebRtcHideLocalIpsWithMdns"),
 		chromedp.Flag("use-fake-ui-for-media-stream", true),
 	)
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	bctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancel(); cancelAlloc() })
@@ -65,6 +66,42 @@ func evaluate[T any](ctx context.Context, expr string, out *T) error {
 		*out = v
 	}
 	return err
+}
+
+// logIn signs in to the page at base as email, in the browser of bctx
+// (wait bounds the steps).
+func logIn(wait, bctx context.Context, t *testing.T, s *served, base, email, password string) {
+	t.Helper()
+	for i, step := range []chromedp.Action[chromedp.Void]{
+		chromedp.Navigate(base + "/ui/"),
+		chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), email),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#logout")), // logged in: the live list follows
+	} {
+		if err := chromedp.Do(wait, step); err != nil {
+			var page string
+			if err := evaluate(bctx, `document.location.href + "\n" + document.body.innerText`, &page); err != nil {
+				page = err.Error()
+			}
+			t.Fatalf("log in, step %d: %v\npage: %s\n%s", i, err, page, s.logs)
+		}
+	}
+}
+
+// openLiveCall opens the first call of the live list once it shows.
+func openLiveCall(wait context.Context, t *testing.T, s *served) {
+	t.Helper()
+	// The live list redraws itself as events come: click its button in the
+	// page, not a node found a moment before.
+	var clicked bool
+	if err := chromedp.Do(wait, chromedp.WaitVisible(chromedp.CSS("#live-calls button"))); err != nil {
+		t.Fatalf("the call did not appear in the live list: %v\n%s", err, s.logs)
+	}
+	if err := evaluate(wait, `(() => { const b = document.querySelector("#live-calls button"); b?.click(); return !!b; })()`, &clicked); err != nil || !clicked {
+		t.Fatalf("open the call: %v", err)
+	}
 }
 
 // TestTheSupervisorPageFollowsAndListensToALiveCall: a supervisor logs in
@@ -89,22 +126,7 @@ func TestTheSupervisorPageFollowsAndListensToALiveCall(t *testing.T) {
 
 	wait, cancel := context.WithTimeout(bctx, 60*time.Second)
 	defer cancel()
-	for i, step := range []chromedp.Action[chromedp.Void]{
-		chromedp.Navigate(base + "/ui/"),
-		chromedp.WaitVisible(chromedp.CSS("#email")),
-		chromedp.SendKeys(chromedp.CSS("#email"), email),
-		chromedp.SendKeys(chromedp.CSS("#password"), password),
-		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS("#logout")), // logged in: the live list follows
-	} {
-		if err := chromedp.Do(wait, step); err != nil {
-			var page string
-			if err := evaluate(bctx, `document.location.href + "\n" + document.body.innerText`, &page); err != nil {
-				page = err.Error()
-			}
-			t.Fatalf("log in, step %d: %v\npage: %s\n%s", i, err, page, s.logs)
-		}
-	}
+	logIn(wait, bctx, t, s, base, email, password)
 
 	// The caller starts once the supervisor's page is open.
 	lines := []string{"what are your opening hours", "how much does the basic plan cost", "where are you located",
@@ -117,15 +139,7 @@ func TestTheSupervisorPageFollowsAndListensToALiveCall(t *testing.T) {
 		}
 		reports <- rep
 	}()
-	// The live list redraws itself as events come: click its button in the
-	// page, not a node found a moment before.
-	var clicked bool
-	if err := chromedp.Do(wait, chromedp.WaitVisible(chromedp.CSS("#live-calls button"))); err != nil {
-		t.Fatalf("the call did not appear in the live list: %v\n%s", err, s.logs)
-	}
-	if err := evaluate(wait, `(() => { const b = document.querySelector("#live-calls button"); b?.click(); return !!b; })()`, &clicked); err != nil || !clicked {
-		t.Fatalf("open the call: %v", err)
-	}
+	openLiveCall(wait, t, s)
 	if err := chromedp.Do(wait,
 		chromedp.WaitVisible(chromedp.CSS("#listen")),
 		chromedp.Click(chromedp.CSS("#listen")),

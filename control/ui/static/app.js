@@ -1,5 +1,6 @@
 // IACE supervisor page: log in with the control API, follow live calls
-// through its Server-Sent Events, listen in over WHEP, read past calls.
+// through its Server-Sent Events, listen in over WHEP, talk and whisper
+// over WHIP and the role commands, read past calls.
 // Everything the server sends is put on the page as text, never as HTML.
 "use strict";
 
@@ -32,8 +33,8 @@ async function refresh() {
 
 async function api(path, opts = {}, retried = false) {
   const headers = Object.assign({ Authorization: "Bearer " + auth.access }, opts.headers || {});
-  // API paths are relative to /api/v1; WHEP's are the server's own.
-  const url = path.startsWith("/whep/") || path.startsWith(API + "/") ? path : API + path;
+  // API paths are relative to /api/v1; WHEP's and WHIP's are the server's own.
+  const url = path.startsWith("/whep/") || path.startsWith("/whip/") || path.startsWith(API + "/") ? path : API + path;
   const res = await fetch(url, Object.assign({}, opts, { headers }));
   if (res.status === 401 && !retried) {
     await refresh();
@@ -48,11 +49,42 @@ async function apiJSON(path) {
   return res.json();
 }
 
+// canSupervise: the logged-in user may listen, talk, switch roles and
+// whisper. The server checks it too; viewers are refused there.
+function canSupervise() {
+  return !!auth.me && (auth.me.role === "admin" || auth.me.role === "supervisor");
+}
+
+// refused turns a refusal from the server (a problem+json, or text) into an
+// Error carrying status, detail and retryAfter.
+async function refused(res) {
+  const body = await res.text().catch(() => "");
+  let detail = "";
+  try {
+    const p = JSON.parse(body);
+    detail = p.detail || p.title || "";
+  } catch {
+    detail = body.length < 200 ? body.trim() : "";
+  }
+  const e = new Error("HTTP " + res.status + (detail ? ": " + detail : ""));
+  return Object.assign(e, { status: res.status, detail, retryAfter: res.headers.get("Retry-After") || "" });
+}
+
+// refusalText says why the server refused, for a person.
+function refusalText(e, known = {}) {
+  if (!e.status) return e.message;
+  const common = { 403: "your role may not do this", 404: "the call is not live any more" };
+  let t = (known[e.status] || common[e.status] || e.detail || "HTTP " + e.status) + " (HTTP " + e.status + ")";
+  if (e.retryAfter) t += "; try again in " + e.retryAfter + " s";
+  return t;
+}
+
 function loggedOut() {
+  // Hang up first, while the access token still opens the session's DELETE.
+  stopCall();
   clearTimeout(auth.timer);
   Object.assign(auth, { access: "", refresh: "", me: null });
   sessionStorage.removeItem("iace.refresh");
-  stopCall();
   live.abort?.abort();
   $("app").hidden = true;
   $("logout").hidden = true;
@@ -94,7 +126,8 @@ const live = { calls: new Map(), abort: null };
 
 function callLabel(c) {
   const started = new Date(c.started_at);
-  return (c.agent_id || "agent") + " · " + started.toLocaleTimeString() + (c.state ? " · " + c.state : "");
+  return (c.agent_id || "agent") + " · " + started.toLocaleTimeString() + (c.state ? " · " + c.state : "") +
+    (c.supervisor_role && c.supervisor_role !== "monitor" ? " · supervisor: " + c.supervisor_role : "");
 }
 
 function renderLive() {
@@ -133,6 +166,7 @@ async function followLive() {
         } else if (live.calls.has(ev.call_id)) {
           const c = live.calls.get(ev.call_id);
           if (ev.state) c.state = ev.state;
+          if (type === "supervisor_role" && ev.role) c.supervisor_role = ev.role;
         }
         renderLive();
       }, signal);
@@ -175,6 +209,7 @@ const current = { id: "", abort: null, scores: [], agentLine: null };
 function stopCall() {
   current.abort?.abort();
   stopListening();
+  stopTalking();
   Object.assign(current, { id: "", abort: null, scores: [], agentLine: null });
 }
 
@@ -216,8 +251,17 @@ function onCallEvent(type, ev) {
         $("call-state").textContent = ev.call.state || "–";
         $("call-resolution").textContent = fmtProb(ev.call.resolution_probability);
         $("call-risk").textContent = fmtProb(ev.call.escalation_risk);
+        if (ev.call.supervisor_role) showRole(ev.call.supervisor_role);
       }
       break;
+    case "supervisor_role":
+      if (ev.role) {
+        showRole(ev.role);
+        addLine("role", "Supervisor role: " + ev.role);
+      }
+      break;
+    // The guidance, on its own line: never a caller's or the agent's words.
+    case "whisper": if (ev.text) addLine("whisper", ev.text); break;
     case "state": $("call-state").textContent = ev.state; break;
     case "transcript": $("interim").textContent = ev.final ? "" : ev.text || ""; break;
     case "caller_turn": $("interim").textContent = ""; addLine("caller", ev.text); current.agentLine = null; break;
@@ -250,6 +294,8 @@ function onCallEvent(type, ev) {
       $("call-state").textContent = "ended";
       stopListening();
       $("listen-box").hidden = true;
+      stopTalking();
+      $("supervise-box").hidden = true;
       break;
     case "dropped": addEvent("the live stream stopped: " + ev.reason); break;
   }
@@ -268,9 +314,15 @@ async function openCall(id, isLive) {
   $("patterns").replaceChildren();
   $("patterns-box").hidden = true;
   drawSentiment();
-  const canListen = auth.me && (auth.me.role === "admin" || auth.me.role === "supervisor");
+  const canListen = canSupervise();
   $("listen-box").hidden = !(isLive && canListen);
   $("listen").textContent = "Listen";
+  // Talking, roles and whispers: supervisors and admins, on a live call.
+  $("supervise-box").hidden = !(isLive && canListen);
+  $("supervise-error").textContent = "";
+  $("talk-status").textContent = "";
+  $("whisper-text").value = "";
+  showRole(isLive ? live.calls.get(id)?.supervisor_role || "" : "");
   if (isLive) {
     current.abort = new AbortController();
     follow("/calls/" + encodeURIComponent(id) + "/events", onCallEvent, current.abort.signal).catch((e) => {
@@ -351,6 +403,28 @@ function startMeter(stream) {
   tick();
 }
 
+// offer sends pc's offer, once its candidates are gathered, to a WHEP or
+// WHIP endpoint and applies the answer. It resolves to the session's
+// Location (DELETE it to hang up); a refusal throws refused's Error. A
+// session the answer cannot be applied to (pc closed meanwhile) is hung up.
+async function offer(pc, url) {
+  await pc.setLocalDescription(await pc.createOffer());
+  await gathered(pc);
+  if (pc.signalingState === "closed") throw new Error("stopped");
+  const res = await api(url, {
+    method: "POST", headers: { "Content-Type": "application/sdp" }, body: pc.localDescription.sdp,
+  });
+  if (res.status !== 201) throw await refused(res);
+  const session = res.headers.get("Location") || "";
+  try {
+    await pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
+  } catch (e) {
+    if (session) api(session, { method: "DELETE" }).catch(() => {});
+    throw e;
+  }
+  return session;
+}
+
 async function startListening() {
   const id = current.id;
   const pc = new RTCPeerConnection();
@@ -366,19 +440,21 @@ async function startListening() {
     $("listen-status").textContent = pc.connectionState;
     if (pc.connectionState === "failed") stopListening();
   });
-  await pc.setLocalDescription(await pc.createOffer());
-  await gathered(pc);
-  const res = await api("/whep/calls/" + encodeURIComponent(id), {
-    method: "POST", headers: { "Content-Type": "application/sdp" }, body: pc.localDescription.sdp,
-  });
-  if (res.status !== 201) {
-    const retry = res.headers.get("Retry-After");
+  let session;
+  try {
+    session = await offer(pc, "/whep/calls/" + encodeURIComponent(id));
+  } catch (e) {
+    if (listen.pc !== pc) return; // stopped meanwhile
+    if (!e.status) throw e;
     stopListening();
-    $("listen-status").textContent = "cannot listen: HTTP " + res.status + (retry ? ", try again in " + retry + " s" : "");
+    $("listen-status").textContent = "cannot listen: HTTP " + e.status + (e.retryAfter ? ", try again in " + e.retryAfter + " s" : "");
     return;
   }
-  listen.session = res.headers.get("Location") || "";
-  await pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
+  if (listen.pc !== pc) { // stopped meanwhile: hang up what was opened
+    if (session) api(session, { method: "DELETE" }).catch(() => {});
+    return;
+  }
+  listen.session = session;
   $("listen").textContent = "Stop listening";
 }
 
@@ -399,7 +475,174 @@ async function stats() {
   });
   return out;
 }
-window.iace = { stats };
+
+// ---- talking (WHIP), roles and whispers --------------------------------------
+
+// talk is the supervisor's microphone on the current call. gen moves on
+// at every stop, so that an attempt still under way learns it is stale.
+const talk = { pc: null, stream: null, session: "", gen: 0 };
+
+function superviseError(text) { $("supervise-error").textContent = text; }
+
+function setTalkPressed(on) {
+  $("talk").setAttribute("aria-pressed", on ? "true" : "false");
+}
+
+// stopTalking hangs up (DELETE on the session's Location, kept alive when
+// the page goes away), closes the connection and turns the microphone off.
+function stopTalking(unloading = false) {
+  talk.gen++;
+  if (talk.session) api(talk.session, { method: "DELETE", keepalive: unloading }).catch(() => {});
+  talk.pc?.close();
+  for (const t of talk.stream?.getTracks() || []) t.stop();
+  Object.assign(talk, { pc: null, stream: null, session: "" });
+  setTalkPressed(false);
+  $("talk-status").textContent = "";
+}
+
+function micError(e) {
+  switch (e?.name) {
+    case "NotAllowedError": return "microphone access was refused";
+    case "NotFoundError": return "no microphone found";
+    case "NotReadableError": return "the microphone is in use or not working";
+    default: return e?.message || String(e);
+  }
+}
+
+async function startTalking() {
+  const id = current.id;
+  const gen = ++talk.gen;
+  const stale = () => talk.gen !== gen || current.id !== id;
+  const fail = (text) => {
+    if (stale()) return;
+    stopTalking();
+    superviseError("cannot talk: " + text);
+  };
+  superviseError("");
+  setTalkPressed(true);
+  $("talk-status").textContent = "opening the microphone…";
+  if (!navigator.mediaDevices?.getUserMedia) {
+    fail("this browser gives no microphone here (the page needs HTTPS)");
+    return;
+  }
+  let stream;
+  try {
+    // Production audio: the browser's echo cancellation and noise
+    // suppression stay on (their defaults).
+    stream = await navigator.mediaDevices.getUserMedia(window.iace.micConstraints);
+  } catch (e) {
+    fail(micError(e));
+    return;
+  }
+  if (stale()) {
+    for (const t of stream.getTracks()) t.stop();
+    return;
+  }
+  talk.stream = stream;
+  const [track] = stream.getAudioTracks();
+  track.addEventListener("ended", () => { if (talk.stream === stream) fail("the microphone stopped"); });
+  const pc = new RTCPeerConnection();
+  talk.pc = pc;
+  pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+  pc.addEventListener("connectionstatechange", () => {
+    if (talk.pc !== pc) return;
+    $("talk-status").textContent = "microphone on · " + pc.connectionState;
+    if (pc.connectionState === "failed") fail("the connection failed");
+  });
+  $("talk-status").textContent = "connecting…";
+  let session;
+  try {
+    session = await offer(pc, "/whip/calls/" + encodeURIComponent(id));
+  } catch (e) {
+    fail(refusalText(e, { 409: "another supervisor is already talking on this call" }));
+    return;
+  }
+  if (stale()) { // stopped meanwhile: hang up what was opened
+    if (session) api(session, { method: "DELETE" }).catch(() => {});
+    return;
+  }
+  talk.session = session;
+  $("talk-status").textContent = "microphone on · " + pc.connectionState;
+}
+
+// showRole shows the call's supervisor role ("" when unknown) and marks
+// its button.
+function showRole(role) {
+  $("role").textContent = role || "–";
+  $("role").dataset.role = role || "";
+  $("supervise-box").dataset.role = role || "";
+  for (const b of document.querySelectorAll("#roles button[data-role]")) {
+    b.setAttribute("aria-pressed", b.dataset.role === role ? "true" : "false");
+  }
+}
+
+async function postJSON(path, body) {
+  return api(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+}
+
+async function switchRole(role) {
+  const id = current.id;
+  if (!id) return;
+  superviseError("");
+  const res = await postJSON("/calls/" + encodeURIComponent(id) + "/role", { role });
+  if (current.id !== id) return;
+  if (!res.ok) {
+    superviseError("cannot switch to " + role + ": " + refusalText(await refused(res)));
+    return;
+  }
+  const b = await res.json().catch(() => null);
+  showRole(b?.role || role);
+}
+
+const maxWhisperBytes = 1000;
+
+async function sendWhisper() {
+  const id = current.id;
+  const input = $("whisper-text");
+  const text = input.value.trim();
+  if (!id || !text) return;
+  superviseError("");
+  if (new TextEncoder().encode(text).length > maxWhisperBytes) {
+    superviseError("cannot whisper: the guidance is too long");
+    return;
+  }
+  const button = $("whisper-form").querySelector("button[type=submit]");
+  input.readOnly = true;
+  button.disabled = true;
+  try {
+    const res = await postJSON("/calls/" + encodeURIComponent(id) + "/whisper", { text });
+    if (current.id !== id) return;
+    if (res.status === 202) {
+      input.value = "";
+    } else {
+      superviseError("cannot whisper: " + refusalText(await refused(res), { 422: "the guidance is empty or too long" }));
+    }
+  } finally {
+    input.readOnly = false;
+    button.disabled = false;
+  }
+}
+
+// talkStats is for tests and curious supervisors: what the talking
+// connection sent.
+async function talkStats() {
+  const out = { packetsSent: 0, codec: "" };
+  if (!talk.pc) return out;
+  const report = await talk.pc.getStats();
+  report.forEach((s) => {
+    if (s.type === "outbound-rtp" && s.kind === "audio") {
+      out.packetsSent += s.packetsSent || 0;
+      const c = s.codecId && report.get(s.codecId);
+      if (c) out.codec = c.mimeType;
+    }
+  });
+  return out;
+}
+
+// micConstraints are the microphone's: the browser's defaults (echo
+// cancellation, noise suppression, gain control on), which a test may turn
+// off to send a test tone untouched.
+window.iace = { stats, talkStats, micConstraints: { audio: true } };
 
 // ---- start -------------------------------------------------------------------
 
@@ -430,6 +673,7 @@ document.addEventListener("DOMContentLoaded", () => {
     loggedIn().catch((err) => { $("login-error").textContent = err.message; loggedOut(); });
   });
   $("logout").addEventListener("click", async () => {
+    stopTalking(); // while the token still opens the session's DELETE
     await fetch(API + "/auth/logout", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ refresh_token: auth.refresh }),
     }).catch(() => {});
@@ -439,6 +683,19 @@ document.addEventListener("DOMContentLoaded", () => {
     if (listen.pc) stopListening();
     else startListening().catch((e) => { stopListening(); $("listen-status").textContent = e.message; });
   });
+  $("talk").addEventListener("click", () => {
+    if ($("talk").getAttribute("aria-pressed") === "true") stopTalking();
+    else startTalking().catch((e) => { stopTalking(); superviseError("cannot talk: " + e.message); });
+  });
+  for (const b of document.querySelectorAll("#roles button[data-role]")) {
+    b.addEventListener("click", () => switchRole(b.dataset.role).catch((e) => superviseError(e.message)));
+  }
+  $("whisper-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    sendWhisper().catch((err) => superviseError("cannot whisper: " + err.message));
+  });
+  // Leaving the page hangs up the microphone.
+  window.addEventListener("pagehide", () => stopTalking(true));
   $("more-calls").addEventListener("click", () => loadPast(true));
   // A reload keeps the login for as long as the refresh token lives.
   refresh().then(loggedIn).catch(loggedOut);
