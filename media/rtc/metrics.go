@@ -11,6 +11,7 @@ type metrics struct {
 	monitors      prometheus.Gauge
 	ends          *prometheus.CounterVec
 	connected     prometheus.Histogram
+	callerDelay   prometheus.Histogram
 	droppedCaller prometheus.Counter
 	droppedAgent  prometheus.Counter
 }
@@ -32,6 +33,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		connected: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "iace", Subsystem: "rtc", Name: "peer_setup_seconds",
 			Help:    "Time from a WebRTC session's offer (listener or talker) to its connection.",
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10}}),
+		callerDelay: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "iace", Subsystem: "rtc", Name: "caller_delay_seconds",
+			Help:    "Time from a caller's frame reaching the call's reader to its RTP packet going out to the call's listeners (the latest frame of each wake-up).",
+			Buckets: []float64{0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1}}),
 		droppedCaller: dropped.WithLabelValues("caller"),
 		droppedAgent:  dropped.WithLabelValues("agent"),
 	}
@@ -41,7 +45,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}
 	}
 	if reg != nil {
-		reg.MustRegister(m.listeners, m.talkers, m.micFrames, m.monitors, m.ends, m.connected, dropped)
+		reg.MustRegister(m.callerDelay, m.listeners, m.talkers, m.micFrames, m.monitors, m.ends, m.connected, dropped)
 	}
 	return m
 }

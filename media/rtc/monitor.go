@@ -73,6 +73,9 @@ type Monitor struct {
 	// agentClears counts clears: the consumer drops audio before it.
 	agentClearAt atomic.Uint64
 	agentClears  atomic.Uint64
+	// callerAt is when the latest caller frame came (Unix nanoseconds):
+	// the goroutine times the frame's way to the wire from it.
+	callerAt atomic.Int64
 	// wake tells the goroutine that caller audio came.
 	wake     chan struct{}
 	stop     chan struct{}
@@ -150,6 +153,7 @@ func (m *Monitor) CallerAudio(frame []byte) {
 		m.srv.metrics.droppedCaller.Inc()
 		return
 	}
+	m.callerAt.Store(time.Now().UnixNano())
 	select {
 	case m.wake <- struct{}{}:
 	default: // already awake, or about to be
@@ -203,9 +207,14 @@ func (m *Monitor) pump() {
 		}
 		m.callerPCMU = m.callerConv.Convert(m.callerPCMU, m.chunk[:n])
 	}
+	ticked := false
 	for len(m.callerPCMU) >= pcmuFrame {
 		m.tick(m.callerPCMU[:pcmuFrame])
 		m.callerPCMU = m.callerPCMU[:copy(m.callerPCMU, m.callerPCMU[pcmuFrame:])]
+		ticked = true
+	}
+	if at := m.callerAt.Load(); ticked && at != 0 {
+		m.srv.metrics.callerDelay.Observe(float64(time.Now().UnixNano()-at) / 1e9)
 	}
 }
 
