@@ -349,13 +349,20 @@ func TestLiveCallsAndTheirActions(t *testing.T) {
 			{ID: "live-a", OrgID: e.a.id, AgentID: e.a.agent.ID, CallControlID: "v3:live-a", State: session.StateSpeaking, StartedAt: time.Now()},
 			{ID: "live-b", OrgID: e.b.id, AgentID: e.b.agent.ID, CallControlID: "v3:live-b"},
 		}
-		r := e.do(http.MethodGet, "/api/v1/calls/live", e.a.supTok, nil)
-		var out struct {
-			Items []struct{ ID, State string } `json:"items"`
+		// A viewer reads the live list as the live events give it them.
+		for _, tok := range []string{e.a.supTok, e.a.viewerTok} {
+			r := e.do(http.MethodGet, "/api/v1/calls/live", tok, nil)
+			var out struct {
+				Items []struct{ ID, State string } `json:"items"`
+			}
+			r.json(t, &out)
+			if len(out.Items) != 1 || out.Items[0].ID != "live-a" || out.Items[0].State != "speaking" {
+				t.Fatalf("live calls: %s", r.body)
+			}
 		}
-		r.json(t, &out)
-		if len(out.Items) != 1 || out.Items[0].ID != "live-a" || out.Items[0].State != "speaking" {
-			t.Fatalf("live calls: %s", r.body)
+		r := e.do(http.MethodPost, "/api/v1/calls/live-a/transfer", e.a.viewerTok, map[string]any{})
+		if r.status != http.StatusForbidden {
+			t.Errorf("a viewer's transfer: %d, want 403", r.status)
 		}
 		if r = e.do(http.MethodPost, "/api/v1/calls/live-a/transfer", e.a.supTok, map[string]any{}); r.status != http.StatusOK {
 			t.Fatalf("transfer: %d %s", r.status, r.body)

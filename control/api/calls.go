@@ -196,7 +196,9 @@ func (a *API) callRoutes() {
 			return out, nil
 		})
 
-	o := op("liveCalls", http.MethodGet, "/calls/live", "Calls in progress on this node", "calls", store.RoleSupervisor)
+	// Viewers follow the live list over Server-Sent Events; the same list
+	// read once is theirs too.
+	o := op("liveCalls", http.MethodGet, "/calls/live", "Calls in progress on this node", "calls", store.RoleViewer)
 	huma.Register(a.huma, o, func(ctx context.Context, _ *struct{}) (*liveCallsOutput, error) {
 		out := &liveCallsOutput{}
 		out.Body.Items = []liveCallBody{}
