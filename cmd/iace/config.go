@@ -204,6 +204,11 @@ const (
 	envRedisURL    = "IACE_REDIS_URL"
 	envAuthSecret  = "IACE_AUTH_SECRET"
 	envPprofToken  = "IACE_PPROF_TOKEN"
+	// TURN credentials for supervisors' browsers (--webrtc-ice-servers):
+	// a secret shared with the TURN server, or a fixed pair.
+	envTURNSecret   = "IACE_TURN_SECRET"
+	envTURNUsername = "IACE_TURN_USERNAME"
+	envTURNPassword = "IACE_TURN_PASSWORD"
 )
 
 // envName is the environment variable of a flag.
@@ -233,6 +238,7 @@ func loadConfig(args []string, getenv func(string) string, usageOut io.Writer) (
 	cfg.GoogleKey, cfg.EmbedKey, cfg.AuthSecret = getenv(envGoogleKey), getenv(envEmbedKey), getenv(envAuthSecret)
 	cfg.StreamSecret = getenv(envStreamSecret)
 	cfg.PprofToken = getenv(envPprofToken)
+	cfg.Monitor.TURNSecret, cfg.Monitor.TURNUsername, cfg.Monitor.TURNPassword = getenv(envTURNSecret), getenv(envTURNUsername), getenv(envTURNPassword)
 	cfg.Telemetry.fromOTELEnv(getenv)
 	if err := errors.Join(errs...); err != nil {
 		return cfg, err
@@ -342,6 +348,8 @@ func printUsage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprintf(tw, "(env only)\t%s\t\"\"\tkey of the /embeddings API at --embed-base-url\n", envEmbedKey)
 	fmt.Fprintf(tw, "(env only)\t%s\t\"\"\tkey of the per-call media stream tokens, at least 32 random bytes, the same on every node; unset: a random key per process\n", envStreamSecret)
 	fmt.Fprintf(tw, "(env only)\t%s\t\"\"\tbearer token for /debug/pprof on the internal listener, at least 32 random bytes; unset: pprof is off unless --pprof\n", envPprofToken)
+	fmt.Fprintf(tw, "(env only)\t%s\t\"\"\tsecret shared with the TURN server of --webrtc-ice-servers (coturn use-auth-secret): each supervisor's session gets its own credentials for --webrtc-turn-ttl\n", envTURNSecret)
+	fmt.Fprintf(tw, "(env only)\t%s, %s\t\"\"\ta fixed TURN username and password, given to every supervisor's session, instead of %s\n", envTURNUsername, envTURNPassword, envTURNSecret)
 	fmt.Fprintf(tw, "(env only)\t%s\t\"\"\tcontrol API token signing key, at least 32 random bytes, the same on every node; unset: a random key per process (logins end at restart)\n", envAuthSecret)
 	_ = tw.Flush()
 }

@@ -66,6 +66,15 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "IACE_DRAIN_TIMEOUT") {
 		t.Errorf("a bad env value: %v", err)
 	}
+	// TURN credentials come from the environment, for a TURN server.
+	_, err = loadConfig([]string{"--webrtc-ice-servers", "stun:stun.example.com"}, env(map[string]string{"IACE_TURN_SECRET": "s"}), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "no turn:") {
+		t.Errorf("a TURN secret without a TURN server: %v", err)
+	}
+	cfg, err := loadConfig([]string{"--webrtc-ice-servers", "turn:turn.example.com:3478"}, env(map[string]string{"IACE_TURN_SECRET": "s"}), io.Discard)
+	if err != nil || cfg.monitorHTTPConfig().TURN.Secret != "s" {
+		t.Errorf("a TURN secret: %v", err)
+	}
 }
 
 func TestHelpListsEverySettingWithItsDefault(t *testing.T) {

@@ -26,10 +26,22 @@ type monitorConfig struct {
 	ICEServers   string
 	Loopback     string
 	MaxListeners int
+	// TURN credentials: the secret and the fixed pair from the
+	// environment only, the lifetime of per-session ones.
+	TURNSecret, TURNUsername, TURNPassword string
+	TURNTTL                                time.Duration
 }
 
 func defaultMonitorConfig() monitorConfig {
-	return monitorConfig{Loopback: "auto", MaxListeners: rtc.DefaultConfig().MaxListeners}
+	return monitorConfig{Loopback: "auto", MaxListeners: rtc.DefaultConfig().MaxListeners, TURNTTL: monitor.DefaultTURNTTL}
+}
+
+// monitorHTTPConfig is the WHEP and WHIP endpoints' configuration.
+func (c *config) monitorHTTPConfig() monitor.Config {
+	mc := monitor.DefaultConfig()
+	mc.ICEServers, mc.CORSOrigins = splitList(c.Monitor.ICEServers), splitList(c.CORSOrigins)
+	mc.TURN = monitor.TURN{Secret: c.Monitor.TURNSecret, Username: c.Monitor.TURNUsername, Password: c.Monitor.TURNPassword, TTL: c.Monitor.TURNTTL}
+	return mc
 }
 
 func (c *monitorConfig) flags(fs *flag.FlagSet) {
@@ -38,9 +50,11 @@ func (c *monitorConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.PublicIPs, "webrtc-public-ips", c.PublicIPs,
 		"comma-separated public addresses advertised to listeners' browsers instead of the host's own (a node behind 1:1 NAT)")
 	fs.StringVar(&c.ICEServers, "webrtc-ice-servers", c.ICEServers,
-		"comma-separated STUN/TURN URLs given to listeners' browsers (Link rel=ice-server), e.g. stun:stun.example.com:3478")
+		"comma-separated STUN/TURN URLs given to supervisors' browsers (Link rel=ice-server), e.g. stun:stun.example.com:3478,turn:turn.example.com:3478 (credentials: IACE_TURN_SECRET)")
 	fs.StringVar(&c.Loopback, "webrtc-loopback", c.Loopback,
 		"WebRTC on loopback only, for a browser on this machine: auto (when --addr is loopback and no --webrtc-public-ips), true or false")
+	fs.DurationVar(&c.TURNTTL, "webrtc-turn-ttl", c.TURNTTL,
+		"lifetime of the TURN credentials each supervisor's session gets from "+envTURNSecret)
 	fs.IntVar(&c.MaxListeners, "max-listeners", c.MaxListeners,
 		fmt.Sprintf("live call listeners on this node (at most %d a call); more get 503", rtc.DefaultConfig().MaxListenersPerCall))
 }
@@ -103,9 +117,7 @@ func (c *config) validateMonitor() error {
 	if _, err := c.rtcConfig(); err != nil {
 		errs = append(errs, err)
 	}
-	mc := monitor.DefaultConfig()
-	mc.ICEServers = splitList(c.Monitor.ICEServers)
-	if err := mc.Validate(); err != nil {
+	if err := c.monitorHTTPConfig().Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -133,9 +145,7 @@ func newMonitor(cfg config, st *stores, authn *auth.Service, engine *session.Eng
 		_ = srv.Close()
 		return nil, err
 	}
-	mc := monitor.DefaultConfig()
-	mc.ICEServers, mc.CORSOrigins = splitList(cfg.Monitor.ICEServers), splitList(cfg.CORSOrigins)
-	whep, err := monitor.New(mc, monitor.Deps{
+	whep, err := monitor.New(cfg.monitorHTTPConfig(), monitor.Deps{
 		Auth: authn, Calls: monitor.Engine(engine), Records: st.cached, Listeners: srv, Limit: limit,
 		Registerer: reg, Log: log,
 	})
@@ -143,8 +153,15 @@ func newMonitor(cfg config, st *stores, authn *auth.Service, engine *session.Eng
 		_ = srv.Close()
 		return nil, err
 	}
-	log.Info("live call listening (WHEP at "+monitor.CallsPath+"{call_id})", "udp", srv.Addr().String(),
-		"loopback_candidates", rc.Loopback, "public_ips", cfg.Monitor.PublicIPs, "max_listeners", rc.MaxListeners)
+	turn := "none"
+	switch {
+	case cfg.Monitor.TURNSecret != "":
+		turn = "per-session credentials from " + envTURNSecret
+	case cfg.Monitor.TURNUsername != "":
+		turn = "fixed credentials from " + envTURNUsername
+	}
+	log.Info("live call supervision (WHEP at "+monitor.CallsPath+"{call_id}, WHIP at "+monitor.TalkCallsPath+"{call_id})", "udp", srv.Addr().String(),
+		"loopback_candidates", rc.Loopback, "public_ips", cfg.Monitor.PublicIPs, "max_listeners", rc.MaxListeners, "turn", turn)
 	if len(rc.PublicIPs) > 0 && rc.UDPPort == 0 {
 		log.Warn("--webrtc-udp-port is 0: the WebRTC port changes at every start; set a fixed one to open in the firewall")
 	}

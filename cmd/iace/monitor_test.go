@@ -132,7 +132,7 @@ func TestASupervisorListensToALiveCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := serveFor(t, cfg)
-	if !strings.Contains(s.logs.String(), "live call listening") || !strings.Contains(s.logs.String(), `"loopback_candidates":true`) {
+	if !strings.Contains(s.logs.String(), "live call supervision") || !strings.Contains(s.logs.String(), `"loopback_candidates":true`) {
 		t.Errorf("the start log does not say where listening is served:\n%s", s.logs)
 	}
 	ctx := t.Context()

@@ -78,6 +78,9 @@ type Config struct {
 	// (rel="ice-server", RFC 9725 section 4.6); the server itself needs
 	// none.
 	ICEServers []string
+	// TURN, when set, gives players credentials for the TURN servers
+	// among ICEServers.
+	TURN TURN
 	// CORSOrigins may call the endpoint from a browser page of another origin.
 	CORSOrigins []string
 	// NotStreamingRetry is the Retry-After of a 409 (the call's media has
@@ -88,7 +91,7 @@ type Config struct {
 
 // DefaultConfig retries after 1 s before a stream starts, 10 s at capacity.
 func DefaultConfig() Config {
-	return Config{NotStreamingRetry: time.Second, CapacityRetry: 10 * time.Second}
+	return Config{NotStreamingRetry: time.Second, CapacityRetry: 10 * time.Second, TURN: TURN{TTL: DefaultTURNTTL}}
 }
 
 // Validate reports every problem of c.
@@ -102,6 +105,12 @@ func (c Config) Validate() error {
 	}
 	if c.NotStreamingRetry <= 0 || c.CapacityRetry <= 0 {
 		errs = append(errs, errors.New("monitor retry-after durations must be > 0"))
+	}
+	if err := c.TURN.validate(c.ICEServers); err != nil {
+		errs = append(errs, err)
+	}
+	if strings.ContainsAny(c.TURN.Username+c.TURN.Password, "\"\\\r\n") {
+		errs = append(errs, errors.New("TURN: the fixed username and password may not hold quotes, backslashes or line breaks"))
 	}
 	return errors.Join(errs...)
 }
@@ -358,8 +367,8 @@ func (h *Handler) answer(w http.ResponseWriter, o *offerRequest, l *rtc.Peer, an
 	h.results.WithLabelValues(o.kind, resultStarted).Inc()
 	o.log.Info("webrtc session opened", append([]any{"kind", o.kind}, attrs...)...)
 	hd := w.Header()
-	for _, u := range h.cfg.ICEServers {
-		hd.Add("Link", "<"+u+`>; rel="ice-server"`)
+	for _, link := range h.iceLinks(string(o.p.UserID), time.Now()) {
+		hd.Add("Link", link)
 	}
 	hd.Set("Location", sessions+l.ID())
 	hd.Set("Content-Type", "application/sdp")
@@ -454,13 +463,23 @@ func (h *Handler) unauthorized(w http.ResponseWriter, r *http.Request, kind stri
 // owner is who may end a session: the user who opened it.
 func owner(p auth.Principal) string { return string(p.OrgID) + "\x00" + string(p.UserID) }
 
-// options answers an OPTIONS that is not a CORS preflight.
+// options answers an OPTIONS that is not a CORS preflight. With a valid
+// bearer token it also gives the ICE servers (RFC 9725 section 4.6 allows
+// it there): a player that does not trickle, as this server does not,
+// needs its TURN servers before it makes its offer.
 func (h *Handler) options(allow string) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
 		hd.Set("Allow", allow)
 		if strings.Contains(allow, "POST") {
 			hd.Set("Accept-Post", "application/sdp")
+			if _, ok := auth.BearerToken(r.Header.Get("Authorization")); ok {
+				if p, err := h.deps.Auth.Authenticate(r.Context(), r.Header.Get("Authorization")); err == nil && p.Can(auth.ActionMonitor) {
+					for _, link := range h.iceLinks(string(p.UserID), time.Now()) {
+						hd.Add("Link", link)
+					}
+				}
+			}
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}

@@ -2,11 +2,15 @@ package monitor_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha1" //nolint:gosec // G505: the TURN REST API scheme the server implements is HMAC-SHA1; the test checks it
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -506,5 +510,89 @@ func TestASupervisorTalksOnACall(t *testing.T) {
 		if got := sessions(t, r.reg, "talk", result); got != want {
 			t.Errorf("sessions_total{kind=talk,result=%q} = %v, want %v", result, got, want)
 		}
+	}
+}
+
+// TestTURNCredentials: with a shared secret every session's Link for a
+// TURN server carries its own credentials, the TURN REST API's (expiry and
+// user, HMAC-SHA1 under the secret), on the 201 and on an authenticated
+// OPTIONS, which a non-trickling player needs before its offer; STUN
+// servers carry none; nobody else gets them.
+func TestTURNCredentials(t *testing.T) {
+	srv, err := rtc.NewServer(func() rtc.Config {
+		c := rtc.DefaultConfig()
+		c.ListenIP, c.Loopback = netip.MustParseAddr("127.0.0.1"), true
+		return c
+	}(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Close() }()
+	live := &call{id: "live", done: make(chan struct{})}
+	defer live.end()
+	cfg := monitor.DefaultConfig()
+	cfg.ICEServers = []string{"stun:stun.example.com:3478", "turn:turn.example.com:3478?transport=udp"}
+	cfg.TURN = monitor.TURN{Secret: "a shared secret with coturn", TTL: time.Hour}
+	h, err := monitor.New(cfg, monitor.Deps{Auth: principals, Calls: calls{live: live, ended: live, theirs: live}, Listeners: srv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(h)
+	defer hs.Close()
+	r := &rig{url: hs.URL}
+
+	check := func(what string, links []string) {
+		t.Helper()
+		if len(links) != 2 || links[0] != `<stun:stun.example.com:3478>; rel="ice-server"` {
+			t.Fatalf("%s: Link %q", what, links)
+		}
+		var user, cred string
+		for _, part := range strings.Split(links[1], "; ") {
+			if v, ok := strings.CutPrefix(part, "username="); ok {
+				user = strings.Trim(v, `"`)
+			}
+			if v, ok := strings.CutPrefix(part, "credential="); ok {
+				cred = strings.Trim(v, `"`)
+			}
+		}
+		expiry, who, ok := strings.Cut(user, ":")
+		exp, err := strconv.ParseInt(expiry, 10, 64)
+		if !ok || err != nil || who != "u-sup" || time.Until(time.Unix(exp, 0)) < 59*time.Minute || time.Until(time.Unix(exp, 0)) > time.Hour {
+			t.Errorf("%s: TURN username %q, want an expiry an hour ahead and the user", what, user)
+		}
+		mac := hmac.New(sha1.New, []byte("a shared secret with coturn"))
+		mac.Write([]byte(user))
+		if want := base64.StdEncoding.EncodeToString(mac.Sum(nil)); cred != want || !strings.Contains(links[1], `credential-type="password"`) {
+			t.Errorf("%s: TURN credential %q, want %q", what, cred, want)
+		}
+	}
+	a := r.do(t, http.MethodPost, "/whep/calls/live", "sup", "application/sdp", offer(t, 1))
+	if a.status != http.StatusCreated {
+		t.Fatalf("listen: %d %s", a.status, a.body)
+	}
+	check("201", a.header.Values("Link"))
+	check("OPTIONS", r.do(t, http.MethodOptions, "/whip/calls/live", "sup", "", "").header.Values("Link"))
+	for _, token := range []string{"", "viewer", "forged"} {
+		if l := r.do(t, http.MethodOptions, "/whep/calls/live", token, "", "").header.Values("Link"); len(l) != 0 {
+			t.Errorf("OPTIONS with token %q got the ICE servers: %q", token, l)
+		}
+	}
+
+	for name, bad := range map[string]monitor.TURN{
+		"secret and password": {Secret: "s", Username: "u", Password: "p", TTL: time.Hour},
+		"username alone":      {Username: "u", TTL: time.Hour},
+		"a week":              {Secret: "s", TTL: 7 * 24 * time.Hour},
+		"a quote":             {Username: `u"`, Password: "p", TTL: time.Hour},
+	} {
+		c := monitor.DefaultConfig()
+		c.ICEServers, c.TURN = []string{"turn:turn.example.com"}, bad
+		if err := c.Validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	c := monitor.DefaultConfig()
+	c.ICEServers, c.TURN = []string{"stun:stun.example.com"}, monitor.TURN{Secret: "s", TTL: time.Hour}
+	if err := c.Validate(); err == nil {
+		t.Error("TURN credentials without a TURN server: accepted")
 	}
 }

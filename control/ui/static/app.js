@@ -362,9 +362,12 @@ async function showPast(id) {
 
 // ---- listening (WHEP) --------------------------------------------------------
 
-const listen = { pc: null, session: "", meter: 0, ctx: null };
+// gen tells a start that was stopped while it asked for the ICE servers.
+const listen = { pc: null, session: "", meter: 0, ctx: null, gen: 0, pending: false };
 
 function stopListening() {
+  listen.gen++;
+  listen.pending = false;
   cancelAnimationFrame(listen.meter);
   if (listen.session) {
     api(listen.session, { method: "DELETE" }).catch(() => {});
@@ -403,6 +406,36 @@ function startMeter(stream) {
   tick();
 }
 
+// iceServers asks a WHEP or WHIP endpoint for its STUN and TURN servers
+// (Link rel="ice-server", RFC 9725 section 4.6, with TURN credentials when
+// the server hands them out): the server takes no trickled candidates, so
+// a relay must be known before the offer is made. None on any failure.
+async function iceServers(url) {
+  try {
+    const res = await api(url, { method: "OPTIONS" });
+    return parseIceLinks(res.headers.get("Link") || "");
+  } catch {
+    return [];
+  }
+}
+
+// parseIceLinks reads Link header values into RTCIceServer objects.
+function parseIceLinks(header) {
+  const out = [];
+  for (const m of header.matchAll(/<([^>]*)>([^<]*)/g)) {
+    const params = {};
+    for (const p of m[2].matchAll(/;\s*([A-Za-z-]+)="([^"]*)"/g)) params[p[1].toLowerCase()] = p[2];
+    if (params.rel !== "ice-server") continue;
+    const server = { urls: m[1] };
+    if (params.username) {
+      server.username = params.username;
+      server.credential = params.credential || "";
+    }
+    out.push(server);
+  }
+  return out;
+}
+
 // offer sends pc's offer, once its candidates are gathered, to a WHEP or
 // WHIP endpoint and applies the answer. It resolves to the session's
 // Location (DELETE it to hang up); a refusal throws refused's Error. A
@@ -427,7 +460,13 @@ async function offer(pc, url) {
 
 async function startListening() {
   const id = current.id;
-  const pc = new RTCPeerConnection();
+  const url = "/whep/calls/" + encodeURIComponent(id);
+  const gen = ++listen.gen;
+  listen.pending = true;
+  const servers = await iceServers(url);
+  if (listen.gen !== gen || current.id !== id) return; // stopped, or left the call, meanwhile
+  listen.pending = false;
+  const pc = new RTCPeerConnection({ iceServers: servers });
   listen.pc = pc;
   pc.addTransceiver("audio", { direction: "recvonly" });
   pc.addEventListener("track", (e) => {
@@ -442,7 +481,7 @@ async function startListening() {
   });
   let session;
   try {
-    session = await offer(pc, "/whep/calls/" + encodeURIComponent(id));
+    session = await offer(pc, url);
   } catch (e) {
     if (listen.pc !== pc) return; // stopped meanwhile
     if (!e.status) throw e;
@@ -541,7 +580,13 @@ async function startTalking() {
   talk.stream = stream;
   const [track] = stream.getAudioTracks();
   track.addEventListener("ended", () => { if (talk.stream === stream) fail("the microphone stopped"); });
-  const pc = new RTCPeerConnection();
+  const url = "/whip/calls/" + encodeURIComponent(id);
+  const servers = await iceServers(url);
+  if (stale()) {
+    for (const t of stream.getTracks()) t.stop();
+    return;
+  }
+  const pc = new RTCPeerConnection({ iceServers: servers });
   talk.pc = pc;
   pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
   pc.addEventListener("connectionstatechange", () => {
@@ -552,7 +597,7 @@ async function startTalking() {
   $("talk-status").textContent = "connecting…";
   let session;
   try {
-    session = await offer(pc, "/whip/calls/" + encodeURIComponent(id));
+    session = await offer(pc, url);
   } catch (e) {
     fail(refusalText(e, { 409: "another supervisor is already talking on this call" }));
     return;
@@ -680,7 +725,7 @@ document.addEventListener("DOMContentLoaded", () => {
     loggedOut();
   });
   $("listen").addEventListener("click", () => {
-    if (listen.pc) stopListening();
+    if (listen.pc || listen.pending) stopListening();
     else startListening().catch((e) => { stopListening(); $("listen-status").textContent = e.message; });
   });
   $("talk").addEventListener("click", () => {
