@@ -168,15 +168,11 @@ func (c *MonitoredCall) RemoveTap(t Tap) { c.s.tap.remove(t) }
 // does not exist or has ended; a call whose session has not started its
 // conversation yet is ErrNotStreaming.
 func (e *Engine) Monitor(org store.OrgID, id CallID) (*MonitoredCall, error) {
-	info, ok := e.registry.Get(id)
-	if !ok || info.OrgID != org {
-		return nil, ErrCallNotFound
+	s, err := e.liveSession(org, id)
+	if err != nil {
+		return nil, err
 	}
-	s := e.registry.session(id)
-	if s == nil || s.tap.isEnded() {
-		return nil, ErrCallNotFound
-	}
-	if info.State == StateStarting {
+	if s.entry.snapshot().State == StateStarting {
 		return nil, ErrNotStreaming
 	}
 	return &MonitoredCall{s: s}, nil

@@ -186,7 +186,7 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	h.mux.HandleFunc("POST "+CallsPath+"{call_id}", h.post)
 	h.mux.HandleFunc("OPTIONS "+CallsPath+"{call_id}", h.options("OPTIONS, POST"))
 	h.mux.HandleFunc(CallsPath+"{call_id}", h.notAllowed("OPTIONS, POST"))
-	h.mux.HandleFunc("DELETE "+SessionsPath+"{id}", h.delete)
+	h.mux.HandleFunc("DELETE "+SessionsPath+"{id}", h.deleter(kindListen))
 	h.mux.HandleFunc("OPTIONS "+SessionsPath+"{id}", h.options("OPTIONS, DELETE"))
 	// No trickle and no ICE restart: the answer carries every candidate,
 	// and a PATCH is refused with 405 (RFC 9725 section 4.3.1).
@@ -197,7 +197,7 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	h.mux.HandleFunc("POST "+TalkCallsPath+"{call_id}", h.postTalk)
 	h.mux.HandleFunc("OPTIONS "+TalkCallsPath+"{call_id}", h.options("OPTIONS, POST"))
 	h.mux.HandleFunc(TalkCallsPath+"{call_id}", h.notAllowed("OPTIONS, POST"))
-	h.mux.HandleFunc("DELETE "+TalkSessionsPath+"{id}", h.deleteTalk)
+	h.mux.HandleFunc("DELETE "+TalkSessionsPath+"{id}", h.deleter(kindTalk))
 	h.mux.HandleFunc("OPTIONS "+TalkSessionsPath+"{id}", h.options("OPTIONS, DELETE"))
 	h.mux.HandleFunc(TalkSessionsPath+"{id}", h.notAllowed("OPTIONS, DELETE"))
 	h.mux.HandleFunc("/whip/", func(w http.ResponseWriter, r *http.Request) {
@@ -387,31 +387,24 @@ func (h *Handler) recordedNotEnded(ctx context.Context, org store.OrgID, id stor
 	return err == nil && d.Call.Status != store.CallEnded
 }
 
-// delete ends a listening session of the caller's own; another user's, or
-// an id never issued, is the same 404.
-func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.authenticate(w, r, kindListen)
-	if !ok {
-		return
+// deleter ends a session of the caller's own, listening (WHEP) or
+// talking (WHIP); another user's, or an id never issued, is the same 404.
+func (h *Handler) deleter(kind string) http.HandlerFunc {
+	del, what := h.deps.Listeners.Delete, "no such listening session"
+	if kind == kindTalk {
+		del, what = h.deps.Listeners.DeleteTalk, "no such talking session"
 	}
-	if err := h.deps.Listeners.Delete(r.PathValue("id"), owner(p)); err != nil {
-		writeProblem(w, http.StatusNotFound, "no such listening session")
-		return
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, ok := h.authenticate(w, r, kind)
+		if !ok {
+			return
+		}
+		if err := del(r.PathValue("id"), owner(p)); err != nil {
+			writeProblem(w, http.StatusNotFound, what)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
 	}
-	w.WriteHeader(http.StatusOK)
-}
-
-// deleteTalk ends a talking session of the caller's own, as delete.
-func (h *Handler) deleteTalk(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.authenticate(w, r, kindTalk)
-	if !ok {
-		return
-	}
-	if err := h.deps.Listeners.DeleteTalk(r.PathValue("id"), owner(p)); err != nil {
-		writeProblem(w, http.StatusNotFound, "no such talking session")
-		return
-	}
-	w.WriteHeader(http.StatusOK)
 }
 
 // authenticate checks the bearer token and the user's rate; on failure it

@@ -135,67 +135,76 @@ func (s *Server) Addr() netip.AddrPort { return s.addr }
 // call ends, when ICE fails or the peer closes, when it is not connected
 // within Config.HandshakeTimeout, and by Close.
 func (s *Server) Listen(ctx context.Context, call Call, offer string, opt ListenOptions) (*Peer, string, error) {
-	if err := CheckOffer(offer, opt.Sides); err != nil {
-		return nil, "", err
-	}
-	select {
-	case <-call.Done():
-		return nil, "", ErrCallEnded
-	default:
-	}
-	l, err := s.reserve(call, opt)
-	if err != nil {
-		return nil, "", err
-	}
-	answer, err := l.start(ctx, offer)
-	if err != nil {
-		l.close(endSetupFailed)
-		return nil, "", err
-	}
-	return l, answer, nil
+	_, answer, l, err := s.open(ctx, call.ID(), call.Done(), offer, CheckOffer(offer, opt.Sides), opt.Log, func(l *Peer) error {
+		m := s.monitors[call.ID()]
+		if m != nil && len(m.listeners) >= s.cfg.MaxListenersPerCall {
+			return &CapacityError{PerCall: true, Limit: s.cfg.MaxListenersPerCall}
+		}
+		if m == nil {
+			var err error
+			if m, err = newMonitor(s, call); err != nil {
+				return err
+			}
+			s.monitors[call.ID()] = m
+			s.metrics.monitors.Inc()
+			s.wg.Add(1)
+			go func() { // owned by the server: Close waits for it
+				defer s.wg.Done()
+				m.run()
+			}()
+		}
+		l.mon, l.owner, l.sides = m, opt.Owner, opt.Sides
+		m.listeners[l.id] = l
+		s.metrics.listeners.Inc()
+		return nil
+	})
+	return l, answer, err
 }
 
-// reserve registers a listener of call, with a Monitor for the call if it
-// has none yet, within the limits.
-func (s *Server) reserve(call Call, opt ListenOptions) (*Peer, error) {
+// open sets up one peer of a call: the offer checked (checked, its
+// error), the call not ended, the peer reserved within the node's limit
+// and by reserve (under s.mu; it makes the peer a listener or a talker),
+// its PeerConnection answering. A peer that cannot start is closed;
+// reserved tells whether it was reserved.
+func (s *Server) open(ctx context.Context, callID string, done <-chan struct{}, offer string, checked error, log *slog.Logger,
+	reserve func(*Peer) error) (reserved bool, answer string, l *Peer, err error) {
+	if checked != nil {
+		return false, "", nil, checked
+	}
+	select {
+	case <-done:
+		return false, "", nil, ErrCallEnded
+	default:
+	}
 	id, err := newSessionID()
 	if err != nil {
-		return nil, err
+		return false, "", nil, err
 	}
-	log := opt.Log
 	if log == nil {
-		log = s.log.With("call_id", call.ID())
+		log = s.log.With("call_id", callID)
 	}
+	l = &Peer{id: id, srv: s, log: log, started: time.Now(), done: make(chan struct{})}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	switch {
 	case s.closed:
-		return nil, ErrClosed
+		err = ErrClosed
 	case len(s.peers) >= s.cfg.MaxListeners:
-		return nil, &CapacityError{Limit: s.cfg.MaxListeners}
+		err = &CapacityError{Limit: s.cfg.MaxListeners}
+	default:
+		err = reserve(l)
 	}
-	m := s.monitors[call.ID()]
-	if m != nil && len(m.listeners) >= s.cfg.MaxListenersPerCall {
-		return nil, &CapacityError{PerCall: true, Limit: s.cfg.MaxListenersPerCall}
+	if err != nil {
+		s.mu.Unlock()
+		return false, "", nil, err
 	}
-	if m == nil {
-		if m, err = newMonitor(s, call); err != nil {
-			return nil, err
-		}
-		s.monitors[call.ID()] = m
-		s.metrics.monitors.Inc()
-		s.wg.Add(1)
-		go func() { // owned by the server: Close waits for it
-			defer s.wg.Done()
-			m.run()
-		}()
-	}
-	l := &Peer{id: id, srv: s, mon: m, owner: opt.Owner, sides: opt.Sides, log: log, started: time.Now(), done: make(chan struct{})}
 	l.timer = s.afterFunc(s.cfg.HandshakeTimeout, l.handshakeExpired)
-	m.listeners[id] = l
 	s.peers[id] = l
-	s.metrics.listeners.Inc()
-	return l, nil
+	s.mu.Unlock()
+	if answer, err = l.start(ctx, offer); err != nil {
+		l.close(endSetupFailed)
+		return true, "", nil, err
+	}
+	return true, answer, l, nil
 }
 
 // release forgets l; a Monitor left without listeners stops and leaves the call.

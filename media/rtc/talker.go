@@ -3,7 +3,6 @@ package rtc
 import (
 	"context"
 	"log/slog"
-	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -42,62 +41,24 @@ type TalkOptions struct {
 // closes, when it is not connected within Config.HandshakeTimeout, and by
 // Close; mic.Close is called then. On an error mic is closed too.
 func (s *Server) Talk(ctx context.Context, mic Mic, offer string, opt TalkOptions) (*Peer, string, error) {
-	if err := CheckTalkOffer(offer); err != nil {
-		mic.Close()
-		return nil, "", err
+	reserved, answer, l, err := s.open(ctx, mic.ID(), mic.Done(), offer, CheckTalkOffer(offer), opt.Log, func(l *Peer) error {
+		l.mic, l.owner = mic, opt.Owner
+		s.metrics.talkers.Inc()
+		s.wg.Add(1)
+		go func() { // owned by the server: Close waits for it
+			defer s.wg.Done()
+			select {
+			case <-mic.Done():
+				l.closeAsync(endCallEnded)
+			case <-l.done:
+			}
+		}()
+		return nil
+	})
+	if !reserved {
+		mic.Close() // a reserved talker closes it when it ends
 	}
-	select {
-	case <-mic.Done():
-		mic.Close()
-		return nil, "", ErrCallEnded
-	default:
-	}
-	l, err := s.reserveTalk(mic, opt)
-	if err != nil {
-		mic.Close()
-		return nil, "", err
-	}
-	answer, err := l.start(ctx, offer)
-	if err != nil {
-		l.close(endSetupFailed)
-		return nil, "", err
-	}
-	return l, answer, nil
-}
-
-// reserveTalk registers a talker within the node's limit, and follows the
-// call's end.
-func (s *Server) reserveTalk(mic Mic, opt TalkOptions) (*Peer, error) {
-	id, err := newSessionID()
-	if err != nil {
-		return nil, err
-	}
-	log := opt.Log
-	if log == nil {
-		log = s.log.With("call_id", mic.ID())
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case s.closed:
-		return nil, ErrClosed
-	case len(s.peers) >= s.cfg.MaxListeners:
-		return nil, &CapacityError{Limit: s.cfg.MaxListeners}
-	}
-	l := &Peer{id: id, srv: s, mic: mic, owner: opt.Owner, log: log, started: time.Now(), done: make(chan struct{})}
-	l.timer = s.afterFunc(s.cfg.HandshakeTimeout, l.handshakeExpired)
-	s.peers[id] = l
-	s.metrics.talkers.Inc()
-	s.wg.Add(1)
-	go func() { // owned by the server: Close waits for it
-		defer s.wg.Done()
-		select {
-		case <-mic.Done():
-			l.closeAsync(endCallEnded)
-		case <-l.done:
-		}
-	}()
-	return l, nil
+	return l, answer, err
 }
 
 // onTrack starts receiving the supervisor's track. It is a pion callback;

@@ -50,12 +50,7 @@ func NewClient(sections int) (*Client, string, error) {
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		return nil, "", err
 	}
-	var se webrtc.SettingEngine
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	pc, err := loopbackPeer(me)
 	if err != nil {
 		return nil, "", err
 	}
@@ -74,18 +69,39 @@ func NewClient(sections int) (*Client, string, error) {
 		c.mu.Unlock()
 	})
 	pc.OnTrack(c.read)
+	offer, err := offerGathered(pc)
+	if err != nil {
+		return nil, "", err
+	}
+	return c, offer, nil
+}
+
+// loopbackPeer is a PeerConnection with the codecs of me that gathers
+// loopback IPv4 candidates only, as the servers under test listen there.
+func loopbackPeer(me *webrtc.MediaEngine) (*webrtc.PeerConnection, error) {
+	var se webrtc.SettingEngine
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+}
+
+// offerGathered makes pc's offer and returns it once every candidate is
+// gathered in it; on failure pc is closed.
+func offerGathered(pc *webrtc.PeerConnection) (string, error) {
 	offer, err := pc.CreateOffer(nil)
 	if err != nil {
 		_ = pc.Close()
-		return nil, "", err
+		return "", err
 	}
 	gathered := webrtc.GatheringCompletePromise(pc)
 	if err := pc.SetLocalDescription(offer); err != nil {
 		_ = pc.Close()
-		return nil, "", err
+		return "", err
 	}
 	<-gathered
-	return c, pc.LocalDescription().SDP, nil
+	return pc.LocalDescription().SDP, nil
 }
 
 func (c *Client) notifyLocked() {

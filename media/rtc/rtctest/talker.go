@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"slices"
 	"sync"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 	pionmedia "github.com/pion/webrtc/v4/pkg/media"
 
@@ -41,12 +39,7 @@ func NewTalker() (*Talker, string, error) {
 	}, webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, "", err
 	}
-	var se webrtc.SettingEngine
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	pc, err := loopbackPeer(me)
 	if err != nil {
 		return nil, "", err
 	}
@@ -67,18 +60,11 @@ func NewTalker() (*Talker, string, error) {
 		t.changed = make(chan struct{})
 		t.mu.Unlock()
 	})
-	offer, err := pc.CreateOffer(nil)
+	offer, err := offerGathered(pc)
 	if err != nil {
-		_ = pc.Close()
 		return nil, "", err
 	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		_ = pc.Close()
-		return nil, "", err
-	}
-	<-gathered
-	return t, pc.LocalDescription().SDP, nil
+	return t, offer, nil
 }
 
 // Answer applies the server's answer; ICE and DTLS start.
