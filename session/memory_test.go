@@ -36,18 +36,26 @@ func (n *nearPatterns) SimilarPatterns(_ context.Context, _ store.OrgID, f store
 	return []store.ScoredPattern{{Pattern: n.near, Similarity: 0.8}}, nil
 }
 
-// answersModel answers every turn with the rule agent and keeps the
-// answers each request carried.
-type answersModel struct {
+// recordingModel answers every turn with the rule agent and keeps each
+// request it was given.
+type recordingModel struct {
 	mu       sync.Mutex
-	requests [][]ai.Answer
+	requests []ai.ChatRequest
 }
 
-func (m *answersModel) Chat(ctx context.Context, req ai.ChatRequest) (ai.ChatStream, error) {
+func (m *recordingModel) Chat(ctx context.Context, req ai.ChatRequest) (ai.ChatStream, error) {
 	m.mu.Lock()
-	m.requests = append(m.requests, slices.Clone(req.Answers))
+	req.Messages, req.Answers = slices.Clone(req.Messages), slices.Clone(req.Answers)
+	m.requests = append(m.requests, req)
 	m.mu.Unlock()
 	return local.NewRuleAgent().Chat(ctx, req)
+}
+
+// all is every request so far.
+func (m *recordingModel) all() []ai.ChatRequest {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.requests)
 }
 
 // TestTheCallersFirstWordsBringTheirPatterns: after the caller's first
@@ -60,7 +68,7 @@ func TestTheCallersFirstWordsBringTheirPatterns(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := &nearPatterns{near: store.Pattern{ID: "p1", Trigger: "do you ship to canada", Response: "Yes, within five days."}}
-	model := &answersModel{}
+	model := &recordingModel{}
 	ts := newTestServerWith(t, nil, func(d *session.Deps) {
 		agent := store.DefaultAgent()
 		agent.OrgID = "org-a"
@@ -86,10 +94,8 @@ func TestTheCallersFirstWordsBringTheirPatterns(t *testing.T) {
 	if queries != 1 {
 		t.Errorf("%d similarity reads, want one after the first words", queries)
 	}
-	model.mu.Lock()
-	defer model.mu.Unlock()
-	if len(model.requests) != 2 || len(model.requests[1]) != 1 || model.requests[1][0].Answer != "Yes, within five days." {
-		t.Fatalf("answers the model was given per turn: %+v", model.requests)
+	if reqs := model.all(); len(reqs) != 2 || len(reqs[1].Answers) != 1 || reqs[1].Answers[0].Answer != "Yes, within five days." {
+		t.Fatalf("answers the model was given per turn: %+v", reqs)
 	}
 	if !slices.ContainsFunc(sum.Transcript, func(tn session.Turn) bool {
 		// What the caller heard of it before the test hung up.

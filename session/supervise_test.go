@@ -1,12 +1,10 @@
 package session_test
 
 import (
-	"context"
 	"errors"
 	"math"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,26 +14,6 @@ import (
 	"github.com/iace/iace/session"
 	"github.com/iace/iace/store"
 )
-
-// requestsModel answers with the rule agent and keeps every request's
-// messages.
-type requestsModel struct {
-	mu       sync.Mutex
-	requests [][]ai.Message
-}
-
-func (m *requestsModel) Chat(ctx context.Context, req ai.ChatRequest) (ai.ChatStream, error) {
-	m.mu.Lock()
-	m.requests = append(m.requests, slices.Clone(req.Messages))
-	m.mu.Unlock()
-	return local.NewRuleAgent().Chat(ctx, req)
-}
-
-func (m *requestsModel) all() [][]ai.Message {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return slices.Clone(m.requests)
-}
 
 // supervisorTone is the supervisor's voice in these tests: 1.5 kHz, far
 // from the agent's tones (220-440 Hz), on for 600 ms and off for 600 ms,
@@ -100,7 +78,7 @@ func speakInto(v *session.Voice, frames [][]byte, stop <-chan struct{}) {
 // call goes back to monitor. Each switch is an event of the record and a
 // live event.
 func TestASupervisorWhispersTakesOverAndBargesIn(t *testing.T) {
-	model := &requestsModel{}
+	model := &recordingModel{}
 	agent := store.DefaultAgent()
 	agent.OrgID = "org-a"
 	ts := newTestServerWith(t, nil, func(d *session.Deps) {
@@ -156,9 +134,9 @@ func TestASupervisorWhispersTakesOverAndBargesIn(t *testing.T) {
 	if len(reqs) != 1 {
 		t.Fatalf("%d model requests, want 1", len(reqs))
 	}
-	last := reqs[0][len(reqs[0])-1]
-	if last.Role != ai.RoleSystem || !strings.Contains(last.Content, guidance) || reqs[0][len(reqs[0])-2].Role != ai.RoleUser {
-		t.Errorf("the request after the whisper ends with %+v, want the guidance after the caller's words", reqs[0][len(reqs[0])-2:])
+	msgs := reqs[0].Messages
+	if last := msgs[len(msgs)-1]; last.Role != ai.RoleSystem || !strings.Contains(last.Content, guidance) || msgs[len(msgs)-2].Role != ai.RoleUser {
+		t.Errorf("the request after the whisper ends with %+v, want the guidance after the caller's words", msgs[len(msgs)-2:])
 	}
 
 	// Takeover: the supervisor's microphone reaches the caller; the AI
@@ -245,7 +223,7 @@ func TestASupervisorWhispersTakesOverAndBargesIn(t *testing.T) {
 	if !slices.Equal(live, []session.SupervisorRole{"whisper", "takeover", "barge", "monitor"}) {
 		t.Errorf("live role events %q", live)
 	}
-	if reqs := model.all(); len(reqs) < 2 || !slices.ContainsFunc(reqs[1], func(m ai.Message) bool {
+	if reqs := model.all(); len(reqs) < 2 || !slices.ContainsFunc(reqs[1].Messages, func(m ai.Message) bool {
 		return m.Role == ai.RoleSystem && strings.Contains(m.Content, "handed the call back")
 	}) {
 		t.Errorf("after the takeover the model was not told it has the call again")
