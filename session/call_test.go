@@ -192,3 +192,25 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond) //nolint:forbidigo // polling an observable state, not ordering a race
 	}
 }
+
+// TestASilentCallIsRepromptedThenEnded: a caller who says nothing after
+// the greeting hears the reprompt after the idle timeout, and the call
+// ends caller_silent after as long again, with the reprompt in its
+// transcript.
+func TestASilentCallIsRepromptedThenEnded(t *testing.T) {
+	ts := newTestServer(t, func(c *session.Config, _ *telnyx.ConnConfig) { c.IdleTimeout = time.Second })
+	p := dialPeer(t, ts.url, map[string]string{local.SimScriptParam: "hello"})
+	p.expect("greeting end mark", 10*time.Second, isMark("t1-end"))
+	p.expect("the reprompt", 5*time.Second, isMark("t2-start"))
+	sum := ts.summary(t)
+	p.close()
+	if sum.EndReason != session.EndCallerSilent {
+		t.Errorf("end reason %q, want caller_silent", sum.EndReason)
+	}
+	if n := len(sum.Transcript); n != 2 || sum.Transcript[1].Text != "Are you still there?" {
+		t.Errorf("transcript %+v, want the greeting and the reprompt", sum.Transcript)
+	}
+	if o := sum.EndReason.Outcome(false); o != store.OutcomeAbandoned {
+		t.Errorf("a caller who never spoke: %q, want abandoned", o)
+	}
+}

@@ -17,6 +17,11 @@ type Config struct {
 	ReorderDepth int
 	// MaxDuration ends calls that last longer.
 	MaxDuration time.Duration
+	// IdleTimeout is an agent's silence bound unless it sets its own
+	// (store.AgentSettings.IdleTimeoutSeconds): 30 s.
+	IdleTimeout time.Duration
+	// Reprompt is what an agent without its own says to a silent caller.
+	Reprompt string
 	// TranscriptTimeout is how long to wait for the final transcript after the
 	// caller stopped speaking before giving up on that utterance.
 	TranscriptTimeout time.Duration
@@ -49,6 +54,8 @@ func DefaultConfig() Config {
 		VAD:               vad.DefaultConfig(),
 		ReorderDepth:      2,
 		MaxDuration:       time.Hour,
+		IdleTimeout:       30 * time.Second,
+		Reprompt:          "Are you still there?",
 		TranscriptTimeout: 2 * time.Second,
 		PlaybackGrace:     2 * time.Second,
 		MaxHistory:        40,
@@ -71,6 +78,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxDuration < time.Minute {
 		errs = append(errs, fmt.Errorf("max duration %v: want at least 1m", c.MaxDuration))
+	}
+	if c.IdleTimeout <= 0 || c.IdleTimeout > time.Hour || strings.TrimSpace(c.Reprompt) == "" {
+		errs = append(errs, fmt.Errorf("idle timeout %v: want more than 0 and at most 1h, with a reprompt", c.IdleTimeout))
 	}
 	if c.TranscriptTimeout <= 0 || c.PlaybackGrace <= 0 {
 		errs = append(errs, errors.New("transcript timeout and playback grace must be > 0"))

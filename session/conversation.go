@@ -257,6 +257,7 @@ func (s *Session) closeTurn(heard string, interrupted bool) {
 	t.cancel()
 	s.turn = nil
 	s.playedBy = time.Time{}
+	s.idle.touch(time.Now()) // the silence, if any, starts when the agent stops
 	if heard != "" {
 		if t.answers {
 			s.appendHistory(ai.Message{Role: ai.RoleAssistant, Content: heard})

@@ -35,10 +35,13 @@ const (
 	EndProviderFailure EndReason = "provider_failure"
 	// EndOperator: an operator ended the call through the API.
 	EndOperator EndReason = "operator"
+	// EndCallerSilent: the caller said nothing for the idle timeout, was
+	// asked whether they were still there, and said nothing again.
+	EndCallerSilent EndReason = "caller_silent"
 )
 
 var allEndReasons = []EndReason{EndHangup, EndPeerGone, EndMediaTimeout, EndAgentHangup, EndTransfer,
-	EndTransferFailed, EndMaxDuration, EndDrain, EndShutdown, EndTransportError, EndProviderFailure, EndOperator}
+	EndTransferFailed, EndMaxDuration, EndDrain, EndShutdown, EndTransportError, EndProviderFailure, EndOperator, EndCallerSilent}
 
 // closeCode is the WebSocket close code IACE sends for the reason.
 func (r EndReason) closeCode() int {
@@ -62,7 +65,7 @@ func (r EndReason) Outcome(callerSpoke bool) store.Outcome {
 		return store.OutcomeEscalated
 	case EndAgentHangup:
 		return store.OutcomeResolved
-	case EndHangup, EndPeerGone, EndOperator, EndMaxDuration:
+	case EndHangup, EndPeerGone, EndOperator, EndMaxDuration, EndCallerSilent:
 		if callerSpoke {
 			return store.OutcomeResolved
 		}

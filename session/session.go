@@ -98,6 +98,7 @@ type Session struct {
 	ending        EndReason
 	stats         CallStats
 	whispers      []string // a supervisor's guidance for the next reply
+	idle          idleClock
 	// custTools answers the model's customer tools; made on first use and
 	// shared with the turns, it locks its own state.
 	custTools *customerTools
@@ -147,6 +148,8 @@ func (s *Session) run(ctx context.Context) EndReason {
 		s.scoring.Wait()
 	}()
 	s.escalateAt = s.escalationDeadline()
+	s.idle = idleClock{timeout: s.idleTimeout()}
+	s.idle.touch(time.Now())
 	s.fetchPatterns(ctx)
 	s.fetchCaller(ctx)
 	s.updatePrediction(ctx) // the prior, from what is known before anyone speaks
@@ -225,6 +228,7 @@ func (s *Session) setState(st State) {
 func (s *Session) agentTalking() bool { return s.turn != nil && s.turn.audio && !s.turn.cleared }
 
 func (s *Session) onSpeechStart(at time.Time) {
+	s.idle.callerSpoke(at)
 	s.utterance = utterance{active: true, startedAt: at.Add(-s.eng.cfg.VAD.MinSpeech), backchannel: s.agentTalking()}
 }
 
@@ -260,6 +264,7 @@ func (s *Session) onBargeIn() {
 func (s *Session) onSpeechEnd(ctx context.Context, at time.Time) {
 	u := s.utterance
 	s.utterance = utterance{}
+	s.idle.touch(at)
 	if !u.active || u.backchannel {
 		return // a backchannel while the agent talked is not a turn
 	}
@@ -331,12 +336,15 @@ func (s *Session) onTimer(ctx context.Context, now time.Time) {
 		s.log.Debug("end mark not echoed; taking the reply as played")
 		s.onPlayed()
 	}
+	if s.ending == "" {
+		s.onIdle(ctx, now)
+	}
 }
 
 // armTimer points the session's one timer at the earliest deadline.
 func (s *Session) armTimer() {
 	next := s.endAt
-	for _, t := range []time.Time{s.awaitText, s.playedBy, s.escalateAt} {
+	for _, t := range []time.Time{s.awaitText, s.playedBy, s.escalateAt, s.idle.at} {
 		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
 			next = t
 		}

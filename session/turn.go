@@ -52,6 +52,7 @@ const (
 	turnReply    = "reply"
 	turnHolding  = "holding"
 	turnHandoff  = "handoff"
+	turnReprompt = "reprompt"
 )
 
 type spokenSentence struct {

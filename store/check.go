@@ -50,10 +50,12 @@ func (a *Agent) Check() error {
 	return a.Settings.Check()
 }
 
-// Check applies the rules of an agent's privacy settings: a purpose for
+// Check applies the rules of an agent's settings: a purpose for
 // collecting digits of at most MaxCollectDigitsLen bytes, with no control
 // characters, trimmed (blank turns collecting off); a verifier name that
-// ValidVerifierName accepts, or none; a known learning mode, or none.
+// ValidVerifierName accepts, or none; a known learning mode, or none; an
+// idle timeout in bounds or 0; a reprompt of at most MaxRepromptLen bytes,
+// trimmed, with no control characters.
 func (s *AgentSettings) Check() error {
 	s.CollectDigits = strings.TrimSpace(s.CollectDigits)
 	switch {
@@ -65,6 +67,15 @@ func (s *AgentSettings) Check() error {
 		return invalidf("verify_caller %q is not a verifier name (lower-case letters, digits, _)", s.VerifyCaller)
 	case !s.Learning.Valid():
 		return invalidf("learning %q is not on, off or approve", s.Learning)
+	case s.IdleTimeoutSeconds != 0 && (s.IdleTimeoutSeconds < MinIdleTimeoutSeconds || s.IdleTimeoutSeconds > MaxIdleTimeoutSeconds):
+		return invalidf("idle_timeout_seconds %d: want 0 (the node's default) or %d to %d", s.IdleTimeoutSeconds, MinIdleTimeoutSeconds, MaxIdleTimeoutSeconds)
+	}
+	s.Reprompt = strings.TrimSpace(s.Reprompt)
+	switch {
+	case len(s.Reprompt) > MaxRepromptLen:
+		return invalidf("reprompt is %d bytes, more than %d", len(s.Reprompt), MaxRepromptLen)
+	case strings.ContainsFunc(s.Reprompt, unicode.IsControl):
+		return invalidf("reprompt holds a control character")
 	}
 	return nil
 }

@@ -76,7 +76,24 @@ type AgentSettings struct {
 	// LearningOn (or empty, the default), LearningOff, or LearningApprove,
 	// where what is learned waits, pending, for someone to approve it.
 	Learning LearningMode `json:"learning,omitempty"`
+	// IdleTimeoutSeconds bounds the caller's silence: after this long
+	// without the caller speaking (and the agent not speaking either), the
+	// agent says Reprompt once, and after as long again the call ends
+	// (caller_silent). 0, the default, takes the node's
+	// (--idle-timeout, 30 s); MinIdleTimeoutSeconds to
+	// MaxIdleTimeoutSeconds otherwise.
+	IdleTimeoutSeconds int `json:"idle_timeout_seconds,omitempty"`
+	// Reprompt is what the agent says to a silent caller, at most
+	// MaxRepromptLen bytes; empty: "Are you still there?".
+	Reprompt string `json:"reprompt,omitempty"`
 }
+
+// Bounds of AgentSettings.IdleTimeoutSeconds and .Reprompt.
+const (
+	MinIdleTimeoutSeconds = 5
+	MaxIdleTimeoutSeconds = 3600
+	MaxRepromptLen        = 300
+)
 
 // LearningMode is whether and how an agent learns from its finished calls
 // (AgentSettings.Learning).

@@ -47,6 +47,10 @@ func TestPrivacySettingsAndVerifiersAreChecked(t *testing.T) {
 		"a digits purpose too long":      agent(AgentSettings{CollectDigits: strings.Repeat("x", MaxCollectDigitsLen+1)}).Check(),
 		"a digits purpose with newlines": agent(AgentSettings{CollectDigits: "order\nnumber"}).Check(),
 		"an odd verifier name":           agent(AgentSettings{VerifyCaller: "Date of Birth"}).Check(),
+		"an idle timeout of 2 s":         agent(AgentSettings{IdleTimeoutSeconds: 2}).Check(),
+		"an idle timeout of two hours":   agent(AgentSettings{IdleTimeoutSeconds: 7200}).Check(),
+		"a reprompt with a newline":      agent(AgentSettings{Reprompt: "hello?\nanyone?"}).Check(),
+		"a reprompt too long":            agent(AgentSettings{Reprompt: strings.Repeat("x", MaxRepromptLen+1)}).Check(),
 		"a PIN kept in clear":            customer(map[string]string{"pin": "4321"}).Check(),
 		"a verifier with an odd name":    customer(map[string]string{"PIN!": pin}).Check(),
 	} {
@@ -54,12 +58,12 @@ func TestPrivacySettingsAndVerifiersAreChecked(t *testing.T) {
 			t.Errorf("%s: %v, want ErrInvalid", name, err)
 		}
 	}
-	a := agent(AgentSettings{CollectDigits: "  order number  ", VerifyCaller: "date_of_birth"})
+	a := agent(AgentSettings{CollectDigits: "  order number  ", VerifyCaller: "date_of_birth", IdleTimeoutSeconds: 20, Reprompt: " Hello? "})
 	if err := errors.Join(a.Check(), customer(map[string]string{"pin": pin}).Check()); err != nil {
 		t.Fatal(err)
 	}
-	if a.Settings.CollectDigits != "order number" {
-		t.Errorf("purpose %q, want it trimmed", a.Settings.CollectDigits)
+	if a.Settings.CollectDigits != "order number" || a.Settings.Reprompt != "Hello?" {
+		t.Errorf("purpose %q, reprompt %q: want them trimmed", a.Settings.CollectDigits, a.Settings.Reprompt)
 	}
 	full := DefaultAgent()
 	full.Settings.VerifyCaller = "no such name!"

@@ -181,6 +181,8 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.Float64Var(&s.VAD.ThresholdDB, "vad-threshold-db", s.VAD.ThresholdDB, "speech must be this far above the adaptive noise floor, dB")
 	fs.IntVar(&s.ReorderDepth, "reorder-depth", s.ReorderDepth, "later frames that may arrive before a missing frame is concealed")
 	fs.DurationVar(&s.MaxDuration, "max-call-duration", s.MaxDuration, "calls longer than this are ended")
+	fs.DurationVar(&s.IdleTimeout, "idle-timeout", s.IdleTimeout,
+		"after this long without the caller speaking the agent asks whether they are still there, after as long again the call ends (caller_silent); an agent's settings.idle_timeout_seconds overrides it")
 	fs.DurationVar(&s.TranscriptTimeout, "transcript-timeout", s.TranscriptTimeout, "wait for the final transcript after the caller stops")
 	fs.DurationVar(&s.PlaybackGrace, "playback-grace", s.PlaybackGrace, "a reply counts as played this long after its audio ran out if Telnyx echoes no mark")
 

@@ -30,6 +30,9 @@ type settingsBody struct {
 	VerifyCaller  string `json:"verify_caller,omitempty" maxLength:"32" pattern:"^[a-z][a-z0-9_]*$" doc:"The customer verifier (e.g. pin, date_of_birth) a caller must answer before the agent is told anything personal about the customer; empty: never"`
 	// Learning from finished calls (store.AgentSettings.Learning).
 	Learning store.LearningMode `json:"learning,omitempty" enum:"on,off,approve" doc:"Whether finished calls teach the agent patterns: on (the default), off, or approve (learned patterns wait, pending, for approval)"`
+	// The silence bound (store.AgentSettings.IdleTimeoutSeconds).
+	IdleTimeoutSeconds int    `json:"idle_timeout_seconds,omitempty" minimum:"0" maximum:"3600" doc:"After this long without the caller speaking, the agent says reprompt once, and after as long again the call ends (caller_silent); 0: the node's default (--idle-timeout, 30 s), else 5 to 3600"`
+	Reprompt           string `json:"reprompt,omitempty" maxLength:"300" doc:"What the agent says to a silent caller; empty: the node's (Are you still there?)"`
 }
 
 // escalationBody are the rules that hand a call to a human.
