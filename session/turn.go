@@ -218,22 +218,14 @@ func fixed(ctx context.Context, text string, out chan<- string) {
 	}
 }
 
-// speak synthesizes each sentence and queues its audio. The first frame of the
-// turn is followed by its start mark, the last by its end mark, so Telnyx's
-// echoes tell when the caller began and finished hearing it. When the
-// synthesizer fails, the rest of the turn is dropped (a reply with a hole in
-// it misleads more than none) and the session falls back.
+// speak synthesizes each sentence and queues its audio through an
+// utteranceWriter, which places the turn's marks, so Telnyx's echoes tell
+// when the caller began and finished hearing it. When the synthesizer
+// fails, the rest of the turn is dropped (a reply with a hole in it
+// misleads more than none) and the session falls back.
 func (w *turnWorker) speak(ctx context.Context, in <-chan string) {
-	frame := w.playout.Format().FrameBytes()
+	u := &utteranceWriter{out: w.playout, gen: w.gen, turn: w.id, frame: w.playout.Format().FrameBytes()}
 	buf := make([]byte, 4096)
-	var head []byte // audio held until the turn's first whole frame
-	started := false
-	var pos int64
-	queue := func(b []byte) bool {
-		end, ok := w.playout.Write(w.gen, b)
-		pos = end
-		return ok
-	}
 	for text := range in {
 		ttsStart := time.Now()
 		rc, err := w.synth.Synthesize(ctx, ai.SpeechRequest{Text: text, Voice: w.voice, Language: w.lang, Format: w.playout.Format()})
@@ -244,39 +236,24 @@ func (w *turnWorker) speak(ctx context.Context, in <-chan string) {
 			break
 		}
 		var firstByte time.Time
-		start := int64(-1)
+		start := int64(-1) // where the sentence's audio begins on the timeline
 		failed := false
 		for {
 			n, rerr := rc.Read(buf)
-			data := buf[:n]
-			if n > 0 && firstByte.IsZero() {
-				firstByte = time.Now()
-			}
-			if n > 0 && !started {
-				head = append(head, data...)
-				data = nil
-				if len(head) >= frame {
-					if !queue(head[:frame]) {
-						_ = rc.Close()
-						return
-					}
-					start = pos - int64(frame)
-					if _, ok := w.playout.Mark(w.gen, markName(w.id, "start")); !ok {
-						_ = rc.Close()
-						return
-					}
-					started = true
-					w.send(ctx, turnEvent{kind: evFirstAudio, at: time.Now(), ttsStart: ttsStart, ttsFirstByte: firstByte})
-					data = head[frame:]
+			if n > 0 {
+				if firstByte.IsZero() {
+					firstByte = time.Now()
 				}
-			}
-			if len(data) > 0 {
-				if start < 0 {
-					start = pos
-				}
-				if !queue(data) {
+				at, first, ok := u.write(buf[:n])
+				if !ok {
 					_ = rc.Close()
 					return
+				}
+				if start < 0 {
+					start = at
+				}
+				if first {
+					w.send(ctx, turnEvent{kind: evFirstAudio, at: time.Now(), ttsStart: ttsStart, ttsFirstByte: firstByte})
 				}
 			}
 			if rerr != nil {
@@ -295,26 +272,99 @@ func (w *turnWorker) speak(ctx context.Context, in <-chan string) {
 			break // the part of the sentence that came is queued; no more
 		}
 		if start >= 0 {
-			w.send(ctx, turnEvent{kind: evSentence, sentence: spokenSentence{text: text, start: start, end: pos}})
+			w.send(ctx, turnEvent{kind: evSentence, sentence: spokenSentence{text: text, start: start, end: u.pos}})
 		}
 	}
 	if ctx.Err() != nil {
 		return
 	}
-	if !started && len(head) > 0 { // a turn shorter than one frame
-		if !queue(head) {
-			return
-		}
-		w.send(ctx, turnEvent{kind: evFirstAudio, at: time.Now()})
-		started = true
+	end, first, ok := u.end()
+	if !ok {
+		return
 	}
-	end := int64(-1)
-	if started {
-		p, ok := w.playout.Mark(w.gen, markName(w.id, "end"))
-		if !ok {
-			return
-		}
-		end = p
+	if first { // a turn shorter than one frame
+		w.send(ctx, turnEvent{kind: evFirstAudio, at: time.Now()})
 	}
 	w.send(ctx, turnEvent{kind: evDone, endPos: end})
+}
+
+// utterancePlayout is what an utteranceWriter writes to (*media.Playout).
+type utterancePlayout interface {
+	Write(gen uint64, audio []byte) (end int64, ok bool)
+	Mark(gen uint64, name string) (pos int64, ok bool)
+}
+
+// utteranceWriter queues one turn's audio on the call's playout: the
+// audio is held until it makes a whole frame, which goes out followed by
+// the turn's start mark; the rest is queued as it comes; end places the
+// end mark after the last of it. Every method reports false once the
+// playout refuses (a clear started a new generation, or the call ended):
+// the turn is over. One goroutine uses it.
+type utteranceWriter struct {
+	out     utterancePlayout
+	gen     uint64
+	turn    int // the turn's id, in its marks' names
+	frame   int // bytes of one frame
+	head    []byte
+	started bool  // the first frame and the start mark are queued
+	pos     int64 // the timeline position after the audio queued
+}
+
+// write queues b. It returns where b's audio begins on the timeline (-1
+// while it is held for the turn's first whole frame) and whether it
+// completed that first frame (the reply's first audio).
+func (u *utteranceWriter) write(b []byte) (at int64, first, ok bool) {
+	if u.started {
+		at = u.pos
+		return at, false, u.queue(b)
+	}
+	u.head = append(u.head, b...)
+	if len(u.head) < u.frame {
+		return -1, false, true
+	}
+	if !u.queue(u.head[:u.frame]) {
+		return -1, false, false
+	}
+	at = u.pos - int64(u.frame)
+	if _, ok := u.out.Mark(u.gen, markName(u.turn, "start")); !ok {
+		return -1, false, false
+	}
+	u.started = true
+	rest := u.head[u.frame:]
+	u.head = nil
+	if len(rest) > 0 && !u.queue(rest) {
+		return -1, false, false
+	}
+	return at, true, true
+}
+
+// end queues what is held (a turn shorter than one frame: first is true
+// then, and it has no start mark) and places the end mark; end is its
+// position, -1 for a turn that had no audio.
+func (u *utteranceWriter) end() (end int64, first, ok bool) {
+	if !u.started && len(u.head) > 0 {
+		if !u.queue(u.head) {
+			return -1, false, false
+		}
+		u.head, u.started, first = nil, true, true
+	}
+	if !u.started {
+		return -1, false, true
+	}
+	p, ok := u.out.Mark(u.gen, markName(u.turn, "end"))
+	if !ok {
+		return -1, false, false
+	}
+	return p, first, true
+}
+
+func (u *utteranceWriter) queue(b []byte) bool {
+	end, ok := u.out.Write(u.gen, b)
+	u.pos = end
+	return ok
+}
+
+// String describes the writer for logs and test failures.
+func (u *utteranceWriter) String() string {
+	return fmt.Sprintf("turn %d gen %d: started %v, %d bytes held, at %d", u.turn, u.gen, u.started, len(u.head), u.pos)
 }
