@@ -108,9 +108,11 @@ var ErrUnavailable = errors.New("ai: provider unavailable")
 
 // TranscribeConfig configures one call's transcription stream.
 type TranscribeConfig struct {
-	// SampleRate of the PCM16 audio passed to Send.
-	SampleRate int
-	Language   string
+	// Format is the call's wire format (PCMU or PCMA at 8 kHz, L16 at
+	// 16 kHz...): Send gets the caller's frames in it, as they came. A
+	// stream that needs another format converts inside itself.
+	Format   media.Format
+	Language string
 	// Params are the stream's custom parameters (Telnyx start.custom_parameters).
 	// The offline simulator transcriber reads its script from them.
 	Params map[string]string
@@ -122,9 +124,12 @@ type TranscribeConfig struct {
 // the stream's reader goroutine, EndOfSpeech and Close from the session's:
 // implementations must allow that.
 type TranscriptStream interface {
-	// Send passes one frame of PCM16 caller audio at the configured rate. It
-	// must not block: a stream that cannot keep up drops and counts.
-	Send(pcm []int16) error
+	// Send passes one frame of caller audio in the configured Format, the
+	// bytes as they came off the wire (the call's reader decodes only for
+	// its VAD). frame is the caller's buffer, reused once Send returns: a
+	// stream copies what it keeps. Send must not block: a stream that
+	// cannot keep up drops and counts.
+	Send(frame []byte) error
 	// EndOfSpeech tells the stream that the VAD found the end of an utterance:
 	// a VAD-cut transcriber transcribes what it holds, a streaming one finalizes.
 	EndOfSpeech() error

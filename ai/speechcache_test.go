@@ -55,7 +55,7 @@ func trySynth(ctx context.Context, c *ai.SpeechCache, text string) ([]byte, erro
 
 func TestSpeechCacheSecondRequestIsAHitWithIdenticalBytes(t *testing.T) {
 	src := &fakeSpeech{}
-	c := ai.NewSpeechCache(src, 8, 200)
+	c := ai.NewSpeechCache(src, ai.DefaultSpeechCacheBytes, 200)
 	first := synth(t, c, "Hello, thanks for calling.")
 	second := synth(t, c, "Hello, thanks for calling.")
 	if !bytes.Equal(first, second) {
@@ -68,7 +68,7 @@ func TestSpeechCacheSecondRequestIsAHitWithIdenticalBytes(t *testing.T) {
 
 func TestSpeechCacheKeysOnVoiceAndFormat(t *testing.T) {
 	src := &fakeSpeech{}
-	c := ai.NewSpeechCache(src, 8, 200)
+	c := ai.NewSpeechCache(src, ai.DefaultSpeechCacheBytes, 200)
 	reqs := []ai.SpeechRequest{
 		{Text: "Hi", Voice: "en-us", Format: media.PCMU8k},
 		{Text: "Hi", Voice: "en-gb", Format: media.PCMU8k},
@@ -92,7 +92,7 @@ func TestSpeechCacheKeysOnVoiceAndFormat(t *testing.T) {
 
 func TestSpeechCacheDoesNotKeepAStreamClosedEarly(t *testing.T) {
 	src := &fakeSpeech{}
-	c := ai.NewSpeechCache(src, 8, 200)
+	c := ai.NewSpeechCache(src, ai.DefaultSpeechCacheBytes, 200)
 	rc, err := c.Synthesize(t.Context(), ai.SpeechRequest{Text: "Hello", Format: media.PCMU8k})
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +112,7 @@ func TestSpeechCacheDoesNotKeepAStreamClosedEarly(t *testing.T) {
 
 func TestSpeechCacheDoesNotKeepAFailedStream(t *testing.T) {
 	src := &fakeSpeech{failText: "Hello"}
-	c := ai.NewSpeechCache(src, 8, 200)
+	c := ai.NewSpeechCache(src, ai.DefaultSpeechCacheBytes, 200)
 	for range 2 {
 		rc, err := c.Synthesize(t.Context(), ai.SpeechRequest{Text: "Hello", Format: media.PCMU8k})
 		if err != nil {
@@ -128,23 +128,108 @@ func TestSpeechCacheDoesNotKeepAFailedStream(t *testing.T) {
 	}
 }
 
-func TestSpeechCacheEvictsTheLeastRecentlyUsed(t *testing.T) {
+func TestSpeechCacheStaysWithinItsByteBound(t *testing.T) {
 	src := &fakeSpeech{}
-	c := ai.NewSpeechCache(src, 2, 200)
-	synth(t, c, "a")
-	synth(t, c, "b")
-	synth(t, c, "a") // hit, a is now the most recent
-	synth(t, c, "c") // evicts b
-	synth(t, c, "a") // hit
-	synth(t, c, "b") // miss again
-	if c.Hits() != 2 || c.Misses() != 4 || c.Len() != 2 {
-		t.Errorf("hits %d misses %d len %d, want 2 4 2", c.Hits(), c.Misses(), c.Len())
+	const bound = 20 << 10
+	c := ai.NewSpeechCache(src, bound, 200)
+	const n = 40 // about 2.5 KiB each: five times the bound
+	var total int
+	for i := range n {
+		total += len(synth(t, c, fmt.Sprintf("sentence %d", i)))
+		if b := c.Bytes(); b > bound {
+			t.Fatalf("after %d sentences the cache holds %d bytes, over its bound of %d", i+1, b, bound)
+		}
 	}
+	if total < 4*bound {
+		t.Fatalf("the test synthesized only %d bytes", total)
+	}
+	if l := c.Len(); l == 0 || l >= n {
+		t.Errorf("the cache holds %d of %d sentences; want some, not all", l, n)
+	}
+	// What was evicted is synthesized again.
+	misses, held := c.Misses(), c.Len()
+	for i := range n {
+		synth(t, c, fmt.Sprintf("sentence %d", i))
+	}
+	if again := c.Misses() - misses; again < n-uint64(held) {
+		t.Errorf("re-reading all %d sentences: %d misses, %d hits; want the evicted ones synthesized again", n, again, c.Hits())
+	}
+	if b := c.Bytes(); b > bound {
+		t.Errorf("the cache holds %d bytes, over its bound of %d", b, bound)
+	}
+}
+
+func TestSpeechCacheDoesNotKeepAudioLargerThanItsBound(t *testing.T) {
+	src := &fakeSpeech{}
+	c := ai.NewSpeechCache(src, 1000, 200) // one sentence is about 2.5 KiB
+	a, b := synth(t, c, "hello"), synth(t, c, "hello")
+	if bytes.Equal(a, b) || src.calls.Load() != 2 || c.Len() != 0 || c.Bytes() != 0 {
+		t.Errorf("audio over the whole bound was cached (calls %d, len %d, bytes %d)", src.calls.Load(), c.Len(), c.Bytes())
+	}
+}
+
+func TestSpeechCacheServesCachedAudioReadOnly(t *testing.T) {
+	c := ai.NewSpeechCache(&fakeSpeech{}, ai.DefaultSpeechCacheBytes, 200)
+	const text = "Thanks for calling."
+	// The call that synthesizes it scribbles over what it read.
+	first := synth(t, c, text)
+	want := bytes.Clone(first)
+	clear(first)
+
+	// A hit read into a buffer that is then scribbled over.
+	rc, err := c.Synthesize(t.Context(), ai.SpeechRequest{Text: text, Voice: "en-us", Format: media.PCMU8k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := make([]byte, 64)
+	for {
+		n, err := rc.Read(p)
+		clear(p[:n])
+		if err != nil {
+			break
+		}
+	}
+	closeOK(t, rc)
+
+	// A hit copied to a Writer that (against io.Writer's rules) scribbles
+	// over the slice it is given: a reader that handed it the cache's own
+	// slice (WriteTo) would let it change the entry.
+	rc, err = c.Synthesize(t.Context(), ai.SpeechRequest{Text: text, Voice: "en-us", Format: media.PCMU8k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w scribbler
+	if _, err := io.Copy(&w, rc); err != nil {
+		t.Fatal(err)
+	}
+	closeOK(t, rc)
+	if !bytes.Equal(w.got, want) {
+		t.Fatal("io.Copy of a hit did not deliver the cached audio")
+	}
+
+	if got := synth(t, c, text); !bytes.Equal(got, want) {
+		t.Error("what one call did to its audio changed what the next call got")
+	}
+	if c.Hits() != 3 || c.Misses() != 1 {
+		t.Errorf("hits %d misses %d, want 3 1", c.Hits(), c.Misses())
+	}
+}
+
+// scribbler keeps a copy of what it is given and then overwrites the slice,
+// as a buggy Writer might.
+type scribbler struct{ got []byte }
+
+func (s *scribbler) Write(p []byte) (int, error) {
+	s.got = append(s.got, p...)
+	for i := range p {
+		p[i] = 0xAA //nolint:staticcheck // SA1023: the point of the test is a Writer that breaks the rule
+	}
+	return len(p), nil
 }
 
 func TestSpeechCacheLongTextsPassThrough(t *testing.T) {
 	src := &fakeSpeech{}
-	c := ai.NewSpeechCache(src, 8, 10)
+	c := ai.NewSpeechCache(src, ai.DefaultSpeechCacheBytes, 10)
 	long := "This sentence is longer than ten bytes."
 	a, b := synth(t, c, long), synth(t, c, long)
 	if bytes.Equal(a, b) || src.calls.Load() != 2 || c.Len() != 0 {
@@ -152,18 +237,18 @@ func TestSpeechCacheLongTextsPassThrough(t *testing.T) {
 	}
 }
 
-func TestSpeechCacheDisabledWithNoEntries(t *testing.T) {
+func TestSpeechCacheDisabledWithNoBytes(t *testing.T) {
 	src := &fakeSpeech{}
 	c := ai.NewSpeechCache(src, 0, 100)
 	synth(t, c, "hi")
 	synth(t, c, "hi")
-	if src.calls.Load() != 2 {
-		t.Errorf("calls %d, want 2", src.calls.Load())
+	if src.calls.Load() != 2 || c.Len() != 0 || c.Bytes() != 0 {
+		t.Errorf("calls %d len %d bytes %d, want 2 0 0", src.calls.Load(), c.Len(), c.Bytes())
 	}
 }
 
 func TestSpeechCacheHonoursCancelledContextOnHit(t *testing.T) {
-	c := ai.NewSpeechCache(&fakeSpeech{}, 8, 100)
+	c := ai.NewSpeechCache(&fakeSpeech{}, ai.DefaultSpeechCacheBytes, 100)
 	synth(t, c, "hi")
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -174,7 +259,7 @@ func TestSpeechCacheHonoursCancelledContextOnHit(t *testing.T) {
 
 func TestSpeechCacheConcurrentMissesStayConsistent(t *testing.T) {
 	src := &fakeSpeech{}
-	c := ai.NewSpeechCache(src, 4, 100)
+	c := ai.NewSpeechCache(src, ai.DefaultSpeechCacheBytes, 100)
 	var wg sync.WaitGroup
 	results := make([][]byte, 16)
 	for i := range results {
@@ -204,7 +289,7 @@ func TestSpeechCacheConcurrentMissesStayConsistent(t *testing.T) {
 }
 
 func BenchmarkSpeechCacheHit(b *testing.B) {
-	c := ai.NewSpeechCache(&fakeSpeech{}, 8, 100)
+	c := ai.NewSpeechCache(&fakeSpeech{}, ai.DefaultSpeechCacheBytes, 100)
 	req := ai.SpeechRequest{Text: "Hello, thanks for calling.", Voice: "en-us", Format: media.PCMU8k}
 	buf := make([]byte, 4096)
 	for b.Loop() {

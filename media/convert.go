@@ -1,7 +1,9 @@
 package media
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 )
 
@@ -105,4 +107,76 @@ func (c *Converter) encode(dst []byte, pcm []int16) []byte {
 	dst = slices.Grow(dst, n)
 	m := EncodeTo(dst[len(dst):len(dst)+n], pcm, c.out.Encoding)
 	return dst[:len(dst)+m]
+}
+
+// convReadChunk is how much of its source a ConvertReader reads at a time.
+const convReadChunk = 4096
+
+// convMaxEmptyReads is how many reads in a row may return nothing before a
+// ConvertReader gives up with io.ErrNoProgress, as bufio does.
+const convMaxEmptyReads = 100
+
+// ConvertReader reads a stream of one Format from a source and yields it in
+// another, converted as it is read: the audio of each read of the source is
+// readable as soon as that read returns. The synthesizers use it to hand the
+// session their engine's audio in the call's format.
+//
+// When the source ends with io.EOF (or an error wrapping it) the converter is
+// flushed, its tail read, and then Read returns io.EOF. Another error of the
+// source is returned as it is once the audio converted before it has been
+// read, without the tail; so is every later Read. When the Converter's two
+// formats are equal, Read is the source's Read.
+//
+// A ConvertReader is not safe for concurrent use.
+type ConvertReader struct {
+	src     io.Reader
+	conv    *Converter
+	raw     []byte // one read of the source
+	out     []byte // converted audio; out[pos:] is not yet read
+	pos     int
+	err     error // sticky: io.EOF or the source's error
+	through bool  // the formats are equal: reads pass through
+}
+
+// NewConvertReader returns a reader of src through c, which it owns from then
+// on: src is read in c's input format, Read returns c's output format.
+func NewConvertReader(src io.Reader, c *Converter) *ConvertReader {
+	r := &ConvertReader{src: src, conv: c, through: c.in == c.out}
+	if !r.through {
+		r.raw = make([]byte, convReadChunk)
+	}
+	return r
+}
+
+// String prints the conversion, as Converter does.
+func (r *ConvertReader) String() string { return r.conv.String() }
+
+// Read fills p with converted audio.
+func (r *ConvertReader) Read(p []byte) (int, error) {
+	if r.through {
+		return r.src.Read(p)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for empty := 0; r.pos == len(r.out); {
+		if r.err != nil {
+			return 0, r.err
+		}
+		n, err := r.src.Read(r.raw)
+		r.out, r.pos = r.conv.Convert(r.out[:0], r.raw[:n]), 0
+		switch {
+		case errors.Is(err, io.EOF):
+			r.out, r.err = r.conv.Flush(r.out), io.EOF
+		case err != nil:
+			r.err = err
+		case n == 0:
+			if empty++; empty == convMaxEmptyReads {
+				r.err = io.ErrNoProgress
+			}
+		}
+	}
+	n := copy(p, r.out[r.pos:])
+	r.pos += n
+	return n, nil
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"testing"
+	"testing/iotest"
 )
 
 func TestConverterPCM16ToPCMUKeepsTheTone(t *testing.T) {
@@ -189,5 +191,149 @@ func BenchmarkConvertPCM16_22050ToPCMU8k20ms(b *testing.B) {
 	b.SetBytes(int64(len(src)))
 	for b.Loop() {
 		dst = c.Convert(dst[:0], src)
+	}
+}
+
+// convertAll is the whole of src from in to out in one Convert and Flush.
+func convertAll(t *testing.T, in, out Format, src []byte) []byte {
+	t.Helper()
+	c, err := NewConverter(in, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Flush(c.Convert(nil, src))
+}
+
+func newConvertReader(t *testing.T, src io.Reader, in, out Format) *ConvertReader {
+	t.Helper()
+	c, err := NewConverter(in, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewConvertReader(src, c)
+}
+
+func TestConvertReaderYieldsWhatOneConvertDoes(t *testing.T) {
+	in := Format{EncodingPCM16, 22050}
+	src := make([]byte, 2*22050+1) // a second, and half a sample the end drops
+	EncodePCM16To(src, codecTestTone(22050, 440, 0.5, 1))
+	want := convertAll(t, in, PCMU8k, src)
+	sources := map[string]func() io.Reader{
+		"whole reads":            func() io.Reader { return bytes.NewReader(src) },
+		"one byte a read":        func() io.Reader { return iotest.OneByteReader(bytes.NewReader(src)) },
+		"half reads":             func() io.Reader { return iotest.HalfReader(bytes.NewReader(src)) },
+		"EOF with the last data": func() io.Reader { return iotest.DataErrReader(bytes.NewReader(src)) },
+		"an error that wraps EOF": func() io.Reader {
+			return io.MultiReader(bytes.NewReader(src), iotest.ErrReader(fmt.Errorf("body: %w", io.EOF)))
+		},
+		"a few empty reads on the way": func() io.Reader { return &emptyReads{r: bytes.NewReader(src), every: 3} },
+	}
+	for name, source := range sources {
+		t.Run(name, func(t *testing.T) {
+			got, err := io.ReadAll(newConvertReader(t, source(), in, PCMU8k))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("read %d bytes, want the %d of one Convert and Flush", len(got), len(want))
+			}
+		})
+	}
+	t.Run("iotest.TestReader", func(t *testing.T) {
+		if err := iotest.TestReader(newConvertReader(t, bytes.NewReader(src), in, PCMU8k), want); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("reads into small buffers", func(t *testing.T) {
+		r := newConvertReader(t, bytes.NewReader(src), in, PCMU8k)
+		var got []byte
+		p := make([]byte, 7)
+		for {
+			n, err := r.Read(p)
+			got = append(got, p[:n]...)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("read %d bytes, want %d", len(got), len(want))
+		}
+	})
+}
+
+// emptyReads returns (0, nil) before every every-th read of r.
+type emptyReads struct {
+	r     io.Reader
+	every int
+	n     int
+}
+
+func (e *emptyReads) Read(p []byte) (int, error) {
+	if e.n++; e.n%e.every == 0 {
+		return 0, nil
+	}
+	return e.r.Read(p)
+}
+
+func TestConvertReaderStopsAtTheSourcesError(t *testing.T) {
+	in := Format{EncodingPCM16, 24000}
+	src := make([]byte, 4800) // 100 ms
+	EncodePCM16To(src, codecTestTone(24000, 440, 0.5, 0.1))
+	boom := errors.New("connection reset")
+	r := newConvertReader(t, io.MultiReader(bytes.NewReader(src), iotest.ErrReader(boom)), in, PCMU8k)
+	got, err := io.ReadAll(r)
+	if !errors.Is(err, boom) {
+		t.Fatalf("ReadAll = %v, want the source's error", err)
+	}
+	// What came before the error is there, but not the resampler's tail:
+	// the stream did not end, it broke.
+	c, _ := NewConverter(in, PCMU8k)
+	if want := c.Convert(nil, src); !bytes.Equal(got, want) {
+		t.Errorf("read %d bytes before the error, want %d (converted, no tail)", len(got), len(want))
+	}
+	if n, err := r.Read(make([]byte, 10)); n != 0 || !errors.Is(err, boom) {
+		t.Errorf("Read after the error = %d, %v; want 0 and the same error", n, err)
+	}
+}
+
+func TestConvertReaderPassesEqualFormatsThrough(t *testing.T) {
+	src := []byte{1, 2, 3, 4, 5}
+	r := newConvertReader(t, iotest.DataErrReader(bytes.NewReader(src)), PCMU8k, PCMU8k)
+	p := make([]byte, 16)
+	if n, err := r.Read(p); n != len(src) || !errors.Is(err, io.EOF) || !bytes.Equal(p[:n], src) {
+		t.Errorf("Read = %d, %v, % X; want the source's own read", n, err, p[:n])
+	}
+}
+
+func TestConvertReaderGivesUpOnASourceThatNeverReads(t *testing.T) {
+	r := newConvertReader(t, &emptyReads{r: bytes.NewReader(nil), every: 1}, PCMU8k, Format{EncodingPCM16, 8000})
+	if n, err := r.Read(make([]byte, 10)); n != 0 || !errors.Is(err, io.ErrNoProgress) {
+		t.Errorf("Read = %d, %v; want io.ErrNoProgress", n, err)
+	}
+}
+
+func BenchmarkConvertReaderPCM16_22050ToPCMU8k(b *testing.B) {
+	src := make([]byte, 2*22050)
+	EncodePCM16To(src, codecTestTone(22050, 440, 0.5, 1))
+	c, err := NewConverter(Format{EncodingPCM16, 22050}, PCMU8k)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var br bytes.Reader
+	r := NewConvertReader(&br, c)
+	p := make([]byte, 4096)
+	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	for b.Loop() {
+		br.Reset(src)
+		*r = ConvertReader{src: &br, conv: c, raw: r.raw, out: r.out[:0]}
+		for {
+			if _, err := r.Read(p); err != nil {
+				break
+			}
+		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/iace/iace/ai"
+	"github.com/iace/iace/ai/local"
 	"github.com/iace/iace/media"
 	"github.com/iace/iace/media/telnyx"
 	"github.com/iace/iace/media/vad"
@@ -21,6 +23,18 @@ func BenchmarkInboundFrame(b *testing.B) { benchInbound(b, nil) }
 // copies it into a ring, as media/rtc's Monitor does.
 func BenchmarkInboundFrameTapped(b *testing.B) { benchInbound(b, &copyTap{}) }
 
+// BenchmarkInboundFrameTranscribed is BenchmarkInboundFrame with the call's
+// transcriber fed as well (the offline simulator's stream, which only
+// counts): the reader's own share of feeding one.
+func BenchmarkInboundFrameTranscribed(b *testing.B) {
+	stt, err := local.NewSimTranscriber().Open(b.Context(), ai.TranscribeConfig{Format: media.PCMU8k})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = stt.Close() }()
+	benchInboundWith(b, nil, stt)
+}
+
 // copyTap copies caller frames into a ring of 16 frames.
 type copyTap struct {
 	ring [16][160]byte
@@ -34,14 +48,16 @@ func (c *copyTap) CallerAudio(frame []byte) {
 func (c *copyTap) AgentAudio([]byte) {}
 func (c *copyTap) AgentCleared()     {}
 
-func benchInbound(b *testing.B, tap Tap) {
+func benchInbound(b *testing.B, tap Tap) { benchInboundWith(b, tap, nil) }
+
+func benchInboundWith(b *testing.B, tap Tap, stt TranscriptStream) {
 	cfg := DefaultConfig()
 	v, err := vad.New(cfg.VAD, 8000)
 	if err != nil {
 		b.Fatal(err)
 	}
 	s := &Session{eng: &Engine{cfg: cfg, metrics: NewMetrics(nil)}, in: media.PCMU8k, ctrl: make(chan inboundEvent, 64)}
-	in := newInbound(s, v, nil, cfg.ReorderDepth)
+	in := newInbound(s, v, stt, cfg.ReorderDepth)
 	if tap != nil {
 		s.tap.set(tap)
 	}

@@ -342,7 +342,7 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 	callCtx, cancel := context.WithCancel(media.WithCallID(spanCtx, string(id)))
 	defer cancel()
 	if e.deps.STT != nil {
-		stream, err := s.openTranscriber(callCtx, ai.TranscribeConfig{SampleRate: in.SampleRate, Language: agent.Language, Params: start.CustomParameters})
+		stream, err := s.openTranscriber(callCtx, ai.TranscribeConfig{Format: in, Language: agent.Language, Params: start.CustomParameters})
 		if err != nil {
 			s.sttFailed = true
 			e.metrics.providerError.WithLabelValues("transcriber").Inc()

@@ -19,10 +19,11 @@ const (
 )
 
 // inbound is the caller's side of the media path, owned by the stream's
-// reader goroutine: reorder, decode, VAD and the transcriber's audio. Doing
-// this work where the frame is read, about two microseconds a frame, saves a
-// goroutine wake-up per frame: the session hears only of what the VAD decides.
-// Nothing here waits for the session.
+// reader goroutine: reorder, the transcriber's audio (the frames as they
+// came, in the call's format), decode and VAD (the only user of the PCM).
+// Doing this work where the frame is read, about two microseconds a frame,
+// saves a goroutine wake-up per frame: the session hears only of what the
+// VAD decides. Nothing here waits for the session.
 type inbound struct {
 	s         *Session
 	format    media.Format
@@ -30,6 +31,7 @@ type inbound struct {
 	vad       *vad.Detector
 	stt       TranscriptStream
 	pcm       []int16
+	pcmFits   int // the longest frame, in bytes, that pcm holds decoded
 	silence   []byte
 	frames    int // not yet added to the metric
 	total     uint64
@@ -42,8 +44,8 @@ type inbound struct {
 const metricsBatch = 50
 
 func newInbound(s *Session, v *vad.Detector, stt TranscriptStream, reorderDepth int) *inbound {
-	in := &inbound{s: s, format: s.in, vad: v, stt: stt,
-		pcm: make([]int16, s.in.FrameBytes()/s.in.Encoding.BytesPerSample()), silence: make([]byte, s.in.FrameBytes())}
+	in := &inbound{s: s, format: s.in, vad: v, stt: stt, silence: make([]byte, s.in.FrameBytes())}
+	in.growPCM(len(in.silence))
 	s.in.Encoding.FillSilence(in.silence)
 	in.reorder = media.NewReorder(reorderDepth, in.frame)
 	return in
@@ -61,14 +63,16 @@ func (in *inbound) frame(frame []byte, concealed bool) {
 	if t := in.s.tap.tap(); t != nil {
 		t.CallerAudio(frame) // a supervisor listens; copies or drops, never blocks
 	}
-	if need := len(frame) / in.format.Encoding.BytesPerSample(); need > len(in.pcm) {
-		in.pcm = make([]int16, need)
+	if in.stt != nil {
+		// The transcriber takes the frame as it came, in the call's format;
+		// one that cannot keep up drops audio itself.
+		_ = in.stt.Send(frame)
+	}
+	// Decoded for the VAD only.
+	if len(frame) > in.pcmFits {
+		in.growPCM(len(frame))
 	}
 	pcm := in.pcm[:media.DecodeTo(in.pcm, frame, in.format.Encoding)]
-	if in.stt != nil {
-		// A transcriber that cannot keep up drops audio itself.
-		_ = in.stt.Send(pcm)
-	}
 	in.frames++
 	if in.frames >= metricsBatch {
 		in.flushCounts()
@@ -81,6 +85,14 @@ func (in *inbound) frame(frame []byte, concealed bool) {
 	case vad.EventSpeechEnd:
 		in.s.sendCtrl(inboundEvent{kind: inSpeechEnd, at: time.Now()})
 	}
+}
+
+// growPCM makes pcm hold a frame of n bytes decoded. The reader divides by
+// the sample size only here, not for every frame.
+func (in *inbound) growPCM(n int) {
+	bps := in.format.Encoding.BytesPerSample()
+	in.pcm = make([]int16, n/bps)
+	in.pcmFits = len(in.pcm)*bps + bps - 1
 }
 
 // push adds a received media payload; seq < 0 means the frame carries no

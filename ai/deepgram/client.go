@@ -156,10 +156,10 @@ func retryable(err error) bool {
 
 // listenURL builds /v1/listen with the parameters for raw mono audio
 // (deepgram.md §1.1: raw audio needs both encoding and sample_rate).
-func (c *Client) listenURL(rate int, language string) string {
+func (c *Client) listenURL(encoding string, rate int, language string) string {
 	q := url.Values{}
 	q.Set("model", c.cfg.Model)
-	q.Set("encoding", c.cfg.Encoding)
+	q.Set("encoding", encoding)
 	q.Set("sample_rate", strconv.Itoa(rate))
 	q.Set("channels", "1")
 	if language != "" {

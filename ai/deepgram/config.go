@@ -25,9 +25,6 @@ type Config struct {
 	Model string
 	// Language is the BCP-47 tag used when the call's config has none.
 	Language string
-	// Encoding is what Send turns PCM into: "mulaw" (default, 1 byte a
-	// sample) or "linear16" (little-endian, lossless, twice the bytes).
-	Encoding string
 	// Endpointing is the silence in ms that ends a segment with
 	// speech_final; 0 means the default 300, a negative value sends false.
 	Endpointing int
@@ -104,7 +101,6 @@ func DefaultConfig() Config {
 		BaseURL:        DefaultBaseURL,
 		Model:          DefaultModel,
 		Language:       "en-US",
-		Encoding:       "mulaw",
 		Endpointing:    300,
 		UtteranceEndMs: 1000,
 		InterimResults: true,
@@ -139,7 +135,6 @@ func (c Config) LogValue() slog.Value {
 		slog.String("api_key", key),
 		slog.String("model", c.Model),
 		slog.String("speak_model", c.SpeakModel),
-		slog.String("encoding", c.Encoding),
 	)
 }
 
@@ -162,7 +157,6 @@ func (c Config) withDefaults() Config {
 	setStr(&c.BaseURL, d.BaseURL)
 	setStr(&c.Model, d.Model)
 	setStr(&c.Language, d.Language)
-	setStr(&c.Encoding, d.Encoding)
 	setStr(&c.SpeakModel, d.SpeakModel)
 	if c.Endpointing == 0 {
 		c.Endpointing = d.Endpointing
@@ -213,11 +207,6 @@ func (c Config) Validate() error {
 		default:
 			errs = append(errs, fmt.Errorf("deepgram base URL %q: scheme must be ws, wss, http or https", c.BaseURL))
 		}
-	}
-	switch c.Encoding {
-	case "mulaw", "linear16":
-	default:
-		errs = append(errs, fmt.Errorf("deepgram encoding %q: want mulaw or linear16", c.Encoding))
 	}
 	if c.UtteranceEndMs != 0 && (c.UtteranceEndMs < 1000 || c.UtteranceEndMs > 5000 || !c.InterimResults) {
 		errs = append(errs, fmt.Errorf("deepgram utterance_end_ms %d: want 1000-5000 with interim results", c.UtteranceEndMs))

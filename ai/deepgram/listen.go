@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,24 +24,33 @@ const resultsCap = 64
 // is queued (deepgram.md §1.2: 20-250 ms a message).
 const maxMessage = 250 * time.Millisecond
 
-// Open dials /v1/listen for one call and returns its stream. Cancelling ctx
-// ends the stream (its goroutines hang off the call); Close ends it
-// gracefully. The returned stream is a *Stream.
+// Open dials /v1/listen for one call and returns its stream. Deepgram is
+// told the call's own format (tc.Format; PCMU 8 kHz when unset), so Send
+// queues the caller's frames as they came: mu-law, A-law and little-endian
+// linear16 go as they are; L16, big-endian, is byte-swapped to linear16.
+// Cancelling ctx ends the stream (its goroutines hang off the call); Close
+// ends it gracefully. The returned stream is a *Stream.
 func (c *Client) Open(ctx context.Context, tc ai.TranscribeConfig) (ai.TranscriptStream, error) {
-	rate := tc.SampleRate
-	if rate <= 0 {
-		rate = 8000
+	in := tc.Format
+	if in == (media.Format{}) {
+		in = media.PCMU8k
+	}
+	if err := in.Validate(); err != nil {
+		return nil, fmt.Errorf("deepgram listen: format %s: %w", in, err)
 	}
 	lang := tc.Language
 	if lang == "" {
 		lang = c.cfg.Language
 	}
-	enc := media.EncodingPCMU
-	if c.cfg.Encoding == "linear16" {
-		enc = media.EncodingPCM16 // Deepgram's linear16 is little-endian
+	f, encoding := listenFormat(in)
+	var conv *media.Converter
+	if f != in {
+		var err error
+		if conv, err = media.NewConverter(in, f); err != nil {
+			return nil, fmt.Errorf("deepgram listen: %w", err)
+		}
 	}
-	f := media.Format{Encoding: enc, SampleRate: rate}
-	u := c.listenURL(rate, lang)
+	u := c.listenURL(encoding, f.SampleRate, lang)
 	conn, err := c.dial(ctx, u)
 	if err != nil {
 		return nil, err
@@ -50,14 +58,15 @@ func (c *Client) Open(ctx context.Context, tc ai.TranscribeConfig) (ai.Transcrip
 	runCtx, cancel := context.WithCancel(ctx)
 	frame := max(f.FrameBytes(), 1)
 	s := &Stream{
-		c:          c,
-		url:        u,
-		enc:        enc,
-		log:        c.log.With("operation", opListen),
-		frameBytes: frame,
-		maxQueue:   c.cfg.QueueFrames * frame,
-		batchBytes: max(f.BytesPer(c.cfg.Batch), 1),
-		maxMsg:     max(f.BytesPer(maxMessage), 1),
+		c:           c,
+		url:         u,
+		conv:        conv,
+		log:         c.log.With("operation", opListen),
+		frameBytes:  frame,
+		sampleBytes: f.Encoding.BytesPerSample(),
+		maxQueue:    c.cfg.QueueFrames * frame,
+		batchBytes:  max(f.BytesPer(c.cfg.Batch), 1),
+		maxMsg:      max(f.BytesPer(maxMessage), 1),
 		// The ticker only flushes a partial batch (the caller's audio
 		// stopped) and keeps the socket alive: full batches wake the writer.
 		tick:     min(4*c.cfg.Batch, c.cfg.KeepAlive),
@@ -68,6 +77,9 @@ func (c *Client) Open(ctx context.Context, tc ai.TranscribeConfig) (ai.Transcrip
 		finished: make(chan struct{}),
 		cancel:   cancel,
 	}
+	if conv != nil {
+		s.converted = make([]byte, 0, frame)
+	}
 	s.pending = make([]byte, 0, s.maxQueue+frame)
 	s.out = make([]byte, 0, s.maxQueue+frame)
 	s.wg.Add(1)
@@ -75,23 +87,36 @@ func (c *Client) Open(ctx context.Context, tc ai.TranscribeConfig) (ai.Transcrip
 	return s, nil
 }
 
+// listenFormat is what Deepgram is sent for a call in format in, and its
+// name for the encoding (deepgram.md §1.1: mulaw, alaw, linear16, which is
+// little-endian): the call's own format whenever Deepgram decodes it.
+func listenFormat(in media.Format) (media.Format, string) {
+	switch in.Encoding {
+	case media.EncodingPCMU:
+		return in, "mulaw"
+	case media.EncodingPCMA:
+		return in, "alaw"
+	}
+	return media.Format{Encoding: media.EncodingPCM16, SampleRate: in.SampleRate}, "linear16"
+}
+
 // Stream is one call's live transcription over a /v1/listen socket.
 //
-// Send encodes into a bounded queue and never blocks; one writer goroutine
+// Send copies into a bounded queue and never blocks; one writer goroutine
 // (run) owns the socket's writes, batches the queue into binary messages,
 // sends KeepAlive while idle, Finalize on EndOfSpeech and CloseStream on
 // Close, and redials a dropped socket; one reader goroutine per socket turns
 // Results into transcripts. Close waits for both.
 type Stream struct {
-	c          *Client
-	url        string
-	enc        media.Encoding
-	log        *slog.Logger
-	frameBytes int // one 20 ms frame in the wire encoding
-	maxQueue   int // bytes
-	batchBytes int // bytes gathered before a message is sent
-	maxMsg     int // bytes in one message at most
-	tick       time.Duration
+	c           *Client
+	url         string
+	log         *slog.Logger
+	frameBytes  int // one 20 ms frame in the encoding Deepgram is sent
+	sampleBytes int // one sample in it
+	maxQueue    int // bytes
+	batchBytes  int // bytes gathered before a message is sent
+	maxMsg      int // bytes in one message at most
+	tick        time.Duration
 
 	results  chan ai.Transcript
 	notify   chan struct{} // audio queued; capacity 1, coalescing
@@ -103,8 +128,12 @@ type Stream struct {
 	wg       sync.WaitGroup
 
 	mu      sync.Mutex
-	pending []byte // encoded audio waiting for the writer
+	pending []byte // audio waiting for the writer
 	closed  bool
+	// conv turns the call's format into the one Deepgram is sent (L16's
+	// byte swap), into converted; nil when Deepgram takes the call's own.
+	conv      *media.Converter
+	converted []byte
 
 	out []byte // the writer's half of the double buffer; only run touches it
 
@@ -136,27 +165,33 @@ func (s *Stream) Stats() Stats {
 	}
 }
 
-// Send encodes one frame of PCM16 audio into the queue. It never blocks: when
-// the queue is full the oldest audio is dropped and counted.
-func (s *Stream) Send(pcm []int16) error {
-	if len(pcm) == 0 {
+// Send queues a copy of one frame of the caller's audio, in the stream's
+// format (converted first if Deepgram is sent another). It never blocks:
+// when the queue is full the oldest audio is dropped and counted. Frames of
+// up to 20 ms never allocate.
+func (s *Stream) Send(frame []byte) error {
+	if len(frame) == 0 {
 		return nil
 	}
-	n := len(pcm) * s.enc.BytesPerSample()
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return ErrClosed
 	}
+	if s.conv != nil {
+		s.converted = s.conv.Convert(s.converted[:0], frame)
+		frame = s.converted
+	}
+	n := len(frame)
 	var drop int
 	if over := len(s.pending) + n - s.maxQueue; over > 0 {
-		over = min(over, len(s.pending))
+		// Whole samples only, so linear16 stays aligned.
+		over = min(over+over%s.sampleBytes, len(s.pending))
 		drop = (over + s.frameBytes - 1) / s.frameBytes
 		s.pending = s.pending[:copy(s.pending, s.pending[over:])]
 	}
 	l := len(s.pending)
-	s.pending = slices.Grow(s.pending, n)[:l+n]
-	media.EncodeTo(s.pending[l:], pcm, s.enc)
+	s.pending = append(s.pending, frame...)
 	// Wake the writer once per batch, when this frame fills it, not once per
 	// frame: at 50 frames a second a call would otherwise cost 50 wake-ups.
 	full := l < s.batchBytes && l+n >= s.batchBytes

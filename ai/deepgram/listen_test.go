@@ -2,6 +2,7 @@ package deepgram_test
 
 import (
 	"errors"
+	"net/http"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/iace/iace/ai"
 	"github.com/iace/iace/ai/deepgram"
 	"github.com/iace/iace/ai/deepgram/deepgramtest"
+	"github.com/iace/iace/media"
 )
 
 // nextFinal reads Results until a final transcript.
@@ -35,7 +37,7 @@ func TestListen(t *testing.T) {
 	t.Run("audio goes in batches and Finalize yields the final transcript", func(t *testing.T) {
 		srv := newServer(t, deepgramtest.Config{Transcripts: []string{"I need to reschedule."}, TimeToFinal: 20 * time.Millisecond})
 		c := newClient(t, srv, func(c *deepgram.Config) { c.QueueFrames = 200 })
-		st, err := c.Open(ctxT(t), ai.TranscribeConfig{SampleRate: 8000, Language: "en-US"})
+		st, err := c.Open(ctxT(t), ai.TranscribeConfig{Format: media.PCMU8k, Language: "en-US"})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
@@ -79,30 +81,94 @@ func TestListen(t *testing.T) {
 		}
 	})
 
-	t.Run("linear16 sends twice the bytes", func(t *testing.T) {
-		srv := newServer(t, deepgramtest.Config{Transcripts: []string{"hello"}})
-		c := newClient(t, srv, func(c *deepgram.Config) { c.Encoding = "linear16" })
-		st, err := c.Open(ctxT(t), ai.TranscribeConfig{SampleRate: 16000})
-		if err != nil {
-			t.Fatalf("Open: %v", err)
+	t.Run("the call's frames go as they came, in the encoding the query names", func(t *testing.T) {
+		for _, tt := range []struct {
+			format   media.Format
+			encoding string
+			rate     string
+		}{
+			{media.PCMU8k, "mulaw", "8000"},
+			{media.Format{Encoding: media.EncodingPCMA, SampleRate: 8000}, "alaw", "8000"},
+			{media.Format{Encoding: media.EncodingPCMU, SampleRate: 16000}, "mulaw", "16000"},
+			// L16 is big-endian; Deepgram's linear16 little-endian: swapped.
+			{media.Format{Encoding: media.EncodingL16, SampleRate: 16000}, "linear16", "16000"},
+			{media.Format{Encoding: media.EncodingPCM16, SampleRate: 24000}, "linear16", "24000"},
+		} {
+			t.Run(tt.format.String(), func(t *testing.T) {
+				srv := newServer(t, deepgramtest.Config{Transcripts: []string{"hello"}})
+				c := newClient(t, srv, nil)
+				st, err := c.Open(ctxT(t), ai.TranscribeConfig{Format: tt.format})
+				if err != nil {
+					t.Fatalf("Open: %v", err)
+				}
+				frame := toneIn(tt.format)
+				for range 10 {
+					if err := st.Send(frame); err != nil {
+						t.Fatalf("Send: %v", err)
+					}
+				}
+				_ = st.EndOfSpeech()
+				if got := nextFinal(t, st); got.Text != "hello" {
+					t.Errorf("final = %q", got.Text)
+				}
+				closeOK(t, st)
+				rec := srv.Listens()[0]
+				if q := rec.Query; q["encoding"][0] != tt.encoding || q["sample_rate"][0] != tt.rate {
+					t.Errorf("query encoding %v sample_rate %v, want %s %s", q["encoding"], q["sample_rate"], tt.encoding, tt.rate)
+				}
+				if rec.AudioBytes != 10*len(frame) {
+					t.Errorf("fake got %d audio bytes, want %d", rec.AudioBytes, 10*len(frame))
+				}
+				// What Deepgram hears, decoding as the query says, is the
+				// caller's audio: the bytes were the encoding named.
+				want := make([]int16, len(frame))
+				want = want[:media.DecodeTo(want, frame, tt.format.Encoding)]
+				if len(rec.Heard) != 10*len(want) {
+					t.Fatalf("fake heard %d samples, want %d", len(rec.Heard), 10*len(want))
+				}
+				for i, v := range rec.Heard {
+					if v != want[i%len(want)] {
+						t.Fatalf("sample %d heard as %d, want %d: the audio is not in the encoding the query names", i, v, want[i%len(want)])
+					}
+				}
+			})
 		}
-		for range 10 {
-			_ = st.Send(make([]int16, 320))
+	})
+
+	t.Run("Open refuses a format it cannot name", func(t *testing.T) {
+		srv := newServer(t, deepgramtest.Config{})
+		c := newClient(t, srv, nil)
+		if _, err := c.Open(ctxT(t), ai.TranscribeConfig{Format: media.Format{Encoding: media.EncodingPCMU, SampleRate: 11025}}); err == nil {
+			t.Error("Open at 11025 Hz succeeded")
 		}
-		_ = st.EndOfSpeech()
-		if got := nextFinal(t, st); got.Text != "hello" {
-			t.Errorf("final = %q", got.Text)
+		if n := len(srv.Listens()); n != 0 {
+			t.Errorf("%d listen requests for a refused format, want 0", n)
 		}
-		closeOK(t, st)
-		if rec := srv.Listens()[0]; rec.AudioBytes != 10*640 || rec.Query["encoding"][0] != "linear16" || rec.Query["sample_rate"][0] != "16000" {
-			t.Errorf("fake got %d bytes, query %v", rec.AudioBytes, rec.Query)
+	})
+
+	t.Run("the fake rejects an encoding Deepgram does not take", func(t *testing.T) {
+		srv := newServer(t, deepgramtest.Config{})
+		for _, q := range []string{"encoding=pcm16&sample_rate=8000", "sample_rate=8000", "encoding=mulaw"} {
+			req, err := http.NewRequestWithContext(ctxT(t), http.MethodGet, srv.HTTPURL()+"/v1/listen?model=nova-3&"+q, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Token "+deepgramtest.DefaultAPIKey)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Errorf("%s: status %d, want 400", q, resp.StatusCode)
+			}
 		}
 	})
 
 	t.Run("an idle stream sends KeepAlive", func(t *testing.T) {
 		srv := newServer(t, deepgramtest.Config{})
 		c := newClient(t, srv, func(c *deepgram.Config) { c.KeepAlive = 20 * time.Millisecond })
-		st, err := c.Open(ctxT(t), ai.TranscribeConfig{SampleRate: 8000})
+		st, err := c.Open(ctxT(t), ai.TranscribeConfig{Format: media.PCMU8k})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
@@ -120,7 +186,7 @@ func TestListen(t *testing.T) {
 			c.QueueFrames = 10
 			c.CloseTimeout = 100 * time.Millisecond
 		})
-		st, err := c.Open(ctxT(t), ai.TranscribeConfig{SampleRate: 8000})
+		st, err := c.Open(ctxT(t), ai.TranscribeConfig{Format: media.PCMU8k})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
@@ -147,7 +213,7 @@ func TestListen(t *testing.T) {
 		srv := newServer(t, deepgramtest.Config{Transcripts: []string{"after the drop"},
 			ListenFaults: []deepgramtest.ListenFault{{DropAfter: 1}}})
 		c := newClient(t, srv, nil)
-		st, err := c.Open(ctxT(t), ai.TranscribeConfig{SampleRate: 8000})
+		st, err := c.Open(ctxT(t), ai.TranscribeConfig{Format: media.PCMU8k})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
@@ -172,7 +238,7 @@ func TestListen(t *testing.T) {
 	t.Run("when redials keep failing Results is closed", func(t *testing.T) {
 		srv := newServer(t, deepgramtest.Config{ListenFaults: []deepgramtest.ListenFault{{DropAfter: 1}, {Status: 503}, {Status: 503}, {Status: 429}}})
 		c := newClient(t, srv, func(c *deepgram.Config) { c.Resilience.Redials = 3 })
-		st, err := c.Open(ctxT(t), ai.TranscribeConfig{SampleRate: 8000})
+		st, err := c.Open(ctxT(t), ai.TranscribeConfig{Format: media.PCMU8k})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
@@ -197,13 +263,13 @@ func TestListen(t *testing.T) {
 	t.Run("Open fails on a bad key and on a busy Deepgram", func(t *testing.T) {
 		srv := newServer(t, deepgramtest.Config{ListenFaults: []deepgramtest.ListenFault{{}, {Status: 429}}})
 		bad := newClient(t, srv, func(c *deepgram.Config) { c.APIKey = "wrong" })
-		_, err := bad.Open(ctxT(t), ai.TranscribeConfig{SampleRate: 8000})
+		_, err := bad.Open(ctxT(t), ai.TranscribeConfig{Format: media.PCMU8k})
 		var ae *deepgram.APIError
 		if !errors.As(err, &ae) || ae.Status != 401 || ae.Code != "INVALID_AUTH" || errors.Is(err, ai.ErrUnavailable) {
 			t.Errorf("bad key: %v", err)
 		}
 		busy := newClient(t, srv, nil)
-		_, err = busy.Open(ctxT(t), ai.TranscribeConfig{SampleRate: 8000})
+		_, err = busy.Open(ctxT(t), ai.TranscribeConfig{Format: media.PCMU8k})
 		if !errors.As(err, &ae) || ae.Status != 429 || !errors.Is(err, ai.ErrUnavailable) || ae.RequestID == "" {
 			t.Errorf("busy: %v", err)
 		}
@@ -215,7 +281,7 @@ func TestListen(t *testing.T) {
 		defer srv.Close()
 		c := newClient(t, srv, nil)
 		ctx := ctxT(t)
-		st, err := c.Open(ctx, ai.TranscribeConfig{SampleRate: 8000})
+		st, err := c.Open(ctx, ai.TranscribeConfig{Format: media.PCMU8k})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/iace/iace/ai/deepgram"
 	"github.com/iace/iace/ai/deepgram/deepgramtest"
+	"github.com/iace/iace/media"
 	"github.com/iace/iace/session"
 )
 
@@ -26,7 +27,7 @@ var (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // newClient returns a client of srv with short timeouts; edit adjusts it.
-func newClient(t *testing.T, srv *deepgramtest.Server, edit func(*deepgram.Config)) *deepgram.Client {
+func newClient(t testing.TB, srv *deepgramtest.Server, edit func(*deepgram.Config)) *deepgram.Client {
 	t.Helper()
 	cfg := deepgram.DefaultConfig()
 	cfg.BaseURL = srv.URL()
@@ -71,13 +72,23 @@ func waitEvent(t *testing.T, srv *deepgramtest.Server, kind string, index int) d
 	}
 }
 
-// tone is one 20 ms frame of PCM16 at 8 kHz.
-func tone() []int16 {
-	f := make([]int16, 160)
+// tone is one 20 ms frame of PCMU at 8 kHz, the phone's own format.
+func tone() []byte { return toneIn(media.PCMU8k) }
+
+// tonePCM is one 20 ms frame of a 300 Hz tone at rate.
+func tonePCM(rate int) []int16 {
+	f := make([]int16, rate/50)
 	for i := range f {
-		f[i] = int16(6000 * math.Sin(2*math.Pi*300*float64(i)/8000))
+		f[i] = int16(6000 * math.Sin(2*math.Pi*300*float64(i)/float64(rate)))
 	}
 	return f
+}
+
+// toneIn is one 20 ms frame of a 300 Hz tone in f, as a call carries it.
+func toneIn(f media.Format) []byte {
+	pcm := tonePCM(f.SampleRate)
+	out := make([]byte, len(pcm)*f.Encoding.BytesPerSample())
+	return out[:media.EncodeTo(out, pcm, f.Encoding)]
 }
 
 func ctxT(t *testing.T) context.Context {

@@ -29,7 +29,8 @@ const maxSpeakChars = 2000
 // Synthesize asks Aura (POST /v1/speak) for the audio of one sentence and
 // streams the answer body as it arrives, in exactly req.Format: Aura is asked
 // for that format when it can produce it, otherwise for mu-law 8 kHz, which
-// Read converts. Closing the reader or cancelling ctx aborts the request.
+// a media.ConvertReader converts as it is read. Closing the reader or
+// cancelling ctx aborts the request.
 //
 // The request is retried with backoff only before the first audio byte, each
 // attempt bounded by the time to first byte; a circuit breaker shared by the
@@ -90,10 +91,16 @@ func (c *Client) Synthesize(ctx context.Context, req ai.SpeechRequest) (io.ReadC
 			_ = r.Close()
 			return nil, fmt.Errorf("deepgram speak: %w", err)
 		}
-		r.conv = conv
-		r.in = make([]byte, 4096)
+		return convertedSpeech{media.NewConvertReader(r, conv), r}, nil
 	}
 	return r, nil
+}
+
+// convertedSpeech is an Aura answer in another format than the requested
+// one, converted as it is read; Close aborts the request.
+type convertedSpeech struct {
+	*media.ConvertReader
+	io.Closer
 }
 
 // speakFailed counts a failed request and shapes its error.
@@ -224,8 +231,8 @@ func readFirst(r io.Reader, p []byte) (int, error) {
 	}
 }
 
-// speechReader streams an Aura answer body, converting it when the request
-// asked for another format. Close aborts the request.
+// speechReader streams an Aura answer body as Aura sent it. Close aborts
+// the request.
 type speechReader struct {
 	body   io.ReadCloser
 	cancel context.CancelFunc
@@ -233,53 +240,20 @@ type speechReader struct {
 	head   []byte // bytes read before the reader was returned
 	eof    bool   // body ended
 
-	conv    *media.Converter // nil when Aura produced the wanted format
-	in      []byte           // raw read scratch when converting
-	out     []byte           // converted bytes not yet returned are out[pos:]
-	pos     int
-	flushed bool
-
 	once sync.Once
 }
 
-// Read returns the audio in the requested format.
+// Read returns the answer's audio.
 func (r *speechReader) Read(p []byte) (int, error) {
-	if r.conv == nil {
-		if len(r.head) > 0 {
-			n := copy(p, r.head)
-			r.head = r.head[n:]
-			return n, nil
-		}
-		if r.eof {
-			return 0, io.EOF
-		}
-		return r.body.Read(p)
+	if len(r.head) > 0 {
+		n := copy(p, r.head)
+		r.head = r.head[n:]
+		return n, nil
 	}
-	for r.pos == len(r.out) {
-		if r.flushed {
-			return 0, io.EOF
-		}
-		var raw []byte
-		switch {
-		case len(r.head) > 0:
-			raw, r.head = r.head, nil
-		case r.eof:
-			r.out, r.pos, r.flushed = r.conv.Flush(r.out[:0]), 0, true
-			continue
-		default:
-			n, err := r.body.Read(r.in)
-			raw = r.in[:n]
-			if errors.Is(err, io.EOF) {
-				r.eof = true
-			} else if err != nil && n == 0 {
-				return 0, err
-			}
-		}
-		r.out, r.pos = r.conv.Convert(r.out[:0], raw), 0
+	if r.eof {
+		return 0, io.EOF
 	}
-	n := copy(p, r.out[r.pos:])
-	r.pos += n
-	return n, nil
+	return r.body.Read(p)
 }
 
 // Close aborts the request if it is still streaming. It is idempotent.

@@ -28,7 +28,6 @@ const (
 	espeakMaxTextBytes = 4096
 	espeakMaxVoice     = 64
 	espeakStderrKeep   = 512
-	espeakReadChunk    = 4096
 )
 
 // espeakFormat is what espeak-ng --stdout writes (its voices are 22050 Hz).
@@ -188,7 +187,6 @@ func (e *Espeak) Synthesize(ctx context.Context, req ai.SpeechRequest) (io.ReadC
 		stderr: stderr,
 		format: req.Format,
 		conv:   conv,
-		raw:    make([]byte, espeakReadChunk),
 		ctxErr: ctx.Err,
 	}, nil
 }
@@ -204,12 +202,11 @@ type espeakStream struct {
 	ctxErr func() error
 
 	// Read's state.
-	conv       *media.Converter
-	headerDone bool
-	raw        []byte // espeak-ng output, one read
-	buf        []byte // raw converted
-	pending    []byte // unread part of buf
-	err        error  // sticky: io.EOF or the stream's failure
+	// conv is espeakFormat to the requested one (built by Synthesize, so a
+	// bad format fails there), replaced if the WAV header says otherwise.
+	conv  *media.Converter
+	audio *media.ConvertReader // nil until the WAV header is read
+	err   error                // sticky: io.EOF or the stream's failure
 
 	closed   atomic.Bool
 	reapOnce sync.Once
@@ -221,57 +218,68 @@ func (s *espeakStream) Read(p []byte) (int, error) {
 	if s.closed.Load() {
 		return 0, ErrClosed
 	}
-	for len(s.pending) == 0 {
-		if s.err != nil {
-			return 0, s.err
-		}
-		s.fill()
+	if s.err != nil {
+		return 0, s.err
 	}
-	n := copy(p, s.pending)
-	s.pending = s.pending[n:]
-	return n, nil
-}
-
-// fill reads one chunk of espeak-ng output into pending, converted, or ends
-// the stream.
-func (s *espeakStream) fill() {
-	if err := s.ctxErr(); err != nil {
-		s.finish(err, true)
-		return
+	if s.audio == nil && !s.start() {
+		return 0, s.err
 	}
-	if !s.headerDone {
-		h, err := media.ReadWAVHeader(s.stdout)
-		if err != nil {
-			s.finish(fmt.Errorf("espeak output: %w", err), true)
-			return
-		}
-		if h.Channels != 1 {
-			s.finish(fmt.Errorf("espeak output: %d channels, want 1", h.Channels), true)
-			return
-		}
-		if h.Format != espeakFormat {
-			conv, err := media.NewConverter(h.Format, s.format)
-			if err != nil {
-				s.finish(fmt.Errorf("espeak output: %w", err), true)
-				return
-			}
-			s.conv = conv
-		}
-		s.headerDone = true
-	}
-	n, err := s.stdout.Read(s.raw)
-	s.buf = s.conv.Convert(s.buf[:0], s.raw[:n])
+	n, err := s.audio.Read(p)
 	switch {
 	case err == nil:
+		return n, nil
 	case errors.Is(err, io.EOF):
-		s.buf = s.conv.Flush(s.buf)
 		s.finish(nil, false)
 	default:
+		s.finish(err, true)
+	}
+	return n, s.err
+}
+
+// start reads espeak-ng's WAV header and sets up the conversion of what
+// follows, or ends the stream.
+func (s *espeakStream) start() bool {
+	if err := s.ctxErr(); err != nil {
+		s.finish(err, true)
+		return false
+	}
+	h, err := media.ReadWAVHeader(s.stdout)
+	if err != nil {
 		s.finish(fmt.Errorf("espeak output: %w", err), true)
+		return false
 	}
-	if s.err == nil || errors.Is(s.err, io.EOF) {
-		s.pending = s.buf
+	if h.Channels != 1 {
+		s.finish(fmt.Errorf("espeak output: %d channels, want 1", h.Channels), true)
+		return false
 	}
+	if h.Format != espeakFormat {
+		conv, err := media.NewConverter(h.Format, s.format)
+		if err != nil {
+			s.finish(fmt.Errorf("espeak output: %w", err), true)
+			return false
+		}
+		s.conv = conv
+	}
+	s.audio = media.NewConvertReader(espeakOutput{r: s.stdout, ctxErr: s.ctxErr}, s.conv)
+	return true
+}
+
+// espeakOutput is espeak-ng's audio after the header, read while the
+// Synthesize context lasts.
+type espeakOutput struct {
+	r      io.Reader
+	ctxErr func() error
+}
+
+func (o espeakOutput) Read(p []byte) (int, error) {
+	if err := o.ctxErr(); err != nil {
+		return 0, err
+	}
+	n, err := o.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = fmt.Errorf("espeak output: %w", err)
+	}
+	return n, err
 }
 
 // finish reaps the process and sets the stream's final error from what ended

@@ -358,7 +358,7 @@ func BenchmarkEspeakSentence(b *testing.B) {
 
 func TestSpeechCacheInFrontOfEspeak(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	c := ai.NewSpeechCache(newEspeak(t), 16, 200)
+	c := ai.NewSpeechCache(newEspeak(t), ai.DefaultSpeechCacheBytes, 200)
 	req := ai.SpeechRequest{Text: sixWords, Format: media.PCMU8k}
 	var got [2][]byte
 	for i := range got {

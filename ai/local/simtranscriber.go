@@ -87,8 +87,9 @@ type SimStream struct {
 	dropped    uint64
 }
 
-// Send counts one frame of caller audio; the content is ignored.
-func (s *SimStream) Send(_ []int16) error {
+// Send counts one frame of caller audio, in whatever format the call
+// carries; the content is ignored.
+func (s *SimStream) Send(_ []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

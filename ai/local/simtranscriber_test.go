@@ -8,11 +8,12 @@ import (
 
 	"github.com/iace/iace/ai"
 	"github.com/iace/iace/ai/local"
+	"github.com/iace/iace/media"
 )
 
 func openSim(t *testing.T, script string) *local.SimStream {
 	t.Helper()
-	cfg := ai.TranscribeConfig{SampleRate: 8000}
+	cfg := ai.TranscribeConfig{Format: media.PCMU8k}
 	if script != "" {
 		cfg.Params = map[string]string{local.SimScriptParam: script}
 	}
@@ -31,7 +32,7 @@ func openSim(t *testing.T, script string) *local.SimStream {
 // utter sends a few frames and ends the utterance, then reads its transcript.
 func utter(t *testing.T, s *local.SimStream) ai.Transcript {
 	t.Helper()
-	frame := make([]int16, 160)
+	frame := make([]byte, 160)
 	for range 10 {
 		if err := s.Send(frame); err != nil {
 			t.Fatal(err)
@@ -122,7 +123,7 @@ func TestSimTranscriberCloseIsIdempotentAndClosesResults(t *testing.T) {
 	if _, ok := <-s.Results(); ok {
 		t.Error("Results not closed after Close")
 	}
-	if err := s.Send(make([]int16, 160)); !errors.Is(err, local.ErrClosed) {
+	if err := s.Send(make([]byte, 160)); !errors.Is(err, local.ErrClosed) {
 		t.Errorf("Send after Close = %v, want ErrClosed", err)
 	}
 	if err := s.EndOfSpeech(); !errors.Is(err, local.ErrClosed) {

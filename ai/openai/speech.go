@@ -13,9 +13,6 @@ import (
 	"github.com/iace/iace/media"
 )
 
-// speechReadChunk is how much of the answer one fill reads.
-const speechReadChunk = 4096
-
 // speechBody is POST /audio/speech (protocol section 3).
 type speechBody struct {
 	Model          string `json:"model"`
@@ -55,8 +52,7 @@ func (c *Client) Synthesize(ctx context.Context, req ai.SpeechRequest) (io.ReadC
 	if err != nil {
 		return nil, err
 	}
-	s := &speechStream{cn: cn, r: r, op: c.speech, max: c.cfg.MaxSpeechBytes, remaining: -1,
-		raw: make([]byte, speechReadChunk)}
+	audio := &speechAudio{cn: cn, op: c.speech, max: c.cfg.MaxSpeechBytes, remaining: -1}
 	in := media.Format{Encoding: media.EncodingPCM16, SampleRate: c.cfg.SpeechPCMRate}
 	if c.cfg.SpeechFormat == SpeechWAV {
 		h, err := media.ReadWAVHeader(cn.body)
@@ -74,7 +70,7 @@ func (c *Client) Synthesize(ctx context.Context, req ai.SpeechRequest) (io.ReadC
 			r.end(err)
 			return nil, err
 		}
-		in, s.remaining = h.Format, h.DataSize
+		in, audio.remaining = h.Format, h.DataSize
 	}
 	conv, err := media.NewConverter(in, req.Format)
 	if err != nil {
@@ -82,85 +78,79 @@ func (c *Client) Synthesize(ctx context.Context, req ai.SpeechRequest) (io.ReadC
 		r.end(err)
 		return nil, err
 	}
-	s.conv = conv
-	return s, nil
+	return &speechStream{r: r, audio: media.NewConvertReader(audio, conv)}, nil
 }
 
-// speechStream converts a speech answer in the reader's goroutine.
-type speechStream struct {
-	cn   *conn
-	r    *request
-	op   *operation
-	conv *media.Converter
-	max  int64
+// speechAudio reads a speech answer's audio as the server sends it: up to
+// the data size of the WAV header when it gave one, within MaxSpeechBytes.
+// It returns io.EOF only at a clean end; a short, oversized or broken
+// answer ends with the provider's error.
+type speechAudio struct {
+	cn  *conn
+	op  *operation
+	max int64
 	// remaining is how many bytes of WAV data are still to come, -1 when
 	// the header did not say (read to EOF).
 	remaining int64
+}
 
-	raw     []byte
-	buf     []byte // converted audio
-	pending []byte // unread part of buf
-	err     error  // sticky: io.EOF or the failure
-	closed  atomic.Bool
+func (b *speechAudio) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if b.remaining >= 0 && int64(len(p)) > b.remaining {
+		p = p[:b.remaining]
+	}
+	var n int
+	var err error
+	if len(p) > 0 {
+		n, err = b.cn.body.Read(p)
+	} else {
+		err = io.EOF // the announced data is complete; what follows is not audio
+	}
+	if b.remaining >= 0 {
+		b.remaining -= int64(n)
+	}
+	if b.cn.dog.n > b.max {
+		return 0, fmt.Errorf("openai speech: %w: more than %d bytes", ErrTooLarge, b.max)
+	}
+	switch {
+	case err == nil:
+		return n, nil
+	case errors.Is(err, io.EOF) && b.remaining > 0:
+		return n, unavailable(b.op.name, fmt.Errorf("%w: %d bytes of audio missing", ErrTruncated, b.remaining))
+	case errors.Is(err, io.EOF) && b.cn.cause() == nil && b.cn.callerCause() == nil:
+		return n, io.EOF
+	}
+	return n, b.cn.readErr(b.op, err)
+}
+
+// speechStream is a speech answer converted to the requested format in the
+// reader's goroutine. Close may be called from another goroutine than Read.
+type speechStream struct {
+	r      *request
+	audio  *media.ConvertReader
+	err    error // sticky once the answer ended: io.EOF or the failure
+	closed atomic.Bool
 }
 
 func (s *speechStream) Read(p []byte) (int, error) {
 	if s.closed.Load() {
 		return 0, ErrClosed
 	}
-	for len(s.pending) == 0 {
-		if s.err != nil {
-			return 0, s.err
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.audio.Read(p)
+	if err != nil {
+		s.err = err
+		if errors.Is(err, io.EOF) {
+			s.r.end(nil)
+		} else {
+			s.r.end(err)
 		}
-		s.fill()
 	}
-	n := copy(p, s.pending)
-	s.pending = s.pending[n:]
-	return n, nil
-}
-
-// fill reads one piece of the answer into pending, or ends the stream.
-func (s *speechStream) fill() {
-	raw := s.raw
-	if s.remaining >= 0 && int64(len(raw)) > s.remaining {
-		raw = raw[:s.remaining]
-	}
-	var n int
-	var err error
-	if len(raw) > 0 {
-		n, err = s.cn.body.Read(raw)
-	} else {
-		err = io.EOF // the announced data is complete; what follows is not audio
-	}
-	if s.remaining >= 0 {
-		s.remaining -= int64(n)
-	}
-	s.buf = s.conv.Convert(s.buf[:0], raw[:n])
-	if s.cn.dog.n > s.max {
-		s.finish(fmt.Errorf("openai speech: %w: more than %d bytes", ErrTooLarge, s.max))
-		return
-	}
-	switch {
-	case err == nil:
-	case errors.Is(err, io.EOF) && s.remaining > 0:
-		s.finish(unavailable(s.op.name, fmt.Errorf("%w: %d bytes of audio missing", ErrTruncated, s.remaining)))
-		return
-	case errors.Is(err, io.EOF) && s.cn.cause() == nil && s.cn.callerCause() == nil:
-		s.buf = s.conv.Flush(s.buf)
-		s.finish(io.EOF)
-	default:
-		s.finish(s.cn.readErr(s.op, err))
-	}
-	s.pending = s.buf
-}
-
-func (s *speechStream) finish(err error) {
-	s.err = err
-	if errors.Is(err, io.EOF) {
-		s.r.end(nil)
-		return
-	}
-	s.r.end(err)
+	return n, err
 }
 
 // Close aborts the answer if it is still arriving and releases it.

@@ -146,3 +146,26 @@ func TestSynthesizeGroqRejectsLongInput(t *testing.T) {
 		t.Errorf("err = %v, want a 400", err)
 	}
 }
+
+func TestSynthesizeCapsTheAnswer(t *testing.T) {
+	srv, c, _ := setup(t, func(cfg *openai.Config) { cfg.MaxSpeechBytes = 10000 })
+	srv.EnqueueSpeech(openaitest.SpeechReply{SampleRate: 24000, Duration: time.Second, ChunkBytes: 1001, StreamingHeader: true})
+	rc, err := c.Synthesize(context.Background(), ai.SpeechRequest{Text: "Far too long.", Format: media.PCMU8k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rc.Close() }()
+	audio, err := io.ReadAll(rc)
+	if !errors.Is(err, openai.ErrTooLarge) {
+		t.Fatalf("ReadAll = %v, want ErrTooLarge", err)
+	}
+	// At most the audio before the cap was converted and read (how much
+	// depends on how the wire bytes arrived); 48000 bytes of PCM16 would
+	// have made 8000 of PCMU.
+	if n := len(audio); n > 10000/6+1 {
+		t.Errorf("%d bytes of PCMU before the cap of 10000 wire bytes", n)
+	}
+	if _, err := rc.Read(make([]byte, 10)); !errors.Is(err, openai.ErrTooLarge) {
+		t.Errorf("Read after the cap = %v, want ErrTooLarge again", err)
+	}
+}

@@ -55,22 +55,37 @@ func tone(rate int, d time.Duration) []int16 {
 	return pcm
 }
 
-// sendFrames sends pcm in 20 ms frames.
-func sendFrames(t *testing.T, s ai.TranscriptStream, rate int, pcm []int16) {
+// l16k is Telnyx's wideband format: L16 (big-endian) at 16 kHz.
+var l16k = media.Format{Encoding: media.EncodingL16, SampleRate: 16000}
+
+// encode returns pcm in f, as a call carries it.
+func encode(f media.Format, pcm []int16) []byte {
+	b := make([]byte, len(pcm)*f.Encoding.BytesPerSample())
+	return b[:media.EncodeTo(b, pcm, f.Encoding)]
+}
+
+// heard returns pcm as it comes out of f: what a stream in f uploads.
+func heard(f media.Format, pcm []int16) []int16 {
+	out := make([]int16, len(pcm))
+	return out[:media.DecodeTo(out, encode(f, pcm), f.Encoding)]
+}
+
+// sendFrames sends pcm in 20 ms frames encoded in f.
+func sendFrames(t *testing.T, s ai.TranscriptStream, f media.Format, pcm []int16) {
 	t.Helper()
-	frame := rate / 50
+	frame := f.SampleRate / 50
 	for len(pcm) > 0 {
 		n := min(frame, len(pcm))
-		if err := s.Send(pcm[:n]); err != nil {
+		if err := s.Send(encode(f, pcm[:n])); err != nil {
 			t.Fatalf("Send: %v", err)
 		}
 		pcm = pcm[n:]
 	}
 }
 
-func openStream(t *testing.T, tr *openai.Transcriber, rate int) ai.TranscriptStream {
+func openStream(t *testing.T, tr *openai.Transcriber, f media.Format) ai.TranscriptStream {
 	t.Helper()
-	s, err := tr.Open(context.Background(), ai.TranscribeConfig{SampleRate: rate, Language: "en-US"})
+	s, err := tr.Open(context.Background(), ai.TranscribeConfig{Format: f, Language: "en-US"})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -116,9 +131,9 @@ func dropped(t *testing.T, reg *prometheus.Registry, reason string) float64 {
 func TestTranscriberDeliversFinalTranscriptAfterEndOfSpeech(t *testing.T) {
 	srv, tr, reg := newTranscriber(t, nil)
 	srv.EnqueueTranscription(openaitest.TranscriptionReply{Text: " Can I book a cleaning on Friday?"})
-	s := openStream(t, tr, 8000)
+	s := openStream(t, tr, media.PCMU8k)
 	audio := tone(8000, time.Second)
-	sendFrames(t, s, 8000, audio)
+	sendFrames(t, s, media.PCMU8k, audio)
 	select {
 	case got := <-s.Results():
 		t.Fatalf("a transcript before EndOfSpeech: %+v", got)
@@ -146,9 +161,11 @@ func TestTranscriberDeliversFinalTranscriptAfterEndOfSpeech(t *testing.T) {
 	if tx.WAV == nil || tx.WAV.Format != (media.Format{Encoding: media.EncodingPCM16, SampleRate: 8000}) || tx.WAV.Channels != 1 || len(tx.File) != 44+2*len(audio) {
 		t.Fatalf("wav header %+v, %d bytes", tx.WAV, len(tx.File))
 	}
-	for i := range audio {
-		if tx.Samples[i] != audio[i] {
-			t.Fatalf("sample %d = %d, want %d", i, tx.Samples[i], audio[i])
+	// The mu-law frames are decoded once, in the stream, for the upload.
+	want := heard(media.PCMU8k, audio)
+	for i := range want {
+		if tx.Samples[i] != want[i] {
+			t.Fatalf("sample %d = %d, want %d", i, tx.Samples[i], want[i])
 		}
 	}
 	if got := counter(t, reg, "iace_openai_requests_total", "transcribe", "ok"); got != 1 {
@@ -160,21 +177,42 @@ func TestTranscriberDeliversFinalTranscriptAfterEndOfSpeech(t *testing.T) {
 	if _, ok := <-s.Results(); ok {
 		t.Error("Results still open after Close")
 	}
-	if err := s.Send(audio[:160]); !errors.Is(err, openai.ErrClosed) {
+	if err := s.Send(encode(media.PCMU8k, audio[:160])); !errors.Is(err, openai.ErrClosed) {
 		t.Errorf("Send after Close = %v, want ErrClosed", err)
+	}
+}
+
+func TestTranscriberUploadsWidebandL16AsPCM16(t *testing.T) {
+	srv, tr, _ := newTranscriber(t, nil)
+	srv.EnqueueTranscription(openaitest.TranscriptionReply{Text: "wideband"})
+	s := openStream(t, tr, l16k)
+	audio := tone(16000, 700*time.Millisecond)
+	sendFrames(t, s, l16k, audio)
+	_ = s.EndOfSpeech()
+	if got := nextTranscript(t, s); got.Text != "wideband" {
+		t.Fatalf("transcript = %+v", got)
+	}
+	tx := srv.Requests()[0].Transcription
+	if tx.WAV == nil || tx.WAV.Format != (media.Format{Encoding: media.EncodingPCM16, SampleRate: 16000}) || len(tx.Samples) != len(audio) {
+		t.Fatalf("wav header %+v, %d samples, want PCM16/16000 and %d", tx.WAV, len(tx.Samples), len(audio))
+	}
+	for i := range audio {
+		if tx.Samples[i] != audio[i] { // L16 is lossless: only its byte order changes
+			t.Fatalf("sample %d = %d, want %d", i, tx.Samples[i], audio[i])
+		}
 	}
 }
 
 func TestTranscriberSkipsShortAndSilentUtterances(t *testing.T) {
 	srv, tr, reg := newTranscriber(t, nil)
 	srv.EnqueueTranscription(openaitest.TranscriptionReply{Text: "Friday works."})
-	s := openStream(t, tr, 16000)
-	sendFrames(t, s, 16000, tone(16000, 100*time.Millisecond)) // a click
+	s := openStream(t, tr, l16k)
+	sendFrames(t, s, l16k, tone(16000, 100*time.Millisecond)) // a click
 	_ = s.EndOfSpeech()
-	sendFrames(t, s, 16000, make([]int16, 16000)) // a second of silence
+	sendFrames(t, s, l16k, make([]int16, 16000)) // a second of silence
 	_ = s.EndOfSpeech()
 	_ = s.EndOfSpeech() // nothing held at all
-	sendFrames(t, s, 16000, tone(16000, 600*time.Millisecond))
+	sendFrames(t, s, l16k, tone(16000, 600*time.Millisecond))
 	_ = s.EndOfSpeech()
 	if got := nextTranscript(t, s); got.Text != "Friday works." {
 		t.Errorf("transcript = %+v", got)
@@ -190,8 +228,8 @@ func TestTranscriberSkipsShortAndSilentUtterances(t *testing.T) {
 
 func TestTranscriberCapsTheUtterance(t *testing.T) {
 	srv, tr, reg := newTranscriber(t, func(_ *openai.Config, tc *openai.TranscriberConfig) { tc.MaxUtterance = time.Second })
-	s := openStream(t, tr, 8000)
-	sendFrames(t, s, 8000, tone(8000, 3*time.Second))
+	s := openStream(t, tr, media.PCMU8k)
+	sendFrames(t, s, media.PCMU8k, tone(8000, 3*time.Second))
 	_ = s.EndOfSpeech()
 	nextTranscript(t, s)
 	if d := srv.Requests()[0].Transcription.Duration(); d != time.Second {
@@ -205,10 +243,10 @@ func TestTranscriberCapsTheUtterance(t *testing.T) {
 func TestTranscriberDropsUtterancesBeyondTheQueue(t *testing.T) {
 	srv, tr, reg := newTranscriber(t, func(_ *openai.Config, tc *openai.TranscriberConfig) { tc.MaxQueued = 1 })
 	srv.SetDefaultTranscription(openaitest.TranscriptionReply{Text: "slow", FirstByteDelay: 500 * time.Millisecond})
-	s := openStream(t, tr, 8000)
+	s := openStream(t, tr, media.PCMU8k)
 	start := time.Now()
 	for range 3 {
-		sendFrames(t, s, 8000, tone(8000, 500*time.Millisecond))
+		sendFrames(t, s, media.PCMU8k, tone(8000, 500*time.Millisecond))
 		if err := s.EndOfSpeech(); err != nil {
 			t.Fatal(err)
 		}
@@ -354,11 +392,11 @@ func TestTranscriberCancelAbortsTheUpload(t *testing.T) {
 	srv.EnqueueTranscription(openaitest.TranscriptionReply{Text: "never", FirstByteDelay: 10 * time.Second})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s, err := tr.Open(ctx, ai.TranscribeConfig{SampleRate: 8000})
+	s, err := tr.Open(ctx, ai.TranscribeConfig{Format: media.PCMU8k})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sendFrames(t, s, 8000, tone(8000, time.Second))
+	sendFrames(t, s, media.PCMU8k, tone(8000, time.Second))
 	_ = s.EndOfSpeech()
 	// Wait until the upload is at the fake, then hang up.
 	select {
@@ -386,8 +424,11 @@ func TestTranscriberCancelAbortsTheUpload(t *testing.T) {
 
 func TestTranscriberRejectsBadRates(t *testing.T) {
 	_, tr, _ := newTranscriber(t, nil)
-	if _, err := tr.Open(context.Background(), ai.TranscribeConfig{SampleRate: 0}); err == nil {
-		t.Error("Open with rate 0 succeeded")
+	if _, err := tr.Open(context.Background(), ai.TranscribeConfig{}); err == nil {
+		t.Error("Open without a format succeeded")
+	}
+	if _, err := tr.Open(context.Background(), ai.TranscribeConfig{Format: media.Format{Encoding: media.EncodingPCMU, SampleRate: 11025}}); err == nil {
+		t.Error("Open at 11025 Hz succeeded")
 	}
 	if _, err := tr.Transcribe(context.Background(), tone(8000, time.Second), 100000, ""); err == nil {
 		t.Error("Transcribe at 100 kHz succeeded")
@@ -405,12 +446,12 @@ func BenchmarkTranscriptStreamSend(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer func() { _ = tr.Close() }()
-	s, err := tr.Open(context.Background(), ai.TranscribeConfig{SampleRate: 8000})
+	s, err := tr.Open(context.Background(), ai.TranscribeConfig{Format: media.PCMU8k})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer func() { _ = s.Close() }()
-	frame := tone(8000, 20*time.Millisecond)
+	frame := encode(media.PCMU8k, tone(8000, 20*time.Millisecond))
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		_ = s.Send(frame)

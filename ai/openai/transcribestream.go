@@ -5,35 +5,40 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/iace/iace/ai"
+	"github.com/iace/iace/media"
 )
 
 // transcriptResultsCap is how many transcripts wait for the session.
 const transcriptResultsCap = 16
 
-// Open starts one call's transcription stream for PCM16 at cfg.SampleRate.
-// It starts one goroutine, which ends when the stream is closed or ctx is
-// cancelled; Close waits for it.
+// Open starts one call's transcription stream for audio in cfg.Format, the
+// call's wire format: Send keeps the frames as they came, and the stream's
+// goroutine decodes each utterance to PCM16 for the upload. It starts one
+// goroutine, which ends when the stream is closed or ctx is cancelled;
+// Close waits for it.
 func (t *Transcriber) Open(ctx context.Context, cfg ai.TranscribeConfig) (ai.TranscriptStream, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if cfg.SampleRate < 8000 || cfg.SampleRate > 48000 {
-		return nil, fmt.Errorf("openai transcribe: sample rate %d out of range 8000-48000", cfg.SampleRate)
+	if err := cfg.Format.Validate(); err != nil {
+		return nil, fmt.Errorf("openai transcribe: format %s: %w", cfg.Format, err)
 	}
 	wctx, cancel := context.WithCancel(ctx)
+	bps := cfg.Format.Encoding.BytesPerSample()
 	s := &TranscriptStream{
-		t:          t,
-		rate:       cfg.SampleRate,
-		lang:       cmpOr(whisperLanguage(cfg.Language), t.cfg.Language),
-		maxSamples: t.maxSamples(cfg.SampleRate),
-		jobs:       make(chan []int16, t.cfg.MaxQueued),
-		results:    make(chan ai.Transcript, transcriptResultsCap),
-		cancel:     cancel,
-		done:       make(chan struct{}),
+		t:        t,
+		format:   cfg.Format,
+		lang:     cmpOr(whisperLanguage(cfg.Language), t.cfg.Language),
+		maxBytes: t.maxSamples(cfg.Format.SampleRate) * bps,
+		jobs:     make(chan []byte, t.cfg.MaxQueued),
+		results:  make(chan ai.Transcript, transcriptResultsCap),
+		cancel:   cancel,
+		done:     make(chan struct{}),
 	}
 	s.buf = s.newBuf()
 	go s.run(wctx)
@@ -41,25 +46,28 @@ func (t *Transcriber) Open(ctx context.Context, cfg ai.TranscribeConfig) (ai.Tra
 }
 
 // TranscriptStream is one call's VAD-cut transcription: Send buffers the
-// caller's audio, EndOfSpeech hands the utterance to the stream's goroutine,
-// which uploads it and delivers a final transcript when speech was
-// recognised. Utterances too short or silent, and transcriptions that
-// failed, deliver nothing (they are counted, and failures logged). Send may
-// be called from another goroutine than EndOfSpeech and Close.
+// caller's audio as it came, EndOfSpeech hands the utterance to the
+// stream's goroutine, which decodes and uploads it and delivers a final
+// transcript when speech was recognised. Utterances too short or silent,
+// and transcriptions that failed, deliver nothing (they are counted, and
+// failures logged). Send may be called from another goroutine than
+// EndOfSpeech and Close.
 type TranscriptStream struct {
-	t          *Transcriber
-	rate       int
-	lang       string
-	maxSamples int
-	jobs       chan []int16
-	results    chan ai.Transcript
-	cancel     context.CancelFunc
-	done       chan struct{}
-	closeOnce  sync.Once
+	t         *Transcriber
+	format    media.Format
+	lang      string
+	maxBytes  int
+	jobs      chan []byte
+	results   chan ai.Transcript
+	cancel    context.CancelFunc
+	done      chan struct{}
+	closeOnce sync.Once
+
+	pcm []int16 // the goroutine's decoded utterance, reused
 
 	mu     sync.Mutex
-	buf    []int16
-	cut    bool // the utterance in buf reached maxSamples
+	buf    []byte // the utterance so far, in format
+	cut    bool   // the utterance in buf reached maxBytes
 	closed bool
 }
 
@@ -67,35 +75,40 @@ type TranscriptStream struct {
 // does not allocate.
 var bufPool sync.Pool
 
-func (s *TranscriptStream) newBuf() []int16 {
-	if p, ok := bufPool.Get().(*[]int16); ok {
+func (s *TranscriptStream) newBuf() []byte {
+	if p, ok := bufPool.Get().(*[]byte); ok {
 		return (*p)[:0]
 	}
-	return make([]int16, 0, 2*s.rate) // two seconds; append grows it
+	// Two seconds; append grows it.
+	return make([]byte, 0, 2*s.format.SampleRate*s.format.Encoding.BytesPerSample())
 }
 
-func putBuf(b []int16) {
+func putBuf(b []byte) {
 	b = b[:0]
 	bufPool.Put(&b)
 }
 
-// Send appends one frame of caller audio to the utterance. It never blocks;
-// audio past MaxUtterance is dropped and counted once per utterance.
-func (s *TranscriptStream) Send(pcm []int16) error {
+// Send appends a copy of one frame of caller audio, in the stream's format,
+// to the utterance. It never blocks; audio past MaxUtterance is dropped and
+// counted once per utterance.
+func (s *TranscriptStream) Send(frame []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return ErrClosed
 	}
-	room := s.maxSamples - len(s.buf)
-	if len(pcm) > room {
-		pcm = pcm[:max(room, 0)]
+	// Whole samples only: a split one would shift the rest of the utterance.
+	bps := s.format.Encoding.BytesPerSample()
+	frame = frame[:len(frame)-len(frame)%bps]
+	room := s.maxBytes - len(s.buf)
+	if len(frame) > room {
+		frame = frame[:max(room, 0)]
 		if !s.cut {
 			s.cut = true
 			s.t.dropped(reasonTooLong)
 		}
 	}
-	s.buf = append(s.buf, pcm...)
+	s.buf = append(s.buf, frame...)
 	return nil
 }
 
@@ -148,9 +161,11 @@ func (s *TranscriptStream) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case pcm := <-s.jobs:
+		case audio := <-s.jobs:
+			s.pcm = slices.Grow(s.pcm[:0], len(audio)/s.format.Encoding.BytesPerSample())
+			pcm := s.pcm[:media.DecodeTo(s.pcm[:cap(s.pcm)], audio, s.format.Encoding)]
+			putBuf(audio)
 			text, err := s.transcribe(ctx, pcm)
-			putBuf(pcm)
 			switch {
 			case err == nil && text != "":
 				select {
@@ -173,15 +188,15 @@ func (s *TranscriptStream) run(ctx context.Context) {
 // transcribe skips an utterance without speech (counting why) and uploads
 // the others.
 func (s *TranscriptStream) transcribe(ctx context.Context, pcm []int16) (string, error) {
-	if reason := s.t.skip(pcm, s.rate); reason != "" {
+	if reason := s.t.skip(pcm, s.format.SampleRate); reason != "" {
 		s.t.dropped(reason)
 		return "", ErrNoSpeech
 	}
-	return s.t.upload(ctx, pcm, s.rate, s.lang)
+	return s.t.upload(ctx, pcm, s.format.SampleRate, s.lang)
 }
 
 func (s *TranscriptStream) duration(samples int) time.Duration {
-	return time.Duration(int64(samples) * int64(time.Second) / int64(s.rate))
+	return time.Duration(int64(samples) * int64(time.Second) / int64(s.format.SampleRate))
 }
 
 // dropped counts an utterance (or its tail) not transcribed.

@@ -71,7 +71,7 @@ type config struct {
 
 	EspeakBinary    string
 	EspeakWPM       int
-	TTSCacheEntries int
+	TTSCacheMiB     int
 
 	// Memory: calls read their agent's patterns and their caller's record
 	// (--memory); Learning: finished calls teach patterns and update the
@@ -116,7 +116,7 @@ func defaultConfig() config {
 		DefaultAgent:           string(demoOrg) + "/" + string(demoAgent),
 		EspeakBinary:           "espeak-ng",
 		EspeakWPM:              175,
-		TTSCacheEntries:        2048,
+		TTSCacheMiB:            64,
 		Memory:                 true,
 		Learning:               true,
 		Monitor:                defaultMonitorConfig(),
@@ -164,7 +164,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "serve /debug/pprof on the internal listener without a token; only when --internal-addr is loopback ("+envPprofToken+" serves it with a token)")
 	fs.StringVar(&c.EspeakBinary, "espeak-binary", c.EspeakBinary, "espeak-ng binary of the offline text-to-speech")
 	fs.IntVar(&c.EspeakWPM, "espeak-wpm", c.EspeakWPM, "offline text-to-speech speed, words per minute")
-	fs.IntVar(&c.TTSCacheEntries, "tts-cache-entries", c.TTSCacheEntries, "synthesized sentences kept in memory (greetings and stock replies repeat on every call)")
+	fs.IntVar(&c.TTSCacheMiB, "tts-cache-mib", c.TTSCacheMiB, "MiB of synthesized sentences kept in memory, shared read-only by every call (greetings and stock replies repeat on every call); 0: no cache")
 	fs.BoolVar(&c.Memory, "memory", c.Memory, "calls read their agent's patterns and their caller's record and latest calls, under --memory-deadline")
 	fs.DurationVar(&c.Session.MemoryDeadline, "memory-deadline", c.Session.MemoryDeadline, "bound on each of a call's memory reads; what is not there by then is done without")
 	fs.BoolVar(&c.Learning, "learning", c.Learning, "finished calls teach patterns and update their caller's memory (an agent's settings.learning can also turn it off)")
@@ -303,8 +303,8 @@ func (c *config) validate() error {
 	if err := c.validateMonitor(); err != nil {
 		errs = append(errs, err)
 	}
-	if c.TTSCacheEntries < 0 {
-		errs = append(errs, fmt.Errorf("tts cache entries %d: want >= 0", c.TTSCacheEntries))
+	if c.TTSCacheMiB < 0 || c.TTSCacheMiB > 16<<10 {
+		errs = append(errs, fmt.Errorf("tts cache %d MiB: want 0 (off) to 16384", c.TTSCacheMiB))
 	}
 	if err := c.Session.Validate(); err != nil {
 		errs = append(errs, err)

@@ -332,7 +332,7 @@ const maxCachedSentence = 300
 // newSpeechCache puts the speech cache in front of src and exports its
 // counters.
 func newSpeechCache(src ai.SpeechSource, cfg config, reg prometheus.Registerer) *ai.SpeechCache {
-	cache := ai.NewSpeechCache(src, cfg.TTSCacheEntries, maxCachedSentence)
+	cache := ai.NewSpeechCache(src, int64(cfg.TTSCacheMiB)<<20, maxCachedSentence)
 	reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "iace", Subsystem: "ai", Name: "tts_cache_hits_total",
 			Help: "Sentences served from the speech cache."}, func() float64 { return float64(cache.Hits()) }),

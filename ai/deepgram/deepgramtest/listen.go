@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/iace/iace/media"
 )
 
 // listenParams are the parsed /v1/listen query parameters the fake acts on.
@@ -22,6 +24,7 @@ type listenParams struct {
 	model          string
 	encoding       string
 	sampleRate     int
+	format         media.Format // what encoding and sample_rate say the audio is
 	interim        bool
 	punctuate      bool
 	vadEvents      bool
@@ -59,7 +62,12 @@ func (s *Server) parseListen(q url.Values) (listenParams, *badParam) {
 	}
 	p.encoding = q.Get("encoding")
 	switch p.encoding {
-	case "mulaw", "alaw", "linear16":
+	case "mulaw":
+		p.format.Encoding = media.EncodingPCMU
+	case "alaw":
+		p.format.Encoding = media.EncodingPCMA
+	case "linear16":
+		p.format.Encoding = media.EncodingPCM16 // little-endian
 	case "":
 		return p, &badParam{"INVALID_QUERY_PARAMETER", "Unsupported audio format: raw audio needs encoding and sample_rate."}
 	default:
@@ -70,6 +78,7 @@ func (s *Server) parseListen(q url.Values) (listenParams, *badParam) {
 		return p, &badParam{"INVALID_QUERY_PARAMETER", "Unsupported audio format: bad sample_rate."}
 	}
 	p.sampleRate = rate
+	p.format.SampleRate = rate
 	if ch := q.Get("channels"); ch != "" && ch != "1" {
 		return p, &badParam{"INVALID_QUERY_PARAMETER", "Failed to deserialize query parameters: the fake is mono only."}
 	}
@@ -139,13 +148,9 @@ func (s *Server) serveListen(w http.ResponseWriter, r *http.Request) {
 	}
 	s.update(func() { rec.Upgraded = true })
 	s.emit(EventListenOpen, rec.Index)
-	ls := &listenSession{s: s, rec: rec, conn: conn, p: p, fault: fault, id: id, sha: sha256.New(), opened: time.Now()}
-	switch p.encoding {
-	case "linear16":
-		ls.bytesPerSec = 2 * p.sampleRate
-	default:
-		ls.bytesPerSec = p.sampleRate
-	}
+	ls := &listenSession{s: s, rec: rec, conn: conn, p: p, fault: fault, id: id, sha: sha256.New(), opened: time.Now(),
+		bytesPerSec: p.format.Encoding.BytesPerSample() * p.sampleRate, maxHeard: maxHeardSeconds * p.sampleRate}
+	s.update(func() { rec.Format = p.format })
 	s.wg.Add(1)
 	go func() { // owned by the Server: Close waits for it
 		defer s.wg.Done()
@@ -174,6 +179,8 @@ type listenSession struct {
 	sha         hash.Hash
 	opened      time.Time
 	bytesPerSec int
+	maxHeard    int     // samples kept in ListenRecord.Heard
+	heard       []int16 // decode scratch
 
 	audio       int // bytes received
 	finalAt     int // audio bytes covered by finals
@@ -335,9 +342,15 @@ func (l *listenSession) onAudio(data []byte) bool {
 	}
 	l.audio += len(data)
 	l.sha.Write(data)
+	// Deepgram hears the bytes as the query's encoding says, whatever they are.
+	l.heard = slices.Grow(l.heard[:0], len(data))[:len(data)]
+	pcm := l.heard[:media.DecodeTo(l.heard, data, l.p.format.Encoding)]
 	l.s.update(func() {
 		l.rec.AudioBytes += len(data)
 		l.rec.AudioMessages++
+		if room := l.maxHeard - len(l.rec.Heard); room > 0 {
+			l.rec.Heard = append(l.rec.Heard, pcm[:min(room, len(pcm))]...)
+		}
 	})
 	if l.p.vadEvents && !l.speaking {
 		l.speaking = true

@@ -11,11 +11,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/iace/iace/media"
 )
 
 // DefaultAPIKey is the key the fake accepts when Config.APIKey is empty.
@@ -116,12 +119,22 @@ type Event struct {
 	At    time.Time
 }
 
+// maxHeardSeconds bounds ListenRecord.Heard.
+const maxHeardSeconds = 30
+
 // ListenRecord is what one listen connection received.
 type ListenRecord struct {
 	Index         int
 	Query         map[string][]string
 	Authorization string
 	Upgraded      bool
+	// Format is the audio the query announced (encoding and sample_rate;
+	// linear16 is little-endian PCM16), set once the socket is upgraded.
+	Format media.Format
+	// Heard is the audio decoded as Format says, as Deepgram would hear it
+	// (the first 30 s): audio sent in another encoding than the query
+	// names comes out as noise here, as it would at Deepgram.
+	Heard         []int16
 	AudioBytes    int
 	AudioMessages int
 	TextMessages  int
@@ -216,6 +229,7 @@ func (s *Server) Listens() []ListenRecord {
 	out := make([]ListenRecord, len(s.listens))
 	for i, r := range s.listens {
 		out[i] = *r
+		out[i].Heard = slices.Clone(r.Heard)
 	}
 	return out
 }
