@@ -69,9 +69,9 @@ type config struct {
 	HTTP  httpConfig
 	Pprof bool
 
-	EspeakBinary    string
-	EspeakWPM       int
-	TTSCacheMiB     int
+	EspeakBinary string
+	EspeakWPM    int
+	TTSCacheMiB  int
 
 	// Memory: calls read their agent's patterns and their caller's record
 	// (--memory); Learning: finished calls teach patterns and update the
