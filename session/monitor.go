@@ -2,6 +2,7 @@ package session
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -33,6 +34,9 @@ var (
 	// ErrCallNotFound: no live call with that id in the organization on
 	// this node (never started, ended, another organization's).
 	ErrCallNotFound = errors.New("session: no such live call")
+	// ErrCallEnded is ErrCallNotFound for a call of the organization that
+	// ended on this node lately: not one still to come.
+	ErrCallEnded = fmt.Errorf("%w: it has ended", ErrCallNotFound)
 	// ErrNotStreaming: the call is live but its media has not started yet;
 	// retry in a moment.
 	ErrNotStreaming = errors.New("session: the call's media has not started yet")

@@ -87,13 +87,24 @@ type Registry struct {
 	// prediction, ending. Calls start and end under mu.
 	live    *feed
 	metrics *Metrics
+	// ended remembers the last maxEnded calls that ended here, by
+	// organization, so that a late request about one is told it ended
+	// (while its record may still be on its way to the store); endedIDs
+	// is their order, a ring.
+	ended    map[CallID]store.OrgID
+	endedIDs []CallID
+	endedAt  int
 }
+
+// maxEnded is how many ended calls the registry remembers.
+const maxEnded = 1024
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry { return newRegistry(NewMetrics(nil)) }
 
 func newRegistry(m *Metrics) *Registry {
-	return &Registry{calls: make(map[CallID]*registryEntry), live: newFeed(m, true), metrics: m}
+	return &Registry{calls: make(map[CallID]*registryEntry), live: newFeed(m, true), metrics: m,
+		ended: make(map[CallID]store.OrgID), endedIDs: make([]CallID, 0, maxEnded)}
 }
 
 func (r *Registry) add(s *Session, info CallInfo) *registryEntry {
@@ -114,6 +125,9 @@ func (r *Registry) remove(id CallID, reason EndReason) {
 	r.mu.Lock()
 	e, ok := r.calls[id]
 	delete(r.calls, id)
+	if ok {
+		r.rememberEnded(id, e.info.OrgID)
+	}
 	if ok && r.live.listening() {
 		r.live.publish(LiveEvent{Kind: LiveEnded, At: time.Now(), CallID: id, OrgID: e.info.OrgID, Reason: string(reason)})
 	}
@@ -121,6 +135,26 @@ func (r *Registry) remove(id CallID, reason EndReason) {
 	if ok {
 		e.feed.end(LiveEvent{Kind: LiveEnded, CallID: id, OrgID: e.info.OrgID, Reason: string(reason)})
 	}
+}
+
+// rememberEnded keeps id among the calls that ended here. r.mu is held.
+func (r *Registry) rememberEnded(id CallID, org store.OrgID) {
+	if len(r.endedIDs) < maxEnded {
+		r.endedIDs = append(r.endedIDs, id)
+	} else {
+		delete(r.ended, r.endedIDs[r.endedAt])
+		r.endedIDs[r.endedAt] = id
+		r.endedAt = (r.endedAt + 1) % maxEnded
+	}
+	r.ended[id] = org
+}
+
+// endedHere reports whether org's call id ended on this node lately.
+func (r *Registry) endedHere(org store.OrgID, id CallID) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	o, ok := r.ended[id]
+	return ok && o == org
 }
 
 // Len returns the number of live calls.

@@ -113,14 +113,20 @@ type superCmd struct {
 const superQueue = 16
 
 // liveSession is the live call id of org on this node.
+// A call of another organization is ErrCallNotFound, exactly like one
+// that does not exist; the organization's own call that ended here lately
+// is ErrCallEnded.
 func (e *Engine) liveSession(org store.OrgID, id CallID) (*Session, error) {
 	info, ok := e.registry.Get(id)
 	if !ok || info.OrgID != org {
+		if e.registry.endedHere(org, id) {
+			return nil, ErrCallEnded
+		}
 		return nil, ErrCallNotFound
 	}
 	s := e.registry.session(id)
 	if s == nil || s.tap.isEnded() {
-		return nil, ErrCallNotFound
+		return nil, ErrCallEnded
 	}
 	return s, nil
 }

@@ -191,6 +191,14 @@ func TestASupervisorWhispersTakesOverAndBargesIn(t *testing.T) {
 	p.send(map[string]any{"event": "stop", "sequence_number": p.nextSeq(), "stream_id": "x", "stop": map[string]any{}})
 	sum := ts.summary(t)
 	p.close()
+	// Ended: told so to its organization (its record may still be on its
+	// way to the store), unknown to another.
+	if err := ts.engine.Supervise("org-a", id, session.RoleBarge); !errors.Is(err, session.ErrCallEnded) {
+		t.Errorf("a command to the ended call: %v, want ErrCallEnded", err)
+	}
+	if err := ts.engine.Supervise("org-b", id, session.RoleBarge); !errors.Is(err, session.ErrCallNotFound) || errors.Is(err, session.ErrCallEnded) {
+		t.Errorf("another organization's command to the ended call: %v, want ErrCallNotFound alone", err)
+	}
 
 	var roles []string
 	whispers := 0

@@ -330,6 +330,8 @@ func (h *Handler) found(w http.ResponseWriter, r *http.Request, o *offerRequest,
 	switch {
 	case err == nil:
 		return true
+	case errors.Is(err, session.ErrCallEnded): // its record may not be written yet
+		o.refuse(w, resultNotFound, http.StatusNotFound, "no such live call")
 	case errors.Is(err, session.ErrNotStreaming) || errors.Is(err, session.ErrCallNotFound) && h.recordedNotEnded(r.Context(), o.p.OrgID, o.id):
 		w.Header().Set("Retry-After", strconv.Itoa(ratelimit.RetryAfterSeconds(h.cfg.NotStreamingRetry)))
 		o.refuse(w, resultNotStreaming, http.StatusConflict, "the call's audio has not started yet; retry shortly")
