@@ -3,6 +3,7 @@ package media
 import (
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 	"time"
@@ -11,17 +12,40 @@ import (
 )
 
 // Output is where a Playout's audio goes: a media-stream connection. The pacer
-// calls its methods from one goroutine per shard, never under a lock.
+// calls its methods from one goroutine per shard, and none of them may wait on
+// the network: a shard serves hundreds of calls, and one write that waited on
+// a peer that reads slowly would make every one of them late. Each tick the
+// pacer asks Ready, then writes the playout's messages (in the order the far
+// end must see them) and hands them over with one Flush.
 type Output interface {
-	// WriteAudio sends one message holding a whole number of frames.
+	// Ready says whether the output takes messages now: nil when it does;
+	// ErrOutputBusy while messages it was given before wait for a peer that
+	// reads slowly, in which case the pacer leaves the playout's audio
+	// queued and asks again next tick; any other error means the output
+	// has failed for good, and the playout fails with it. It never waits,
+	// and is called under the playout's lock.
+	Ready() error
+	// WriteAudio queues one message holding a whole number of frames.
 	WriteAudio(audio []byte) error
-	// WriteMark sends a mark; the far end echoes it once the audio before it has played.
+	// WriteMark queues a mark; the far end echoes it once the audio before it has played.
 	WriteMark(name string) error
-	// WriteClear stops the far end's playback and empties its queue.
+	// WriteClear queues a clear: the far end stops playing and empties its queue.
 	WriteClear() error
-	// Keepalive proves the connection is alive (a WebSocket ping).
+	// Keepalive queues a proof that the connection is alive (a WebSocket ping).
 	Keepalive() error
+	// Flush sends what was queued since the last Flush, in order. What the
+	// connection cannot take at once it writes in the background; while it
+	// does, Ready says ErrOutputBusy.
+	Flush() error
 }
+
+// ErrOutputBusy is what Output.Ready returns while an output is still
+// writing what it was given before.
+var ErrOutputBusy = errors.New("media: output busy")
+
+// ErrOutputStalled is the error (wrapped) an output fails with when what it
+// was given waited too long to be written: the far end stopped reading.
+var ErrOutputStalled = errors.New("media: output stalled")
 
 // PacerConfig sets how audio is paced out.
 type PacerConfig struct {
@@ -69,7 +93,9 @@ func (c PacerConfig) Validate() error {
 // that wakes every 20 ms on a monotonic ticker (so its schedule does not
 // drift) and tops up every playout it serves to the lead; a playout that gets
 // audio while idle, or a clear, wakes its shard at once. One pacer serves all
-// calls of a process.
+// calls of a process. A shard never waits on a connection: one still writing
+// what it was given (its peer reads slowly) is passed over until it is done,
+// and one that failed (its peer stopped reading) fails its playout.
 type Pacer struct {
 	cfg     PacerConfig
 	shards  []*pacerShard
@@ -85,6 +111,7 @@ type pacerMetrics struct {
 	framesOut prometheus.Counter
 	underruns prometheus.Counter
 	lateTicks prometheus.Counter
+	busy      prometheus.Counter
 }
 
 // NewPacer starts a pacer; Close stops it. Its metrics are registered on reg
@@ -99,7 +126,7 @@ func NewPacer(cfg PacerConfig, reg prometheus.Registerer) (*Pacer, error) {
 	}
 	p := newPacer(cfg, n)
 	if reg != nil {
-		reg.MustRegister(p.metrics.framesOut, p.metrics.underruns, p.metrics.lateTicks)
+		reg.MustRegister(p.metrics.framesOut, p.metrics.underruns, p.metrics.lateTicks, p.metrics.busy)
 	}
 	for _, s := range p.shards {
 		p.wg.Go(s.run)
@@ -117,6 +144,8 @@ func newPacer(cfg PacerConfig, n int) *Pacer {
 			Help: "Times a caller's playback queue ran dry while the agent still had audio to send."}),
 		lateTicks: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "iace", Subsystem: "media", Name: "pacer_late_ticks_total",
 			Help: "Pacer ticks that ran more than one frame late (the process is overloaded)."}),
+		busy: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "iace", Subsystem: "media", Name: "pacer_output_busy_total",
+			Help: "Times the pacer passed over a call for a tick because its connection was still writing what it had been given (the caller's side reads slowly)."}),
 	}
 	for range n {
 		p.shards = append(p.shards, &pacerShard{pacer: p, kick: make(chan struct{}, 1)})
@@ -146,6 +175,7 @@ func (p *Pacer) NewPlayout(out Output, f Format) *Playout {
 	p.next++
 	p.mu.Unlock()
 	frame := f.FrameBytes()
+	start := monotonic(time.Now())
 	pl := &Playout{
 		shard:      s,
 		out:        out,
@@ -154,6 +184,8 @@ func (p *Pacer) NewPlayout(out Output, f Format) *Playout {
 		maxChunk:   f.BytesPer(p.cfg.MaxChunk),
 		lead:       p.cfg.Lead,
 		keepalive:  p.cfg.Keepalive,
+		playEnd:    start,
+		nextPing:   math.MinInt64, // the first tick pings
 		failed:     make(chan struct{}),
 		buf:        make([]byte, 0, f.BytesPer(time.Second)),
 		sendBuf:    make([]byte, 0, f.BytesPer(p.cfg.MaxChunk)),
@@ -161,6 +193,13 @@ func (p *Pacer) NewPlayout(out Output, f Format) *Playout {
 	s.add(pl)
 	return pl
 }
+
+// epoch is the origin of the pacer's monotonic clock: the shards do their
+// arithmetic on durations since it, cheaper than on time.Time.
+var epoch = time.Now()
+
+// monotonic returns t as a duration on the pacer's clock.
+func monotonic(t time.Time) time.Duration { return t.Sub(epoch) }
 
 type pacerShard struct {
 	pacer    *Pacer
@@ -218,13 +257,20 @@ func (s *pacerShard) run() {
 	}
 }
 
-func (s *pacerShard) serviceAll(now time.Time) {
+func (s *pacerShard) serviceAll(t time.Time) {
+	now := monotonic(t)
 	s.mu.Lock()
 	s.scratch = append(s.scratch[:0], s.playouts...)
 	s.mu.Unlock()
+	busy := 0
 	for i, p := range s.scratch {
-		p.service(now)
+		if !p.service(now) {
+			busy++
+		}
 		s.scratch[i] = nil
+	}
+	if busy > 0 {
+		s.pacer.metrics.busy.Add(float64(busy))
 	}
 }
 
@@ -252,9 +298,9 @@ type Playout struct {
 	base         int64 // timeline position of buf[off]
 	marks        []playoutMark
 	clearPending bool
-	midUtterance bool      // audio was sent and no mark has closed it yet
-	playEnd      time.Time // when the far end will have played all that was sent
-	lastPing     time.Time
+	midUtterance bool          // audio was sent and no mark has closed it yet
+	playEnd      time.Duration // when the far end will have played all that was sent (monotonic)
+	nextPing     time.Duration // when the next keepalive is due (monotonic)
 	err          error
 	closed       bool
 
@@ -338,7 +384,7 @@ func (p *Playout) Mark(gen uint64, name string) (pos int64, ok bool) {
 // caller had heard up to (estimated from what was sent and the lead still
 // playing) and the new generation.
 func (p *Playout) Clear() (played int64, gen uint64) {
-	now := time.Now()
+	now := monotonic(time.Now())
 	p.mu.Lock()
 	played = p.playedLocked(now)
 	p.buf = p.buf[:0]
@@ -367,7 +413,7 @@ func (p *Playout) Fence() uint64 {
 
 // Played returns the timeline position the caller has heard up to, estimated.
 func (p *Playout) Played() int64 {
-	now := time.Now()
+	now := monotonic(time.Now())
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.playedLocked(now)
@@ -380,8 +426,8 @@ func (p *Playout) Queued() time.Duration {
 	return p.format.Duration(len(p.buf) - p.off)
 }
 
-func (p *Playout) playedLocked(now time.Time) int64 {
-	if ahead := p.playEnd.Sub(now); ahead > 0 {
+func (p *Playout) playedLocked(now time.Duration) int64 {
+	if ahead := p.playEnd - now; ahead > 0 {
 		return max(p.base-int64(p.format.BytesPer(ahead)), 0)
 	}
 	return p.base
@@ -406,12 +452,21 @@ func (p *Playout) Close() {
 }
 
 // service runs on the shard goroutine: under the lock it decides what to send
-// and copies it out; then it writes with no lock held.
-func (p *Playout) service(now time.Time) {
+// and copies it out; then it writes with no lock held. It returns false when
+// the output was busy and the playout was passed over for this tick.
+func (p *Playout) service(now time.Duration) bool {
 	p.mu.Lock()
 	if p.closed || p.err != nil {
 		p.mu.Unlock()
-		return
+		return true
+	}
+	if err := p.out.Ready(); err != nil {
+		p.mu.Unlock()
+		if errors.Is(err, ErrOutputBusy) {
+			return false // still writing: nothing is taken from the queue, the clock keeps running
+		}
+		p.fail(err)
+		return true
 	}
 	acts := p.actions[:0]
 	send := p.sendBuf[:0]
@@ -419,9 +474,9 @@ func (p *Playout) service(now time.Time) {
 		p.clearPending = false
 		acts = append(acts, playoutAction{clear: true})
 	}
-	ping := now.Sub(p.lastPing) >= p.keepalive
+	ping := now >= p.nextPing
 	if ping {
-		p.lastPing = now
+		p.nextPing = now + p.keepalive
 	}
 	underrun := false
 	for {
@@ -448,12 +503,12 @@ func (p *Playout) service(now time.Time) {
 		if len(p.marks) > 0 {
 			piece = min(piece, int(p.marks[0].pos-p.base))
 		}
-		ahead := max(p.playEnd.Sub(now), 0)
+		ahead := max(p.playEnd-now, 0)
 		if piece <= 0 || p.format.BytesPer(p.lead-ahead) < piece {
 			break
 		}
 		n := piece
-		if p.midUtterance && now.Sub(p.playEnd) > FrameDuration {
+		if p.midUtterance && now-p.playEnd > FrameDuration {
 			underrun = true
 		}
 		start := len(send)
@@ -461,7 +516,7 @@ func (p *Playout) service(now time.Time) {
 		acts = append(acts, playoutAction{n: len(send) - start})
 		p.off += n
 		p.base += int64(n)
-		p.playEnd = now.Add(ahead + p.format.Duration(n))
+		p.playEnd = now + ahead + p.format.Duration(n)
 		p.midUtterance = true
 	}
 	p.mu.Unlock()
@@ -489,6 +544,9 @@ func (p *Playout) service(now time.Time) {
 	if err == nil && ping {
 		err = p.out.Keepalive()
 	}
+	if err == nil && (len(acts) > 0 || ping) {
+		err = p.out.Flush()
+	}
 	m := &p.shard.pacer.metrics
 	if frames > 0 {
 		m.framesOut.Add(float64(frames))
@@ -499,6 +557,7 @@ func (p *Playout) service(now time.Time) {
 	if err != nil {
 		p.fail(err)
 	}
+	return true
 }
 
 func (p *Playout) fail(err error) {

@@ -8,15 +8,19 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 )
 
 // fakeOutput records what the pacer writes and when.
 type fakeOutput struct {
-	mu    sync.Mutex
-	start time.Time
-	log   []written
-	pings int
-	fail  error
+	mu      sync.Mutex
+	start   time.Time
+	log     []written
+	pings   int
+	flushes int
+	fail    error
+	ready   error // what Ready says
 }
 
 type written struct {
@@ -47,6 +51,25 @@ func (o *fakeOutput) Keepalive() error {
 	defer o.mu.Unlock()
 	o.pings++
 	return nil
+}
+
+func (o *fakeOutput) Ready() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.ready
+}
+
+func (o *fakeOutput) Flush() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.flushes++
+	return o.fail
+}
+
+func (o *fakeOutput) setReady(err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.ready = err
 }
 
 func (o *fakeOutput) snapshot() []written {
@@ -211,6 +234,77 @@ func TestPacerKeepaliveAndFailure(t *testing.T) {
 	})
 }
 
+// TestPacerHandsEachTickToTheOutputOnce drives a shard by hand: each tick's
+// messages for a call are written in order and flushed once; a busy output
+// is passed over, keeping its audio, and counted; an output that failed
+// fails the playout.
+func TestPacerHandsEachTickToTheOutputOnce(t *testing.T) {
+	p := newPacer(PacerConfig{Lead: 200 * time.Millisecond, MaxChunk: 100 * time.Millisecond, Keepalive: time.Hour, Shards: 1}, 1)
+	shard := p.shards[0]
+	now := time.Now()
+	out := &fakeOutput{start: now}
+	pl := p.NewPlayout(out, PCMU8k)
+	defer pl.Close()
+	gen := pl.Generation()
+	pl.Write(gen, bytes.Repeat([]byte{0x55}, 160))
+	pl.Mark(gen, "start")
+	pl.Write(gen, bytes.Repeat([]byte{0x55}, 8000-160))
+	pl.Mark(gen, "end")
+
+	shard.serviceAll(now)
+	if log := out.snapshot(); out.flushes != 1 || out.pings != 1 || len(log) != 3 ||
+		len(log[0].audio) != 160 || log[1].mark != "start" || len(log[2].audio) != 800 {
+		t.Fatalf("first tick: %d flushes, %d pings, %s; want 160 bytes, the start mark, 800 bytes and a ping in one flush",
+			out.flushes, out.pings, kinds(log))
+	}
+
+	// Busy: passed over, nothing taken from the queue, counted.
+	out.setReady(ErrOutputBusy)
+	queued := pl.Queued()
+	for i := 1; i <= 10; i++ {
+		shard.serviceAll(now.Add(time.Duration(i) * FrameDuration))
+	}
+	if n := len(out.snapshot()); n != 3 || out.flushes != 1 || pl.Queued() != queued {
+		t.Fatalf("a busy output got %d messages and %d flushes, queue %v (was %v)", n, out.flushes, pl.Queued(), queued)
+	}
+	if n := testutilCounter(p.metrics.busy); n != 10 {
+		t.Errorf("busy counter %v, want 10", n)
+	}
+
+	// Ready again: the rest follows, whole and in order.
+	out.setReady(nil)
+	for i := 11; i < 100; i++ {
+		shard.serviceAll(now.Add(time.Duration(i) * FrameDuration))
+	}
+	log := out.snapshot()
+	sent := 0
+	for _, w := range log {
+		sent += len(w.audio)
+	}
+	if last := log[len(log)-1]; sent != 8000 || last.kind != "mark" || last.mark != "end" {
+		t.Fatalf("after the busy spell: %d bytes sent, then %s", sent, kinds(log))
+	}
+
+	// Failed: the playout fails with the output's error.
+	broken := errors.New("peer stopped reading")
+	out.setReady(broken)
+	shard.serviceAll(now.Add(100 * FrameDuration))
+	select {
+	case <-pl.Failed():
+	default:
+		t.Fatal("a failed output did not fail the playout")
+	}
+	if !errors.Is(pl.Err(), broken) {
+		t.Errorf("Err %v", pl.Err())
+	}
+}
+
+func testutilCounter(c interface{ Write(*dto.Metric) error }) float64 {
+	var m dto.Metric
+	_ = c.Write(&m)
+	return m.GetCounter().GetValue()
+}
+
 func kinds(log []written) string {
 	var b bytes.Buffer
 	for _, w := range log {
@@ -250,3 +344,5 @@ func (nopOutput) WriteAudio([]byte) error { return nil }
 func (nopOutput) WriteMark(string) error  { return nil }
 func (nopOutput) WriteClear() error       { return nil }
 func (nopOutput) Keepalive() error        { return nil }
+func (nopOutput) Ready() error            { return nil }
+func (nopOutput) Flush() error            { return nil }

@@ -31,6 +31,10 @@ const (
 	EndShutdown EndReason = "shutdown"
 	// EndTransportError: writing to the media stream failed.
 	EndTransportError EndReason = "transport_error"
+	// EndPeerStalled: the peer stopped reading the media stream (or reads
+	// too slowly for the call's audio): what was written to it waited
+	// longer than the write timeout.
+	EndPeerStalled EndReason = "peer_stalled"
 	// EndProviderFailure: a provider needed to hold the call failed for good.
 	EndProviderFailure EndReason = "provider_failure"
 	// EndOperator: an operator ended the call through the API.
@@ -41,14 +45,14 @@ const (
 )
 
 var allEndReasons = []EndReason{EndHangup, EndPeerGone, EndMediaTimeout, EndAgentHangup, EndTransfer,
-	EndTransferFailed, EndMaxDuration, EndDrain, EndShutdown, EndTransportError, EndProviderFailure, EndOperator, EndCallerSilent}
+	EndTransferFailed, EndMaxDuration, EndDrain, EndShutdown, EndTransportError, EndPeerStalled, EndProviderFailure, EndOperator, EndCallerSilent}
 
 // closeCode is the WebSocket close code IACE sends for the reason.
 func (r EndReason) closeCode() int {
 	switch r {
 	case EndDrain, EndShutdown:
 		return 1001 // going away
-	case EndTransportError, EndProviderFailure:
+	case EndTransportError, EndPeerStalled, EndProviderFailure:
 		return 1011 // internal error
 	}
 	return 1000

@@ -20,6 +20,7 @@ func TestOutcomeOfEachEndReason(t *testing.T) {
 		{EndMediaTimeout, true, store.OutcomeFailed},
 		{EndProviderFailure, true, store.OutcomeFailed},
 		{EndTransportError, false, store.OutcomeFailed},
+		{EndPeerStalled, true, store.OutcomeFailed},
 		{EndDrain, true, store.OutcomeFailed},
 	}
 	for _, tt := range tests {

@@ -197,8 +197,13 @@ func (s *Session) run(ctx context.Context) EndReason {
 		case m := <-s.caller:
 			s.onCallerMemory(m)
 		case <-s.playout.Failed():
-			s.log.Warn("writing to the media stream failed", "err", s.playout.Err())
-			s.end(EndTransportError)
+			if err := s.playout.Err(); errors.Is(err, media.ErrOutputStalled) {
+				s.log.Warn("the caller's side stopped reading the media stream", "err", err)
+				s.end(EndPeerStalled)
+			} else {
+				s.log.Warn("writing to the media stream failed", "err", err)
+				s.end(EndTransportError)
+			}
 		case now := <-s.timer.C:
 			s.timerAt = time.Time{}
 			s.onTimer(ctx, now)

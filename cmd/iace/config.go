@@ -192,7 +192,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Pacer.Shards, "pacer-shards", c.Pacer.Shards, "pacer goroutines (0: one per CPU)")
 
 	fs.DurationVar(&c.Conn.ReadTimeout, "media-timeout", c.Conn.ReadTimeout, "a stream that sends nothing for this long is ended")
-	fs.DurationVar(&c.Conn.WriteTimeout, "write-timeout", c.Conn.WriteTimeout, "bound on each write to a media stream")
+	fs.DurationVar(&c.Conn.WriteTimeout, "write-timeout", c.Conn.WriteTimeout, "how long a message to a media stream may wait to be written before the call ends as peer_stalled")
 	fs.DurationVar(&c.Conn.HandshakeTimeout, "handshake-timeout", c.Conn.HandshakeTimeout, "wait for the connected and start frames")
 	fs.IntVar(&c.Conn.MaxMessageBytes, "max-message-bytes", c.Conn.MaxMessageBytes, "largest media-stream frame read; larger ones are skipped and counted")
 }

@@ -77,6 +77,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.SaveAudioDir, "save-audio", "", "write what the first callers heard as call-<n>.wav into this directory")
 	fs.IntVar(&cfg.SaveAudioCalls, "save-audio-calls", 5, "how many calls -save-audio records")
 	fs.IntVar(&cfg.Shards, "shards", 0, "sender goroutines (0: GOMAXPROCS)")
+	fs.IntVar(&cfg.Slow, "slow", 0, "the first N calls read the server's messages at a trickle (-slow-rate), reported apart; the server should end them")
+	fs.IntVar(&cfg.SlowRate, "slow-rate", 300, "bytes a second a -slow caller reads")
 	fs.DurationVar(&cfg.CallTimeout, "call-timeout", 2*time.Minute, "maximum length of one call")
 	fs.DurationVar(&cfg.ReplyTimeout, "reply-timeout", 10*time.Second, "maximum wait for a reply")
 	fs.DurationVar(&cfg.GreetingTimeout, "greeting-timeout", 10*time.Second, "maximum wait for the greeting")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // ConnConfig bounds one media-stream connection.
@@ -19,7 +20,11 @@ type ConnConfig struct {
 	// ReadTimeout ends a stream that sends nothing for this long: Telnyx sends a
 	// media frame every 20 ms while the call is up, so silence means a dead peer.
 	ReadTimeout time.Duration
-	// WriteTimeout bounds each write so a stuck peer cannot stall the pacer.
+	// WriteTimeout is how long a message may wait to be written. Writes
+	// never hold the pacer: what the socket does not take at once is
+	// written in the background, and a peer that leaves messages unwritten
+	// this long has stopped reading: the stream fails with ErrPeerStalled
+	// and the call ends.
 	WriteTimeout time.Duration
 	// HandshakeTimeout bounds the wait for the connected and start frames.
 	HandshakeTimeout time.Duration
@@ -84,8 +89,9 @@ func (c ConnConfig) Validate() error {
 const hardReadLimit = 1 << 20
 
 // Conn is one Telnyx media-stream WebSocket. One goroutine reads (Read); one
-// goroutine writes (WriteAudio, WriteMark, WriteClear: the pacer); Keepalive
-// and Close may be called from anywhere.
+// goroutine writes (Ready, WriteAudio, WriteMark, WriteClear, Keepalive and
+// Flush: the pacer, a media.Output); Close may be called from anywhere. No
+// write waits on the network (see ConnConfig.WriteTimeout).
 type Conn struct {
 	ws      *websocket.Conn
 	cfg     ConnConfig
@@ -96,14 +102,33 @@ type Conn struct {
 	deadlineSet time.Time
 	frames      int // read but not yet added to the metric
 
-	wbuf      []byte
+	// The writer's side: frames queued since the last Flush.
+	batch     []byte
+	batchMsgs int // media, mark and clear messages in batch
+	mark      []byte
+	w         *writer
 	closeOnce sync.Once
 }
 
-// NewConn wraps an established WebSocket.
+// NewConn wraps an established WebSocket. From then on every frame the
+// connection sends goes through the Conn, pongs and the answer to the
+// peer's close frame included.
 func NewConn(ws *websocket.Conn, cfg ConnConfig, m *Metrics) *Conn {
 	ws.SetReadLimit(hardReadLimit)
-	return &Conn{ws: ws, cfg: cfg, metrics: m, buf: make([]byte, 0, 1024)}
+	var stalls prometheus.Counter
+	if m != nil {
+		stalls = m.stalled
+	}
+	c := &Conn{ws: ws, cfg: cfg, metrics: m, buf: make([]byte, 0, 1024), w: newWriter(ws.NetConn(), cfg.WriteTimeout, stalls)}
+	ws.SetPingHandler(func(data string) error {
+		c.w.reply(controlFrame(opPong, []byte(data)), false)
+		return nil
+	})
+	ws.SetCloseHandler(func(code int, _ string) error {
+		c.w.reply(controlFrame(opClose, websocket.FormatCloseMessage(code, "")), true)
+		return nil
+	})
+	return c
 }
 
 // Read reads the next frame into ev. A *ProtocolError means the frame was
@@ -193,48 +218,70 @@ func (c *Conn) fail(err error) error {
 	return err
 }
 
-// WriteAudio sends one outbound media frame holding audio, a whole number of
+// Ready says whether the connection takes a batch now: nil, or
+// media.ErrOutputBusy while bytes flushed earlier have waited more than a
+// frame (20 ms) for the socket to take them, or the error the connection
+// failed with (ErrPeerStalled when the peer stopped reading). It never waits.
+func (c *Conn) Ready() error { return c.w.ready() }
+
+// WriteAudio queues one outbound media frame holding audio, a whole number of
 // 20 ms frames of the stream's codec.
 func (c *Conn) WriteAudio(audio []byte) error {
-	c.wbuf = AppendMedia(c.wbuf[:0], audio)
-	return c.write()
+	c.batch = appendFrameHeader(c.batch, opText, mediaLen(len(audio)))
+	c.batch = AppendMedia(c.batch, audio)
+	c.batchMsgs++
+	return nil
 }
 
-// WriteMark sends a mark frame.
+// WriteMark queues a mark frame.
 func (c *Conn) WriteMark(name string) error {
-	c.wbuf = AppendMark(c.wbuf[:0], name)
-	return c.write()
+	c.mark = AppendMark(c.mark[:0], name)
+	c.batch = appendFrameHeader(c.batch, opText, len(c.mark))
+	c.batch = append(c.batch, c.mark...)
+	c.batchMsgs++
+	return nil
 }
 
-// WriteClear sends a clear frame.
+// WriteClear queues a clear frame.
 func (c *Conn) WriteClear() error {
-	c.wbuf = AppendClear(c.wbuf[:0])
-	return c.write()
+	c.batch = appendFrameHeader(c.batch, opText, len(clearFrame))
+	c.batch = AppendClear(c.batch)
+	c.batchMsgs++
+	return nil
 }
 
-func (c *Conn) write() error {
-	if err := c.ws.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout)); err != nil {
-		return err
-	}
-	if c.metrics != nil {
-		c.metrics.framesOut.Inc()
-	}
-	return c.ws.WriteMessage(websocket.TextMessage, c.wbuf)
-}
-
-// Keepalive sends a WebSocket ping; a peer that is gone makes it fail, and the
-// pong resets nothing: only frames prove the call is alive.
+// Keepalive queues a WebSocket ping; a peer that is gone makes its write
+// fail, and the pong resets nothing: only frames prove the call is alive.
 func (c *Conn) Keepalive() error {
-	return c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.cfg.WriteTimeout))
+	c.batch = appendFrameHeader(c.batch, opPing, 0)
+	return nil
 }
 
-// Close sends a close frame with code and reason (RFC 6455 7.4) and closes the
-// connection. It is idempotent; the first code wins.
+// Flush sends the frames queued since the last Flush, in order, with one
+// write when the socket takes them at once; the rest is written in the
+// background (see Ready). It never waits.
+func (c *Conn) Flush() error {
+	if len(c.batch) == 0 {
+		return nil
+	}
+	if c.metrics != nil && c.batchMsgs > 0 {
+		c.metrics.framesOut.Add(float64(c.batchMsgs))
+	}
+	var err error
+	c.batch, err = c.w.send(c.batch)
+	c.batchMsgs = 0
+	return err
+}
+
+// Close sends a close frame with code and reason (RFC 6455 7.4) after what
+// is queued, waits for them to be written (at most the write timeout: not
+// at all when the peer has stalled) and closes the connection. Frames
+// flushed after Close are dropped. It is idempotent; the first code wins.
 func (c *Conn) Close(code int, reason string) error {
 	var err error
 	c.closeOnce.Do(func() {
-		msg := websocket.FormatCloseMessage(code, truncate(reason, 120))
-		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.cfg.WriteTimeout)) // best effort: the peer may be gone
+		// Best effort: the peer may be gone.
+		c.w.close(controlFrame(opClose, websocket.FormatCloseMessage(code, truncate(reason, 120))))
 		err = c.ws.Close()
 	})
 	return err

@@ -53,7 +53,9 @@ func NewHandler(cfg ConnConfig, acc Acceptor, m *Metrics, log *slog.Logger) *Han
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: cfg.HandshakeTimeout,
 			// Small per-connection read buffers: a media frame is ~300 bytes.
-			// Write buffers come from a pool and are held only while writing.
+			// The Conn frames and writes what it sends itself; gorilla writes
+			// only the handshake and a close frame on a protocol error, with
+			// a pooled buffer held only while writing.
 			ReadBufferSize:  1024,
 			WriteBufferSize: 4096,
 			WriteBufferPool: &sync.Pool{},

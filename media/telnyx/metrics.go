@@ -9,6 +9,7 @@ type Metrics struct {
 	refused        *prometheus.CounterVec
 	framesIn       prometheus.Counter
 	framesOut      prometheus.Counter
+	stalled        prometheus.Counter
 }
 
 // NewMetrics registers the transport's metrics on reg (nil: not registered).
@@ -30,12 +31,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "iace", Subsystem: "telnyx", Name: "messages_out_total",
 			Help: "Messages written to Telnyx media streams (media, mark, clear).",
 		}),
+		stalled: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "iace", Subsystem: "telnyx", Name: "streams_stalled_total",
+			Help: "Media streams ended because the peer stopped reading: a message waited longer than the write timeout to be written.",
+		}),
 	}
 	for _, k := range []string{KindMalformedJSON, KindBadField, KindBadBase64, KindOversize, KindBinaryFrame, KindUnexpected} {
 		m.protocolErrors.WithLabelValues(k)
 	}
 	if reg != nil {
-		reg.MustRegister(m.protocolErrors, m.refused, m.framesIn, m.framesOut)
+		reg.MustRegister(m.protocolErrors, m.refused, m.framesIn, m.framesOut, m.stalled)
 	}
 	return m
 }

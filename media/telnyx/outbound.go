@@ -8,9 +8,20 @@ import (
 // AppendMedia appends an outbound media frame carrying audio (raw codec bytes,
 // a whole number of 20 ms frames) to dst (telnyx.md 2.1). No stream_id is needed.
 func AppendMedia(dst, audio []byte) []byte {
-	dst = append(dst, `{"event":"media","media":{"payload":"`...)
+	dst = append(dst, mediaHead...)
 	dst = base64.StdEncoding.AppendEncode(dst, audio)
-	return append(dst, `"}}`...)
+	return append(dst, mediaTail...)
+}
+
+const (
+	mediaHead  = `{"event":"media","media":{"payload":"`
+	mediaTail  = `"}}`
+	clearFrame = `{"event":"clear"}`
+)
+
+// mediaLen is the length of the media frame AppendMedia makes of n bytes of audio.
+func mediaLen(n int) int {
+	return len(mediaHead) + base64.StdEncoding.EncodedLen(n) + len(mediaTail)
 }
 
 // AppendMark appends a mark frame; Telnyx echoes it when the audio sent before
@@ -24,7 +35,7 @@ func AppendMark(dst []byte, name string) []byte {
 // AppendClear appends a clear frame: Telnyx stops playback and empties its
 // queue, echoing the marks still queued (telnyx.md 2.4).
 func AppendClear(dst []byte) []byte {
-	return append(dst, `{"event":"clear"}`...)
+	return append(dst, clearFrame...)
 }
 
 // appendJSONString quotes s as a JSON string.

@@ -163,6 +163,7 @@ func newCall(n int, cfg *Config, lib *library, col *collector, seed uint64) *cal
 		c.noiseAt = rng.IntN(len(lib.noise))
 	}
 	c.res.N = n
+	c.res.Slow = n <= cfg.Slow
 	c.res.CallControlID = c.id.callControlID
 	c.res.StreamID = c.id.streamID
 	return c
@@ -220,7 +221,9 @@ func (c *call) onMedia(now time.Time, d time.Duration, pcm []int16) {
 		// utterance. A steady lead, or the lead being built up, is zero.
 		c.maxSlack = max(c.maxSlack, slack)
 		j := c.maxSlack - slack
-		c.col.jitter.add(j)
+		if !c.res.Slow {
+			c.col.jitter.add(j)
+		}
 		c.res.JitterMax = max(c.res.JitterMax, j)
 	}
 
@@ -233,7 +236,9 @@ func (c *call) onMedia(now time.Time, d time.Duration, pcm []int16) {
 		t := &c.res.Turns[c.turn]
 		t.Answered = true
 		t.ReplyLatency = now.Sub(c.speechEnd)
-		c.col.reply.add(t.ReplyLatency)
+		if !c.res.Slow {
+			c.col.reply.add(t.ReplyLatency)
+		}
 		c.setPhase(phaseListen, now)
 	case phasePause, phaseHangup:
 		// The agent had paused, not finished.

@@ -98,6 +98,16 @@ type Config struct {
 	// Params are extra start.custom_parameters sent with sim_script.
 	Params map[string]string
 
+	// Slow makes the first Slow calls (N <= Slow) callers whose side reads
+	// the server's messages at a trickle, SlowRate bytes a second (default
+	// 300), from a socket with a 4 KiB receive buffer and a 1,400-byte
+	// segment size (as over the internet; loopback's 64 KiB segments would
+	// let the server's kernel buffer megabytes), so that the server's writes
+	// to them really back up. They are reported apart (Report.Slow) and left
+	// out of every other figure; the server is expected to end them.
+	Slow     int
+	SlowRate int
+
 	// SaveAudioDir, when set, receives call-<n>.wav with what caller n heard,
 	// placed at its playout time, for the first SaveAudioCalls calls
 	// (default 5).
@@ -201,6 +211,9 @@ func (c Config) withDefaults() Config {
 	if c.To == "" {
 		c.To = "+15550100000"
 	}
+	if c.SlowRate == 0 {
+		c.SlowRate = 300
+	}
 	if c.SaveAudioCalls == 0 {
 		c.SaveAudioCalls = 5
 	}
@@ -260,6 +273,12 @@ func (c Config) Validate() error {
 	}
 	if c.Shards < 0 {
 		bad("shards: %d is negative", c.Shards)
+	}
+	if c.Slow < 0 {
+		bad("slow: %d is negative", c.Slow)
+	}
+	if c.SlowRate < 0 {
+		bad("slow rate: %d bytes a second is negative", c.SlowRate)
 	}
 	for i, line := range c.Script {
 		if slug(line) == "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -41,6 +42,7 @@ func websocketDialer(cfg *Config) dialFunc {
 		// call holds no write buffer.
 		WriteBufferSize: 1024,
 		WriteBufferPool: &sync.Pool{},
+		NetDialContext:  dialTCP,
 	}
 	return func(ctx context.Context, url string) (wsConn, error) {
 		c, resp, err := d.DialContext(ctx, url, cfg.Header)
@@ -56,4 +58,50 @@ func websocketDialer(cfg *Config) dialFunc {
 		c.SetReadLimit(maxMessage)
 		return c, nil
 	}
+}
+
+// dialTCP dials the server; for a slow caller (withReadRate), with small
+// socket buffers and a connection that reads at its rate.
+func dialTCP(ctx context.Context, network, addr string) (net.Conn, error) {
+	rate, slow := ctx.Value(readRateKey{}).(int)
+	if !slow {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	d := net.Dialer{Control: slowSocket}
+	c, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &trickleConn{Conn: c, rate: rate}, nil
+}
+
+type readRateKey struct{}
+
+// withReadRate asks the dialer for a connection that reads rate bytes a second.
+func withReadRate(ctx context.Context, rate int) context.Context {
+	return context.WithValue(ctx, readRateKey{}, rate)
+}
+
+// trickleConn reads at most rate bytes a second, in pieces of a tenth of
+// that, so that what the server writes backs up in the socket buffers: a
+// caller whose side has stopped reading but for a trickle. Writes are not
+// slowed.
+type trickleConn struct {
+	net.Conn
+	rate int       // bytes a second
+	next time.Time // when the next read may start
+}
+
+func (c *trickleConn) Read(p []byte) (int, error) {
+	if wait := time.Until(c.next); wait > 0 {
+		time.Sleep(wait)
+	}
+	n, err := c.Conn.Read(p[:min(len(p), max(c.rate/10, 1))])
+	now := time.Now()
+	if c.next.Before(now) {
+		c.next = now // no credit for time spent waiting for data
+	}
+	c.next = c.next.Add(time.Duration(n) * time.Second / time.Duration(c.rate))
+	return n, err
 }

@@ -72,7 +72,9 @@ type Turn struct {
 type CallResult struct {
 	// N numbers calls from 1 in launch order; it appears in the call control
 	// ID ("v3:sim-<N>-...") and in saved audio file names.
-	N             int
+	N int
+	// Slow: a caller that reads at a trickle (Config.Slow).
+	Slow          bool
 	CallControlID string
 	StreamID      string
 	Outcome       Outcome
@@ -160,8 +162,21 @@ type Report struct {
 
 	// Errors counts failure kinds and non-fatal notes over all calls.
 	Errors map[string]int
+	// Slow is what became of the slow callers (Config.Slow), who are left
+	// out of every figure above.
+	Slow SlowReport
 	// Calls holds every call, by N.
 	Calls []CallResult
+}
+
+// SlowReport sums up the slow callers: how many were placed, how they
+// ended, and why (failure kinds, as in Report.Errors).
+type SlowReport struct {
+	Rate          int // bytes a second they read
+	Calls         int
+	Completed     int
+	EndedByServer int
+	Errors        map[string]int
 }
 
 // overloadLag is the p99 sender lag beyond which a run's figures are suspect.
@@ -171,7 +186,8 @@ const overloadLag = 20 * time.Millisecond
 // badly enough to distort what it measured.
 func (r *Report) Overloaded() bool { return r.SkippedTicks > 0 || r.SenderLag.P99 > overloadLag }
 
-// Failed reports whether any call failed or was aborted.
+// Failed reports whether any call failed or was aborted; slow callers,
+// whom the server is expected to end, do not count.
 func (r *Report) Failed() bool { return r.CallsFailed > 0 || r.CallsAborted > 0 }
 
 // The JSON mirror types: durations in milliseconds, snake_case names.
@@ -193,7 +209,15 @@ type (
 		SkippedTicks    int            `json:"skipped_ticks"`
 		SimOverloaded   bool           `json:"sim_overloaded"`
 		Errors          map[string]int `json:"errors"`
+		Slow            *jsonSlow      `json:"slow,omitempty"`
 		CallResults     []jsonCall     `json:"call_results"`
+	}
+	jsonSlow struct {
+		Rate          int            `json:"rate"`
+		Calls         int            `json:"calls"`
+		Completed     int            `json:"completed"`
+		EndedByServer int            `json:"ended_by_server"`
+		Errors        map[string]int `json:"errors"`
 	}
 	jsonCalls struct {
 		Started   int `json:"started"`
@@ -225,6 +249,7 @@ type (
 	}
 	jsonCall struct {
 		N                 int            `json:"n"`
+		Slow              bool           `json:"slow,omitempty"`
 		CallControlID     string         `json:"call_control_id"`
 		StreamID          string         `json:"stream_id"`
 		Outcome           Outcome        `json:"outcome"`
@@ -282,9 +307,12 @@ func (r Report) MarshalJSON() ([]byte, error) {
 	if j.Errors == nil {
 		j.Errors = map[string]int{}
 	}
+	if r.Slow.Calls > 0 {
+		j.Slow = &jsonSlow{Rate: r.Slow.Rate, Calls: r.Slow.Calls, Completed: r.Slow.Completed, EndedByServer: r.Slow.EndedByServer, Errors: r.Slow.Errors}
+	}
 	for _, c := range r.Calls {
 		jc := jsonCall{
-			N: c.N, CallControlID: c.CallControlID, StreamID: c.StreamID, Outcome: c.Outcome, EndedBy: c.EndedBy,
+			N: c.N, Slow: c.Slow, CallControlID: c.CallControlID, StreamID: c.StreamID, Outcome: c.Outcome, EndedBy: c.EndedBy,
 			Error: c.Error, Detail: c.Detail, Notes: c.Notes, Transfer: c.Transfer, Greeting: c.Greeting,
 			GreetingLatencyMs: ms(c.GreetingLatency), DurationMs: ms(c.Duration), Turns: make([]jsonTurn, 0, len(c.Turns)),
 			FramesSent: c.FramesSent, MediaReceived: c.MediaReceived, AudioReceivedMs: ms(c.AudioReceived),
@@ -308,6 +336,10 @@ func (r *Report) summarizeCalls() {
 	r.Errors = map[string]int{}
 	for i := range r.Calls {
 		c := &r.Calls[i]
+		if c.Slow {
+			r.Slow.add(c)
+			continue
+		}
 		r.CallsStarted++
 		switch c.Outcome {
 		case OutcomeCompleted:
@@ -364,6 +396,22 @@ func (r *Report) summarizeCalls() {
 	r.GreetingLatency = summarize(greet)
 }
 
+func (s *SlowReport) add(c *CallResult) {
+	s.Calls++
+	if c.Outcome == OutcomeCompleted {
+		s.Completed++
+	}
+	if c.EndedBy == EndedByServer {
+		s.EndedByServer++
+	}
+	if c.Error != "" {
+		if s.Errors == nil {
+			s.Errors = map[string]int{}
+		}
+		s.Errors[c.Error]++
+	}
+}
+
 // WriteText writes the human summary.
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
@@ -394,6 +442,14 @@ func (r *Report) WriteText(w io.Writer) error {
 		f("warning: the simulator itself ran late (ticks over %s, %d skipped): give it more CPU or fewer calls;\n"+
 			"         the latencies above include its own delays\n", fmtMs(overloadLag), r.SkippedTicks)
 	}
+	if r.Slow.Calls > 0 {
+		f("slow       %d callers reading %d B/s (left out above): %d ended by the server, %d completed",
+			r.Slow.Calls, r.Slow.Rate, r.Slow.EndedByServer, r.Slow.Completed)
+		for _, k := range slices.Sorted(maps.Keys(r.Slow.Errors)) {
+			f(" %s=%d", k, r.Slow.Errors[k])
+		}
+		f("\n")
+	}
 	if len(r.Errors) > 0 {
 		f("errors    ")
 		for _, k := range slices.Sorted(maps.Keys(r.Errors)) {
@@ -402,7 +458,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		f("\n")
 		shown := 0
 		for _, c := range r.Calls {
-			if c.Outcome == OutcomeCompleted || shown == 5 {
+			if c.Outcome == OutcomeCompleted || c.Slow || shown == 5 {
 				continue
 			}
 			shown++

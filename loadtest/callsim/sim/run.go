@@ -82,6 +82,7 @@ func run(ctx context.Context, cfg Config, dial dialFunc) (Report, error) {
 	rep := Report{Seed: cfg.Seed, URL: cfg.URL, Started: start, Elapsed: time.Since(start)}
 	rep.Calls = r.col.results
 	slices.SortFunc(rep.Calls, func(a, b CallResult) int { return a.N - b.N })
+	rep.Slow.Rate = cfg.SlowRate
 	rep.summarizeCalls()
 	rep.Jitter = r.col.jitter.stats()
 	rep.SenderLag = r.col.lag.stats()
@@ -225,6 +226,9 @@ func (r *runner) connect(ctx context.Context, c *call) (wsConn, error) {
 	defer func() { <-r.dialSem }()
 	dctx, cancel := context.WithTimeout(ctx, r.cfg.DialTimeout)
 	defer cancel()
+	if c.res.Slow {
+		dctx = withReadRate(dctx, r.cfg.SlowRate)
+	}
 	return r.dial(dctx, url)
 }
 

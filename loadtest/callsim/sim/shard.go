@@ -2,7 +2,9 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -129,7 +131,16 @@ func (s *shard) service(c *call) (reap bool) {
 		// Let the reader classify a server close first (it explains the
 		// broken pipe); fail on the write only if it does not.
 		if now.Sub(c.writeErrAt) > closeWait {
-			c.fail(now, ErrWriteError, c.writeErr.Error())
+			// A reset or a broken pipe is the server dropping the
+			// connection without a close frame (as it does to a caller
+			// that stopped reading, whose reader is still behind).
+			by := EndedByCaller
+			if errors.Is(c.writeErr, syscall.ECONNRESET) || errors.Is(c.writeErr, syscall.EPIPE) {
+				by = EndedByServer
+			}
+			c.mu.Lock()
+			c.finishLocked(now, OutcomeFailed, by, ErrWriteError, c.writeErr.Error())
+			c.mu.Unlock()
 		}
 		return false
 	}
