@@ -20,15 +20,34 @@ type Config struct {
 	// count.
 	MinSpeech time.Duration
 	// MinSilence is the unvoiced audio after speech (and after its hangover)
-	// that ends the utterance: endpointing. SpeechEnd fires Hangover +
-	// MinSilence after the level drops.
+	// that ends an utterance that sounds finished (its pitch fell at the
+	// end, as a statement's does) or was no voice at all: SpeechEnd fires
+	// Hangover + MinSilence after the level drops.
 	MinSilence time.Duration
-	// BargeInMin is the voiced audio in one utterance that fires BargeIn, once
-	// an utterance: long enough that a cough or "mm-hm" does not interrupt
-	// the agent. BargeIn also waits until the level inside the utterance has
-	// swung by 7 dB, which speech does within a syllable or two and steady
-	// noise never does.
+	// MaxSilence is the same for an utterance that sounds unfinished (its
+	// pitch ended level or rising, or on a filler such as "um"): the caller
+	// is likely to go on. Zero, or anything up to MinSilence, turns the
+	// adaptive end of turn off: every utterance ends after MinSilence.
+	MaxSilence time.Duration
+	// PauseMin is the unvoiced audio after speech (and after its hangover)
+	// that reports EventPause, once per pause, before the utterance ends.
+	// Zero turns Pause off.
+	PauseMin time.Duration
+	// BargeInMin is the voiced audio in one utterance that fires BargeIn,
+	// once an utterance, and only once a run of it (the sound between two
+	// gaps of Hangover) has been heard to be voiced speech: periodic, with
+	// a pitch that moves continuously, as a voice's does. BargeIn also
+	// waits until the level inside the utterance has swung by 7 dB, which
+	// speech does within a syllable or two and steady noise never does.
 	BargeInMin time.Duration
+	// BackchannelMax, if longer than BargeInMin, is the voiced audio an
+	// utterance of speech needs before BargeIn: a backchannel ("mm-hmm", "yeah",
+	// "okay") is real speech that only its shortness tells from an
+	// interruption, and one that ends before BackchannelMax gets
+	// NotSpeech instead. It delays every BargeIn to BackchannelMax; a
+	// session with a streaming transcript tells backchannels by their
+	// words instead and leaves it zero (off).
+	BackchannelMax time.Duration
 	// Hangover is how long frames stay voiced after the level drops; it
 	// bridges the short dips inside words. Zero disables it.
 	Hangover time.Duration
@@ -43,8 +62,10 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		MinSpeech:   100 * time.Millisecond,
-		MinSilence:  500 * time.Millisecond,
-		BargeInMin:  300 * time.Millisecond,
+		MinSilence:  250 * time.Millisecond,
+		MaxSilence:  1000 * time.Millisecond,
+		PauseMin:    100 * time.Millisecond,
+		BargeInMin:  250 * time.Millisecond,
 		Hangover:    100 * time.Millisecond,
 		ThresholdDB: 10,
 	}
@@ -65,6 +86,14 @@ func (c Config) Validate() error {
 	positive("MinSpeech", c.MinSpeech)
 	positive("MinSilence", c.MinSilence)
 	positive("BargeInMin", c.BargeInMin)
+	nonNegative := func(name string, d time.Duration) {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("%w: %s must not be negative, got %v", ErrInvalidConfig, name, d))
+		}
+	}
+	nonNegative("MaxSilence", c.MaxSilence)
+	nonNegative("PauseMin", c.PauseMin)
+	nonNegative("BackchannelMax", c.BackchannelMax)
 	if c.Hangover < 0 {
 		errs = append(errs, fmt.Errorf("%w: Hangover must not be negative, got %v", ErrInvalidConfig, c.Hangover))
 	}

@@ -33,6 +33,11 @@ func TestValidate(t *testing.T) {
 		{"negative BargeInMin is rejected", with(func(c *Config) { c.BargeInMin = -1 }), []string{"BargeInMin"}},
 		{"negative Hangover is rejected", with(func(c *Config) { c.Hangover = -time.Millisecond }), []string{"Hangover"}},
 		{"zero Hangover turns it off", with(func(c *Config) { c.Hangover = 0 }), nil},
+		{"negative MaxSilence is rejected", with(func(c *Config) { c.MaxSilence = -time.Millisecond }), []string{"MaxSilence"}},
+		{"zero MaxSilence turns the adaptive end off", with(func(c *Config) { c.MaxSilence = 0 }), nil},
+		{"negative PauseMin is rejected", with(func(c *Config) { c.PauseMin = -time.Millisecond }), []string{"PauseMin"}},
+		{"zero PauseMin turns Pause off", with(func(c *Config) { c.PauseMin = 0 }), nil},
+		{"negative BackchannelMax is rejected", with(func(c *Config) { c.BackchannelMax = -time.Millisecond }), []string{"BackchannelMax"}},
 		{"zero ThresholdDB is rejected", with(func(c *Config) { c.ThresholdDB = 0 }), []string{"ThresholdDB"}},
 		{"negative ThresholdDB is rejected", with(func(c *Config) { c.ThresholdDB = -3 }), []string{"ThresholdDB"}},
 		{"NaN ThresholdDB is rejected", with(func(c *Config) { c.ThresholdDB = math.NaN() }), []string{"ThresholdDB"}},
@@ -72,6 +77,8 @@ func TestEventString(t *testing.T) {
 		{EventSpeechStart, "speech_start"},
 		{EventBargeIn, "barge_in"},
 		{EventSpeechEnd, "speech_end"},
+		{EventNotSpeech, "not_speech"},
+		{EventPause, "pause"},
 		{Event(42), "Event(42)"},
 	}
 	for _, tt := range tests {

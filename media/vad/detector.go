@@ -11,22 +11,29 @@ import (
 // silence and faint line noise never fire.
 const minLevelDB = -55
 
-// Detector decides, frame by frame, when a caller starts and stops speaking.
-// Make one with New, one per call and direction. It is not safe for
-// concurrent use: the session goroutine that feeds it the inbound audio owns
-// it.
+// Detector decides, frame by frame, when a caller starts and stops speaking,
+// whether what started is a voice that interrupts, and whether a pause
+// sounds like the end of the turn. Make one with New, one per call and
+// direction. It is not safe for concurrent use: the session goroutine that
+// feeds it the inbound audio owns it.
 type Detector struct {
 	cfg        Config
 	sampleRate int
 	filter     highPass
 	floor      noiseFloor
+	pitch      pitchTracker
+	voice      voicing
 
-	speaking bool
-	bargedIn bool
-	onset    time.Duration // voiced audio of the run that may start an utterance
-	voiced   time.Duration // voiced audio of the current or last utterance
-	hang     time.Duration // hangover left
-	silence  time.Duration // unvoiced audio since the hangover ran out
+	speaking  bool
+	bargedIn  bool          // BargeIn reported in this utterance
+	notSpeech bool          // NotSpeech reported in this utterance
+	spoke     bool          // a run of this utterance was accepted as voiced speech
+	paused    bool          // Pause reported in this pause
+	onset     time.Duration // voiced audio of the run that may start an utterance
+	voiced    time.Duration // voiced audio of the current or last utterance
+	run       time.Duration // voiced audio of the current run (since the last gap)
+	hang      time.Duration // hangover left
+	silence   time.Duration // unvoiced audio since the hangover ran out
 	// Level range since the first voiced frame of the onset run: BargeIn
 	// waits until it reaches steadyDB, so noise that starts abruptly (and
 	// is steady) does not interrupt the agent while the floor catches up.
@@ -47,6 +54,7 @@ func New(cfg Config, sampleRate int) (*Detector, error) {
 		cfg:        cfg,
 		sampleRate: sampleRate,
 		filter:     newHighPass(highPassHz, sampleRate),
+		pitch:      newPitchTracker(sampleRate),
 	}
 	d.Reset()
 	return d, nil
@@ -57,9 +65,24 @@ func New(cfg Config, sampleRate int) (*Detector, error) {
 func (d *Detector) Reset() {
 	d.filter.reset()
 	d.floor.reset()
-	d.speaking, d.bargedIn = false, false
-	d.onset, d.voiced, d.hang, d.silence = 0, 0, 0, 0
+	d.pitch.reset()
+	d.voice = voicing{}
+	d.speaking, d.bargedIn, d.notSpeech, d.spoke, d.paused = false, false, false, false, false
+	d.onset, d.voiced, d.run, d.hang, d.silence = 0, 0, 0, 0, 0
 	d.runMin, d.runMax = 0, 0
+}
+
+// EndUtterance ends the utterance in progress, reporting no event, as if
+// SpeechEnd had fired: the session ended the caller's turn itself (in a
+// pause, their words ending a sentence), so that sound which follows starts
+// an utterance of its own, with its own SpeechStart and BargeIn or
+// NotSpeech. The noise floor stays.
+func (d *Detector) EndUtterance() {
+	if !d.speaking {
+		return
+	}
+	d.speaking = false
+	d.hang, d.silence, d.onset = 0, 0, 0
 }
 
 // Speaking reports whether an utterance is in progress: SpeechStart has fired
@@ -76,11 +99,11 @@ func (d *Detector) SpeechDuration() time.Duration { return d.voiced }
 func (d *Detector) NoiseFloorDB() float64 { return d.floor.db }
 
 // Process takes the next frame of audio, of any length (typically 20 ms: 160
-// samples at 8 kHz), and returns the event it caused, if any: at most one, in
-// the order SpeechStart, BargeIn, SpeechEnd for each utterance. An event that
-// falls due while another is reported (BargeIn when MinSpeech >= BargeInMin)
-// is reported on the next frame. The frame's duration is len(frame) /
-// sampleRate; an empty frame changes nothing. Process does not allocate.
+// samples at 8 kHz), and returns the event it caused, if any: at most one
+// (see Event for their order). An event that falls due while another is
+// reported (BargeIn when MinSpeech >= BargeInMin) is reported on the next
+// frame. The frame's duration is len(frame) / sampleRate; an empty frame
+// changes nothing. Process does not allocate.
 func (d *Detector) Process(frame []int16) Event {
 	if len(frame) == 0 {
 		return EventNone
@@ -90,11 +113,19 @@ func (d *Detector) Process(frame []int16) Event {
 	// Judge the frame against the floor before the frame moves it.
 	voiced := d.floor.set && level > minLevelDB && level > d.floor.db+d.cfg.ThresholdDB
 	d.floor.update(level, dt)
-	return d.step(voiced, level, dt)
+	d.pitch.feed(frame)
+	// The pitch is looked for only in voiced frames: the autocorrelation
+	// is most of the cost of a frame, and silence needs none.
+	var corr, f0 float64
+	if voiced {
+		corr, f0 = d.pitch.analyze()
+	}
+	return d.step(voiced, level, corr, f0, dt)
 }
 
-// step advances the utterance state machine by one frame.
-func (d *Detector) step(voiced bool, level float64, dt time.Duration) Event {
+// step advances the utterance state machine by one frame: voiced by level,
+// with the periodicity and fundamental of the pitch tracker.
+func (d *Detector) step(voiced bool, level, corr, f0 float64, dt time.Duration) Event {
 	held := false // unvoiced, but kept voiced by the hangover
 	switch {
 	case voiced:
@@ -115,35 +146,82 @@ func (d *Detector) step(voiced bool, level float64, dt time.Duration) Event {
 	if !d.speaking {
 		switch {
 		case voiced:
+			if d.onset == 0 {
+				d.voice.startUtterance()
+			}
 			d.onset += dt
+			d.voice.frame(corr, f0)
 		case !held:
 			d.onset = 0
+		default:
+			d.voice.gap()
 		}
 		if d.onset < d.cfg.MinSpeech {
 			return EventNone
 		}
-		d.speaking, d.bargedIn = true, false
-		d.voiced, d.onset, d.silence = d.onset, 0, 0
+		d.speaking, d.bargedIn, d.notSpeech, d.paused = true, false, false, false
+		d.spoke = d.voice.accepted
+		d.voiced, d.run, d.onset, d.silence = d.onset, d.onset, 0, 0
 		return EventSpeechStart
 	}
 
 	switch {
 	case voiced:
+		if d.silence > 0 { // the sound comes back after a gap: a new run
+			d.voice.startRun()
+			d.run, d.paused = 0, false
+		}
 		d.voiced += dt
+		d.run += dt
 		d.silence = 0
+		d.voice.frame(corr, f0)
+		d.spoke = d.spoke || d.voice.accepted
 	case !held:
 		d.silence += dt
+	default:
+		d.voice.gap()
 	}
-	// BargeIn before SpeechEnd: if both fall due on one frame, SpeechEnd
-	// follows on the next (its silence only grows).
-	if !d.bargedIn && d.voiced >= d.cfg.BargeInMin && d.runMax-d.runMin >= steadyDB {
+	// BargeIn before NotSpeech before SpeechEnd before Pause: if two fall
+	// due on one frame, the later follows on the next (silence only grows).
+	if !d.bargedIn && d.spoke && d.voiced >= max(d.cfg.BargeInMin, d.cfg.BackchannelMax) &&
+		d.runMax-d.runMin >= steadyDB {
 		d.bargedIn = true
 		return EventBargeIn
 	}
-	if d.silence >= d.cfg.MinSilence {
+	if !d.bargedIn && !d.notSpeech && d.rejected() {
+		d.notSpeech = true
+		return EventNotSpeech
+	}
+	if d.silence >= d.endSilence() {
 		d.speaking = false
 		d.hang, d.silence = 0, 0
 		return EventSpeechEnd
 	}
+	if d.cfg.PauseMin > 0 && !d.paused && d.silence >= d.cfg.PauseMin {
+		d.paused = true
+		return EventPause
+	}
 	return EventNone
+}
+
+// rejected reports whether the current run is not an interruption: it
+// stopped before BargeIn, or the voicing tracker found no voice in it.
+func (d *Detector) rejected() bool {
+	if d.silence > 0 {
+		return true
+	}
+	if d.voice.accepted {
+		return false
+	}
+	return d.run >= rejectAny || d.run >= rejectUnpitched && d.voice.pitched <= maxUnpitchedSteps
+}
+
+// endSilence is the silence after the hangover that ends the utterance:
+// MinSilence when it sounds finished (its pitch fell at the end) or was no
+// voice at all, MaxSilence when it sounds unfinished (level or rising pitch).
+func (d *Detector) endSilence() time.Duration {
+	if d.cfg.MaxSilence <= d.cfg.MinSilence || !d.spoke || d.voice.fell() {
+		return d.cfg.MinSilence
+	}
+	return d.cfg.MaxSilence
 }

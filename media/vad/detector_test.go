@@ -9,8 +9,10 @@ import (
 )
 
 // Synthetic audio at 8 kHz in 20 ms frames: digital silence, and a
-// speech-like 1 kHz tone whose level alternates between about -12 and
-// -22 dBFS frame by frame, so that it swings like syllables do.
+// voice-like harmonic sound (a 120 Hz fundamental that glides by +-8% over
+// 320 ms, with harmonics to 2 kHz) whose level alternates between two levels
+// 10 dB apart frame by frame, so that it swings like syllables do and has
+// the moving pitch that the voicing tracker takes for a voice.
 const rate8k, frame8k = 8000, 160
 
 // segment is a stretch of synthetic frames.
@@ -40,13 +42,42 @@ func synth(segs ...segment) [][]int16 {
 					if edge := min(k, n-1-k); edge < fade {
 						env = (1 - math.Cos(math.Pi*float64(edge)/fade)) / 2
 					}
-					f[i] = int16(env * amp * math.Sin(2*math.Pi*1000*float64(i)/rate8k))
+					f[i] = int16(env * amp * voice(len(frames)*frame8k+i))
 				}
 			}
 			frames = append(frames, f)
 		}
 	}
 	return frames
+}
+
+// voice is sample n of a glottal-like harmonic complex: 120 Hz +- 8%, 16
+// harmonics of falling amplitude, peak about 1.
+func voice(n int) float64 {
+	t := float64(n) / rate8k
+	// Phase of a fundamental of 120 * (1 + 0.08 sin(2 pi t / 0.32)) Hz.
+	ph := 2 * math.Pi * (120*t - 120*0.08*0.32/(2*math.Pi)*math.Cos(2*math.Pi*t/0.32))
+	var v float64
+	for h := 1; h <= 16; h++ {
+		v += math.Sin(float64(h)*ph) / float64(h)
+	}
+	return v / 1.8
+}
+
+// legacyTiming is DefaultConfig with the fixed timing the state machine
+// tests were written for: BargeInMin 300 ms, SpeechEnd always Hangover +
+// MinSilence (500 ms) after the level drops, no Pause.
+func legacyTiming() Config {
+	c := DefaultConfig()
+	c.BargeInMin, c.MinSilence, c.MaxSilence, c.PauseMin = 300*time.Millisecond, 500*time.Millisecond, 0, 0
+	return c
+}
+
+// withPause is legacyTiming with PauseMin 200 ms.
+func withPause() Config {
+	c := legacyTiming()
+	c.PauseMin = 200 * time.Millisecond
+	return c
 }
 
 func loud(n int) segment  { return segment{true, n} }
@@ -62,10 +93,10 @@ func TestStateMachine(t *testing.T) {
 	// With the defaults, in 20 ms frames: MinSpeech 5 frames, Hangover 5,
 	// MinSilence 25, BargeInMin 15. SpeechEnd comes Hangover + MinSilence
 	// = 30 frames after the last voiced frame.
-	minSpeechIsBargeIn := DefaultConfig()
+	minSpeechIsBargeIn := legacyTiming()
 	minSpeechIsBargeIn.MinSpeech = 200 * time.Millisecond
 	minSpeechIsBargeIn.BargeInMin = 100 * time.Millisecond
-	tight := DefaultConfig()
+	tight := legacyTiming()
 	tight.MinSpeech, tight.BargeInMin = 100*time.Millisecond, 100*time.Millisecond
 	tight.Hangover, tight.MinSilence = 0, 20*time.Millisecond
 
@@ -75,25 +106,35 @@ func TestStateMachine(t *testing.T) {
 		segs []segment
 		want []at
 	}{
-		{"four voiced frames are too short to start", DefaultConfig(),
+		{"four voiced frames are too short to start", legacyTiming(),
 			[]segment{quiet(10), loud(4), quiet(40)}, nil},
-		{"five voiced frames start an utterance that ends 30 frames later", DefaultConfig(),
+		{"five voiced frames start an utterance that ends 30 frames later", legacyTiming(),
+			// The run stops (a gap of Hangover) before BargeIn: NotSpeech.
 			[]segment{quiet(10), loud(5), quiet(40)},
-			[]at{{14, EventSpeechStart}, {44, EventSpeechEnd}}},
-		{"a dip as long as the hangover keeps the onset", DefaultConfig(),
+			[]at{{14, EventSpeechStart}, {20, EventNotSpeech}, {44, EventSpeechEnd}}},
+		{"a dip as long as the hangover keeps the onset", legacyTiming(),
 			[]segment{quiet(10), loud(3), quiet(5), loud(2), quiet(40)},
-			[]at{{19, EventSpeechStart}, {49, EventSpeechEnd}}},
-		{"a dip longer than the hangover resets the onset", DefaultConfig(),
+			[]at{{19, EventSpeechStart}, {25, EventNotSpeech}, {49, EventSpeechEnd}}},
+		{"a dip longer than the hangover resets the onset", legacyTiming(),
 			[]segment{quiet(10), loud(3), quiet(6), loud(2), quiet(40)}, nil},
-		{"fifteen voiced frames barge in", DefaultConfig(),
+		{"fifteen voiced frames barge in", legacyTiming(),
 			[]segment{quiet(10), loud(20), quiet(40)},
 			[]at{{14, EventSpeechStart}, {24, EventBargeIn}, {59, EventSpeechEnd}}},
-		{"a pause shorter than hangover plus MinSilence keeps one utterance", DefaultConfig(),
+		// The first run stops before BargeInMin: NotSpeech. The second
+		// one takes the utterance's voiced audio to BargeInMin: BargeIn.
+		{"a pause shorter than hangover plus MinSilence keeps one utterance", legacyTiming(),
 			[]segment{quiet(10), loud(10), quiet(29), loud(10), quiet(40)},
-			[]at{{14, EventSpeechStart}, {53, EventBargeIn}, {88, EventSpeechEnd}}},
-		{"a pause of hangover plus MinSilence splits the utterances", DefaultConfig(),
+			[]at{{14, EventSpeechStart}, {25, EventNotSpeech}, {53, EventBargeIn}, {88, EventSpeechEnd}}},
+		{"a pause of hangover plus MinSilence splits the utterances", legacyTiming(),
 			[]segment{quiet(10), loud(10), quiet(30), loud(10), quiet(40)},
-			[]at{{14, EventSpeechStart}, {49, EventSpeechEnd}, {54, EventSpeechStart}, {89, EventSpeechEnd}}},
+			[]at{{14, EventSpeechStart}, {25, EventNotSpeech}, {49, EventSpeechEnd},
+				{54, EventSpeechStart}, {65, EventNotSpeech}, {89, EventSpeechEnd}}},
+		{"a run that stops before BargeIn and a longer one after it barge in", legacyTiming(),
+			[]segment{quiet(10), loud(8), quiet(10), loud(20), quiet(40)},
+			[]at{{14, EventSpeechStart}, {23, EventNotSpeech}, {34, EventBargeIn}, {77, EventSpeechEnd}}},
+		{"Pause comes PauseMin after the hangover, before SpeechEnd", withPause(),
+			[]segment{quiet(10), loud(20), quiet(40)},
+			[]at{{14, EventSpeechStart}, {24, EventBargeIn}, {44, EventPause}, {59, EventSpeechEnd}}},
 		{"MinSpeech over BargeInMin barges in on the next frame", minSpeechIsBargeIn,
 			[]segment{quiet(10), loud(20), quiet(40)},
 			[]at{{19, EventSpeechStart}, {20, EventBargeIn}, {59, EventSpeechEnd}}},
@@ -133,7 +174,10 @@ func equal(a, b []at) bool {
 }
 
 func TestSpeakingAndSpeechDuration(t *testing.T) {
-	d := mustNew(t, rate8k)
+	d, err := New(legacyTiming(), rate8k)
+	if err != nil {
+		t.Fatal(err)
+	}
 	frames := synth(quiet(10), loud(20), quiet(40))
 	for i, f := range frames {
 		ev := d.Process(f)

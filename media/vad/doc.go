@@ -15,7 +15,17 @@
 // abruptly mid-call causes at most one short utterance, without a barge-in:
 // BargeIn waits until the level inside the utterance has swung by 7 dB.
 //
-// Voiced frames become events through MinSpeech, Hangover, MinSilence and
-// BargeInMin (see Config). Every duration is counted from the audio itself,
+// A pitch tracker (pitch.go, voicing.go) decides whether the sound is a voice:
+// the audio is decimated to about 2 kHz, and each voiced frame's normalized
+// autocorrelation over lags of 70-400 Hz gives its periodicity and
+// fundamental. A run is voiced speech when its pitch is continuous from frame
+// to frame and moves, as intonation does; clicks, coughs, breath and rustle
+// have no continuous pitch, and hum, buzz, knocks and chords hold theirs
+// still. Only voiced speech barges in; other sounds get NotSpeech. The pitch
+// also ends the turn: a fall at the end sounds finished (MinSilence), a
+// level or rising end unfinished (MaxSilence).
+//
+// Voiced frames become events through MinSpeech, Hangover, MinSilence,
+// MaxSilence, PauseMin, BargeInMin and BackchannelMax (see Config and Event). Every duration is counted from the audio itself,
 // len(frame) / sampleRate; the detector reads no clock and is deterministic.
 package vad

@@ -10,10 +10,11 @@ import (
 )
 
 // sequence checks the events of one detector as they come: SpeechStart only
-// outside an utterance, BargeIn at most once inside one, SpeechEnd only
-// inside one, and Speaking, SpeechDuration and NoiseFloorDB consistent.
+// outside an utterance, BargeIn and NotSpeech at most once inside one and
+// NotSpeech never after BargeIn, Pause and SpeechEnd only inside one, and
+// Speaking, SpeechDuration and NoiseFloorDB consistent.
 type sequence struct {
-	speaking, bargedIn bool
+	speaking, bargedIn, notSpeech bool
 }
 
 func (s *sequence) check(d *Detector, ev Event) error {
@@ -23,7 +24,16 @@ func (s *sequence) check(d *Detector, ev Event) error {
 		if s.speaking {
 			return fmt.Errorf("SpeechStart inside an utterance")
 		}
-		s.speaking, s.bargedIn = true, false
+		s.speaking, s.bargedIn, s.notSpeech = true, false, false
+	case EventNotSpeech:
+		if !s.speaking || s.bargedIn || s.notSpeech {
+			return fmt.Errorf("NotSpeech with speaking %v, barged in %v, not speech %v", s.speaking, s.bargedIn, s.notSpeech)
+		}
+		s.notSpeech = true
+	case EventPause:
+		if !s.speaking {
+			return fmt.Errorf("Pause outside an utterance")
+		}
 	case EventBargeIn:
 		if !s.speaking || s.bargedIn {
 			return fmt.Errorf("BargeIn with speaking %v, barged in %v", s.speaking, s.bargedIn)
@@ -97,6 +107,9 @@ func TestRandomFramesNeverPanic(t *testing.T) {
 			Hangover:    time.Duration(r.Int64N(int64(time.Second))),
 			ThresholdDB: 0.1 + r.Float64()*50,
 		}
+		cfg.MaxSilence = time.Duration(r.Int64N(int64(2 * time.Second)))
+		cfg.PauseMin = time.Duration(r.Int64N(int64(time.Second)))
+		cfg.BackchannelMax = time.Duration(r.Int64N(int64(time.Second)))
 		rate := rates[r.IntN(len(rates))]
 		d, err := New(cfg, rate)
 		if err != nil {
