@@ -313,3 +313,126 @@ func closeOK(t testing.TB, c io.Closer) {
 		t.Errorf("Close: %v", err)
 	}
 }
+
+// gatedSpeech is a SpeechSource whose one stream gives a chunk per Read, as
+// the test allows it (step); it records how many chunks were read and
+// whether the stream was closed and its context cancelled.
+type gatedSpeech struct {
+	calls  atomic.Int64
+	chunks chan []byte // closed: io.EOF
+	reads  atomic.Int64
+	closed atomic.Bool
+	ctx    context.Context //nolint:containedctx // the test looks at it after Synthesize
+}
+
+func (g *gatedSpeech) Synthesize(ctx context.Context, _ ai.SpeechRequest) (io.ReadCloser, error) {
+	g.calls.Add(1)
+	g.ctx = ctx
+	return g, nil
+}
+
+func (g *gatedSpeech) Read(p []byte) (int, error) {
+	b, ok := <-g.chunks
+	if !ok {
+		return 0, io.EOF
+	}
+	g.reads.Add(1)
+	return copy(p, b), nil
+}
+
+func (g *gatedSpeech) Close() error {
+	g.closed.Store(true)
+	return nil
+}
+
+// TestSpeechCacheSharesAMissBeingSynthesized: calls asking for a sentence
+// while it is synthesized read along the one synthesis (hits), which is
+// read no faster than they read, and hand out the same bytes.
+func TestSpeechCacheSharesAMissBeingSynthesized(t *testing.T) {
+	src := &gatedSpeech{chunks: make(chan []byte, 10)}
+	c := ai.NewSpeechCache(src, ai.DefaultSpeechCacheBytes, 200)
+	req := ai.SpeechRequest{Text: "Hello", Format: media.PCMU8k}
+	open := func() ai.SharedSpeech {
+		rc, err := c.Synthesize(t.Context(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, ok := rc.(ai.SharedSpeech)
+		if !ok {
+			t.Fatalf("a miss is a %T, not SharedSpeech", rc)
+		}
+		return s
+	}
+	a, b := open(), open()
+	src.chunks <- bytes.Repeat([]byte{1}, 100)
+	src.chunks <- bytes.Repeat([]byte{2}, 100)
+	pa, err := a.ReadShared()
+	if err != nil || len(pa) != 100 || pa[0] != 1 {
+		t.Fatalf("first piece %d bytes, %v", len(pa), err)
+	}
+	if n := src.reads.Load(); n != 1 {
+		t.Errorf("%d reads of the source for one piece read", n)
+	}
+	pb, err := b.ReadShared()
+	if err != nil || &pb[0] != &pa[0] || len(pb) != 100 {
+		t.Fatalf("the second reader did not get the same bytes: %d, %v", len(pb), err)
+	}
+	closeOK(t, a) // a barge-in on one call does not stop the other's
+	if p, err := b.ReadShared(); err != nil || len(p) != 100 || p[0] != 2 {
+		t.Fatalf("after the other reader closed: %d bytes, %v", len(p), err)
+	}
+	close(src.chunks)
+	if p, err := b.ReadShared(); p != nil || !errors.Is(err, io.EOF) {
+		t.Fatalf("at the end: %d bytes, %v", len(p), err)
+	}
+	closeOK(t, b)
+	if src.calls.Load() != 1 || c.Misses() != 1 || c.Hits() != 1 || c.Len() != 1 {
+		t.Errorf("calls %d misses %d hits %d len %d, want 1 1 1 1", src.calls.Load(), c.Misses(), c.Hits(), c.Len())
+	}
+	if !src.closed.Load() {
+		t.Error("the source was not closed")
+	}
+	// A hit hands out the cache's bytes, the same for every call.
+	h1, h2 := open(), open()
+	p1, _ := h1.ReadShared()
+	p2, _ := h2.ReadShared()
+	if len(p1) != 200 || &p1[0] != &p2[0] || cap(p1) != len(p1) {
+		t.Errorf("hits: %d and %d bytes, shared %v, room past the end %d", len(p1), len(p2), &p1[0] == &p2[0], cap(p1)-len(p1))
+	}
+	closeOK(t, h1)
+	closeOK(t, h2)
+}
+
+// TestSpeechCacheStopsASynthesisNobodyReads: when every reader closed
+// before the end, the synthesis is stopped (its context cancelled, its
+// stream closed) and nothing is cached.
+func TestSpeechCacheStopsASynthesisNobodyReads(t *testing.T) {
+	src := &gatedSpeech{chunks: make(chan []byte, 10)}
+	c := ai.NewSpeechCache(src, ai.DefaultSpeechCacheBytes, 200)
+	ctx, cancel := context.WithCancel(t.Context())
+	rc, err := c.Synthesize(ctx, ai.SpeechRequest{Text: "Hello", Format: media.PCMU8k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.chunks <- []byte{1, 2, 3}
+	if _, err := rc.Read(make([]byte, 10)); err != nil {
+		t.Fatal(err)
+	}
+	other, err := c.Synthesize(ctx, ai.SpeechRequest{Text: "Hello", Format: media.PCMU8k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One caller's context ending does not stop a synthesis another reads.
+	cancel()
+	if src.ctx.Err() != nil {
+		t.Fatal("the caller's context stopped a synthesis shared with others")
+	}
+	closeOK(t, rc)
+	closeOK(t, other)
+	if src.ctx.Err() == nil || !src.closed.Load() {
+		t.Errorf("with no reader left the synthesis goes on (context %v, closed %v)", src.ctx.Err(), src.closed.Load())
+	}
+	if c.Len() != 0 {
+		t.Errorf("cache holds %d entries after every reader closed early", c.Len())
+	}
+}

@@ -1,10 +1,12 @@
 package media
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -154,7 +156,8 @@ func newPacer(cfg PacerConfig, n int) *Pacer {
 }
 
 // Close stops every shard and waits for them. Playouts still open are not
-// serviced any more.
+// serviced any more: they refuse audio from then on, and writers waiting for
+// room are let go.
 func (p *Pacer) Close() {
 	p.mu.Lock()
 	if p.closed {
@@ -165,6 +168,17 @@ func (p *Pacer) Close() {
 	close(p.stop)
 	p.mu.Unlock()
 	p.wg.Wait()
+	for _, s := range p.shards {
+		s.mu.Lock()
+		open := append([]*Playout(nil), s.playouts...)
+		s.mu.Unlock()
+		for _, pl := range open {
+			pl.mu.Lock()
+			pl.closed = true
+			pl.wakeWriters()
+			pl.mu.Unlock()
+		}
+	}
 }
 
 // NewPlayout registers an output whose audio is in format f and returns its
@@ -186,13 +200,16 @@ func (p *Pacer) NewPlayout(out Output, f Format) *Playout {
 		keepalive:  p.cfg.Keepalive,
 		playEnd:    start,
 		nextPing:   math.MinInt64, // the first tick pings
+		room:       f.BytesPer(p.cfg.Lead)/frame*frame + f.BytesPer(p.cfg.MaxChunk),
 		failed:     make(chan struct{}),
-		buf:        make([]byte, 0, f.BytesPer(time.Second)),
-		sendBuf:    make([]byte, 0, f.BytesPer(p.cfg.MaxChunk)),
 	}
 	s.add(pl)
 	return pl
 }
+
+// Lead returns how much audio the pacer keeps queued at the far end: a
+// Hold released within it leaves no gap the caller hears.
+func (p *Pacer) Lead() time.Duration { return p.cfg.Lead }
 
 // epoch is the origin of the pacer's monotonic clock: the shards do their
 // arithmetic on durations since it, cheaper than on time.Time.
@@ -279,8 +296,15 @@ func (s *pacerShard) serviceAll(t time.Time) {
 // call's outbound timeline; audio removed by Clear is taken off it, so a
 // position always means audio that was, or will be, played.
 //
-// Write, Mark and Clear carry a generation: Clear starts a new one, and audio
-// from a turn cancelled by it (still in flight) is discarded instead of played.
+// Write, WriteShared, Mark and Clear carry a generation: Clear starts a new
+// one, and audio from a turn cancelled by it (still in flight) is discarded
+// instead of played.
+//
+// The queue takes what it is given, but a writer that waits for WaitRoom
+// before each write keeps what it queues within the pacer's lead plus one
+// MaxChunk (plus that write), however long its utterance: the rest waits
+// in the synthesizer's stream. Audio given with WriteShared is queued by
+// reference, not copied.
 type Playout struct {
 	shard      *pacerShard
 	out        Output
@@ -289,20 +313,34 @@ type Playout struct {
 	maxChunk   int
 	lead       time.Duration
 	keepalive  time.Duration
+	room       int // bytes: WaitRoom returns once less than this waits to be sent
 	index      int
 
-	mu           sync.Mutex
+	mu sync.Mutex
+	// The unsent audio is runs[rhead:], in order. An owned run is the next
+	// n bytes of buf[off:] (a copy the playout made); a shared run is a
+	// read-only slice the writer handed over (WriteShared).
 	gen          uint64
-	buf          []byte // queued audio; buf[off:] is unsent
+	buf          []byte
 	off          int
-	base         int64 // timeline position of buf[off]
+	runs         []playoutRun
+	rhead        int
+	queued       int   // bytes in the runs: audio waiting to be sent
+	base         int64 // timeline position of the first unsent byte
 	marks        []playoutMark
 	clearPending bool
+	held         bool          // Hold: no audio is taken from the queue
+	topUp        bool          // Hold: fill the far end to the whole lead once first
 	midUtterance bool          // audio was sent and no mark has closed it yet
 	playEnd      time.Duration // when the far end will have played all that was sent (monotonic)
 	nextPing     time.Duration // when the next keepalive is due (monotonic)
-	err          error
-	closed       bool
+	// roomWait, when not nil, is closed once a writer in WaitRoom should look
+	// again: the queue went below room, or the generation, the hold or the
+	// playout's state changed. The shard only looks at it while a writer
+	// waits, and never blocks on it.
+	roomWait chan struct{}
+	err      error
+	closed   bool
 
 	// touched only by the shard goroutine
 	sendBuf []byte
@@ -310,6 +348,13 @@ type Playout struct {
 
 	failed   chan struct{}
 	failOnce sync.Once
+}
+
+// playoutRun is a stretch of queued audio: n bytes of the playout's own
+// buffer (shared nil) or the rest of a shared slice (n is its length).
+type playoutRun struct {
+	shared []byte
+	n      int
 }
 
 type playoutMark struct {
@@ -333,28 +378,161 @@ func (p *Playout) Generation() uint64 {
 	return p.gen
 }
 
-// Write queues audio (any length; frames are cut from it as it fills) and
-// returns the timeline position of its end. ok is false when gen is stale or
-// the playout is closed; the audio was dropped.
+// Write queues a copy of audio (any length; frames are cut from it as it
+// fills) and returns the timeline position of its end. ok is false when gen
+// is stale or the playout is closed; the audio was dropped. Write never
+// waits: a writer that must not queue more than it plays waits in WaitRoom
+// first.
 func (p *Playout) Write(gen uint64, audio []byte) (end int64, ok bool) {
 	p.mu.Lock()
 	if gen != p.gen || p.closed {
 		p.mu.Unlock()
 		return 0, false
 	}
-	idle := p.off == len(p.buf)
-	if p.off > 0 && p.off >= len(p.buf)/2 {
-		n := copy(p.buf, p.buf[p.off:])
-		p.buf = p.buf[:n]
-		p.off = 0
-	}
-	p.buf = append(p.buf, audio...)
-	end = p.base + int64(len(p.buf)-p.off)
+	idle := p.queued == 0
+	copy(p.grow(len(audio)), audio)
+	end = p.base + int64(p.queued)
 	p.mu.Unlock()
 	if idle {
 		p.shard.wake()
 	}
 	return end, true
+}
+
+// WriteShared queues audio by reference, without copying it, and returns
+// the timeline position of its end; ok is false when gen is stale or the
+// playout is closed. audio must never be written again, by anyone: it is
+// meant for bytes many calls share, such as a speech cache's, and the
+// playout reads it until it has been sent or cleared.
+func (p *Playout) WriteShared(gen uint64, audio []byte) (end int64, ok bool) {
+	p.mu.Lock()
+	if gen != p.gen || p.closed {
+		p.mu.Unlock()
+		return 0, false
+	}
+	idle := p.queued == 0
+	if len(audio) > 0 {
+		p.pushRun(playoutRun{shared: audio[:len(audio):len(audio)], n: len(audio)})
+		p.queued += len(audio)
+	}
+	end = p.base + int64(p.queued)
+	p.mu.Unlock()
+	if idle {
+		p.shard.wake()
+	}
+	return end, true
+}
+
+// WaitRoom waits until less than the pacer's lead plus one MaxChunk waits to
+// be sent, so that what the writer queues next keeps the queue bounded. It
+// returns true then, and false as soon as gen is stale (a Clear or a Fence),
+// the playout is closed or has failed, or ctx is done. While the playout is
+// held it waits for Resume (or Clear).
+func (p *Playout) WaitRoom(ctx context.Context, gen uint64) bool {
+	for {
+		p.mu.Lock()
+		if gen != p.gen || p.closed || p.err != nil {
+			p.mu.Unlock()
+			return false
+		}
+		if p.queued < p.room {
+			p.mu.Unlock()
+			return true
+		}
+		if p.roomWait == nil {
+			p.roomWait = make(chan struct{})
+		}
+		wait := p.roomWait
+		p.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// wakeWriters releases writers waiting in WaitRoom to look again. Called
+// with p.mu held.
+func (p *Playout) wakeWriters() {
+	if p.roomWait != nil {
+		close(p.roomWait)
+		p.roomWait = nil
+	}
+}
+
+// grow adds n bytes to the end of the queue, in the playout's own buffer,
+// and returns them to be filled. Called with p.mu held.
+func (p *Playout) grow(n int) []byte {
+	if n == 0 {
+		return nil
+	}
+	if p.off > 0 && p.off >= len(p.buf)/2 {
+		k := copy(p.buf, p.buf[p.off:])
+		p.buf = p.buf[:k]
+		p.off = 0
+	}
+	if p.buf == nil {
+		p.buf = make([]byte, 0, max(n, p.room+p.frameBytes))
+	}
+	l := len(p.buf)
+	p.buf = slices.Grow(p.buf, n)[:l+n]
+	if last := len(p.runs) - 1; last >= p.rhead && p.runs[last].shared == nil {
+		p.runs[last].n += n
+	} else {
+		p.pushRun(playoutRun{n: n})
+	}
+	p.queued += n
+	return p.buf[l:]
+}
+
+// pushRun appends r to the runs. Called with p.mu held.
+func (p *Playout) pushRun(r playoutRun) {
+	if p.rhead > 0 && p.rhead >= len(p.runs)/2 {
+		k := copy(p.runs, p.runs[p.rhead:])
+		clear(p.runs[k:]) // no stale reference to shared audio
+		p.runs = p.runs[:k]
+		p.rhead = 0
+	}
+	p.runs = append(p.runs, r)
+}
+
+// take appends the next n queued bytes to dst and removes them from the
+// queue. Called with p.mu held; n is at most p.queued.
+func (p *Playout) take(dst []byte, n int) []byte {
+	p.queued -= n
+	for n > 0 {
+		r := &p.runs[p.rhead]
+		k := min(n, r.n)
+		if r.shared != nil {
+			dst = append(dst, r.shared[:k]...)
+			r.shared = r.shared[k:]
+		} else {
+			dst = append(dst, p.buf[p.off:p.off+k]...)
+			p.off += k
+		}
+		r.n -= k
+		n -= k
+		if r.n == 0 {
+			r.shared = nil
+			p.rhead++
+		}
+	}
+	if p.rhead == len(p.runs) {
+		p.runs, p.rhead = p.runs[:0], 0
+	}
+	if p.off == len(p.buf) {
+		p.buf, p.off = p.buf[:0], 0
+	}
+	return dst
+}
+
+// dropQueue empties the queue. Called with p.mu held.
+func (p *Playout) dropQueue() {
+	clear(p.runs) // no reference to shared audio is kept
+	p.runs, p.rhead = p.runs[:0], 0
+	p.buf, p.off = p.buf[:0], 0
+	p.queued = 0
 }
 
 // Mark pads the queue to a whole frame with codec silence and places a mark
@@ -366,13 +544,10 @@ func (p *Playout) Mark(gen uint64, name string) (pos int64, ok bool) {
 		p.mu.Unlock()
 		return 0, false
 	}
-	if rem := (len(p.buf) - p.off) % p.frameBytes; rem != 0 {
-		pad := p.frameBytes - rem
-		n := len(p.buf)
-		p.buf = append(p.buf, make([]byte, pad)...)
-		p.format.Encoding.FillSilence(p.buf[n:])
+	if rem := p.queued % p.frameBytes; rem != 0 {
+		p.format.Encoding.FillSilence(p.grow(p.frameBytes - rem))
 	}
-	pos = p.base + int64(len(p.buf)-p.off)
+	pos = p.base + int64(p.queued)
 	p.marks = append(p.marks, playoutMark{pos: pos, name: name})
 	p.mu.Unlock()
 	p.shard.wake()
@@ -380,22 +555,23 @@ func (p *Playout) Mark(gen uint64, name string) (pos int64, ok bool) {
 }
 
 // Clear drops all audio not yet sent, asks the far end to stop playing and
-// drop its queue, and starts a new generation. It returns the position the
+// drop its queue, ends a Hold, and starts a new generation. It returns the position the
 // caller had heard up to (estimated from what was sent and the lead still
 // playing) and the new generation.
 func (p *Playout) Clear() (played int64, gen uint64) {
 	now := monotonic(time.Now())
 	p.mu.Lock()
 	played = p.playedLocked(now)
-	p.buf = p.buf[:0]
-	p.off = 0
+	p.dropQueue()
 	p.base = played
 	p.marks = p.marks[:0]
 	p.playEnd = now
 	p.clearPending = true
+	p.held = false
 	p.midUtterance = false
 	p.gen++
 	gen = p.gen
+	p.wakeWriters()
 	p.mu.Unlock()
 	p.shard.wake()
 	return played, gen
@@ -408,7 +584,49 @@ func (p *Playout) Fence() uint64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.gen++
+	p.wakeWriters()
 	return p.gen
+}
+
+// Hold stops sending: no more audio is taken from the queue, and what was
+// sent already plays out at the far end (Played follows it). Keepalives
+// still go, and so do marks whose audio was all sent. Writers may still
+// queue, up to WaitRoom's bound. Resume goes on where it stopped; Clear
+// ends the hold too. The pause is not counted as an underrun.
+//
+// Before it stops, the next tick (at once: Hold wakes the shard) tops the
+// far end's queue up to the whole lead, whatever the chunk size, so that a
+// decision has the whole lead to come without a gap; if the hold ends in a
+// Clear, the clear drops that audio at the far end with the rest.
+func (p *Playout) Hold() {
+	p.mu.Lock()
+	was := p.held
+	p.held, p.topUp = true, !was
+	p.midUtterance = false // what follows the hold is not a starved queue
+	p.mu.Unlock()
+	if !was {
+		p.shard.wake()
+	}
+}
+
+// Resume ends a Hold: sending goes on from where it stopped, with no gap
+// at the far end if it comes while the audio sent before the hold still
+// plays (within the lead).
+func (p *Playout) Resume() {
+	p.mu.Lock()
+	was := p.held
+	p.held = false
+	p.mu.Unlock()
+	if was {
+		p.shard.wake()
+	}
+}
+
+// Held says whether the playout is held (Hold, with no Resume or Clear since).
+func (p *Playout) Held() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.held
 }
 
 // Played returns the timeline position the caller has heard up to, estimated.
@@ -423,7 +641,7 @@ func (p *Playout) Played() int64 {
 func (p *Playout) Queued() time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.format.Duration(len(p.buf) - p.off)
+	return p.format.Duration(p.queued)
 }
 
 func (p *Playout) playedLocked(now time.Duration) int64 {
@@ -447,6 +665,9 @@ func (p *Playout) Err() error {
 func (p *Playout) Close() {
 	p.mu.Lock()
 	p.closed = true
+	p.dropQueue()
+	p.buf, p.runs = nil, nil
+	p.wakeWriters()
 	p.mu.Unlock()
 	p.shard.remove(p)
 }
@@ -488,12 +709,15 @@ func (p *Playout) service(now time.Duration) bool {
 				acts = append(acts, playoutAction{mark: p.marks[0].name})
 			}
 			p.marks = p.marks[1:]
-			if p.off == len(p.buf) {
+			if p.queued == 0 {
 				p.midUtterance = false // all sent: a gap from here on is a pause, not a starved queue
 			}
 			continue
 		}
-		queued := (len(p.buf) - p.off) / p.frameBytes * p.frameBytes
+		if p.held && !p.topUp {
+			break
+		}
+		queued := p.queued / p.frameBytes * p.frameBytes
 		if queued == 0 {
 			break
 		}
@@ -504,20 +728,32 @@ func (p *Playout) service(now time.Duration) bool {
 			piece = min(piece, int(p.marks[0].pos-p.base))
 		}
 		ahead := max(p.playEnd-now, 0)
-		if piece <= 0 || p.format.BytesPer(p.lead-ahead) < piece {
+		room := p.format.BytesPer(p.lead - ahead)
+		if p.topUp && room > 0 {
+			// Whole frames, rounded up: the far end holds at least the
+			// lead, at most a frame more.
+			piece = min(piece, (room+p.frameBytes-1)/p.frameBytes*p.frameBytes)
+			room = piece
+		}
+		if piece <= 0 || room < piece {
 			break
 		}
 		n := piece
 		if p.midUtterance && now-p.playEnd > FrameDuration {
 			underrun = true
 		}
-		start := len(send)
-		send = append(send, p.buf[p.off:p.off+n]...)
-		acts = append(acts, playoutAction{n: len(send) - start})
-		p.off += n
+		send = p.take(send, n)
+		acts = append(acts, playoutAction{n: n})
 		p.base += int64(n)
 		p.playEnd = now + ahead + p.format.Duration(n)
 		p.midUtterance = true
+	}
+	if p.topUp {
+		p.topUp = false
+		p.midUtterance = false // the far end may run dry while held: not an underrun
+	}
+	if p.roomWait != nil && p.queued < p.room {
+		p.wakeWriters() // only while a writer waits: nothing to do per frame otherwise
 	}
 	p.mu.Unlock()
 	p.actions, p.sendBuf = acts, send
@@ -565,6 +801,7 @@ func (p *Playout) fail(err error) {
 	if p.err == nil {
 		p.err = err
 	}
+	p.wakeWriters()
 	p.mu.Unlock()
 	p.failOnce.Do(func() { close(p.failed) })
 }

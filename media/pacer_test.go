@@ -2,6 +2,7 @@ package media
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -346,3 +347,307 @@ func (nopOutput) WriteClear() error       { return nil }
 func (nopOutput) Keepalive() error        { return nil }
 func (nopOutput) Ready() error            { return nil }
 func (nopOutput) Flush() error            { return nil }
+
+// TestPacerWaitRoomBoundsWhatAWriterQueues: a writer that waits for room
+// before each write never has more than the lead plus one chunk (plus its
+// write) queued, however long its utterance, and all of it is sent in
+// order at the pace it plays.
+func TestPacerWaitRoomBoundsWhatAWriterQueues(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newTestPacer(t)
+		defer p.Close()
+		out := &fakeOutput{start: time.Now()}
+		pl := p.NewPlayout(out, PCMU8k)
+		defer pl.Close()
+		gen := pl.Generation()
+		const total, read = 80000, 640 // ten seconds, in reads of 80 ms
+		bound := PCMU8k.BytesPer(200*time.Millisecond) + PCMU8k.BytesPer(100*time.Millisecond) + read
+		audio := make([]byte, total)
+		for i := range audio {
+			audio[i] = byte(i / 160)
+		}
+		most := 0
+		for off := 0; off < total; off += read {
+			if !pl.WaitRoom(t.Context(), gen) {
+				t.Fatal("WaitRoom refused a current generation")
+			}
+			pl.Write(gen, audio[off:off+read])
+			pl.mu.Lock()
+			most = max(most, pl.queued)
+			pl.mu.Unlock()
+		}
+		pl.Mark(gen, "end")
+		if most > bound {
+			t.Errorf("a writer that waits had %d bytes queued, bound %d", most, bound)
+		}
+		if elapsed := time.Since(out.start); elapsed < 9500*time.Millisecond {
+			t.Errorf("ten seconds of audio were taken in %v: the writer did not wait for it to play", elapsed)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		var sent []byte
+		for _, w := range out.snapshot() {
+			sent = append(sent, w.audio...)
+		}
+		if !bytes.Equal(sent, audio) {
+			t.Errorf("sent %d bytes, not the %d written in order", len(sent), total)
+		}
+	})
+}
+
+// TestPacerWaitRoomIsReleasedAtOnce: a writer waiting for room is let go,
+// refused, as soon as a clear starts a new generation, a fence, the call's
+// end or its context; while held it waits, and Resume lets it go on.
+func TestPacerWaitRoomIsReleasedAtOnce(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		release func(pl *Playout, cancel func())
+		want    bool
+	}{
+		{"clear", func(pl *Playout, _ func()) { pl.Clear() }, false},
+		{"fence", func(pl *Playout, _ func()) { pl.Fence() }, false},
+		{"close", func(pl *Playout, _ func()) { pl.Close() }, false},
+		{"context", func(_ *Playout, cancel func()) { cancel() }, false},
+		{"resume", func(pl *Playout, _ func()) { pl.Resume() }, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := newTestPacer(t)
+				defer p.Close()
+				pl := p.NewPlayout(&fakeOutput{start: time.Now()}, PCMU8k)
+				defer pl.Close()
+				gen := pl.Generation()
+				pl.Hold() // nothing drains: the writer waits until released
+				pl.Write(gen, make([]byte, 8000))
+				ctx, cancel := context.WithCancel(t.Context())
+				defer cancel()
+				done := make(chan bool)
+				go func() { done <- pl.WaitRoom(ctx, gen) }()
+				time.Sleep(time.Second)
+				synctest.Wait()
+				select {
+				case <-done:
+					t.Fatal("WaitRoom returned while the queue was full and held")
+				default:
+				}
+				start := time.Now()
+				c.release(pl, cancel)
+				if got := <-done; got != c.want {
+					t.Errorf("WaitRoom = %v, want %v", got, c.want)
+				}
+				// Resume's room comes as the queue drains; the others at once.
+				if c.want && time.Since(start) > time.Second || !c.want && time.Since(start) != 0 {
+					t.Errorf("released after %v", time.Since(start))
+				}
+			})
+		})
+	}
+}
+
+// TestPacerSharedAudioIsQueuedByReference: shared audio is sent as written,
+// interleaved in order with copied audio, frames cut across both, marks
+// and positions as with Write; the playout keeps no copy of it.
+func TestPacerSharedAudioIsQueuedByReference(t *testing.T) {
+	p := newPacer(PacerConfig{Lead: 200 * time.Millisecond, MaxChunk: 100 * time.Millisecond, Keepalive: time.Hour, Shards: 1}, 1)
+	now := time.Now()
+	out := &fakeOutput{start: now}
+	pl := p.NewPlayout(out, PCMU8k)
+	defer pl.Close()
+	gen := pl.Generation()
+	shared := bytes.Repeat([]byte{0x22}, 4000)
+	var want []byte
+	pl.Write(gen, bytes.Repeat([]byte{0x11}, 100)) // not a whole frame
+	want = append(want, bytes.Repeat([]byte{0x11}, 100)...)
+	if end, ok := pl.WriteShared(gen, shared); !ok || end != 4100 {
+		t.Fatalf("WriteShared ends at %d (ok %v), want 4100", end, ok)
+	}
+	want = append(want, shared...)
+	pos, _ := pl.Mark(gen, "mid") // pads with silence
+	want = append(want, bytes.Repeat([]byte{0xFF}, int(pos)-len(want))...)
+	pl.WriteShared(gen, shared)
+	want = append(want, shared...)
+	end, _ := pl.Mark(gen, "end")
+	if pos != 4160 || end != 8160 {
+		t.Fatalf("marks at %d and %d, want 4160 and 8160", pos, end)
+	}
+	pl.mu.Lock()
+	owned := cap(pl.buf)
+	pl.mu.Unlock()
+	if owned >= len(shared) {
+		t.Errorf("the playout's own buffer holds %d bytes: shared audio was copied", owned)
+	}
+	for i := range 100 {
+		p.shards[0].serviceAll(now.Add(time.Duration(i) * FrameDuration))
+	}
+	var sent []byte
+	var marks []string
+	for _, w := range out.snapshot() {
+		sent = append(sent, w.audio...)
+		if w.kind == "mark" {
+			marks = append(marks, fmt.Sprintf("%s@%d", w.mark, len(sent)))
+		}
+		if len(w.audio)%160 != 0 {
+			t.Errorf("a message of %d bytes", len(w.audio))
+		}
+	}
+	if !bytes.Equal(sent, want) {
+		t.Errorf("sent %d bytes, not the %d written", len(sent), len(want))
+	}
+	if got := fmt.Sprint(marks); got != "[mid@4160 end@8160]" {
+		t.Errorf("marks %s", got)
+	}
+	if shared[0] != 0x22 || !bytes.Equal(shared, bytes.Repeat([]byte{0x22}, 4000)) {
+		t.Error("the shared audio was written to")
+	}
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	for _, r := range pl.runs[:cap(pl.runs)] {
+		if r.shared != nil {
+			t.Error("a sent run still references shared audio")
+		}
+	}
+}
+
+// TestPacerHoldAndResume drives a shard by hand: a hold sends no audio but
+// keeps the keepalives, Played follows what the far end still plays, the
+// pause is no underrun; Resume within the lead goes on with no gap; Resume
+// after it continues where it stopped; Clear ends a hold.
+func TestPacerHoldAndResume(t *testing.T) {
+	p := newPacer(PacerConfig{Lead: 200 * time.Millisecond, MaxChunk: 100 * time.Millisecond, Keepalive: 100 * time.Millisecond, Shards: 1}, 1)
+	shard := p.shards[0]
+	start := time.Now()
+	out := &fakeOutput{start: start}
+	pl := p.NewPlayout(out, PCMU8k)
+	defer pl.Close()
+	gen := pl.Generation()
+	audio := make([]byte, 24000) // three seconds, numbered by frame
+	for i := range audio {
+		audio[i] = byte(i / 160)
+	}
+	pl.Write(gen, audio)
+	tick := func(i int) time.Time {
+		at := start.Add(time.Duration(i) * FrameDuration)
+		shard.serviceAll(at)
+		return at
+	}
+	sentAt := func() int {
+		n := 0
+		for _, w := range out.snapshot() {
+			n += len(w.audio)
+		}
+		return n
+	}
+	for i := range 25 { // to 480 ms: 600 ms sent in 100 ms chunks
+		tick(i)
+	}
+	before := sentAt()
+	pl.Hold()
+	if !pl.Held() {
+		t.Fatal("Held is false after Hold")
+	}
+	pings := out.pings
+	// The first tick tops the far end up to the whole lead (rounded up to
+	// a frame), in whatever piece fits, so a decision has all of it; then
+	// nothing more goes.
+	holdAt := tick(25)
+	sent := sentAt()
+	pl.mu.Lock()
+	playEnd := pl.playEnd
+	pl.mu.Unlock()
+	if want := monotonic(holdAt) + 200*time.Millisecond; playEnd < want || playEnd >= want+FrameDuration || sent == before {
+		t.Errorf("after the hold's first tick the far end plays until %v, want %v (the whole lead); %d bytes were sent then",
+			playEnd-monotonic(holdAt), want-monotonic(holdAt), sent-before)
+	}
+	for i := 26; i < 28; i++ { // held to 540 ms: the far end still plays
+		tick(i)
+	}
+	if n := sentAt(); n != sent {
+		t.Fatalf("%d bytes sent while held", n-sent)
+	}
+	if out.pings <= pings {
+		t.Error("no keepalive while held")
+	}
+	// Played: the far end keeps playing what it has.
+	at := monotonic(start.Add(27 * FrameDuration))
+	pl.mu.Lock()
+	played := pl.playedLocked(at)
+	pl.mu.Unlock()
+	if want := int64(sent) - int64(PCMU8k.BytesPer(playEnd-at)); playEnd <= at || played != want {
+		t.Errorf("played %d while held, want %d (sent %d, %v of it still ahead)", played, want, sent, playEnd-at)
+	}
+	pl.Resume()
+	held, next := len(out.snapshot()), 28
+	for ; next < 34 && len(out.snapshot()) == held; next++ { // the next chunk goes once it fits in the lead
+		tick(next)
+	}
+	log := out.snapshot()
+	if len(log) == held || log[held].kind != "audio" || log[held].audio[0] != byte(sent/160) {
+		t.Fatalf("after Resume: %v; want the frame after the last one sent (%d)", kinds(log[held:]), sent/160)
+	}
+	// No gap: the far end still had audio, so the new audio plays right
+	// behind it.
+	pl.mu.Lock()
+	after := pl.playEnd
+	pl.mu.Unlock()
+	if want := playEnd + PCMU8k.Duration(sentAt()-sent); after != want {
+		t.Errorf("after Resume the far end plays to %v, want %v: a gap", after, want)
+	}
+
+	// A hold longer than the lead: the far end runs dry; not an underrun.
+	underruns := testutilCounter(p.metrics.underruns)
+	pl.Hold()
+	for i := next; i < 80; i++ {
+		tick(i)
+	}
+	sent = sentAt()
+	pl.Resume()
+	for i := 80; i < 90; i++ {
+		tick(i)
+	}
+	if n := testutilCounter(p.metrics.underruns); n != underruns {
+		t.Errorf("%v underruns counted for a hold", n-underruns)
+	}
+	log = out.snapshot()
+	for _, w := range log {
+		if w.kind == "audio" && w.at >= 80*FrameDuration {
+			if w.audio[0] != byte(sent/160) {
+				t.Errorf("after a long hold the audio goes on at frame %d, want %d", w.audio[0], byte(sent/160))
+			}
+			break
+		}
+	}
+
+	// Clear ends a hold.
+	pl.Hold()
+	_, gen = pl.Clear()
+	if pl.Held() {
+		t.Error("Clear did not end the hold")
+	}
+	pl.Write(gen, bytes.Repeat([]byte{0xAB}, 160))
+	tick(90)
+	if log := out.snapshot(); log[len(log)-1].kind != "audio" || log[len(log)-1].audio[0] != 0xAB {
+		t.Errorf("after Clear the new audio was not sent: %v", kinds(log[len(log)-2:]))
+	}
+}
+
+// TestPacerCloseLetsWritersGo: a writer waiting for room on a playout of a
+// pacer that stops is let go, refused.
+func TestPacerCloseLetsWritersGo(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newTestPacer(t)
+		pl := p.NewPlayout(&fakeOutput{start: time.Now()}, PCMU8k)
+		gen := pl.Generation()
+		pl.Hold()
+		pl.Write(gen, make([]byte, 8000))
+		done := make(chan bool)
+		go func() { done <- pl.WaitRoom(t.Context(), gen) }()
+		synctest.Wait()
+		p.Close()
+		if <-done {
+			t.Error("WaitRoom said there was room on a playout whose pacer stopped")
+		}
+		if _, ok := pl.Write(gen, make([]byte, 160)); ok {
+			t.Error("a playout whose pacer stopped took audio")
+		}
+	})
+}

@@ -202,6 +202,10 @@ func (s *Session) onTurnEvent(ctx context.Context, ev turnEvent) {
 			}
 		}
 	case evSentence:
+		if n := len(t.sentences); n > 0 && t.sentences[n-1].start == ev.sentence.start {
+			t.sentences[n-1].end = ev.sentence.end // its real end, once all its audio is queued
+			break
+		}
 		t.sentences = append(t.sentences, ev.sentence)
 		if s.watched() {
 			s.emit(LiveEvent{Kind: LiveAgentText, Turn: t.seq, Text: ev.sentence.text})

@@ -1,7 +1,6 @@
 package session
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -146,9 +145,11 @@ func (s *Session) ensureHolding(ctx context.Context) {
 	})
 }
 
-// renderedSpeech is a Synthesizer that answers with audio rendered earlier.
+// renderedSpeech is a Synthesizer that answers with audio rendered earlier,
+// shared by every call (never written to): the playout queues it by
+// reference.
 type renderedSpeech struct{ audio []byte }
 
 func (r renderedSpeech) Synthesize(context.Context, ai.SpeechRequest) (io.ReadCloser, error) {
-	return io.NopCloser(bytes.NewReader(r.audio)), nil
+	return ai.NewSharedSpeech(r.audio), nil
 }

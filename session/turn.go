@@ -218,42 +218,108 @@ func fixed(ctx context.Context, text string, out chan<- string) {
 	}
 }
 
+// speakReadBytes is the most one read of a synthesis stream takes (128 ms
+// of PCMU). speak waits for room on the playout before each read, so a
+// turn never has more queued than the pacer's lead, one chunk and one read,
+// however long it speaks: the rest waits in the synthesizer's stream.
+const speakReadBytes = 1024
+
+// speechPerTextByte is about how long a byte of text takes to say: a
+// sentence's end is estimated from it until its audio is all queued.
+const speechPerTextByte = 60 * time.Millisecond
+
 // speak synthesizes each sentence and queues its audio through an
 // utteranceWriter, which places the turn's marks, so Telnyx's echoes tell
-// when the caller began and finished hearing it. When the synthesizer
-// fails, the rest of the turn is dropped (a reply with a hole in it
-// misleads more than none) and the session falls back.
+// when the caller began and finished hearing it. It reads a stream only as
+// fast as it plays (Playout.WaitRoom), and queues audio shared by many
+// calls (a speech cache's, ai.SharedSpeech) by reference. The next sentence
+// is opened while one plays, so that its synthesis starts in time. When the
+// synthesizer fails, the rest of the turn is dropped (a reply with a hole
+// in it misleads more than none) and the session falls back.
 func (w *turnWorker) speak(ctx context.Context, in <-chan string) {
 	u := &utteranceWriter{out: w.playout, gen: w.gen, turn: w.id, frame: w.playout.Format().FrameBytes()}
-	buf := make([]byte, 4096)
-	for text := range in {
-		ttsStart := time.Now()
-		rc, err := w.synth.Synthesize(ctx, ai.SpeechRequest{Text: text, Voice: w.voice, Language: w.lang, Format: w.playout.Format()})
-		if err != nil {
-			if ctx.Err() != nil || !w.send(ctx, turnEvent{kind: evSpeakError, err: err}) {
+	buf := make([]byte, speakReadBytes)
+	var ahead *speech // the next sentence, opened while this one plays
+	defer func() {
+		if ahead != nil {
+			ahead.discard()
+		}
+	}()
+	more := true // in is open
+	prefetch := func() {
+		if ahead != nil || !more {
+			return
+		}
+		select {
+		case text, ok := <-in:
+			if !ok {
+				more = false
+				return
+			}
+			ahead = w.open(ctx, text)
+		default:
+		}
+	}
+	for {
+		cur := ahead
+		ahead = nil
+		if cur == nil {
+			if !more {
+				break
+			}
+			text, ok := <-in
+			if !ok {
+				break
+			}
+			cur = w.open(ctx, text)
+		}
+		<-cur.done
+		if cur.err != nil {
+			if ctx.Err() != nil || !w.send(ctx, turnEvent{kind: evSpeakError, err: cur.err}) {
 				return
 			}
 			break
 		}
+		shared, _ := cur.rc.(ai.SharedSpeech)
 		var firstByte time.Time
 		start := int64(-1) // where the sentence's audio begins on the timeline
 		failed := false
 		for {
-			n, rerr := rc.Read(buf)
-			if n > 0 {
+			prefetch()
+			if !u.wait(ctx) { // a clear, or the turn or the call is over
+				_ = cur.rc.Close()
+				return
+			}
+			var (
+				b    []byte
+				rerr error
+			)
+			if shared != nil {
+				b, rerr = shared.ReadShared()
+			} else {
+				var n int
+				n, rerr = cur.rc.Read(buf)
+				b = buf[:n]
+			}
+			if len(b) > 0 {
 				if firstByte.IsZero() {
 					firstByte = time.Now()
 				}
-				at, first, ok := u.write(buf[:n])
+				at, first, ok := u.write(b, shared != nil)
 				if !ok {
-					_ = rc.Close()
+					_ = cur.rc.Close()
 					return
 				}
-				if start < 0 {
-					start = at
-				}
 				if first {
-					w.send(ctx, turnEvent{kind: evFirstAudio, at: time.Now(), ttsStart: ttsStart, ttsFirstByte: firstByte})
+					w.send(ctx, turnEvent{kind: evFirstAudio, at: time.Now(), ttsStart: cur.start, ttsFirstByte: firstByte})
+				}
+				if start < 0 && at >= 0 {
+					// Its audio is queued as it plays, so the sentence is
+					// told now, with its end estimated (a barge-in may cut
+					// it before its end is known), and again at its end.
+					start = at
+					est := start + int64(w.playout.Format().BytesPer(time.Duration(len(cur.text))*speechPerTextByte))
+					w.send(ctx, turnEvent{kind: evSentence, sentence: spokenSentence{text: cur.text, start: start, end: max(est, u.pos)}})
 				}
 			}
 			if rerr != nil {
@@ -264,7 +330,7 @@ func (w *turnWorker) speak(ctx context.Context, in <-chan string) {
 				break
 			}
 		}
-		_ = rc.Close() // the stream is drained or broken; nothing left to report
+		_ = cur.rc.Close() // the stream is drained or broken; nothing left to report
 		if ctx.Err() != nil {
 			return
 		}
@@ -272,7 +338,7 @@ func (w *turnWorker) speak(ctx context.Context, in <-chan string) {
 			break // the part of the sentence that came is queued; no more
 		}
 		if start >= 0 {
-			w.send(ctx, turnEvent{kind: evSentence, sentence: spokenSentence{text: text, start: start, end: u.pos}})
+			w.send(ctx, turnEvent{kind: evSentence, sentence: spokenSentence{text: cur.text, start: start, end: u.pos}})
 		}
 	}
 	if ctx.Err() != nil {
@@ -288,10 +354,42 @@ func (w *turnWorker) speak(ctx context.Context, in <-chan string) {
 	w.send(ctx, turnEvent{kind: evDone, endPos: end})
 }
 
+// speech is one sentence's synthesis, started on a goroutine of its own so
+// that it runs while the sentence before it plays; done is closed when rc
+// and err are set.
+type speech struct {
+	text  string
+	start time.Time
+	done  chan struct{}
+	rc    io.ReadCloser
+	err   error
+}
+
+// open starts synthesizing text.
+func (w *turnWorker) open(ctx context.Context, text string) *speech {
+	s := &speech{text: text, start: time.Now(), done: make(chan struct{})}
+	req := ai.SpeechRequest{Text: text, Voice: w.voice, Language: w.lang, Format: w.playout.Format()}
+	go func() { // ends when Synthesize returns; speak waits for it (discard)
+		defer close(s.done)
+		s.rc, s.err = w.synth.Synthesize(ctx, req)
+	}()
+	return s
+}
+
+// discard waits for a synthesis that will not be played and closes it.
+func (s *speech) discard() {
+	<-s.done
+	if s.rc != nil {
+		_ = s.rc.Close() // never read: nothing to report
+	}
+}
+
 // utterancePlayout is what an utteranceWriter writes to (*media.Playout).
 type utterancePlayout interface {
 	Write(gen uint64, audio []byte) (end int64, ok bool)
+	WriteShared(gen uint64, audio []byte) (end int64, ok bool)
 	Mark(gen uint64, name string) (pos int64, ok bool)
+	WaitRoom(ctx context.Context, gen uint64) bool
 }
 
 // utteranceWriter queues one turn's audio on the call's playout: the
@@ -310,13 +408,31 @@ type utteranceWriter struct {
 	pos     int64 // the timeline position after the audio queued
 }
 
-// write queues b. It returns where b's audio begins on the timeline (-1
-// while it is held for the turn's first whole frame) and whether it
-// completed that first frame (the reply's first audio).
-func (u *utteranceWriter) write(b []byte) (at int64, first, ok bool) {
+// wait waits until the playout has room for the next read (WaitRoom);
+// false: the turn is over.
+func (u *utteranceWriter) wait(ctx context.Context) bool { return u.out.WaitRoom(ctx, u.gen) }
+
+// write queues b: a copy of it, or b itself when shared (read-only bytes
+// other calls play too, queued by reference). It returns where b's audio
+// begins on the timeline (-1 while it is held for the turn's first whole
+// frame) and whether it completed that first frame (the reply's first
+// audio).
+func (u *utteranceWriter) write(b []byte, shared bool) (at int64, first, ok bool) {
 	if u.started {
 		at = u.pos
+		if shared {
+			return at, false, u.queueShared(b)
+		}
 		return at, false, u.queue(b)
+	}
+	if shared {
+		// The first frame is copied, to be held with what came before it;
+		// the rest is queued by reference.
+		need := min(u.frame-len(u.head), len(b))
+		if at, first, ok = u.write(b[:need], false); !ok || need == len(b) {
+			return at, first, ok
+		}
+		return at, first, u.queueShared(b[need:])
 	}
 	u.head = append(u.head, b...)
 	if len(u.head) < u.frame {
@@ -360,6 +476,12 @@ func (u *utteranceWriter) end() (end int64, first, ok bool) {
 
 func (u *utteranceWriter) queue(b []byte) bool {
 	end, ok := u.out.Write(u.gen, b)
+	u.pos = end
+	return ok
+}
+
+func (u *utteranceWriter) queueShared(b []byte) bool {
+	end, ok := u.out.WriteShared(u.gen, b)
 	u.pos = end
 	return ok
 }

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -23,6 +24,17 @@ func (f *fakePlayout) Write(_ uint64, b []byte) (int64, bool) {
 	return f.pos, true
 }
 
+func (f *fakePlayout) WriteShared(_ uint64, b []byte) (int64, bool) {
+	if f.stale {
+		return 0, false
+	}
+	f.pos += int64(len(b))
+	f.steps = append(f.steps, fmt.Sprintf("shared:%d", len(b)))
+	return f.pos, true
+}
+
+func (f *fakePlayout) WaitRoom(context.Context, uint64) bool { return !f.stale }
+
 func (f *fakePlayout) Mark(_ uint64, name string) (int64, bool) {
 	if f.stale {
 		return 0, false
@@ -43,7 +55,7 @@ func TestAnUtteranceIsFramedAndMarked(t *testing.T) {
 	}
 	var got []step
 	for _, n := range []int{100, 100, 500} {
-		at, first, ok := u.write(make([]byte, n))
+		at, first, ok := u.write(make([]byte, n), false)
 		got = append(got, step{at, first, ok})
 	}
 	end, first, ok := u.end()
@@ -64,7 +76,7 @@ func TestAnUtteranceIsFramedAndMarked(t *testing.T) {
 func TestAShortOrClearedUtterance(t *testing.T) {
 	p := &fakePlayout{}
 	u := &utteranceWriter{out: p, turn: 1, frame: 160}
-	if at, first, ok := u.write(make([]byte, 80)); at != -1 || first || !ok {
+	if at, first, ok := u.write(make([]byte, 80), false); at != -1 || first || !ok {
 		t.Fatalf("a partial frame: %d %v %v", at, first, ok)
 	}
 	if end, first, ok := u.end(); end != 80 || !first || !ok {
@@ -82,12 +94,32 @@ func TestAShortOrClearedUtterance(t *testing.T) {
 
 	p = &fakePlayout{}
 	u = &utteranceWriter{out: p, turn: 4, frame: 160}
-	u.write(make([]byte, 320))
+	u.write(make([]byte, 320), false)
 	p.stale = true // a barge-in cleared the playout
-	if _, _, ok := u.write(make([]byte, 160)); ok {
+	if _, _, ok := u.write(make([]byte, 160), false); ok {
 		t.Error("a write after the clear was taken")
 	}
 	if _, _, ok := u.end(); ok {
 		t.Error("the end of a cleared turn was taken")
+	}
+}
+
+// TestASharedUtteranceIsQueuedByReference: shared audio (a speech cache's)
+// is queued by reference, but for the bytes that complete the turn's
+// first frame, which are held and copied with what came before them.
+func TestASharedUtteranceIsQueuedByReference(t *testing.T) {
+	p := &fakePlayout{}
+	u := &utteranceWriter{out: p, turn: 5, frame: 160}
+	u.write(make([]byte, 100), false)
+	at, first, ok := u.write(make([]byte, 1000), true)
+	if at != 0 || !first || !ok {
+		t.Errorf("the shared write that completes the first frame: %d %v %v, want 0 true true", at, first, ok)
+	}
+	if at, first, ok := u.write(make([]byte, 500), true); at != 1100 || first || !ok {
+		t.Errorf("a shared write: %d %v %v, want 1100 false true", at, first, ok)
+	}
+	u.end()
+	if want := []string{"audio:160", "mark:t5-start", "shared:940", "shared:500", "mark:t5-end"}; !slices.Equal(p.steps, want) {
+		t.Errorf("queued %q, want %q", p.steps, want)
 	}
 }
