@@ -90,6 +90,10 @@ type Transcript struct {
 	Text string
 	// Final is true when the text of this segment will not change any more.
 	Final bool
+	// SpeechFinal is true when the provider also judged that the speaker
+	// finished their utterance with it (Deepgram's speech_final): a cue,
+	// with the text's own punctuation, that the caller's turn is over.
+	SpeechFinal bool
 }
 
 // SpeechRequest asks a synthesizer for the audio of one sentence.

@@ -25,6 +25,12 @@ type Config struct {
 	// TranscriptTimeout is how long to wait for the final transcript after the
 	// caller stopped speaking before giving up on that utterance.
 	TranscriptTimeout time.Duration
+	// BargeInWordWait is how long, once the VAD has heard the caller's
+	// voice over the agent, the agent's held audio waits for the
+	// transcriber's first words to tell a backchannel ("mm-hmm") from an
+	// interruption, when the transcriber streams interim words (500 ms);
+	// without a word by then the caller is taken to interrupt.
+	BargeInWordWait time.Duration
 	// PlaybackGrace is how long past the estimated end of its audio a reply is
 	// taken as played when Telnyx does not echo its end mark.
 	PlaybackGrace time.Duration
@@ -57,6 +63,7 @@ func DefaultConfig() Config {
 		IdleTimeout:       30 * time.Second,
 		Reprompt:          "Are you still there?",
 		TranscriptTimeout: 2 * time.Second,
+		BargeInWordWait:   500 * time.Millisecond,
 		PlaybackGrace:     2 * time.Second,
 		MaxHistory:        40,
 		HoldingPhrase:     "I'm sorry, I'm having trouble right now. One moment please.",
@@ -81,6 +88,9 @@ func (c Config) Validate() error {
 	}
 	if c.IdleTimeout <= 0 || c.IdleTimeout > time.Hour || strings.TrimSpace(c.Reprompt) == "" {
 		errs = append(errs, fmt.Errorf("idle timeout %v: want more than 0 and at most 1h, with a reprompt", c.IdleTimeout))
+	}
+	if c.BargeInWordWait <= 0 || c.BargeInWordWait > 5*time.Second {
+		errs = append(errs, fmt.Errorf("barge-in word wait %v: want more than 0 and at most 5s", c.BargeInWordWait))
 	}
 	if c.TranscriptTimeout <= 0 || c.PlaybackGrace <= 0 {
 		errs = append(errs, errors.New("transcript timeout and playback grace must be > 0"))

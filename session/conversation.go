@@ -260,6 +260,7 @@ func (s *Session) closeTurn(heard string, interrupted bool) {
 	}
 	t.cancel()
 	s.turn = nil
+	s.releaseGate()
 	s.playedBy = time.Time{}
 	s.idle.touch(time.Now()) // the silence, if any, starts when the agent stops
 	if heard != "" {

@@ -302,7 +302,8 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 
 	log := e.log.With(slog.String("call_id", string(id)), slog.String("stream_id", start.StreamID),
 		slog.String("org_id", string(agent.OrgID)), slog.String("agent_id", string(agent.ID)))
-	v, err := vad.New(e.cfg.VAD, in.SampleRate)
+	vcfg := callVAD(e.cfg.VAD, agent.Settings)
+	v, err := vad.New(vcfg, in.SampleRate)
 	if err != nil {
 		return err
 	}
@@ -351,6 +352,17 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 			s.stt, s.sttOut = stream, stream.Results()
 		}
 	}
+	s.vad = vcfg
+	s.gate = bargeGate{backchannels: newBackchannelWords(agent.Settings.Backchannels), wordWait: e.cfg.BargeInWordWait}
+	if isInterim(s.stt) && vcfg.BackchannelMax > 0 {
+		// The words tell backchannels from interruptions: the VAD need not
+		// hold every interruption back by the longest backchannel.
+		s.vad.BackchannelMax = 0
+		if words, err := vad.New(s.vad, in.SampleRate); err == nil { // the same config but for a zero, valid
+			v = words
+		}
+	}
+	s.gate.words = s.vad.BackchannelMax == 0 && isInterim(s.stt)
 	log.Info("call started", "from", info.From, "to", info.To, "format", in.String(), "call_control_id", start.CallControlID)
 
 	reason := make(chan EndReason, 1)
@@ -565,4 +577,30 @@ func (s *Session) finish(ctx context.Context, r EndReason) {
 	if e.deps.OnEnd != nil {
 		e.deps.OnEnd(ctx, sum)
 	}
+}
+
+// interimWords is a transcript stream that may send interim guesses while
+// the caller speaks (the Deepgram stream).
+type interimWords interface{ InterimResults() bool }
+
+func isInterim(st TranscriptStream) bool {
+	w, ok := st.(interimWords)
+	return ok && w.InterimResults()
+}
+
+// callVAD is the node's VAD config with an agent's end-of-turn bounds.
+func callVAD(c vad.Config, a store.AgentSettings) vad.Config {
+	if a.EndOfTurnMinMS > 0 {
+		c.MinSilence = time.Duration(a.EndOfTurnMinMS) * time.Millisecond
+	}
+	if a.EndOfTurnMaxMS > 0 {
+		c.MaxSilence = time.Duration(a.EndOfTurnMaxMS) * time.Millisecond
+	}
+	if c.MaxSilence > 0 && c.MaxSilence < c.MinSilence {
+		c.MaxSilence = c.MinSilence // an agent's min above the node's max
+	}
+	if c.PauseMin >= c.MinSilence {
+		c.PauseMin = 0 // no pause before the end: a pause must come first
+	}
+	return c
 }

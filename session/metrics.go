@@ -17,6 +17,11 @@ type Metrics struct {
 	concealed     prometheus.Counter
 	late          prometheus.Counter
 	bargeIns      prometheus.Counter
+	// bargeHolds counts sounds over the agent that held its audio, by
+	// what followed; bargeGaps the held time beyond the lead, which the
+	// caller heard as a gap in the agent's speech.
+	bargeHolds *prometheus.CounterVec
+	bargeGaps  prometheus.Histogram
 	// supervisorFrames counts the frames of supervisors' microphones
 	// sent to callers; roleSwitches the supervisor role switches.
 	supervisorFrames prometheus.Counter
@@ -70,6 +75,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		replyLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "iace", Subsystem: "session", Name: "reply_latency_ms",
 			Help:    "From the end of the caller's speech to the first frame of the agent's reply handed to the pacer, milliseconds.",
 			Buckets: []float64{50, 100, 200, 300, 400, 500, 600, 700, 800, 1000, 1250, 1500, 2000, 3000, 5000}}),
+		bargeHolds: prometheus.NewCounterVec(opts("barge_in_holds_total",
+			"Sounds the caller made over the agent that held its audio while deciding, by what followed: "+
+				"cut (an interruption), resumed (a noise, a sound too short, or a backchannel) or ended (the turn ended first)."), []string{"then"}),
+		bargeGaps: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "iace", Subsystem: "session", Name: "barge_in_gap_ms",
+			Help: "For a hold that resumed the agent: how long its audio was held beyond the lead the far end still had queued, " +
+				"milliseconds; 0 is no gap the caller could hear.",
+			Buckets: []float64{0, 20, 50, 100, 200, 300, 500, 800, 1200}}),
 		bargeLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "iace", Subsystem: "session", Name: "barge_in_latency_ms",
 			Help:    "From the start of the caller's speech to the clear sent for a barge-in, milliseconds (includes the barge-in minimum duration).",
 			Buckets: []float64{100, 200, 300, 400, 500, 600, 800, 1000, 1500, 2000}}),
@@ -114,6 +126,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, then := range []string{holdingTransfer, holdingContinue, holdingHangup} {
 		m.holding.WithLabelValues(then)
 	}
+	for _, then := range []string{holdCut, holdResumed, holdEnded} {
+		m.bargeHolds.WithLabelValues(then)
+	}
 	for _, r := range supervisorRoles {
 		m.roleSwitches.WithLabelValues(string(r))
 	}
@@ -125,7 +140,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.liveCalls, m.calls, m.framesIn, m.eventsDropped, m.reordered, m.concealed, m.late,
-			m.bargeIns, m.supervisorFrames, m.roleSwitches, m.dtmf, m.replyLatency, m.bargeLatency, m.callDuration, m.providerError,
+			m.bargeIns, m.bargeHolds, m.bargeGaps, m.supervisorFrames, m.roleSwitches, m.dtmf, m.replyLatency, m.bargeLatency, m.callDuration, m.providerError,
 			m.holding, m.turnStageVec, m.completed, m.escalations, m.memoryMisses, m.memoryFetch,
 			m.liveSubscribers, m.liveEventsDropped, m.liveSubscribersDropped)
 	}

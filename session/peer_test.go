@@ -58,6 +58,13 @@ func dialPeerStart(t *testing.T, url string, fields map[string]any) *peer {
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
+	return newPeer(t, ws, fields)
+}
+
+// newPeer plays Telnyx on an open WebSocket: connected, start (with
+// fields in place of the defaults), then a frame every 20 ms.
+func newPeer(t *testing.T, ws *websocket.Conn, fields map[string]any) *peer {
+	t.Helper()
 	p := &peer{t: t, ws: ws, received: make(chan received, 4096), closed: make(chan struct{})}
 	p.send(map[string]any{"event": "connected", "version": "1.0.0"})
 	start := map[string]any{

@@ -37,6 +37,17 @@ type inbound struct {
 	total     uint64
 	last      media.ReorderStats
 	badFrames int
+	// The VAD's voiced audio so far in the utterance, and the frame (of
+	// count) when it last grew: the utterance's silence at its end.
+	voiced      time.Duration
+	voicedFrame uint64
+	count       uint64
+	// asked is the voiced audio of the utterance when it last paused: the
+	// transcriber was asked for its words then, and speech since is not
+	// in them.
+	asked time.Duration
+	// paused: the utterance paused and the caller has not spoken since.
+	paused bool
 }
 
 // metricsBatch is how many frames are counted locally before the shared
@@ -77,13 +88,34 @@ func (in *inbound) frame(frame []byte, concealed bool) {
 	if in.frames >= metricsBatch {
 		in.flushCounts()
 	}
-	switch in.vad.Process(pcm) {
+	if in.s.endVAD.Load() && in.s.endVAD.Swap(false) {
+		in.vad.EndUtterance() // the session ended the caller's turn in a pause
+	}
+	ev := in.vad.Process(pcm)
+	in.count++
+	if d := in.vad.SpeechDuration(); d != in.voiced {
+		in.voiced, in.voicedFrame = d, in.count
+		if in.paused && ev == vad.EventNone {
+			in.paused = false
+			in.s.sendCtrl(inboundEvent{kind: inResumed, at: time.Now()})
+		}
+	}
+	switch ev {
 	case vad.EventSpeechStart:
+		in.asked, in.paused = 0, false
 		in.s.sendCtrl(inboundEvent{kind: inSpeechStart, at: time.Now()})
 	case vad.EventBargeIn:
 		in.s.sendCtrl(inboundEvent{kind: inBargeIn, at: time.Now()})
+	case vad.EventNotSpeech:
+		in.s.sendCtrl(inboundEvent{kind: inNotSpeech, at: time.Now()})
+	case vad.EventPause:
+		fresh := in.voiced > in.asked
+		in.asked, in.paused = in.voiced, true
+		in.s.sendCtrl(inboundEvent{kind: inPause, at: time.Now(), fresh: fresh})
 	case vad.EventSpeechEnd:
-		in.s.sendCtrl(inboundEvent{kind: inSpeechEnd, at: time.Now()})
+		in.paused = false
+		silence := time.Duration(in.count-in.voicedFrame) * media.FrameDuration //nolint:gosec // G115: frames since the last voiced one, a small count
+		in.s.sendCtrl(inboundEvent{kind: inSpeechEnd, at: time.Now(), silence: silence, fresh: in.voiced > in.asked})
 	}
 }
 

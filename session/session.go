@@ -14,6 +14,7 @@ import (
 	"github.com/iace/iace/ai/predict"
 	"github.com/iace/iace/media"
 	"github.com/iace/iace/media/telnyx"
+	"github.com/iace/iace/media/vad"
 	"github.com/iace/iace/store"
 )
 
@@ -62,6 +63,9 @@ type Session struct {
 	// takeover, or a barge while they speak), and read by their Voice.
 	superv chan superCmd
 	floor  atomic.Bool
+	// endVAD asks the reader to end the VAD's utterance: run ended the
+	// caller's turn in a pause.
+	endVAD atomic.Bool
 	voiceState
 
 	readerDone chan struct{}
@@ -88,6 +92,17 @@ type Session struct {
 	// lastUtterance is the caller's last finished utterance (its turn's times).
 	lastUtterance utterance
 	pending       []string // final transcript pieces not yet answered
+	// pendingComplete: the last of them ends a sentence (endsTurn).
+	pendingComplete bool
+	// dropFinals: final transcripts are a backchannel's, until the caller
+	// next speaks.
+	dropFinals bool
+	// pauseEnd: the caller's words end a sentence; their turn ends then
+	// if they stay silent (maybeEndAtPause).
+	pauseEnd time.Time
+	// gate decides whether the caller's sound over the agent interrupts it.
+	gate          bargeGate
+	vad           vad.Config // the call's: the node's with the agent's end-of-turn bounds
 	awaitText     time.Time
 	speechEnd     time.Time // the caller's last utterance ended (the VAD's estimate)
 	vadEnd        time.Time // the VAD decided it had ended
@@ -111,8 +126,15 @@ type utterance struct {
 	active    bool
 	startedAt time.Time
 	// backchannel marks speech that began while the agent talked and has not
-	// (yet) lasted long enough to interrupt: "mm-hm" is not a question.
+	// (yet) been found to interrupt it: "mm-hm" is not a question.
 	backchannel bool
+	// paused: the caller is silent inside the utterance (the VAD's Pause);
+	// finalized: the transcriber was asked for its final words at it,
+	// and the caller has not spoken since.
+	paused, finalized bool
+	// pausedAt is when the current pause began (its Pause event, which
+	// comes Hangover + PauseMin into the silence).
+	pausedAt time.Time
 }
 
 type inboundKind uint8
@@ -124,6 +146,9 @@ const (
 	inSpeechStart
 	inBargeIn
 	inSpeechEnd
+	inNotSpeech
+	inPause
+	inResumed // the caller spoke again after a Pause, in the same utterance
 )
 
 type inboundEvent struct {
@@ -132,6 +157,13 @@ type inboundEvent struct {
 	mark  string
 	code  int
 	at    time.Time
+	// silence is, for inSpeechEnd, how long the caller had been silent
+	// when the VAD ended the utterance.
+	silence time.Duration
+	// fresh is, for inPause and inSpeechEnd, whether the caller spoke
+	// since the utterance's last pause (or its start): words the
+	// transcriber has not been asked for yet.
+	fresh bool
 }
 
 // run is the call's one owner loop. It returns the end reason once every
@@ -234,14 +266,64 @@ func (s *Session) agentTalking() bool { return s.turn != nil && s.turn.audio && 
 
 func (s *Session) onSpeechStart(at time.Time) {
 	s.idle.callerSpoke(at)
-	s.utterance = utterance{active: true, startedAt: at.Add(-s.eng.cfg.VAD.MinSpeech), backchannel: s.agentTalking()}
+	talking := s.agentTalking()
+	s.dropFinals, s.pauseEnd = false, time.Time{}
+	s.utterance = utterance{active: true, startedAt: at.Add(-s.vad.MinSpeech), backchannel: talking}
+	s.act(s.gate.speechStart(at, talking), at)
 }
 
-// onBargeIn: the caller has spoken long enough to mean it. If the agent is
-// talking or about to, it stops: the model and the synthesizer are cancelled,
-// queued audio is dropped, Telnyx is told to clear its queue, and the history
-// keeps only what the caller heard.
-func (s *Session) onBargeIn() {
+// act carries out what the barge-in gate decided.
+func (s *Session) act(a bargeAction, at time.Time) {
+	switch a {
+	case bargeHold:
+		s.playout.Hold()
+	case bargeResume:
+		s.playout.Resume()
+		held := at.Sub(s.gate.heldAt)
+		s.eng.metrics.bargeHolds.WithLabelValues(holdResumed).Inc()
+		s.eng.metrics.bargeGaps.Observe(float64(max(held-s.eng.deps.Pacer.Lead(), 0).Milliseconds()))
+		s.log.Debug("the caller's sound was no interruption; the agent goes on", "held_ms", held.Milliseconds(), "gate", s.gate.String())
+	case bargeCut:
+		s.eng.metrics.bargeHolds.WithLabelValues(holdCut).Inc()
+		s.log.Debug("the caller's speech over the agent interrupts it", "held_ms", at.Sub(s.gate.heldAt).Milliseconds())
+		s.cutAgent()
+	}
+}
+
+// releaseGate ends a barge-in decision in progress when the agent's turn
+// ends another way, so its held audio does not stay held.
+func (s *Session) releaseGate() {
+	if !s.gate.holding() {
+		s.gate.reset() // words after a backchannel no longer cut a turn that is over
+		return
+	}
+	s.gate.reset()
+	s.playout.Resume()
+	s.eng.metrics.bargeHolds.WithLabelValues(holdEnded).Inc()
+}
+
+// onBargeIn: the VAD heard the caller speak long enough to mean it. While
+// the gate holds the agent's audio the gate decides; otherwise (the agent
+// was not talking when the caller began) the caller's speech wins at once.
+func (s *Session) onBargeIn(at time.Time) {
+	if !s.gate.holding() && s.utterance.backchannel && s.agentTalking() {
+		// Speech that follows a sound the gate let pass, in the same
+		// utterance ("Stop, ... I want to speak to someone"): it is decided
+		// as one that began now.
+		s.act(s.gate.speechStart(at, true), at)
+	}
+	if s.gate.holding() {
+		s.act(s.gate.bargeIn(at), at)
+		return
+	}
+	s.cutAgent()
+}
+
+// cutAgent: the caller interrupted. If the agent is talking or about to,
+// it stops: the model and the synthesizer are cancelled, queued audio is
+// dropped, Telnyx is told to clear its queue, and the history keeps only
+// what the caller heard.
+func (s *Session) cutAgent() {
 	s.utterance.backchannel = false
 	t := s.turn
 	if t == nil || !t.answers && !t.audio {
@@ -266,24 +348,86 @@ func (s *Session) onBargeIn() {
 	s.closeTurn("", true)
 }
 
-func (s *Session) onSpeechEnd(ctx context.Context, at time.Time) {
+func (s *Session) onSpeechEnd(ctx context.Context, at time.Time, silence time.Duration, fresh bool) {
+	s.act(s.gate.speechEnd(), at)
 	u := s.utterance
-	s.utterance = utterance{}
+	u.finalized = u.finalized && !fresh
+	s.utterance, s.pauseEnd = utterance{}, time.Time{}
 	s.idle.touch(at)
-	if !u.active || u.backchannel {
-		return // a backchannel while the agent talked is not a turn
-	}
-	s.lastUtterance = u
-	// The VAD ends an utterance after the hangover and the minimum silence.
-	s.speechEnd = at.Add(-s.eng.cfg.VAD.MinSilence - s.eng.cfg.VAD.Hangover)
-	s.vadEnd = at
-	if s.stt != nil {
+	if u.active && u.backchannel && s.gate.words && s.stt != nil {
+		// The transcriber heard the backchannel too: its words are
+		// flushed now and dropped, not taken into the caller's next turn.
+		s.dropFinals = true
 		if err := s.stt.EndOfSpeech(); err != nil {
 			s.log.Warn("transcriber end of speech", "err", err)
 		}
 	}
-	s.awaitText = time.Now().Add(s.eng.cfg.TranscriptTimeout)
+	if !u.active || u.backchannel {
+		return // a backchannel while the agent talked is not a turn (nor a turn ended in a pause)
+	}
+	s.endUtterance(ctx, u, at, silence)
+}
+
+// endUtterance: the caller's turn is over, at the VAD's end of the
+// utterance or at a pause whose words end a sentence; the reply starts
+// once their words are in.
+func (s *Session) endUtterance(ctx context.Context, u utterance, at time.Time, silence time.Duration) {
+	s.lastUtterance = u
+	s.speechEnd = at.Add(-silence)
+	s.vadEnd = at
+	if s.stt != nil && !u.finalized {
+		if err := s.stt.EndOfSpeech(); err != nil {
+			s.log.Warn("transcriber end of speech", "err", err)
+		}
+	}
+	s.awaitText = at.Add(s.eng.cfg.TranscriptTimeout)
 	s.maybeAnswer(ctx)
+}
+
+// onPause: the caller has been silent a moment inside their utterance. The
+// transcriber is asked for its final words now; if they end a sentence the
+// turn ends here, without the rest of the VAD's silence.
+func (s *Session) onPause(ctx context.Context, at time.Time, fresh bool) {
+	s.act(s.gate.pause(), at)
+	u := &s.utterance
+	if !u.active || u.backchannel {
+		return
+	}
+	u.paused, u.pausedAt = true, at
+	if fresh {
+		u.finalized = false // the caller went on after an earlier pause
+	}
+	if s.stt != nil && !u.finalized {
+		u.finalized = true
+		if err := s.stt.EndOfSpeech(); err != nil {
+			s.log.Warn("transcriber end of speech", "err", err)
+		}
+	}
+	s.maybeEndAtPause(ctx, at)
+}
+
+// maybeEndAtPause ends the turn in a pause when the caller's words so far
+// end a sentence, once the pause is as long as the VAD's short bound
+// (MinSilence): a caller whose words end a sentence but whose pitch did
+// not fall (a question) is answered as soon as one whose pitch fell; one
+// who pauses mid-sentence still gets the long bound, unless the
+// transcriber guessed a sentence end.
+func (s *Session) maybeEndAtPause(ctx context.Context, now time.Time) {
+	u := s.utterance
+	if !u.active || !u.paused || len(s.pending) == 0 || !s.pendingComplete {
+		s.pauseEnd = time.Time{}
+		return
+	}
+	if due := u.pausedAt.Add(s.vad.MinSilence - s.vad.PauseMin); now.Before(due) {
+		s.pauseEnd = due
+		return
+	}
+	// The turn ends here; the reader ends the VAD's utterance too, so
+	// that what the caller says next starts one of its own.
+	s.pauseEnd = time.Time{}
+	s.utterance = utterance{}
+	s.endVAD.Store(true)
+	s.endUtterance(ctx, u, now, now.Sub(u.pausedAt)+s.vad.Hangover+s.vad.PauseMin)
 }
 
 func (s *Session) onTranscript(ctx context.Context, tr ai.Transcript) {
@@ -294,11 +438,17 @@ func (s *Session) onTranscript(ctx context.Context, tr ai.Transcript) {
 	if s.watched() { // what the caller says, interim or final, backchannel or not
 		s.emit(LiveEvent{Kind: LiveTranscript, Text: text, Final: tr.Final})
 	}
-	if !tr.Final || s.utterance.backchannel {
+	now := time.Now()
+	if s.gate.listening() {
+		s.act(s.gate.transcript(text), now)
+	}
+	if !tr.Final || s.utterance.backchannel || s.dropFinals {
 		return
 	}
 	s.pending = append(s.pending, text)
-	s.finalAt = time.Now()
+	s.pendingComplete = endsTurn(text, tr.SpeechFinal)
+	s.finalAt = now
+	s.maybeEndAtPause(ctx, now)
 	s.maybeAnswer(ctx)
 }
 
@@ -313,7 +463,7 @@ func (s *Session) maybeAnswer(ctx context.Context) {
 		return // answered once the supervisor has finished speaking
 	}
 	text := strings.Join(s.pending, " ")
-	s.pending = s.pending[:0]
+	s.pending, s.pendingComplete = s.pending[:0], false
 	s.awaitText = time.Time{}
 	if role == RoleTakeover {
 		s.callerTurn(ctx, text) // the supervisor answers; the transcript keeps it
@@ -336,6 +486,10 @@ func (s *Session) onTimer(ctx context.Context, now time.Time) {
 		s.awaitText = time.Time{}
 		s.log.Debug("no transcript for the caller's utterance")
 	}
+	s.act(s.gate.tick(now), now)
+	if !s.pauseEnd.IsZero() && !now.Before(s.pauseEnd) {
+		s.maybeEndAtPause(ctx, now)
+	}
 	if !s.playedBy.IsZero() && !now.Before(s.playedBy) {
 		s.playedBy = time.Time{}
 		s.log.Debug("end mark not echoed; taking the reply as played")
@@ -349,7 +503,7 @@ func (s *Session) onTimer(ctx context.Context, now time.Time) {
 // armTimer points the session's one timer at the earliest deadline.
 func (s *Session) armTimer() {
 	next := s.endAt
-	for _, t := range []time.Time{s.awaitText, s.playedBy, s.escalateAt, s.idle.at} {
+	for _, t := range []time.Time{s.awaitText, s.playedBy, s.escalateAt, s.idle.at, s.gate.due(), s.pauseEnd} {
 		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
 			next = t
 		}
@@ -366,9 +520,16 @@ func (s *Session) onInbound(ctx context.Context, ev inboundEvent) {
 	case inSpeechStart:
 		s.onSpeechStart(ev.at)
 	case inBargeIn:
-		s.onBargeIn()
+		s.onBargeIn(ev.at)
+	case inNotSpeech:
+		s.act(s.gate.notSpeech(), ev.at)
+	case inPause:
+		s.onPause(ctx, ev.at, ev.fresh)
+	case inResumed:
+		// The pause is over: the turn does not end in it.
+		s.utterance.paused, s.pauseEnd = false, time.Time{}
 	case inSpeechEnd:
-		s.onSpeechEnd(ctx, ev.at)
+		s.onSpeechEnd(ctx, ev.at, ev.silence, ev.fresh)
 	case inDTMF:
 		s.eng.metrics.dtmf.Inc()
 		s.stats.DTMF++

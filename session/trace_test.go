@@ -49,8 +49,10 @@ func TestAReplyIsTracedAndItsLatencySplit(t *testing.T) {
 		t.Errorf("stages %+v add up to %v, reply latency %v", l, total, reply.ReplyLatency)
 	}
 	cfg := session.DefaultConfig()
-	if want := cfg.VAD.MinSilence + cfg.VAD.Hangover; l.Endpoint != want {
-		t.Errorf("endpoint %v, want the VAD's silence wait %v", l.Endpoint, want)
+	// The question's words end the turn at the short bound, whatever its pitch.
+	// (The session's timer for it may fire a little late; not a frame.)
+	if want := cfg.VAD.MinSilence + cfg.VAD.Hangover; l.Endpoint < want || l.Endpoint >= want+20*time.Millisecond {
+		t.Errorf("endpoint %v, want the VAD's short silence wait %v", l.Endpoint, want)
 	}
 	t.Logf("reply latency %v: %+v", reply.ReplyLatency, l)
 

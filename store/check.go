@@ -77,6 +77,44 @@ func (s *AgentSettings) Check() error {
 	case strings.ContainsFunc(s.Reprompt, unicode.IsControl):
 		return invalidf("reprompt holds a control character")
 	}
+	if err := checkEndOfTurn(s.EndOfTurnMinMS, s.EndOfTurnMaxMS); err != nil {
+		return err
+	}
+	return checkBackchannels(s.Backchannels)
+}
+
+func checkEndOfTurn(lo, hi int) error {
+	for _, v := range []struct {
+		name string
+		ms   int
+	}{{"end_of_turn_min_ms", lo}, {"end_of_turn_max_ms", hi}} {
+		if v.ms != 0 && (v.ms < MinEndOfTurnMS || v.ms > MaxEndOfTurnMS) {
+			return invalidf("%s %d: want 0 (the node's default) or %d to %d", v.name, v.ms, MinEndOfTurnMS, MaxEndOfTurnMS)
+		}
+	}
+	if lo != 0 && hi != 0 && lo > hi {
+		return invalidf("end_of_turn_min_ms %d is above end_of_turn_max_ms %d", lo, hi)
+	}
+	return nil
+}
+
+func checkBackchannels(words []string) error {
+	if len(words) > MaxBackchannels {
+		return invalidf("backchannels: %d entries, more than %d", len(words), MaxBackchannels)
+	}
+	for i, w := range words {
+		words[i] = strings.TrimSpace(w)
+		switch {
+		case words[i] == "":
+			return invalidf("backchannels[%d] is empty", i)
+		case len(words[i]) > MaxBackchannelLen:
+			return invalidf("backchannels[%d] is %d bytes, more than %d", i, len(words[i]), MaxBackchannelLen)
+		case strings.ContainsFunc(words[i], func(r rune) bool {
+			return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != ' ' && r != '\'' && r != '-'
+		}):
+			return invalidf("backchannels[%d] %q: only letters, digits, spaces, apostrophes and hyphens", i, words[i])
+		}
+	}
 	return nil
 }
 

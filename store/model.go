@@ -86,7 +86,31 @@ type AgentSettings struct {
 	// Reprompt is what the agent says to a silent caller, at most
 	// MaxRepromptLen bytes; empty: "Are you still there?".
 	Reprompt string `json:"reprompt,omitempty"`
+	// Backchannels are the words and short phrases ("mm-hmm", "yeah",
+	// "okay") with which a caller shows they are listening while the agent
+	// talks: speech made only of them does not interrupt the agent, when
+	// the transcriber streams interim words. At most MaxBackchannels
+	// entries of at most MaxBackchannelLen bytes, letters, digits, spaces,
+	// apostrophes and hyphens; empty: the English defaults. Matching is
+	// case-insensitive and ignores punctuation.
+	Backchannels []string `json:"backchannels,omitempty"`
+	// EndOfTurnMinMS and EndOfTurnMaxMS bound the silence that ends the
+	// caller's turn, in milliseconds: the shorter when the caller sounds
+	// finished (their pitch fell, or their words end a sentence), the
+	// longer when they sound mid-sentence ("I want to, um ..."). 0 takes
+	// the node's (--vad-min-silence, --vad-max-silence); otherwise
+	// MinEndOfTurnMS to MaxEndOfTurnMS, min not above max.
+	EndOfTurnMinMS int `json:"end_of_turn_min_ms,omitempty"`
+	EndOfTurnMaxMS int `json:"end_of_turn_max_ms,omitempty"`
 }
+
+// Bounds of AgentSettings.Backchannels and the end-of-turn silences.
+const (
+	MaxBackchannels   = 64
+	MaxBackchannelLen = 40
+	MinEndOfTurnMS    = 100
+	MaxEndOfTurnMS    = 5000
+)
 
 // Bounds of AgentSettings.IdleTimeoutSeconds and .Reprompt.
 const (

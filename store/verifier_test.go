@@ -51,6 +51,13 @@ func TestPrivacySettingsAndVerifiersAreChecked(t *testing.T) {
 		"an idle timeout of two hours":   agent(AgentSettings{IdleTimeoutSeconds: 7200}).Check(),
 		"a reprompt with a newline":      agent(AgentSettings{Reprompt: "hello?\nanyone?"}).Check(),
 		"a reprompt too long":            agent(AgentSettings{Reprompt: strings.Repeat("x", MaxRepromptLen+1)}).Check(),
+		"an end of turn of 50 ms":        agent(AgentSettings{EndOfTurnMinMS: 50}).Check(),
+		"an end of turn of 10 s":         agent(AgentSettings{EndOfTurnMaxMS: 10000}).Check(),
+		"an end of turn min above max":   agent(AgentSettings{EndOfTurnMinMS: 900, EndOfTurnMaxMS: 400}).Check(),
+		"a blank backchannel":            agent(AgentSettings{Backchannels: []string{"yeah", " "}}).Check(),
+		"a backchannel with markup":      agent(AgentSettings{Backchannels: []string{"<b>ok</b>"}}).Check(),
+		"a backchannel too long":         agent(AgentSettings{Backchannels: []string{strings.Repeat("m", MaxBackchannelLen+1)}}).Check(),
+		"too many backchannels":          agent(AgentSettings{Backchannels: make([]string, MaxBackchannels+1)}).Check(),
 		"a PIN kept in clear":            customer(map[string]string{"pin": "4321"}).Check(),
 		"a verifier with an odd name":    customer(map[string]string{"PIN!": pin}).Check(),
 	} {
@@ -58,12 +65,13 @@ func TestPrivacySettingsAndVerifiersAreChecked(t *testing.T) {
 			t.Errorf("%s: %v, want ErrInvalid", name, err)
 		}
 	}
-	a := agent(AgentSettings{CollectDigits: "  order number  ", VerifyCaller: "date_of_birth", IdleTimeoutSeconds: 20, Reprompt: " Hello? "})
+	a := agent(AgentSettings{CollectDigits: "  order number  ", VerifyCaller: "date_of_birth", IdleTimeoutSeconds: 20, Reprompt: " Hello? ",
+		Backchannels: []string{" mm-hmm ", "I see", "d'accord"}, EndOfTurnMinMS: 300, EndOfTurnMaxMS: 1200})
 	if err := errors.Join(a.Check(), customer(map[string]string{"pin": pin}).Check()); err != nil {
 		t.Fatal(err)
 	}
-	if a.Settings.CollectDigits != "order number" || a.Settings.Reprompt != "Hello?" {
-		t.Errorf("purpose %q, reprompt %q: want them trimmed", a.Settings.CollectDigits, a.Settings.Reprompt)
+	if a.Settings.CollectDigits != "order number" || a.Settings.Reprompt != "Hello?" || a.Settings.Backchannels[0] != "mm-hmm" {
+		t.Errorf("purpose %q, reprompt %q, backchannel %q: want them trimmed", a.Settings.CollectDigits, a.Settings.Reprompt, a.Settings.Backchannels[0])
 	}
 	full := DefaultAgent()
 	full.Settings.VerifyCaller = "no such name!"

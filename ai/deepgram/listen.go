@@ -234,6 +234,11 @@ func (s *Stream) EndOfSpeech() error {
 // dropped socket cannot be redialled.
 func (s *Stream) Results() <-chan ai.Transcript { return s.results }
 
+// InterimResults reports whether the stream sends interim guesses (Final
+// false) while the caller speaks: the session tells a backchannel from an
+// interruption by their words.
+func (s *Stream) InterimResults() bool { return s.c.cfg.InterimResults }
+
 // Close sends CloseStream, waits up to CloseTimeout for the last results,
 // then cuts the socket and waits for the stream's goroutines. It is
 // idempotent.
@@ -489,7 +494,7 @@ func (s *Stream) handle(ctx context.Context, m serverMessage) {
 		if m.Transcript == "" {
 			return // silence: Deepgram sends empty transcripts
 		}
-		t := ai.Transcript{Text: m.Transcript, Final: m.IsFinal}
+		t := ai.Transcript{Text: m.Transcript, Final: m.IsFinal, SpeechFinal: m.IsFinal && m.SpeechFinal}
 		if !t.Final {
 			select {
 			case s.results <- t:

@@ -114,7 +114,7 @@ func (s *SimStream) EndOfSpeech() error {
 	}
 	s.utterances++
 	select {
-	case s.results <- ai.Transcript{Text: text, Final: true}:
+	case s.results <- ai.Transcript{Text: text, Final: true, SpeechFinal: true}: // a scripted line is a whole utterance
 	default:
 		s.dropped++
 	}

@@ -175,8 +175,12 @@ func (c *config) flags(fs *flag.FlagSet) {
 
 	s := &c.Session
 	fs.DurationVar(&s.VAD.MinSpeech, "vad-min-speech", s.VAD.MinSpeech, "voiced audio needed before the caller counts as speaking")
-	fs.DurationVar(&s.VAD.MinSilence, "vad-min-silence", s.VAD.MinSilence, "silence that ends the caller's utterance (endpointing)")
-	fs.DurationVar(&s.VAD.BargeInMin, "vad-barge-in-min", s.VAD.BargeInMin, "caller speech that interrupts the agent (shorter is a backchannel)")
+	fs.DurationVar(&s.VAD.MinSilence, "vad-min-silence", s.VAD.MinSilence, "silence that ends the caller's turn when they sound finished (their pitch fell, or their words end a sentence); an agent's settings.end_of_turn_min_ms overrides it")
+	fs.DurationVar(&s.VAD.MaxSilence, "vad-max-silence", s.VAD.MaxSilence, "silence that ends the caller's turn when they sound mid-sentence (level or rising pitch, a filler); 0: always --vad-min-silence; an agent's settings.end_of_turn_max_ms overrides it")
+	fs.DurationVar(&s.VAD.PauseMin, "vad-pause", s.VAD.PauseMin, "silence after which the transcriber is asked for the caller's words so far, to end the turn early when they end a sentence; 0: off")
+	fs.DurationVar(&s.VAD.BargeInMin, "vad-barge-in-min", s.VAD.BargeInMin, "voiced speech over the agent that interrupts it (noise never does)")
+	fs.DurationVar(&s.VAD.BackchannelMax, "vad-backchannel-max", s.VAD.BackchannelMax, "without a transcriber that streams interim words: speech over the agent shorter than this is a backchannel (mm-hmm) and does not interrupt; it delays every barge-in this long; 0: off")
+	fs.DurationVar(&s.BargeInWordWait, "barge-in-word-wait", s.BargeInWordWait, "with a transcriber that streams interim words: how long the agent's held audio waits for the caller's first words to tell a backchannel from an interruption")
 	fs.DurationVar(&s.VAD.Hangover, "vad-hangover", s.VAD.Hangover, "audio kept voiced after the level drops")
 	fs.Float64Var(&s.VAD.ThresholdDB, "vad-threshold-db", s.VAD.ThresholdDB, "speech must be this far above the adaptive noise floor, dB")
 	fs.IntVar(&s.ReorderDepth, "reorder-depth", s.ReorderDepth, "later frames that may arrive before a missing frame is concealed")

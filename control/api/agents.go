@@ -33,6 +33,10 @@ type settingsBody struct {
 	// The silence bound (store.AgentSettings.IdleTimeoutSeconds).
 	IdleTimeoutSeconds int    `json:"idle_timeout_seconds,omitempty" minimum:"0" maximum:"3600" doc:"After this long without the caller speaking, the agent says reprompt once, and after as long again the call ends (caller_silent); 0: the node's default (--idle-timeout, 30 s), else 5 to 3600"`
 	Reprompt           string `json:"reprompt,omitempty" maxLength:"300" doc:"What the agent says to a silent caller; empty: the node's (Are you still there?)"`
+	// Barge-in and end of turn (store.AgentSettings.Backchannels, EndOfTurn*).
+	Backchannels   []string `json:"backchannels,omitempty" maxItems:"64" doc:"Words and short phrases (mm-hmm, yeah, okay) that never interrupt the agent, when the transcriber streams interim words; at most 40 bytes each; empty: the English defaults"`
+	EndOfTurnMinMS int      `json:"end_of_turn_min_ms,omitempty" minimum:"0" maximum:"5000" doc:"Silence that ends the caller's turn when they sound finished, ms; 0: the node's (--vad-min-silence), else 100 to 5000"`
+	EndOfTurnMaxMS int      `json:"end_of_turn_max_ms,omitempty" minimum:"0" maximum:"5000" doc:"Silence that ends the caller's turn when they sound mid-sentence, ms; 0: the node's (--vad-max-silence), else 100 to 5000 and not below the min"`
 }
 
 // escalationBody are the rules that hand a call to a human.
