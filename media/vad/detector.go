@@ -113,12 +113,15 @@ func (d *Detector) Process(frame []int16) Event {
 	// Judge the frame against the floor before the frame moves it.
 	voiced := d.floor.set && level > minLevelDB && level > d.floor.db+d.cfg.ThresholdDB
 	d.floor.update(level, dt)
-	d.pitch.feed(frame)
-	// The pitch is looked for only in voiced frames: the autocorrelation
-	// is most of the cost of a frame, and silence needs none.
+	// The pitch is looked for only in voiced frames: the decimation and
+	// the autocorrelation are most of the cost of a frame, and silence
+	// needs neither.
 	var corr, f0 float64
 	if voiced {
+		d.pitch.next(frame)
 		corr, f0 = d.pitch.analyze()
+	} else {
+		d.pitch.keep(frame)
 	}
 	return d.step(voiced, level, corr, f0, dt)
 }

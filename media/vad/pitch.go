@@ -31,6 +31,10 @@ const (
 	// longest lag fit in 100 samples at any supported rate; the rest is
 	// room to append a frame before shifting.
 	pitchBufLen = 512
+	// rawLen is the raw audio kept for decimating lazily: 60 ms at 48 kHz,
+	// more than the window plus the longest lag (48 ms) and the filters'
+	// settling (a few ms) at any rate.
+	rawLen = 2880
 )
 
 // pitchTracker low-passes and decimates the audio and finds, per frame, how
@@ -58,6 +62,16 @@ type pitchTracker struct {
 	buf  [pitchBufLen]float64 // decimated history, oldest first
 	size int                  // filled samples of buf
 	r    [maxLags + 2]float64 // NCCF per lag of the last analysis
+
+	// The raw audio of the last 60 ms (at most rawLen samples, need of
+	// them), kept for every frame. Only frames that are analyzed are
+	// decimated: silence, most of a call, costs a copy. A frame analyzed
+	// after one that was not rebuilds the history from raw.
+	raw   [rawLen]int16 // a ring of need samples
+	rawAt int           // where the next sample goes
+	rawN  int           // samples in the ring, at most need
+	need  int
+	stale bool
 }
 
 func newPitchTracker(sampleRate int) pitchTracker {
@@ -68,12 +82,57 @@ func newPitchTracker(sampleRate int) pitchTracker {
 		win:    int(math.Round(pitchWindow * rate)),
 		minLag: int(math.Floor(rate / maxF0Hz)),
 		maxLag: int(math.Ceil(rate / minF0Hz)),
+		need:   min(rawLen, sampleRate*60/1000),
 	}
 }
 
 func (p *pitchTracker) reset() {
 	p.n, p.acc, p.last, p.size = 0, 0, 0, 0
 	p.hx, p.hy = [2]float64{}, [2]float64{}
+	p.rawAt, p.rawN, p.stale = 0, 0, false
+}
+
+// keep records frame's raw audio without decimating it: the frame will
+// not be analyzed.
+func (p *pitchTracker) keep(frame []int16) {
+	p.remember(frame)
+	p.stale = true
+}
+
+// next takes a frame that will be analyzed: it is decimated into the
+// history, after the history is rebuilt from the raw audio kept if frames
+// before it were not.
+func (p *pitchTracker) next(frame []int16) {
+	p.remember(frame)
+	if !p.stale {
+		p.feed(frame)
+		return
+	}
+	p.stale = false
+	p.n, p.acc, p.last, p.size = 0, 0, 0, 0
+	p.hx, p.hy = [2]float64{}, [2]float64{}
+	// The ring's oldest samples first.
+	if start := p.rawAt - p.rawN; start >= 0 {
+		p.feed(p.raw[start:p.rawAt])
+	} else {
+		p.feed(p.raw[p.need+start : p.need])
+		p.feed(p.raw[:p.rawAt])
+	}
+}
+
+// remember keeps the last need samples of raw audio in the ring.
+func (p *pitchTracker) remember(frame []int16) {
+	if len(frame) > p.need {
+		frame = frame[len(frame)-p.need:]
+	}
+	p.rawN = min(p.rawN+len(frame), p.need)
+	for len(frame) > 0 {
+		n := copy(p.raw[p.rawAt:p.need], frame)
+		frame = frame[n:]
+		if p.rawAt += n; p.rawAt == p.need {
+			p.rawAt = 0
+		}
+	}
 }
 
 // feed filters and decimates frame into the history.
