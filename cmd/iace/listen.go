@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -150,6 +151,20 @@ type limitConn struct {
 	l    *limitListener
 	once sync.Once
 }
+
+// SyscallConn gives the socket under the connection, so that a media
+// stream writes to it without blocking (media/telnyx): without it every
+// write of the pacer would take a goroutine.
+func (c *limitConn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errNoSyscallConn
+	}
+	return sc.SyscallConn()
+}
+
+// errNoSyscallConn: the accepted connection is not a socket.
+var errNoSyscallConn = errors.New("listener: the connection has no socket")
 
 func (c *limitConn) Close() error {
 	err := c.Conn.Close()

@@ -160,6 +160,11 @@ func TestServeHoldsSimulatedCalls(t *testing.T) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
+	// Through the server's own listener the pacer writes to the socket
+	// without blocking and without a goroutine: no batch was deferred.
+	if out, deferred := metricValue(metrics, "iace_telnyx_messages_out_total"), metricValue(metrics, "iace_telnyx_writes_deferred_total"); out == 0 || deferred != 0 {
+		t.Errorf("%v messages out, %v batches deferred to a goroutine: want every batch written at once", out, deferred)
+	}
 	if hits := metricValue(metrics, "iace_ai_tts_cache_hits_total"); hits < 4 {
 		t.Errorf("%v speech cache hits: the greeting of calls 2-4 at least should come from the cache", hits)
 	}

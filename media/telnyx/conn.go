@@ -110,16 +110,26 @@ type Conn struct {
 	closeOnce sync.Once
 }
 
+// noSocketOnce logs once that writes cannot be made without blocking.
+var noSocketOnce sync.Once
+
 // NewConn wraps an established WebSocket. From then on every frame the
 // connection sends goes through the Conn, pongs and the answer to the
 // peer's close frame included.
 func NewConn(ws *websocket.Conn, cfg ConnConfig, m *Metrics) *Conn {
 	ws.SetReadLimit(hardReadLimit)
-	var stalls prometheus.Counter
+	var stalls, deferred prometheus.Counter
 	if m != nil {
-		stalls = m.stalled
+		stalls, deferred = m.stalled, m.deferred
 	}
-	c := &Conn{ws: ws, cfg: cfg, metrics: m, buf: make([]byte, 0, 1024), w: newWriter(ws.NetConn(), cfg.WriteTimeout, stalls)}
+	w := newWriter(ws.NetConn(), cfg.WriteTimeout, stalls, deferred)
+	if w.raw == nil {
+		noSocketOnce.Do(func() {
+			slog.Warn("media streams come over connections with no socket to write to without blocking: every write of the pacer takes a goroutine", //nolint:sloglint // once per process, before any call's logger exists
+				"conn_type", fmt.Sprintf("%T", ws.NetConn()))
+		})
+	}
+	c := &Conn{ws: ws, cfg: cfg, metrics: m, buf: make([]byte, 0, 1024), w: w}
 	ws.SetPingHandler(func(data string) error {
 		c.w.reply(controlFrame(opPong, []byte(data)), false)
 		return nil

@@ -10,6 +10,7 @@ type Metrics struct {
 	framesIn       prometheus.Counter
 	framesOut      prometheus.Counter
 	stalled        prometheus.Counter
+	deferred       prometheus.Counter
 }
 
 // NewMetrics registers the transport's metrics on reg (nil: not registered).
@@ -31,6 +32,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "iace", Subsystem: "telnyx", Name: "messages_out_total",
 			Help: "Messages written to Telnyx media streams (media, mark, clear).",
 		}),
+		deferred: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "iace", Subsystem: "telnyx", Name: "writes_deferred_total",
+			Help: "Batches of messages the socket did not take at once (its buffer was full, or the connection offers no socket to write to without blocking), handed to a goroutine to write. Near 0 in health.",
+		}),
 		stalled: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "iace", Subsystem: "telnyx", Name: "streams_stalled_total",
 			Help: "Media streams ended because the peer stopped reading: a message waited longer than the write timeout to be written.",
@@ -40,7 +45,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.protocolErrors.WithLabelValues(k)
 	}
 	if reg != nil {
-		reg.MustRegister(m.protocolErrors, m.refused, m.framesIn, m.framesOut, m.stalled)
+		reg.MustRegister(m.protocolErrors, m.refused, m.framesIn, m.framesOut, m.stalled, m.deferred)
 	}
 	return m
 }

@@ -56,6 +56,8 @@ type writer struct {
 	raw     syscall.RawConn // nil: every batch is written in the background
 	timeout time.Duration
 	stalls  prometheus.Counter // may be nil
+	// deferred counts background writes started; may be nil.
+	deferred prometheus.Counter
 
 	state     atomic.Uint32
 	busySince atomic.Int64  // when bytes began to wait, on clockStart's clock
@@ -80,8 +82,8 @@ type writer struct {
 	flushFn func()
 }
 
-func newWriter(nc net.Conn, timeout time.Duration, stalls prometheus.Counter) *writer {
-	w := &writer{nc: nc, raw: rawConn(nc), timeout: timeout, stalls: stalls, busyAfter: busyAfter}
+func newWriter(nc net.Conn, timeout time.Duration, stalls, deferred prometheus.Counter) *writer {
+	w := &writer{nc: nc, raw: rawConn(nc), timeout: timeout, stalls: stalls, deferred: deferred, busyAfter: busyAfter}
 	w.idle.L = &w.mu
 	w.rawFn = w.rawWrite
 	w.flushFn = w.flush
@@ -170,6 +172,9 @@ func (w *writer) enqueueLocked(b []byte) (spare []byte, start bool) {
 	w.flushing = true
 	w.busySince.Store(int64(w.since.Sub(clockStart)))
 	w.state.Store(writerBusy)
+	if w.deferred != nil {
+		w.deferred.Inc()
+	}
 	return spare, true
 }
 
