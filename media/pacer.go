@@ -200,7 +200,8 @@ func (p *Pacer) NewPlayout(out Output, f Format) *Playout {
 		keepalive:  p.cfg.Keepalive,
 		playEnd:    start,
 		nextPing:   math.MinInt64, // the first tick pings
-		room:       f.BytesPer(p.cfg.Lead)/frame*frame + f.BytesPer(p.cfg.MaxChunk),
+		room:       f.BytesPer(p.cfg.Lead)/frame*frame + f.BytesPer(writerAhead),
+		refill:     f.BytesPer(p.cfg.Lead)/frame*frame + f.BytesPer(writerAhead/2),
 		failed:     make(chan struct{}),
 	}
 	s.add(pl)
@@ -313,7 +314,8 @@ type Playout struct {
 	maxChunk   int
 	lead       time.Duration
 	keepalive  time.Duration
-	room       int // bytes: WaitRoom returns once less than this waits to be sent
+	room       int // bytes: WaitRoom returns while less than this waits to be sent
+	refill     int // bytes: a writer waiting in WaitRoom is woken below this
 	index      int
 
 	mu sync.Mutex
@@ -423,11 +425,21 @@ func (p *Playout) WriteShared(gen uint64, audio []byte) (end int64, ok bool) {
 	return end, true
 }
 
-// WaitRoom waits until less than the pacer's lead plus one MaxChunk waits to
-// be sent, so that what the writer queues next keeps the queue bounded. It
-// returns true then, and false as soon as gen is stale (a Clear or a Fence),
-// the playout is closed or has failed, or ctx is done. While the playout is
-// held it waits for Resume (or Clear).
+// writerAhead is how much audio beyond the lead a writer may queue before
+// WaitRoom makes it wait, and twice how much must have been sent before it
+// is woken: a writer refills half a second at a time (one wake-up, not
+// five), and a writer woken late, on a loaded machine, still has half a
+// second plus the lead in hand before the caller hears a gap. At 8 kHz
+// G.711 it bounds a call's copied audio at about 10 KB, whatever the
+// length of the reply.
+const writerAhead = time.Second
+
+// WaitRoom returns at once while less than the pacer's lead plus
+// writerAhead waits to be sent; past that it waits until less than the
+// lead plus half of writerAhead does, so that what the writer queues next
+// keeps the queue bounded. It returns true then, and false as soon as gen
+// is stale (a Clear or a Fence), the playout is closed or has failed, or
+// ctx is done. While the playout is held it waits for Resume (or Clear).
 func (p *Playout) WaitRoom(ctx context.Context, gen uint64) bool {
 	for {
 		p.mu.Lock()
@@ -473,7 +485,7 @@ func (p *Playout) grow(n int) []byte {
 		p.off = 0
 	}
 	if p.buf == nil {
-		p.buf = make([]byte, 0, max(n, p.room+p.frameBytes))
+		p.buf = make([]byte, 0, max(n, p.maxChunk+p.frameBytes)) // grows to what the writer keeps queued
 	}
 	l := len(p.buf)
 	p.buf = slices.Grow(p.buf, n)[:l+n]
@@ -752,7 +764,7 @@ func (p *Playout) service(now time.Duration) bool {
 		p.topUp = false
 		p.midUtterance = false // the far end may run dry while held: not an underrun
 	}
-	if p.roomWait != nil && p.queued < p.room {
+	if p.roomWait != nil && p.queued < p.refill {
 		p.wakeWriters() // only while a writer waits: nothing to do per frame otherwise
 	}
 	p.mu.Unlock()

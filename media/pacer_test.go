@@ -349,7 +349,7 @@ func (nopOutput) Ready() error            { return nil }
 func (nopOutput) Flush() error            { return nil }
 
 // TestPacerWaitRoomBoundsWhatAWriterQueues: a writer that waits for room
-// before each write never has more than the lead plus one chunk (plus its
+// before each write never has more than the lead plus writerAhead (plus its
 // write) queued, however long its utterance, and all of it is sent in
 // order at the pace it plays.
 func TestPacerWaitRoomBoundsWhatAWriterQueues(t *testing.T) {
@@ -361,7 +361,7 @@ func TestPacerWaitRoomBoundsWhatAWriterQueues(t *testing.T) {
 		defer pl.Close()
 		gen := pl.Generation()
 		const total, read = 80000, 640 // ten seconds, in reads of 80 ms
-		bound := PCMU8k.BytesPer(200*time.Millisecond) + PCMU8k.BytesPer(100*time.Millisecond) + read
+		bound := PCMU8k.BytesPer(200*time.Millisecond) + PCMU8k.BytesPer(writerAhead) + read
 		audio := make([]byte, total)
 		for i := range audio {
 			audio[i] = byte(i / 160)
@@ -380,7 +380,9 @@ func TestPacerWaitRoomBoundsWhatAWriterQueues(t *testing.T) {
 		if most > bound {
 			t.Errorf("a writer that waits had %d bytes queued, bound %d", most, bound)
 		}
-		if elapsed := time.Since(out.start); elapsed < 9500*time.Millisecond {
+		// All but what may be queued ahead (the lead, writerAhead and a read)
+		// was taken only as it played.
+		if elapsed := time.Since(out.start); elapsed < 10*time.Second-200*time.Millisecond-writerAhead-PCMU8k.Duration(read) {
 			t.Errorf("ten seconds of audio were taken in %v: the writer did not wait for it to play", elapsed)
 		}
 		time.Sleep(time.Second)
@@ -418,7 +420,7 @@ func TestPacerWaitRoomIsReleasedAtOnce(t *testing.T) {
 				defer pl.Close()
 				gen := pl.Generation()
 				pl.Hold() // nothing drains: the writer waits until released
-				pl.Write(gen, make([]byte, 8000))
+				pl.Write(gen, make([]byte, 10400)) // 1.3 s: more than the lead plus writerAhead
 				ctx, cancel := context.WithCancel(t.Context())
 				defer cancel()
 				done := make(chan bool)
@@ -638,7 +640,7 @@ func TestPacerCloseLetsWritersGo(t *testing.T) {
 		pl := p.NewPlayout(&fakeOutput{start: time.Now()}, PCMU8k)
 		gen := pl.Generation()
 		pl.Hold()
-		pl.Write(gen, make([]byte, 8000))
+		pl.Write(gen, make([]byte, 16000)) // 2 s: more than the lead plus writerAhead
 		done := make(chan bool)
 		go func() { done <- pl.WaitRoom(t.Context(), gen) }()
 		synctest.Wait()
