@@ -419,7 +419,7 @@ func TestPacerWaitRoomIsReleasedAtOnce(t *testing.T) {
 				pl := p.NewPlayout(&fakeOutput{start: time.Now()}, PCMU8k)
 				defer pl.Close()
 				gen := pl.Generation()
-				pl.Hold() // nothing drains: the writer waits until released
+				pl.Hold()                          // nothing drains: the writer waits until released
 				pl.Write(gen, make([]byte, 10400)) // 1.3 s: more than the lead plus writerAhead
 				ctx, cancel := context.WithCancel(t.Context())
 				defer cancel()
