@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"reflect"
 	"slices"
 	"sort"
@@ -512,4 +513,33 @@ func TestSimilarPatterns(t *testing.T) {
 			t.Errorf("index holds %d patterns, database %d", len(snap.ids), n)
 		}
 	})
+}
+
+// TestACallersLatestCallsAreReadFromTheirOwnIndex: the read at every
+// call's start (ListCalls by customer and status) must not walk the
+// organization's whole history: its plan searches the index with both
+// equalities.
+func TestACallersLatestCallsAreReadFromTheirOwnIndex(t *testing.T) {
+	s := openTest(t)
+	q := `EXPLAIN QUERY PLAN ` + listItemSelect + ` WHERE c.org_id = ? AND c.status = ? AND c.customer_id = ? ORDER BY c.started_at DESC, c.id DESC LIMIT ?`
+	rows, err := s.r.QueryContext(t.Context(), q, "o", store.CallEnded, "cu", 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rows.Close() }()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(plan) == 0 || !strings.Contains(plan[0], "calls_customer_status") {
+		t.Errorf("plan %q: want the calls searched by calls_customer_status", plan)
+	}
 }
