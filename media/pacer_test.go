@@ -420,7 +420,9 @@ func TestPacerWaitRoomIsReleasedAtOnce(t *testing.T) {
 				defer pl.Close()
 				gen := pl.Generation()
 				pl.Hold()                          // nothing drains: the writer waits until released
-				pl.Write(gen, make([]byte, 10400)) // 1.3 s: more than the lead plus writerAhead
+				// 1.5 s: more than the lead plus writerAhead, even after the
+				// hold has topped the far end up to the lead.
+				pl.Write(gen, make([]byte, 12000))
 				ctx, cancel := context.WithCancel(t.Context())
 				defer cancel()
 				done := make(chan bool)
