@@ -39,6 +39,20 @@ func newTestServerWith(t *testing.T, mutate func(*session.Config, *telnyx.ConnCo
 	if mutate != nil {
 		mutate(&cfg, &conn)
 	}
+	eng, pacer, ended, log := newTestEngine(t, cfg, deps)
+	srv := httptest.NewServer(telnyx.NewHandler(conn, eng, telnyx.NewMetrics(nil), log))
+	t.Cleanup(func() {
+		srv.Close()
+		pacer.Close()
+	})
+	return &testServer{engine: eng, url: "ws" + strings.TrimPrefix(srv.URL, "http"), ended: ended}
+}
+
+// newTestEngine makes an engine with the offline providers, the default
+// agent and a pacer of its own (the caller closes it); ended receives each
+// call's summary.
+func newTestEngine(t *testing.T, cfg session.Config, deps func(*session.Deps)) (eng *session.Engine, pacer *media.Pacer, ended chan session.CallSummary, log *slog.Logger) {
+	t.Helper()
 	pacer, err := media.NewPacer(media.DefaultPacerConfig(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -47,8 +61,8 @@ func newTestServerWith(t *testing.T, mutate func(*session.Config, *telnyx.ConnCo
 	if err != nil {
 		t.Fatal(err)
 	}
-	ended := make(chan session.CallSummary, 16)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ended = make(chan session.CallSummary, 16)
+	log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -64,16 +78,11 @@ func newTestServerWith(t *testing.T, mutate func(*session.Config, *telnyx.ConnCo
 	if deps != nil {
 		deps(&d)
 	}
-	eng, err := session.NewEngine(cfg, d)
+	eng, err = session.NewEngine(cfg, d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(telnyx.NewHandler(conn, eng, telnyx.NewMetrics(nil), log))
-	t.Cleanup(func() {
-		srv.Close()
-		pacer.Close()
-	})
-	return &testServer{engine: eng, url: "ws" + strings.TrimPrefix(srv.URL, "http"), ended: ended}
+	return eng, pacer, ended, log
 }
 
 type testWriter struct{ t *testing.T }

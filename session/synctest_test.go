@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -18,7 +17,6 @@ import (
 	"github.com/iace/iace/media"
 	"github.com/iace/iace/media/telnyx"
 	"github.com/iace/iace/session"
-	"github.com/iace/iace/store"
 )
 
 // The tests in this file run a whole call inside a testing/synctest bubble:
@@ -38,27 +36,7 @@ type syncCall struct {
 // startSyncCall starts an engine and a call on it; call it inside the bubble.
 func startSyncCall(t *testing.T, params map[string]string) *syncCall {
 	t.Helper()
-	pacer, err := media.NewPacer(media.DefaultPacerConfig(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	agents, err := store.NewStaticAgents([]store.Agent{store.DefaultAgent()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ended := make(chan session.CallSummary, 1)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	eng, err := session.NewEngine(session.DefaultConfig(), session.Deps{
-		Agents: agents, STT: local.NewSimTranscriber(), Chat: local.NewRuleAgent(), Synth: local.NewTones(),
-		Pacer: pacer, Log: log,
-		OnEnd: func(_ context.Context, s session.CallSummary) { ended <- s },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng, pacer, ended, log := newTestEngine(t, session.DefaultConfig(), nil)
 	conn := telnyx.DefaultConnConfig()
 	conn.AllowUnauthenticated = true
 	h := telnyx.NewHandler(conn, eng, telnyx.NewMetrics(nil), log)
