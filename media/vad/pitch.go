@@ -29,12 +29,13 @@ const (
 	maxLags = 40
 	// pitchBufLen is the decimated history kept: the window plus the
 	// longest lag fit in 100 samples at any supported rate; the rest is
-	// room to append a frame before shifting.
-	pitchBufLen = 512
-	// rawLen is the raw audio kept for decimating lazily: 60 ms at 48 kHz,
-	// more than the window plus the longest lag (48 ms) and the filters'
-	// settling (a few ms) at any rate.
-	rawLen = 2880
+	// room to append a few frames (40 samples each at 20 ms) before
+	// shifting. It is part of every call's detector: 2 KiB.
+	pitchBufLen = 256
+	// rawMS is the raw audio kept for decimating lazily: 60 ms, more than
+	// the window plus the longest lag (48 ms) and the filters' settling (a
+	// few ms) at any rate; 960 bytes at 8 kHz.
+	rawMS = 60
 )
 
 // pitchTracker low-passes and decimates the audio and finds, per frame, how
@@ -63,13 +64,13 @@ type pitchTracker struct {
 	size int                  // filled samples of buf
 	r    [maxLags + 2]float64 // NCCF per lag of the last analysis
 
-	// The raw audio of the last 60 ms (at most rawLen samples, need of
-	// them), kept for every frame. Only frames that are analyzed are
+	// The raw audio of the last rawMS (need samples), kept for every
+	// frame. Only frames that are analyzed are
 	// decimated: silence, most of a call, costs a copy. A frame analyzed
 	// after one that was not rebuilds the history from raw.
-	raw   [rawLen]int16 // a ring of need samples
-	rawAt int           // where the next sample goes
-	rawN  int           // samples in the ring, at most need
+	raw   []int16 // a ring of need samples
+	rawAt int     // where the next sample goes
+	rawN  int     // samples in the ring, at most need
 	need  int
 	stale bool
 }
@@ -82,7 +83,8 @@ func newPitchTracker(sampleRate int) pitchTracker {
 		win:    int(math.Round(pitchWindow * rate)),
 		minLag: int(math.Floor(rate / maxF0Hz)),
 		maxLag: int(math.Ceil(rate / minF0Hz)),
-		need:   min(rawLen, sampleRate*60/1000),
+		need:   sampleRate * rawMS / 1000,
+		raw:    make([]int16, sampleRate*rawMS/1000),
 	}
 }
 
