@@ -386,19 +386,7 @@ func (p *Playout) Generation() uint64 {
 // waits: a writer that must not queue more than it plays waits in WaitRoom
 // first.
 func (p *Playout) Write(gen uint64, audio []byte) (end int64, ok bool) {
-	p.mu.Lock()
-	if gen != p.gen || p.closed {
-		p.mu.Unlock()
-		return 0, false
-	}
-	idle := p.queued == 0
-	copy(p.grow(len(audio)), audio)
-	end = p.base + int64(p.queued)
-	p.mu.Unlock()
-	if idle {
-		p.shard.wake()
-	}
-	return end, true
+	return p.write(gen, audio, false)
 }
 
 // WriteShared queues audio by reference, without copying it, and returns
@@ -407,13 +395,21 @@ func (p *Playout) Write(gen uint64, audio []byte) (end int64, ok bool) {
 // meant for bytes many calls share, such as a speech cache's, and the
 // playout reads it until it has been sent or cleared.
 func (p *Playout) WriteShared(gen uint64, audio []byte) (end int64, ok bool) {
+	return p.write(gen, audio, true)
+}
+
+// write is Write, or WriteShared when shared.
+func (p *Playout) write(gen uint64, audio []byte, shared bool) (end int64, ok bool) {
 	p.mu.Lock()
 	if gen != p.gen || p.closed {
 		p.mu.Unlock()
 		return 0, false
 	}
 	idle := p.queued == 0
-	if len(audio) > 0 {
+	switch {
+	case !shared:
+		copy(p.grow(len(audio)), audio)
+	case len(audio) > 0:
 		p.pushRun(playoutRun{shared: audio[:len(audio):len(audio)], n: len(audio)})
 		p.queued += len(audio)
 	}

@@ -419,7 +419,7 @@ func TestPacerWaitRoomIsReleasedAtOnce(t *testing.T) {
 				pl := p.NewPlayout(&fakeOutput{start: time.Now()}, PCMU8k)
 				defer pl.Close()
 				gen := pl.Generation()
-				pl.Hold()                          // nothing drains: the writer waits until released
+				pl.Hold() // nothing drains: the writer waits until released
 				// 1.5 s: more than the lead plus writerAhead, even after the
 				// hold has topped the far end up to the lead.
 				pl.Write(gen, make([]byte, 12000))

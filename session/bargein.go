@@ -79,6 +79,13 @@ func (b backchannelWords) only(text string) bool {
 	return true
 }
 
+// What the barge-in gate's holds led to (iace_session_barge_in_holds_total).
+const (
+	holdCut     = "cut"
+	holdResumed = "resumed"
+	holdEnded   = "ended"
+)
+
 // bargeAction is what the barge-in gate asks of the session.
 type bargeAction uint8
 

@@ -5,13 +5,6 @@ import (
 	"unicode"
 )
 
-// What the barge-in gate's holds led to (iace_session_barge_in_holds_total).
-const (
-	holdCut     = "cut"
-	holdResumed = "resumed"
-	holdEnded   = "ended"
-)
-
 // continuations are words a sentence does not end on: a caller who stops
 // after "I want to" or "um" has more to say, whatever punctuation the
 // transcriber guessed.

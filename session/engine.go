@@ -353,16 +353,16 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 		}
 	}
 	s.vad = vcfg
-	s.gate = bargeGate{backchannels: newBackchannelWords(agent.Settings.Backchannels), wordWait: e.cfg.BargeInWordWait}
-	if isInterim(s.stt) && vcfg.BackchannelMax > 0 {
+	words := isInterim(s.stt)
+	if words && vcfg.BackchannelMax > 0 {
 		// The words tell backchannels from interruptions: the VAD need not
 		// hold every interruption back by the longest backchannel.
 		s.vad.BackchannelMax = 0
-		if words, err := vad.New(s.vad, in.SampleRate); err == nil { // the same config but for a zero, valid
-			v = words
+		if d, err := vad.New(s.vad, in.SampleRate); err == nil { // the same config but for a zero, valid
+			v = d
 		}
 	}
-	s.gate.words = s.vad.BackchannelMax == 0 && isInterim(s.stt)
+	s.gate = bargeGate{words: words, backchannels: newBackchannelWords(agent.Settings.Backchannels), wordWait: e.cfg.BargeInWordWait}
 	log.Info("call started", "from", info.From, "to", info.To, "format", in.String(), "call_control_id", start.CallControlID)
 
 	reason := make(chan EndReason, 1)

@@ -37,11 +37,10 @@ type inbound struct {
 	total     uint64
 	last      media.ReorderStats
 	badFrames int
-	// The VAD's voiced audio so far in the utterance, and the frame (of
-	// count) when it last grew: the utterance's silence at its end.
+	// The VAD's voiced audio so far in the utterance, and the frame
+	// (of seen) when it last grew: the utterance's silence at its end.
 	voiced      time.Duration
 	voicedFrame uint64
-	count       uint64
 	// asked is the voiced audio of the utterance when it last paused: the
 	// transcriber was asked for its words then, and speech since is not
 	// in them.
@@ -92,9 +91,8 @@ func (in *inbound) frame(frame []byte, concealed bool) {
 		in.vad.EndUtterance() // the session ended the caller's turn in a pause
 	}
 	ev := in.vad.Process(pcm)
-	in.count++
 	if d := in.vad.SpeechDuration(); d != in.voiced {
-		in.voiced, in.voicedFrame = d, in.count
+		in.voiced, in.voicedFrame = d, in.seen()
 		if in.paused && ev == vad.EventNone {
 			in.paused = false
 			in.s.sendCtrl(inboundEvent{kind: inResumed, at: time.Now()})
@@ -114,7 +112,7 @@ func (in *inbound) frame(frame []byte, concealed bool) {
 		in.s.sendCtrl(inboundEvent{kind: inPause, at: time.Now(), fresh: fresh})
 	case vad.EventSpeechEnd:
 		in.paused = false
-		silence := time.Duration(in.count-in.voicedFrame) * media.FrameDuration //nolint:gosec // G115: frames since the last voiced one, a small count
+		silence := time.Duration(in.seen()-in.voicedFrame) * media.FrameDuration //nolint:gosec // G115: frames since the last voiced one, a small count
 		in.s.sendCtrl(inboundEvent{kind: inSpeechEnd, at: time.Now(), silence: silence, fresh: in.voiced > in.asked})
 	}
 }
@@ -151,6 +149,9 @@ func (in *inbound) addStats(st *CallStats) {
 	st.ProtocolErrs = in.badFrames
 	st.FramesIn = in.total
 }
+
+// seen is the number of frames the reader has run.
+func (in *inbound) seen() uint64 { return in.total + uint64(in.frames) } //nolint:gosec // G115: frames is a small count, never negative
 
 func (in *inbound) flushCounts() {
 	in.s.eng.metrics.framesIn.Add(float64(in.frames))

@@ -358,9 +358,7 @@ func (s *Session) onSpeechEnd(ctx context.Context, at time.Time, silence time.Du
 		// The transcriber heard the backchannel too: its words are
 		// flushed now and dropped, not taken into the caller's next turn.
 		s.dropFinals = true
-		if err := s.stt.EndOfSpeech(); err != nil {
-			s.log.Warn("transcriber end of speech", "err", err)
-		}
+		s.endOfSpeech()
 	}
 	if !u.active || u.backchannel {
 		return // a backchannel while the agent talked is not a turn (nor a turn ended in a pause)
@@ -376,12 +374,17 @@ func (s *Session) endUtterance(ctx context.Context, u utterance, at time.Time, s
 	s.speechEnd = at.Add(-silence)
 	s.vadEnd = at
 	if s.stt != nil && !u.finalized {
-		if err := s.stt.EndOfSpeech(); err != nil {
-			s.log.Warn("transcriber end of speech", "err", err)
-		}
+		s.endOfSpeech()
 	}
 	s.awaitText = at.Add(s.eng.cfg.TranscriptTimeout)
 	s.maybeAnswer(ctx)
+}
+
+// endOfSpeech asks the transcriber for its final words of what it heard.
+func (s *Session) endOfSpeech() {
+	if err := s.stt.EndOfSpeech(); err != nil {
+		s.log.Warn("transcriber end of speech", "err", err)
+	}
 }
 
 // onPause: the caller has been silent a moment inside their utterance. The
@@ -399,9 +402,7 @@ func (s *Session) onPause(ctx context.Context, at time.Time, fresh bool) {
 	}
 	if s.stt != nil && !u.finalized {
 		u.finalized = true
-		if err := s.stt.EndOfSpeech(); err != nil {
-			s.log.Warn("transcriber end of speech", "err", err)
-		}
+		s.endOfSpeech()
 	}
 	s.maybeEndAtPause(ctx, at)
 }

@@ -64,14 +64,13 @@ type pitchTracker struct {
 	size int                  // filled samples of buf
 	r    [maxLags + 2]float64 // NCCF per lag of the last analysis
 
-	// The raw audio of the last rawMS (need samples), kept for every
-	// frame. Only frames that are analyzed are
-	// decimated: silence, most of a call, costs a copy. A frame analyzed
-	// after one that was not rebuilds the history from raw.
-	raw   []int16 // a ring of need samples
+	// The raw audio of the last rawMS, kept for every frame. Only frames
+	// that are analyzed are decimated: silence, most of a call, costs a
+	// copy. A frame analyzed after one that was not rebuilds the history
+	// from raw.
+	raw   []int16 // a ring of rawMS of samples
 	rawAt int     // where the next sample goes
-	rawN  int     // samples in the ring, at most need
-	need  int
+	rawN  int     // samples in the ring, at most len(raw)
 	stale bool
 }
 
@@ -83,15 +82,19 @@ func newPitchTracker(sampleRate int) pitchTracker {
 		win:    int(math.Round(pitchWindow * rate)),
 		minLag: int(math.Floor(rate / maxF0Hz)),
 		maxLag: int(math.Ceil(rate / minF0Hz)),
-		need:   sampleRate * rawMS / 1000,
 		raw:    make([]int16, sampleRate*rawMS/1000),
 	}
 }
 
 func (p *pitchTracker) reset() {
+	p.restart()
+	p.rawAt, p.rawN, p.stale = 0, 0, false
+}
+
+// restart empties the decimated history and the filters' state.
+func (p *pitchTracker) restart() {
 	p.n, p.acc, p.last, p.size = 0, 0, 0, 0
 	p.hx, p.hy = [2]float64{}, [2]float64{}
-	p.rawAt, p.rawN, p.stale = 0, 0, false
 }
 
 // keep records frame's raw audio without decimating it: the frame will
@@ -111,27 +114,27 @@ func (p *pitchTracker) next(frame []int16) {
 		return
 	}
 	p.stale = false
-	p.n, p.acc, p.last, p.size = 0, 0, 0, 0
-	p.hx, p.hy = [2]float64{}, [2]float64{}
+	p.restart()
 	// The ring's oldest samples first.
 	if start := p.rawAt - p.rawN; start >= 0 {
 		p.feed(p.raw[start:p.rawAt])
 	} else {
-		p.feed(p.raw[p.need+start : p.need])
+		p.feed(p.raw[len(p.raw)+start:])
 		p.feed(p.raw[:p.rawAt])
 	}
 }
 
-// remember keeps the last need samples of raw audio in the ring.
+// remember keeps the last rawMS of raw audio in the ring.
 func (p *pitchTracker) remember(frame []int16) {
-	if len(frame) > p.need {
-		frame = frame[len(frame)-p.need:]
+	need := len(p.raw)
+	if len(frame) > need {
+		frame = frame[len(frame)-need:]
 	}
-	p.rawN = min(p.rawN+len(frame), p.need)
+	p.rawN = min(p.rawN+len(frame), need)
 	for len(frame) > 0 {
-		n := copy(p.raw[p.rawAt:p.need], frame)
+		n := copy(p.raw[p.rawAt:], frame)
 		frame = frame[n:]
-		if p.rawAt += n; p.rawAt == p.need {
+		if p.rawAt += n; p.rawAt == need {
 			p.rawAt = 0
 		}
 	}
