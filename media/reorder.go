@@ -1,7 +1,7 @@
 package media
 
 // Reorder puts frames that arrive out of order back in sequence and conceals
-// the ones that never come. Telnyx does not guarantee frame order (telnyx.md
+// the ones that never come. Telnyx does not guarantee frame order (docs/protocols/telnyx.md
 // 1): frames carry a chunk counter. Reorder holds frames only while one is
 // missing, at most Depth frames, so in-order streams pass through with no delay.
 //
@@ -60,11 +60,9 @@ const (
 // silence of the usual frame length. emit must not keep frame.
 func NewReorder(depth int, emit func(frame []byte, concealed bool)) *Reorder {
 	depth = min(max(depth, 1), reorderWindow-1)
-	r := &Reorder{depth: int64(depth), slots: make([]reorderSlot, reorderWindow), next: -1, emit: emit}
-	for i := range r.slots {
-		r.slots[i].data = make([]byte, 0, 160)
-	}
-	return r
+	// A slot's buffer is allocated the first time a frame waits in it: an
+	// in-order stream never waits, and never allocates them.
+	return &Reorder{depth: int64(depth), slots: make([]reorderSlot, reorderWindow), next: -1, emit: emit}
 }
 
 // Stats returns the counters so far.
@@ -74,7 +72,16 @@ func (r *Reorder) Stats() ReorderStats { return r.stats }
 // now in order.
 func (r *Reorder) Push(seq int64, frame []byte) {
 	if r.next < 0 {
-		r.next, r.maxSeen = seq, seq
+		r.next, r.maxSeen = seq, seq-1
+	}
+	if seq == r.next && r.maxSeen < seq {
+		// The frame due, with nothing waiting behind it: the usual case
+		// passes straight through, uncopied.
+		r.next++
+		r.maxSeen = seq
+		r.last = len(frame)
+		r.emit(frame, false)
+		return
 	}
 	switch {
 	case seq < r.next && r.next-seq <= maxJump:

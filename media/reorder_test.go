@@ -77,6 +77,35 @@ func TestReorderDoesNotAllocate(t *testing.T) {
 	}
 }
 
+// TestReorderPassesInOrderFramesUncopied: a frame that arrives in turn is
+// handed on as it came, and no slot buffer is allocated for a stream that
+// never reorders (the memory of a thousand calls).
+func TestReorderPassesInOrderFramesUncopied(t *testing.T) {
+	frame := make([]byte, 160)
+	var copied int
+	r := NewReorder(2, func(f []byte, _ bool) {
+		if &f[0] != &frame[0] {
+			copied++
+		}
+	})
+	for seq := int64(100); seq < 200; seq++ {
+		r.Push(seq, frame)
+	}
+	if copied != 0 {
+		t.Errorf("%d of 100 in-order frames were copied before being handed on", copied)
+	}
+	for i, s := range r.slots {
+		if s.data != nil {
+			t.Errorf("slot %d holds a %d-byte buffer after an in-order stream", i, cap(s.data))
+		}
+	}
+	r.Push(201, frame) // 200 is missing: 201 waits, in a buffer of its own
+	r.Push(200, frame)
+	if copied != 2 {
+		t.Errorf("%d frames copied around a swapped pair, want 2 (the waiting one and the one due)", copied)
+	}
+}
+
 // seqRange is from, from+1, ..., to.
 func seqRange(from, to int64) []int64 {
 	var out []int64

@@ -3,6 +3,7 @@ package session
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 )
@@ -20,10 +21,19 @@ var defaultBackchannels = []string{
 // letters and digits only, single spaces).
 type backchannelWords map[string]struct{}
 
+// newBackchannelWords returns the set of list, or the default set when list
+// is empty. The default set is built once and shared, read-only, by every
+// call.
 func newBackchannelWords(list []string) backchannelWords {
 	if len(list) == 0 {
-		list = defaultBackchannels
+		return defaultBackchannelSet()
 	}
+	return backchannelSet(list)
+}
+
+var defaultBackchannelSet = sync.OnceValue(func() backchannelWords { return backchannelSet(defaultBackchannels) })
+
+func backchannelSet(list []string) backchannelWords {
 	b := make(backchannelWords, len(list))
 	for _, w := range list {
 		if n := normalizeWords(w); n != "" {

@@ -200,10 +200,17 @@ func (s *Session) read(in *inbound) error {
 	}
 }
 
+// ctrlQueue is how many stream events may wait for the session's run loop.
+// A call makes a few a second at most (speech start, pause and end, a mark
+// per sentence, DTMF digits), and the loop takes each in microseconds; 16
+// hold a burst of digits with the loop a whole second behind. Every call
+// keeps the buffer, so it is no bigger than that (1.3 KiB).
+const ctrlQueue = 16
+
 // sendCtrl hands an event to the session without blocking the reader. The
-// channel holds 64 events, far more than a call produces in the time the
-// session takes to read one; a session that far behind loses the event, and
-// it is counted. The first maxLoggedDrops drops of a call are logged, then
+// channel holds ctrlQueue events, far more than a call produces in the time
+// the session takes to read one; a session that far behind loses the event,
+// and it is counted. The first maxLoggedDrops drops of a call are logged, then
 // one line says the rest are only counted.
 func (s *Session) sendCtrl(ev inboundEvent) {
 	select {

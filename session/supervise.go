@@ -110,7 +110,7 @@ type superCmd struct {
 
 // superQueue is how many supervision commands may wait for the call's
 // run loop: a human clicks, a microphone speaks up and stops.
-const superQueue = 16
+const superQueue = 8
 
 // liveSession is the live call id of org on this node.
 // A call of another organization is ErrCallNotFound, exactly like one

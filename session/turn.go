@@ -72,6 +72,11 @@ const (
 	evDone
 )
 
+// turnQueue is how many events a turn's worker may send ahead of the run
+// loop before its send waits: a reply sends a few per sentence. Every call
+// keeps the buffer, so it is small.
+const turnQueue = 8
+
 type turnEvent struct {
 	turn     int
 	kind     turnEventKind

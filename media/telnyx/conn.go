@@ -280,8 +280,20 @@ func (c *Conn) Flush() error {
 	var err error
 	c.batch, err = c.w.send(c.batch)
 	c.batchMsgs = 0
+	if cap(c.batch) > keptBatch {
+		// A top-up (the whole lead at a reply's start or after a hold)
+		// grows the batch to 4 KiB or more; a tick in between sends one
+		// chunk. Every call would keep the big buffer to its end, so it
+		// goes, and the next tick's append makes one of the size it needs.
+		c.batch = nil
+	}
 	return err
 }
+
+// keptBatch is the largest batch buffer a Conn keeps between ticks: room
+// for a pacer chunk of 100 ms of PCMU (a media message of about 1.2 KB)
+// and a mark.
+const keptBatch = 2048
 
 // Close sends a close frame with code and reason (RFC 6455 7.4) after what
 // is queued, waits for them to be written (at most the write timeout: not
