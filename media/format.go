@@ -69,7 +69,7 @@ func (e Encoding) BytesPerSample() int {
 }
 
 // SilenceByte is the byte that encodes digital silence: 0xFF for mu-law, 0xD5
-// for A-law, 0x00 for linear PCM (telnyx.md 2.1).
+// for A-law, 0x00 for linear PCM (docs/protocols/telnyx.md 2.1).
 func (e Encoding) SilenceByte() byte {
 	switch e {
 	case EncodingPCMU:

@@ -53,7 +53,7 @@ var ErrOutputStalled = errors.New("media: output stalled")
 type PacerConfig struct {
 	// Lead is how much audio may wait in the far end's playback queue. More
 	// lead rides out scheduling hiccups; less makes barge-in faster, since
-	// queued audio still plays until the clear arrives (telnyx.md 2.5).
+	// queued audio still plays until the clear arrives (docs/protocols/telnyx.md 2.5).
 	Lead time.Duration
 	// MaxChunk is the most audio sent in one message. Telnyx accepts 20 ms to
 	// 30 s per message; larger chunks mean fewer writes per call.

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/iace/iace/ai"
+	"github.com/iace/iace/media"
 	"github.com/iace/iace/store"
 )
 
@@ -189,12 +190,12 @@ func (s *Session) onTurnEvent(ctx context.Context, ev turnEvent) {
 		t.audio = true
 		if t.answers && !s.speechEnd.IsZero() {
 			t.replyLatency = ev.at.Sub(s.speechEnd)
-			s.eng.metrics.replyLatency.Observe(float64(t.replyLatency.Milliseconds()))
+			media.ObserveSpan(t.span.SpanContext(), s.eng.metrics.replyLatency, float64(t.replyLatency.Milliseconds()))
 			if !t.timing.requested.IsZero() {
 				fa := firstAudio{firstToken: t.firstToken, ttsStart: ev.ttsStart, ttsFirstByte: ev.ttsFirstByte, at: ev.at}
 				l := t.timing.split(fa)
 				t.latency = &l
-				s.eng.metrics.observeTurn(l)
+				s.eng.metrics.observeTurn(l, t.span.SpanContext())
 				if s.watched() {
 					s.emit(LiveEvent{Kind: LiveLatency, Turn: t.seq, ReplyLatency: t.replyLatency, Latency: l})
 				}

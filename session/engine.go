@@ -246,6 +246,7 @@ func (e *Engine) Drain(ctx context.Context) error {
 	e.admit.Lock()
 	e.draining.Store(true)
 	e.admit.Unlock()
+	e.metrics.draining.Set(1)
 	defer e.registry.endLive() // no call will start here again
 	done := make(chan struct{})
 	go func() { // ends with Drain: it waits on calls Drain also waits for
@@ -299,13 +300,38 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 	e.calls.Add(1)
 	e.admit.Unlock()
 	defer e.calls.Done()
+	c, err := e.beginCall(ctx, id, agent, conn, start, in)
+	if err != nil {
+		return err
+	}
+	// The reader runs on a short stack: the setup's locals (about 3 KiB)
+	// are in beginCall's frame, gone before the first frame is read. A
+	// reader parked under 4 KiB deep lets the garbage collector halve its
+	// stack to 8 KiB, for the whole call.
+	c.s.readErr = c.s.read(c.pipe)
+	close(c.s.readerDone)
+	e.endCall(ctx, c)
+	return nil
+}
 
+// liveCall is what AcceptStream keeps of a call between its setup and its
+// end: the run goroutine reports the end reason on reason.
+type liveCall struct {
+	s      *Session
+	pipe   *inbound
+	span   trace.Span
+	cancel context.CancelFunc
+	reason chan EndReason
+}
+
+// beginCall sets the call up and starts its run goroutine.
+func (e *Engine) beginCall(ctx context.Context, id CallID, agent store.Agent, conn *telnyx.Conn, start *telnyx.Start, in media.Format) (*liveCall, error) {
 	log := e.log.With(slog.String("call_id", string(id)), slog.String("stream_id", start.StreamID),
 		slog.String("org_id", string(agent.OrgID)), slog.String("agent_id", string(agent.ID)))
 	vcfg := callVAD(e.cfg.VAD, agent.Settings)
 	v, err := vad.New(vcfg, in.SampleRate)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Reply audio goes out in the codec Telnyx sends us: PCMU in, PCMU out.
 	out := in
@@ -317,8 +343,8 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 		agent:      agent,
 		conn:       conn,
 		in:         in,
-		ctrl:       make(chan inboundEvent, 64),
-		turnEv:     make(chan turnEvent, 32),
+		ctrl:       make(chan inboundEvent, ctrlQueue),
+		turnEv:     make(chan turnEvent, turnQueue),
 		cmds:       make(chan endCmd, 1),
 		superv:     make(chan superCmd, superQueue),
 		policy:     escalate.New(agent.Escalation),
@@ -331,7 +357,6 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 		endAt:      time.Now().Add(e.cfg.MaxDuration),
 	}
 	s.playout = e.deps.Pacer.NewPlayout(&tappedOutput{Output: conn, tap: &s.tap}, out)
-	defer s.playout.Close()
 	info := CallInfo{ID: id, OrgID: agent.OrgID, StreamID: start.StreamID, CallControlID: start.CallControlID, CallSessionID: start.CallSessionID, AgentID: agent.ID,
 		From: store.PhoneNumber(start.From), To: store.PhoneNumber(start.To), StartedAt: s.begun}
 	s.entry = e.registry.add(s, info)
@@ -339,9 +364,11 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 
 	spanCtx, span := e.tracer.Start(ctx, "call", trace.WithTimestamp(s.begun), trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(attrCallID.String(string(id)), attrOrgID.String(string(agent.OrgID)), attrAgentID.String(string(agent.ID))))
+	// Every line of the call names its trace.
+	log = media.WithTraceID(log, span.SpanContext())
+	s.log = log
 	// Provider and Call Control requests of the call log its id.
 	callCtx, cancel := context.WithCancel(media.WithCallID(spanCtx, string(id)))
-	defer cancel()
 	if e.deps.STT != nil {
 		stream, err := s.openTranscriber(callCtx, ai.TranscribeConfig{Format: in, Language: agent.Language, Params: start.CustomParameters})
 		if err != nil {
@@ -362,11 +389,14 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 			v = d
 		}
 	}
-	s.gate = bargeGate{words: words, backchannels: newBackchannelWords(agent.Settings.Backchannels), wordWait: e.cfg.BargeInWordWait}
+	s.gate = bargeGate{words: words, wordWait: e.cfg.BargeInWordWait}
+	if words { // only words are told apart as backchannels
+		s.gate.backchannels = newBackchannelWords(agent.Settings.Backchannels)
+	}
 	log.Info("call started", "from", info.From, "to", info.To, "format", in.String(), "call_control_id", start.CallControlID)
 
 	reason := make(chan EndReason, 1)
-	go func() { // owned by AcceptStream: it waits on reason below
+	go func() { // owned by AcceptStream: endCall waits on reason
 		r := s.run(callCtx)
 		// A transfer that did not happen is recorded as what did.
 		r = s.controlCall(context.WithoutCancel(callCtx), r)
@@ -374,19 +404,23 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 		_ = s.conn.Close(r.closeCode(), string(r)) // the peer may be gone already
 		reason <- r
 	}()
-	pipe := newInbound(s, v, s.stt, e.cfg.ReorderDepth)
-	s.readErr = s.read(pipe)
-	close(s.readerDone)
-	r := <-reason
-	cancel()
-	pipe.addStats(&s.stats)
+	return &liveCall{s: s, pipe: newInbound(s, v, s.stt, e.cfg.ReorderDepth), span: span, cancel: cancel, reason: reason}, nil
+}
+
+// endCall waits for the run goroutine once the reader has stopped, and
+// records the call.
+func (e *Engine) endCall(ctx context.Context, c *liveCall) {
+	s := c.s
+	r := <-c.reason
+	c.cancel()
+	c.pipe.addStats(&s.stats)
 	s.finish(context.WithoutCancel(ctx), r)
-	span.SetAttributes(attrEndReason.String(string(r)))
+	c.span.SetAttributes(attrEndReason.String(string(r)))
 	if r.Outcome(true) == store.OutcomeFailed {
-		span.SetStatus(codes.Error, string(r))
+		c.span.SetStatus(codes.Error, string(r))
 	}
-	span.End()
-	return nil
+	c.span.End()
+	s.playout.Close()
 }
 
 // Transcriber opening: the caller waits for the greeting meanwhile, so one
@@ -571,6 +605,7 @@ func (s *Session) finish(ctx context.Context, r EndReason) {
 		Transcript: s.record, Events: s.events, Stats: s.stats, PatternsUsed: s.patternsUsed,
 		Handoff: s.handoff, Prediction: s.finalPrediction(dur)}
 	e.metrics.completed.WithLabelValues(string(sum.Outcome())).Inc()
+	e.metrics.ended(sum, dur)
 	if r == EndTransfer && s.escalation != "" {
 		e.metrics.escalations.WithLabelValues(string(s.escalation)).Inc()
 	}

@@ -7,6 +7,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/iace/iace/media"
 )
 
 // TurnLatency splits a reply's latency (the end of the caller's speech to
@@ -78,14 +80,16 @@ func (rt replyTiming) split(fa firstAudio) TurnLatency {
 	return l
 }
 
-func (m *Metrics) observeTurn(l TurnLatency) {
+// observeTurn records a reply's stages, each with the trace of the turn's
+// span sc as its exemplar.
+func (m *Metrics) observeTurn(l TurnLatency, sc trace.SpanContext) {
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	m.turnStage[0].Observe(ms(l.Endpoint))
-	m.turnStage[1].Observe(ms(l.STT))
-	m.turnStage[2].Observe(ms(l.LLMFirstToken))
-	m.turnStage[3].Observe(ms(l.LLMFirstSentence))
-	m.turnStage[4].Observe(ms(l.TTSFirstByte))
-	m.turnStage[5].Observe(ms(l.Overhead))
+	media.ObserveSpan(sc, m.turnStage[0], ms(l.Endpoint))
+	media.ObserveSpan(sc, m.turnStage[1], ms(l.STT))
+	media.ObserveSpan(sc, m.turnStage[2], ms(l.LLMFirstToken))
+	media.ObserveSpan(sc, m.turnStage[3], ms(l.LLMFirstSentence))
+	media.ObserveSpan(sc, m.turnStage[4], ms(l.TTSFirstByte))
+	media.ObserveSpan(sc, m.turnStage[5], ms(l.Overhead))
 }
 
 // tracerName is the session's tracer, named by import path.

@@ -1,8 +1,11 @@
 package session
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/iace/iace/ai"
 	"github.com/iace/iace/store"
 )
 
@@ -10,6 +13,7 @@ import (
 // subsystem session). Labels are bounded: end reasons are a closed set.
 type Metrics struct {
 	liveCalls     prometheus.Gauge
+	draining      prometheus.Gauge
 	calls         *prometheus.CounterVec
 	framesIn      prometheus.Counter
 	eventsDropped prometheus.Counter
@@ -39,6 +43,13 @@ type Metrics struct {
 	// iace_escalations_total{reason}.
 	completed   *prometheus.CounterVec
 	escalations *prometheus.CounterVec
+	// resolution is iace_resolution_time_seconds, the third business
+	// series; sentiment, patternsUsed and predictions are what the
+	// business dashboard shows of a call's end (see ended).
+	resolution   prometheus.Histogram
+	sentiment    prometheus.Histogram
+	patternsUsed prometheus.Counter
+	predictions  *prometheus.CounterVec
 	// memoryMisses counts the calls' memory reads that missed their
 	// deadline or failed, memoryFetch times them, by what was read.
 	memoryMisses *prometheus.CounterVec
@@ -59,6 +70,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		liveCalls: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "iace", Subsystem: "session", Name: "live_calls",
 			Help: "Calls in progress on this node."}),
+		draining: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "iace", Subsystem: "session", Name: "draining",
+			Help: "1 once this node has begun to drain (SIGTERM: new calls refused, live ones finishing up to the drain deadline), 0 before."}),
 		calls:    prometheus.NewCounterVec(opts("calls_total", "Calls ended, by end reason."), []string{"end_reason"}),
 		framesIn: prometheus.NewCounter(opts("frames_in_total", "Caller audio frames processed: decoded, run through the VAD and passed to the transcriber.")),
 		eventsDropped: prometheus.NewCounter(opts("events_dropped_total",
@@ -107,6 +120,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .075, .1, .125, .15, .2, .3, .5, 1}}, []string{"what"}),
 		escalations: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "iace", Name: "escalations_total",
 			Help: "Calls handed to a human, by escalation reason (a transfer that could not be made is not counted)."}, []string{"reason"}),
+		resolution: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "iace", Name: "resolution_time_seconds",
+			Help:    "From the start of a call to its resolution (its end, for a call that ended resolved), seconds.",
+			Buckets: []float64{10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200, 3600}}),
+		sentiment: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "iace", Subsystem: "session", Name: "call_sentiment",
+			Help:    "Mean sentiment of an ended call's scored caller turns, -1 (negative) to 1 (positive); calls with no scored turn are not observed.",
+			Buckets: []float64{-0.75, -0.5, -0.25, 0, 0.25, 0.5, 0.75, 1}}),
+		patternsUsed: prometheus.NewCounter(opts("patterns_used_total", "Learned patterns that informed an ended call's replies, each counted once per call.")),
+		predictions: prometheus.NewCounterVec(opts("predictions_total",
+			"Ended calls with an outcome prediction, by whether it came true: hit (resolution predicted at 0.5 or more and the call resolved, "+
+				"or less and it did not) or miss; the analytics API's prediction accuracy counts the same way."), []string{"result"}),
 		liveSubscribers: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "iace", Subsystem: "session", Name: "live_subscribers",
 			Help: "Live event subscriptions open: to one call's events or to an organization's live calls."}),
 		liveEventsDropped: prometheus.NewCounter(opts("live_events_dropped_total",
@@ -120,6 +143,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range store.EscalationReasons {
 		m.escalations.WithLabelValues(string(r))
 	}
+	for _, role := range []string{"chat", "synthesizer", "transcriber", "sentiment"} {
+		m.providerError.WithLabelValues(role)
+	}
+	m.predictions.WithLabelValues(predictionHit)
+	m.predictions.WithLabelValues(predictionMiss)
 	for i, st := range allStages {
 		m.turnStage[i] = m.turnStageVec.WithLabelValues(st)
 	}
@@ -139,10 +167,46 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.memoryMisses.WithLabelValues(what) // zero, not absent, until the first miss
 	}
 	if reg != nil {
-		reg.MustRegister(m.liveCalls, m.calls, m.framesIn, m.eventsDropped, m.reordered, m.concealed, m.late,
+		reg.MustRegister(m.liveCalls, m.draining, m.calls, m.framesIn, m.eventsDropped, m.reordered, m.concealed, m.late,
 			m.bargeIns, m.bargeHolds, m.bargeGaps, m.supervisorFrames, m.roleSwitches, m.dtmf, m.replyLatency, m.bargeLatency, m.callDuration, m.providerError,
-			m.holding, m.turnStageVec, m.completed, m.escalations, m.memoryMisses, m.memoryFetch,
+			m.holding, m.turnStageVec, m.completed, m.escalations, m.resolution, m.sentiment, m.patternsUsed, m.predictions,
+			m.memoryMisses, m.memoryFetch,
 			m.liveSubscribers, m.liveEventsDropped, m.liveSubscribersDropped)
 	}
 	return m
+}
+
+// Results of a call's prediction, the label of iace_session_predictions_total.
+const (
+	predictionHit  = "hit"
+	predictionMiss = "miss"
+)
+
+// ended observes what the business dashboard shows of an ended call: how
+// long a resolved call took, its caller's mean sentiment, the learned
+// patterns it used and whether its prediction came true.
+func (m *Metrics) ended(sum CallSummary, dur time.Duration) {
+	resolved := sum.Outcome() == store.OutcomeResolved
+	if resolved {
+		m.resolution.Observe(dur.Seconds())
+	}
+	var total float64
+	n := 0
+	for _, t := range sum.Transcript {
+		if t.Speaker == ai.RoleUser && t.Sentiment != nil {
+			total += *t.Sentiment
+			n++
+		}
+	}
+	if n > 0 {
+		m.sentiment.Observe(total / float64(n))
+	}
+	m.patternsUsed.Add(float64(len(sum.PatternsUsed)))
+	if p := sum.Prediction; p != nil {
+		result := predictionMiss
+		if (p.Resolution >= 0.5) == resolved {
+			result = predictionHit
+		}
+		m.predictions.WithLabelValues(result).Inc()
+	}
 }

@@ -19,7 +19,7 @@ import (
 // peer plays Telnyx in tests: it streams caller audio in 20 ms frames on a
 // monotonic schedule, keeps a playback queue of what the server sends, and
 // echoes marks when the audio before them has played, as Telnyx does
-// (telnyx.md 2.3, 2.4).
+// (docs/protocols/telnyx.md 2.3, 2.4).
 type peer struct {
 	t  *testing.T
 	ws *websocket.Conn

@@ -11,13 +11,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/failsafe-go/failsafe-go"
 	"github.com/failsafe-go/failsafe-go/circuitbreaker"
 	"github.com/failsafe-go/failsafe-go/retrypolicy"
 	"github.com/failsafe-go/failsafe-go/timeout"
 	"github.com/gorilla/websocket"
 
 	"github.com/iace/iace/media"
+	"github.com/iace/iace/media/upstream"
 )
 
 // Client talks to Deepgram: Open starts a live transcription stream, and
@@ -68,7 +68,8 @@ func New(cfg Config) (*Client, error) {
 		apiBase: api,
 	}
 	if c.http == nil {
-		c.http = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		c.http = &http.Client{Transport: upstream.Transport(tr, cfg.TracerProvider, func(*http.Request) string { return provider + " " + opSpeak })}
 		c.ownHTTP = true
 	}
 	c.buildPolicies()
@@ -86,56 +87,27 @@ func (c *Client) Close() error {
 
 func (c *Client) buildPolicies() {
 	r := c.cfg.Resilience
-	c.redial = retrypolicy.NewBuilder[*websocket.Conn]().
-		HandleIf(func(_ *websocket.Conn, err error) bool { return retryable(err) }).
-		WithMaxAttempts(r.Redials).
-		WithBackoff(r.Backoff, r.MaxBackoff).
-		WithJitterFactor(0.2).
-		ReturnLastFailure().
-		OnRetryScheduled(func(e failsafe.ExecutionScheduledEvent[*websocket.Conn]) {
-			c.log.Warn("deepgram redial failed; retrying", "attempt", e.Attempts(), "delay", e.Delay, "err", e.LastError())
-		}).
-		Build()
-
+	c.redial = upstream.NewRetry[*websocket.Conn](upstream.Retry{
+		Attempts: r.Redials, Backoff: r.Backoff, MaxBackoff: r.MaxBackoff, Jitter: 0.2, Retryable: retryable,
+		Log: c.log, Message: "deepgram redial failed; retrying", Level: slog.LevelWarn,
+	})
 	c.ttfb = timeout.New[*speechReader](r.FirstByteTimeout)
-	c.retry = retrypolicy.NewBuilder[*speechReader]().
-		HandleIf(func(_ *speechReader, err error) bool { return retryable(err) }).
-		WithMaxRetries(r.SpeakRetries).
-		WithBackoff(r.Backoff, r.MaxBackoff).
-		WithJitterFactor(0.2).
-		WithDelayFunc(retryAfter).
-		ReturnLastFailure().
-		OnRetry(func(e failsafe.ExecutionEvent[*speechReader]) {
-			c.m.retries.Inc()
-			c.log.Warn("deepgram speak failed; retrying", "attempt", e.Attempts(), "err", e.LastError())
-		}).
-		Build()
-	c.breaker = circuitbreaker.NewBuilder[*speechReader]().
-		HandleIf(func(_ *speechReader, err error) bool { return retryable(err) }).
-		WithFailureThreshold(r.BreakerFailures).
-		WithDelay(r.BreakerDelay).
-		OnStateChanged(func(e circuitbreaker.StateChangedEvent) {
-			c.m.breaker.WithLabelValues(provider, opSpeak).Set(float64(breakerValue(e.NewState)))
-			c.log.Warn("deepgram speak circuit breaker", "from", e.OldState.String(), "to", e.NewState.String())
-		}).
-		Build()
-}
-
-func breakerValue(s circuitbreaker.State) int {
-	switch s {
-	case circuitbreaker.HalfOpenState:
-		return 1
-	case circuitbreaker.OpenState:
-		return 2
-	}
-	return 0
+	c.retry = upstream.NewRetry[*speechReader](upstream.Retry{
+		Attempts: r.SpeakRetries + 1, Backoff: r.Backoff, MaxBackoff: r.MaxBackoff, Jitter: 0.2, Retryable: retryable,
+		Delay:   retryAfter,
+		Retries: c.m.retries, Log: c.log, Message: "deepgram speak failed; retrying", Level: slog.LevelWarn,
+	})
+	c.breaker = upstream.NewBreaker[*speechReader](upstream.Breaker{
+		Failures: r.BreakerFailures, Delay: r.BreakerDelay, Counts: retryable,
+		State: c.m.breaker.WithLabelValues(provider, opSpeak), Log: c.log, Message: "deepgram speak circuit breaker",
+	})
 }
 
 // retryAfter honours a 429's Retry-After (capped at 5 s); otherwise the
 // policy's backoff applies.
-func retryAfter(exec failsafe.ExecutionAttempt[*speechReader]) time.Duration {
+func retryAfter(last error, _ int) time.Duration {
 	var ae *APIError
-	if errors.As(exec.LastError(), &ae) && ae.RetryAfter > 0 {
+	if errors.As(last, &ae) && ae.RetryAfter > 0 {
 		return min(ae.RetryAfter, 5*time.Second)
 	}
 	return -1
@@ -155,7 +127,7 @@ func retryable(err error) bool {
 }
 
 // listenURL builds /v1/listen with the parameters for raw mono audio
-// (deepgram.md §1.1: raw audio needs both encoding and sample_rate).
+// (docs/protocols/deepgram.md §1.1: raw audio needs both encoding and sample_rate).
 func (c *Client) listenURL(encoding string, rate int, language string) string {
 	q := url.Values{}
 	q.Set("model", c.cfg.Model)
@@ -194,7 +166,16 @@ func (c *Client) authHeader() http.Header {
 func (c *Client) dial(ctx context.Context, u string) (*websocket.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
 	defer cancel()
-	conn, resp, err := c.dialer.DialContext(ctx, u, c.authHeader())
+	// The upgrade is the listen request's client span; the stream that
+	// follows is the call's, not the span's.
+	h := c.authHeader()
+	ctx, span := upstream.StartSpan(ctx, c.cfg.TracerProvider, provider+" "+opListen, h)
+	conn, resp, err := c.dialer.DialContext(ctx, u, h)
+	status := 0
+	if resp != nil {
+		status = resp.StatusCode
+	}
+	upstream.EndSpan(span, status, err)
 	if resp != nil && resp.Body != nil {
 		defer func() { _ = resp.Body.Close() }() // gorilla hands back a partial body on a failed upgrade
 	}

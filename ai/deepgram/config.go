@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Config configures a Client. Start from DefaultConfig; New fills zero
@@ -16,7 +17,7 @@ import (
 type Config struct {
 	// BaseURL is the API host: wss://api.deepgram.com by default. Any of
 	// ws, wss, http and https is accepted; listen uses the WebSocket scheme,
-	// speak the HTTP one (deepgram.md §0: ws:// switches TLS off).
+	// speak the HTTP one (docs/protocols/deepgram.md §0: ws:// switches TLS off).
 	BaseURL string
 	// APIKey is sent as "Authorization: Token <key>". It is never logged.
 	APIKey string
@@ -36,10 +37,10 @@ type Config struct {
 	// SmartFormat turns on smart_format and punctuate.
 	SmartFormat bool
 	// KeepAlive is how long the socket may stay without a message before a
-	// KeepAlive is sent (Deepgram closes after 10 s, deepgram.md §1.5).
+	// KeepAlive is sent (Deepgram closes after 10 s, docs/protocols/deepgram.md §1.5).
 	KeepAlive time.Duration
 	// Batch is how much audio is gathered into one binary message
-	// (deepgram.md §1.2 advises 20-250 ms, about 100 ms).
+	// (docs/protocols/deepgram.md §1.2 advises 20-250 ms, about 100 ms).
 	Batch time.Duration
 	// QueueFrames bounds the audio queued for the socket, in 20 ms frames;
 	// beyond it the oldest audio is dropped and counted.
@@ -66,6 +67,10 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Logger receives the client's log lines; nil means slog.Default().
 	Logger *slog.Logger
+	// TracerProvider, when set, makes each Aura request and each listen
+	// upgrade a client span carrying the W3C trace context to Deepgram;
+	// nil: no spans. It is not applied to an HTTPClient given.
+	TracerProvider trace.TracerProvider
 }
 
 // Resilience configures the failsafe-go policies.

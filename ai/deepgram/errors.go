@@ -31,7 +31,7 @@ var (
 )
 
 // APIError is a non-success HTTP answer from Deepgram: a failed WebSocket
-// upgrade or a failed REST request. The body is the JSON of deepgram.md §0.
+// upgrade or a failed REST request. The body is the JSON of docs/protocols/deepgram.md §0.
 type APIError struct {
 	Op         string // "listen" or "speak"
 	Status     int
@@ -64,7 +64,7 @@ func (e *APIError) Unwrap() error {
 }
 
 // Temporary reports whether the same request may succeed later: 429 and 5xx
-// (deepgram.md §0: "retry with backoff").
+// (docs/protocols/deepgram.md §0: "retry with backoff").
 func (e *APIError) Temporary() bool {
 	return e.Status == http.StatusTooManyRequests || e.Status >= 500
 }

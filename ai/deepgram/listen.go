@@ -21,7 +21,7 @@ import (
 const resultsCap = 64
 
 // maxMessage bounds one binary message after a stall, when more than a batch
-// is queued (deepgram.md §1.2: 20-250 ms a message).
+// is queued (docs/protocols/deepgram.md §1.2: 20-250 ms a message).
 const maxMessage = 250 * time.Millisecond
 
 // Open dials /v1/listen for one call and returns its stream. Deepgram is
@@ -88,7 +88,7 @@ func (c *Client) Open(ctx context.Context, tc ai.TranscribeConfig) (ai.Transcrip
 }
 
 // listenFormat is what Deepgram is sent for a call in format in, and its
-// name for the encoding (deepgram.md §1.1: mulaw, alaw, linear16, which is
+// name for the encoding (docs/protocols/deepgram.md §1.1: mulaw, alaw, linear16, which is
 // little-endian): the call's own format whenever Deepgram decodes it.
 func listenFormat(in media.Format) (media.Format, string) {
 	switch in.Encoding {
@@ -211,7 +211,7 @@ func (s *Stream) Send(frame []byte) error {
 	return nil
 }
 
-// EndOfSpeech asks Deepgram to finalize what it holds (Finalize, deepgram.md
+// EndOfSpeech asks Deepgram to finalize what it holds (Finalize, docs/protocols/deepgram.md
 // §1.2); the final arrives on Results. It does not block.
 func (s *Stream) EndOfSpeech() error {
 	s.mu.Lock()
@@ -389,7 +389,7 @@ func (s *Stream) pump(ctx context.Context, conn *websocket.Conn, readerDone <-ch
 			}
 		case <-s.closing:
 			// CloseStream: Deepgram finishes the buffered audio, sends the
-			// last Results and Metadata, then closes (deepgram.md §1.2).
+			// last Results and Metadata, then closes (docs/protocols/deepgram.md §1.2).
 			if s.flush(conn) != nil || s.control(conn, ctrlCloseStream, "CloseStream") != nil {
 				return false, nil
 			}
@@ -413,7 +413,7 @@ func (s *Stream) readerEnded(err error) error {
 	var ce *websocket.CloseError
 	if errors.As(err, &ce) && (ce.Code == websocket.CloseUnsupportedData || ce.Code == websocket.ClosePolicyViolation || ce.Code == websocket.CloseProtocolError) {
 		// 1008 (or 1002) DATA-0000: Deepgram cannot decode our audio; a
-		// redial would fail the same way (deepgram.md §1.5).
+		// redial would fail the same way (docs/protocols/deepgram.md §1.5).
 		return fmt.Errorf("deepgram listen: audio rejected: %w", err)
 	}
 	return fmt.Errorf("%w: %w", errDropped, err)
@@ -426,7 +426,7 @@ func (s *Stream) queued() int {
 }
 
 // flush sends the queued audio, in messages of at most maxMsg bytes; never a
-// zero-length one (deepgram.md §1.2).
+// zero-length one (docs/protocols/deepgram.md §1.2).
 func (s *Stream) flush(conn *websocket.Conn) error {
 	s.mu.Lock()
 	s.out, s.pending = s.pending, s.out[:0]
@@ -488,7 +488,7 @@ func (s *Stream) handle(ctx context.Context, m serverMessage) {
 		if m.IsFinal {
 			s.awaitFinal.Store(false)
 			if at := s.endSpeechAt.Swap(0); at != 0 {
-				s.c.m.finalLatency.Observe(float64(time.Now().UnixNano()-at) / 1e6)
+				media.ObserveTraced(ctx, s.c.m.finalLatency, float64(time.Now().UnixNano()-at)/1e6)
 			}
 		}
 		if m.Transcript == "" {

@@ -6,7 +6,7 @@ import (
 	"fmt"
 )
 
-// Server message types of /v1/listen (deepgram.md §1.3).
+// Server message types of /v1/listen (docs/protocols/deepgram.md §1.3).
 const (
 	msgResults       = "Results"
 	msgUtteranceEnd  = "UtteranceEnd"
@@ -16,7 +16,7 @@ const (
 	msgOther         = "other" // metric label for types we do not know
 )
 
-// Client control messages (deepgram.md §1.2). Each goes as one text frame.
+// Client control messages (docs/protocols/deepgram.md §1.2). Each goes as one text frame.
 var (
 	ctrlKeepAlive   = []byte(`{"type":"KeepAlive"}`)
 	ctrlFinalize    = []byte(`{"type":"Finalize"}`)
@@ -75,7 +75,7 @@ type wireChannel struct {
 }
 
 // parseMessage decodes one text frame from /v1/listen. Unknown types parse
-// without error; the caller ignores them (deepgram.md §1.3).
+// without error; the caller ignores them (docs/protocols/deepgram.md §1.3).
 func parseMessage(data []byte) (serverMessage, error) {
 	var w wireMessage
 	if err := json.Unmarshal(data, &w); err != nil {

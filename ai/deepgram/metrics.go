@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/iace/iace/media/telemetry"
 )
 
 // Label values. Every label is bounded: provider is always "deepgram",
@@ -66,20 +68,32 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Help: "Circuit breaker state: 0 closed, 1 half-open, 2 open."}, []string{"provider", "operation"})
 
 	if reg != nil {
-		var errs []error
-		reuse(reg, &connects, &errs)
-		reuse(reg, &redials, &errs)
-		reuse(reg, &dropped, &errs)
-		reuse(reg, &messages, &errs)
-		reuse(reg, &final, &errs)
-		reuse(reg, &requests, &errs)
-		reuse(reg, &firstByte, &errs)
-		reuse(reg, &retries, &errs)
-		reuse(reg, &breaker, &errs)
-		if err := errors.Join(errs...); err != nil {
+		var errs [9]error
+		connects, errs[0] = telemetry.Register(reg, connects)
+		redials, errs[1] = telemetry.Register(reg, redials)
+		dropped, errs[2] = telemetry.Register(reg, dropped)
+		messages, errs[3] = telemetry.Register(reg, messages)
+		final, errs[4] = telemetry.Register(reg, final)
+		requests, errs[5] = telemetry.Register(reg, requests)
+		firstByte, errs[6] = telemetry.Register(reg, firstByte)
+		retries, errs[7] = telemetry.Register(reg, retries)
+		breaker, errs[8] = telemetry.Register(reg, breaker)
+		if err := errors.Join(errs[:]...); err != nil {
 			return nil, fmt.Errorf("deepgram metrics: %w", err)
 		}
 	}
+	// The outcomes are exported as 0 from the start, so an error rate is 0
+	// rather than absent before the first failure.
+	for _, o := range []string{outcomeOK, outcomeUnavailable, outcomeRejected, outcomeCanceled} {
+		connects.WithLabelValues(provider, opListen, o)
+	}
+	for _, o := range []string{outcomeOK, outcomeUnavailable, outcomeRejected, outcomeCanceled, outcomeBreakerOpen} {
+		requests.WithLabelValues(provider, opSpeak, o)
+	}
+	for _, o := range []string{outcomeOK, outcomeErr} {
+		redials.WithLabelValues(provider, opListen, o)
+	}
+	breaker.WithLabelValues(provider, opSpeak) // closed
 	return &metrics{
 		connects:     connects,
 		redials:      redials,
@@ -91,24 +105,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		retries:      retries.WithLabelValues(provider, opSpeak),
 		breaker:      breaker,
 	}, nil
-}
-
-// reuse registers *c, or points it at the collector already registered under
-// the same name and labels (another client of the same process registered
-// the shared provider series first).
-func reuse[C prometheus.Collector](reg prometheus.Registerer, c *C, errs *[]error) {
-	err := reg.Register(*c)
-	if err == nil {
-		return
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			*c = existing
-			return
-		}
-	}
-	*errs = append(*errs, err)
 }
 
 func (m *metrics) sent(typ string) {

@@ -23,7 +23,7 @@ import (
 	"github.com/iace/iace/media"
 )
 
-// maxSpeakChars is Aura's input limit (deepgram.md §3: 413 beyond it).
+// maxSpeakChars is Aura's input limit (docs/protocols/deepgram.md §3: 413 beyond it).
 const maxSpeakChars = 2000
 
 // Synthesize asks Aura (POST /v1/speak) for the audio of one sentence and
@@ -84,7 +84,7 @@ func (c *Client) Synthesize(ctx context.Context, req ai.SpeechRequest) (io.ReadC
 		return nil, err
 	}
 	c.m.requests.WithLabelValues(provider, opSpeak, outcomeOK).Inc()
-	c.m.firstByte.Observe(float64(time.Since(start).Microseconds()) / 1000)
+	media.ObserveTraced(ctx, c.m.firstByte, float64(time.Since(start).Microseconds())/1000)
 	if got != want {
 		conv, err := media.NewConverter(got, want)
 		if err != nil {
@@ -124,7 +124,7 @@ func (c *Client) speakFailed(ctx context.Context, err error) error {
 }
 
 // speakFormat picks what to ask Aura for: want itself when Aura produces it
-// (deepgram.md §3: mulaw and alaw at 8 or 16 kHz; linear16), otherwise
+// (docs/protocols/deepgram.md §3: mulaw and alaw at 8 or 16 kHz; linear16), otherwise
 // mu-law 8 kHz, the phone's own format, converted by the reader.
 func speakFormat(want media.Format) (media.Format, string) {
 	pcm := func(r int) bool {
@@ -150,7 +150,7 @@ func speakFormat(want media.Format) (media.Format, string) {
 }
 
 // speakURL builds /v1/speak; container=none keeps a WAV header out of the
-// raw audio (deepgram.md §3).
+// raw audio (docs/protocols/deepgram.md §3).
 func (c *Client) speakURL(model, encoding string, rate int) string {
 	q := url.Values{}
 	q.Set("model", model)

@@ -14,10 +14,11 @@ import (
 	"github.com/failsafe-go/failsafe-go"
 	"github.com/failsafe-go/failsafe-go/bulkhead"
 	"github.com/failsafe-go/failsafe-go/circuitbreaker"
-	"github.com/failsafe-go/failsafe-go/retrypolicy"
 	"github.com/failsafe-go/failsafe-go/timeout"
 
 	"github.com/iace/iace/ai"
+	"github.com/iace/iace/media"
+	"github.com/iace/iace/media/upstream"
 )
 
 // Client talks to the Gemini API. It is safe for concurrent use; Close
@@ -48,14 +49,16 @@ func New(cfg Config) (*Client, error) {
 		maxBody: int64(cfg.BatchSize)*int64(cfg.Dimensions)*24 + 64<<10}
 	if c.http == nil {
 		dialer := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
-		c.http = &http.Client{Transport: &http.Transport{
+		tr := &http.Transport{
 			Proxy:               http.ProxyFromEnvironment,
 			DialContext:         dialer.DialContext,
 			TLSHandshakeTimeout: cfg.ConnectTimeout,
 			ForceAttemptHTTP2:   true,
 			MaxIdleConnsPerHost: 16,
 			IdleConnTimeout:     90 * time.Second,
-		}}
+		}
+		// "google embed": the one operation; the path names the model.
+		c.http = &http.Client{Transport: upstream.Transport(tr, cfg.TracerProvider, func(*http.Request) string { return "google " + opEmbed })}
 		c.ownsHTTP = true
 	}
 	c.buildPolicies()
@@ -72,49 +75,30 @@ func (c *Client) Close() error {
 
 func (c *Client) buildPolicies() {
 	log := c.cfg.Logger.With(slog.String("provider", "google"), slog.String("operation", opEmbed))
-	breaker := circuitbreaker.NewBuilder[[]byte]().
-		HandleIf(func(_ []byte, err error) bool { return countsAgainstBreaker(err) }).
-		WithFailureThreshold(c.cfg.Breaker.Failures).
-		WithSuccessThreshold(c.cfg.Breaker.Successes).
-		WithDelay(c.cfg.Breaker.Delay).
-		OnStateChanged(func(e circuitbreaker.StateChangedEvent) {
-			switch e.NewState {
-			case circuitbreaker.OpenState:
-				c.m.breaker.Set(2)
-			case circuitbreaker.HalfOpenState:
-				c.m.breaker.Set(1)
-			default:
-				c.m.breaker.Set(0)
-			}
-			log.Warn("provider circuit breaker", slog.String("from", e.OldState.String()), slog.String("to", e.NewState.String()))
-		}).
-		Build()
+	breaker := upstream.NewBreaker[[]byte](upstream.Breaker{
+		Failures: c.cfg.Breaker.Failures, Successes: c.cfg.Breaker.Successes, Delay: c.cfg.Breaker.Delay,
+		Counts: countsAgainstBreaker, State: c.m.breaker, Log: log, Message: "provider circuit breaker",
+	})
 	rc := c.cfg.Retry
-	retry := retrypolicy.NewBuilder[[]byte]().
-		HandleIf(func(_ []byte, err error) bool { return retryable(err) }).
-		AbortIf(func(_ []byte, err error) bool {
+	retry := upstream.NewRetry[[]byte](upstream.Retry{
+		Attempts: rc.MaxAttempts, Backoff: rc.BackoffBase, MaxBackoff: rc.BackoffMax, Jitter: 0.25,
+		Retryable: retryable,
+		Abort: func(err error) bool {
 			var ae *APIError
 			return errors.As(err, &ae) && ae.RetryAfter > rc.MaxRetryAfter
-		}).
-		WithMaxAttempts(rc.MaxAttempts).
-		WithBackoff(rc.BackoffBase, rc.BackoffMax).
-		WithJitterFactor(0.25).
+		},
 		// The server's wait is a floor: 4/3 of it less at most 25% jitter
 		// is never shorter than asked.
-		WithDelayFunc(func(exec failsafe.ExecutionAttempt[[]byte]) time.Duration {
+		Delay: func(last error, _ int) time.Duration {
 			var ae *APIError
-			if errors.As(exec.LastError(), &ae) && ae.RetryAfter > 0 {
+			if errors.As(last, &ae) && ae.RetryAfter > 0 {
 				return ae.RetryAfter*4/3 + time.Millisecond
 			}
 			return -1
-		}).
-		ReturnLastFailure().
-		OnRetry(func(e failsafe.ExecutionEvent[[]byte]) {
-			c.m.retries.Inc()
-			log.Info("provider retry", slog.Int("attempt", e.Attempts()), slog.Any("error", e.LastError()))
-		}).
-		Build()
-	bulk := bulkhead.NewBuilder[[]byte](uint(c.cfg.MaxConcurrent)).WithMaxWaitTime(c.cfg.BulkheadWait).Build()
+		},
+		Retries: c.m.retries, Log: log, Message: "provider retry", Level: slog.LevelInfo,
+	})
+	bulk := upstream.NewBulkhead[[]byte](uint(c.cfg.MaxConcurrent), c.cfg.BulkheadWait, nil)
 	// Outermost first: one slot for the whole request, retries around the
 	// breaker, the timeout around each attempt.
 	c.policies = []failsafe.Policy[[]byte]{bulk, retry, breaker, timeout.New[[]byte](c.cfg.Timeout)}
@@ -158,11 +142,11 @@ func (c *Client) post(ctx context.Context, path string, body []byte) ([]byte, er
 			err = fmt.Errorf("google embed: %w: %w", ai.ErrUnavailable, ErrTimeout)
 		}
 	}
-	c.done(start, err)
+	c.done(ctx, start, err)
 	return data, err
 }
 
-func (c *Client) done(start time.Time, err error) {
+func (c *Client) done(ctx context.Context, start time.Time, err error) {
 	o := outcomeClientError
 	switch {
 	case err == nil:
@@ -175,7 +159,7 @@ func (c *Client) done(start time.Time, err error) {
 		o = outcomeUnavailable
 	}
 	c.m.outcomes[o].Inc()
-	c.m.duration.Observe(float64(time.Since(start).Microseconds()) / 1000)
+	media.ObserveTraced(ctx, c.m.duration, float64(time.Since(start).Microseconds())/1000)
 }
 
 // attempt sends one request and reads the whole answer.

@@ -10,9 +10,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 )
 
-// Defaults (protocol section 5).
+// Defaults (docs/protocols/llm.md section 5).
 const (
 	DefaultBaseURL    = "https://generativelanguage.googleapis.com/v1beta"
 	DefaultModel      = "gemini-embedding-001"
@@ -81,6 +82,10 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Logger logs retries and breaker changes; nil: slog.Default().
 	Logger *slog.Logger
+	// TracerProvider, when set, makes each request a client span carrying
+	// the W3C trace context to Google; nil: no spans. It is not applied to
+	// an HTTPClient given.
+	TracerProvider trace.TracerProvider
 }
 
 // RetryConfig configures retries with exponential backoff and jitter.

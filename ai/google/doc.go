@@ -5,5 +5,6 @@
 //
 // The wire format follows the Gemini API reference for batchEmbedContents
 // (ai.google.dev/api/embeddings); the googletest subpackage is a fake
-// server speaking the same wire.
+// server speaking the same wire. docs/protocols/llm.md, section 5, sets out
+// the facts it relies on.
 package google

@@ -1,9 +1,9 @@
 package google
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/iace/iace/media/telemetry"
 )
 
 // Outcomes of a request, the bounded values of the outcome label.
@@ -43,19 +43,19 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Help: "Texts embedded successfully."}, []string{"operation"})
 	if reg != nil {
 		var err error
-		if requests, err = register(reg, requests); err != nil {
+		if requests, err = telemetry.Register(reg, requests); err != nil {
 			return nil, err
 		}
-		if duration, err = register(reg, duration); err != nil {
+		if duration, err = telemetry.Register(reg, duration); err != nil {
 			return nil, err
 		}
-		if retries, err = register(reg, retries); err != nil {
+		if retries, err = telemetry.Register(reg, retries); err != nil {
 			return nil, err
 		}
-		if breaker, err = register(reg, breaker); err != nil {
+		if breaker, err = telemetry.Register(reg, breaker); err != nil {
 			return nil, err
 		}
-		if texts, err = register(reg, texts); err != nil {
+		if texts, err = telemetry.Register(reg, texts); err != nil {
 			return nil, err
 		}
 	}
@@ -70,20 +70,4 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.outcomes[o] = requests.WithLabelValues(opEmbed, o)
 	}
 	return m, nil
-}
-
-// register registers c, or returns the collector already registered under
-// the same description, so several clients share one set of series.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, err
 }

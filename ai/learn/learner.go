@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/iace/iace/ai"
+	"github.com/iace/iace/media/telemetry"
 	"github.com/iace/iace/store"
 )
 
@@ -80,12 +81,15 @@ func New(st Store, emb ai.Embedder, ex Extractor, cfg Config) (*Learner, error) 
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	c, err := register(cfg.Registerer, prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "iace", Subsystem: "learn",
+	c, err := telemetry.Register(cfg.Registerer, prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "iace", Subsystem: "learn",
 		Name: "patterns_total",
 		Help: "Patterns learned from finished calls, by action: created, merged into a near-duplicate, or refused (the organization keeps as many as it may)."},
 		[]string{"action"}))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("learn: metrics: %w", err)
+	}
+	for _, a := range []string{actionCreated, actionMerged, actionRefused} {
+		c.WithLabelValues(a) // exported as 0 from the start
 	}
 	return &Learner{st: st, emb: emb, ex: ex, threshold: cfg.Threshold, log: cfg.Logger, patterns: c}, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/iace/iace/ai"
+	"github.com/iace/iace/media/telemetry"
 	"github.com/iace/iace/store"
 )
 
@@ -72,12 +73,15 @@ func NewLLM(model JSONModel, cfg LLMConfig) (*LLM, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	c, err := register(cfg.Registerer, prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "iace", Subsystem: "learn",
+	c, err := telemetry.Register(cfg.Registerer, prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "iace", Subsystem: "learn",
 		Name: "llm_fallbacks_total",
 		Help: "Calls whose patterns the heuristic extracted because the LLM extractor failed, by reason (unavailable, invalid)."},
 		[]string{"reason"}))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("learn: metrics: %w", err)
+	}
+	for _, r := range []string{fallbackUnavailable, fallbackInvalid} {
+		c.WithLabelValues(r) // exported as 0 from the start
 	}
 	return &LLM{model: model, maxBytes: cfg.MaxTranscriptBytes, log: cfg.Logger, fallbacks: c}, nil
 }
@@ -275,23 +279,4 @@ func grounded(text string, said map[string]bool) bool {
 		}
 	}
 	return n > 0 && 2*in >= n
-}
-
-// register registers c, or returns the collector already registered under
-// the same description, so several extractors share one series.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if reg == nil {
-		return c, nil
-	}
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("learn: metrics: %w", err)
 }

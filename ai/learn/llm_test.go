@@ -70,7 +70,8 @@ func TestLLMExtractsInJSONMode(t *testing.T) {
 		!strings.HasPrefix(user, "The call was resolved.\nTranscript:\nagent: "+demo.Greeting+"\ncaller: Hi, yes,") {
 		t.Errorf("request: format %+v, user message %q", req.ResponseFormat, user)
 	}
-	if x.Fallbacks() != 0 || testutil.CollectAndCount(reg, "iace_learn_llm_fallbacks_total") != 0 {
+	if x.Fallbacks() != 0 || testutil.ToFloat64(fallbackCounter(t, reg, "unavailable")) != 0 ||
+		testutil.ToFloat64(fallbackCounter(t, reg, "invalid")) != 0 {
 		t.Errorf("fallbacks %d on a good answer", x.Fallbacks())
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/iace/iace/ai"
+	"github.com/iace/iace/media/telemetry"
 )
 
 // SentimentScorer rates one caller utterance; cloud scorers (the Groq
@@ -68,18 +69,12 @@ func NewSentimentWithFallback(primary SentimentScorer, cfg SentimentFallbackConf
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "iace", Subsystem: "local", Name: "sentiment_fallbacks_total",
 		Help: "Utterances scored by the offline lexicon because the sentiment provider failed, by reason (timeout, unavailable, invalid, canceled, none)."},
 		[]string{"reason"})
-	if cfg.Registerer != nil {
-		if err := cfg.Registerer.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return nil, err
-			}
-			existing, ok := are.ExistingCollector.(*prometheus.CounterVec)
-			if !ok {
-				return nil, err
-			}
-			c = existing
-		}
+	c, err := telemetry.Register(cfg.Registerer, c)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range []string{fallbackTimeout, fallbackUnavailable, fallbackInvalid, fallbackNone, fallbackCanceled} {
+		c.WithLabelValues(r) // exported as 0 from the start
 	}
 	return &SentimentWithFallback{primary: primary, lexicon: NewLexiconSentiment(), timeout: cfg.Timeout,
 		log: cfg.Logger, fallbacks: c}, nil

@@ -14,7 +14,7 @@ import (
 	"github.com/iace/iace/ai"
 )
 
-// Wire shapes of POST /chat/completions (protocol section 1.1). Only fields
+// Wire shapes of POST /chat/completions (docs/protocols/llm.md section 1.1). Only fields
 // every compatible server accepts are sent; Groq rejects logprobs, n and
 // messages[].name, so those never are.
 type chatBody struct {
@@ -224,7 +224,7 @@ func (s *chatStream) Close() error {
 	return nil
 }
 
-// step reads one line and handles it (SSE, as OA-GO's decoder implements the
+// step reads one line and handles it (SSE, as openai-go's decoder implements the
 // spec: field:value, one leading space dropped, data lines joined by \n, a
 // blank line dispatches, ':' starts a comment).
 func (s *chatStream) step() error {
@@ -307,7 +307,7 @@ func (s *chatStream) dispatch() error {
 	return s.chunk(data)
 }
 
-// Wire shapes of a streamed chunk (protocol section 1.4).
+// Wire shapes of a streamed chunk (docs/protocols/llm.md section 1.4).
 type wireChunk struct {
 	Choices []struct {
 		Index int `json:"index"`

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -18,9 +17,11 @@ import (
 	"github.com/failsafe-go/failsafe-go/bulkhead"
 	"github.com/failsafe-go/failsafe-go/circuitbreaker"
 	"github.com/failsafe-go/failsafe-go/retrypolicy"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/iace/iace/ai"
 	"github.com/iace/iace/media"
+	"github.com/iace/iace/media/upstream"
 )
 
 // readBufferSize is the bufio buffer over a response body; SSE lines longer
@@ -66,18 +67,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	c := &Client{cfg: cfg, http: cfg.HTTPClient}
 	if c.http == nil {
-		c.ownsHTTP = true
-		dialer := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
-		c.http = &http.Client{Transport: &http.Transport{
-			Proxy:               http.ProxyFromEnvironment,
-			DialContext:         dialer.DialContext,
-			TLSHandshakeTimeout: cfg.ConnectTimeout,
-			ForceAttemptHTTP2:   true,
-			MaxIdleConnsPerHost: 64,
-			IdleConnTimeout:     90 * time.Second,
-		}}
+		c.http, c.ownsHTTP = newHTTPClient(cfg), true
 	}
-	c.bulk = bulkhead.New[*conn](uint(cfg.MaxConcurrent))
+	c.bulk = upstream.NewBulkhead[*conn](uint(cfg.MaxConcurrent), 0, nil) // acquired by hand: see acquire
 	c.chat = c.newOperation(opChat, "/chat/completions", m)
 	c.speech = c.newOperation(opSpeech, "/audio/speech", m)
 	return c, nil
@@ -95,48 +87,8 @@ func (c *Client) Close() error {
 func (c *Client) newOperation(name, path string, m *metrics) *operation {
 	op := &operation{name: name, path: path, m: m.forOp(c.cfg.Name, name)}
 	log := c.cfg.Logger.With(slog.String("provider", c.cfg.Name), slog.String("operation", name))
-	op.breaker = circuitbreaker.NewBuilder[*conn]().
-		HandleIf(func(_ *conn, err error) bool { return countsAgainstBreaker(err) }).
-		WithFailureThreshold(c.cfg.Breaker.Failures).
-		WithSuccessThreshold(c.cfg.Breaker.Successes).
-		WithDelay(c.cfg.Breaker.Delay).
-		OnStateChanged(func(e circuitbreaker.StateChangedEvent) {
-			switch e.NewState {
-			case circuitbreaker.OpenState:
-				op.m.breaker.Set(breakerOpen)
-			case circuitbreaker.HalfOpenState:
-				op.m.breaker.Set(breakerHalfOpen)
-			default:
-				op.m.breaker.Set(breakerClosed)
-			}
-			log.Warn("provider circuit breaker", slog.String("from", e.OldState.String()), slog.String("to", e.NewState.String()))
-		}).
-		Build()
-	rc := c.cfg.Retry
-	op.retry = retrypolicy.NewBuilder[*conn]().
-		HandleIf(func(_ *conn, err error) bool { return retryable(err) }).
-		AbortIf(func(_ *conn, err error) bool {
-			var ae *APIError
-			return errors.As(err, &ae) && ae.RetryAfter > rc.MaxRetryAfter
-		}).
-		WithMaxAttempts(rc.MaxAttempts).
-		WithBackoff(rc.BackoffBase, rc.BackoffMax).
-		WithJitterFactor(0.25).
-		// A Retry-After is honoured as a floor: 4/3 of it, less at most the
-		// 25% jitter, is never shorter than what the server asked for.
-		WithDelayFunc(func(exec failsafe.ExecutionAttempt[*conn]) time.Duration {
-			var ae *APIError
-			if errors.As(exec.LastError(), &ae) && ae.RetryAfter > 0 {
-				return ae.RetryAfter*4/3 + time.Millisecond
-			}
-			return -1
-		}).
-		ReturnLastFailure().
-		OnRetry(func(e failsafe.ExecutionEvent[*conn]) {
-			op.m.retries.Inc()
-			log.Info("provider retry", slog.Int("attempt", e.Attempts()), slog.Any("error", e.LastError()))
-		}).
-		Build()
+	op.breaker = upstream.NewBreaker[*conn](breakerPolicy(c.cfg, countsAgainstBreaker, op.m.breaker, log))
+	op.retry = upstream.NewRetry[*conn](retryPolicy(c.cfg, retryable, op.m.retries, log))
 	return op
 }
 
@@ -170,7 +122,7 @@ type conn struct {
 // success the returned release must be called when the answer is finished
 // (it frees the bulkhead slot and records the outcome).
 func (c *Client) open(ctx context.Context, op *operation, body []byte, accept string) (*conn, *request, error) {
-	r := &request{c: c, op: op, start: time.Now()}
+	r := &request{c: c, op: op, start: time.Now(), span: trace.SpanContextFromContext(ctx)}
 	if err := c.acquire(ctx, op); err != nil {
 		r.end(err)
 		return nil, nil, err
@@ -192,7 +144,7 @@ func (c *Client) open(ctx context.Context, op *operation, body []byte, accept st
 		r.end(err)
 		return nil, nil, err
 	}
-	op.m.firstByte.Observe(msSince(r.start))
+	media.ObserveTraced(ctx, op.m.firstByte, msSince(r.start))
 	r.cn = cn
 	return cn, r, nil
 }
@@ -312,6 +264,7 @@ type request struct {
 	start   time.Time
 	holding bool // a bulkhead slot is held
 	cn      *conn
+	span    trace.SpanContext // the caller's, for the duration's exemplar
 	once    sync.Once
 }
 
@@ -333,7 +286,7 @@ func (r *request) end(err error) {
 			r.c.bulk.ReleasePermit()
 		}
 		r.op.m.outcomes[outcome(err)].Inc()
-		r.op.m.duration.Observe(msSince(r.start))
+		media.ObserveSpan(r.span, r.op.m.duration, msSince(r.start))
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Defaults. Groq is the default vendor: its base URL, its current small model
@@ -39,7 +40,7 @@ const (
 	defaultPCMRate          = 24000
 )
 
-// Speech response formats (protocol section 3).
+// Speech response formats (docs/protocols/llm.md section 3).
 const (
 	// SpeechWAV is a RIFF/WAVE body; Groq's Orpheus speaks only this.
 	SpeechWAV = "wav"
@@ -75,7 +76,7 @@ type Config struct {
 	LegacyMaxTokens bool
 	// ReasoningEffort is sent as reasoning_effort ("low", "medium", "high").
 	// Default "low" for the gpt-oss models (reasoning tokens delay the first
-	// word, protocol section 1.8), none otherwise.
+	// word, docs/protocols/llm.md section 1.8), none otherwise.
 	ReasoningEffort string
 
 	// SpeechModel, SpeechVoice: the /audio/speech model and the voice used
@@ -123,6 +124,10 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Logger logs retries and breaker changes; nil: slog.Default().
 	Logger *slog.Logger
+	// TracerProvider, when set, makes each request a client span carrying
+	// the W3C trace context to the provider; nil: no spans. It is not
+	// applied to an HTTPClient given.
+	TracerProvider trace.TracerProvider
 }
 
 // RetryConfig configures retries with exponential backoff and jitter.

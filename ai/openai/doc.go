@@ -8,5 +8,7 @@
 //
 // The wire format follows the OpenAI API reference (platform.openai.com/docs/api-reference)
 // as Groq's OpenAI-compatible endpoint serves it (console.groq.com/docs); the
-// openaitest subpackage is a fake server speaking the same wire.
+// openaitest subpackage is a fake server speaking the same wire. The facts
+// the client relies on are set out in docs/protocols/llm.md, whose sections
+// the comments cite ("docs/protocols/llm.md section 1.4").
 package openai

@@ -12,11 +12,11 @@ import (
 )
 
 // DefaultEmbeddingModel is OpenAI's small v3 embedding model. Groq serves no
-// embedding model (protocol section 4), so an Embedder is pointed at OpenAI
+// embedding model (docs/protocols/llm.md section 4), so an Embedder is pointed at OpenAI
 // or a compatible local server.
 const DefaultEmbeddingModel = "text-embedding-3-small"
 
-// Defaults and limits of EmbedderConfig (protocol section 4: at most 2048
+// Defaults and limits of EmbedderConfig (docs/protocols/llm.md section 4: at most 2048
 // inputs a request, 8192 tokens an input).
 const (
 	defaultEmbedDimensions = 768

@@ -88,7 +88,7 @@ func (c *JSONClient) Close() error {
 
 // CompleteJSON sends the system instructions and the user message and
 // returns the model's answer, a JSON object. The instructions must say
-// "JSON": Groq refuses JSON mode otherwise (protocol section 1.1). A longer
+// "JSON": Groq refuses JSON mode otherwise (docs/protocols/llm.md section 1.1). A longer
 // user message is cut at MaxUserBytes. An answer that is not one JSON
 // object, or that the model did not finish, is ErrMalformed; the failures
 // of the provider are those of the other requests (ai.ErrUnavailable,

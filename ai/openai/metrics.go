@@ -1,9 +1,9 @@
 package openai
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/iace/iace/media/telemetry"
 )
 
 // Outcomes of a request, the bounded values of the outcome label.
@@ -19,13 +19,6 @@ const (
 const (
 	opChat   = "chat"
 	opSpeech = "speech"
-)
-
-// Breaker states as the breaker_state gauge reports them.
-const (
-	breakerClosed   = 0
-	breakerHalfOpen = 1
-	breakerOpen     = 2
 )
 
 // metrics are the provider series (namespace iace, subsystem provider),
@@ -60,38 +53,22 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	var err error
-	if m.requests, err = register(reg, m.requests); err != nil {
+	if m.requests, err = telemetry.Register(reg, m.requests); err != nil {
 		return nil, err
 	}
-	if m.duration, err = register(reg, m.duration); err != nil {
+	if m.duration, err = telemetry.Register(reg, m.duration); err != nil {
 		return nil, err
 	}
-	if m.firstByte, err = register(reg, m.firstByte); err != nil {
+	if m.firstByte, err = telemetry.Register(reg, m.firstByte); err != nil {
 		return nil, err
 	}
-	if m.retries, err = register(reg, m.retries); err != nil {
+	if m.retries, err = telemetry.Register(reg, m.retries); err != nil {
 		return nil, err
 	}
-	if m.breaker, err = register(reg, m.breaker); err != nil {
+	if m.breaker, err = telemetry.Register(reg, m.breaker); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// register registers c, or returns the collector already registered under
-// the same description, so several clients share one set of series.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, err
 }
 
 // opMetrics are one operation's series, resolved once.

@@ -22,7 +22,7 @@ const (
 )
 
 // sentimentPrompt asks for JSON: Groq's JSON mode requires the prompt to
-// (protocol section 1.1, response_format).
+// (docs/protocols/llm.md section 1.1, response_format).
 const sentimentPrompt = `You rate the mood of one thing a caller said on a phone call to a business.
 Answer with a JSON object only, exactly {"score": <number from -1 to 1>, "label": "<negative|neutral|positive>"}.
 score: -1 is furious or desperate, 0 is neutral or purely factual, 1 is delighted.

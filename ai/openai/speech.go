@@ -13,7 +13,7 @@ import (
 	"github.com/iace/iace/media"
 )
 
-// speechBody is POST /audio/speech (protocol section 3).
+// speechBody is POST /audio/speech (docs/protocols/llm.md section 3).
 type speechBody struct {
 	Model          string `json:"model"`
 	Input          string `json:"input"`

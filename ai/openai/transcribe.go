@@ -16,9 +16,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/iace/iace/media"
+	"github.com/iace/iace/media/telemetry"
 )
 
-// DefaultTranscriptionModel is Groq's fast Whisper (protocol section 2).
+// DefaultTranscriptionModel is Groq's fast Whisper (docs/protocols/llm.md section 2).
 const DefaultTranscriptionModel = "whisper-large-v3-turbo"
 
 // Defaults of TranscriberConfig.
@@ -132,7 +133,7 @@ func NewTranscriber(cfg Config, tc TranscriberConfig) (*Transcriber, error) {
 		Help: "Caller utterances (or audio of them) not transcribed, by reason: too_short, silent, too_long (audio past the cap), queue_full."},
 		[]string{"provider", "reason"})
 	if cfg.Registerer != nil {
-		if drop, err = register(cfg.Registerer, drop); err != nil {
+		if drop, err = telemetry.Register(cfg.Registerer, drop); err != nil {
 			return nil, fmt.Errorf("openai: metrics: %w", err)
 		}
 	}
@@ -146,7 +147,7 @@ func (t *Transcriber) Close() error {
 	return nil
 }
 
-// transcriptionAnswer is the json response_format (protocol section 2).
+// transcriptionAnswer is the json response_format (docs/protocols/llm.md section 2).
 type transcriptionAnswer struct {
 	Text *string `json:"text"`
 }

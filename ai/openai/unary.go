@@ -9,15 +9,19 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/failsafe-go/failsafe-go"
 	"github.com/failsafe-go/failsafe-go/bulkhead"
 	"github.com/failsafe-go/failsafe-go/circuitbreaker"
-	"github.com/failsafe-go/failsafe-go/retrypolicy"
 	"github.com/failsafe-go/failsafe-go/timeout"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/iace/iace/ai"
+	"github.com/iace/iace/media"
+	"github.com/iace/iace/media/upstream"
 )
 
 // ErrTimeout is returned when one attempt of a non-streamed request
@@ -62,67 +66,68 @@ func newUnary(cfg Config, name, path string, attemptTimeout time.Duration, maxBo
 		u.http, u.ownsHTTP = newHTTPClient(cfg), true
 	}
 	log := cfg.Logger.With(slog.String("provider", cfg.Name), slog.String("operation", name))
-	u.breaker = circuitbreaker.NewBuilder[[]byte]().
-		HandleIf(func(_ []byte, err error) bool { return unaryRetryable(err) }).
-		WithFailureThreshold(cfg.Breaker.Failures).
-		WithSuccessThreshold(cfg.Breaker.Successes).
-		WithDelay(cfg.Breaker.Delay).
-		OnStateChanged(func(e circuitbreaker.StateChangedEvent) {
-			switch e.NewState {
-			case circuitbreaker.OpenState:
-				u.m.breaker.Set(breakerOpen)
-			case circuitbreaker.HalfOpenState:
-				u.m.breaker.Set(breakerHalfOpen)
-			default:
-				u.m.breaker.Set(breakerClosed)
-			}
-			log.Warn("provider circuit breaker", slog.String("from", e.OldState.String()), slog.String("to", e.NewState.String()))
-		}).
-		Build()
-	rc := cfg.Retry
-	retry := retrypolicy.NewBuilder[[]byte]().
-		HandleIf(func(_ []byte, err error) bool { return unaryRetryable(err) }).
-		AbortIf(func(_ []byte, err error) bool {
-			var ae *APIError
-			return errors.As(err, &ae) && ae.RetryAfter > rc.MaxRetryAfter
-		}).
-		WithMaxAttempts(rc.MaxAttempts).
-		WithBackoff(rc.BackoffBase, rc.BackoffMax).
-		WithJitterFactor(0.25).
-		// Retry-After is a floor, as for chat: 4/3 of it less at most 25%
-		// jitter is never shorter than what the server asked for.
-		WithDelayFunc(func(exec failsafe.ExecutionAttempt[[]byte]) time.Duration {
-			var ae *APIError
-			if errors.As(exec.LastError(), &ae) && ae.RetryAfter > 0 {
-				return ae.RetryAfter*4/3 + time.Millisecond
-			}
-			return -1
-		}).
-		ReturnLastFailure().
-		OnRetry(func(e failsafe.ExecutionEvent[[]byte]) {
-			u.m.retries.Inc()
-			log.Info("provider retry", slog.Int("attempt", e.Attempts()), slog.Any("error", e.LastError()))
-		}).
-		Build()
-	bulk := bulkhead.NewBuilder[[]byte](uint(cfg.MaxConcurrent)).WithMaxWaitTime(cfg.BulkheadWait).Build()
+	u.breaker = upstream.NewBreaker[[]byte](breakerPolicy(cfg, unaryRetryable, u.m.breaker, log))
+	retry := upstream.NewRetry[[]byte](retryPolicy(cfg, unaryRetryable, u.m.retries, log))
+	bulk := upstream.NewBulkhead[[]byte](uint(cfg.MaxConcurrent), cfg.BulkheadWait, nil)
 	// Outermost first: one bulkhead slot for the whole request, retries
 	// around the breaker, the timeout around each attempt.
 	u.policies = []failsafe.Policy[[]byte]{bulk, retry, u.breaker, timeout.New[[]byte](attemptTimeout)}
 	return u, nil
 }
 
-// newHTTPClient is the transport of a client that brings none, as New
-// builds it for chat and speech.
+// newHTTPClient is the transport of a client that brings none: each
+// request a client span when cfg has a tracer provider.
 func newHTTPClient(cfg Config) *http.Client {
 	dialer := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
-	return &http.Client{Transport: &http.Transport{
+	tr := &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		DialContext:         dialer.DialContext,
 		TLSHandshakeTimeout: cfg.ConnectTimeout,
 		ForceAttemptHTTP2:   true,
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     90 * time.Second,
-	}}
+	}
+	// Spans are named by the provider and the endpoint under the base URL:
+	// "groq POST /chat/completions".
+	base := ""
+	if u, err := url.Parse(cfg.BaseURL); err == nil {
+		base = u.Path
+	}
+	return &http.Client{Transport: upstream.Transport(tr, cfg.TracerProvider, func(r *http.Request) string {
+		return cfg.Name + " " + r.Method + " " + strings.TrimPrefix(r.URL.Path, base)
+	})}
+}
+
+// breakerPolicy is the circuit breaker cfg configures for one operation,
+// reporting on state and log.
+func breakerPolicy(cfg Config, counts func(error) bool, state prometheus.Gauge, log *slog.Logger) upstream.Breaker {
+	return upstream.Breaker{Failures: cfg.Breaker.Failures, Successes: cfg.Breaker.Successes, Delay: cfg.Breaker.Delay,
+		Counts: counts, State: state, Log: log, Message: "provider circuit breaker"}
+}
+
+// retryPolicy is the retry policy cfg configures for one operation,
+// counting on retries and logging on log. A Retry-After longer than
+// MaxRetryAfter ends the retries; a shorter one is a floor: 4/3 of it,
+// less at most the 25% jitter, is never shorter than what the server
+// asked for.
+func retryPolicy(cfg Config, retryable func(error) bool, retries prometheus.Counter, log *slog.Logger) upstream.Retry {
+	rc := cfg.Retry
+	return upstream.Retry{
+		Attempts: rc.MaxAttempts, Backoff: rc.BackoffBase, MaxBackoff: rc.BackoffMax, Jitter: 0.25,
+		Retryable: retryable,
+		Abort: func(err error) bool {
+			var ae *APIError
+			return errors.As(err, &ae) && ae.RetryAfter > rc.MaxRetryAfter
+		},
+		Delay: func(last error, _ int) time.Duration {
+			var ae *APIError
+			if errors.As(last, &ae) && ae.RetryAfter > 0 {
+				return ae.RetryAfter*4/3 + time.Millisecond
+			}
+			return -1
+		},
+		Retries: retries, Log: log, Message: "provider retry", Level: slog.LevelInfo,
+	}
 }
 
 // unaryRetryable reports whether an attempt's failure may be retried and
@@ -151,14 +156,14 @@ func (u *unary) post(ctx context.Context, contentType string, body []byte) ([]by
 			err = unavailable(u.name, ErrTimeout)
 		}
 	}
-	u.done(start, err)
+	u.done(ctx, start, err)
 	return data, err
 }
 
 // done records the outcome of a request.
-func (u *unary) done(start time.Time, err error) {
+func (u *unary) done(ctx context.Context, start time.Time, err error) {
 	u.m.outcomes[outcome(err)].Inc()
-	u.m.duration.Observe(msSince(start))
+	media.ObserveTraced(ctx, u.m.duration, msSince(start))
 }
 
 // attempt sends one request and reads the whole answer.

@@ -170,7 +170,7 @@ func newControl(cfg config, st *stores, prov *providers, engine *session.Engine,
 	}
 	if c.webhook, err = webhook.New(wc, webhook.Deps{
 		Agents: st.cached, Calls: st.cached, Control: prov.cc, Live: engine, Dedupe: dedupe,
-		Metrics: webhook.NewMetrics(reg), Log: log,
+		Metrics: webhook.NewMetrics(reg), Log: log, Tracer: exporting(tracer),
 	}); err != nil {
 		return nil, err
 	}

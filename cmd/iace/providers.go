@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/iace/iace/ai"
 	"github.com/iace/iace/ai/deepgram"
@@ -55,10 +56,13 @@ func (p *providers) Close() {
 	}
 }
 
-func newProviders(cfg config, reg prometheus.Registerer, log *slog.Logger) (*providers, error) {
+// With tp set, each request to a cloud provider is a client span carrying
+// the W3C trace context.
+func newProviders(cfg config, reg prometheus.Registerer, log *slog.Logger, tp trace.TracerProvider) (*providers, error) {
 	p := &providers{}
 	if cfg.LLMKey != "" {
-		c, err := openai.New(openai.Config{BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMKey, Model: cfg.LLMModel, Registerer: reg, Logger: log})
+		c, err := openai.New(openai.Config{BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMKey, Model: cfg.LLMModel, Registerer: reg, Logger: log,
+			TracerProvider: tp})
 		if err != nil {
 			return nil, fmt.Errorf("llm: %w", err)
 		}
@@ -75,7 +79,7 @@ func newProviders(cfg config, reg prometheus.Registerer, log *slog.Logger) (*pro
 	)
 	if cfg.DeepgramKey != "" {
 		dc := deepgram.DefaultConfig()
-		dc.BaseURL, dc.APIKey, dc.Registerer, dc.Logger = cfg.DeepgramURL, cfg.DeepgramKey, reg, log
+		dc.BaseURL, dc.APIKey, dc.Registerer, dc.Logger, dc.TracerProvider = cfg.DeepgramURL, cfg.DeepgramKey, reg, log, tp
 		c, err := deepgram.New(dc)
 		if err != nil {
 			return nil, fmt.Errorf("deepgram: %w", err)
@@ -92,7 +96,7 @@ func newProviders(cfg config, reg prometheus.Registerer, log *slog.Logger) (*pro
 		if cfg.LLMKey == "" {
 			return nil, fmt.Errorf("--stt whisper needs %s (the key of the OpenAI-compatible API at --llm-base-url)", envLLMKey)
 		}
-		tr, err := openai.NewTranscriber(openai.Config{BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMKey, Registerer: reg, Logger: log},
+		tr, err := openai.NewTranscriber(openai.Config{BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMKey, Registerer: reg, Logger: log, TracerProvider: tp},
 			openai.TranscriberConfig{Model: cfg.WhisperModel})
 		if err != nil {
 			return nil, fmt.Errorf("whisper: %w", err)
@@ -101,7 +105,7 @@ func newProviders(cfg config, reg prometheus.Registerer, log *slog.Logger) (*pro
 		p.closers = append(p.closers, func() { _ = tr.Close() })
 		p.names = append(p.names, "speech_to_text", "Whisper on VAD-cut utterances at "+cfg.LLMBaseURL+" (model "+cfg.WhisperModel+")")
 	}
-	if err := p.addLanguage(cfg, reg, log); err != nil {
+	if err := p.addLanguage(cfg, reg, log, tp); err != nil {
 		return nil, err
 	}
 	if cfg.TTS == "openai" {
@@ -109,7 +113,7 @@ func newProviders(cfg config, reg prometheus.Registerer, log *slog.Logger) (*pro
 			return nil, fmt.Errorf("--tts openai needs %s (the key of the OpenAI-compatible API at --llm-base-url)", envLLMKey)
 		}
 		c, err := openai.New(openai.Config{BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMKey, SpeechModel: cfg.TTSModel, SpeechVoice: cfg.TTSVoice,
-			Registerer: reg, Logger: log})
+			Registerer: reg, Logger: log, TracerProvider: tp})
 		if err != nil {
 			return nil, fmt.Errorf("tts: %w", err)
 		}
@@ -121,7 +125,7 @@ func newProviders(cfg config, reg prometheus.Registerer, log *slog.Logger) (*pro
 
 	if cfg.TelnyxKey != "" {
 		cc := callcontrol.DefaultConfig()
-		cc.BaseURL, cc.APIKey, cc.Registerer, cc.Logger = cfg.TelnyxAPIURL, cfg.TelnyxKey, reg, log
+		cc.BaseURL, cc.APIKey, cc.Registerer, cc.Logger, cc.TracerProvider = cfg.TelnyxAPIURL, cfg.TelnyxKey, reg, log, tp
 		c, err := callcontrol.New(cc)
 		if err != nil {
 			return nil, fmt.Errorf("telnyx call control: %w", err)
@@ -155,17 +159,17 @@ func (t telnyxCalls) Hangup(ctx context.Context, ccid string) error {
 }
 
 // addLanguage picks the embedder and the sentiment scorer.
-func (p *providers) addLanguage(cfg config, reg prometheus.Registerer, log *slog.Logger) error {
+func (p *providers) addLanguage(cfg config, reg prometheus.Registerer, log *slog.Logger, tp trace.TracerProvider) error {
 	switch {
 	case cfg.GoogleKey != "":
-		c, err := google.New(google.Config{APIKey: cfg.GoogleKey, Dimensions: store.EmbeddingDims, Registerer: reg, Logger: log})
+		c, err := google.New(google.Config{APIKey: cfg.GoogleKey, Dimensions: store.EmbeddingDims, Registerer: reg, Logger: log, TracerProvider: tp})
 		if err != nil {
 			return fmt.Errorf("google embeddings: %w", err)
 		}
 		p.embed = c
 		p.names = append(p.names, "embeddings", "Google gemini-embedding-001 at 768 dimensions")
 	case cfg.EmbedKey != "":
-		c, err := openai.NewEmbedder(openai.Config{BaseURL: cfg.EmbedBaseURL, APIKey: cfg.EmbedKey, Registerer: reg, Logger: log},
+		c, err := openai.NewEmbedder(openai.Config{BaseURL: cfg.EmbedBaseURL, APIKey: cfg.EmbedKey, Registerer: reg, Logger: log, TracerProvider: tp},
 			openai.EmbedderConfig{Model: cfg.EmbedModel, Dimensions: store.EmbeddingDims})
 		if err != nil {
 			return fmt.Errorf("embeddings: %w", err)
@@ -183,7 +187,7 @@ func (p *providers) addLanguage(cfg config, reg prometheus.Registerer, log *slog
 
 	var primary local.SentimentScorer
 	if cfg.LLMKey != "" && cfg.Sentiment == "model" {
-		c, err := openai.NewSentiment(openai.Config{BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMKey, Model: cfg.LLMModel, Registerer: reg, Logger: log},
+		c, err := openai.NewSentiment(openai.Config{BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMKey, Model: cfg.LLMModel, Registerer: reg, Logger: log, TracerProvider: tp},
 			openai.SentimentConfig{})
 		if err != nil {
 			return fmt.Errorf("sentiment: %w", err)
@@ -203,7 +207,7 @@ func (p *providers) addLanguage(cfg config, reg prometheus.Registerer, log *slog
 	// heuristic as its fallback, or the heuristic alone offline.
 	p.extract = learn.Heuristic{}
 	if cfg.LLMKey != "" {
-		jc, err := openai.NewJSON(openai.Config{BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMKey, Model: cfg.LLMModel, Registerer: reg, Logger: log},
+		jc, err := openai.NewJSON(openai.Config{BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMKey, Model: cfg.LLMModel, Registerer: reg, Logger: log, TracerProvider: tp},
 			openai.JSONConfig{Operation: "learn"})
 		if err != nil {
 			return fmt.Errorf("learning: %w", err)

@@ -20,7 +20,7 @@ func TestEveryCloudProviderAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	p, err := newProviders(cfg, reg, slog.New(slog.DiscardHandler))
+	p, err := newProviders(cfg, reg, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

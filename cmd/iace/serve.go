@@ -31,9 +31,11 @@ import (
 
 // server is a running iace serve: its listeners and engine.
 type server struct {
-	log      *slog.Logger
-	engine   *session.Engine
-	pacer    *media.Pacer
+	log    *slog.Logger
+	engine *session.Engine
+	pacer  *media.Pacer
+	// streams serves the Telnyx media streams; its Wait outlasts the drain.
+	streams  *telnyx.Handler
 	public   *http.Server
 	internal *http.Server
 	publicLn net.Listener
@@ -89,27 +91,31 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	st, err := openStores(ctx, cfg, log, reg)
+	// Tracing first: the stores and the provider clients trace their
+	// queries and requests with it.
+	tracer, stopTracing, err := newTracing(ctx, cfg.Telemetry, log)
 	if err != nil {
+		return nil, err
+	}
+	st, err := openStores(ctx, cfg, log, reg, exporting(tracer))
+	if err != nil {
+		_ = stopTracing(ctx)
 		return nil, err
 	}
 	agents, err := newAgentRouter(st.cached, cfg.DefaultAgent)
 	if err != nil {
 		_ = st.Close()
+		_ = stopTracing(ctx)
 		return nil, err
 	}
-	prov, err := newProviders(cfg, reg, log)
+	prov, err := newProviders(cfg, reg, log, exporting(tracer))
 	if err != nil {
 		_ = st.Close()
+		_ = stopTracing(ctx)
 		return nil, err
 	}
 	log.Info("providers", append(prov.names, "store", st.name, "cache", cacheName(cfg.RedisURL))...)
 
-	tracer, stopTracing, err := newTracing(ctx, cfg.Telemetry, log)
-	if err != nil {
-		_ = st.Close()
-		return nil, err
-	}
 	pacer, err := media.NewPacer(cfg.Pacer, reg)
 	if err != nil {
 		_ = st.Close()
@@ -197,6 +203,7 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		pacer.Close()
 		_ = st.Close() // the spool first: no more calls for the learners
 		learners.Close()
+		_ = stopTracing(ctx) // flushes what was traced so far
 	}
 	hk, err := housekeeping.New(housekeeping.Config{}, st.backend, log)
 	if err != nil {
@@ -220,7 +227,8 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		return withDeadlines(h, cfg.HTTP.ReadTimeout, cfg.HTTP.WriteTimeout)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /media/telnyx", telnyx.NewHandler(cfg.Conn, engine, telnyx.NewMetrics(reg), log))
+	s.streams = telnyx.NewHandler(cfg.Conn, engine, telnyx.NewMetrics(reg), log)
+	mux.Handle("GET /media/telnyx", s.streams)
 	mux.Handle(api.Prefix+"/", bounded(s.control.api))
 	mux.Handle("/whep/", bounded(s.monitor))
 	mux.Handle("/whip/", bounded(s.monitor))
@@ -295,7 +303,9 @@ func pprofFor(cfg config, log *slog.Logger) http.Handler {
 
 func internalMux(reg *prometheus.Registry, engine *session.Engine, deps []dependency, pprofs http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	// OpenMetrics when the scraper asks for it: the only text format that
+	// carries the latency histograms' exemplars (their trace ids).
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, EnableOpenMetrics: true}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if !engine.Ready() {
@@ -387,6 +397,11 @@ func (s *server) shutdown(ctx context.Context, drainTimeout time.Duration, force
 	sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
 	defer scancel()
 	err := errors.Join(drainErr, s.public.Shutdown(sctx), s.internal.Shutdown(sctx))
+	// The calls have ended; a stream still in its handshake ends within the
+	// handshake timeout, refused by the drained engine.
+	if s.streams != nil {
+		s.streams.Wait()
+	}
 	// The drained calls closed their listeners; any left go now.
 	s.monitor.Close()
 	if s.webhookStop != nil { // after the listener: events already accepted are processed

@@ -10,8 +10,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exaring/otelpgx"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/iace/iace/ai/learn"
 	"github.com/iace/iace/migrations"
@@ -58,11 +62,19 @@ func embeddedPath(dataDir string) string { return filepath.Join(dataDir, "iace.d
 // openStores opens Postgres when IACE_DATABASE_URL is set, else the embedded
 // database in the data directory, and puts the agent and customer cache in
 // front (with Redis when IACE_REDIS_URL is set).
-func openStores(ctx context.Context, cfg config, log *slog.Logger, reg prometheus.Registerer) (*stores, error) {
+// With tp set, each query and each Redis command is a span of the request
+// or call it serves.
+func openStores(ctx context.Context, cfg config, log *slog.Logger, reg prometheus.Registerer, tp trace.TracerProvider) (*stores, error) {
 	s := &stores{}
 	var err error
 	if cfg.DatabaseURL != "" {
-		s.backend, err = postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, Migrate: cfg.Migrate})
+		pc := postgres.Config{URL: cfg.DatabaseURL, Migrate: cfg.Migrate}
+		if tp != nil {
+			// The statements are traced with their placeholders, never
+			// their arguments (phone numbers, transcripts).
+			pc.Tracer = otelpgx.NewTracer(otelpgx.WithTracerProvider(tp), otelpgx.WithMeterProvider(metricnoop.NewMeterProvider()))
+		}
+		s.backend, err = postgres.Open(ctx, pc)
 		s.name = "postgres"
 	} else {
 		s.backend, err = embedded.Open(ctx, embedded.Config{Path: embeddedPath(cfg.DataDir), Migrate: cfg.Migrate})
@@ -75,6 +87,16 @@ func openStores(ctx context.Context, cfg config, log *slog.Logger, reg prometheu
 		if s.redis, err = cache.NewRedisClient(cfg.RedisURL); err != nil {
 			_ = s.backend.Close()
 			return nil, err
+		}
+		if tp != nil {
+			// Commands without their arguments: cached customers and
+			// agents are values no trace should hold. Only those of a
+			// traced request or call are traced.
+			if err := redisotel.InstrumentTracing(s.redis, redisotel.WithTracerProvider(childSpans{tp: tp}), redisotel.WithDBStatement(false)); err != nil {
+				_ = s.redis.Close()
+				_ = s.backend.Close()
+				return nil, fmt.Errorf("redis tracing: %w", err)
+			}
 		}
 	}
 	deps := cache.Deps{Logger: log, Registerer: reg}
@@ -297,6 +319,6 @@ func (s *stores) learnAfter(workers *learn.Workers, learning bool, log *slog.Log
 // iace number): warnings and errors go to stderr as text, metrics nowhere.
 func openCommandStores(ctx context.Context, cfg config, stderr io.Writer) (*stores, *slog.Logger, error) {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	st, err := openStores(ctx, cfg, log, prometheus.NewRegistry())
+	st, err := openStores(ctx, cfg, log, prometheus.NewRegistry(), nil)
 	return st, log, err
 }

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/embedded"
 	"go.opentelemetry.io/otel/trace/noop"
 )
 
@@ -109,4 +110,40 @@ func newTracing(ctx context.Context, cfg telemetryConfig, log *slog.Logger) (tra
 		return nil
 	}
 	return tp, shutdown, nil
+}
+
+// exporting is tp when it exports spans and nil when tracing is off, so
+// that the clients that would wrap their transports or queries for it
+// wrap nothing.
+func exporting(tp trace.TracerProvider) trace.TracerProvider {
+	if _, off := tp.(noop.TracerProvider); off {
+		return nil
+	}
+	return tp
+}
+
+// childSpans gives tracers that start a span only under a span being
+// recorded, and otherwise hand back the context's own (non-recording)
+// span. Redis commands outside any request or call (the cache's pub/sub,
+// the pool's dials) then make no trace of their own; those of a call are
+// in its trace. (otelpgx does the same for queries by itself.)
+type childSpans struct {
+	embedded.TracerProvider
+	tp trace.TracerProvider
+}
+
+func (p childSpans) Tracer(name string, opts ...trace.TracerOption) trace.Tracer {
+	return childTracer{t: p.tp.Tracer(name, opts...)}
+}
+
+type childTracer struct {
+	embedded.Tracer
+	t trace.Tracer
+}
+
+func (t childTracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	if parent := trace.SpanFromContext(ctx); !parent.IsRecording() {
+		return ctx, parent
+	}
+	return t.t.Start(ctx, name, opts...)
 }

@@ -15,9 +15,11 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/iace/iace/control/ratelimit"
+	"github.com/iace/iace/media"
 	"github.com/iace/iace/store"
 )
 
@@ -101,7 +103,10 @@ func (a *API) edge(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ri := &reqInfo{id: newRequestID(r.Header.Get("X-Request-Id")), clientIP: a.clients.Of(r)}
-		ctx, span := a.tracer.Start(context.WithValue(r.Context(), reqInfoKey{}, ri), "api "+r.Method,
+		// A traceparent the client sends (W3C Trace Context) is the parent
+		// of the request's span: the client's trace goes on into ours.
+		ctx := propagation.TraceContext{}.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		ctx, span := a.tracer.Start(context.WithValue(ctx, reqInfoKey{}, ri), "api "+r.Method,
 			trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attribute.String("iace.request_id", ri.id)))
 		defer span.End()
 		r = r.WithContext(ctx)
@@ -156,7 +161,7 @@ func (a *API) logRequest(r *http.Request, ri *reqInfo, status int, start time.Ti
 		span.SetStatus(codes.Error, http.StatusText(status))
 	}
 	a.metrics.requests.WithLabelValues(route, statusClass(status)).Inc()
-	a.metrics.latency.WithLabelValues(route).Observe(d.Seconds())
+	media.ObserveTraced(r.Context(), a.metrics.latency.WithLabelValues(route), d.Seconds())
 	attrs := []any{"request_id", ri.id, "method", r.Method, "route", route, "status", status, "duration_ms", float64(d.Microseconds()) / 1000}
 	if org := ri.org.Load(); org != nil {
 		attrs = append(attrs, "org_id", string(*org))
@@ -187,7 +192,7 @@ func (a *API) cors(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE")
-	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id, traceparent, tracestate")
 	h.Set("Access-Control-Max-Age", "600")
 	w.WriteHeader(http.StatusNoContent)
 	return true

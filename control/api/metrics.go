@@ -24,6 +24,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		statsCache: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "iace", Subsystem: "api", Name: "analytics_cache_total",
 			Help: "Analytics answers by whether they came from the short-lived cache."}, []string{"result"}),
 	}
+	for _, l := range []string{"ip", "user", "login", "hashing"} {
+		m.limited.WithLabelValues(l) // exported as 0 from the start
+	}
+	m.statsCache.WithLabelValues("hit")
+	m.statsCache.WithLabelValues("miss")
+	m.authFailures.WithLabelValues("token")
 	reg.MustRegister(m.requests, m.latency, m.limited, m.authFailures, m.statsCache)
 	return m
 }

@@ -1,9 +1,9 @@
 package auth
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/iace/iace/media/telemetry"
 )
 
 // Label values: bounded sets.
@@ -53,26 +53,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.refreshes.WithLabelValues(r)
 	}
 	if reg != nil {
-		m.logins = register(reg, m.logins)
-		m.refreshes = register(reg, m.refreshes)
-		m.rejected = register(reg, m.rejected)
-		m.hashes = register(reg, m.hashes)
-		m.busy = register(reg, m.busy)
+		m.logins = telemetry.MustRegister(reg, m.logins)
+		m.refreshes = telemetry.MustRegister(reg, m.refreshes)
+		m.rejected = telemetry.MustRegister(reg, m.rejected)
+		m.hashes = telemetry.MustRegister(reg, m.hashes)
+		m.busy = telemetry.MustRegister(reg, m.busy)
 	}
 	return m
-}
-
-// register registers c, or returns the collector already registered under
-// its name.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		panic(err) // a name clash with another subsystem's metric: a programming error
-	}
-	return c
 }

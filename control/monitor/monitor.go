@@ -5,7 +5,8 @@
 // sessions that carry their microphone to the call, where the call's
 // supervisor role decides who hears it. It authenticates, authorizes and
 // rate-limits, and maps media/rtc's and the session's errors to status
-// codes and problem+json.
+// codes and problem+json. docs/protocols/webrtc.md sets out what it takes
+// from WHEP and WHIP, and where it departs from them.
 package monitor
 
 import (

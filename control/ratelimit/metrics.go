@@ -1,9 +1,9 @@
 package ratelimit
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/iace/iace/media/telemetry"
 )
 
 // metrics are one limiter's counters, bound to its name label so that the
@@ -24,8 +24,8 @@ func newMetrics(reg prometheus.Registerer, name string) *metrics {
 		Help: "Redis errors or timeouts of a limiter; the decision fell back to the in-process limiter (fail open).",
 	}, []string{"limiter"})
 	if reg != nil {
-		decisions = register(reg, decisions)
-		redisErrors = register(reg, redisErrors)
+		decisions = telemetry.MustRegister(reg, decisions)
+		redisErrors = telemetry.MustRegister(reg, redisErrors)
 	}
 	return &metrics{
 		allowed:     decisions.WithLabelValues(name, "allowed"),
@@ -40,19 +40,4 @@ func (m *metrics) decided(ok bool) {
 	} else {
 		m.limited.Inc()
 	}
-}
-
-// register registers c, or returns the collector already registered under
-// its name (every limiter on a registry shares the vectors).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		panic(err) // a name clash with another subsystem's metric: a programming error
-	}
-	return c
 }

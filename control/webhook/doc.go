@@ -4,5 +4,6 @@
 // ordered queue records the call, answers it with a media stream that carries
 // a signed stream token, and follows it to its hang-up. The wire facts are
 // Telnyx's webhook documentation (developers.telnyx.com: the event envelope,
-// the telnyx-signature-ed25519 and telnyx-timestamp headers, the call events).
+// the telnyx-signature-ed25519 and telnyx-timestamp headers, the call events),
+// set out in docs/protocols/telnyx.md, sections 4 and 7.
 package webhook

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// Event types IACE acts on (telnyx.md section 4).
+// Event types IACE acts on (docs/protocols/telnyx.md section 4).
 const (
 	TypeCallInitiated    = "call.initiated"
 	TypeCallAnswered     = "call.answered"
@@ -26,7 +26,7 @@ const (
 var handledTypes = []string{TypeCallInitiated, TypeCallAnswered, TypeCallHangup, TypeCallDTMF,
 	TypeStreamingStarted, TypeStreamingStopped, TypeStreamingFailed}
 
-// Signature headers (telnyx.md section 4); Go matches header names
+// Signature headers (docs/protocols/telnyx.md section 4); Go matches header names
 // case-insensitively.
 const (
 	HeaderSignature = "Telnyx-Signature-Ed25519"

@@ -13,6 +13,10 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/iace/iace/media/telnyx/callcontrol"
 	"github.com/iace/iace/session"
 	"github.com/iace/iace/store"
@@ -57,13 +61,23 @@ type Deps struct {
 	Log     *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Tracer, when set, traces each request and each event's processing,
+	// which the call its answer starts continues; nil: no spans.
+	Tracer trace.TracerProvider
 }
 
 // lane is one ordered processing queue. slots admits an event before its
 // id is marked, so a full lane refuses without marking.
 type lane struct {
-	q     chan Event
+	q     chan queued
 	slots chan struct{}
+}
+
+// queued is an accepted event and the span of the request that brought
+// it, whose trace its processing continues.
+type queued struct {
+	ev     Event
+	parent trace.SpanContext
 }
 
 // Handler is the http.Handler of POST /webhooks/telnyx.
@@ -73,6 +87,7 @@ type Handler struct {
 	stream *url.URL
 	log    *slog.Logger
 	lanes  []lane
+	tracer trace.Tracer
 
 	mu       sync.RWMutex
 	closed   bool
@@ -97,15 +112,28 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, deps: deps, stream: base, log: deps.Log, lanes: make([]lane, cfg.Workers)}
+	tp := deps.Tracer
+	if tp == nil {
+		tp = noop.NewTracerProvider()
+	}
+	h := &Handler{cfg: cfg, deps: deps, stream: base, log: deps.Log, lanes: make([]lane, cfg.Workers), tracer: tp.Tracer(tracerName)}
 	for i := range h.lanes {
-		h.lanes[i] = lane{q: make(chan Event, cfg.QueueDepth), slots: make(chan struct{}, cfg.QueueDepth)}
+		h.lanes[i] = lane{q: make(chan queued, cfg.QueueDepth), slots: make(chan struct{}, cfg.QueueDepth)}
 	}
 	return h, nil
 }
 
+// tracerName is the package's tracer, named by import path.
+const tracerName = "github.com/iace/iace/control/webhook"
+
 // ServeHTTP checks, dedupes and queues one event, and answers at once.
+// The request is a server span; a traceparent it carries (W3C Trace
+// Context) is its parent.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := propagation.TraceContext{}.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	ctx, span := h.tracer.Start(ctx, r.Method+" /webhooks/telnyx", trace.WithSpanKind(trace.SpanKindServer))
+	defer span.End()
+	r = r.WithContext(ctx)
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)
@@ -124,26 +152,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	err = VerifySignature(h.cfg.PublicKey, r.Header.Get(HeaderSignature), r.Header.Get(HeaderTimestamp), body, h.deps.Now(), h.cfg.Tolerance)
 	switch {
 	case errors.Is(err, ErrStale):
-		h.log.Warn("webhook refused: timestamp outside the replay window", "remote", r.RemoteAddr, "err", err)
+		h.log.WarnContext(ctx, "webhook refused: timestamp outside the replay window", "remote", r.RemoteAddr, "err", err)
 		h.refuse(w, resultStale, http.StatusUnauthorized, "stale timestamp")
 		return
 	case err != nil:
-		h.log.Warn("webhook refused: bad signature", "remote", r.RemoteAddr)
+		h.log.WarnContext(ctx, "webhook refused: bad signature", "remote", r.RemoteAddr)
 		h.refuse(w, resultBadSig, http.StatusUnauthorized, "bad signature")
 		return
 	}
 	ev, err := ParseEvent(body)
 	if err != nil {
-		h.log.Warn("webhook refused: malformed event", "err", err)
+		h.log.WarnContext(ctx, "webhook refused: malformed event", "err", err)
 		h.refuse(w, resultMalformed, http.StatusBadRequest, "malformed event")
 		return
 	}
+	span.SetAttributes(attrEventType.String(ev.Type), attrEventID.String(ev.ID))
 	if !slices.Contains(handledTypes, ev.Type) {
 		h.deps.Metrics.count(ev.Type, resultIgnored)
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	status, result := h.enqueue(r.Context(), ev)
+	status, result := h.enqueue(ctx, ev)
 	if result != "" {
 		h.deps.Metrics.count(ev.Type, result)
 	}
@@ -173,7 +202,7 @@ func (h *Handler) enqueue(ctx context.Context, ev Event) (int, string) {
 	select {
 	case l.slots <- struct{}{}:
 	default:
-		h.log.Warn("webhook queue full: refusing the event so Telnyx retries it", "event_type", ev.Type, "event_id", ev.ID)
+		h.log.WarnContext(ctx, "webhook queue full: refusing the event so Telnyx retries it", "event_type", ev.Type, "event_id", ev.ID)
 		return http.StatusServiceUnavailable, resultQueueFull
 	}
 	dctx, cancel := context.WithTimeout(ctx, h.cfg.DedupeTimeout)
@@ -182,13 +211,13 @@ func (h *Handler) enqueue(ctx context.Context, ev Event) (int, string) {
 	if err != nil || !fresh {
 		<-l.slots
 		if err != nil {
-			h.log.Error("webhook dedupe unavailable: refusing the event so Telnyx retries it", "event_id", ev.ID, "err", err)
+			h.log.ErrorContext(ctx, "webhook dedupe unavailable: refusing the event so Telnyx retries it", "event_id", ev.ID, "err", err)
 			return http.StatusServiceUnavailable, resultUnavailable
 		}
-		h.log.Debug("webhook redelivery dropped", "event_type", ev.Type, "event_id", ev.ID)
+		h.log.DebugContext(ctx, "webhook redelivery dropped", "event_type", ev.Type, "event_id", ev.ID)
 		return http.StatusOK, resultDuplicate
 	}
-	l.q <- ev // never blocks: the slot taken above is this event's place
+	l.q <- queued{ev: ev, parent: trace.SpanContextFromContext(ctx)} // never blocks: the slot taken above is this event's place
 	return http.StatusOK, ""
 }
 
@@ -259,15 +288,15 @@ func (h *Handler) Run(ctx context.Context) error {
 func (h *Handler) work(ctx context.Context, l lane, draining <-chan struct{}) {
 	for {
 		select {
-		case ev := <-l.q:
+		case q := <-l.q:
 			<-l.slots
-			h.handle(ctx, ev)
+			h.handle(ctx, q)
 		case <-draining:
 			for {
 				select {
-				case ev := <-l.q:
+				case q := <-l.q:
 					<-l.slots
-					h.handle(ctx, ev)
+					h.handle(ctx, q)
 				default:
 					return
 				}

@@ -12,6 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/iace/iace/media"
 	"github.com/iace/iace/media/telnyx"
 	"github.com/iace/iace/media/telnyx/callcontrol"
 	"github.com/iace/iace/session"
@@ -61,13 +67,31 @@ func parseClientState(b64, ccid string) (store.OrgID, bool) {
 	return store.OrgID(b[:i]), true
 }
 
+// Span attribute keys.
+const (
+	attrEventType = attribute.Key("iace.webhook.event_type")
+	attrEventID   = attribute.Key("iace.webhook.event_id")
+	attrResult    = attribute.Key("iace.webhook.result")
+	attrCallID    = attribute.Key("iace.call_id")
+)
+
 // handle processes one event and counts its result. Processing is
-// idempotent: a replay after a crash does no harm.
-func (h *Handler) handle(ctx context.Context, ev Event) {
+// idempotent: a replay after a crash does no harm. Its span continues the
+// trace of the request that brought the event, though that request has
+// been answered: the answer's media stream, and so the call, continue it
+// in turn (the stream token carries the span's context).
+func (h *Handler) handle(ctx context.Context, q queued) {
+	ev := q.ev
+	if q.parent.IsValid() {
+		ctx = trace.ContextWithSpanContext(ctx, q.parent)
+	}
+	ctx, span := h.tracer.Start(ctx, "webhook "+ev.Type, trace.WithAttributes(attrEventType.String(ev.Type), attrEventID.String(ev.ID),
+		attrCallID.String(string(CallIDFor(ev.Payload.CallControlID)))))
+	defer span.End()
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.ProcessTimeout)
 	defer cancel()
-	log := h.log.With(slog.String("event_type", ev.Type), slog.String("event_id", ev.ID),
-		slog.String("call_id", string(CallIDFor(ev.Payload.CallControlID))))
+	log := media.WithTraceID(h.log.With(slog.String("event_type", ev.Type), slog.String("event_id", ev.ID),
+		slog.String("call_id", string(CallIDFor(ev.Payload.CallControlID)))), span.SpanContext())
 	var (
 		result string
 		err    error
@@ -96,7 +120,9 @@ func (h *Handler) handle(ctx context.Context, ev Event) {
 	if err != nil {
 		result = resultError
 		log.Error("webhook event failed", "err", err)
+		span.SetStatus(codes.Error, "webhook event failed")
 	}
+	span.SetAttributes(attrResult.String(result))
 	h.deps.Metrics.count(ev.Type, result)
 }
 
@@ -157,8 +183,12 @@ func (h *Handler) initiated(ctx context.Context, log *slog.Logger, ev Event) (st
 	} else if err != nil {
 		return "", fmt.Errorf("create call: %w", err)
 	}
+	// The call the stream brings continues this event's trace.
+	carrier := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, carrier)
 	tok, err := telnyx.Mint(h.cfg.StreamSecret, telnyx.StreamClaims{
 		CallID: string(id), OrgID: string(agent.OrgID), AgentID: string(agent.ID), CallControlID: p.CallControlID,
+		TraceParent: carrier["traceparent"],
 	}, h.deps.Now(), h.cfg.StreamTokenTTL)
 	if err != nil {
 		return "", err

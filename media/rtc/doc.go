@@ -3,4 +3,5 @@
 // listened call that turns the call's audio into RTP tracks written once
 // for all its listeners, and a Listener per browser (a PeerConnection).
 // It speaks no HTTP and knows no users: control/monitor maps WHEP onto it.
+// docs/protocols/webrtc.md sets out the standards it follows.
 package rtc

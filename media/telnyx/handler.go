@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/iace/iace/media"
 )
@@ -34,6 +35,8 @@ type Handler struct {
 	log      *slog.Logger
 	metrics  *Metrics
 	upgrader websocket.Upgrader
+	// streams are the goroutines running upgraded streams (see ServeHTTP).
+	streams sync.WaitGroup
 }
 
 // NewHandler returns a Handler serving streams to acc. It says in the log,
@@ -112,6 +115,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.log.Debug("media stream upgrade failed", "err", err)
 		return // the upgrader has answered the client
 	}
+	// The stream runs on a goroutine of its own, and this one returns to
+	// net/http. Were the call run here, for its whole length, net/http
+	// would keep what it holds for the request: the connection's 4 KiB
+	// read and write buffers, the response's 2 KiB one, the request, and
+	// its own frames under the reader's on the stack, about 10 KiB a call
+	// that a hijacked connection never uses again. The request's context
+	// ends when ServeHTTP returns: the stream keeps its values (the
+	// trace), not its end; the session bounds the call itself.
+	ctx := context.WithoutCancel(r.Context())
+	remote := r.RemoteAddr
+	h.streams.Go(func() { h.serveStream(ctx, ws, remote, claims) })
+}
+
+// Wait waits for the streams ServeHTTP started to end. Run it after the
+// session engine has drained: until then it waits for live calls.
+func (h *Handler) Wait() { h.streams.Wait() }
+
+// serveStream reads the stream's connected and start frames and hands it
+// to the Acceptor, which runs the call on this goroutine.
+func (h *Handler) serveStream(ctx context.Context, ws *websocket.Conn, remote string, claims *StreamClaims) {
 	c := NewConn(ws, h.cfg, h.metrics)
 	start, err := h.handshake(c)
 	if err != nil {
@@ -121,7 +144,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			code = CloseUnsupported
 		}
 		h.metrics.refuse(reason)
-		h.log.Warn("media stream refused", "reason", reason, "remote", r.RemoteAddr, "err", err)
+		h.log.Warn("media stream refused", "reason", reason, "remote", remote, "err", err)
 		_ = c.Close(code, reason) // the stream never began; nothing more to report
 		return
 	}
@@ -129,16 +152,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// A token admits the one call it was minted for.
 		if start.CallControlID != claims.CallControlID {
 			h.metrics.refuse("token_mismatch")
-			h.log.Warn("media stream refused", "reason", "token_mismatch", "remote", r.RemoteAddr, "call_id", claims.CallID)
+			h.log.Warn("media stream refused", "reason", "token_mismatch", "remote", remote, "call_id", claims.CallID)
 			_ = c.Close(ClosePolicy, "token is for another call")
 			return
 		}
 		start.Claims = claims
 	}
-	if err := h.acceptor.AcceptStream(r.Context(), c, start); err != nil {
+	if claims != nil && claims.TraceParent != "" {
+		// The call continues the trace of the webhook that answered it
+		// (W3C Trace Context; a malformed value is ignored).
+		ctx = propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": claims.TraceParent})
+	}
+	if err := h.acceptor.AcceptStream(ctx, c, start); err != nil {
 		if errors.Is(err, ErrStreamForbidden) {
 			h.metrics.refuse("forbidden")
-			h.log.Warn("media stream refused", "reason", "forbidden", "remote", r.RemoteAddr, "stream_id", start.StreamID, "err", err)
+			h.log.Warn("media stream refused", "reason", "forbidden", "remote", remote, "stream_id", start.StreamID, "err", err)
 			_ = c.Close(ClosePolicy, "stream not allowed")
 			return
 		}

@@ -59,6 +59,31 @@ func TestStreamWithoutValidTokenIs401(t *testing.T) {
 	}
 }
 
+// TestAStreamContinuesTheTraceItsTokenNames: the webhook that answered
+// the call put its trace context in the token; the call runs under it.
+func TestAStreamContinuesTheTraceItsTokenNames(t *testing.T) {
+	const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	rec := &recorder{}
+	base, _, _ := serveRecorder(t, rec, securedConfig())
+	claims := testClaims
+	claims.TraceParent = parent
+	ws := dial(t, base+"?token="+url.QueryEscape(mint(t, testSecret, claims, time.Now(), 2*time.Minute)))
+	write(t, ws, websocket.TextMessage, startJSON)
+	write(t, ws, websocket.TextMessage, stopFrame)
+	if code := waitClosed(t, ws); code != CloseNormal {
+		t.Fatalf("close code %d", code)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.traces) != 1 {
+		t.Fatalf("%d streams", len(rec.traces))
+	}
+	sc := rec.traces[0]
+	if sc.TraceID().String() != "4bf92f3577b34da6a3ce929d0e0e4736" || sc.SpanID().String() != "00f067aa0ba902b7" || !sc.IsRemote() || !sc.IsSampled() {
+		t.Errorf("the call runs under %+v, want the token's trace parent", sc)
+	}
+}
+
 func TestStreamWithValidTokenCarriesItsClaims(t *testing.T) {
 	rec := &recorder{}
 	base, _, _ := serveRecorder(t, rec, securedConfig())

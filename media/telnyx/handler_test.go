@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // recorder is an Acceptor that reads the stream to its end and keeps what it saw.
@@ -22,15 +23,17 @@ type recorder struct {
 	mu      sync.Mutex
 	admit   error
 	started []*Start
+	traces  []trace.SpanContext // the span context each stream's call runs under
 	kinds   []EventKind
 	errs    []string
 }
 
 func (r *recorder) Admit() error { return r.admit }
 
-func (r *recorder) AcceptStream(_ context.Context, c *Conn, s *Start) error {
+func (r *recorder) AcceptStream(ctx context.Context, c *Conn, s *Start) error {
 	r.mu.Lock()
 	r.started = append(r.started, s)
+	r.traces = append(r.traces, trace.SpanContextFromContext(ctx))
 	r.mu.Unlock()
 	var ev Event
 	for {
@@ -234,4 +237,37 @@ type acceptFunc func(*Conn) error
 func (acceptFunc) Admit() error { return nil }
 func (f acceptFunc) AcceptStream(_ context.Context, c *Conn, _ *Start) error {
 	return f(c)
+}
+
+// TestTheStreamLeavesTheRequestGoroutine: net/http's goroutine returns once
+// the stream is upgraded, letting go of the request and its buffers, while
+// the call goes on; Wait waits for the stream.
+func TestTheStreamLeavesTheRequestGoroutine(t *testing.T) {
+	rec := &recorder{}
+	h := NewHandler(devConnConfig(), rec, NewMetrics(nil), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	returned := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		returned <- struct{}{}
+	}))
+	t.Cleanup(srv.Close)
+	ws := dial(t, "ws"+strings.TrimPrefix(srv.URL, "http"))
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("ServeHTTP still runs after the upgrade: the request goroutine holds the call")
+	}
+	// The stream is served all the same, after ServeHTTP has returned.
+	write(t, ws, websocket.TextMessage, startJSON)
+	write(t, ws, websocket.TextMessage, mediaFrame("2", "1", make([]byte, 160)))
+	write(t, ws, websocket.TextMessage, stopFrame)
+	if code := waitClosed(t, ws); code != CloseNormal {
+		t.Errorf("close code %d", code)
+	}
+	h.Wait()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.started) != 1 || len(rec.kinds) != 2 || rec.kinds[0] != EventMedia || rec.kinds[1] != EventStop {
+		t.Errorf("started %d streams, events %v: want one stream with media, stop", len(rec.started), rec.kinds)
+	}
 }

@@ -15,7 +15,7 @@ import (
 // EventKind is the value of a frame's top-level "event" field.
 type EventKind uint8
 
-// The frames Telnyx sends to a media-stream server (telnyx.md 1).
+// The frames Telnyx sends to a media-stream server (docs/protocols/telnyx.md 1).
 const (
 	EventUnknown EventKind = iota
 	EventConnected
@@ -105,7 +105,7 @@ type Start struct {
 	Claims *StreamClaims `json:"-"`
 }
 
-// ErrorPayload is the body of an error frame (telnyx.md 1.6: the key is "payload").
+// ErrorPayload is the body of an error frame (docs/protocols/telnyx.md 1.6: the key is "payload").
 type ErrorPayload struct {
 	Code   int    `json:"code"`
 	Title  string `json:"title"`
@@ -140,7 +140,7 @@ type Parser struct {
 const DefaultMaxPayload = 16 << 10
 
 // Parse reads one frame into ev. Unknown events parse to EventUnknown without
-// error, as the protocol keeps growing (telnyx.md 7.3). Errors are *ProtocolError.
+// error, as the protocol keeps growing (docs/protocols/telnyx.md 7.3). Errors are *ProtocolError.
 func (p *Parser) Parse(msg []byte, ev *Event) error {
 	v, err := p.p.ParseBytes(msg)
 	if err != nil {

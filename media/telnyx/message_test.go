@@ -10,7 +10,7 @@ import (
 	"github.com/iace/iace/media"
 )
 
-// Frames as telnyx.md 1 shows them (IDs made up).
+// Frames as docs/protocols/telnyx.md 1 shows them (IDs made up).
 const (
 	startJSON = `{"event":"start","sequence_number":"1","stream_id":"9B1F7C2E-4D0A-4E55-8C11-2F6A0D7B3E90",` +
 		`"start":{"user_id":"5c0d8e1a-0000-4000-8000-000000000001","call_control_id":"v3:exampleCCID_abc123",` +

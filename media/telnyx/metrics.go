@@ -44,6 +44,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, k := range []string{KindMalformedJSON, KindBadField, KindBadBase64, KindOversize, KindBinaryFrame, KindUnexpected} {
 		m.protocolErrors.WithLabelValues(k)
 	}
+	for _, r := range []string{"origin", "unauthorized", "not_admitted", "upgrade", "handshake", "unsupported_format",
+		"token_mismatch", "forbidden", "not_accepted"} {
+		m.refused.WithLabelValues(r) // the refusal reasons of handler.go, exported as 0 from the start
+	}
 	if reg != nil {
 		reg.MustRegister(m.protocolErrors, m.refused, m.framesIn, m.framesOut, m.stalled, m.deferred)
 	}

@@ -6,7 +6,7 @@ import (
 )
 
 // AppendMedia appends an outbound media frame carrying audio (raw codec bytes,
-// a whole number of 20 ms frames) to dst (telnyx.md 2.1). No stream_id is needed.
+// a whole number of 20 ms frames) to dst (docs/protocols/telnyx.md 2.1). No stream_id is needed.
 func AppendMedia(dst, audio []byte) []byte {
 	dst = append(dst, mediaHead...)
 	dst = base64.StdEncoding.AppendEncode(dst, audio)
@@ -25,7 +25,7 @@ func mediaLen(n int) int {
 }
 
 // AppendMark appends a mark frame; Telnyx echoes it when the audio sent before
-// it has played (telnyx.md 2.3).
+// it has played (docs/protocols/telnyx.md 2.3).
 func AppendMark(dst []byte, name string) []byte {
 	dst = append(dst, `{"event":"mark","mark":{"name":`...)
 	dst = appendJSONString(dst, name)
@@ -33,7 +33,7 @@ func AppendMark(dst []byte, name string) []byte {
 }
 
 // AppendClear appends a clear frame: Telnyx stops playback and empties its
-// queue, echoing the marks still queued (telnyx.md 2.4).
+// queue, echoing the marks still queued (docs/protocols/telnyx.md 2.4).
 func AppendClear(dst []byte) []byte {
 	return append(dst, clearFrame...)
 }

@@ -30,8 +30,14 @@ type StreamClaims struct {
 	// Nonce makes the token single use: the first stream that presents it
 	// records it on the call, and the call admits no other stream. Mint
 	// fills an empty one with 128 random bits.
-	Nonce  string    `json:"n"`
-	Expiry time.Time `json:"-"`
+	Nonce string `json:"n"`
+	// TraceParent is the W3C traceparent of the webhook's work that
+	// answered the call, optional: the stream's call joins that trace, so
+	// one trace runs from the webhook to the call's provider requests
+	// (docs/protocols/tracing.md section 2). It rides in the signed token
+	// so that no stream can graft itself onto another trace.
+	TraceParent string    `json:"t,omitempty"`
+	Expiry      time.Time `json:"-"`
 }
 
 // MinSecretLen is the shortest stream secret accepted: 32 bytes, the size of
@@ -143,6 +149,9 @@ func (c StreamClaims) check() error {
 		if f.v == "" || len(f.v) > maxClaimLen {
 			return fmt.Errorf("%w: %s empty or longer than %d bytes", ErrBadToken, f.name, maxClaimLen)
 		}
+	}
+	if len(c.TraceParent) > maxClaimLen {
+		return fmt.Errorf("%w: trace parent longer than %d bytes", ErrBadToken, maxClaimLen)
 	}
 	return nil
 }

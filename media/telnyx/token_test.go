@@ -134,3 +134,16 @@ func mintSeed(f *testing.F) string {
 	}
 	return tok
 }
+
+func TestATraceParentRidesInTheTokenAndIsBounded(t *testing.T) {
+	c := testClaims
+	c.TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	got, err := Verify(testSecret, mint(t, testSecret, c, testNow, time.Minute), testNow)
+	if err != nil || got.TraceParent != c.TraceParent {
+		t.Fatalf("trace parent %q (%v), want %q", got.TraceParent, err, c.TraceParent)
+	}
+	c.TraceParent = strings.Repeat("0", maxClaimLen+1)
+	if _, err := Mint(testSecret, c, testNow, time.Minute); !errors.Is(err, ErrBadToken) {
+		t.Errorf("a trace parent of %d bytes minted: %v", len(c.TraceParent), err)
+	}
+}

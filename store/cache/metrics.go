@@ -1,9 +1,9 @@
 package cache
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/iace/iace/media/telemetry"
 )
 
 // layer is where a read was answered.
@@ -39,6 +39,7 @@ type metrics struct {
 	redisErrors   *prometheus.CounterVec // op
 	invalidations *prometheus.CounterVec // origin
 	subscribed    prometheus.Gauge
+	redisGet      prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -63,6 +64,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: "iace", Subsystem: "cache", Name: "redis_subscribed",
 			Help: "1 while the invalidation channel is subscribed, 0 otherwise.",
 		}),
+		redisGet: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "iace", Subsystem: "cache", Name: "redis_get_seconds",
+			Help:    "Redis reads of the agent and customer caches, seconds, failed and timed-out ones included.",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25},
+		}),
 	}
 	for _, c := range []string{cacheAgent, cacheCustomer} {
 		for _, l := range []string{labelLocal, labelRedis} {
@@ -76,28 +82,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.invalidations.WithLabelValues(originLocal)
 	m.invalidations.WithLabelValues(originRemote)
 	if reg != nil {
-		m.hits = register(reg, m.hits)
-		m.misses = register(reg, m.misses)
-		m.redisErrors = register(reg, m.redisErrors)
-		m.invalidations = register(reg, m.invalidations)
-		m.subscribed = register(reg, m.subscribed)
+		m.hits = telemetry.MustRegister(reg, m.hits)
+		m.misses = telemetry.MustRegister(reg, m.misses)
+		m.redisErrors = telemetry.MustRegister(reg, m.redisErrors)
+		m.invalidations = telemetry.MustRegister(reg, m.invalidations)
+		m.subscribed = telemetry.MustRegister(reg, m.subscribed)
+		m.redisGet = telemetry.MustRegister(reg, m.redisGet)
 	}
 	return m
-}
-
-// register registers c, or returns the collector already registered under its
-// name (a second cache on the same registry shares the counters).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		panic(err) // a name clash with another subsystem's metric: a programming error
-	}
-	return c
 }
 
 // cacheID indexes the per-cache counters.

@@ -57,7 +57,9 @@ func (s *Store) redisGet(ctx context.Context, key string, rs *readState) (value,
 	rs.redisAsked = true
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.RedisTimeout)
 	defer cancel()
+	began := time.Now()
 	data, err := s.rdb.Get(rctx, s.cfg.KeyPrefix+key).Bytes()
+	s.m.redisGet.Observe(time.Since(began).Seconds())
 	switch {
 	case errors.Is(err, redis.Nil):
 		s.redisOK()

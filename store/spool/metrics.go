@@ -1,9 +1,9 @@
 package spool
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/iace/iace/media/telemetry"
 )
 
 type metrics struct {
@@ -13,6 +13,8 @@ type metrics struct {
 	failures prometheus.Counter
 	dead     prometheus.Counter
 	depth    prometheus.Gauge
+	// write times a record's direct write to the database.
+	write prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -29,29 +31,20 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: "iace", Subsystem: "spool", Name: "depth",
 			Help: "Call records waiting in the spool.",
 		}),
+		write: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "iace", Subsystem: "spool", Name: "write_seconds",
+			Help:    "Direct writes of a call record to the database (one transaction: the call, its turns, its events, its customer), seconds, failed ones included.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}),
 	}
 	if reg != nil {
-		m.direct = register(reg, m.direct)
-		m.spooled = register(reg, m.spooled)
-		m.replayed = register(reg, m.replayed)
-		m.failures = register(reg, m.failures)
-		m.dead = register(reg, m.dead)
-		m.depth = register(reg, m.depth)
+		m.direct = telemetry.MustRegister(reg, m.direct)
+		m.spooled = telemetry.MustRegister(reg, m.spooled)
+		m.replayed = telemetry.MustRegister(reg, m.replayed)
+		m.failures = telemetry.MustRegister(reg, m.failures)
+		m.dead = telemetry.MustRegister(reg, m.dead)
+		m.depth = telemetry.MustRegister(reg, m.depth)
+		m.write = telemetry.MustRegister(reg, m.write)
 	}
 	return m
-}
-
-// register registers c, or returns the collector already registered under
-// its name (a Spool reopened on the same registry keeps counting).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		panic(err) // a name clash with another subsystem's metric: a programming error
-	}
-	return c
 }

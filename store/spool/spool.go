@@ -299,7 +299,9 @@ func (s *Spool) RecordCall(ctx context.Context, rec CallRecord) error {
 	}
 	if !waiting {
 		actx, cancel := context.WithTimeout(ctx, s.opt.attemptTimeout)
+		began := time.Now()
 		err := s.apply(actx, &rec)
+		s.m.write.Observe(time.Since(began).Seconds())
 		cancel()
 		switch {
 		case err == nil:

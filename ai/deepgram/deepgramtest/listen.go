@@ -31,7 +31,7 @@ type listenParams struct {
 	utteranceEndMs int
 }
 
-// badParam is a 400 answer for the upgrade (deepgram.md §1.1: a bad
+// badParam is a 400 answer for the upgrade (docs/protocols/deepgram.md §1.1: a bad
 // parameter fails the upgrade, no 101).
 type badParam struct{ code, msg string }
 
@@ -51,7 +51,7 @@ func (s *Server) parseListen(q url.Values) (listenParams, *badParam) {
 	p.model = q.Get("model")
 	if p.model == "" {
 		// Deepgram would default to base-general; the fake insists, because
-		// our client must always name its model (deepgram.md §1.1).
+		// our client must always name its model (docs/protocols/deepgram.md §1.1).
 		return p, &badParam{"Bad Request", "No such model/language/tier combination found."}
 	}
 	if !slices.Contains(s.cfg.Models, p.model) {
@@ -116,7 +116,7 @@ func (s *Server) parseListen(q url.Values) (listenParams, *badParam) {
 }
 
 func (s *Server) serveListen(w http.ResponseWriter, r *http.Request) {
-	rec := &ListenRecord{Query: r.URL.Query(), Authorization: redactAuth(r.Header.Get("Authorization"))}
+	rec := &ListenRecord{Query: r.URL.Query(), Authorization: redactAuth(r.Header.Get("Authorization")), TraceParent: r.Header.Get("traceparent")}
 	var fault ListenFault
 	s.update(func() {
 		rec.Index = len(s.listens)
@@ -237,7 +237,7 @@ func (l *listenSession) run() {
 			l.closeWith(websocket.CloseGoingAway, "")
 			return
 		case <-idle.C:
-			// deepgram.md §1.5: nothing (or no audio) for 10 s.
+			// docs/protocols/deepgram.md §1.5: nothing (or no audio) for 10 s.
 			l.closeWith(websocket.CloseInternalServerErr, "NET-0001")
 			return
 		case <-final:
@@ -276,7 +276,7 @@ func (l *listenSession) run() {
 				if finalTimer != nil {
 					finalTimer.Stop()
 				}
-				// The last finals, then Metadata, then close 1000 (deepgram.md §1.2).
+				// The last finals, then Metadata, then close 1000 (docs/protocols/deepgram.md §1.2).
 				if final != nil || l.audio > l.finalAt {
 					l.sendFinal(final != nil)
 				}
@@ -332,7 +332,7 @@ func (l *listenSession) onText(data []byte) ctrl {
 // onAudio takes one binary message; false means the session closed.
 func (l *listenSession) onAudio(data []byte) bool {
 	if len(data) == 0 {
-		// deepgram.md §1.2: a zero-length binary frame closes the stream.
+		// docs/protocols/deepgram.md §1.2: a zero-length binary frame closes the stream.
 		l.closeWith(websocket.CloseInternalServerErr, "NET-0000")
 		return false
 	}
@@ -406,7 +406,7 @@ func (l *listenSession) sendFinal(fromFinalize bool) {
 }
 
 // sendResults sends a Results message for the audio since the last final
-// (deepgram.md §1.3); a final moves the start of the next segment.
+// (docs/protocols/deepgram.md §1.3); a final moves the start of the next segment.
 func (l *listenSession) sendResults(text string, isFinal, speechFinal, fromFinalize bool) {
 	start, end := l.seconds(l.finalAt), l.seconds(l.audio)
 	type word struct {
@@ -473,7 +473,7 @@ func (l *listenSession) send(msg any) {
 }
 
 // closeWith sends a close frame whose reason is Deepgram's code string
-// (deepgram.md §1.5).
+// (docs/protocols/deepgram.md §1.5).
 func (l *listenSession) closeWith(code int, reason string) {
 	_ = l.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
 	_ = l.conn.Close()

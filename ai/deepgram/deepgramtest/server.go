@@ -1,5 +1,5 @@
 // Package deepgramtest is a fake Deepgram that speaks the real wire protocol
-// (Deepgram's API reference, developers.deepgram.com): /v1/listen over WebSocket with
+// (Deepgram's API reference, developers.deepgram.com; docs/protocols/deepgram.md): /v1/listen over WebSocket with
 // scripted transcripts, and Aura's REST /v1/speak streaming audio in chunks,
 // with scriptable latency and faults, recording what it received.
 package deepgramtest
@@ -49,7 +49,7 @@ type Config struct {
 	// (or no audio since open) arrives for this long (10 s).
 	IdleTimeout time.Duration
 	// Models are the accepted listen models (nova-3, nova-2 and the other
-	// names of deepgram.md §1.1 when nil).
+	// names of docs/protocols/deepgram.md §1.1 when nil).
 	Models []string
 	// ListenFaults applies to the listen connections in order: the n-th
 	// upgrade request gets ListenFaults[n]; later ones are served normally.
@@ -127,7 +127,9 @@ type ListenRecord struct {
 	Index         int
 	Query         map[string][]string
 	Authorization string
-	Upgraded      bool
+	// TraceParent is the W3C traceparent header of the upgrade ("" if none).
+	TraceParent string
+	Upgraded    bool
 	// Format is the audio the query announced (encoding and sample_rate;
 	// linear16 is little-endian PCM16), set once the socket is upgraded.
 	Format media.Format
@@ -147,13 +149,15 @@ type ListenRecord struct {
 
 // SpeakRecord is what one Aura request received and got.
 type SpeakRecord struct {
-	Index     int
-	Query     map[string][]string
-	Text      string
-	Status    int
-	BytesSent int
-	Canceled  bool
-	Done      bool
+	Index int
+	Query map[string][]string
+	// TraceParent is the W3C traceparent header of the request ("" if none).
+	TraceParent string
+	Text        string
+	Status      int
+	BytesSent   int
+	Canceled    bool
+	Done        bool
 }
 
 // Server is a running fake Deepgram on a loopback port.
@@ -260,7 +264,7 @@ func (s *Server) update(f func()) {
 }
 
 // authorized checks "Authorization: Token <key>" (scheme case-insensitive) or
-// "Bearer <key>" (deepgram.md §0).
+// "Bearer <key>" (docs/protocols/deepgram.md §0).
 func (s *Server) authorized(r *http.Request) bool {
 	scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok {
@@ -274,7 +278,7 @@ func (s *Server) authorized(r *http.Request) bool {
 }
 
 // reject answers an HTTP error the way Deepgram does: dg-request-id and
-// dg-error headers, and the JSON body of deepgram.md §0.
+// dg-error headers, and the JSON body of docs/protocols/deepgram.md §0.
 func reject(w http.ResponseWriter, status int, code, msg, requestID string) {
 	if code == "" {
 		code, msg = statusCode(status)

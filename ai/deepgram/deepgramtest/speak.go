@@ -15,7 +15,7 @@ import (
 	"github.com/iace/iace/media"
 )
 
-// Aura limits (deepgram.md §3).
+// Aura limits (docs/protocols/deepgram.md §3).
 const (
 	maxSpeakChars = 2000
 	maxSpeakBody  = 2 << 20
@@ -70,7 +70,7 @@ func (s *Server) Speech(text string, f media.Format) []byte {
 }
 
 func (s *Server) serveSpeak(w http.ResponseWriter, r *http.Request) {
-	rec := &SpeakRecord{Query: r.URL.Query()}
+	rec := &SpeakRecord{Query: r.URL.Query(), TraceParent: r.Header.Get("traceparent")}
 	var fault SpeakFault
 	s.update(func() {
 		rec.Index = len(s.speaks)
@@ -148,7 +148,7 @@ func (s *Server) serveSpeak(w http.ResponseWriter, r *http.Request) {
 			fail(http.StatusBadRequest, "INVALID_QUERY_PARAMETER", "Unsupported container.")
 			return
 		}
-		audio = append(wavHeader(f, len(audio)), audio...) // deepgram.md §3: without container=none a WAV header comes first
+		audio = append(wavHeader(f, len(audio)), audio...) // docs/protocols/deepgram.md §3: without container=none a WAV header comes first
 	}
 	model := q.Get("model")
 	if model == "" {

@@ -133,7 +133,7 @@ func (s *Server) next() Reply {
 	return r
 }
 
-// Wire shapes (protocol section 5).
+// Wire shapes (docs/protocols/llm.md section 5).
 type wireContent struct {
 	Parts []struct {
 		Text string `json:"text"`

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Chunk shapes of a Groq stream (protocol sections 1.4-1.6), field order and
+// Chunk shapes of a Groq stream (docs/protocols/llm.md sections 1.4-1.6), field order and
 // nulls as on the wire.
 type chunk struct {
 	ID                string   `json:"id"`

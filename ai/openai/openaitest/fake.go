@@ -406,7 +406,7 @@ func (s *Server) noteCancel(r *http.Request) {
 	}
 }
 
-// writeError writes an OpenAI error envelope (protocol section 0).
+// writeError writes an OpenAI error envelope (docs/protocols/llm.md section 0).
 func writeError(w http.ResponseWriter, status int, typ, code, msg string, extra map[string]any) {
 	obj := map[string]any{"message": msg, "type": typ}
 	if code != "" {

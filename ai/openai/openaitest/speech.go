@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 )
 
-// groqMaxInput is Orpheus's input cap (protocol section 3.1).
+// groqMaxInput is Orpheus's input cap (docs/protocols/llm.md section 3.1).
 const groqMaxInput = 200
 
 func (s *Server) serveSpeech(w http.ResponseWriter, r *http.Request, req *SpeechRequest) {

@@ -60,7 +60,7 @@ func (t *TranscriptionRequest) Duration() time.Duration {
 	return time.Duration(int64(len(t.Samples)) * int64(time.Second) / int64(t.WAV.Format.SampleRate))
 }
 
-// acceptedAudio are the file types Groq takes (protocol section 2).
+// acceptedAudio are the file types Groq takes (docs/protocols/llm.md section 2).
 var acceptedAudio = map[string]bool{".flac": true, ".mp3": true, ".mp4": true, ".mpeg": true, ".mpga": true,
 	".m4a": true, ".ogg": true, ".wav": true, ".webm": true}
 

@@ -12,17 +12,17 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/failsafe-go/failsafe-go"
-	"github.com/failsafe-go/failsafe-go/bulkhead"
 	"github.com/failsafe-go/failsafe-go/circuitbreaker"
-	"github.com/failsafe-go/failsafe-go/retrypolicy"
 	"github.com/failsafe-go/failsafe-go/timeout"
 
 	"github.com/iace/iace/media"
+	"github.com/iace/iace/media/upstream"
 )
 
 // Log attribute keys.
@@ -81,36 +81,29 @@ func New(cfg Config) (*Client, error) {
 	tr.TLSHandshakeTimeout = cfg.TLSHandshakeTimeout
 	tr.MaxIdleConnsPerHost = 32
 	c := &Client{
-		base:      strings.TrimRight(cfg.BaseURL, "/"),
-		key:       cfg.APIKey,
-		http:      &http.Client{Transport: tr},
+		base: strings.TrimRight(cfg.BaseURL, "/"),
+		key:  cfg.APIKey,
+		// Spans are named by the action, the last element of the path:
+		// "telnyx answer" (the call_control_id is no span name).
+		http:      &http.Client{Transport: upstream.Transport(tr, cfg.TracerProvider, func(r *http.Request) string { return provider + " " + path.Base(r.URL.Path) })},
 		transport: tr,
 		cfg:       cfg,
 		m:         m,
 		log:       log,
 	}
-	c.breaker = circuitbreaker.NewBuilder[struct{}]().
-		HandleIf(func(_ struct{}, err error) bool { return providerFailure(err) }).
-		WithFailureThreshold(cfg.BreakerFailures).
-		WithDelay(cfg.BreakerDelay).
-		WithSuccessThreshold(cfg.BreakerProbes).
-		OnStateChanged(func(e circuitbreaker.StateChangedEvent) {
-			m.breaker.WithLabelValues(provider).Set(float64(e.NewState))
-			log.Warn("telnyx call control circuit breaker", "from", e.OldState.String(), "to", e.NewState.String())
-		}).
-		Build()
-	m.breaker.WithLabelValues(provider).Set(float64(circuitbreaker.ClosedState))
-	retry := retrypolicy.NewBuilder[struct{}]().
-		HandleIf(func(_ struct{}, err error) bool { return retryable(err) }).
-		AbortIf(func(_ struct{}, err error) bool { return c.retryAfterTooLong(err) }).
-		WithMaxRetries(cfg.MaxRetries).
-		WithDelayFunc(c.delay).
-		ReturnLastFailure().
-		Build()
-	bulk := bulkhead.NewBuilder[struct{}](cfg.MaxConcurrent).
-		WithMaxWaitTime(max(cfg.BulkheadWait, 0)).
-		OnFull(func(failsafe.ExecutionEvent[struct{}]) { m.rejected.WithLabelValues(provider).Inc() }).
-		Build()
+	c.breaker = upstream.NewBreaker[struct{}](upstream.Breaker{
+		Failures: cfg.BreakerFailures, Successes: cfg.BreakerProbes, Delay: cfg.BreakerDelay, Counts: providerFailure,
+		State: m.breaker.WithLabelValues(provider),
+		// failsafe-go's numbering, as the gauge's help says: 0 closed, 1 open, 2 half-open.
+		Encode: func(s circuitbreaker.State) float64 { return float64(s) },
+		Log:    log, Message: "telnyx call control circuit breaker",
+	})
+	// Attempts are counted in command, by action; they are not logged here:
+	// each has its own line.
+	retry := upstream.NewRetry[struct{}](upstream.Retry{
+		Attempts: cfg.MaxRetries + 1, Retryable: retryable, Abort: c.retryAfterTooLong, Delay: c.delay,
+	})
+	bulk := upstream.NewBulkhead[struct{}](cfg.MaxConcurrent, max(cfg.BulkheadWait, 0), m.rejected.WithLabelValues(provider))
 	// Retry(Bulkhead(Breaker(Timeout(attempt)))): each attempt holds a slot
 	// only while it is in flight, not during the backoff; it has its own
 	// deadline and is counted by the breaker; an open breaker or a full
@@ -126,7 +119,7 @@ func (c *Client) Close() {
 }
 
 // Answer answers an incoming call, starting the media stream when
-// p.StreamURL is set (telnyx.md sections 0 and 2).
+// p.StreamURL is set (docs/protocols/telnyx.md sections 0 and 2).
 func (c *Client) Answer(ctx context.Context, callControlID string, p AnswerParams) error {
 	b, err := p.body(callControlID)
 	return c.command(ctx, ActionAnswer, callControlID, b.CommandID, b, err)
@@ -232,7 +225,7 @@ func (c *Client) attempt(ctx context.Context, action, ccid, cmdID, endpoint stri
 // tickets. The request headers (and so the API key) are never logged.
 func (c *Client) observe(ctx context.Context, action, ccid, cmdID string, n, status int, reqID string, start time.Time, err error) {
 	d := time.Since(start)
-	c.m.latency.WithLabelValues(provider, action).Observe(float64(d) / float64(time.Millisecond))
+	media.ObserveTraced(ctx, c.m.latency.WithLabelValues(provider, action), float64(d)/float64(time.Millisecond))
 	level := slog.LevelInfo
 	if err != nil {
 		level = slog.LevelWarn
@@ -296,14 +289,14 @@ func (c *Client) retryAfterTooLong(err error) bool {
 // delay is the wait before the next attempt: at least the Retry-After Telnyx
 // asked for, else exponential backoff from RetryBaseDelay to RetryMaxDelay.
 // Jitter spreads the retries of many calls hit by the same outage.
-func (c *Client) delay(exec failsafe.ExecutionAttempt[struct{}]) time.Duration {
+func (c *Client) delay(last error, attempts int) time.Duration {
 	var ae *APIError
-	if errors.As(exec.LastError(), &ae) && ae.RetryAfter > 0 {
+	if errors.As(last, &ae) && ae.RetryAfter > 0 {
 		// Jitter only upwards: waiting less than Retry-After earns another 429.
 		return ae.RetryAfter + time.Duration(rand.Float64()*c.cfg.RetryJitter*float64(ae.RetryAfter)) //nolint:gosec // G404: backoff jitter spreads retries; nothing depends on it being unpredictable
 	}
 	d := c.cfg.RetryBaseDelay
-	for i := 1; i < exec.Attempts() && d < c.cfg.RetryMaxDelay; i++ {
+	for i := 1; i < attempts && d < c.cfg.RetryMaxDelay; i++ {
 		d *= 2
 	}
 	d = min(d, c.cfg.RetryMaxDelay)

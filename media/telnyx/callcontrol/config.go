@@ -8,9 +8,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 )
 
-// DefaultBaseURL is Telnyx's API root (telnyx.md section 3).
+// DefaultBaseURL is Telnyx's API root (docs/protocols/telnyx.md section 3).
 const DefaultBaseURL = "https://api.telnyx.com/v2"
 
 // Config configures a Client. Zero fields take the defaults of DefaultConfig.
@@ -62,6 +63,9 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Logger receives one debug line per attempt; nil discards.
 	Logger *slog.Logger
+	// TracerProvider, when set, makes each attempt a client span carrying
+	// the W3C trace context to Telnyx; nil: no spans.
+	TracerProvider trace.TracerProvider
 }
 
 // DefaultConfig returns the defaults. The timeouts are short because an

@@ -4,5 +4,5 @@
 // command_id and sent through timeout, retry and circuit-breaker policies.
 // The wire facts it follows are Telnyx's Call Control API reference
 // (developers.telnyx.com/api/call-control): the actions, their parameters and
-// their error envelopes.
+// their error envelopes, set out in docs/protocols/telnyx.md, section 3.
 package callcontrol

@@ -13,7 +13,7 @@ import (
 	"github.com/failsafe-go/failsafe-go/timeout"
 )
 
-// Telnyx error codes the client gives meaning to (telnyx.md section 3). Codes
+// Telnyx error codes the client gives meaning to (docs/protocols/telnyx.md section 3). Codes
 // are strings on the wire.
 const (
 	// CodeCallEnded is "call has already ended": 422 on any command to a call

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/iace/iace/media/telemetry"
 )
 
 // provider is the value of the provider label on every metric.
@@ -63,25 +65,23 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	var errs [5]error
-	m.requests, errs[0] = register(reg, m.requests)
-	m.latency, errs[1] = register(reg, m.latency)
-	m.retries, errs[2] = register(reg, m.retries)
-	m.breaker, errs[3] = register(reg, m.breaker)
-	m.rejected, errs[4] = register(reg, m.rejected)
-	return m, errors.Join(errs[:]...)
-}
-
-// register registers c, or returns the collector already registered under the
-// same name: several clients (and other providers) share these metrics.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing, nil
-			}
-		}
-		return c, fmt.Errorf("callcontrol metrics: %w", err)
+	m.requests, errs[0] = telemetry.Register(reg, m.requests)
+	m.latency, errs[1] = telemetry.Register(reg, m.latency)
+	m.retries, errs[2] = telemetry.Register(reg, m.retries)
+	m.breaker, errs[3] = telemetry.Register(reg, m.breaker)
+	m.rejected, errs[4] = telemetry.Register(reg, m.rejected)
+	if err := errors.Join(errs[:]...); err != nil {
+		return nil, fmt.Errorf("callcontrol metrics: %w", err)
 	}
-	return c, nil
+	// Every action's series are exported from the start, so an error rate
+	// is 0 rather than absent before the first failure.
+	for _, a := range []string{ActionAnswer, ActionStreamingStart, ActionStreamingStop, ActionTransfer, ActionHangup} {
+		m.latency.WithLabelValues(provider, a)
+		m.retries.WithLabelValues(provider, a)
+		for _, o := range []string{outcomeOK, outcomeCallEnded, outcomeClientError, outcomeRateLimited, outcomeServerError,
+			outcomeTimeout, outcomeNetwork, outcomeCircuitOpen, outcomeBusy, outcomeCanceled, outcomeInvalid} {
+			m.requests.WithLabelValues(provider, a, o)
+		}
+	}
+	return m, nil
 }

@@ -20,7 +20,7 @@ const (
 	ActionHangup         = "hangup"
 )
 
-// Stream parameter values (telnyx.md section 2).
+// Stream parameter values (docs/protocols/telnyx.md section 2).
 const (
 	TrackInbound  = "inbound_track"
 	TrackOutbound = "outbound_track"
@@ -66,7 +66,7 @@ var (
 )
 
 // StreamParams are the media-stream fields shared by answer and
-// streaming_start (telnyx.md section 2). Zero values take the defaults named
+// streaming_start (docs/protocols/telnyx.md section 2). Zero values take the defaults named
 // on each field.
 type StreamParams struct {
 	// StreamURL is the ws:// or wss:// URL Telnyx opens the media WebSocket to.
@@ -84,7 +84,7 @@ type StreamParams struct {
 	// BidirectionalTargetLegs is which leg hears what we send: self (default),
 	// opposite or both. It is always sent, because the documented default
 	// (opposite, from the CLI) differs from what voice agents need on an
-	// unbridged inbound leg (telnyx.md section 2, "Target legs").
+	// unbridged inbound leg (docs/protocols/telnyx.md section 2, "Target legs").
 	BidirectionalTargetLegs string
 	// SendSilenceWhenIdle asks Telnyx to generate silence when we send nothing.
 	SendSilenceWhenIdle bool
@@ -260,7 +260,7 @@ func checkCallControlID(p *problems, ccid string) {
 
 // commandID returns the caller's id or the deterministic default, so that a
 // redelivered webhook replays the same command and Telnyx drops the repeat
-// (it dedupes command_id per call for 60 s: telnyx.md section 3).
+// (it dedupes command_id per call for 60 s: docs/protocols/telnyx.md section 3).
 func commandID(p *problems, given, action, ccid string) string {
 	if given == "" {
 		return action + "-" + ccid

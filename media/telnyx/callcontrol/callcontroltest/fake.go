@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// Error codes the fake answers with. 90018 is documented (telnyx.md section
+// Error codes the fake answers with. 90018 is documented (docs/protocols/telnyx.md section
 // 3); the others are the fake's choice of Telnyx-style codes.
 const (
 	CodeCallEnded     = "90018"
@@ -27,7 +27,7 @@ const (
 )
 
 // DedupeWindow is how long Telnyx ignores a repeated command_id on the same
-// call (telnyx.md section 3).
+// call (docs/protocols/telnyx.md section 3).
 const DedupeWindow = 60 * time.Second
 
 const maxBody = 1 << 20
@@ -43,6 +43,8 @@ type Command struct {
 	Raw  []byte
 	// Authorization is the header as received.
 	Authorization string
+	// TraceParent is the W3C traceparent header as received ("" if none).
+	TraceParent string
 	// Applied is true when the command took effect; Duplicate when it was a
 	// repeat command_id inside the dedupe window, accepted and not applied.
 	Applied   bool
@@ -267,7 +269,7 @@ func (f *Fake) apply(c *Command) int {
 
 // ServeHTTP answers POST /v2/calls/{call_control_id}/actions/{action}.
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c := Command{RequestID: f.requestID(), Authorization: r.Header.Get("Authorization")}
+	c := Command{RequestID: f.requestID(), Authorization: r.Header.Get("Authorization"), TraceParent: r.Header.Get("traceparent")}
 	w.Header().Set("X-Request-Id", c.RequestID)
 	w.Header().Set("Content-Type", "application/json")
 	defer func() { f.record(c) }()

@@ -46,7 +46,7 @@ var (
 		"client_state": {kind: kindBase64},
 		"command_id":   {kind: kindString},
 	}
-	// schemas lists, per action, the body fields of telnyx.md section 3.
+	// schemas lists, per action, the body fields of docs/protocols/telnyx.md section 3.
 	schemas = map[string]map[string]field{
 		"answer": merge(streamFields, map[string]field{
 			"webhook_url":        {kind: kindHTTPURL},
