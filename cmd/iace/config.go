@@ -334,8 +334,9 @@ func (c *config) validate() error {
 	return errors.Join(errs...)
 }
 
+// printUsage writes the table of serve's settings: every flag with its
+// environment variable, then the environment-only ones (iace help serve).
 func printUsage(w io.Writer, fs *flag.FlagSet) {
-	fmt.Fprintf(w, "Usage: iace serve [flags]\n\nEvery flag can also be set by its environment variable; a flag wins.\n\n")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "flag\tenvironment\tdefault\tmeaning")
 	fs.VisitAll(func(f *flag.Flag) {

@@ -19,45 +19,42 @@ import (
 // (scripts); a flag would show it in ps.
 const envUserPassword = "IACE_USER_PASSWORD" //nolint:gosec // G101: the variable's name, not its value
 
+// userFlags are the flags of `iace user create`.
+type userFlags struct {
+	org, orgName, email, role string
+}
+
+func (f *userFlags) bind(fs *flag.FlagSet) {
+	fs.StringVar(&f.org, "org", "", "organization id (created if it does not exist)")
+	fs.StringVar(&f.orgName, "org-name", "", "name of a new organization (default: its id)")
+	fs.StringVar(&f.email, "email", "", "the user's email, their login")
+	fs.StringVar(&f.role, "role", string(store.RoleAdmin), "admin, supervisor or viewer")
+}
+
 // userCommand runs `iace user create`: it creates a user of the control API
 // (and its organization, the first time), in the store serve uses.
-func userCommand(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "create" {
-		return errors.New("usage: iace user create --org ID --email EMAIL [--role admin|supervisor|viewer] [--org-name NAME] [serve settings]")
-	}
-	fs := flag.NewFlagSet("iace user create", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	org := fs.String("org", "", "organization id (created if it does not exist)")
-	orgName := fs.String("org-name", "", "name of a new organization (default: its id)")
-	email := fs.String("email", "", "the user's email, their login")
-	role := fs.String("role", string(store.RoleAdmin), "admin, supervisor or viewer")
-	var rest []string
-	// The user flags come first; what follows are serve's settings (the store).
-	for i := 1; i < len(args); i++ {
-		name := strings.TrimLeft(strings.SplitN(args[i], "=", 2)[0], "-")
-		if fs.Lookup(name) == nil {
-			rest = append(rest, args[i:]...)
-			args = args[:i]
-			break
-		}
-		if !strings.Contains(args[i], "=") {
-			i++ // its value
-		}
-	}
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	if *org == "" || *email == "" {
-		return errors.New("user create: --org and --email are required")
-	}
-	cfg, err := loadConfig(rest, getenv, stderr)
+func userCommand(ctx context.Context, c cmdContext, args []string) error {
+	var f userFlags
+	fs := silentFlagSet("user")
+	f.bind(fs)
+	positional, serveArgs, err := parseArgs(lookup("user"), fs, args, c.getenv)
 	if err != nil {
 		return err
 	}
-	password := getenv(envUserPassword)
+	if len(positional) != 1 || positional[0] != "create" {
+		return usageErrorf("user", "want create%s", given(positional))
+	}
+	if f.org == "" || f.email == "" {
+		return usageErrorf("user", "--org and --email are required")
+	}
+	cfg, err := serveConfig(serveArgs, c.getenv)
+	if err != nil {
+		return err
+	}
+	password := c.getenv(envUserPassword)
 	if password == "" {
-		fmt.Fprintf(stderr, "password for %s (or set %s): ", *email, envUserPassword)
-		line, err := bufio.NewReader(io.LimitReader(stdin, 2048)).ReadString('\n')
+		fmt.Fprintf(c.stderr, "password for %s (or set %s): ", f.email, envUserPassword)
+		line, err := bufio.NewReader(io.LimitReader(c.stdin, 2048)).ReadString('\n')
 		if err != nil && !errors.Is(err, io.EOF) {
 			return err
 		}
@@ -67,20 +64,20 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 
-	st, log, err := openCommandStores(ctx, cfg, stderr)
+	st, log, err := openCommandStores(ctx, cfg, c.stderr)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = st.Close() }()
-	if _, err := st.backend.GetOrg(ctx, store.OrgID(*org)); errors.Is(err, store.ErrNotFound) {
-		name := *orgName
+	if _, err := st.backend.GetOrg(ctx, store.OrgID(f.org)); errors.Is(err, store.ErrNotFound) {
+		name := f.orgName
 		if name == "" {
-			name = *org
+			name = f.org
 		}
-		if _, err := st.backend.CreateOrg(ctx, store.Organization{ID: store.OrgID(*org), Name: name}); err != nil {
+		if _, err := st.backend.CreateOrg(ctx, store.Organization{ID: store.OrgID(f.org), Name: name}); err != nil {
 			return fmt.Errorf("create organization: %w", err)
 		}
-		fmt.Fprintf(stdout, "created organization %s\n", *org)
+		fmt.Fprintf(c.stdout, "created organization %s\n", f.org)
 	} else if err != nil {
 		return err
 	}
@@ -88,10 +85,10 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	u, err := svc.CreateUser(ctx, store.OrgID(*org), *email, password, store.Role(*role))
+	u, err := svc.CreateUser(ctx, store.OrgID(f.org), f.email, password, store.Role(f.role))
 	if err != nil {
 		return fmt.Errorf("create user: %w", err)
 	}
-	fmt.Fprintf(stdout, "created %s user %s (%s) in organization %s\n", u.Role, u.Email, u.ID, u.OrgID)
+	fmt.Fprintf(c.stdout, "created %s user %s (%s) in organization %s\n", u.Role, u.Email, u.ID, u.OrgID)
 	return nil
 }
