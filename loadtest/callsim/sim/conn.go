@@ -28,7 +28,7 @@ var _ wsConn = (*websocket.Conn)(nil)
 // dialFunc opens one media stream to url.
 type dialFunc func(ctx context.Context, url string) (wsConn, error)
 
-// maxMessage bounds one message from the server: 30 s of PCMU (telnyx.md 2.1)
+// maxMessage bounds one message from the server: 30 s of PCMU (docs/protocols/telnyx.md 2.1)
 // is 240 kB, 320 kB in base64.
 const maxMessage = 1 << 20
 

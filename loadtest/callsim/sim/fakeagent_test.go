@@ -34,7 +34,7 @@ type agentConn interface {
 // after answering goodbye or a request for a human. It paces its audio like
 // the real server: chunks of whole frames, a 200 ms lead, a mark after the
 // first and after the last chunk of each utterance. It also checks the
-// caller's frames against telnyx.md and records what it saw.
+// caller's frames against docs/protocols/telnyx.md and records what it saw.
 type fakeAgent struct {
 	Greeting    time.Duration // default 1 s
 	Reply       time.Duration // default 2 s
@@ -371,7 +371,7 @@ func (a *fakeAgent) serve(conn agentConn) {
 	}
 }
 
-// checkStart checks a start frame against telnyx.md 1.2 and returns the
+// checkStart checks a start frame against docs/protocols/telnyx.md 1.2 and returns the
 // sim_script lines.
 func checkStart(f map[string]any, problem func(string, ...any)) []string {
 	if f["sequence_number"] != "1" {
@@ -406,7 +406,7 @@ func checkStart(f map[string]any, problem func(string, ...any)) []string {
 	return strings.Split(script, "|")
 }
 
-// checkSeq checks that m[key] is a string holding an integer (telnyx.md 1).
+// checkSeq checks that m[key] is a string holding an integer (docs/protocols/telnyx.md 1).
 func checkSeq(m map[string]any, key string, problem func(string, ...any)) int64 {
 	s, ok := m[key].(string)
 	if !ok {

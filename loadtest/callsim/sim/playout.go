@@ -2,7 +2,7 @@ package sim
 
 import "time"
 
-// playout models Telnyx's playback queue for one call (telnyx.md 2.3-2.5):
+// playout models Telnyx's playback queue for one call (docs/protocols/telnyx.md 2.3-2.5):
 // received audio plays at real time in the order it arrived, a mark comes back
 // when the audio queued before it has finished playing (at once when nothing
 // is queued), and clear drops the queue and returns every mark still queued.

@@ -13,7 +13,7 @@ import (
 )
 
 // readLoop reads the server's frames until the connection ends: media goes to
-// the playout queue, marks are queued or echoed, clear flushes (telnyx.md 2).
+// the playout queue, marks are queued or echoed, clear flushes (docs/protocols/telnyx.md 2).
 // Its buffers are its own and reused, so a steady call does not allocate per
 // message beyond mark names.
 func (c *call) readLoop() {
@@ -68,7 +68,7 @@ func (c *call) handle(now time.Time, msg []byte, rs *readScratch) {
 			return
 		}
 		if n%frameBytes != 0 {
-			// telnyx.md 2.1: outbound chunks are whole 20 ms frames.
+			// docs/protocols/telnyx.md 2.1: outbound chunks are whole 20 ms frames.
 			c.onNote("partial_frame")
 		}
 		var samples []int16

@@ -186,7 +186,7 @@ func (c *call) send(now time.Time, out *tickOut, frames []frameRef) error {
 	return nil
 }
 
-// hangUp sends stop and a close frame (telnyx.md 1.7) unless the server has
+// hangUp sends stop and a close frame (docs/protocols/telnyx.md 1.7) unless the server has
 // already gone; the connection itself is closed once the reader has seen the
 // server's close, or after closeWait.
 func (c *call) hangUp(now time.Time, stop bool) {

@@ -6,14 +6,14 @@ import (
 	"time"
 )
 
-// The Telnyx media-stream frames the simulator sends, as telnyx.md section 1
+// The Telnyx media-stream frames the simulator sends, as docs/protocols/telnyx.md section 1
 // describes them. sequence_number, media.chunk and media.timestamp are JSON
 // strings holding integers; stream_id is at the top level.
 
-// connectedFrame is the first frame of every stream (telnyx.md 1.1).
+// connectedFrame is the first frame of every stream (docs/protocols/telnyx.md 1.1).
 const connectedFrame = `{"event":"connected","version":"1.0.0"}`
 
-// startFrame mirrors telnyx.md 1.2 field for field.
+// startFrame mirrors docs/protocols/telnyx.md 1.2 field for field.
 type startFrame struct {
 	Event          string    `json:"event"`
 	SequenceNumber string    `json:"sequence_number"`
@@ -75,7 +75,7 @@ func appendStart(dst []byte, id *identity) []byte {
 	return append(dst, b...)
 }
 
-// appendMedia appends an inbound media frame (telnyx.md 1.3). payload is
+// appendMedia appends an inbound media frame (docs/protocols/telnyx.md 1.3). payload is
 // already base64; timestamp is the chunk's end in milliseconds since the
 // stream started, as in the Telnyx example (chunk 6 at 120 ms).
 func appendMedia(dst []byte, streamID string, seq, chunk int64, payload string) []byte {
@@ -92,7 +92,7 @@ func appendMedia(dst []byte, streamID string, seq, chunk int64, payload string) 
 	return append(dst, `"}}`...)
 }
 
-// appendMarkEcho appends the echo of a server mark (telnyx.md 1.5).
+// appendMarkEcho appends the echo of a server mark (docs/protocols/telnyx.md 1.5).
 func appendMarkEcho(dst []byte, streamID string, seq int64, name string) []byte {
 	dst = append(dst, `{"event":"mark","stream_id":"`...)
 	dst = append(dst, streamID...)
@@ -103,7 +103,7 @@ func appendMarkEcho(dst []byte, streamID string, seq int64, name string) []byte 
 	return append(dst, `}}`...)
 }
 
-// appendDTMF appends a key press (telnyx.md 1.4).
+// appendDTMF appends a key press (docs/protocols/telnyx.md 1.4).
 func appendDTMF(dst []byte, streamID string, seq int64, at time.Time, digit string) []byte {
 	dst = append(dst, `{"event":"dtmf","stream_id":"`...)
 	dst = append(dst, streamID...)
@@ -116,7 +116,7 @@ func appendDTMF(dst []byte, streamID string, seq int64, at time.Time, digit stri
 	return append(dst, `}}`...)
 }
 
-// appendStop appends the last frame of a stream (telnyx.md 1.7).
+// appendStop appends the last frame of a stream (docs/protocols/telnyx.md 1.7).
 func appendStop(dst []byte, id *identity, seq int64) []byte {
 	dst = append(dst, `{"event":"stop","sequence_number":"`...)
 	dst = strconv.AppendInt(dst, seq, 10)

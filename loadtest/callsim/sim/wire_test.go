@@ -28,7 +28,7 @@ func decode(t *testing.T, b []byte) map[string]any {
 
 func TestStartFrameShape(t *testing.T) {
 	f := decode(t, appendStart(nil, testIdentity()))
-	// telnyx.md 1.2: sequence_number is a string, stream_id is top level.
+	// docs/protocols/telnyx.md 1.2: sequence_number is a string, stream_id is top level.
 	if f["event"] != "start" || f["sequence_number"] != "1" || f["stream_id"] != "9B1F7C2E-4D0A-4E55-8C11-2F6A0D7B3E90" {
 		t.Errorf("envelope %v", f)
 	}
@@ -64,7 +64,7 @@ func TestMediaFrameShape(t *testing.T) {
 	}
 	m := f["media"].(map[string]any)
 	// Strings holding integers, timestamp in ms: chunk 6 at 120 ms as in
-	// the telnyx.md 1.3 example.
+	// the docs/protocols/telnyx.md 1.3 example.
 	if m["track"] != "inbound" || m["chunk"] != "6" || m["timestamp"] != "120" || m["payload"] != "/////w==" {
 		t.Errorf("media %v", m)
 	}
