@@ -27,9 +27,17 @@ build:
 run: build
 	$(BIN)/iace serve --addr 127.0.0.1:8080
 
-## test: every test, with the race detector
+## test: every test, with the race detector and coverage (per package, and
+## a total that must reach COVERFLOOR %), then the zero-allocation guards
+## of the hot paths, which need a build without the race detector
+COVERFLOOR   ?= 70
+COVERPROFILE ?= $(BIN)/cover.out
 test:
-	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+	@mkdir -p $(dir $(COVERPROFILE))
+	$(GO) test -race -count=1 -timeout 15m -coverprofile=$(COVERPROFILE) $(PKGS)
+	./deploy/coverage.sh $(COVERPROFILE) $(COVERFLOOR)
+	$(GO) test -count=1 -run 'Allocs' ./media/ ./session/
+	cd deploy && $(GO) test -count=1 -timeout 10m ./...
 
 test-short:
 	$(GO) test -count=1 -short $(PKGS)
@@ -51,12 +59,18 @@ lint:
 vuln:
 	./deploy/vulncheck.sh
 
-## fuzz: a short run of every fuzz target (FUZZTIME=5m for longer)
+## fuzz: a short run of every fuzz target of the module, found in the test
+## files, FUZZTIME each (FUZZTIME=5m for longer)
 FUZZTIME ?= 20s
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./media/telnyx/
-	$(GO) test -run '^$$' -fuzz '^FuzzReadWAV$$' -fuzztime $(FUZZTIME) ./media/
-	$(GO) test -run '^$$' -fuzz '^FuzzCheckOffer$$' -fuzztime $(FUZZTIME) ./media/rtc/
+	@set -e; pkgs=$$($(GO) list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}} {{.Dir}}{{end}}' $(PKGS)); \
+	echo "$$pkgs" | while read -r pkg dir; do \
+	  [ -n "$$pkg" ] || continue; \
+	  for name in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$$dir"/*_test.go); do \
+	    echo "fuzz: $$pkg $$name"; \
+	    $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) "$$pkg"; \
+	  done; \
+	done
 
 ## loadtest: iace serve plus callsim on this machine (CALLS, DURATION, RAMP)
 loadtest: build

@@ -317,18 +317,28 @@ func kinds(log []written) string {
 // BenchmarkPacerTick1000Calls is one pacer tick over 1,000 speaking calls:
 // the cost the pacer adds per call per 20 ms.
 func BenchmarkPacerTick1000Calls(b *testing.B) {
-	// A pacer whose shard goroutine is not running: the benchmark drives it.
+	tick := pacerTickFixture(1000)
+	b.ReportAllocs()
+	for b.Loop() {
+		tick()
+	}
+}
+
+// pacerTickFixture returns one 20 ms tick of a pacer over calls speaking
+// calls, each topped up with a second of audio when less than half a
+// second is queued. The pacer's shard goroutine is not running: the tick
+// drives it. BenchmarkPacerTick1000Calls and TestPacerTickAllocs share it.
+func pacerTickFixture(calls int) (tick func()) {
 	p := newPacer(PacerConfig{Lead: 200 * time.Millisecond, MaxChunk: 100 * time.Millisecond, Keepalive: time.Hour, Shards: 1}, 1)
 	shard := p.shards[0]
 	audio := make([]byte, 8000)
 	var pls []*Playout
-	for range 1000 {
+	for range calls {
 		pl := p.NewPlayout(nopOutput{}, PCMU8k)
 		pls = append(pls, pl)
 	}
 	now := time.Now()
-	b.ReportAllocs()
-	for b.Loop() {
+	return func() {
 		now = now.Add(FrameDuration)
 		for _, pl := range pls {
 			if pl.Queued() < time.Second/2 {

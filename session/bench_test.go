@@ -51,42 +51,67 @@ func (c *copyTap) AgentCleared()     {}
 func benchInbound(b *testing.B, tap Tap) { benchInboundWith(b, tap, nil) }
 
 func benchInboundWith(b *testing.B, tap Tap, stt TranscriptStream) {
+	f := newInboundFixture(b, tap, stt)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		f.frame(i)
+		i++
+	}
+	f.checkQuiet()
+}
+
+// inboundFixture is a call's inbound path as the reader drives it, fed
+// frames of low-level noise: the VAD does all its work but fires no turn.
+// The benchmarks above and TestInboundFrameAllocs share it.
+type inboundFixture struct {
+	tb   testing.TB
+	s    *Session
+	in   *inbound
+	msgs [][]byte
+	p    telnyx.Parser
+	ev   telnyx.Event
+}
+
+func newInboundFixture(tb testing.TB, tap Tap, stt TranscriptStream) *inboundFixture {
+	tb.Helper()
 	cfg := DefaultConfig()
 	v, err := vad.New(cfg.VAD, 8000)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	s := &Session{eng: &Engine{cfg: cfg, metrics: NewMetrics(nil)}, in: media.PCMU8k, ctrl: make(chan inboundEvent, 64)}
-	in := newInbound(s, v, stt, cfg.ReorderDepth)
+	f := &inboundFixture{tb: tb, s: s, in: newInbound(s, v, stt, cfg.ReorderDepth)}
 	if tap != nil {
 		s.tap.set(tap)
 	}
-	// Low-level noise: the VAD does all its work but fires no turn.
 	rng := rand.New(rand.NewPCG(1, 2))
 	const n = 64
-	msgs := make([][]byte, n)
-	for i := range msgs {
+	f.msgs = make([][]byte, n)
+	for i := range f.msgs {
 		pcm := make([]int16, 160)
 		for j := range pcm {
 			pcm[j] = int16(rng.IntN(200) - 100)
 		}
 		ulaw := make([]byte, 160)
 		media.EncodeULawTo(ulaw, pcm)
-		msgs[i] = fmt.Appendf(nil, `{"event":"media","sequence_number":"%d","stream_id":"9B1F7C2E-4D0A-4E55-8C11-2F6A0D7B3E90","media":{"track":"inbound","chunk":"%d","timestamp":"%d","payload":"%s"}}`,
+		f.msgs[i] = fmt.Appendf(nil, `{"event":"media","sequence_number":"%d","stream_id":"9B1F7C2E-4D0A-4E55-8C11-2F6A0D7B3E90","media":{"track":"inbound","chunk":"%d","timestamp":"%d","payload":"%s"}}`,
 			i+2, i+1, i*20, base64.StdEncoding.EncodeToString(ulaw))
 	}
-	var p telnyx.Parser
-	var ev telnyx.Event
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		if err := p.Parse(msgs[i%n], &ev); err != nil {
-			b.Fatal(err)
-		}
-		in.push(int64(i), ev.Media.Payload)
-		i++
+	return f
+}
+
+// frame is the reader's work for the i-th frame (0, 1, 2... in order).
+func (f *inboundFixture) frame(i int) {
+	if err := f.p.Parse(f.msgs[i%len(f.msgs)], &f.ev); err != nil {
+		f.tb.Fatal(err)
 	}
-	if len(s.ctrl) != 0 {
-		b.Fatalf("the VAD fired %d events on low noise", len(s.ctrl))
+	f.in.push(int64(i), f.ev.Media.Payload)
+}
+
+// checkQuiet fails if the noise made the VAD fire.
+func (f *inboundFixture) checkQuiet() {
+	if len(f.s.ctrl) != 0 {
+		f.tb.Fatalf("the VAD fired %d events on low noise", len(f.s.ctrl))
 	}
 }

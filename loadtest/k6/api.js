@@ -1,26 +1,86 @@
-// k6 load script for IACE's control API, with the mix of the Go command
-// loadtest/apiload (keep the two in step): each VU logs in once, keeps its
-// tokens, then browses: call lists following their cursors (30%), call
-// details (25%), live calls (5%), agents (8% list, 8% one), customer search
-// (7%), analytics (5%), me (5%), patterns (3% list, 2% similar) and token
-// refreshes (2%), with an exponential think time between requests.
+// k6 load script for IACE's control API: the reads of the Go command
+// loadtest/apiload (keep the two in step) plus the writes of a team at
+// work. Each VU is one user: it logs in once, keeps its tokens, then
+// browses and edits: call lists following their cursors (30%), call
+// details (25%), live calls (5%), agents (8% list, 8% one), customer
+// search (7%), analytics (5%), me (5%), patterns (3% list, 2% similar),
+// token refreshes (2%); and writes: customers added (3%) and edited (2%),
+// an agent's configuration saved back (1%). An exponential think time
+// separates requests.
 //
 //   k6 run -e IACE_API=http://127.0.0.1:8080 -e EMAIL=load@example.com -e PASSWORD=... \
-//          -e VUS=200 -e DURATION=60s loadtest/k6/api.js
+//          -e SCENARIO=users_500 loadtest/k6/api.js
 //
-// Environment: IACE_API, EMAIL, PASSWORD, VUS (default 200), DURATION
-// (default 60s), THINK_MS (mean think time, default 250; 0: back to back).
+// Scenarios (the plan's three sizes): SCENARIO=users_100 (default),
+// users_500 or users_1000 concurrent users, several comma-separated, or
+// all (one after the other); each ramps up over RAMP (default 10 s, 25 s,
+// 45 s: a login hashes its password with argon2id, about 25 a second on
+// 2 cores) and holds for HOLD (default 60s).
+//
+// Environment: IACE_API, EMAIL, PASSWORD (an admin: the writes need one),
+// THINK_MS (mean think time, default 250; 0: back to back), WRITES (scales
+// the writes' weights, default 1; 0 gives apiload's read-only mix).
 // Seed the data set first: go run ./loadtest/apiload -seed-only (see README).
+// Customers it adds have +1556 numbers; run it on a load database.
 
 import http from 'k6/http';
 import { check, sleep } from 'k6';
 
+// SIZES are the plan's concurrent-user counts with their default ramps.
+const SIZES = {
+  users_100: { users: 100, ramp: '10s' },
+  users_500: { users: 500, ramp: '25s' },
+  users_1000: { users: 1000, ramp: '45s' },
+};
+
+// seconds parses a k6 duration such as "90s", "2m" or "1m30s".
+export function seconds(d) {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$/.exec(String(d));
+  if (!m || String(d) === '') {
+    throw new Error(`duration ${d}: want e.g. 90s, 2m or 1m30s`);
+  }
+  return (parseInt(m[1] || '0', 10) * 60 + parseInt(m[2] || '0', 10)) * 60 + parseFloat(m[3] || '0');
+}
+
+// scenarios builds k6 scenarios for the sizes named in env.SCENARIO (as
+// calls.js does): each ramps up, holds, and finishes before the next.
+export function scenarios(env, sizes, gracefulStop) {
+  const spec = env.SCENARIO || 'users_100';
+  const names = spec === 'all' ? Object.keys(sizes) : spec.split(',').map((s) => s.trim());
+  const out = {};
+  let start = 0;
+  for (const name of names) {
+    const size = sizes[name];
+    if (!size) {
+      throw new Error(`SCENARIO ${name}: want ${Object.keys(sizes).join(', ')}, several of them comma-separated, or all`);
+    }
+    const ramp = env.RAMP || size.ramp;
+    const hold = env.HOLD || '60s';
+    out[name] = {
+      executor: 'ramping-vus',
+      startVUs: 0,
+      stages: [
+        { duration: ramp, target: size.users },
+        { duration: hold, target: size.users },
+      ],
+      gracefulRampDown: gracefulStop,
+      gracefulStop: gracefulStop,
+      startTime: `${start}s`,
+      tags: { users: String(size.users) },
+    };
+    start += seconds(ramp) + seconds(hold) + seconds(gracefulStop);
+  }
+  return out;
+}
+
 export const options = {
-  vus: parseInt(__ENV.VUS || '200', 10),
-  duration: __ENV.DURATION || '60s',
+  scenarios: scenarios(__ENV, SIZES, '10s'),
   thresholds: {
     http_req_failed: ['rate==0'],
+    // The plan's target for reads on the 2-core machine.
     'http_req_duration{method:GET}': ['p(95)<20'],
+    // No target is set for writes; 5x the reads' flags a write path that queues.
+    'http_req_duration{kind:write}': ['p(95)<100'],
   },
 };
 
@@ -28,8 +88,10 @@ const BASE = (__ENV.IACE_API || 'http://127.0.0.1:8080').replace(/\/$/, '');
 const EMAIL = __ENV.EMAIL || '';
 const PASSWORD = __ENV.PASSWORD || '';
 const THINK_MS = parseFloat(__ENV.THINK_MS || '250');
+const WRITES = parseFloat(__ENV.WRITES === undefined ? '1' : __ENV.WRITES);
 
-const MIX = [
+// MIX is apiload's defaultMix (loadtest/apiload/mix.go) and the writes.
+export const MIX = [
   ['calls.list', 30],
   ['calls.get', 25],
   ['calls.live', 5],
@@ -41,7 +103,10 @@ const MIX = [
   ['patterns.list', 3],
   ['patterns.similar', 2],
   ['auth.refresh', 2],
-];
+  ['customers.create', 3 * WRITES],
+  ['customers.update', 2 * WRITES],
+  ['agents.update', 1 * WRITES],
+].filter((m) => m[1] > 0);
 const TOTAL = MIX.reduce((sum, m) => sum + m[1], 0);
 
 const STATUSES = ['', '', '', 'ended', 'active'];
@@ -73,7 +138,7 @@ function query(params) {
 }
 
 // Per-VU state: k6 runs each VU in its own JS runtime.
-const state = { access: '', refresh: '', callIds: [], agentIds: [], cursor: '' };
+const state = { access: '', refresh: '', callIds: [], agentIds: [], cursor: '', customers: [] };
 
 function storeTokens(res) {
   const body = res.json();
@@ -107,6 +172,71 @@ function get(path, name) {
     refresh();
   }
   return res;
+}
+
+// write sends a JSON body with method to path, tagged as a write; 2xx and
+// the statuses in also are expected.
+function write(method, path, name, body, also) {
+  const res = http.request(method, BASE + path, JSON.stringify(body), {
+    headers: { Authorization: 'Bearer ' + state.access, 'Content-Type': 'application/json', Accept: 'application/json' },
+    tags: { name: method + ' ' + name, kind: 'write' },
+    responseCallback: http.expectedStatuses({ min: 200, max: 299 }, ...(also || [])),
+  });
+  check(res, { [method + ' ' + name + ' ' + (also || []).concat(['2xx']).join('/')]: (r) => (r.status >= 200 && r.status < 300) || (also || []).includes(r.status) });
+  if (res.status === 401 && state.refresh) {
+    refresh();
+  }
+  return res;
+}
+
+// AGENT_FIELDS are what a client writes of an agent (control/api AgentInput).
+const AGENT_FIELDS = ['name', 'greeting', 'system_prompt', 'voice', 'language', 'fallback', 'intents',
+  'transfer_number', 'settings', 'tools', 'escalation'];
+
+// createCustomer adds a caller with a random +1556 number: a number taken
+// already answers 409, which is expected.
+function createCustomer() {
+  const phone = '+1556' + String(Math.floor(Math.random() * 1e7)).padStart(7, '0');
+  const res = write('POST', '/api/v1/customers', '/api/v1/customers', { phone: phone, name: 'k6 caller ' + phone.slice(-4) }, [409]);
+  if (res.status === 201) {
+    state.customers = state.customers.concat([{ id: res.json('id'), phone: phone }]).slice(-20);
+  }
+}
+
+// updateCustomer edits a customer this user added.
+function updateCustomer() {
+  if (state.customers.length === 0) {
+    createCustomer();
+    return;
+  }
+  const c = pick(state.customers);
+  write('PUT', '/api/v1/customers/' + encodeURIComponent(c.id), '/api/v1/customers/{id}', {
+    phone: c.phone,
+    name: 'k6 caller ' + c.phone.slice(-4) + ' (edited)',
+    memory_summary: 'Asked about opening hours and prices.',
+  });
+}
+
+// updateAgent saves an agent's configuration back as it was read, as an
+// admin pressing save does: the agent caches are invalidated.
+function updateAgent() {
+  if (state.agentIds.length === 0) {
+    listAgents();
+    return;
+  }
+  const id = pick(state.agentIds);
+  const res = get('/api/v1/agents/' + encodeURIComponent(id), '/api/v1/agents/{id}');
+  if (res.status !== 200) {
+    return;
+  }
+  const agent = res.json();
+  const body = {};
+  for (const f of AGENT_FIELDS) {
+    if (agent[f] !== undefined) {
+      body[f] = agent[f];
+    }
+  }
+  write('PUT', '/api/v1/agents/' + encodeURIComponent(id), '/api/v1/agents/{id}', body);
 }
 
 function ids(res) {
@@ -206,6 +336,15 @@ export default function () {
       } else {
         listCalls();
       }
+      break;
+    case 'customers.create':
+      createCustomer();
+      break;
+    case 'customers.update':
+      updateCustomer();
+      break;
+    case 'agents.update':
+      updateAgent();
       break;
   }
   if (THINK_MS > 0) {

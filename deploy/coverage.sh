@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Prints the statement coverage of each package in a Go cover profile and
+# over all of them, and fails when the whole is under a floor.
+#
+#   deploy/coverage.sh bin/cover.out 70
+#
+# The total is covered statements over all statements of the profile,
+# every package counted, including those whose own tests do not exercise
+# them (test fakes such as store/storetest are run by other packages'
+# tests, which a per-package profile does not credit). A block listed
+# twice counts once. `go tool cover -func` prints nearly the same total on
+# its last line (it counts only blocks inside functions, and rounds).
+set -euo pipefail
+
+profile=${1:?usage: coverage.sh PROFILE FLOOR}
+floor=${2:?usage: coverage.sh PROFILE FLOOR}
+
+awk -v floor="$floor" '
+  NR == 1 && /^mode:/ { next }
+  {
+    # file:startLine.startCol,endLine.endCol numStatements count
+    block = $1; stmts = $2; count = $3
+    if (!(block in seen)) {
+      seen[block] = 1
+      file = block; sub(/:.*/, "", file)
+      pkg = file; sub(/\/[^\/]*$/, "", pkg)
+      pkgOf[block] = pkg
+      total[pkg] += stmts
+      all += stmts
+    }
+    if (count > 0 && !(block in hit)) {
+      hit[block] = 1
+      covered[pkgOf[block]] += stmts
+      allCovered += stmts
+    }
+  }
+  END {
+    if (all == 0) { print "coverage: the profile has no statements" > "/dev/stderr"; exit 2 }
+    for (p in total) {
+      printf "%6.1f%%  %6d stmts  %s\n", 100 * covered[p] / total[p], total[p], p | "sort -k4"
+    }
+    close("sort -k4")
+    pct = 100 * allCovered / all
+    printf "total: %.2f%% of %d statements (floor %s%%)\n", pct, all, floor
+    if (pct < floor) {
+      printf "coverage %.2f%% is under the floor of %s%%\n", pct, floor > "/dev/stderr"
+      exit 1
+    }
+  }
+' "$profile"
