@@ -359,14 +359,15 @@ func (e *Engine) beginCall(ctx context.Context, id CallID, agent store.Agent, co
 	s.playout = e.deps.Pacer.NewPlayout(&tappedOutput{Output: conn, tap: &s.tap}, out)
 	info := CallInfo{ID: id, OrgID: agent.OrgID, StreamID: start.StreamID, CallControlID: start.CallControlID, CallSessionID: start.CallSessionID, AgentID: agent.ID,
 		From: store.PhoneNumber(start.From), To: store.PhoneNumber(start.To), StartedAt: s.begun}
-	s.entry = e.registry.add(s, info)
-	e.metrics.liveCalls.Inc()
-
 	spanCtx, span := e.tracer.Start(ctx, "call", trace.WithTimestamp(s.begun), trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(attrCallID.String(string(id)), attrOrgID.String(string(agent.OrgID)), attrAgentID.String(string(agent.ID))))
 	// Every line of the call names its trace.
 	log = media.WithTraceID(log, span.SpanContext())
 	s.log = log
+	// Published last: from here on supervisors and the API find the
+	// session, and read what is set above.
+	e.registry.add(s, info)
+	e.metrics.liveCalls.Inc()
 	// Provider and Call Control requests of the call log its id.
 	callCtx, cancel := context.WithCancel(media.WithCallID(spanCtx, string(id)))
 	if e.deps.STT != nil {

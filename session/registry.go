@@ -107,8 +107,14 @@ func newRegistry(m *Metrics) *Registry {
 		ended: make(map[CallID]store.OrgID), endedIDs: make([]CallID, 0, maxEnded)}
 }
 
-func (r *Registry) add(s *Session, info CallInfo) *registryEntry {
+func (r *Registry) add(s *Session, info CallInfo) {
 	e := &registryEntry{info: info, sessions: s, feed: newFeed(r.metrics, false)}
+	// Set before the call is published: whoever finds s in the registry
+	// (under mu) reads its entry. Tests of the registry alone add no
+	// session.
+	if s != nil {
+		s.entry = e
+	}
 	r.mu.Lock()
 	r.calls[info.ID] = e
 	if r.live.listening() {
@@ -116,7 +122,6 @@ func (r *Registry) add(s *Session, info CallInfo) *registryEntry {
 		r.live.publish(LiveEvent{Kind: LiveStarted, At: c.StartedAt, CallID: c.ID, OrgID: c.OrgID, Call: &c})
 	}
 	r.mu.Unlock()
-	return e
 }
 
 // remove takes the call off the registry, ended for reason: its
