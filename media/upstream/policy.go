@@ -24,13 +24,11 @@ type Breaker struct {
 	// error). A caller's cancellation or a refused request says nothing of
 	// the provider's health.
 	Counts func(error) bool
-	// State, when set, follows the breaker's state, as Encode numbers it,
-	// from the first change on (a new gauge's 0 is closed in both
-	// numberings). Several breakers may share one: clients of one provider
-	// and operation report on the same series.
+	// State, when set, follows the breaker's state, as StateValue numbers
+	// it, from the first change on (a new gauge's 0 is closed). Several
+	// breakers may share one: clients of one provider and operation report
+	// on the same series.
 	State prometheus.Gauge
-	// Encode numbers a state for the gauge; nil is StateValue.
-	Encode func(circuitbreaker.State) float64
 	// Log, when set, gets Message at warn on every change, with the states
 	// it went from and to.
 	Log     *slog.Logger
@@ -38,7 +36,7 @@ type Breaker struct {
 }
 
 // StateValue numbers a breaker state so that higher is worse: 0 closed,
-// 1 half-open, 2 open. The breaker_state gauges of the ai clients use it.
+// 1 half-open, 2 open. Every breaker_state gauge uses it.
 func StateValue(s circuitbreaker.State) float64 {
 	switch s {
 	case circuitbreaker.HalfOpenState:
@@ -51,10 +49,6 @@ func StateValue(s circuitbreaker.State) float64 {
 
 // NewBreaker builds the circuit breaker b describes.
 func NewBreaker[R any](b Breaker) circuitbreaker.CircuitBreaker[R] {
-	encode := b.Encode
-	if encode == nil {
-		encode = StateValue
-	}
 	bb := circuitbreaker.NewBuilder[R]().
 		WithFailureThreshold(b.Failures).
 		WithDelay(b.Delay)
@@ -66,7 +60,7 @@ func NewBreaker[R any](b Breaker) circuitbreaker.CircuitBreaker[R] {
 	}
 	return bb.OnStateChanged(func(e circuitbreaker.StateChangedEvent) {
 		if b.State != nil {
-			b.State.Set(encode(e.NewState))
+			b.State.Set(StateValue(e.NewState))
 		}
 		if b.Log != nil {
 			b.Log.Warn(b.Message, slog.String("from", e.OldState.String()), slog.String("to", e.NewState.String()))

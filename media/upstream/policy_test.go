@@ -25,18 +25,16 @@ var (
 func TestTheBreakerOpensOnFailuresThatCountAndReportsItsState(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
-		encode   func(circuitbreaker.State) float64
 		wantOpen float64
 	}{
-		{name: "by default open is 2, the worst", wantOpen: 2},
-		{name: "a client may keep failsafe-go's numbering", encode: func(s circuitbreaker.State) float64 { return float64(s) }, wantOpen: 1},
+		{name: "open is 2, the worst", wantOpen: 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			state := prometheus.NewGauge(prometheus.GaugeOpts{Name: "breaker_state"})
 			var log bytes.Buffer
 			b := upstream.NewBreaker[int](upstream.Breaker{
 				Failures: 2, Delay: time.Hour, Counts: func(err error) bool { return errors.Is(err, errDown) },
-				State: state, Encode: tc.encode, Log: slog.New(slog.NewTextHandler(&log, nil)), Message: "test breaker",
+				State: state, Log: slog.New(slog.NewTextHandler(&log, nil)), Message: "test breaker",
 			})
 			run := func(err error) error {
 				_, got := failsafe.With[int](b).Get(func() (int, error) { return 0, err })

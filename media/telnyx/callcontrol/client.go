@@ -94,9 +94,7 @@ func New(cfg Config) (*Client, error) {
 	c.breaker = upstream.NewBreaker[struct{}](upstream.Breaker{
 		Failures: cfg.BreakerFailures, Successes: cfg.BreakerProbes, Delay: cfg.BreakerDelay, Counts: providerFailure,
 		State: m.breaker.WithLabelValues(provider),
-		// failsafe-go's numbering, as the gauge's help says: 0 closed, 1 open, 2 half-open.
-		Encode: func(s circuitbreaker.State) float64 { return float64(s) },
-		Log:    log, Message: "telnyx call control circuit breaker",
+		Log:   log, Message: "telnyx call control circuit breaker",
 	})
 	// Attempts are counted in command, by action; they are not logged here:
 	// each has its own line.

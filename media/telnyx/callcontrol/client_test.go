@@ -494,8 +494,8 @@ func TestTheBreakerOpensAfterRepeatedFailures(t *testing.T) {
 	if n := len(h.fake.Commands()); n != 3 {
 		t.Fatalf("fake received %d commands, want 3: the open breaker sends nothing", n)
 	}
-	if v := counter(t, h.reg, "iace_callcontrol_breaker_state", map[string]string{"provider": "telnyx"}); v != 1 {
-		t.Errorf("breaker_state = %v, want 1 (open)", v)
+	if v := counter(t, h.reg, "iace_callcontrol_breaker_state", map[string]string{"provider": "telnyx"}); v != 2 {
+		t.Errorf("breaker_state = %v, want 2 (open)", v)
 	}
 	if v := counter(t, h.reg, "iace_callcontrol_requests_total", map[string]string{"outcome": "circuit_open"}); v != 1 {
 		t.Errorf("circuit_open count = %v", v)

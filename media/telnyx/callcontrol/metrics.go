@@ -54,7 +54,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"provider", "operation"}),
 		breaker: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "iace", Subsystem: "callcontrol", Name: "breaker_state",
-			Help: "Circuit breaker state per provider: 0 closed, 1 open, 2 half-open.",
+			Help: "Circuit breaker state per provider: 0 closed, 1 half-open, 2 open.",
 		}, []string{"provider"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "iace", Subsystem: "callcontrol", Name: "bulkhead_rejections_total",
