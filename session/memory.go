@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/iace/iace/ai"
+	"github.com/iace/iace/media"
 	"github.com/iace/iace/store"
 )
 
@@ -103,7 +104,7 @@ func timedRead[T any](ctx context.Context, s *Session, what string, read func(co
 	defer cancel()
 	began := time.Now()
 	v, err := read(ctx)
-	s.eng.metrics.memoryFetch.WithLabelValues(what).Observe(time.Since(began).Seconds())
+	media.ObserveTraced(ctx, s.eng.metrics.memoryFetch.WithLabelValues(what), time.Since(began).Seconds())
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.eng.metrics.memoryMisses.WithLabelValues(what).Inc()
 	}

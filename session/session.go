@@ -281,7 +281,12 @@ func (s *Session) act(a bargeAction, at time.Time) {
 		s.playout.Resume()
 		held := at.Sub(s.gate.heldAt)
 		s.eng.metrics.bargeHolds.WithLabelValues(holdResumed).Inc()
-		s.eng.metrics.bargeGaps.Observe(float64(max(held-s.eng.deps.Pacer.Lead(), 0).Milliseconds()))
+		gap := float64(max(held-s.eng.deps.Pacer.Lead(), 0).Milliseconds())
+		if s.turn != nil {
+			media.ObserveSpan(s.turn.span.SpanContext(), s.eng.metrics.bargeGaps, gap)
+		} else {
+			s.eng.metrics.bargeGaps.Observe(gap)
+		}
 		s.log.Debug("the caller's sound was no interruption; the agent goes on", "held_ms", held.Milliseconds(), "gate", s.gate.String())
 	case bargeCut:
 		s.eng.metrics.bargeHolds.WithLabelValues(holdCut).Inc()
@@ -334,7 +339,7 @@ func (s *Session) cutAgent() {
 		t.cleared = true
 		s.eng.metrics.bargeIns.Inc()
 		s.stats.BargeIns++
-		s.eng.metrics.bargeLatency.Observe(float64(time.Since(s.utterance.startedAt).Milliseconds()))
+		media.ObserveSpan(t.span.SpanContext(), s.eng.metrics.bargeLatency, float64(time.Since(s.utterance.startedAt).Milliseconds()))
 		heard := s.heard(t, played)
 		if s.watched() {
 			s.emit(LiveEvent{Kind: LiveBargeIn, Turn: t.seq, Text: heard})
