@@ -279,39 +279,51 @@ func (e *Engine) Drain(ctx context.Context) error {
 // read. It returns when the call has ended and every goroutine of it has
 // finished. The calling goroutine becomes the stream's reader.
 func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *telnyx.Start) error {
+	c, err := e.admitCall(ctx, conn, start)
+	if err != nil {
+		return err
+	}
+	defer e.calls.Done()
+	// The reader runs on a short stack: the setup's locals (the agent, the
+	// configs, about 3 KiB) are in admitCall's and beginCall's frames,
+	// gone before the first frame is read. Parked under 4 KiB deep, the
+	// reader lets the garbage collector halve its stack to 8 KiB for the
+	// rest of the call.
+	c.s.readErr = c.s.read(c.pipe)
+	close(c.s.readerDone)
+	e.endCall(ctx, c)
+	return nil
+}
+
+// admitCall finds the stream's agent, admits the call (counted in
+// e.calls: the caller calls Done when it has ended) and sets it up.
+func (e *Engine) admitCall(ctx context.Context, conn *telnyx.Conn, start *telnyx.Start) (*liveCall, error) {
 	if e.draining.Load() {
-		return ErrDraining
+		return nil, ErrDraining
 	}
 	in, err := start.MediaFormat.Format()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	lctx, lcancel := context.WithTimeout(ctx, agentLookupTimeout)
 	id, agent, err := e.streamAgent(lctx, start)
 	lcancel()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	e.admit.Lock()
 	if e.draining.Load() {
 		e.admit.Unlock()
-		return ErrDraining
+		return nil, ErrDraining
 	}
 	e.calls.Add(1)
 	e.admit.Unlock()
-	defer e.calls.Done()
 	c, err := e.beginCall(ctx, id, agent, conn, start, in)
 	if err != nil {
-		return err
+		e.calls.Done()
+		return nil, err
 	}
-	// The reader runs on a short stack: the setup's locals (about 3 KiB)
-	// are in beginCall's frame, gone before the first frame is read. A
-	// reader parked under 4 KiB deep lets the garbage collector halve its
-	// stack to 8 KiB, for the whole call.
-	c.s.readErr = c.s.read(c.pipe)
-	close(c.s.readerDone)
-	e.endCall(ctx, c)
-	return nil
+	return c, nil
 }
 
 // liveCall is what AcceptStream keeps of a call between its setup and its

@@ -3,6 +3,7 @@
 package telnyx
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -128,17 +129,22 @@ func TestConnWritesWithoutAllocating(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		pair func(*testing.T) (*Conn, net.Conn)
+		big  bool
 	}{
 		{"direct", func(t *testing.T) (*Conn, net.Conn) {
 			c, peer := tcpPair(t, false, testConnConfig(time.Minute), NewMetrics(nil))
 			return c, peer.NetConn()
-		}},
+		}, false},
+		{"direct, chunks of 4 KB", func(t *testing.T) (*Conn, net.Conn) {
+			c, peer := tcpPair(t, false, testConnConfig(time.Minute), NewMetrics(nil))
+			return c, peer.NetConn()
+		}, true},
 		{"background", func(t *testing.T) (*Conn, net.Conn) {
 			// TCP, not a pipe: a pipe's deadlines allocate a timer each.
 			c, peer := tcpPair(t, false, testConnConfig(time.Minute), NewMetrics(nil))
 			c.w.raw = nil // as for a connection that offers no socket
 			return c, peer.NetConn()
-		}},
+		}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, peer := tc.pair(t)
@@ -146,7 +152,11 @@ func TestConnWritesWithoutAllocating(t *testing.T) {
 			wg.Go(func() { _, _ = io.Copy(io.Discard, peer) })
 			defer wg.Wait()
 			defer func() { _ = peer.Close() }()
-			audio := numbered(0)
+			audio := numbered(0) // 100 ms of PCMU
+			if tc.big {
+				// 100 ms of L16 at 16 kHz: every batch is over keptBatch.
+				audio = bytes.Repeat(audio, 4)
+			}
 			batch := func() {
 				for c.Ready() != nil {
 					c.w.waitIdle()

@@ -109,8 +109,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not accepting new media streams", http.StatusServiceUnavailable)
 		return
 	}
+	// Counted before the upgrade, while net/http still tracks the
+	// connection: once Shutdown has returned, every stream upgraded before
+	// it is in the count Wait waits on.
+	h.streams.Add(1)
 	ws, err := h.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		h.streams.Done()
 		h.metrics.refuse("upgrade")
 		h.log.Debug("media stream upgrade failed", "err", err)
 		return // the upgrader has answered the client
@@ -125,7 +130,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// trace), not its end; the session bounds the call itself.
 	ctx := context.WithoutCancel(r.Context())
 	remote := r.RemoteAddr
-	h.streams.Go(func() { h.serveStream(ctx, ws, remote, claims) })
+	go func() { // owned by h: Wait waits for it
+		defer h.streams.Done()
+		h.serveStream(ctx, ws, remote, claims)
+	}()
 }
 
 // Wait waits for the streams ServeHTTP started to end. Run it after the
