@@ -84,10 +84,17 @@ func Backup(ctx context.Context, path, dst string, overwrite bool) (BackupResult
 	if err := isFile(path); err != nil {
 		return res, fmt.Errorf("embedded: backup: %w", err)
 	}
-	if !overwrite {
-		if _, err := os.Lstat(dst); err == nil {
+	if di, err := os.Stat(dst); err == nil {
+		if !overwrite {
 			return res, fmt.Errorf("embedded: backup: %s: %w", dst, fs.ErrExist)
 		}
+		// --force onto the live database would replace the file a running
+		// server has open, and lose everything it writes after.
+		if si, err := os.Stat(path); err == nil && os.SameFile(si, di) {
+			return res, fmt.Errorf("embedded: backup: %s is the database itself", dst)
+		}
+	} else if _, err := os.Lstat(dst); err == nil && !overwrite {
+		return res, fmt.Errorf("embedded: backup: %s: %w", dst, fs.ErrExist)
 	}
 	tmp, err := tempBeside(dst)
 	if err != nil {
@@ -193,8 +200,9 @@ func check(ctx context.Context, path string) (CheckResult, error) {
 // files left at path are removed: a WAL carries pages, not the identity of
 // its database, and SQLite reads the one beside a file into it
 // (https://sqlite.org/wal.html, The WAL File; the test restores beside
-// another database's WAL). The restored file is written beside, synced,
-// then renamed into place.
+// another database's WAL). The restored file is copied beside and synced
+// first, so that nothing is moved until it is whole; should putting it in
+// place fail, the database it replaced goes back.
 func Restore(ctx context.Context, backup, path string, overwrite bool) (RestoreResult, error) {
 	var res RestoreResult
 	var err error
@@ -202,6 +210,17 @@ func Restore(ctx context.Context, backup, path string, overwrite bool) (RestoreR
 		return res, err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return res, fmt.Errorf("embedded: restore: %w", err)
+	}
+	if _, err := os.Lstat(path); err == nil && !overwrite {
+		return res, fmt.Errorf("embedded: restore: %s: %w", path, fs.ErrExist)
+	}
+	tmp, err := tempBeside(path)
+	if err != nil {
+		return res, fmt.Errorf("embedded: restore: %w", err)
+	}
+	defer func() { _ = os.Remove(tmp) }()
+	if err := copyFile(tmp, backup); err != nil {
 		return res, fmt.Errorf("embedded: restore: %w", err)
 	}
 	if _, err := os.Lstat(path); err == nil {
@@ -218,20 +237,24 @@ func Restore(ctx context.Context, backup, path string, overwrite bool) (RestoreR
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return res, fmt.Errorf("embedded: restore: %w", err)
 	}
+	err = nil
 	for _, p := range []string{path + "-wal", path + "-shm"} {
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return res, fmt.Errorf("embedded: restore: %w", err)
+		if rerr := os.Remove(p); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			err = rerr
+			break
 		}
 	}
-	tmp, err := tempBeside(path)
+	if err == nil {
+		err = place(tmp, path, false)
+	}
 	if err != nil {
-		return res, fmt.Errorf("embedded: restore: %w", err)
-	}
-	defer func() { _ = os.Remove(tmp) }()
-	if err := copyFile(tmp, backup); err != nil {
-		return res, fmt.Errorf("embedded: restore: %w", err)
-	}
-	if err := place(tmp, path, false); err != nil {
+		if res.Replaced != "" {
+			// Nothing restored: the database that was there goes back.
+			if berr := os.Rename(res.Replaced, path); berr != nil {
+				return res, fmt.Errorf("embedded: restore: %w; and putting %s back as %s failed: %w", err, res.Replaced, path, berr)
+			}
+			res.Replaced = ""
+		}
 		return res, fmt.Errorf("embedded: restore: %w", err)
 	}
 	return res, nil

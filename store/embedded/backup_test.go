@@ -96,7 +96,7 @@ func TestBackupRefusesToOverwriteUnlessTold(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "iace.db")
 	s := openAt(t, src)
-	newFixture(ctx, t, s, "Acme")
+	fx := newFixture(ctx, t, s, "Acme")
 	dst := filepath.Join(dir, "backup.db")
 	if err := os.WriteFile(dst, []byte("precious"), 0o600); err != nil {
 		t.Fatal(err)
@@ -111,6 +111,20 @@ func TestBackupRefusesToOverwriteUnlessTold(t *testing.T) {
 	}
 	if _, err := Check(ctx, dst); err != nil {
 		t.Errorf("the overwritten backup: %v", err)
+	}
+	// Not even when told: over the live database it would replace the file
+	// the server writes, through a link or by its own name.
+	link := filepath.Join(dir, "live-link.db")
+	if err := os.Symlink(src, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, live := range []string{src, link} {
+		if _, err := Backup(ctx, src, live, true); err == nil {
+			t.Errorf("Backup onto %s, the database itself, with overwrite: no error", live)
+		}
+	}
+	if _, err := s.GetAgent(ctx, fx.org, fx.agent.ID); err != nil {
+		t.Errorf("the database after the refused backups: %v", err)
 	}
 	_, err = Backup(ctx, filepath.Join(dir, "nothing.db"), filepath.Join(dir, "b2.db"), false)
 	wantErr(t, err, fs.ErrNotExist)
