@@ -431,6 +431,10 @@ func exportedNames(families map[string]*dto.MetricFamily) map[string]bool {
 }
 
 // missingNames lists what the queries select that names does not hold.
+// prometheusOwn are series Prometheus itself writes for every target, which
+// no server exports.
+var prometheusOwn = map[string]bool{"up": true}
+
 func missingNames(qs []promQuery, names map[string]bool) ([]string, error) {
 	var missing []string
 	for _, q := range qs {
@@ -439,7 +443,7 @@ func missingNames(qs []promQuery, names map[string]bool) ([]string, error) {
 			return nil, fmt.Errorf("%s: %q: %w", q.where, q.expr, err)
 		}
 		for _, n := range used {
-			if !names[n] {
+			if !names[n] && !prometheusOwn[n] {
 				missing = append(missing, fmt.Sprintf("%s: %s", q.where, n))
 			}
 		}

@@ -248,10 +248,10 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// Readiness asks the store only. Redis is a shared cache: while it is
+	// away reads go to the store, slower, and a Redis blip must not take
+	// every node out of the load balancer at once.
 	deps := []dependency{{"store", st.backend.Ping}}
-	if st.redis != nil {
-		deps = append(deps, dependency{"redis", func(ctx context.Context) error { return st.redis.Ping(ctx).Err() }})
-	}
 	s.internal = &http.Server{
 		Handler:           withDeadlines(internalMux(reg, engine, deps, pprofFor(cfg, log)), cfg.HTTP.ReadTimeout, pprofWriteTimeout),
 		ReadHeaderTimeout: 5 * time.Second,
