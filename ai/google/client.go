@@ -83,21 +83,8 @@ func (c *Client) buildPolicies() {
 	retry := upstream.NewRetry[[]byte](upstream.Retry{
 		Attempts: rc.MaxAttempts, Backoff: rc.BackoffBase, MaxBackoff: rc.BackoffMax, Jitter: 0.25,
 		Retryable: retryable,
-		Abort: func(err error) bool {
-			var ae *APIError
-			return errors.As(err, &ae) && ae.RetryAfter > rc.MaxRetryAfter
-		},
-		// The server's wait is a floor: 4/3 of it less at most 25% jitter
-		// is never shorter than asked.
-		Delay: func(last error, _ int) time.Duration {
-			var ae *APIError
-			if errors.As(last, &ae) && ae.RetryAfter > 0 {
-				return ae.RetryAfter*4/3 + time.Millisecond
-			}
-			return -1
-		},
-		Retries: c.m.retries, Log: log, Message: "provider retry", Level: slog.LevelInfo,
-	})
+		Retries:   c.m.retries, Log: log, Message: "provider retry", Level: slog.LevelInfo,
+	}.HonourRetryAfter(askedWait, rc.MaxRetryAfter))
 	bulk := upstream.NewBulkhead[[]byte](uint(c.cfg.MaxConcurrent), c.cfg.BulkheadWait, nil)
 	// Outermost first: one slot for the whole request, retries around the
 	// breaker, the timeout around each attempt.
@@ -191,4 +178,14 @@ func (c *Client) attempt(ctx context.Context, path string, body []byte) ([]byte,
 		return nil, fmt.Errorf("google embed: %w: more than %d bytes", ErrTooLarge, c.maxBody)
 	}
 	return data, nil
+}
+
+// askedWait is the wait the provider asked for with a failure (its
+// Retry-After), 0 when it asked for none.
+func askedWait(err error) time.Duration {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.RetryAfter
+	}
+	return 0
 }

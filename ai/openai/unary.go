@@ -115,19 +115,8 @@ func retryPolicy(cfg Config, retryable func(error) bool, retries prometheus.Coun
 	return upstream.Retry{
 		Attempts: rc.MaxAttempts, Backoff: rc.BackoffBase, MaxBackoff: rc.BackoffMax, Jitter: 0.25,
 		Retryable: retryable,
-		Abort: func(err error) bool {
-			var ae *APIError
-			return errors.As(err, &ae) && ae.RetryAfter > rc.MaxRetryAfter
-		},
-		Delay: func(last error, _ int) time.Duration {
-			var ae *APIError
-			if errors.As(last, &ae) && ae.RetryAfter > 0 {
-				return ae.RetryAfter*4/3 + time.Millisecond
-			}
-			return -1
-		},
-		Retries: retries, Log: log, Message: "provider retry", Level: slog.LevelInfo,
-	}
+		Retries:   retries, Log: log, Message: "provider retry", Level: slog.LevelInfo,
+	}.HonourRetryAfter(askedWait, rc.MaxRetryAfter)
 }
 
 // unaryRetryable reports whether an attempt's failure may be retried and
@@ -205,4 +194,14 @@ func (u *unary) close() {
 	if u.ownsHTTP {
 		u.http.CloseIdleConnections()
 	}
+}
+
+// askedWait is the wait the provider asked for with a failure (its
+// Retry-After), 0 when it asked for none.
+func askedWait(err error) time.Duration {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.RetryAfter
+	}
+	return 0
 }

@@ -98,6 +98,24 @@ type Retry struct {
 	Level   slog.Level
 }
 
+// HonourRetryAfter sets r's Abort and Delay from the wait a server asks
+// for (an HTTP Retry-After): after(err) is that wait, 0 when none was
+// asked. A wait longer than max ends the retries at once (a caller on the
+// phone will not wait it out); a shorter one is a floor: the delay is the
+// wait divided by 1 - Jitter (4/3 of it at 25 %), plus a millisecond, so
+// that the jitter never makes it shorter than asked. Without a wait the
+// backoff decides.
+func (r Retry) HonourRetryAfter(after func(error) time.Duration, maxWait time.Duration) Retry {
+	r.Abort = func(err error) bool { return after(err) > maxWait }
+	r.Delay = func(last error, _ int) time.Duration {
+		if w := after(last); w > 0 {
+			return time.Duration(float64(w)/(1-r.Jitter)) + time.Millisecond
+		}
+		return -1
+	}
+	return r
+}
+
 // NewRetry builds the retry policy r describes. The policy returns the
 // last attempt's error, not failsafe-go's ExceededError, so that callers
 // classify what the provider said.

@@ -122,3 +122,49 @@ func TestAFullBulkheadTurnsAwayAndCounts(t *testing.T) {
 		t.Errorf("err %v, %v rejections: want bulkhead.ErrFull and 1", err, testutil.ToFloat64(rejected))
 	}
 }
+
+// TestRetryHonoursTheServersWait: a wait the server asks for is a floor
+// the jitter cannot cut under, a wait longer than the caller can give ends
+// the retries, and without one the backoff decides.
+func TestRetryHonoursTheServersWait(t *testing.T) {
+	after := func(err error) time.Duration {
+		var a *askedErr
+		if errors.As(err, &a) {
+			return a.wait
+		}
+		return 0
+	}
+	r := upstream.Retry{Jitter: 0.25}.HonourRetryAfter(after, 3*time.Second)
+	for _, tc := range []struct {
+		err       error
+		abort     bool
+		atLeast   time.Duration
+		byBackoff bool
+	}{
+		{err: &askedErr{time.Second}, atLeast: time.Second},
+		{err: &askedErr{3 * time.Second}, atLeast: 3 * time.Second},
+		{err: &askedErr{4 * time.Second}, abort: true},
+		{err: errDown, byBackoff: true},
+	} {
+		if got := r.Abort(tc.err); got != tc.abort {
+			t.Errorf("%v: abort %v, want %v", tc.err, got, tc.abort)
+		}
+		if tc.abort {
+			continue
+		}
+		d := r.Delay(tc.err, 1)
+		if tc.byBackoff {
+			if d >= 0 {
+				t.Errorf("%v: delay %v, want the backoff's (negative)", tc.err, d)
+			}
+			continue
+		}
+		if least := time.Duration(float64(d) * (1 - r.Jitter)); least < tc.atLeast {
+			t.Errorf("%v: delay %v can be jittered down to %v, under the %v asked", tc.err, d, least, tc.atLeast)
+		}
+	}
+}
+
+type askedErr struct{ wait time.Duration }
+
+func (e *askedErr) Error() string { return "slow down: " + e.wait.String() }
