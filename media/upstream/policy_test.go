@@ -128,7 +128,7 @@ func TestAFullBulkheadTurnsAwayAndCounts(t *testing.T) {
 // the retries, and without one the backoff decides.
 func TestRetryHonoursTheServersWait(t *testing.T) {
 	after := func(err error) time.Duration {
-		var a *askedErr
+		var a *waitAskedError
 		if errors.As(err, &a) {
 			return a.wait
 		}
@@ -141,9 +141,9 @@ func TestRetryHonoursTheServersWait(t *testing.T) {
 		atLeast   time.Duration
 		byBackoff bool
 	}{
-		{err: &askedErr{time.Second}, atLeast: time.Second},
-		{err: &askedErr{3 * time.Second}, atLeast: 3 * time.Second},
-		{err: &askedErr{4 * time.Second}, abort: true},
+		{err: &waitAskedError{time.Second}, atLeast: time.Second},
+		{err: &waitAskedError{3 * time.Second}, atLeast: 3 * time.Second},
+		{err: &waitAskedError{4 * time.Second}, abort: true},
 		{err: errDown, byBackoff: true},
 	} {
 		if got := r.Abort(tc.err); got != tc.abort {
@@ -165,6 +165,6 @@ func TestRetryHonoursTheServersWait(t *testing.T) {
 	}
 }
 
-type askedErr struct{ wait time.Duration }
+type waitAskedError struct{ wait time.Duration }
 
-func (e *askedErr) Error() string { return "slow down: " + e.wait.String() }
+func (e *waitAskedError) Error() string { return "slow down: " + e.wait.String() }
