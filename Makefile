@@ -14,7 +14,7 @@ CALLS    ?= 200
 DURATION ?= 30s
 RAMP     ?= 10s
 
-.PHONY: all build run test test-short bench lint vuln fuzz loadtest clean
+.PHONY: all build run test test-short bench lint vuln fuzz loadtest soak clean
 
 all: lint test
 
@@ -75,6 +75,14 @@ fuzz:
 ## loadtest: iace serve plus callsim on this machine (CALLS, DURATION, RAMP)
 loadtest: build
 	./loadtest/run.sh $(CALLS) $(DURATION) $(RAMP)
+
+## soak: CALLS calls kept up for DURATION (500 and 30m unless given, with a
+## RAMP of 60s: the load-run defaults above are not a soak's), the server's
+## memory, goroutines and descriptors sampled and their slopes checked; see
+## docs/RELIABILITY.md (INTERVAL, WARMUP, SERVER_CPUS, SIM_CPUS, OUT too)
+soakvars = $(foreach v,CALLS DURATION RAMP,$(if $(filter file,$(origin $(v))),,$(v)=$($(v))))
+soak: build
+	$(soakvars) ./loadtest/soak.sh
 
 clean:
 	rm -rf $(BIN)
