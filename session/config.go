@@ -52,6 +52,12 @@ type Config struct {
 	// by before it is dropped (256); past half of it, interim transcripts
 	// are skipped. The call never waits for a subscriber.
 	LiveEventBuffer int
+	// MaxCalls is this node's capacity in live calls (0: no bound). At it,
+	// the node reports itself not ready, so that the load balancer sends
+	// new streams to another node; a stream that still arrives is admitted
+	// up to a tenth above it (the load balancer's view lags by a probe
+	// period), and refused beyond (ErrAtCapacity).
+	MaxCalls int
 }
 
 // DefaultConfig returns the defaults named in each field's comment.
@@ -82,6 +88,9 @@ func (c Config) Validate() error {
 	}
 	if c.ReorderDepth < 1 || c.ReorderDepth > 15 {
 		errs = append(errs, fmt.Errorf("reorder depth %d: want 1 to 15", c.ReorderDepth))
+	}
+	if c.MaxCalls < 0 {
+		errs = append(errs, fmt.Errorf("max calls %d: want 0 (no bound) or more", c.MaxCalls))
 	}
 	if c.MaxDuration < time.Minute {
 		errs = append(errs, fmt.Errorf("max duration %v: want at least 1m", c.MaxDuration))

@@ -42,10 +42,18 @@ const (
 	// EndCallerSilent: the caller said nothing for the idle timeout, was
 	// asked whether they were still there, and said nothing again.
 	EndCallerSilent EndReason = "caller_silent"
+	// EndNodeLost: the node that held the call stopped heartbeating (it
+	// died or lost Redis for longer than the bound); another node recorded
+	// the call as ended (session/cluster).
+	EndNodeLost EndReason = "node_lost"
+	// EndMoved: the call goes on on another node (this one drained and
+	// moved it there); this node records nothing of it, the other node
+	// records the whole call when it ends.
+	EndMoved EndReason = "moved"
 )
 
 var allEndReasons = []EndReason{EndHangup, EndPeerGone, EndMediaTimeout, EndAgentHangup, EndTransfer,
-	EndTransferFailed, EndMaxDuration, EndDrain, EndShutdown, EndTransportError, EndPeerStalled, EndProviderFailure, EndOperator, EndCallerSilent}
+	EndTransferFailed, EndMaxDuration, EndDrain, EndShutdown, EndTransportError, EndPeerStalled, EndProviderFailure, EndOperator, EndCallerSilent, EndNodeLost, EndMoved}
 
 // closeCode is the WebSocket close code IACE sends for the reason.
 func (r EndReason) closeCode() int {

@@ -90,6 +90,13 @@ type Deps struct {
 	// prediction model; without it, or for an organization without one,
 	// calls are predicted by the documented prior (predict.Prior).
 	Predictors Predictors
+	// Mover, if set, moves the calls of a draining node to other nodes
+	// instead of ending them, and resumes here the calls moved from
+	// another node (streams whose token says so).
+	Mover Mover
+	// Directory, if set, shares the node's live calls with the other
+	// nodes and enforces each organization's concurrent-call limit.
+	Directory Directory
 	// OnEnd, if set, receives every call's summary once the call has ended,
 	// to write the call record. Its context outlives the call's cancellation
 	// (teardown); it must not block long.
@@ -185,13 +192,27 @@ func NewEngine(cfg Config, deps Deps) (*Engine, error) {
 // Registry returns the live calls of this engine.
 func (e *Engine) Registry() *Registry { return e.registry }
 
-// Ready reports whether the engine takes new calls.
-func (e *Engine) Ready() bool { return !e.draining.Load() }
+// Ready reports whether the engine takes new calls: not draining, and
+// below its capacity (Config.MaxCalls).
+func (e *Engine) Ready() bool {
+	return !e.draining.Load() && (e.cfg.MaxCalls == 0 || e.registry.Len() < e.cfg.MaxCalls)
+}
 
-// Admit refuses new streams while draining.
+// Capacity is the node's capacity in calls (0: no bound).
+func (e *Engine) Capacity() int { return e.cfg.MaxCalls }
+
+// Draining reports whether the engine has begun to drain.
+func (e *Engine) Draining() bool { return e.draining.Load() }
+
+// Admit refuses new streams while draining, or beyond the node's capacity
+// and its margin.
 func (e *Engine) Admit() error {
 	if e.draining.Load() {
 		return ErrDraining
+	}
+	if e.cfg.MaxCalls > 0 && e.registry.Len() >= hardCapacity(e.cfg.MaxCalls) {
+		e.metrics.refused.WithLabelValues("capacity").Inc()
+		return ErrAtCapacity
 	}
 	return nil
 }
@@ -227,6 +248,9 @@ func (e *Engine) Handed(id CallID, reason store.EscalationReason) bool {
 // List returns the calls this engine is running.
 func (e *Engine) List() []CallInfo { return e.registry.List() }
 
+// Call returns the call id if this engine is running it.
+func (e *Engine) Call(id CallID) (CallInfo, bool) { return e.registry.Get(id) }
+
 func (e *Engine) command(id CallID, c endCmd) bool {
 	s := e.registry.session(id)
 	if s == nil {
@@ -255,7 +279,19 @@ func (e *Engine) Drain(ctx context.Context) error {
 	}()
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
-	e.log.Info("draining: waiting for live calls to finish", "live_calls", e.registry.Len())
+	e.log.Info("draining: waiting for live calls to finish", "live_calls", e.registry.Len(), "moving", e.deps.Mover != nil)
+	if e.deps.Mover != nil {
+		mctx, stopMoving := context.WithCancel(ctx)
+		moved := make(chan struct{})
+		go func() { // ends with Drain, which cancels it and waits
+			defer close(moved)
+			e.moveCalls(mctx)
+		}()
+		defer func() {
+			stopMoving()
+			<-moved
+		}()
+	}
 	for {
 		select {
 		case <-done:
@@ -267,6 +303,9 @@ func (e *Engine) Drain(ctx context.Context) error {
 			n := e.registry.Len()
 			e.log.Warn("drain deadline passed: ending live calls", "live_calls", n)
 			for _, s := range e.registry.sessions() {
+				if s.movingNow.Load() {
+					continue // its move ends it either way (moved, or drain when it fails)
+				}
 				e.Hangup(s.id, EndDrain)
 			}
 			<-done
@@ -298,29 +337,44 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 // admitCall finds the stream's agent, admits the call (counted in
 // e.calls: the caller calls Done when it has ended) and sets it up.
 func (e *Engine) admitCall(ctx context.Context, conn *telnyx.Conn, start *telnyx.Start) (*liveCall, error) {
-	if e.draining.Load() {
-		return nil, ErrDraining
+	if err := e.Admit(); err != nil {
+		return nil, err
 	}
 	in, err := start.MediaFormat.Format()
 	if err != nil {
 		return nil, err
 	}
 	lctx, lcancel := context.WithTimeout(ctx, agentLookupTimeout)
-	id, agent, err := e.streamAgent(lctx, start)
+	id, agent, res, err := e.streamAgent(lctx, start)
 	lcancel()
 	if err != nil {
 		return nil, err
 	}
+	dir := e.deps.Directory
+	if dir != nil {
+		if err := dir.Admit(ctx, CallInfo{ID: id, OrgID: agent.OrgID, AgentID: agent.ID, CallControlID: start.CallControlID}); err != nil {
+			if errors.Is(err, ErrOrgAtLimit) {
+				e.metrics.refused.WithLabelValues("org_limit").Inc()
+			}
+			return nil, err
+		}
+	}
 	e.admit.Lock()
 	if e.draining.Load() {
 		e.admit.Unlock()
+		if dir != nil {
+			dir.Ended(CallInfo{ID: id, OrgID: agent.OrgID, AgentID: agent.ID}, "")
+		}
 		return nil, ErrDraining
 	}
 	e.calls.Add(1)
 	e.admit.Unlock()
-	c, err := e.beginCall(ctx, id, agent, conn, start, in)
+	c, err := e.beginCall(ctx, id, agent, conn, start, in, res)
 	if err != nil {
 		e.calls.Done()
+		if dir != nil {
+			dir.Ended(CallInfo{ID: id, OrgID: agent.OrgID, AgentID: agent.ID}, "")
+		}
 		return nil, err
 	}
 	return c, nil
@@ -337,7 +391,7 @@ type liveCall struct {
 }
 
 // beginCall sets the call up and starts its run goroutine.
-func (e *Engine) beginCall(ctx context.Context, id CallID, agent store.Agent, conn *telnyx.Conn, start *telnyx.Start, in media.Format) (*liveCall, error) {
+func (e *Engine) beginCall(ctx context.Context, id CallID, agent store.Agent, conn *telnyx.Conn, start *telnyx.Start, in media.Format, res *Resume) (*liveCall, error) {
 	log := e.log.With(slog.String("call_id", string(id)), slog.String("stream_id", start.StreamID),
 		slog.String("org_id", string(agent.OrgID)), slog.String("agent_id", string(agent.ID)))
 	vcfg := callVAD(e.cfg.VAD, agent.Settings)
@@ -365,8 +419,16 @@ func (e *Engine) beginCall(ctx context.Context, id CallID, agent store.Agent, co
 		caller:     make(chan callerMemory, 1),
 		predictor:  e.predictorFor(agent.OrgID),
 		readerDone: make(chan struct{}),
+		moves:      make(chan moveReq, 1),
+		moveEnd:    make(chan EndReason, 1),
+		runDone:    make(chan struct{}),
+		released:   make(chan struct{}),
 		begun:      time.Now(),
 		endAt:      time.Now().Add(e.cfg.MaxDuration),
+	}
+	if res != nil { // the call began on another node
+		s.begun = res.StartedAt
+		s.endAt = s.begun.Add(e.cfg.MaxDuration)
 	}
 	s.playout = e.deps.Pacer.NewPlayout(&tappedOutput{Output: conn, tap: &s.tap}, out)
 	info := CallInfo{ID: id, OrgID: agent.OrgID, StreamID: start.StreamID, CallControlID: start.CallControlID, CallSessionID: start.CallSessionID, AgentID: agent.ID,
@@ -379,7 +441,13 @@ func (e *Engine) beginCall(ctx context.Context, id CallID, agent store.Agent, co
 	// Published last: from here on supervisors and the API find the
 	// session, and read what is set above.
 	e.registry.add(s, info)
+	if res != nil {
+		s.restore(res)
+	}
 	e.metrics.liveCalls.Inc()
+	if e.deps.Directory != nil {
+		e.deps.Directory.Started(info)
+	}
 	// Provider and Call Control requests of the call log its id.
 	callCtx, cancel := context.WithCancel(media.WithCallID(spanCtx, string(id)))
 	if e.deps.STT != nil {
@@ -406,11 +474,20 @@ func (e *Engine) beginCall(ctx context.Context, id CallID, agent store.Agent, co
 	if words { // only words are told apart as backchannels
 		s.gate.backchannels = newBackchannelWords(agent.Settings.Backchannels)
 	}
-	log.Info("call started", "from", info.From, "to", info.To, "format", in.String(), "call_control_id", start.CallControlID)
+	log.Info("call started", "resumed", res != nil, "from", info.From, "to", info.To, "format", in.String(), "call_control_id", start.CallControlID)
 
 	reason := make(chan EndReason, 1)
 	go func() { // owned by AcceptStream: endCall waits on reason
 		r := s.run(callCtx)
+		close(s.runDone)
+		if r == EndMoved { // the old stream is stopped at Telnyx first: it would otherwise count as failed
+			t := time.NewTimer(2 * callControlTimeout)
+			select {
+			case <-s.released:
+			case <-t.C:
+			}
+			t.Stop()
+		}
 		// A transfer that did not happen is recorded as what did.
 		r = s.controlCall(context.WithoutCancel(callCtx), r)
 		// Closing the stream ends the reader if the call ended on our side.
@@ -469,30 +546,49 @@ func (s *Session) openTranscriber(ctx context.Context, cfg ai.TranscribeConfig) 
 // token is the call the webhook recorded: it keeps that call's id, so the
 // record written at its end lands on the same row, and the agent the token
 // names. Any other stream gets a new id and the agent of the dialed number.
-func (e *Engine) streamAgent(ctx context.Context, start *telnyx.Start) (CallID, store.Agent, error) {
+func (e *Engine) streamAgent(ctx context.Context, start *telnyx.Start) (CallID, store.Agent, *Resume, error) {
 	c := start.Claims
 	if c == nil {
 		agent, err := e.deps.Agents.AgentForNumber(ctx, store.PhoneNumber(start.To))
 		if err != nil {
-			return "", store.Agent{}, fmt.Errorf("agent for number: %w", err)
+			return "", store.Agent{}, nil, fmt.Errorf("agent for number: %w", err)
 		}
-		return CallID(rand.Text()), agent, nil
+		return CallID(rand.Text()), agent, nil, nil
 	}
 	id := CallID(c.CallID)
 	if _, live := e.registry.Get(id); live {
-		return "", store.Agent{}, ErrDuplicateStream
+		return "", store.Agent{}, nil, ErrDuplicateStream
 	}
-	if e.deps.Streams == nil {
-		return "", store.Agent{}, errors.New("session: no stream claimer; streams with a token cannot be served")
-	}
-	if err := e.claimStream(ctx, start); err != nil {
-		return "", store.Agent{}, err
+	var res *Resume
+	switch {
+	case c.Resume:
+		// A call moved from another node: its state is that node's, taken
+		// once with the token's nonce; the call was claimed by its first
+		// stream.
+		if e.deps.Mover == nil {
+			return "", store.Agent{}, nil, fmt.Errorf("%w: this node does not resume moved calls", telnyx.ErrStreamForbidden)
+		}
+		r, err := e.deps.Mover.Take(ctx, id, c.Nonce)
+		if err != nil {
+			return "", store.Agent{}, nil, fmt.Errorf("%w: the moved call's state: %w", telnyx.ErrStreamForbidden, err)
+		}
+		if r.CallControlID != c.CallControlID || start.CallControlID != c.CallControlID || string(r.OrgID) != c.OrgID {
+			return "", store.Agent{}, nil, fmt.Errorf("%w: the start frame or the token contradicts the moved call", telnyx.ErrStreamForbidden)
+		}
+		start.From, start.To, start.CallSessionID = string(r.From), string(r.To), r.CallSessionID
+		res = &r
+	case e.deps.Streams == nil:
+		return "", store.Agent{}, nil, errors.New("session: no stream claimer; streams with a token cannot be served")
+	default:
+		if err := e.claimStream(ctx, start); err != nil {
+			return "", store.Agent{}, nil, err
+		}
 	}
 	agent, err := e.deps.Agents.GetAgent(ctx, store.OrgID(c.OrgID), store.AgentID(c.AgentID))
 	if err != nil {
-		return "", store.Agent{}, fmt.Errorf("agent %s of the stream token: %w", c.AgentID, err)
+		return "", store.Agent{}, nil, fmt.Errorf("agent %s of the stream token: %w", c.AgentID, err)
 	}
-	return id, agent, nil
+	return id, agent, res, nil
 }
 
 // claimStream spends the stream token of start on its call and puts the
@@ -601,9 +697,16 @@ func (s *Session) finish(ctx context.Context, r EndReason) {
 		_ = s.stt.Close() // nothing more to read from it
 	}
 	e.registry.remove(s.id, r)
+	if e.deps.Directory != nil {
+		e.deps.Directory.Ended(s.entry.info, r)
+	}
 	s.tap.end() // listeners of the call are closed
 	e.metrics.liveCalls.Dec()
 	e.metrics.calls.WithLabelValues(string(r)).Inc()
+	if r == EndMoved { // recorded whole by the node that has it now
+		s.log.Info("call ended here: it goes on on another node", "duration_here", time.Since(s.begun).Round(time.Millisecond).String())
+		return
+	}
 	dur := time.Since(s.begun)
 	e.metrics.callDuration.Observe(dur.Seconds())
 	s.log.Info("call ended", "end_reason", string(r), "duration", dur.Round(time.Millisecond).String(),

@@ -104,3 +104,35 @@ func TestHangupCommandEndsTheCall(t *testing.T) {
 		t.Error("an ended call was found")
 	}
 }
+
+// TestANodeAtCapacityIsNotReadyAndRefusesBeyondItsMargin: with a capacity
+// of 10 calls, the engine is ready below 10, not ready at 10 (the load
+// balancer sends new streams elsewhere), still takes the streams that
+// arrive meanwhile up to a tenth above (11), and refuses the next with 503.
+func TestANodeAtCapacityIsNotReadyAndRefusesBeyondItsMargin(t *testing.T) {
+	ts := newTestServer(t, func(c *session.Config, _ *telnyx.ConnConfig) { c.MaxCalls = 10 })
+	var peers []*peer
+	for i := range 11 {
+		if !ts.engine.Ready() && i < 10 {
+			t.Fatalf("not ready with %d calls of 10", i)
+		}
+		p := dialPeer(t, ts.url, nil)
+		defer p.close()
+		p.expect("greeting audio", 5*time.Second, func(r received) bool { return r.event == "media" })
+		peers = append(peers, p)
+	}
+	if ts.engine.Ready() {
+		t.Error("ready at its capacity")
+	}
+	_, resp, err := websocket.DefaultDialer.Dial(ts.url, nil)
+	if err == nil {
+		t.Fatal("a stream beyond the capacity's margin was accepted")
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("status %d, want 503", resp.StatusCode)
+	}
+	if n := ts.engine.Registry().Len(); n != len(peers) {
+		t.Errorf("%d calls live, want %d", n, len(peers))
+	}
+}

@@ -81,6 +81,9 @@ func (s *Session) escalate(ctx context.Context, reason store.EscalationReason) b
 	if s.ending != "" || s.escalation != "" || s.pendingEscalation != "" {
 		return false
 	}
+	if s.moving {
+		return false // the call's state has gone to another node, which decides from here
+	}
 	if s.entry.role() == RoleTakeover {
 		return false // a human has the call already
 	}

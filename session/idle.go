@@ -62,7 +62,7 @@ func (s *Session) idleTimeout() time.Duration {
 
 // onIdle acts on the caller's silence at now.
 func (s *Session) onIdle(ctx context.Context, now time.Time) {
-	busy := s.turn != nil || s.utterance.active || !s.awaitText.IsZero() || s.entry.role() == RoleTakeover
+	busy := s.turn != nil || s.utterance.active || !s.awaitText.IsZero() || s.entry.role() == RoleTakeover || s.moving
 	switch s.idle.due(now, busy) {
 	case idleReprompt:
 		text := s.agent.Settings.Reprompt

@@ -180,7 +180,9 @@ type feed struct {
 	// list: the live list, whose subscribers each number their own events
 	// (they see only their organization's), capped per organization.
 	list bool
-	m    *Metrics
+	// relay: the events come numbered from another node (Relay).
+	relay bool
+	m     *Metrics
 }
 
 func newFeed(m *Metrics, list bool) *feed {
@@ -233,7 +235,7 @@ func (f *feed) publish(ev LiveEvent) {
 	if f.ended {
 		return
 	}
-	if !f.list {
+	if !f.list && !f.relay {
 		f.seq++
 		ev.Seq = f.seq
 	}

@@ -12,9 +12,17 @@ import (
 // Metrics are the session engine's Prometheus series (namespace iace,
 // subsystem session). Labels are bounded: end reasons are a closed set.
 type Metrics struct {
-	liveCalls     prometheus.Gauge
-	draining      prometheus.Gauge
-	calls         *prometheus.CounterVec
+	liveCalls prometheus.Gauge
+	draining  prometheus.Gauge
+	calls     *prometheus.CounterVec
+	// refused counts streams refused before their call started, by why:
+	// the node at its capacity, the organization at its limit.
+	refused *prometheus.CounterVec
+	// moves counts a draining node's calls moved to another node (or not);
+	// moveTime is how long a move took, from its state to the old stream's
+	// release.
+	moves         *prometheus.CounterVec
+	moveTime      prometheus.Histogram
 	framesIn      prometheus.Counter
 	eventsDropped prometheus.Counter
 	reordered     prometheus.Counter
@@ -72,7 +80,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Calls in progress on this node."}),
 		draining: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "iace", Subsystem: "session", Name: "draining",
 			Help: "1 once this node has begun to drain (SIGTERM: new calls refused, live ones finishing up to the drain deadline), 0 before."}),
-		calls:    prometheus.NewCounterVec(opts("calls_total", "Calls ended, by end reason."), []string{"end_reason"}),
+		calls: prometheus.NewCounterVec(opts("calls_total", "Calls ended, by end reason."), []string{"end_reason"}),
+		refused: prometheus.NewCounterVec(opts("calls_refused_total",
+			"Media streams refused before their call started: capacity (this node beyond its capacity), org_limit (the organization at its concurrent-call limit across the nodes)."),
+			[]string{"reason"}),
+		moves: prometheus.NewCounterVec(opts("moves_total",
+			"Calls of this node, draining, moved to another node (moved), or whose move failed (failed: tried again, else the call ends at the drain deadline)."),
+			[]string{"result"}),
+		moveTime: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "iace", Subsystem: "session", Name: "move_seconds",
+			Help:    "Time to move a call to another node: from taking its state to stopping its old stream (the caller hears the agent again from the new node before the end).",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2, 5}}),
 		framesIn: prometheus.NewCounter(opts("frames_in_total", "Caller audio frames processed: decoded, run through the VAD and passed to the transcriber.")),
 		eventsDropped: prometheus.NewCounter(opts("events_dropped_total",
 			"Stream events (VAD decisions, DTMF, marks) dropped because a session fell far behind its reader.")),
@@ -163,11 +180,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range allEndReasons {
 		m.calls.WithLabelValues(string(r))
 	}
+	for _, why := range []string{"capacity", "org_limit"} {
+		m.refused.WithLabelValues(why)
+	}
+	for _, res := range []string{"moved", "failed"} {
+		m.moves.WithLabelValues(res)
+	}
 	for _, what := range []string{fetchPatterns, fetchCaller, fetchSimilar} {
 		m.memoryMisses.WithLabelValues(what) // zero, not absent, until the first miss
 	}
 	if reg != nil {
-		reg.MustRegister(m.liveCalls, m.draining, m.calls, m.framesIn, m.eventsDropped, m.reordered, m.concealed, m.late,
+		reg.MustRegister(m.liveCalls, m.draining, m.calls, m.refused, m.moves, m.moveTime, m.framesIn, m.eventsDropped, m.reordered, m.concealed, m.late,
 			m.bargeIns, m.bargeHolds, m.bargeGaps, m.supervisorFrames, m.roleSwitches, m.dtmf, m.replyLatency, m.bargeLatency, m.callDuration, m.providerError,
 			m.holding, m.turnStageVec, m.completed, m.escalations, m.resolution, m.sentiment, m.patternsUsed, m.predictions,
 			m.memoryMisses, m.memoryFetch,

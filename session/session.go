@@ -70,6 +70,18 @@ type Session struct {
 
 	readerDone chan struct{}
 	readErr    error // set before readerDone is closed
+	// moves brings a draining engine's requests for the call's state
+	// (move.go); runDone is closed when run has returned; released when
+	// a moved call's old stream has been stopped at Telnyx.
+	moves    chan moveReq
+	moveEnd  chan EndReason
+	runDone  chan struct{}
+	released chan struct{}
+	// movingNow mirrors moving for the draining engine, which leaves a
+	// call being moved alone at its deadline.
+	movingNow atomic.Bool
+	// resumed: the call moved here from another node (no greeting).
+	resumed bool
 	// droppedEvents counts the stream events sendCtrl dropped; only the
 	// reader touches it.
 	droppedEvents int
@@ -111,9 +123,11 @@ type Session struct {
 	playedBy      time.Time // when the current reply is taken as played without its end mark
 	endAt         time.Time // max duration
 	ending        EndReason
-	stats         CallStats
-	whispers      []string // a supervisor's guidance for the next reply
-	idle          idleClock
+	// moving: the call's state was taken for a move; no reply starts.
+	moving   bool
+	stats    CallStats
+	whispers []string // a supervisor's guidance for the next reply
+	idle     idleClock
 	// custTools answers the model's customer tools; made on first use and
 	// shared with the turns, it locks its own state.
 	custTools *customerTools
@@ -187,9 +201,12 @@ func (s *Session) run(ctx context.Context) EndReason {
 	s.updatePrediction(ctx) // the prior, from what is known before anyone speaks
 	s.setState(StateListening)
 	s.ensureHolding(ctx)
-	if s.sttFailed {
+	switch {
+	case s.sttFailed:
 		s.transcriberLost(ctx) // no greeting: the agent could not hear the answer
-	} else {
+	case s.resumed:
+		s.log.Info("call resumed here after a move: listening")
+	default:
 		s.say(ctx, s.agent.Greeting, turnGreeting)
 		s.addEvent(EventGreeting, "")
 	}
@@ -224,6 +241,10 @@ func (s *Session) run(ctx context.Context) EndReason {
 			s.onSentiment(ctx, r)
 		case c := <-s.superv:
 			s.onSupervise(ctx, c)
+		case r := <-s.moves:
+			s.onMoveReq(ctx, r)
+		case r := <-s.moveEnd:
+			s.end(r)
 		case ps := <-s.memory:
 			s.addPatterns(ps)
 		case m := <-s.caller:
@@ -461,7 +482,7 @@ func (s *Session) onTranscript(ctx context.Context, tr ai.Transcript) {
 // maybeAnswer starts a reply once the caller has stopped speaking and their
 // words are in.
 func (s *Session) maybeAnswer(ctx context.Context) {
-	if s.awaitText.IsZero() || len(s.pending) == 0 || s.utterance.active && !s.utterance.backchannel {
+	if s.moving || s.awaitText.IsZero() || len(s.pending) == 0 || s.utterance.active && !s.utterance.backchannel {
 		return
 	}
 	role := s.entry.role()
@@ -484,7 +505,7 @@ func (s *Session) onTimer(ctx context.Context, now time.Time) {
 		s.end(EndMaxDuration)
 		return
 	}
-	if !s.escalateAt.IsZero() && !now.Before(s.escalateAt) && s.entry.role() != RoleTakeover {
+	if !s.escalateAt.IsZero() && !now.Before(s.escalateAt) && s.entry.role() != RoleTakeover && !s.moving {
 		s.escalateAt = time.Time{}
 		s.escalate(ctx, s.policy.Elapsed(now.Sub(s.begun)))
 	}

@@ -33,6 +33,7 @@
 package escalate
 
 import (
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -566,4 +567,24 @@ func statedAbout(ws []span, from, i, n int) bool {
 // "asked"), long enough not to be "need" or "red".
 func pastTense(w string) bool {
 	return len(w) >= 5 && (strings.HasSuffix(w, "ed") || strings.HasSuffix(w, "ED"))
+}
+
+// State is what a Policy has learned of a call so far: enough to carry
+// the call on elsewhere (a call moved to another node) with the same
+// rules in force.
+type State struct {
+	NegativeRun int       `json:"negative_run,omitempty"`
+	FallbackRun int       `json:"fallback_run,omitempty"`
+	Turns       int       `json:"turns,omitempty"`
+	Scores      []float64 `json:"scores,omitempty"`
+}
+
+// State returns the policy's state.
+func (p *Policy) State() State {
+	return State{NegativeRun: p.negRun, FallbackRun: p.fbRun, Turns: p.turns, Scores: slices.Clone(p.scores)}
+}
+
+// Restore puts a state taken from a policy of the same rules back.
+func (p *Policy) Restore(s State) {
+	p.negRun, p.fbRun, p.turns, p.scores = s.NegativeRun, s.FallbackRun, s.Turns, slices.Clone(s.Scores)
 }

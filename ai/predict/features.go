@@ -171,3 +171,21 @@ func (t *Tracker) Features(elapsed time.Duration) Features {
 	}
 	return f
 }
+
+// TrackerState is a Tracker's state, for a call that goes on elsewhere
+// (moved to another node).
+type TrackerState struct {
+	Features Features   `json:"features"`
+	Sums     [4]float64 `json:"sums"`
+}
+
+// State returns the tracker's state.
+func (t *Tracker) State() TrackerState {
+	return TrackerState{Features: t.f, Sums: [4]float64{t.sum, t.sx, t.sxy, t.sxx}}
+}
+
+// Restore puts a state back.
+func (t *Tracker) Restore(s TrackerState) {
+	t.f = s.Features
+	t.sum, t.sx, t.sxy, t.sxx = s.Sums[0], s.Sums[1], s.Sums[2], s.Sums[3]
+}

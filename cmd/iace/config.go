@@ -1,11 +1,13 @@
 package main
 
 import (
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/iace/iace/media"
 	"github.com/iace/iace/media/telnyx"
 	"github.com/iace/iace/session"
+	"github.com/iace/iace/session/cluster"
 )
 
 // config is every setting of iace serve. Each has a flag and an IACE_ env
@@ -82,6 +85,11 @@ type config struct {
 	// Monitor is live call listening (--webrtc-*, --max-listeners).
 	Monitor monitorConfig
 
+	// Cluster is this node's place among the nodes sharing IACE_REDIS_URL;
+	// MaxCalls its capacity (Session.MaxCalls; 0: automatic).
+	Cluster  cluster.Config
+	MaxCalls int
+
 	Session   session.Config
 	Pacer     media.PacerConfig
 	Conn      telnyx.ConnConfig
@@ -121,6 +129,7 @@ func defaultConfig() config {
 		Learning:               true,
 		Monitor:                defaultMonitorConfig(),
 		Session:                session.DefaultConfig(),
+		Cluster:                defaultClusterConfig(),
 		Pacer:                  media.DefaultPacerConfig(),
 		Conn:                   telnyx.DefaultConnConfig(),
 	}
@@ -172,6 +181,15 @@ func (c *config) flags(fs *flag.FlagSet) {
 		"OpenTelemetry traces: base URL of an OTLP/HTTP collector, e.g. http://jaeger:4318 (/v1/traces is appended); empty: off unless OTEL_EXPORTER_OTLP_ENDPOINT is set")
 
 	c.Monitor.flags(fs)
+
+	fs.StringVar(&c.Cluster.Node, "node-name", c.Cluster.Node, "this node's name among the nodes sharing "+envRedisURL+", unique (the pod's name under Kubernetes; default: the host name)")
+	fs.StringVar(&c.Cluster.Addr, "node-addr", c.Cluster.Addr, "host:port where the other nodes reach this node's public listener (the pod's IP and port under Kubernetes)")
+	fs.IntVar(&c.MaxCalls, "max-calls", c.MaxCalls,
+		fmt.Sprintf("this node's capacity in live calls: at it /readyz says not ready, a tenth above it new streams are refused; 0: %d per CPU the process may use (measured cost: about 0.8 ms of CPU a second per call)", callsPerCPU))
+	fs.IntVar(&c.Cluster.OrgMaxCalls, "org-max-calls", c.Cluster.OrgMaxCalls, "calls one organization may have in progress at once, across the nodes sharing "+envRedisURL+" (0: no limit)")
+	fs.StringVar(&c.Cluster.Prefix, "cluster-prefix", c.Cluster.Prefix, "prefix of the cluster's keys and channels in Redis: deployments sharing one Redis each set their own")
+	fs.DurationVar(&c.Cluster.Heartbeat, "cluster-heartbeat", c.Cluster.Heartbeat, "with "+envRedisURL+": how often this node says it is alive and writes its calls' state")
+	fs.DurationVar(&c.Cluster.LostAfter, "cluster-lost-after", c.Cluster.LostAfter, "with "+envRedisURL+": a node silent this long is lost, and its calls are recorded as ended (node_lost) by another node")
 
 	s := &c.Session
 	fs.DurationVar(&s.VAD.MinSpeech, "vad-min-speech", s.VAD.MinSpeech, "voiced audio needed before the caller counts as speaking")
@@ -310,6 +328,12 @@ func (c *config) validate() error {
 	if c.TTSCacheMiB < 0 || c.TTSCacheMiB > 16<<10 {
 		errs = append(errs, fmt.Errorf("tts cache %d MiB: want 0 (off) to 16384", c.TTSCacheMiB))
 	}
+	if c.MaxCalls < 0 {
+		errs = append(errs, fmt.Errorf("max calls %d: want 0 (automatic) or more", c.MaxCalls))
+	}
+	if err := c.Cluster.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := c.Session.Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -365,4 +389,36 @@ func printUsage(w io.Writer, fs *flag.FlagSet) {
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// callsPerCPU is the automatic capacity: measured, one core holds about
+// 1,000 calls of the demo agent (docs/DEPLOYMENT.md, Sizing).
+const callsPerCPU = 1000
+
+// defaultClusterConfig is the cluster's defaults. The node's name is
+// found at start when it is not set (nodeName).
+func defaultClusterConfig() cluster.Config {
+	return cluster.Config{Prefix: "iace:cluster:", Heartbeat: 2 * time.Second, LostAfter: 10 * time.Second}
+}
+
+// nodeName is --node-name, or the host's name (the pod's name under
+// Kubernetes), or a random one.
+func (c *config) nodeName() string {
+	if c.Cluster.Node != "" {
+		return c.Cluster.Node
+	}
+	if name, err := os.Hostname(); err == nil && name != "" {
+		return name
+	}
+	return "iace-" + rand.Text()[:8]
+}
+
+// capacity is the node's capacity in calls: --max-calls, or callsPerCPU
+// for each CPU the Go scheduler uses (GOMAXPROCS follows the container's
+// CPU limit).
+func (c *config) capacity() int {
+	if c.MaxCalls > 0 {
+		return c.MaxCalls
+	}
+	return callsPerCPU * runtime.GOMAXPROCS(0)
 }

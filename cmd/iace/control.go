@@ -16,7 +16,7 @@ import (
 	"github.com/iace/iace/control/ratelimit"
 	"github.com/iace/iace/control/webhook"
 	"github.com/iace/iace/media/telnyx"
-	"github.com/iace/iace/session"
+	"github.com/iace/iace/session/cluster"
 	"github.com/iace/iace/store"
 )
 
@@ -109,7 +109,7 @@ func allowUnauthenticated(cfg config) (bool, string) {
 
 // newControl builds the API and the webhook receiver over the stores, the
 // providers and the engine.
-func newControl(cfg config, st *stores, prov *providers, engine *session.Engine, tracer trace.TracerProvider, reg prometheus.Registerer, log *slog.Logger) (*control, error) {
+func newControl(cfg config, st *stores, prov *providers, node *cluster.Node, tracer trace.TracerProvider, reg prometheus.Registerer, log *slog.Logger) (*control, error) {
 	c := &control{}
 	loginPair, err := limiter("login_pair", auth.DefaultPairFailures, st, reg, log)
 	if err != nil {
@@ -128,7 +128,7 @@ func newControl(cfg config, st *stores, prov *providers, engine *session.Engine,
 		return nil, err
 	}
 	deps := api.Deps{
-		Store: st.cached, Stats: st.backend, Auth: c.auth, Live: engine, Events: engine, Supervision: engine, Embed: prov.embed,
+		Store: st.cached, Stats: st.backend, Auth: c.auth, Live: node, Events: node, Supervision: node, Embed: prov.embed,
 		Log: log, Registry: reg, Tracer: tracer,
 	}
 	if prov.calls != nil {
@@ -169,7 +169,7 @@ func newControl(cfg config, st *stores, prov *providers, engine *session.Engine,
 		dedupe = webhook.NewRedisDeduper(st.redis, 0)
 	}
 	if c.webhook, err = webhook.New(wc, webhook.Deps{
-		Agents: st.cached, Calls: st.cached, Control: prov.cc, Live: engine, Dedupe: dedupe,
+		Agents: st.cached, Calls: st.cached, Control: prov.cc, Live: node, Admission: node, Dedupe: dedupe,
 		Metrics: webhook.NewMetrics(reg), Log: log, Tracer: exporting(tracer),
 	}); err != nil {
 		return nil, err

@@ -203,7 +203,7 @@ var completionCases = []struct {
 	{[]string{"iace", "backup", "--f"}, []string{"--force"}},
 	{[]string{"iace", "restore", "--d"}, []string{"--data-dir", "--dry-run"}},
 	{[]string{"iace", "serve", "--vad-barge"}, []string{"--vad-barge-in-min"}},
-	{[]string{"iace", "user", "create", "--or"}, []string{"--org", "--org-name"}},
+	{[]string{"iace", "user", "create", "--or"}, []string{"--org", "--org-max-calls", "--org-name"}},
 	{[]string{"iace", "help", "re"}, []string{"restore"}},
 	{[]string{"iace", "completion", ""}, []string{"bash", "zsh"}},
 	{[]string{"iace", "backup", "--out", "dat"}, []string{"data.db"}},

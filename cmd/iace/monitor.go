@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,6 +18,8 @@ import (
 	"github.com/iace/iace/control/ratelimit"
 	"github.com/iace/iace/media/rtc"
 	"github.com/iace/iace/session"
+	"github.com/iace/iace/session/cluster"
+	"github.com/iace/iace/store"
 )
 
 // monitorConfig is live call listening over WebRTC (WHEP under /whep/).
@@ -130,8 +133,11 @@ type monitorServer struct {
 	whep *monitor.Handler
 }
 
-// newMonitor binds the WebRTC UDP port and builds the WHEP endpoint.
-func newMonitor(cfg config, st *stores, authn *auth.Service, engine *session.Engine, reg prometheus.Registerer, log *slog.Logger) (*monitorServer, error) {
+// newMonitor binds the WebRTC UDP port and builds the WHEP endpoint. On a
+// node sharing its calls (node.Shared), a request for a call or a session
+// of another node is relayed to it.
+func newMonitor(cfg config, st *stores, authn *auth.Service, engine *session.Engine, node *cluster.Node, reg prometheus.Registerer,
+	log *slog.Logger) (*monitorServer, error) {
 	rc, err := cfg.rtcConfig()
 	if err != nil {
 		return nil, err
@@ -145,9 +151,13 @@ func newMonitor(cfg config, st *stores, authn *auth.Service, engine *session.Eng
 		_ = srv.Close()
 		return nil, err
 	}
+	var router monitor.Router // a node of its own has every call and session: none
+	if node.Shared() {
+		router = clusterRouter{node}
+	}
 	whep, err := monitor.New(cfg.monitorHTTPConfig(), monitor.Deps{
 		Auth: authn, Calls: monitor.Engine(engine), Records: st.cached, Listeners: srv, Limit: limit,
-		Registerer: reg, Log: log,
+		Router: router, Registerer: reg, Log: log,
 	})
 	if err != nil {
 		_ = srv.Close()
@@ -166,6 +176,25 @@ func newMonitor(cfg config, st *stores, authn *auth.Service, engine *session.Eng
 		log.Warn("--webrtc-udp-port is 0: the WebRTC port changes at every start; set a fixed one to open in the firewall")
 	}
 	return &monitorServer{rtc: srv, whep: whep}, nil
+}
+
+// clusterRouter finds the node of a call or a session for the WHEP and
+// WHIP endpoints, which know nothing of Redis.
+type clusterRouter struct{ n *cluster.Node }
+
+func (c clusterRouter) Name() string { return c.n.Name() }
+
+func (c clusterRouter) Locate(ctx context.Context, org store.OrgID, id store.CallID) (monitor.Owner, error) {
+	loc, err := c.n.Locate(ctx, org, id)
+	return monitor.Owner{Node: loc.Node, Local: loc.Local, Addr: loc.Addr}, err
+}
+
+func (c clusterRouter) AddrOf(ctx context.Context, node string) (string, error) {
+	addr, err := c.n.AddrOf(ctx, node)
+	if errors.Is(err, cluster.ErrNodeNotFound) {
+		return "", monitor.ErrNoSuchNode
+	}
+	return addr, err
 }
 
 // ServeHTTP serves /whep/.

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/iace/iace/ai"
 	"github.com/iace/iace/ai/learn"
@@ -23,9 +24,11 @@ import (
 	"github.com/iace/iace/control/api"
 	"github.com/iace/iace/control/housekeeping"
 	"github.com/iace/iace/control/ui"
+	"github.com/iace/iace/control/webhook"
 	"github.com/iace/iace/media"
 	"github.com/iace/iace/media/telnyx"
 	"github.com/iace/iace/session"
+	"github.com/iace/iace/session/cluster"
 	"github.com/iace/iace/store/spool"
 )
 
@@ -59,6 +62,11 @@ type server struct {
 	predictors *trainer.Trainer
 	// monitor is live call listening (WHEP, WebRTC).
 	monitor *monitorServer
+	// node is this server among the nodes sharing Redis (a cluster of one
+	// without it); nodeStop stops it, nodeDone is closed when it has left.
+	node     *cluster.Node
+	nodeStop context.CancelFunc
+	nodeDone chan struct{}
 }
 
 // Learning from finished calls runs on its own workers, off every call's
@@ -130,6 +138,37 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 	// What a call reads about its agent and its caller (--memory): the
 	// agent's patterns, the caller's latest calls, the patterns nearest to
 	// the caller's first words.
+	// This node among those sharing Redis: its calls are listed, routed to
+	// and counted against their organization's limit across the nodes; a
+	// lost node's calls are recorded here.
+	cfg.Session.MaxCalls = cfg.capacity()
+	cfg.Cluster.Node = cfg.nodeName()
+	var rdb redis.UniversalClient
+	if st.redis != nil { // a nil *redis.Client in the interface would not be nil
+		rdb = st.redis
+	}
+	node, err := cluster.New(cfg.Cluster, rdb, func(ctx context.Context, sum session.CallSummary) { st.recordCall(ctx, log, sum) }, reg, log)
+	if err != nil {
+		predictors.Close()
+		pacer.Close()
+		_ = st.Close()
+		return nil, err
+	}
+	// A draining node moves its calls to the others (streaming_start with a
+	// new token, to the shared public URL) when there are others to take
+	// them, Call Control to ask, and a URL to give.
+	var mover session.Mover
+	if rdb != nil && prov.cc != nil && cfg.PublicURL != "" {
+		base, err := webhook.StreamURL(cfg.PublicURL)
+		if err != nil {
+			predictors.Close()
+			pacer.Close()
+			_ = st.Close()
+			return nil, err
+		}
+		node.EnableMoves(telnyxStreams{cc: prov.cc, base: base}, cfg.Conn.StreamSecret)
+		mover = node
+	}
 	var (
 		patterns session.PatternSource
 		history  session.CallHistory
@@ -162,10 +201,14 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		History:  history,
 		Embedder: embedder,
 		Pacer:    pacer,
-		OnEnd:    func(ctx context.Context, sum session.CallSummary) { st.recordCall(ctx, log, sum) },
-		Metrics:  session.NewMetrics(reg),
-		Tracer:   tracer,
-		Log:      log,
+		// The node's calls are shared with the other nodes, and moved to
+		// them when it drains.
+		Directory: node,
+		Mover:     mover,
+		OnEnd:     func(ctx context.Context, sum session.CallSummary) { st.recordCall(ctx, log, sum) },
+		Metrics:   session.NewMetrics(reg),
+		Tracer:    tracer,
+		Log:       log,
 	})
 	if err != nil {
 		predictors.Close()
@@ -173,6 +216,9 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		_ = st.Close()
 		return nil, err
 	}
+	node.Attach(engine)
+	log.Info("node", "name", node.Name(), "shared", node.Shared(), "moves_calls_when_draining", mover != nil,
+		"capacity", cfg.Session.MaxCalls, "org_max_calls", cfg.Cluster.OrgMaxCalls)
 	// After the call: the spool's replayer scores what the call did not,
 	// writes the record, and hands the call to the learning workers.
 	learner, err := learn.New(st.cached, prov.embed, prov.extract, learn.Config{Registerer: reg, Logger: log})
@@ -211,12 +257,12 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		return nil, err
 	}
 	s := &server{log: log, engine: engine, pacer: pacer, stores: st, prov: prov, stopTracing: stopTracing, housekeeper: hk, learners: learners,
-		predictors: predictors}
-	if s.control, err = newControl(cfg, st, prov, engine, tracer, reg, log); err != nil {
+		predictors: predictors, node: node}
+	if s.control, err = newControl(cfg, st, prov, node, tracer, reg, log); err != nil {
 		abort()
 		return nil, err
 	}
-	if whep, err = newMonitor(cfg, st, s.control.auth, engine, reg, log); err != nil {
+	if whep, err = newMonitor(cfg, st, s.control.auth, engine, node, reg, log); err != nil {
 		abort()
 		return nil, err
 	}
@@ -272,6 +318,11 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		return nil, fmt.Errorf("internal listener: %w", err)
 	}
 	s.intLn = limitListen(ln, "internal", internalMaxConns, conns)
+	// Without --node-addr the other nodes are told the listener's own
+	// address, when it names one (not a wildcard).
+	if host, _, err := net.SplitHostPort(s.publicLn.Addr().String()); err == nil && !net.ParseIP(host).IsUnspecified() {
+		node.Advertise(s.publicLn.Addr().String())
+	}
 	return s, nil
 }
 
@@ -373,6 +424,14 @@ func (s *server) start(ctx context.Context) <-chan error {
 		defer close(s.housekeepDone)
 		_ = s.housekeeper.Run(hctx) // nil when hctx ends; failed rounds are logged and retried
 	}()
+	nctx, nstop := context.WithCancel(wctx)
+	s.nodeStop, s.nodeDone = nstop, make(chan struct{})
+	go func() { // ends in shutdown, which cancels it and waits
+		defer close(s.nodeDone)
+		if err := s.node.Run(nctx); err != nil {
+			s.log.Error("cluster", "err", err)
+		}
+	}()
 	go func() { errc <- s.public.Serve(s.publicLn) }()
 	go func() { errc <- s.internal.Serve(s.intLn) }()
 	s.log.Info("serving", "addr", s.publicLn.Addr().String(), "internal_addr", s.intLn.Addr().String())
@@ -407,6 +466,10 @@ func (s *server) shutdown(ctx context.Context, drainTimeout time.Duration, force
 	if s.webhookStop != nil { // after the listener: events already accepted are processed
 		s.webhookStop()
 		<-s.webhookDone
+	}
+	if s.nodeStop != nil { // after the drain and the webhooks: their commands to other nodes are answered
+		s.nodeStop()
+		<-s.nodeDone
 	}
 	if s.housekeepStop != nil {
 		s.housekeepStop()

@@ -80,11 +80,12 @@ type Stats interface {
 	CallStats(ctx context.Context, org store.OrgID, q store.StatsQuery) ([]store.StatsBucket, error)
 }
 
-// LiveCalls lists the calls this node is running, and tells one that a
-// supervisor handed it to a human (its record then says so).
+// LiveCalls lists an organization's calls in progress on every node, and
+// tells one, on whichever node holds it, that a supervisor handed it to a
+// human (its record then says so): *cluster.Node is one.
 type LiveCalls interface {
-	List() []session.CallInfo
-	Handed(id session.CallID, reason store.EscalationReason) bool
+	Live(ctx context.Context, org store.OrgID) ([]session.CallInfo, error)
+	Handed(ctx context.Context, org store.OrgID, id session.CallID, reason store.EscalationReason) (bool, error)
 }
 
 // CallController acts on a phone call through Telnyx Call Control.

@@ -157,7 +157,10 @@ type liveCallBody struct {
 }
 
 type liveCallsOutput struct {
-	Body struct {
+	// Partial is set when the other nodes' calls could not be read (Redis
+	// away): the list holds this node's calls only.
+	Partial string `header:"X-IACE-Partial" doc:"other-nodes-unavailable when only the answering node's calls are listed"`
+	Body    struct {
 		Items []liveCallBody `json:"items"`
 	}
 }
@@ -198,18 +201,20 @@ func (a *API) callRoutes() {
 
 	// Viewers follow the live list over Server-Sent Events; the same list
 	// read once is theirs too.
-	o := op("liveCalls", http.MethodGet, "/calls/live", "Calls in progress on this node", "calls", store.RoleViewer)
+	o := op("liveCalls", http.MethodGet, "/calls/live", "Calls in progress, on every node", "calls", store.RoleViewer)
 	huma.Register(a.huma, o, func(ctx context.Context, _ *struct{}) (*liveCallsOutput, error) {
 		out := &liveCallsOutput{}
 		out.Body.Items = []liveCallBody{}
 		if a.deps.Live == nil {
 			return out, nil
 		}
-		org := principal(ctx).OrgID
-		for _, c := range a.deps.Live.List() {
-			if c.OrgID != org {
-				continue
-			}
+		calls, err := a.deps.Live.Live(ctx, principal(ctx).OrgID)
+		if err != nil {
+			// This node's calls are listed; the other nodes' are missing.
+			a.log.WarnContext(ctx, "api: live calls of the other nodes unavailable", "request_id", requestID(ctx), "err", err)
+			out.Partial = "other-nodes-unavailable"
+		}
+		for _, c := range calls {
 			out.Body.Items = append(out.Body.Items, liveCallOut(c))
 		}
 		return out, nil
@@ -281,9 +286,10 @@ func (a *API) liveCall(ctx context.Context, id string) (store.Call, error) {
 		return store.Call{}, huma.Error503ServiceUnavailable("Call Control is not configured (IACE_TELNYX_API_KEY)")
 	}
 	org := principal(ctx).OrgID
-	if a.deps.Live != nil { // a call of this node is written to the store when it ends
-		for _, c := range a.deps.Live.List() {
-			if c.ID == store.CallID(id) && c.OrgID == org && c.CallControlID != "" {
+	if a.deps.Live != nil { // a live call is written to the store when it ends
+		calls, _ := a.deps.Live.Live(ctx, org) // without the other nodes' list, the store tells
+		for _, c := range calls {
+			if c.ID == store.CallID(id) && c.CallControlID != "" {
 				return store.Call{ID: c.ID, OrgID: c.OrgID, AgentID: c.AgentID, CallControlID: c.CallControlID, Status: store.CallActive}, nil
 			}
 		}

@@ -88,14 +88,24 @@ type fakeLive struct {
 
 func (f *fakeLive) List() []session.CallInfo { return f.calls }
 
-func (f *fakeLive) Handed(id session.CallID, r store.EscalationReason) bool {
+func (f *fakeLive) Live(_ context.Context, org store.OrgID) ([]session.CallInfo, error) {
+	var out []session.CallInfo
+	for _, c := range f.calls {
+		if c.OrgID == org {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeLive) Handed(_ context.Context, _ store.OrgID, id session.CallID, r store.EscalationReason) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.handed == nil {
 		f.handed = map[session.CallID]store.EscalationReason{}
 	}
 	f.handed[id] = r
-	return true
+	return true, nil
 }
 
 // recordingCalls records the Call Control actions the API asks for.
@@ -130,14 +140,14 @@ func (f *fakeSupervision) find(org store.OrgID, id session.CallID) error {
 	return session.ErrCallNotFound
 }
 
-func (f *fakeSupervision) Supervise(org store.OrgID, id session.CallID, role session.SupervisorRole) error {
+func (f *fakeSupervision) Supervise(_ context.Context, org store.OrgID, id session.CallID, role session.SupervisorRole) error {
 	if !role.Valid() {
 		return session.ErrInvalidRole
 	}
 	return f.do(org, id, string(role))
 }
 
-func (f *fakeSupervision) Whisper(org store.OrgID, id session.CallID, text string) error {
+func (f *fakeSupervision) Whisper(_ context.Context, org store.OrgID, id session.CallID, text string) error {
 	text = strings.TrimSpace(text)
 	if text == "" || len(text) > session.MaxWhisperBytes || !utf8.ValidString(text) {
 		return session.ErrInvalidWhisper

@@ -13,10 +13,12 @@ import (
 
 	"github.com/iace/iace/control/auth"
 	"github.com/iace/iace/session"
+	"github.com/iace/iace/session/cluster"
 	"github.com/iace/iace/store"
 )
 
-// LiveEvents follows the calls in progress on this node (session.Engine):
+// LiveEvents follows the calls in progress on every node (*cluster.Node;
+// a session.Engine alone follows its own node's):
 // one call's events, or an organization's live calls.
 type LiveEvents interface {
 	SubscribeCall(org store.OrgID, id session.CallID) (*session.Subscription, error)
@@ -54,7 +56,7 @@ type liveEvent struct {
 	Digit          string         `json:"digit,omitempty" doc:"dtmf: the key, only when the agent collects digits (settings.collect_digits), and never for viewers"`
 	Reason         string         `json:"reason,omitempty" doc:"ended: the end reason; transfer_requested, would_escalate: the escalation reason; holding_phrase: the provider that failed; dropped: slow (the reader fell behind), unauthorized (the token expired or was revoked), draining (the node takes no more calls)"`
 	Call           *liveCallBody  `json:"call,omitempty" doc:"snapshot of a call, started"`
-	Calls          []liveCallBody `json:"calls,omitzero" doc:"snapshot of the live list: the organization's calls in progress on this node"`
+	Calls          []liveCallBody `json:"calls,omitzero" doc:"snapshot of the live list: the organization's calls in progress, on every node"`
 }
 
 func liveCallOut(c session.CallInfo) liveCallBody {
@@ -127,14 +129,14 @@ const streamDoc = " Each event's `id:` is its `seq`, `event:` its `type` and `da
 
 func (a *API) eventRoutes() {
 	o := op("callEvents", http.MethodGet, "/calls/{id}/events", "Follow a call in progress (Server-Sent Events)", "calls", store.RoleViewer)
-	o.Description = "The events of a call in progress on this node, from now on: first a `snapshot` of the call " +
+	o.Description = "The events of a call in progress (on whichever node holds it), from now on: first a `snapshot` of the call " +
 		"(state, prediction), then as they happen `state`, `transcript` (the caller's words as the transcriber hears them, " +
 		"interim then `final`), `caller_turn` (the words the agent answers), `agent_text` (each sentence of the agent's as " +
 		"its audio is queued), `barge_in` (the caller cut the agent off: what they had heard), `agent_turn` (what the " +
 		"caller heard of the agent's turn), `sentiment`, `prediction`, `latency` (a reply's stages), `dtmf`, " +
 		"`transfer_requested`, `would_escalate`, `holding_phrase`, `supervisor_role` (a supervisor switched their role on the call: " +
 		"`role`, see POST /calls/{id}/role) and `whisper` (a supervisor's guidance for the AI: `text`); last `ended`, and the stream closes. " +
-		"Transcripts are personal data. A call that has ended, runs on another node or belongs to another organization is 404." +
+		"Transcripts are personal data. A call that has ended or belongs to another organization is 404." +
 		streamDoc
 	o.Responses = a.eventStream()
 	o.Errors = append(o.Errors, http.StatusServiceUnavailable)
@@ -145,7 +147,7 @@ func (a *API) eventRoutes() {
 	})
 
 	o = op("liveEvents", http.MethodGet, "/calls/live/events", "Follow the calls in progress (Server-Sent Events)", "calls", store.RoleViewer)
-	o.Description = "The organization's calls in progress on this node, as they change: first a `snapshot` (`calls`, " +
+	o.Description = "The organization's calls in progress, on every node, as they change: first a `snapshot` (`calls`, " +
 		"as GET /calls/live), then each call's `started` (`call`), `state`, `prediction`, `supervisor_role` (`role`) and `ended`. A node that " +
 		"drains ends the stream with `dropped` (reason `draining`); reconnect to reach another." + streamDoc
 	o.Responses = a.eventStream()
@@ -167,12 +169,15 @@ func (a *API) subscribe(ctx context.Context, open func(LiveEvents, store.OrgID) 
 	sub, err := open(a.deps.Events, p.OrgID)
 	switch {
 	case errors.Is(err, session.ErrCallNotLive):
-		return nil, huma.Error404NotFound("no call in progress with this id on this node")
+		return nil, huma.Error404NotFound("no call in progress with this id")
 	case errors.Is(err, session.ErrTooManySubscribers):
 		return nil, huma.ErrorWithHeaders(huma.Error503ServiceUnavailable("too many readers of these events; retry later"),
 			http.Header{"Retry-After": {"5"}})
 	case errors.Is(err, session.ErrDraining):
 		return nil, huma.Error503ServiceUnavailable("this node is draining; retry to reach another")
+	case errors.Is(err, cluster.ErrUnreachable):
+		return nil, huma.ErrorWithHeaders(huma.Error503ServiceUnavailable("the node holding the call did not answer; retry in a moment"),
+			http.Header{"Retry-After": {"1"}})
 	case err != nil:
 		return nil, a.internalError(ctx, "subscribe to live events", err)
 	}

@@ -9,21 +9,23 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/iace/iace/session"
+	"github.com/iace/iace/session/cluster"
 	"github.com/iace/iace/store"
 )
 
-// Supervision lets a supervisor act on a call in progress on this node
-// (session.Engine): switch their role on it, or whisper guidance to the AI.
+// Supervision lets a supervisor act on a call in progress, on whichever
+// node holds it (*cluster.Node): switch their role on it, or whisper
+// guidance to the AI.
 // A call that is unknown, has ended or belongs to another organization is
 // session.ErrCallNotFound; the other errors are session.ErrInvalidRole,
 // session.ErrInvalidWhisper and session.ErrSupervisorBusy.
 type Supervision interface {
-	Supervise(org store.OrgID, id session.CallID, role session.SupervisorRole) error
-	Whisper(org store.OrgID, id session.CallID, text string) error
+	Supervise(ctx context.Context, org store.OrgID, id session.CallID, role session.SupervisorRole) error
+	Whisper(ctx context.Context, org store.OrgID, id session.CallID, text string) error
 }
 
 // rolesDoc says what each role does; it is the role endpoint's description.
-const rolesDoc = "Switch what a supervisor's voice does on a call in progress on this node. " +
+const rolesDoc = "Switch what a supervisor's voice does on a call in progress. " +
 	"`monitor` (every call's role until switched): listen only, the microphone reaches nobody. " +
 	"`whisper`: guide the AI by typed text (POST /calls/{id}/whisper), which the model gets on its next turn; the caller hears nothing of it. " +
 	"`barge`: the caller hears the supervisor's microphone and the AI, never at once: when the supervisor speaks the AI stops " +
@@ -32,7 +34,7 @@ const rolesDoc = "Switch what a supervisor's voice does on a call in progress on
 	"back or the supervisor's microphone (their WHIP session) closes, when the call goes back to `monitor` and the AI. " +
 	"Opening the microphone does not change the role; this does. The switch is applied by the call within moments and shows as a " +
 	"`supervisor_role` event in the call's live events, the live list's and its record; switching to the role the call has already " +
-	"changes nothing. A call that has ended, runs on another node or belongs to another organization is 404; a call with too many " +
+	"changes nothing. A call that has ended or belongs to another organization is 404; a call with too many " +
 	"commands waiting is 503 with Retry-After. Every command is logged."
 
 type supervisorRoleInput struct {
@@ -63,7 +65,7 @@ func (a *API) superviseRoutes() {
 	huma.Register(a.huma, o, func(ctx context.Context, in *supervisorRoleInput) (*supervisorRoleOutput, error) {
 		role := session.SupervisorRole(in.Body.Role)
 		err := a.supervise(ctx, in.ID, "role", []any{"role", in.Body.Role}, func(s Supervision, org store.OrgID) error {
-			return s.Supervise(org, session.CallID(in.ID), role)
+			return s.Supervise(ctx, org, session.CallID(in.ID), role)
 		})
 		if err != nil {
 			return nil, err
@@ -76,14 +78,14 @@ func (a *API) superviseRoutes() {
 	o = op("whisperCall", http.MethodPost, "/calls/{id}/whisper", "Whisper guidance to the AI of a call in progress", "calls", store.RoleSupervisor)
 	o.Description = "The text is added to the AI's context on its next turn, whatever the supervisor's role; the caller hears " +
 		"nothing of it. It shows as a `whisper` event (with the text) in the call's live events, and in its record without the text. " +
-		"A call that has ended, runs on another node or belongs to " +
+		"A call that has ended or belongs to " +
 		"another organization is 404; text empty once trimmed, or over 1000 bytes, is 422; a call with 8 whispers waiting for " +
 		"the next turn, or too many commands waiting, is 503 with Retry-After. Every whisper is logged, never its text."
 	o.DefaultStatus = http.StatusAccepted
 	o.Errors = append(o.Errors, http.StatusUnprocessableEntity, http.StatusServiceUnavailable)
 	huma.Register(a.huma, o, func(ctx context.Context, in *whisperInput) (*actionOutput, error) {
 		err := a.supervise(ctx, in.ID, "whisper", nil, func(s Supervision, org store.OrgID) error {
-			return s.Whisper(org, session.CallID(in.ID), in.Body.Text)
+			return s.Whisper(ctx, org, session.CallID(in.ID), in.Body.Text)
 		})
 		if err != nil {
 			return nil, err
@@ -123,6 +125,11 @@ func (a *API) supervise(ctx context.Context, id, what string, attrs []any, do fu
 	case errors.Is(err, session.ErrSupervisorBusy):
 		audit(slog.LevelInfo, "busy")
 		return huma.ErrorWithHeaders(huma.Error503ServiceUnavailable("the call has too many supervisor commands waiting; retry in a moment"),
+			http.Header{"Retry-After": {"1"}})
+	case errors.Is(err, cluster.ErrUnreachable):
+		audit(slog.LevelWarn, "unreachable")
+		a.log.WarnContext(ctx, "api: the node holding the call did not answer", "request_id", requestID(ctx), "call_id", id, "err", err)
+		return huma.ErrorWithHeaders(huma.Error503ServiceUnavailable("the node holding the call did not answer; retry in a moment"),
 			http.Header{"Retry-After": {"1"}})
 	}
 	audit(slog.LevelWarn, "failed") // the error is logged by internalError

@@ -12,11 +12,16 @@ import (
 	"github.com/iace/iace/control/api"
 	"github.com/iace/iace/media/telnyx"
 	"github.com/iace/iace/session"
+	"github.com/iace/iace/session/cluster"
 	"github.com/iace/iace/store"
 )
 
-// The engine carries out the supervision commands.
-var _ api.Supervision = (*session.Engine)(nil)
+// The cluster's node carries out the supervision commands, on whichever
+// node holds the call.
+var (
+	_ api.Supervision = (*cluster.Node)(nil)
+	_ api.LiveCalls   = (*cluster.Node)(nil)
+)
 
 // liveA puts one call of organization A live on the node.
 func liveA(e *env) {
@@ -191,13 +196,25 @@ func TestSupervisionWithoutAnEngine(t *testing.T) {
 	})
 }
 
+// nodeOfOne is a cluster of one node around engine, as iace serve runs
+// without Redis.
+func nodeOfOne(t *testing.T, engine *session.Engine) *cluster.Node {
+	t.Helper()
+	n, err := cluster.New(cluster.Config{}, nil, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Attach(engine)
+	return n
+}
+
 // TestSupervisorRoleOverServerSentEvents drives a real call's engine
 // through the API: a role switch shows as a supervisor_role event with
 // its role on the call's stream and the live list, a whisper as a whisper
 // event with its text on the call's stream.
 func TestSupervisorRoleOverServerSentEvents(t *testing.T) {
 	backends(t, func(t *testing.T, st store.Store) {
-		e := newEnv(t, st, func(_ *api.Config, d *api.Deps) { d.Supervision = d.Events.(*session.Engine) })
+		e := newEnv(t, st, func(_ *api.Config, d *api.Deps) { d.Supervision = nodeOfOne(t, d.Events.(*session.Engine)) })
 		conn := telnyx.DefaultConnConfig()
 		conn.AllowUnauthenticated = true
 		streams := httptest.NewServer(telnyx.NewHandler(conn, e.engine, telnyx.NewMetrics(nil), slog.New(slog.DiscardHandler)))

@@ -123,7 +123,11 @@ func (a *API) transferCall(ctx context.Context, c store.Call, to string) (*actio
 	}
 	audit(slog.LevelInfo, "transferred")
 	if a.deps.Live != nil {
-		a.deps.Live.Handed(c.ID, store.EscalationSupervisor)
+		// The call's record says a supervisor handed it over; if its node
+		// cannot be told, the record says how the call ended, without why.
+		if _, err := a.deps.Live.Handed(ctx, c.OrgID, c.ID, store.EscalationSupervisor); err != nil {
+			a.log.WarnContext(ctx, "api: the call's node was not told of the transfer", "request_id", requestID(ctx), "call_id", string(c.ID), "err", err)
+		}
 	}
 	return action(c.ID, "transfer"), nil
 }

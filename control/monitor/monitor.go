@@ -116,7 +116,8 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Deps are what the endpoint works with. Records and Limit are optional.
+// Deps are what the endpoint works with. Records, Limit and Router are
+// optional.
 type Deps struct {
 	Auth      Authenticator
 	Calls     Calls
@@ -125,7 +126,10 @@ type Deps struct {
 	// Limit, per user, bounds how often sessions are opened, and apart
 	// from that how often they are closed: each POST builds a
 	// PeerConnection.
-	Limit      ratelimit.Limiter
+	Limit ratelimit.Limiter
+	// Router, on a node of a cluster, finds the node holding a call or a
+	// session, to which the request is relayed (relay.go).
+	Router     Router
 	Registerer prometheus.Registerer
 	Log        *slog.Logger
 }
@@ -137,6 +141,9 @@ type Handler struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	results *prometheus.CounterVec
+	relays  *prometheus.CounterVec
+	// client relays requests to other nodes.
+	client *http.Client
 }
 
 // Results of a POST: the label of iace_monitor_sessions_total.
@@ -172,7 +179,8 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	}
 	h := &Handler{cfg: cfg, deps: deps, log: deps.Log, mux: http.NewServeMux(),
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "iace", Subsystem: "monitor", Name: "sessions_total",
-			Help: "WebRTC sessions asked for, by kind (listen: WHEP, talk: WHIP) and result."}, []string{"kind", "result"})}
+			Help: "WebRTC sessions asked for, by kind (listen: WHEP, talk: WHIP) and result."}, []string{"kind", "result"}),
+		relays: newRelayMetric(), client: newRelayClient()}
 	for _, k := range []string{kindListen, kindTalk} {
 		for _, r := range []string{resultStarted, resultUnauthorized, resultForbidden, resultLimited, resultBadRequest,
 			resultNotFound, resultNotStreaming, resultBusy, resultCapacity, resultError} {
@@ -180,8 +188,10 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		}
 	}
 	if deps.Registerer != nil {
-		if err := deps.Registerer.Register(h.results); err != nil {
-			return nil, fmt.Errorf("monitor metrics: %w", err)
+		for _, c := range []prometheus.Collector{h.results, h.relays} {
+			if err := deps.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("monitor metrics: %w", err)
+			}
 		}
 	}
 	h.mux.HandleFunc("POST "+CallsPath+"{call_id}", h.post)
@@ -190,7 +200,8 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	h.mux.HandleFunc("DELETE "+SessionsPath+"{id}", h.deleter(kindListen))
 	h.mux.HandleFunc("OPTIONS "+SessionsPath+"{id}", h.options("OPTIONS, DELETE"))
 	// No trickle and no ICE restart: the answer carries every candidate,
-	// and a PATCH is refused with 405 (RFC 9725 section 4.3.1).
+	// and a PATCH is refused with 405 (RFC 9725 section 4.3.1), by any
+	// node, as the session's own would.
 	h.mux.HandleFunc(SessionsPath+"{id}", h.notAllowed("OPTIONS, DELETE"))
 	h.mux.HandleFunc("/whep/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusNotFound, "no such WHEP resource")
@@ -229,7 +240,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 		}
 		return rtc.CheckOffer(offer, sides)
 	})
-	if !ok {
+	if !ok || h.routeCall(w, r, o) {
 		return
 	}
 	call, err := h.deps.Calls.MonitorCall(o.p.OrgID, o.id)
@@ -251,7 +262,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 // hears the microphone; opening it changes no role.
 func (h *Handler) postTalk(w http.ResponseWriter, r *http.Request) {
 	o, ok := h.offer(w, r, kindTalk, rtc.CheckTalkOffer)
-	if !ok {
+	if !ok || h.routeCall(w, r, o) {
 		return
 	}
 	mic, err := h.deps.Calls.TalkCall(o.p.OrgID, o.id)
@@ -292,6 +303,9 @@ func (h *Handler) offer(w http.ResponseWriter, r *http.Request, kind string, che
 	}
 	o := &offerRequest{h: h, kind: kind, p: p, id: store.CallID(r.PathValue("call_id")),
 		log: h.log.With("call_id", r.PathValue("call_id"), "org_id", string(p.OrgID), "user_id", string(p.UserID))}
+	if by := r.Header.Get(RelayedHeader); by != "" {
+		o.log = o.log.With("relayed_by", by[:min(len(by), maxNodeName)])
+	}
 	refuse := func(result string, status int, detail string) { o.refuse(w, result, status, detail) }
 	if !p.Can(auth.ActionMonitor) {
 		if kind == kindTalk {
@@ -333,7 +347,7 @@ func (h *Handler) found(w http.ResponseWriter, r *http.Request, o *offerRequest,
 		return true
 	case errors.Is(err, session.ErrCallEnded): // its record may not be written yet
 		o.refuse(w, resultNotFound, http.StatusNotFound, "no such live call")
-	case errors.Is(err, session.ErrNotStreaming) || errors.Is(err, session.ErrCallNotFound) && h.recordedNotEnded(r.Context(), o.p.OrgID, o.id):
+	case errors.Is(err, session.ErrNotStreaming) || errors.Is(err, session.ErrCallNotFound) && !relayed(r) && h.recordedNotEnded(r.Context(), o.p.OrgID, o.id):
 		w.Header().Set("Retry-After", strconv.Itoa(ratelimit.RetryAfterSeconds(h.cfg.NotStreamingRetry)))
 		o.refuse(w, resultNotStreaming, http.StatusConflict, "the call's audio has not started yet; retry shortly")
 	case errors.Is(err, session.ErrCallNotFound):
@@ -373,7 +387,7 @@ func (h *Handler) answer(w http.ResponseWriter, o *offerRequest, l *rtc.Peer, an
 	for _, link := range h.iceLinks(string(o.p.UserID), time.Now()) {
 		hd.Add("Link", link)
 	}
-	hd.Set("Location", sessions+l.ID())
+	hd.Set("Location", sessions+h.sessionID(l.ID()))
 	hd.Set("Content-Type", "application/sdp")
 	w.WriteHeader(http.StatusCreated)
 	_, _ = io.WriteString(w, answer) // pion's SDP, served as application/sdp with nosniff, never HTML
@@ -402,7 +416,11 @@ func (h *Handler) deleter(kind string) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		if err := del(r.PathValue("id"), owner(p)); err != nil {
+		id, answered := h.routeSession(w, r, kind, r.PathValue("id"), h.log.With("org_id", string(p.OrgID), "user_id", string(p.UserID)))
+		if answered {
+			return
+		}
+		if id == "" || del(id, owner(p)) != nil {
 			writeProblem(w, http.StatusNotFound, what)
 			return
 		}

@@ -145,6 +145,10 @@ func (c Config) LogValue() slog.Value {
 // MediaPath is where the media handler is mounted.
 const MediaPath = "/media/telnyx"
 
+// StreamURL is the media stream URL of the deployment whose public base
+// URL is public, without a token.
+func StreamURL(public string) (*url.URL, error) { return streamBase(public) }
+
 // streamBase turns the public base URL into the media stream URL, without
 // its token.
 func streamBase(public string) (*url.URL, error) {

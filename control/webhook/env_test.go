@@ -43,28 +43,34 @@ type liveCalls struct {
 	escalated map[session.CallID]store.EscalationReason
 }
 
-func (l *liveCalls) Escalate(id session.CallID, r store.EscalationReason) bool {
+func (l *liveCalls) Escalate(_ context.Context, id session.CallID, r store.EscalationReason) (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.live[id] {
-		return false
+		return false, nil
 	}
 	l.ended[id] = session.EndTransfer
 	if l.escalated == nil {
 		l.escalated = map[session.CallID]store.EscalationReason{}
 	}
 	l.escalated[id] = r
-	return true
+	return true, nil
 }
 
-func (l *liveCalls) Hangup(id session.CallID, r session.EndReason) bool {
+func (l *liveCalls) Hangup(_ context.Context, id session.CallID, r session.EndReason) (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.live[id] {
-		return false
+		return false, nil
 	}
 	l.ended[id] = r
-	return true
+	return true, nil
+}
+
+func (l *liveCalls) StreamOf(_ context.Context, id session.CallID) (string, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return "", l.live[id], nil
 }
 
 func (l *liveCalls) setLive(id session.CallID) {

@@ -60,6 +60,8 @@ type Payload struct {
 	Digit         string `json:"digit"`
 	HangupCause   string `json:"hangup_cause"`
 	FailureReason string `json:"failure_reason"`
+	// StreamID names the media stream of a streaming event.
+	StreamID string `json:"stream_id"`
 }
 
 // Field caps: Telnyx ids are ~70 bytes, numbers and SIP URIs short.
@@ -98,7 +100,7 @@ func ParseEvent(body []byte) (Event, error) {
 	case len(p.ClientState) > maxClientState:
 		return Event{}, fmt.Errorf("%w: client_state too long", ErrMalformed)
 	}
-	for _, f := range []string{p.CallSessionID, p.From, p.To, p.Direction, p.Digit, p.HangupCause, p.FailureReason} {
+	for _, f := range []string{p.CallSessionID, p.From, p.To, p.Direction, p.Digit, p.HangupCause, p.FailureReason, p.StreamID} {
 		if len(f) > maxFieldLen {
 			return Event{}, fmt.Errorf("%w: a payload field is longer than %d bytes", ErrMalformed, maxFieldLen)
 		}

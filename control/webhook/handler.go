@@ -42,23 +42,37 @@ type CallControl interface {
 	Hangup(ctx context.Context, callControlID string, p callcontrol.HangupParams) error
 }
 
-// LiveCalls ends a live session of this node, or has it hand the caller to
-// the agent's transfer number for an escalation reason: *session.Engine is
-// one. Both report false when the call is not live here.
+// LiveCalls ends a live session, on whichever node holds it, or has it
+// hand the caller to the agent's transfer number for an escalation reason:
+// *cluster.Node is one. Both report false when no node holds the call,
+// and an error when the node holding it did not acknowledge.
 type LiveCalls interface {
-	Hangup(id session.CallID, reason session.EndReason) bool
-	Escalate(id session.CallID, reason store.EscalationReason) bool
+	Hangup(ctx context.Context, id session.CallID, reason session.EndReason) (bool, error)
+	Escalate(ctx context.Context, id session.CallID, reason store.EscalationReason) (bool, error)
+	// StreamOf is the media stream a live call uses now; live is false
+	// when no node holds the call.
+	StreamOf(ctx context.Context, id session.CallID) (streamID string, live bool, err error)
 }
 
-// Deps are what a Handler works with. Live may be nil (no sessions to end).
+// Admission decides whether a new call may be answered: its organization
+// under its concurrent-call limit and a node with room, across the nodes
+// (*cluster.Node). An error says why not (session.ErrOrgAtLimit,
+// session.ErrAtCapacity); a check that cannot be made admits.
+type Admission interface {
+	AdmitNew(ctx context.Context, org store.OrgID) error
+}
+
+// Deps are what a Handler works with. Live may be nil (no sessions to
+// end), Admission too (every call is answered).
 type Deps struct {
-	Agents  Agents
-	Calls   Calls
-	Control CallControl
-	Live    LiveCalls
-	Dedupe  Deduper
-	Metrics *Metrics
-	Log     *slog.Logger
+	Agents    Agents
+	Calls     Calls
+	Control   CallControl
+	Live      LiveCalls
+	Admission Admission
+	Dedupe    Deduper
+	Metrics   *Metrics
+	Log       *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Tracer, when set, traces each request and each event's processing,

@@ -29,6 +29,10 @@ const (
 	endHangupBeforeStream = "hangup_before_stream"
 	endAnswerFailed       = "answer_failed"
 	endStreamFailed       = "stream_failed"
+	// A call refused at its start: its organization at its
+	// concurrent-call limit, or every node at its capacity.
+	endRefusedOrgLimit = "refused_org_limit"
+	endRefusedCapacity = "refused_capacity"
 )
 
 // errUnknownNumber: no agent answers the dialed number and the policy is
@@ -182,6 +186,18 @@ func (h *Handler) initiated(ctx context.Context, log *slog.Logger, ev Event) (st
 		}
 	} else if err != nil {
 		return "", fmt.Errorf("create call: %w", err)
+	} else if h.deps.Admission != nil {
+		// A new call (not a redelivery): the deployment must have room for
+		// it, and its organization be under its concurrent-call limit.
+		if why := h.deps.Admission.AdmitNew(ctx, agent.OrgID); why != nil {
+			reason := endRefusedCapacity
+			if errors.Is(why, session.ErrOrgAtLimit) {
+				reason = endRefusedOrgLimit
+			}
+			log.Warn("call refused: "+why.Error(), "org_id", string(agent.OrgID), "end_reason", reason)
+			herr := h.deps.Control.Hangup(ctx, p.CallControlID, callcontrol.HangupParams{CommandID: "refuse-" + ev.ID})
+			return resultRejected, errors.Join(herr, h.finish(ctx, agent.OrgID, id, ev, store.OutcomeFailed, reason))
+		}
 	}
 	// The call the stream brings continues this event's trace.
 	carrier := propagation.MapCarrier{}
@@ -261,9 +277,17 @@ func (h *Handler) answered(ctx context.Context, ev Event) (string, error) {
 // never got to a session (still ringing) is finished here as abandoned.
 func (h *Handler) hangup(ctx context.Context, log *slog.Logger, ev Event) (string, error) {
 	id := CallIDFor(ev.Payload.CallControlID)
-	if h.deps.Live != nil && h.deps.Live.Hangup(id, session.EndHangup) {
-		log.Info("call hung up: ending its session")
-		return resultProcessed, nil
+	if h.deps.Live != nil {
+		found, err := h.deps.Live.Hangup(ctx, id, session.EndHangup)
+		if err != nil {
+			// Telnyx stops the call's media stream too, which ends the
+			// session on its node; the failure is reported, not retried.
+			return "", fmt.Errorf("end the call's session on its node: %w", err)
+		}
+		if found {
+			log.Info("call hung up: ending its session")
+			return resultProcessed, nil
+		}
 	}
 	call, ok, err := h.callOf(ctx, ev)
 	if err != nil || !ok || call.Status != store.CallRinging {
@@ -292,8 +316,12 @@ func (h *Handler) dtmf(ctx context.Context, log *slog.Logger, ev Event) (string,
 	if !agent.Escalation.TransferOnDTMFZero {
 		return resultIgnored, nil
 	}
-	if !h.deps.Live.Escalate(call.ID, store.EscalationDTMF) {
-		log.Info("caller pressed 0 but the call is not live on this node")
+	found, err := h.deps.Live.Escalate(ctx, call.ID, store.EscalationDTMF)
+	if err != nil {
+		return "", fmt.Errorf("transfer the call on its node: %w", err)
+	}
+	if !found {
+		log.Info("caller pressed 0 but the call is not live on any node")
 		return resultIgnored, nil
 	}
 	log.Info("caller pressed 0: transferring to a human")
@@ -305,8 +333,23 @@ func (h *Handler) dtmf(ctx context.Context, log *slog.Logger, ev Event) (string,
 func (h *Handler) streamFailed(ctx context.Context, log *slog.Logger, ev Event) (string, error) {
 	log.Warn("media stream failed", "failure_reason", ev.Payload.FailureReason)
 	id := CallIDFor(ev.Payload.CallControlID)
-	if h.deps.Live != nil && h.deps.Live.Hangup(id, session.EndTransportError) {
-		return resultProcessed, nil
+	if h.deps.Live != nil && ev.Payload.StreamID != "" {
+		// A call moved to another node has a new stream: the old one's
+		// failure is not the call's.
+		cur, live, err := h.deps.Live.StreamOf(ctx, id)
+		if err == nil && live && cur != "" && cur != ev.Payload.StreamID {
+			log.Info("a stream the call no longer uses failed; the call goes on")
+			return resultIgnored, nil
+		}
+	}
+	if h.deps.Live != nil {
+		found, err := h.deps.Live.Hangup(ctx, id, session.EndTransportError)
+		if err != nil {
+			return "", fmt.Errorf("end the call's session on its node: %w", err)
+		}
+		if found {
+			return resultProcessed, nil
+		}
 	}
 	call, ok, err := h.callOf(ctx, ev)
 	if err != nil || !ok || call.Status == store.CallEnded {

@@ -36,8 +36,12 @@ type StreamClaims struct {
 	// one trace runs from the webhook to the call's provider requests
 	// (docs/protocols/tracing.md section 2). It rides in the signed token
 	// so that no stream can graft itself onto another trace.
-	TraceParent string    `json:"t,omitempty"`
-	Expiry      time.Time `json:"-"`
+	TraceParent string `json:"t,omitempty"`
+	// Resume marks the token of a stream that carries on a call another
+	// node held (the call moved when that node drained): the call's state
+	// is handed over by that node, and the call is not claimed again.
+	Resume bool      `json:"m,omitempty"`
+	Expiry time.Time `json:"-"`
 }
 
 // MinSecretLen is the shortest stream secret accepted: 32 bytes, the size of

@@ -1,0 +1,280 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/iace/iace/session"
+	"github.com/iace/iace/store"
+)
+
+// Live events across the nodes. A reader of a call held by another node,
+// or of an organization's live list, subscribes to the call's channel
+// (events:<id>) or the organization's (live:<org>) and asks the node
+// holding the call (every other node, for a list) to bridge: that node
+// subscribes to its own engine's events and publishes them on the channel
+// until nobody listens there any more. Events cross Redis only while
+// someone reads them; they carry transcripts (personal data), as the
+// readers' streams do.
+
+// Command kinds of the bridges.
+const (
+	kindWatch    = "watch"     // bridge a call's events
+	kindWatchOrg = "watch_org" // bridge an organization's live list
+)
+
+// envelope is a bridged event with the node it comes from.
+type envelope struct {
+	Node  string            `json:"node"`
+	Event session.LiveEvent `json:"event"`
+}
+
+// relayCheck is how often a relay checks that its reader is still there
+// and its call's node alive, and a list relay asks the nodes to bridge
+// again (nodes that joined since).
+const relayCheck = 2 * time.Second
+
+// SubscribeCall follows org's live call id on whichever node holds it
+// (session.Engine.SubscribeCall there).
+func (n *Node) SubscribeCall(org store.OrgID, id session.CallID) (*session.Subscription, error) {
+	l := n.engine()
+	sub, err := l.SubscribeCall(org, id)
+	if err == nil || !errors.Is(err, session.ErrCallNotLive) || n.rdb == nil {
+		return sub, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.CommandTimeout)
+	defer cancel()
+	raw, gerr := n.rdb.Get(ctx, n.key("call", string(id))).Result()
+	var e entry
+	if gerr != nil || json.Unmarshal([]byte(raw), &e) != nil || e.Org != string(org) || e.Node == n.cfg.Node {
+		return nil, err
+	}
+	info := e.info(id)
+	relay, rerr := l.NewRelay(org, false, session.LiveEvent{CallID: id, OrgID: org, State: info.State,
+		Resolution: info.Resolution, EscalationRisk: info.EscalationRisk, Call: &info})
+	if rerr != nil {
+		return nil, rerr
+	}
+	ps := n.rdb.Subscribe(context.Background(), n.key("events", string(id)))
+	if _, serr := ps.Receive(ctx); serr != nil { // the subscription is in place before the owner bridges
+		_ = ps.Close()
+		relay.End(session.LiveEvent{Kind: session.LiveDropped, CallID: id, Reason: "unavailable"})
+		return nil, errors.Join(ErrUnreachable, serr)
+	}
+	if werr := n.remote(ctx, command{Kind: kindWatch, Call: string(id), Org: string(org)}); werr != nil {
+		_ = ps.Close()
+		relay.End(session.LiveEvent{Kind: session.LiveDropped, CallID: id, Reason: "unavailable"})
+		if errors.Is(werr, session.ErrCallNotFound) {
+			return nil, session.ErrCallNotLive
+		}
+		return nil, werr
+	}
+	go n.relayCall(relay, ps, id, e.Node) // ends with the call, or when its reader goes
+	return relay.Subscription(), nil
+}
+
+// relayCall passes a remote call's events to its relay until the call
+// ends, its reader goes, or its node is lost.
+func (n *Node) relayCall(relay *session.Relay, ps *redis.PubSub, id session.CallID, node string) {
+	defer func() { _ = ps.Close() }()
+	msgs := ps.Channel()
+	tick := time.NewTicker(relayCheck)
+	defer tick.Stop()
+	for {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				relay.End(session.LiveEvent{Kind: session.LiveDropped, CallID: id, Reason: "unavailable"})
+				return
+			}
+			var env envelope
+			if json.Unmarshal([]byte(m.Payload), &env) != nil {
+				continue
+			}
+			if env.Event.Kind == session.LiveEnded {
+				relay.End(env.Event)
+				return
+			}
+			relay.Publish(env.Event)
+		case <-tick.C:
+			if relay.Closed() {
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.CommandTimeout)
+			raw, err := n.rdb.Get(ctx, n.key("call", string(id))).Result()
+			cancel()
+			var e entry
+			if errors.Is(err, redis.Nil) || err == nil && (json.Unmarshal([]byte(raw), &e) != nil || e.Node != node) {
+				// Ended without its last event reaching us (its node was
+				// lost), or moved to another node: the reader follows it
+				// again there.
+				relay.End(session.LiveEvent{Kind: session.LiveEnded, CallID: id, Reason: "moved_or_lost"})
+				return
+			}
+		}
+	}
+}
+
+// SubscribeLive follows org's live calls on every node: a snapshot of all
+// of them, then each one's start, changes and end.
+func (n *Node) SubscribeLive(org store.OrgID) (*session.Subscription, error) {
+	l := n.engine()
+	local, err := l.SubscribeLive(org)
+	if err != nil || n.rdb == nil {
+		return local, err
+	}
+	<-local.Events() // its snapshot: this node's calls, in the one below
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.CommandTimeout)
+	defer cancel()
+	ps := n.rdb.Subscribe(context.Background(), n.key("live", string(org)))
+	if _, serr := ps.Receive(ctx); serr != nil {
+		// Redis is away: this node's calls only.
+		_ = ps.Close()
+		local.Close()
+		return l.SubscribeLive(org)
+	}
+	calls, _ := n.Live(ctx, org)
+	relay, err := l.NewRelay(org, true, session.LiveEvent{OrgID: org, Calls: calls})
+	if err != nil {
+		_ = ps.Close()
+		local.Close()
+		return nil, err
+	}
+	n.askBridges(ctx, org)
+	go n.relayList(relay, local, ps, org) // ends when its reader goes or the engine drains
+	return relay.Subscription(), nil
+}
+
+// askBridges asks every other live node to bridge org's live list.
+func (n *Node) askBridges(ctx context.Context, org store.OrgID) {
+	nodes, err := n.rdb.ZRangeByScore(ctx, n.key("nodes"), &redis.ZRangeBy{Min: unixMilli(time.Now().Add(-n.cfg.LostAfter)), Max: "+inf"}).Result()
+	if err != nil {
+		return
+	}
+	msg := mustJSON(command{ID: newID(), From: n.cfg.Node, Kind: kindWatchOrg, Org: string(org)})
+	for _, node := range nodes {
+		if node != n.cfg.Node {
+			_ = n.rdb.Publish(ctx, n.key("cmd", node), msg).Err() // best effort: asked again at the next check
+		}
+	}
+}
+
+func (n *Node) relayList(relay *session.Relay, local *session.Subscription, ps *redis.PubSub, org store.OrgID) {
+	defer func() {
+		local.Close()
+		_ = ps.Close()
+	}()
+	msgs := ps.Channel()
+	tick := time.NewTicker(relayCheck)
+	defer tick.Stop()
+	for {
+		select {
+		case ev, ok := <-local.Events():
+			if !ok {
+				relay.End(session.LiveEvent{Kind: session.LiveDropped, Reason: session.DroppedSlow})
+				return
+			}
+			if ev.Kind == session.LiveDropped {
+				relay.End(ev) // this node drains, or the reader fell behind
+				return
+			}
+			if movedAway(ev) {
+				continue
+			}
+			relay.Publish(ev)
+		case m, ok := <-msgs:
+			if !ok {
+				continue
+			}
+			var env envelope
+			if json.Unmarshal([]byte(m.Payload), &env) != nil || env.Node == n.cfg.Node {
+				continue
+			}
+			relay.Publish(env.Event)
+		case <-tick.C:
+			if relay.Closed() {
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.CommandTimeout)
+			n.askBridges(ctx, org)
+			cancel()
+		}
+	}
+}
+
+// bridge publishes this node's events of a call (org's call id) or of an
+// organization's live list (id "") on their channel until nobody listens
+// there, the call ends, the engine drains, or ctx (the node's Run) ends.
+// It reports whether there was anything to bridge.
+func (n *Node) bridge(ctx context.Context, org store.OrgID, id session.CallID) bool {
+	key := "org:" + string(org)
+	if id != "" {
+		key = "call:" + string(id)
+	}
+	n.mu.Lock()
+	if n.bridges[key] {
+		n.mu.Unlock()
+		return true
+	}
+	l := n.engine()
+	var (
+		sub     *session.Subscription
+		err     error
+		channel string
+	)
+	if id != "" {
+		sub, err = l.SubscribeCall(org, id)
+		channel = n.key("events", string(id))
+	} else {
+		sub, err = l.SubscribeLive(org)
+		channel = n.key("live", string(org))
+	}
+	if err != nil {
+		n.mu.Unlock()
+		return false
+	}
+	n.bridges[key] = true
+	n.mu.Unlock()
+	go func() { // ends when nobody listens, the call ends or the engine drains
+		defer func() {
+			sub.Close()
+			n.mu.Lock()
+			delete(n.bridges, key)
+			n.mu.Unlock()
+		}()
+		first := true
+		for ev := range sub.Events() {
+			if first { // the snapshot: the readers have theirs
+				first = false
+				continue
+			}
+			if ev.Kind == session.LiveDropped {
+				return // this node drains: the readers' lists go on without it
+			}
+			if id == "" && movedAway(ev) {
+				continue
+			}
+			pctx, cancel := context.WithTimeout(ctx, n.cfg.CommandTimeout)
+			got, err := n.rdb.Publish(pctx, channel, mustJSON(envelope{Node: n.cfg.Node, Event: ev})).Result()
+			cancel()
+			if ctx.Err() != nil {
+				return // the node has left
+			}
+			if err == nil && got == 0 {
+				return // nobody reads it any more
+			}
+		}
+	}()
+	return true
+}
+
+// movedAway is a live list's "ended" of a call that went on on another
+// node: that node lists it (its "started" came first), so the list must
+// not drop it.
+func movedAway(ev session.LiveEvent) bool {
+	return ev.Kind == session.LiveEnded && ev.Reason == string(session.EndMoved)
+}

@@ -1,0 +1,492 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/iace/iace/session"
+	"github.com/iace/iace/store"
+)
+
+// Run keeps the node in the cluster until ctx ends: it writes the calls'
+// starts and ends, heartbeats, carries out the commands other nodes send,
+// and records the calls of lost nodes. On return the node has left: its
+// heartbeat and the entries of its calls are removed (its calls have
+// ended by then, or are recorded by their own sessions). Without Redis it
+// returns when ctx ends.
+func (n *Node) Run(ctx context.Context) error {
+	if n.rdb == nil {
+		<-ctx.Done()
+		return nil
+	}
+	if n.engine() == nil {
+		return errors.New("cluster: Run before Attach")
+	}
+	sub := n.rdb.Subscribe(ctx, n.key("cmd", n.cfg.Node), n.key("reply", n.cfg.Node))
+	defer func() { _ = sub.Close() }()
+	subDone := make(chan struct{})
+	go func() { // ends when sub is closed (on return) and its channel with it
+		defer close(subDone)
+		n.serveCommands(ctx, sub.Channel(redis.WithChannelHealthCheckInterval(n.cfg.Heartbeat)))
+	}()
+	n.log.Info("cluster: joined", "addr", n.addr(), "heartbeat", n.cfg.Heartbeat.String(), "lost_after", n.cfg.LostAfter.String())
+	n.rebuild.Store(true) // a restarted node may have left entries behind
+	w := writer{n: n, written: make(map[session.CallID]entry)}
+	w.heartbeat(ctx, time.Now())
+	// The reaper records lost nodes' calls through the spool, which may
+	// take seconds for many calls: on its own goroutine, so that this
+	// node's heartbeat never waits for it.
+	reaperDone := make(chan struct{})
+	go func() { // ends with ctx
+		defer close(reaperDone)
+		n.runReaper(ctx)
+	}()
+	tick := time.NewTicker(n.cfg.Heartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case c := <-n.changes:
+			w.apply(ctx, c)
+		case now := <-tick.C:
+			w.heartbeat(ctx, now)
+		case <-ctx.Done():
+			_ = sub.Close()
+			<-subDone
+			<-reaperDone
+			n.leave(ctx)
+			return nil
+		}
+	}
+}
+
+// runReaper looks for lost nodes every heartbeat, and reconciles the
+// organizations' sets now and then, until ctx ends.
+func (n *Node) runReaper(ctx context.Context) {
+	tick := time.NewTicker(n.cfg.Heartbeat)
+	defer tick.Stop()
+	suspects := make(map[string]bool)
+	last := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			n.reapLost(ctx, now)
+			if now.Sub(last) >= reconcileEvery {
+				last = now
+				suspects = n.reconcileOrgs(ctx, suspects)
+			}
+		}
+	}
+}
+
+// leave removes the node's heartbeat and what is left of its calls: a
+// node that stops cleanly is not lost.
+func (n *Node) leave(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	ids, err := n.rdb.SMembers(ctx, n.key("nodecalls", n.cfg.Node)).Result()
+	if err == nil && len(ids) > 0 {
+		n.dropEntries(ctx, n.cfg.Node, ids)
+	}
+	_, err2 := n.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZRem(ctx, n.key("nodes"), n.cfg.Node)
+		p.Del(ctx, n.key("node", n.cfg.Node), n.key("nodecalls", n.cfg.Node))
+		return nil
+	})
+	if err := errors.Join(err, err2); err != nil {
+		n.log.Warn("cluster: leaving: entries left in Redis; the other nodes clear them once this node counts as lost", "err", err)
+		return
+	}
+	n.log.Info("cluster: left")
+}
+
+// writer is Run's state: what it last wrote of each local call.
+type writer struct {
+	n       *Node
+	written map[session.CallID]entry
+	beats   int
+}
+
+// apply writes one start or end, and every other one already queued, in
+// one round trip.
+func (w *writer) apply(ctx context.Context, first change) {
+	n := w.n
+	batch := []change{first}
+more:
+	for len(batch) < maxBatch {
+		select {
+		case c := <-n.changes:
+			batch = append(batch, c)
+		default:
+			break more
+		}
+	}
+	wctx, cancel := context.WithTimeout(ctx, n.cfg.Heartbeat)
+	defer cancel()
+	_, err := n.rdb.Pipelined(wctx, func(p redis.Pipeliner) error {
+		for _, c := range batch {
+			id := string(c.info.ID)
+			org := n.key("org", string(c.info.OrgID))
+			if c.ended {
+				p.Eval(wctx, endScript, []string{n.key("call", id), org, n.key("nodecalls", n.cfg.Node)}, n.cfg.Node, id)
+				delete(w.written, c.info.ID)
+				continue
+			}
+			e := n.entryOf(c.info)
+			p.Set(wctx, n.key("call", id), mustJSON(e), 0)
+			p.SAdd(wctx, org, id)
+			p.SAdd(wctx, n.key("nodecalls", n.cfg.Node), id)
+			w.written[c.info.ID] = e
+		}
+		return nil
+	})
+	if err != nil {
+		n.metrics.redisErrors.WithLabelValues("write").Inc()
+		n.rebuild.Store(true)
+		n.log.Warn("cluster: call registry write failed; rewriting at the next heartbeat", "changes", len(batch), "err", err)
+	}
+}
+
+// maxBatch is how many starts and ends go in one round trip.
+const maxBatch = 256
+
+// heartbeat says the node is alive, and writes the state of the calls
+// that changed since the last one (every call after a rebuild).
+func (w *writer) heartbeat(ctx context.Context, now time.Time) {
+	n := w.n
+	l := n.engine()
+	calls := l.List()
+	hctx, cancel := context.WithTimeout(ctx, n.cfg.Heartbeat)
+	defer cancel()
+	rebuild := n.rebuild.Swap(false)
+	if rebuild {
+		if err := w.rebuildFrom(hctx, calls); err != nil {
+			n.rebuild.Store(true)
+			n.metrics.redisErrors.WithLabelValues("heartbeat").Inc()
+			n.log.Warn("cluster: registry rebuild failed; retrying at the next heartbeat", "err", err)
+			return
+		}
+	}
+	var added *redis.IntCmd
+	_, err := n.rdb.Pipelined(hctx, func(p redis.Pipeliner) error {
+		added = p.ZAdd(hctx, n.key("nodes"), redis.Z{Score: float64(now.UnixMilli()), Member: n.cfg.Node})
+		p.HSet(hctx, n.key("node", n.cfg.Node), "addr", n.addr(), "capacity", l.Capacity(), "live", len(calls),
+			"draining", strconv.FormatBool(l.Draining()), "at", now.UnixMilli())
+		p.Expire(hctx, n.key("node", n.cfg.Node), 3*n.cfg.LostAfter)
+		for _, c := range calls {
+			e := n.entryOf(c)
+			if old, ok := w.written[c.ID]; ok && old == e {
+				continue
+			}
+			// Only while the entry is this node's: a call moving away must
+			// not take its entry back from the node that holds it now.
+			p.Eval(hctx, setOwnScript, []string{n.key("call", string(c.ID))}, n.cfg.Node, mustJSON(e))
+			w.written[c.ID] = e
+		}
+		return nil
+	})
+	if err != nil {
+		n.rebuild.Store(true)
+		n.metrics.redisErrors.WithLabelValues("heartbeat").Inc()
+		n.log.Warn("cluster: heartbeat failed", "err", err)
+		return
+	}
+	w.beats++
+	if added.Val() == 1 && w.beats > 1 && !rebuild {
+		// Redis did not know this node: it restarted, or another node took
+		// this one for lost. Its calls are written again.
+		n.log.Warn("cluster: Redis had forgotten this node; writing its calls again", "live_calls", len(calls))
+		n.rebuild.Store(true)
+	}
+}
+
+// rebuildFrom makes Redis hold exactly this node's live calls: every one
+// written, entries of calls that ended meanwhile removed. At the process's
+// start the entries left are a previous process's of the same name (a
+// crash, restarted before the others took the node for lost): its calls
+// are recorded as ended, node_lost, as a survivor would.
+func (w *writer) rebuildFrom(ctx context.Context, calls []session.CallInfo) error {
+	n := w.n
+	old, err := n.rdb.SMembers(ctx, n.key("nodecalls", n.cfg.Node)).Result()
+	if err != nil {
+		return err
+	}
+	live := make(map[session.CallID]bool, len(calls))
+	for _, c := range calls {
+		live[c.ID] = true
+	}
+	var gone []string
+	for _, id := range old {
+		if !live[session.CallID(id)] {
+			gone = append(gone, id)
+		}
+	}
+	if len(gone) > 0 {
+		if w.beats == 0 {
+			n.recordLost(ctx, n.cfg.Node, gone, time.Now())
+		} else {
+			n.dropEntries(ctx, n.cfg.Node, gone)
+		}
+	}
+	clear(w.written)
+	_, err = n.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, c := range calls {
+			e := n.entryOf(c)
+			p.Eval(ctx, setOwnScript, []string{n.key("call", string(c.ID))}, n.cfg.Node, mustJSON(e))
+			p.SAdd(ctx, n.key("org", string(c.OrgID)), string(c.ID))
+			p.SAdd(ctx, n.key("nodecalls", n.cfg.Node), string(c.ID))
+			w.written[c.ID] = e
+		}
+		return nil
+	})
+	if err == nil && len(calls)+len(gone) > 0 {
+		n.log.Info("cluster: registry rebuilt", "live_calls", len(calls), "stale_removed", len(gone))
+	}
+	return err
+}
+
+// dropEntries removes the entries of node's calls ids from the call keys,
+// the organizations' sets and the node's; an entry another node holds now
+// (the call moved) is left to it.
+func (n *Node) dropEntries(ctx context.Context, node string, ids []string) {
+	entries := n.readEntries(ctx, node, ids)
+	_, _ = n.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, id := range ids {
+			p.SRem(ctx, n.key("nodecalls", node), id)
+			if e, ok := entries[id]; ok {
+				p.Del(ctx, n.key("call", id))
+				p.SRem(ctx, n.key("org", e.Org), id)
+			}
+		}
+		return nil
+	})
+}
+
+// reapLost records the calls of every node whose heartbeat is older than
+// LostAfter as ended (node_lost). One node does it for each lost node,
+// under a lock; the others skip it.
+func (n *Node) reapLost(ctx context.Context, now time.Time) {
+	rctx, cancel := context.WithTimeout(ctx, n.cfg.Heartbeat)
+	defer cancel()
+	cutoff := now.Add(-n.cfg.LostAfter)
+	lost, err := n.rdb.ZRangeByScoreWithScores(rctx, n.key("nodes"), &redis.ZRangeBy{Min: "-inf", Max: unixMilli(cutoff)}).Result()
+	if err != nil {
+		n.metrics.redisErrors.WithLabelValues("reap").Inc()
+		return
+	}
+	alive, _ := n.rdb.ZCount(rctx, n.key("nodes"), "("+unixMilli(cutoff), "+inf").Result()
+	n.metrics.nodes.Set(float64(alive))
+	for _, z := range lost {
+		node, _ := z.Member.(string)
+		if node == "" || node == n.cfg.Node {
+			continue
+		}
+		// Claimed only if its heartbeat is still that old: a node that
+		// beat meanwhile is not lost.
+		got, err := claimScript.Run(rctx, n.rdb, []string{n.key("nodes"), n.key("reap", node)}, node, cutoff.UnixMilli(), n.cfg.Node).Int()
+		if err != nil || got == 0 {
+			continue
+		}
+		last := time.UnixMilli(int64(z.Score))
+		n.reap(context.WithoutCancel(rctx), node, last)
+	}
+}
+
+// reap records node's calls as lost at last, its last heartbeat, and
+// forgets the node.
+func (n *Node) reap(ctx context.Context, node string, last time.Time) {
+	ids, err := n.rdb.SMembers(ctx, n.key("nodecalls", node)).Result()
+	if err != nil {
+		n.metrics.redisErrors.WithLabelValues("reap").Inc()
+		return
+	}
+	entries := n.recordLost(ctx, node, ids, last)
+	_, err = n.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZRem(ctx, n.key("nodes"), node)
+		p.Del(ctx, n.key("node", node), n.key("nodecalls", node))
+		return nil
+	})
+	if err != nil {
+		n.metrics.redisErrors.WithLabelValues("reap").Inc()
+	}
+	n.log.Warn("cluster: node lost; its calls recorded as ended (node_lost)", "lost_node", node,
+		"last_heartbeat", last.UTC().Format(time.RFC3339), "calls", len(entries))
+}
+
+// Live returns org's live calls on every node, oldest first: this node's
+// from its engine, the others' from the registry (their state as of their
+// last heartbeat).
+func (n *Node) Live(ctx context.Context, org store.OrgID) ([]session.CallInfo, error) {
+	l := n.engine()
+	var out []session.CallInfo
+	if l != nil {
+		for _, c := range l.List() {
+			if c.OrgID == org {
+				out = append(out, c)
+			}
+		}
+	}
+	if n.rdb == nil {
+		return out, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.CommandTimeout)
+	defer cancel()
+	ids, err := n.rdb.SMembers(ctx, n.key("org", string(org))).Result()
+	if err != nil {
+		n.metrics.redisErrors.WithLabelValues("list").Inc()
+		return out, fmt.Errorf("cluster: live calls of the other nodes: %w", err)
+	}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = n.key("call", id)
+	}
+	vals, err := n.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		n.metrics.redisErrors.WithLabelValues("list").Inc()
+		return out, fmt.Errorf("cluster: live calls of the other nodes: %w", err)
+	}
+	for i, v := range vals {
+		s, ok := v.(string)
+		if !ok {
+			continue // admitted, not started yet, or just ended
+		}
+		var e entry
+		if json.Unmarshal([]byte(s), &e) != nil || e.Node == n.cfg.Node || e.Org != string(org) {
+			continue // this node's calls come from its engine
+		}
+		out = append(out, e.info(session.CallID(ids[i])))
+	}
+	sortCalls(out)
+	return out, nil
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // entries are plain structs
+	}
+	return string(b)
+}
+
+// recordLost records node's calls ids as ended at last (node_lost), then
+// removes their entries: recorded first, so that a node that dies while
+// it does this leaves them for the next.
+func (n *Node) recordLost(ctx context.Context, node string, ids []string, last time.Time) map[string]entry {
+	entries := n.readEntries(ctx, node, ids)
+	for id, e := range entries {
+		info := e.info(session.CallID(id))
+		info.State = session.StateEnding
+		if n.record != nil {
+			n.record(context.WithoutCancel(ctx), session.CallSummary{Info: info, EndedAt: last, EndReason: session.EndNodeLost})
+		}
+	}
+	n.metrics.lost.Add(float64(len(entries)))
+	n.dropEntries(ctx, node, ids)
+	return entries
+}
+
+// readEntries reads node's entries of ids (those another node holds now
+// left out).
+func (n *Node) readEntries(ctx context.Context, node string, ids []string) map[string]entry {
+	out := make(map[string]entry, len(ids))
+	if len(ids) == 0 {
+		return out
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = n.key("call", id)
+	}
+	vals, err := n.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return out
+	}
+	for i, v := range vals {
+		s, ok := v.(string)
+		if !ok {
+			continue
+		}
+		var e entry
+		if json.Unmarshal([]byte(s), &e) == nil && e.Node == node {
+			out[ids[i]] = e
+		}
+	}
+	return out
+}
+
+// reconcileEvery is how often the organizations' sets are checked for
+// members no call stands for.
+const reconcileEvery = 30 * time.Second
+
+// reconcileOrgs removes from the organizations' sets the call ids that
+// have had no entry for two checks in a row (a call admitted whose start
+// and end were both lost to a Redis outage, or whose node died between
+// its admission and its start): left, they would count against the
+// organization's limit for ever. One node at a time does it. suspects
+// are the ids without an entry at the previous check; the new ones are
+// returned.
+func (n *Node) reconcileOrgs(ctx context.Context, suspects map[string]bool) map[string]bool {
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	got, err := n.rdb.SetNX(rctx, n.key("reconcile"), n.cfg.Node, reconcileEvery-time.Second).Result()
+	if err != nil || !got {
+		return map[string]bool{}
+	}
+	next := make(map[string]bool)
+	iter := n.rdb.Scan(rctx, 0, n.key("org", "*"), 100).Iterator()
+	for iter.Next(rctx) {
+		set := iter.Val()
+		ids, err := n.rdb.SMembers(rctx, set).Result()
+		if err != nil || len(ids) == 0 {
+			continue
+		}
+		keys := make([]string, len(ids))
+		for i, id := range ids {
+			keys[i] = n.key("call", id)
+		}
+		vals, err := n.rdb.MGet(rctx, keys...).Result()
+		if err != nil {
+			continue
+		}
+		for i, v := range vals {
+			if v != nil {
+				continue
+			}
+			member := set + "|" + ids[i]
+			if suspects[member] {
+				_ = n.rdb.SRem(rctx, set, ids[i]).Err()
+				n.log.Info("cluster: an organization's set held a call no node has; removed", "call_id", ids[i])
+				continue
+			}
+			next[member] = true
+		}
+	}
+	return next
+}
+
+// setOwnScript writes a call's entry unless another node holds the call.
+const setOwnScript = `
+local v = redis.call('GET', KEYS[1])
+if v then
+  local ok, e = pcall(cjson.decode, v)
+  if ok and e.node ~= ARGV[1] then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1`
+
+// claimScript takes the lock of recording a lost node's calls, only if the
+// node's last heartbeat is still at or before the cutoff.
+var claimScript = redis.NewScript(`
+local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not s or tonumber(s) > tonumber(ARGV[2]) then return 0 end
+if redis.call('SET', KEYS[2], ARGV[3], 'NX', 'EX', 30) then return 1 end
+return 0`)
