@@ -179,7 +179,7 @@ func (w *writer) heartbeat(ctx context.Context, now time.Time) {
 		added = p.ZAdd(hctx, n.key("nodes"), redis.Z{Score: float64(now.UnixMilli()), Member: n.cfg.Node})
 		p.HSet(hctx, n.key("node", n.cfg.Node), "addr", n.addr(), "capacity", l.Capacity(), "live", len(calls),
 			"draining", strconv.FormatBool(l.Draining()), "at", now.UnixMilli())
-		p.Expire(hctx, n.key("node", n.cfg.Node), 3*n.cfg.LostAfter)
+		p.Expire(hctx, n.key("node", n.cfg.Node), max(3*n.cfg.LostAfter, time.Second))
 		for _, c := range calls {
 			e := n.entryOf(c)
 			if old, ok := w.written[c.ID]; ok && old == e {

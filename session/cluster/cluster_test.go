@@ -1,0 +1,286 @@
+package cluster_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/iace/iace/ai/local"
+	"github.com/iace/iace/media"
+	"github.com/iace/iace/media/telnyx"
+	"github.com/iace/iace/session"
+	"github.com/iace/iace/session/cluster"
+	"github.com/iace/iace/store"
+)
+
+// The tests run nodes of one cluster in this process, each with a real
+// engine behind a real media-stream listener, sharing the test Redis
+// (127.0.0.1:6379) under a prefix of their own.
+
+const beat = 50 * time.Millisecond
+
+func testRedis(t *testing.T) *redis.Client {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	if err := rdb.Ping(t.Context()).Err(); err != nil {
+		t.Fatalf("the tests need Redis on 127.0.0.1:6379: %v", err)
+	}
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb
+}
+
+// testNode is one node: its cluster member, its engine and the URL of its
+// media streams; recorded gets the calls of lost nodes it records.
+type testNode struct {
+	node     *cluster.Node
+	engine   *session.Engine
+	url      string
+	mu       sync.Mutex
+	recorded []session.CallSummary
+}
+
+func (n *testNode) lost() []session.CallSummary {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]session.CallSummary(nil), n.recorded...)
+}
+
+func startNode(t *testing.T, rdb *redis.Client, prefix, name string, orgLimit int) *testNode {
+	t.Helper()
+	tn := &testNode{}
+	node, err := cluster.New(cluster.Config{Node: name, Prefix: prefix, Heartbeat: beat, LostAfter: 4 * beat,
+		CommandTimeout: 300 * time.Millisecond, OrgMaxCalls: orgLimit}, rdb,
+		func(_ context.Context, sum session.CallSummary) {
+			tn.mu.Lock()
+			defer tn.mu.Unlock()
+			tn.recorded = append(tn.recorded, sum)
+		}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pacer, err := media.NewPacer(media.DefaultPacerConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := store.DefaultAgent()
+	agent.OrgID = "demo"
+	agents, err := store.NewStaticAgents([]store.Agent{agent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := session.NewEngine(session.DefaultConfig(), session.Deps{Agents: agents, STT: local.NewSimTranscriber(),
+		Chat: local.NewRuleAgent(), Synth: local.NewTones(), Pacer: pacer, Directory: node})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node.Attach(eng)
+	conn := telnyx.DefaultConnConfig()
+	conn.AllowUnauthenticated = true // the test's peers play Telnyx without a token
+	srv := httptest.NewServer(telnyx.NewHandler(conn, eng, telnyx.NewMetrics(nil), slog.New(slog.DiscardHandler)))
+	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
+	done := make(chan struct{})
+	go func() { // ends when the test's cleanup cancels it
+		defer close(done)
+		_ = node.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		dctx, dcancel := context.WithTimeout(context.Background(), time.Second)
+		_ = eng.Drain(dctx)
+		dcancel()
+		srv.Close()
+		cancel()
+		<-done
+		pacer.Close()
+	})
+	tn.node, tn.engine, tn.url = node, eng, "ws"+strings.TrimPrefix(srv.URL, "http")
+	return tn
+}
+
+// call holds a media stream to url open, sending silence, until the server
+// closes it; closed is closed then.
+func call(t *testing.T, url string) (closed <-chan struct{}) {
+	t.Helper()
+	conn, resp, err := websocket.DefaultDialer.DialContext(t.Context(), url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	t.Cleanup(func() { _ = conn.Close() })
+	id := rand.Text()[:8]
+	for _, m := range []string{`{"event":"connected","version":"1.0.0"}`,
+		fmt.Sprintf(`{"event":"start","sequence_number":"1","stream_id":"s-%s","start":{"call_control_id":"v3:%s","from":"+15550001111","to":"+15550002222",`+
+			`"media_format":{"encoding":"PCMU","sample_rate":8000,"channels":1}}}`, id, id)} {
+		if err := conn.WriteMessage(websocket.TextMessage, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan struct{})
+	go func() { // ends when the server closes the stream
+		defer close(done)
+		for {
+			if _, _, err := conn.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	return done
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 5 s", what)
+		}
+		time.Sleep(10 * time.Millisecond) //nolint:forbidigo // polling what another node writes asynchronously
+	}
+}
+
+func prefix() string { return "iace-test:" + rand.Text()[:10] + ":" }
+
+// TestTwoNodesShareTheirCallsAndCommands: a call on b is listed by a,
+// ended by a hang-up sent to a, and gone from the list after.
+func TestTwoNodesShareTheirCallsAndCommands(t *testing.T) {
+	rdb := testRedis(t)
+	p := prefix()
+	a, b := startNode(t, rdb, p, "a", 0), startNode(t, rdb, p, "b", 0)
+	closed := call(t, b.url)
+	var id session.CallID
+	eventually(t, "a lists b's call", func() bool {
+		calls, err := a.node.Live(t.Context(), "demo")
+		if err != nil || len(calls) != 1 {
+			return false
+		}
+		id = calls[0].ID
+		return true
+	})
+	if loc, err := a.node.Locate(t.Context(), "demo", id); err != nil || loc.Node != "b" || loc.Local {
+		t.Errorf("a locates b's call at %+v (%v)", loc, err)
+	}
+	if _, err := a.node.Locate(t.Context(), "other-org", id); !errors.Is(err, session.ErrCallNotFound) {
+		t.Errorf("another organization locates the call: %v", err)
+	}
+	if err := a.node.Supervise(t.Context(), "demo", id, session.RoleWhisper); err != nil {
+		t.Errorf("role switch through a: %v", err)
+	}
+	eventually(t, "the role is b's", func() bool {
+		c, ok := b.engine.Call(id)
+		return ok && c.SupervisorRole == session.RoleWhisper
+	})
+	found, err := a.node.Hangup(t.Context(), id, session.EndOperator)
+	if err != nil || !found {
+		t.Fatalf("hang-up through a: found %v, %v", found, err)
+	}
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the call on b did not end")
+	}
+	eventually(t, "the call leaves the list", func() bool {
+		calls, err := a.node.Live(t.Context(), "demo")
+		return err == nil && len(calls) == 0
+	})
+	if found, err := a.node.Hangup(t.Context(), id, session.EndOperator); found || err != nil {
+		t.Errorf("a hang-up of an ended call: found %v, %v", found, err)
+	}
+}
+
+// TestTheOrganizationLimitCountsEveryNode: with a limit of one call, a
+// second call of the organization is refused on the other node, and
+// admitted once the first has ended.
+func TestTheOrganizationLimitCountsEveryNode(t *testing.T) {
+	rdb := testRedis(t)
+	p := prefix()
+	a, b := startNode(t, rdb, p, "a", 1), startNode(t, rdb, p, "b", 1)
+	first := call(t, b.url)
+	eventually(t, "b holds the call", func() bool { return b.engine.Registry().Len() == 1 })
+	if err := a.node.AdmitNew(t.Context(), "demo"); !errors.Is(err, session.ErrOrgAtLimit) {
+		t.Errorf("a new call at the limit: %v", err)
+	}
+	refused := call(t, a.url)
+	select {
+	case <-refused:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a stream over the limit was held")
+	}
+	if n := a.engine.Registry().Len(); n != 0 {
+		t.Errorf("a holds %d calls over the limit", n)
+	}
+	var calls []session.CallInfo
+	eventually(t, "a lists b's call", func() bool {
+		calls, _ = a.node.Live(t.Context(), "demo")
+		return len(calls) == 1
+	})
+	if found, err := a.node.Hangup(t.Context(), calls[0].ID, session.EndOperator); !found || err != nil {
+		t.Fatalf("hang-up: %v %v", found, err)
+	}
+	<-first
+	eventually(t, "the organization may call again", func() bool { return a.node.AdmitNew(t.Context(), "demo") == nil })
+}
+
+// TestALostNodesCallsAreRecorded: a node that stops heartbeating with a
+// call (its entries left as a crash leaves them) is claimed by a survivor,
+// which records the call as ended, node_lost, at the lost node's last
+// heartbeat, and removes it from the registry.
+func TestALostNodesCallsAreRecorded(t *testing.T) {
+	rdb := testRedis(t)
+	p := prefix()
+	a := startNode(t, rdb, p, "a", 0)
+	ctx := t.Context()
+	last := time.Now().Add(-time.Minute)
+	entry, _ := json.Marshal(map[string]any{"node": "ghost", "org": "demo", "agent": "demo", "ccid": "v3:ghost", "started": last.Add(-time.Minute).UnixMilli()})
+	if err := errors.Join(
+		rdb.Set(ctx, p+"call:ghost-call", entry, 0).Err(),
+		rdb.SAdd(ctx, p+"org:demo", "ghost-call").Err(),
+		rdb.SAdd(ctx, p+"nodecalls:ghost", "ghost-call").Err(),
+		rdb.ZAdd(ctx, p+"nodes", redis.Z{Score: float64(last.UnixMilli()), Member: "ghost"}).Err(),
+	); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the ghost's call recorded", func() bool { return len(a.lost()) == 1 })
+	sum := a.lost()[0]
+	if sum.EndReason != session.EndNodeLost || sum.Info.ID != "ghost-call" || sum.Info.OrgID != "demo" || sum.Info.CallControlID != "v3:ghost" ||
+		!sum.EndedAt.Equal(time.UnixMilli(last.UnixMilli())) {
+		t.Errorf("recorded %+v", sum)
+	}
+	if n, _ := rdb.Exists(ctx, p+"call:ghost-call", p+"nodecalls:ghost").Result(); n != 0 {
+		t.Errorf("%d of the ghost's keys left", n)
+	}
+	if ok, _ := rdb.SIsMember(ctx, p+"org:demo", "ghost-call").Result(); ok {
+		t.Error("the ghost's call still counts against its organization")
+	}
+	if _, err := rdb.ZScore(ctx, p+"nodes", "ghost").Result(); !errors.Is(err, redis.Nil) {
+		t.Errorf("the ghost is still a node: %v", err)
+	}
+}
+
+// TestACommandToASilentNodeIsReported: a call whose node listens to no
+// command (it died) is reported unreachable, not taken as done.
+func TestACommandToASilentNodeIsReported(t *testing.T) {
+	rdb := testRedis(t)
+	p := prefix()
+	a := startNode(t, rdb, p, "a", 0)
+	entry, _ := json.Marshal(map[string]any{"node": "silent", "org": "demo", "agent": "demo", "started": time.Now().UnixMilli()})
+	if err := rdb.Set(t.Context(), p+"call:quiet-call", entry, time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	found, err := a.node.Hangup(t.Context(), "quiet-call", session.EndOperator)
+	if found || !errors.Is(err, cluster.ErrUnreachable) {
+		t.Errorf("hang-up of a silent node's call: found %v, %v", found, err)
+	}
+	if err := a.node.Whisper(t.Context(), "demo", "quiet-call", "hello"); !errors.Is(err, cluster.ErrUnreachable) {
+		t.Errorf("whisper to a silent node's call: %v", err)
+	}
+}
