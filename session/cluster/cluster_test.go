@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -58,6 +59,16 @@ func (n *testNode) lost() []session.CallSummary {
 
 func startNode(t *testing.T, rdb *redis.Client, prefix, name string, orgLimit int) *testNode {
 	t.Helper()
+	return startNodeWith(t, rdb, prefix, name, orgLimit, nil)
+}
+
+// secret signs the stream tokens of moved calls in these tests.
+var secret = []byte("a test stream secret of 32 bytes!")
+
+// startNodeWith starts a node that moves its calls through tx when tx is
+// not nil.
+func startNodeWith(t *testing.T, rdb *redis.Client, prefix, name string, orgLimit int, tx cluster.StreamControl) *testNode {
+	t.Helper()
 	tn := &testNode{}
 	node, err := cluster.New(cluster.Config{Node: name, Prefix: prefix, Heartbeat: beat, LostAfter: 4 * beat,
 		CommandTimeout: 300 * time.Millisecond, OrgMaxCalls: orgLimit}, rdb,
@@ -68,6 +79,11 @@ func startNode(t *testing.T, rdb *redis.Client, prefix, name string, orgLimit in
 		}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var mover session.Mover
+	if tx != nil {
+		node.EnableMoves(tx, secret)
+		mover = node
 	}
 	pacer, err := media.NewPacer(media.DefaultPacerConfig(), nil)
 	if err != nil {
@@ -80,13 +96,14 @@ func startNode(t *testing.T, rdb *redis.Client, prefix, name string, orgLimit in
 		t.Fatal(err)
 	}
 	eng, err := session.NewEngine(session.DefaultConfig(), session.Deps{Agents: agents, STT: local.NewSimTranscriber(),
-		Chat: local.NewRuleAgent(), Synth: local.NewTones(), Pacer: pacer, Directory: node})
+		Chat: local.NewRuleAgent(), Synth: local.NewTones(), Pacer: pacer, Directory: node, Mover: mover})
 	if err != nil {
 		t.Fatal(err)
 	}
 	node.Attach(eng)
 	conn := telnyx.DefaultConnConfig()
 	conn.AllowUnauthenticated = true // the test's peers play Telnyx without a token
+	conn.StreamSecret = secret       // but for the moved calls' streams
 	srv := httptest.NewServer(telnyx.NewHandler(conn, eng, telnyx.NewMetrics(nil), slog.New(slog.DiscardHandler)))
 	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
 	done := make(chan struct{})
@@ -96,7 +113,9 @@ func startNode(t *testing.T, rdb *redis.Client, prefix, name string, orgLimit in
 	}()
 	t.Cleanup(func() {
 		dctx, dcancel := context.WithTimeout(context.Background(), time.Second)
-		_ = eng.Drain(dctx)
+		if !eng.Draining() {
+			_ = eng.Drain(dctx)
+		}
 		dcancel()
 		srv.Close()
 		cancel()
@@ -107,34 +126,107 @@ func startNode(t *testing.T, rdb *redis.Client, prefix, name string, orgLimit in
 	return tn
 }
 
-// call holds a media stream to url open, sending silence, until the server
-// closes it; closed is closed then.
-func call(t *testing.T, url string) (closed <-chan struct{}) {
+// stream is a media stream the test holds open as Telnyx would: sending
+// silence until the server closes it, or the test stops it.
+type stream struct {
+	id     string
+	closed chan struct{}
+	conn   *websocket.Conn
+	mu     sync.Mutex
+}
+
+// stop sends Telnyx's stop frame and closes the stream.
+func (s *stream) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_ = s.conn.WriteMessage(websocket.TextMessage, []byte(`{"event":"stop","sequence_number":"999","stream_id":"`+s.id+`","stop":{}}`))
+	_ = s.conn.Close()
+}
+
+// open opens a stream of call ccid to url (a token in it or not).
+func open(t *testing.T, url, ccid, streamID string) *stream {
 	t.Helper()
-	conn, resp, err := websocket.DefaultDialer.DialContext(t.Context(), url, nil)
+	conn, resp, err := websocket.DefaultDialer.Dial(url, nil)
 	if err != nil {
-		t.Fatal(err)
+		t.Errorf("stream to %s: %v", url, err)
+		return nil
 	}
 	_ = resp.Body.Close()
+	s := &stream{id: streamID, closed: make(chan struct{}), conn: conn}
 	t.Cleanup(func() { _ = conn.Close() })
-	id := rand.Text()[:8]
 	for _, m := range []string{`{"event":"connected","version":"1.0.0"}`,
-		fmt.Sprintf(`{"event":"start","sequence_number":"1","stream_id":"s-%s","start":{"call_control_id":"v3:%s","from":"+15550001111","to":"+15550002222",`+
-			`"media_format":{"encoding":"PCMU","sample_rate":8000,"channels":1}}}`, id, id)} {
+		fmt.Sprintf(`{"event":"start","sequence_number":"1","stream_id":%q,"start":{"call_control_id":%q,"from":"+15550001111","to":"+15550002222",`+
+			`"media_format":{"encoding":"PCMU","sample_rate":8000,"channels":1}}}`, streamID, ccid)} {
 		if err := conn.WriteMessage(websocket.TextMessage, []byte(m)); err != nil {
-			t.Fatal(err)
+			t.Error(err)
+			return nil
 		}
 	}
-	done := make(chan struct{})
 	go func() { // ends when the server closes the stream
-		defer close(done)
+		defer close(s.closed)
 		for {
 			if _, _, err := conn.ReadMessage(); err != nil {
 				return
 			}
 		}
 	}()
-	return done
+	return s
+}
+
+// call holds a new call's media stream to url open; the channel is closed
+// when the server closes it.
+func call(t *testing.T, url string) (closed <-chan struct{}) {
+	t.Helper()
+	id := rand.Text()[:8]
+	s := open(t, url, "v3:"+id, "s-"+id)
+	if s == nil {
+		t.FailNow()
+	}
+	return s.closed
+}
+
+// fakeTelnyx plays Telnyx's side of streaming_start and streaming_stop:
+// a new stream of the call opens to target (where the load balancer would
+// send it), and a stopped stream gets its stop frame.
+type fakeTelnyx struct {
+	t       *testing.T
+	target  string
+	mu      sync.Mutex
+	streams map[string]*stream
+	started chan *stream
+	stopped chan string
+}
+
+func newFakeTelnyx(t *testing.T) *fakeTelnyx {
+	return &fakeTelnyx{t: t, streams: map[string]*stream{}, started: make(chan *stream, 4), stopped: make(chan string, 4)}
+}
+
+func (f *fakeTelnyx) add(s *stream) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.streams[s.id] = s
+}
+
+func (f *fakeTelnyx) StartStream(_ context.Context, ccid, token string) error {
+	s := open(f.t, f.target+"?token="+token, ccid, "s2-"+rand.Text()[:6])
+	if s == nil {
+		return errors.New("fake telnyx: the new stream did not open")
+	}
+	f.add(s)
+	f.started <- s
+	return nil
+}
+
+func (f *fakeTelnyx) StopStream(_ context.Context, _, streamID string) error {
+	f.mu.Lock()
+	s := f.streams[streamID]
+	f.mu.Unlock()
+	if s == nil {
+		return errors.New("fake telnyx: no such stream")
+	}
+	s.stop()
+	f.stopped <- streamID
+	return nil
 }
 
 func eventually(t *testing.T, what string, cond func() bool) {
@@ -283,4 +375,153 @@ func TestACommandToASilentNodeIsReported(t *testing.T) {
 	if err := a.node.Whisper(t.Context(), "demo", "quiet-call", "hello"); !errors.Is(err, cluster.ErrUnreachable) {
 		t.Errorf("whisper to a silent node's call: %v", err)
 	}
+}
+
+// TestADrainingNodeMovesItsCallToAnother: b drains with a call; the call's
+// new stream (streaming_start) reaches a, which holds the call from then
+// on, with b's greeting in its record and no second one; b stops the old
+// stream and records nothing. a's list and a's event stream of the call
+// follow it.
+func TestADrainingNodeMovesItsCallToAnother(t *testing.T) {
+	rdb := testRedis(t)
+	p := prefix()
+	tx := newFakeTelnyx(t)
+	a := startNodeWith(t, rdb, p, "a", 0, tx)
+	b := startNodeWith(t, rdb, p, "b", 0, tx)
+	tx.target = a.url
+	old := open(t, b.url, "v3:moving", "s1-moving")
+	tx.add(old)
+	var id session.CallID
+	eventually(t, "b's call greeted and listed on a", func() bool {
+		calls, _ := a.node.Live(t.Context(), "demo")
+		if len(calls) != 1 || calls[0].State != session.StateListening {
+			return false
+		}
+		id = calls[0].ID
+		c, ok := b.engine.Call(id)
+		return ok && c.State == session.StateListening && time.Since(c.StartedAt) > 2*time.Second // the greeting has been said
+	})
+	events, err := a.node.SubscribeCall("demo", id)
+	if err != nil {
+		t.Fatalf("a follows b's call: %v", err)
+	}
+	defer events.Close()
+	list, err := a.node.SubscribeLive("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer list.Close()
+	if ev := <-list.Events(); ev.Kind != session.LiveSnapshot || len(ev.Calls) != 1 {
+		t.Errorf("a's list starts with %+v", ev)
+	}
+	if err := a.node.Whisper(t.Context(), "demo", id, "offer the discount"); err != nil {
+		t.Errorf("whisper through a: %v", err)
+	}
+	drained := make(chan error, 1)
+	go func() { // ends when b has drained
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		drained <- b.engine.Drain(ctx)
+	}()
+	var moved *stream
+	select {
+	case moved = <-tx.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("b asked Telnyx for no new stream")
+	}
+	select {
+	case sid := <-tx.stopped:
+		if sid != "s1-moving" {
+			t.Errorf("b stopped stream %s", sid)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("b did not stop the old stream")
+	}
+	if err := <-drained; err != nil {
+		t.Errorf("b's drain: %v", err)
+	}
+	if c, ok := a.engine.Call(id); !ok || c.StreamID != moved.id {
+		t.Fatalf("a does not hold the moved call on its new stream: %+v %v", c, ok)
+	}
+	if loc, err := b.node.Locate(t.Context(), "demo", id); err != nil || loc.Node != "a" {
+		t.Errorf("the registry puts the call at %+v (%v)", loc, err)
+	}
+	// The call's stream on a ends with b's end (moved); the list keeps it.
+	for ev := range events.Events() {
+		if ev.Kind == session.LiveEnded {
+			if ev.Reason != string(session.EndMoved) {
+				t.Errorf("the call's stream ended with %q", ev.Reason)
+			}
+			break
+		}
+	}
+	select {
+	case ev := <-list.Events():
+		if ev.Kind == session.LiveEnded {
+			t.Errorf("a's list dropped the moved call: %+v", ev)
+		}
+	case <-time.After(200 * time.Millisecond):
+	}
+	// a ends the call: one record, with b's greeting and no second one.
+	if found, err := a.node.Hangup(t.Context(), id, session.EndOperator); !found || err != nil {
+		t.Fatalf("hang-up: %v %v", found, err)
+	}
+	<-moved.closed
+	if len(b.lost())+len(a.lost()) != 0 {
+		t.Error("a move recorded a lost call")
+	}
+}
+
+// TestEventsOfAnotherNodesCall: a reader on a follows a call held by b
+// from its snapshot to its end, and a's live list shows b's calls start
+// and end.
+func TestEventsOfAnotherNodesCall(t *testing.T) {
+	rdb := testRedis(t)
+	p := prefix()
+	a, b := startNode(t, rdb, p, "a", 0), startNode(t, rdb, p, "b", 0)
+	list, err := a.node.SubscribeLive("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer list.Close()
+	if ev := <-list.Events(); ev.Kind != session.LiveSnapshot || len(ev.Calls) != 0 {
+		t.Errorf("the list starts with %+v", ev)
+	}
+	closed := call(t, b.url)
+	var id session.CallID
+	for ev := range list.Events() {
+		if ev.Kind == session.LiveStarted {
+			id = ev.CallID
+			break
+		}
+	}
+	eventually(t, "the call registered", func() bool { _, err := a.node.Locate(t.Context(), "demo", id); return err == nil })
+	events, err := a.node.SubscribeCall("demo", id)
+	if err != nil {
+		t.Fatalf("a follows b's call: %v", err)
+	}
+	defer events.Close()
+	if ev := <-events.Events(); ev.Kind != session.LiveSnapshot || ev.Call == nil || ev.Call.ID != id {
+		t.Errorf("the call's stream starts with %+v", ev)
+	}
+	if err := a.node.Supervise(t.Context(), "demo", id, session.RoleWhisper); err != nil {
+		t.Fatal(err)
+	}
+	if found, err := a.node.Hangup(t.Context(), id, session.EndOperator); !found || err != nil {
+		t.Fatalf("hang-up: %v %v", found, err)
+	}
+	<-closed
+	var kinds []session.LiveKind
+	for ev := range events.Events() {
+		kinds = append(kinds, ev.Kind)
+	}
+	if !slices.Contains(kinds, session.LiveSupervisorRole) || kinds[len(kinds)-1] != session.LiveEnded {
+		t.Errorf("the call's stream on a: %v", kinds)
+	}
+	for ev := range list.Events() {
+		if ev.Kind == session.LiveEnded && ev.CallID == id {
+			return
+		}
+	}
+	t.Error("a's list did not show the call end")
 }

@@ -145,7 +145,11 @@ func (n *Node) SubscribeLive(org store.OrgID) (*session.Subscription, error) {
 		return nil, err
 	}
 	n.askBridges(ctx, org)
-	go n.relayList(relay, local, ps, org) // ends when its reader goes or the engine drains
+	known := make(map[session.CallID]bool, len(calls))
+	for _, c := range calls {
+		known[c.ID] = true
+	}
+	go n.relayList(relay, local, ps, org, known) // ends when its reader goes or the engine drains
 	return relay.Subscription(), nil
 }
 
@@ -163,7 +167,28 @@ func (n *Node) askBridges(ctx context.Context, org store.OrgID) {
 	}
 }
 
-func (n *Node) relayList(relay *session.Relay, local *session.Subscription, ps *redis.PubSub, org store.OrgID) {
+// relayList passes this node's and the bridged nodes' list events to the
+// relay. known are the calls its reader has been told of: with each check
+// the list is compared with the registry, and a call whose start or end
+// the bridges missed (a node that started bridging after it, pub/sub
+// losing a message while Redis restarted) is told of then.
+func (n *Node) relayList(relay *session.Relay, local *session.Subscription, ps *redis.PubSub, org store.OrgID, known map[session.CallID]bool) {
+	missing := make(map[session.CallID]bool)
+	publish := func(ev session.LiveEvent) {
+		switch ev.Kind {
+		case session.LiveStarted:
+			if known[ev.CallID] {
+				return
+			}
+			known[ev.CallID] = true
+		case session.LiveEnded:
+			if !known[ev.CallID] {
+				return
+			}
+			delete(known, ev.CallID)
+		}
+		relay.Publish(ev)
+	}
 	defer func() {
 		local.Close()
 		_ = ps.Close()
@@ -185,7 +210,7 @@ func (n *Node) relayList(relay *session.Relay, local *session.Subscription, ps *
 			if movedAway(ev) {
 				continue
 			}
-			relay.Publish(ev)
+			publish(ev)
 		case m, ok := <-msgs:
 			if !ok {
 				continue
@@ -194,14 +219,36 @@ func (n *Node) relayList(relay *session.Relay, local *session.Subscription, ps *
 			if json.Unmarshal([]byte(m.Payload), &env) != nil || env.Node == n.cfg.Node {
 				continue
 			}
-			relay.Publish(env.Event)
+			publish(env.Event)
 		case <-tick.C:
 			if relay.Closed() {
 				return
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.CommandTimeout)
 			n.askBridges(ctx, org)
+			calls, err := n.Live(ctx, org)
 			cancel()
+			if err != nil {
+				continue
+			}
+			now := make(map[session.CallID]bool, len(calls))
+			for _, c := range calls {
+				now[c.ID] = true
+				if !known[c.ID] {
+					publish(session.LiveEvent{Kind: session.LiveStarted, At: c.StartedAt, CallID: c.ID, Call: &c})
+				}
+			}
+			for id := range known {
+				switch {
+				case now[id]:
+					delete(missing, id)
+				case missing[id]: // missing twice: not a start still on its way to the registry
+					delete(missing, id)
+					publish(session.LiveEvent{Kind: session.LiveEnded, At: time.Now(), CallID: id, Reason: "ended"})
+				default:
+					missing[id] = true
+				}
+			}
 		}
 	}
 }
