@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/iace/iace/ai/openai"
+	"github.com/iace/iace/control/api"
 	"github.com/iace/iace/media"
 	"github.com/iace/iace/media/telnyx"
 	"github.com/iace/iace/session"
@@ -68,6 +69,10 @@ type config struct {
 	TrustedProxies string
 	RateIP         float64
 	RateUser       float64
+	// Shed is the control API's concurrency limit (--api-shed*), on
+	// unless APIShed is false.
+	Shed    api.ShedConfig
+	APIShed bool
 
 	HTTP  httpConfig
 	Pprof bool
@@ -119,6 +124,7 @@ func defaultConfig() config {
 		UnauthenticatedStreams: "auto",
 		RateIP:                 50,
 		RateUser:               20,
+		APIShed:                true,
 		HTTP:                   defaultHTTPConfig(),
 		Migrate:                true,
 		DefaultAgent:           string(demoOrg) + "/" + string(demoAgent),
@@ -166,6 +172,10 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed")
 	fs.Float64Var(&c.RateIP, "rate-limit-ip", c.RateIP, "control API requests per second per client address (burst twice that; 0: no limit)")
 	fs.Float64Var(&c.RateUser, "rate-limit-user", c.RateUser, "control API requests per second per user (burst twice that; 0: no limit)")
+	fs.BoolVar(&c.APIShed, "api-shed", c.APIShed, "control API overload: beyond what the node serves at once, answer 503 with Retry-After instead of letting every request wait")
+	fs.DurationVar(&c.Shed.Latency, "api-shed-latency", c.Shed.Latency, "with --api-shed: how long accepted API requests may take on average under overload (0: 15ms)")
+	fs.IntVar(&c.Shed.MinLimit, "api-shed-min-limit", c.Shed.MinLimit, "with --api-shed: API requests always served at once, never shed (0: 16)")
+	fs.IntVar(&c.Shed.MaxLimit, "api-shed-max-limit", c.Shed.MaxLimit, "with --api-shed: most API requests served at once (0: 128)")
 	fs.DurationVar(&c.HTTP.IdleTimeout, "http-idle-timeout", c.HTTP.IdleTimeout, "an idle keep-alive connection is closed after this long")
 	fs.DurationVar(&c.HTTP.ReadTimeout, "http-read-timeout", c.HTTP.ReadTimeout, "reading a request's body (API, webhooks; not media streams) must end within this after its headers")
 	fs.DurationVar(&c.HTTP.WriteTimeout, "http-write-timeout", c.HTTP.WriteTimeout, "writing a response (API, webhooks; not media streams) must end within this")
@@ -327,6 +337,9 @@ func (c *config) validate() error {
 	}
 	if c.TTSCacheMiB < 0 || c.TTSCacheMiB > 16<<10 {
 		errs = append(errs, fmt.Errorf("tts cache %d MiB: want 0 (off) to 16384", c.TTSCacheMiB))
+	}
+	if c.Shed.Latency < 0 || c.Shed.MinLimit < 0 || c.Shed.MaxLimit < 0 || c.Shed.MaxLimit > 0 && c.Shed.MaxLimit < c.Shed.MinLimit {
+		errs = append(errs, errors.New("api shed: latency and limits must be >= 0, the max limit at least the min"))
 	}
 	if c.MaxCalls < 0 {
 		errs = append(errs, fmt.Errorf("max calls %d: want 0 (automatic) or more", c.MaxCalls))

@@ -144,7 +144,8 @@ func newControl(cfg config, st *stores, prov *providers, node *cluster.Node, tra
 			return nil, err
 		}
 	}
-	if c.api, err = api.New(api.Config{CORSOrigins: splitList(cfg.CORSOrigins), TrustedProxies: splitList(cfg.TrustedProxies)}, deps); err != nil {
+	if c.api, err = api.New(api.Config{CORSOrigins: splitList(cfg.CORSOrigins), TrustedProxies: splitList(cfg.TrustedProxies),
+		Shed: api.ShedConfig{Disabled: !cfg.APIShed, Latency: cfg.Shed.Latency, MinLimit: cfg.Shed.MinLimit, MaxLimit: cfg.Shed.MaxLimit}}, deps); err != nil {
 		return nil, err
 	}
 

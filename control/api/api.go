@@ -123,6 +123,10 @@ type Config struct {
 	// EventWriteTimeout bounds each write to a live event stream (default
 	// 10 s): a reader that stops reading is cut off.
 	EventWriteTimeout time.Duration
+	// Shed answers the requests beyond what the node can serve at once
+	// with 503 and Retry-After, instead of letting every request wait
+	// (on unless Shed.Disabled; see ShedConfig).
+	Shed ShedConfig
 }
 
 // Deps are the parts the API serves from. Store and Auth are required; a
@@ -211,6 +215,10 @@ func build(cfg Config, deps Deps) (*API, error) {
 	}
 	a := &API{cfg: cfg, deps: deps, log: deps.Log, clients: clients, stats: newStatsCache(cfg.AnalyticsTTL)}
 	a.metrics = newMetrics(deps.Registry)
+	shed, err := newShedder(cfg.Shed, deps.Registry, deps.Log)
+	if err != nil {
+		return nil, err
+	}
 	a.tracer = deps.Tracer.Tracer("github.com/iace/iace/control/api")
 
 	mux := http.NewServeMux()
@@ -231,12 +239,18 @@ func build(cfg Config, deps Deps) (*API, error) {
 	mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusNotFound, "no such endpoint")
 	})
-	a.handler = a.edge(mux)
+	// Shedding comes after the edge, so that a shed request has its id,
+	// headers, access log line and metrics, and after the per-address
+	// rate limit, so that one address over its rate is told 429 without
+	// taking a permit; and before everything else (the routes, the token
+	// check, the body), so that a shed request costs next to nothing.
+	a.handler = a.edge(shed.wrap(mux))
 	return a, nil
 }
 
 // ServeHTTP serves the API, with its request ids, security headers, CORS,
-// body caps and per-address rate limit around the routes.
+// body caps, per-address rate limit and concurrency limit around the
+// routes.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.ServeHTTP(w, r) }
 
 // OpenAPI is the API's description, as served at Prefix/openapi.json.
