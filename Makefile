@@ -84,5 +84,13 @@ soakvars = $(foreach v,CALLS DURATION RAMP,$(if $(filter file,$(origin $(v))),,$
 soak: build
 	$(soakvars) ./loadtest/soak.sh
 
+## chaos: the reliability suite's chaos cases, CALLS calls (300 unless
+## given) over three nodes behind a load balancer, a node killed and all
+## restarted, Redis and PostgreSQL restarted (they are started again on
+## exit), providers failing; see docs/RELIABILITY.md (CASES, OUT, KEEP_DB)
+.PHONY: chaos
+chaos:
+	./loadtest/chaos.sh $(if $(filter file,$(origin CALLS)),300,$(CALLS))
+
 clean:
 	rm -rf $(BIN)

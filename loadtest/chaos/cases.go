@@ -1,0 +1,1024 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/iace/iace/loadtest/callsim/sim"
+)
+
+// recordWait bounds the wait for calls' records after a case: the spool
+// writes them within a second or two when the database is there.
+const recordWait = 30 * time.Second
+
+// waitRecords reads the records of ids until every one is ended or
+// recordWait passes.
+func (r *runner) waitRecords(ctx context.Context, ids []string) (map[string]record, error) {
+	deadline := time.Now().Add(recordWait)
+	for {
+		recs, err := readRecords(ctx, r.cfg.DBURL, ids)
+		if err == nil {
+			ended := 0
+			for _, rec := range recs {
+				if rec.Status == "ended" {
+					ended++
+				}
+			}
+			if ended == len(ids) || time.Now().After(deadline) {
+				return recs, nil
+			}
+		} else if time.Now().After(deadline) {
+			return nil, err
+		}
+		if err := sleep(ctx, time.Second); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// ---- hangup ----------------------------------------------------------
+
+// hangupTarget is a call.hangup webhook posted to a node that does not
+// hold the call.
+type hangupTarget struct {
+	CallID   string
+	CCID     string
+	N        int
+	Owner    string
+	To       string
+	Posted   time.Time
+	Code     int
+	Attempts int
+	Err      string
+}
+
+// hangupSummary is what came of the hangup webhooks.
+type hangupSummary struct {
+	Posted, Accepted int
+	// Ended: the target's record ended with reason hangup and its caller's
+	// stream was closed by the server.
+	Ended int
+	// Other: targets that ended otherwise (reason: count).
+	Other map[string]int
+	// Wrong: calls that were not targets but were closed by the server in
+	// the middle of their script (callsim's server_closed).
+	Wrong   int
+	Latency []time.Duration // from the post to the record's end
+}
+
+// summarizeHangups checks the targets against the records and callsim's
+// results.
+func summarizeHangups(targets []hangupTarget, recs map[string]record, calls []sim.CallResult, callIDOf func(ccid string) string) hangupSummary {
+	s := hangupSummary{Posted: len(targets), Other: map[string]int{}}
+	isTarget := map[string]bool{}
+	for _, t := range targets {
+		isTarget[t.CallID] = true
+		if t.Code == 200 {
+			s.Accepted++
+		}
+		rec, ok := recs[t.CallID]
+		switch {
+		case !ok:
+			s.Other["(no record)"]++
+		case rec.Status != "ended":
+			s.Other["(not ended)"]++
+		case rec.EndReason != "hangup":
+			s.Other[rec.EndReason]++
+		default:
+			s.Ended++
+			s.Latency = append(s.Latency, max(0, rec.Ended.Sub(t.Posted)))
+		}
+	}
+	for _, c := range calls {
+		if !isTarget[callIDOf(c.CallControlID)] && c.Error == sim.ErrServerClosed {
+			s.Wrong++
+		}
+	}
+	if len(s.Other) == 0 {
+		s.Other = nil
+	}
+	return s
+}
+
+func (r *runner) caseHangup(ctx context.Context, rep *caseReport) error {
+	c, err := r.startCluster(ctx, "hangup", false)
+	if err != nil {
+		return err
+	}
+	defer func() { rep.LB = c.stop(r) }()
+	var (
+		mu      sync.Mutex
+		targets []hangupTarget
+	)
+	act := func(ctx context.Context, l *load) error {
+		if err := l.waitSteady(ctx, r.cfg.Hold/2); err != nil {
+			return err
+		}
+		reg, err := r.registry(ctx, c)
+		if err != nil {
+			return err
+		}
+		// Calls well into their script and far from its end (they last
+		// about 30 s): a hang-up, not their own end, ends them.
+		now := time.Now()
+		var cand []*placement
+		for _, p := range l.placements() {
+			if age := now.Sub(p.Answered); !p.Answered.IsZero() && age > 3*time.Second && age < 15*time.Second && reg[p.CallID] != "" {
+				cand = append(cand, p)
+			}
+		}
+		sort.Slice(cand, func(i, j int) bool { return cand[i].N < cand[j].N })
+		cand = cand[:min(len(cand), r.cfg.Hangups)]
+		r.progressf("hangup: posting %d call.hangup webhooks, each to a node that does not hold the call", len(cand))
+		sem := make(chan struct{}, 16)
+		var wg sync.WaitGroup
+		for i, p := range cand {
+			owner := reg[p.CallID]
+			var others []*node
+			for _, n := range c.nodes {
+				if n.name != owner {
+					others = append(others, n)
+				}
+			}
+			to := others[i%len(others)]
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				t := hangupTarget{CallID: p.CallID, CCID: p.CCID, N: p.N, Owner: owner, To: to.name, Posted: time.Now()}
+				var err error
+				t.Code, t.Attempts, err = r.tel.hangup(ctx, "http://"+to.public+"/webhooks/telnyx", p.CCID, p.From, p.ClientState)
+				if err != nil {
+					t.Err = err.Error()
+				}
+				mu.Lock()
+				targets = append(targets, t)
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		return nil
+	}
+	plan := simPlan{calls: r.cfg.Calls, ramp: r.cfg.Ramp, duration: r.cfg.Ramp + 2*r.cfg.Hold, script: chaosScript}
+	simRep, l, err := r.runSim(ctx, c, "hangup", plan, act)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for _, t := range targets {
+		ids = append(ids, t.CallID)
+	}
+	recs, err := r.waitRecords(ctx, ids)
+	if err != nil {
+		return err
+	}
+	if err := writeJSON(filepath.Join(c.dir, "targets.json"), targets); err != nil {
+		return err
+	}
+	s := summarizeHangups(targets, recs, simRep.Calls, func(ccid string) string {
+		if p := l.byCCID(ccid); p != nil {
+			return p.CallID
+		}
+		return ""
+	})
+	rep.Settings["hangups"] = fmt.Sprint(r.cfg.Hangups)
+	rep.fig("call.hangup webhooks posted to a non-owner node", s.Posted)
+	rep.fig("answered 200", s.Accepted)
+	rep.fig("ended the right call (record: hangup)", s.Ended)
+	rep.fig("ended otherwise", errorList(s.Other))
+	rep.fig("other calls closed mid-script", s.Wrong)
+	rep.fig("webhook post to the call's end", statsOf(s.Latency).String())
+	rep.Groups = append(rep.Groups, summarize("all calls", simRep.Calls))
+	rep.check("hang-ups end their call", s.Posted > 0 && s.Ended == s.Posted, "%d of %d targets recorded as hangup", s.Ended, s.Posted)
+	rep.check("no other call ended", s.Wrong == 0, "%d calls that were not targets were closed mid-script by the server", s.Wrong)
+	return nil
+}
+
+// ---- kill ------------------------------------------------------------
+
+// lostSummary is what came of a killed node's calls.
+type lostSummary struct {
+	Victims    int             // calls the node held when it was killed
+	EndedFirst int             // of which ended on their own before the kill
+	Recorded   int             // recorded node_lost
+	Missing    int             // not recorded node_lost
+	Outcomes   map[string]int  // outcomes of the node_lost records
+	Others     int             // node_lost records of calls the node did not hold
+	Detection  []time.Duration // kill to the record seen in the database
+}
+
+// summarizeLost checks the killed node's calls.
+func summarizeLost(victims map[string]bool, killAt time.Time, seen map[string]time.Time, recs map[string]record) lostSummary {
+	s := lostSummary{Victims: len(victims), Outcomes: map[string]int{}}
+	for id := range victims {
+		rec, ok := recs[id]
+		switch {
+		case ok && rec.EndReason == "node_lost":
+			s.Recorded++
+			s.Outcomes[rec.Outcome]++
+			if at, ok := seen[id]; ok {
+				s.Detection = append(s.Detection, at.Sub(killAt))
+			}
+		case ok && rec.Status == "ended" && rec.Ended.Before(killAt):
+			s.EndedFirst++
+		default:
+			s.Missing++
+		}
+	}
+	for id, rec := range recs {
+		if rec.EndReason == "node_lost" && !victims[id] {
+			s.Others++
+		}
+	}
+	return s
+}
+
+func (r *runner) caseKill(ctx context.Context, rep *caseReport) error {
+	c, err := r.startCluster(ctx, "kill", false)
+	if err != nil {
+		return err
+	}
+	defer func() { rep.LB = c.stop(r) }()
+	victim := c.nodes[len(c.nodes)-1]
+	var (
+		killAt  time.Time
+		victims = map[string]bool{}
+		seen    = map[string]time.Time{}
+	)
+	bound := r.cfg.LostAfter + r.cfg.Heartbeat
+	act := func(ctx context.Context, l *load) error {
+		if err := l.waitSteady(ctx, r.cfg.Hold); err != nil {
+			return err
+		}
+		reg, err := r.registry(ctx, c)
+		if err != nil {
+			return err
+		}
+		for id, n := range reg {
+			if n == victim.name {
+				victims[id] = true
+			}
+		}
+		killAt = time.Now()
+		if err := victim.signal(syscall.SIGKILL); err != nil {
+			return err
+		}
+		r.progressf("kill: %s killed (SIGKILL) with %d calls, %d live in all", victim.name, len(victims), l.live())
+		ids := slices.Collect(maps.Keys(victims))
+		deadline := killAt.Add(bound + 30*time.Second)
+		for len(seen) < len(ids) && time.Now().Before(deadline) {
+			if err := sleep(ctx, 250*time.Millisecond); err != nil {
+				return err
+			}
+			recs, err := readRecords(ctx, r.cfg.DBURL, ids)
+			if err != nil {
+				continue
+			}
+			now := time.Now()
+			for id, rec := range recs {
+				if _, ok := seen[id]; !ok && rec.EndReason == "node_lost" {
+					seen[id] = now
+				}
+			}
+		}
+		return nil
+	}
+	plan := simPlan{calls: r.cfg.Calls, ramp: r.cfg.Ramp, duration: r.cfg.Ramp + 2*r.cfg.Hold + bound + 10*time.Second, script: chaosScript}
+	simRep, l, err := r.runSim(ctx, c, "kill", plan, act)
+	if err != nil {
+		return err
+	}
+	if killAt.IsZero() {
+		return fmt.Errorf("the node was not killed")
+	}
+	recs, err := r.waitRecords(ctx, answeredIDs(l.placements()))
+	if err != nil {
+		return err
+	}
+	s := summarizeLost(victims, killAt, seen, recs)
+	// The killed node's calls by the registry, whatever their timing; the
+	// others by when they ran.
+	var others, lost []sim.CallResult
+	for _, call := range simRep.Calls {
+		if p := l.byCCID(call.CallControlID); p != nil && victims[p.CallID] {
+			lost = append(lost, call)
+		} else {
+			others = append(others, call)
+		}
+	}
+	before, survivors, later := splitAt(sim.Report{Calls: others}, l, killAt, 2*time.Second)
+	gBefore, gSurv, gAfter := summarize("ended before the kill", before), summarize("on the other nodes at the kill", survivors),
+		summarize("started after the kill", later)
+	rep.Groups = append(rep.Groups, gBefore, gSurv, summarize("on the killed node", lost), gAfter)
+	det := statsOf(s.Detection)
+	rep.Settings["heartbeat"], rep.Settings["lost_after"] = r.cfg.Heartbeat.String(), r.cfg.LostAfter.String()
+	rep.fig("calls on the killed node", s.Victims)
+	rep.fig("recorded node_lost", s.Recorded)
+	rep.fig("outcomes of those records", errorList(s.Outcomes))
+	rep.fig("kill to the node_lost record", det.String())
+	rep.fig("bound (lost-after + a heartbeat)", bound.String())
+	rep.fig("node_lost records of other calls", s.Others)
+	placed, lostSetup := unanswered(l, killAt.Add(-10*time.Second), killAt.Add(2*time.Second))
+	rep.fig("calls placed from 10 s before the kill to 2 s after / not answered", fmt.Sprintf("%d / %d", placed, lostSetup))
+	rep.check("the killed node's calls recorded node_lost", s.Victims > 0 && s.Missing == 0,
+		"%d of %d (%d had ended before the kill, %d missing)", s.Recorded, s.Victims, s.EndedFirst, s.Missing)
+	// The poll adds up to 250 ms and the spool's write a little more.
+	rep.check("within the bound", det.Count > 0 && time.Duration(det.Max) <= bound+time.Second,
+		"slowest %s against %s (+1 s for the poll and the write)", det.Max, bound)
+	rep.check("no other call recorded node_lost", s.Others == 0, "%d", s.Others)
+	rep.check("the other nodes' calls went on", gSurv.Calls > 0 && gSurv.Failed == 0, "%d of %d failed %s", gSurv.Failed, gSurv.Calls, errorList(gSurv.Errors))
+	ok, detail := unchanged(gBefore, gSurv)
+	rep.check("their reply p99 and late messages unchanged", ok, "%s", detail)
+	ok, detail = unchanged(gBefore, gAfter)
+	rep.check("calls after the kill unchanged (two nodes)", ok, "%s", detail)
+	return nil
+}
+
+// ---- redis -----------------------------------------------------------
+
+// rebuiltWithin bounds the wait for the registry after Redis is back.
+const rebuiltWithin = 60 * time.Second
+
+func (r *runner) caseRedis(ctx context.Context, rep *caseReport) error {
+	c, err := r.startCluster(ctx, "redis", false)
+	if err != nil {
+		return err
+	}
+	defer func() { rep.LB = c.stop(r) }()
+	var (
+		stopAt, startAt, rebuiltAt time.Time
+		restarted                  bool
+		mu                         sync.Mutex
+		targets                    []hangupTarget
+		sizes                      string
+	)
+	defer func() {
+		if !stopAt.IsZero() && !restarted { // Redis comes back whatever happened
+			_ = shell(context.WithoutCancel(ctx), r.cfg.RedisStart, r.log)
+		}
+	}()
+	act := func(ctx context.Context, l *load) error {
+		if err := l.waitSteady(ctx, r.cfg.Hold); err != nil {
+			return err
+		}
+		reg, err := r.registry(ctx, c)
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		var cand []*placement
+		for _, p := range l.placements() {
+			if age := now.Sub(p.Answered); !p.Answered.IsZero() && age > 3*time.Second && age < 12*time.Second && reg[p.CallID] != "" {
+				cand = append(cand, p)
+			}
+		}
+		sort.Slice(cand, func(i, j int) bool { return cand[i].N < cand[j].N })
+		cand = cand[:min(len(cand), max(4, r.cfg.Calls/15))]
+		stopAt = time.Now()
+		if err := shell(ctx, r.cfg.RedisStop, r.log); err != nil {
+			return err
+		}
+		r.progressf("redis: stopped with %d calls live; %d hang-ups to come during the outage", l.live(), len(cand))
+		_ = sleep(ctx, 2*time.Second)
+		var wg sync.WaitGroup
+		for i, p := range cand {
+			owner := reg[p.CallID]
+			to := c.byName(owner) // half to the node that holds the call, half to another
+			if i%2 == 1 {
+				for _, n := range c.nodes {
+					if n.name != owner {
+						to = n
+						break
+					}
+				}
+			}
+			wg.Go(func() {
+				t := hangupTarget{CallID: p.CallID, CCID: p.CCID, N: p.N, Owner: owner, To: to.name, Posted: time.Now()}
+				var err error
+				t.Code, t.Attempts, err = r.tel.hangup(context.WithoutCancel(ctx), "http://"+to.public+"/webhooks/telnyx", p.CCID, p.From, p.ClientState)
+				if err != nil {
+					t.Err = err.Error()
+				}
+				mu.Lock()
+				targets = append(targets, t)
+				mu.Unlock()
+			})
+		}
+		_ = sleep(ctx, time.Until(stopAt.Add(r.cfg.RedisOutage)))
+		err = shell(context.WithoutCancel(ctx), r.cfg.RedisStart, r.log)
+		startAt, restarted = time.Now(), err == nil
+		if err != nil {
+			return err
+		}
+		r.progressf("redis: started again after %v", startAt.Sub(stopAt).Round(100*time.Millisecond))
+		for time.Since(startAt) < rebuiltWithin {
+			if ok, s := r.registryMatches(ctx, c); ok {
+				rebuiltAt, sizes = time.Now(), s
+				break
+			}
+			if err := sleep(ctx, 250*time.Millisecond); err != nil {
+				break
+			}
+		}
+		wg.Wait()
+		return sleep(ctx, r.cfg.Hold)
+	}
+	plan := simPlan{calls: r.cfg.Calls, ramp: r.cfg.Ramp, duration: r.cfg.Ramp + 2*r.cfg.Hold + r.cfg.RedisOutage + 20*time.Second, script: chaosScript}
+	simRep, l, err := r.runSim(ctx, c, "redis", plan, act)
+	if err != nil {
+		return err
+	}
+	if startAt.IsZero() {
+		return fmt.Errorf("redis was not restarted")
+	}
+	var ids []string
+	for _, t := range targets {
+		ids = append(ids, t.CallID)
+	}
+	recs, err := r.waitRecords(ctx, ids)
+	if err != nil {
+		return err
+	}
+	ms := r.nodeMetrics(ctx, c, "iace_webhook_events_total", "iace_cluster_redis_errors_total")
+	before, spanning, _ := splitAt(simRep, l, stopAt, 0)
+	hungUp := map[string]bool{}
+	for _, t := range targets {
+		hungUp[t.CCID] = true
+	}
+	var others, hung []sim.CallResult
+	for _, call := range spanning {
+		if hungUp[call.CallControlID] {
+			hung = append(hung, call)
+		} else {
+			others = append(others, call)
+		}
+	}
+	gBefore, gSpan := summarize("ended before the outage", before), summarize("live at the outage", others)
+	rep.Groups = append(rep.Groups, gBefore, gSpan, summarize("hung up during the outage", hung))
+	placedDuring, notAnswered := unanswered(l, stopAt, startAt)
+	carried, reported, retried := 0, 0, 0
+	for _, t := range targets {
+		if rec, ok := recs[t.CallID]; ok && rec.EndReason == "hangup" {
+			carried++
+		}
+		if t.Attempts > 1 {
+			retried++
+		}
+		if t.Code != 200 {
+			reported++
+		}
+	}
+	rep.Settings["outage"] = r.cfg.RedisOutage.String()
+	rep.fig("Redis down for", startAt.Sub(stopAt).Round(100*time.Millisecond).String())
+	if !rebuiltAt.IsZero() {
+		rep.fig("registry matching every node's live calls after", rebuiltAt.Sub(startAt).Round(100*time.Millisecond).String())
+		rep.fig("registry then (node: entries / live calls)", sizes)
+	}
+	rep.fig("calls placed during the outage / answered", fmt.Sprintf("%d / %d", placedDuring, placedDuring-notAnswered))
+	rep.fig("hang-ups sent during the outage", len(targets))
+	rep.fig("  carried out (record: hangup)", carried)
+	rep.fig("  retried by Telnyx (answered non-200 first)", retried)
+	rep.fig("  never accepted (still non-200 after the retries)", reported)
+	rep.fig("webhook results (all nodes)", metricList(ms, "iace_webhook_events_total"))
+	rep.fig("cluster Redis errors (all nodes)", metricList(ms, "iace_cluster_redis_errors_total"))
+	rep.check("calls went on", gSpan.Calls > 0 && gSpan.Failed == 0, "%d of %d calls live at the outage (not hung up) failed %s",
+		gSpan.Failed, gSpan.Calls, errorList(gSpan.Errors))
+	rep.check("registry rebuilt", !rebuiltAt.IsZero(), "within %v of Redis starting", rebuiltWithin)
+	rep.check("commands during the outage retried or reported", carried+reported == len(targets),
+		"%d carried out, %d reported to Telnyx as failed, of %d", carried, reported, len(targets))
+	return nil
+}
+
+// registryMatches reports whether every node is in the registry with as
+// many calls as it runs (its live-calls gauge, within 5 % or 2 calls:
+// calls start and end between the two reads).
+func (r *runner) registryMatches(ctx context.Context, c *cluster) (bool, string) {
+	var parts []string
+	ok := true
+	for _, n := range c.nodes {
+		entries, err := r.rdb.SCard(ctx, c.prefix+"nodecalls:"+n.name).Result()
+		if err != nil {
+			return false, ""
+		}
+		score, err := r.rdb.ZScore(ctx, c.prefix+"nodes", n.name).Result()
+		if err != nil || score == 0 {
+			ok = false
+		}
+		m, err := n.metrics(ctx, "iace_session_live_calls")
+		if err != nil {
+			return false, ""
+		}
+		live := int64(m["iace_session_live_calls"])
+		if d := entries - live; d < -max(2, live/20) || d > max(2, live/20) {
+			ok = false
+		}
+		parts = append(parts, fmt.Sprintf("%s %d/%d", n.name, entries, live))
+	}
+	return ok, strings.Join(parts, ", ")
+}
+
+// nodeMetrics reads prefixes from every node that answers.
+func (r *runner) nodeMetrics(ctx context.Context, c *cluster, prefixes ...string) []map[string]float64 {
+	var out []map[string]float64
+	for _, n := range c.nodes {
+		if m, err := n.metrics(ctx, prefixes...); err == nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// metricList sums the labelled samples of name over nodes, as label=value pairs.
+func metricList(ms []map[string]float64, name string) string {
+	sum := map[string]float64{}
+	for _, m := range ms {
+		for k, v := range m {
+			if strings.HasPrefix(k, name+"{") && v != 0 {
+				sum[strings.TrimSuffix(strings.TrimPrefix(k, name+"{"), "}")] += v
+			}
+		}
+	}
+	parts := make([]string, 0, len(sum))
+	for _, k := range slices.Sorted(maps.Keys(sum)) {
+		parts = append(parts, fmt.Sprintf("%s: %g", k, sum[k]))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// ---- postgres --------------------------------------------------------
+
+func (r *runner) casePostgres(ctx context.Context, rep *caseReport) error {
+	c, err := r.startCluster(ctx, "postgres", false)
+	if err != nil {
+		return err
+	}
+	defer func() { rep.LB = c.stop(r) }()
+	var (
+		stopAt, startAt, drainedAt time.Time
+		started                    bool
+		maxDepth                   float64
+	)
+	defer func() {
+		if !stopAt.IsZero() && !started { // PostgreSQL comes back whatever happened
+			_ = shell(context.WithoutCancel(ctx), r.cfg.PGStart, r.log)
+		}
+	}()
+	depth := func(ctx context.Context) (float64, bool) {
+		ms := r.nodeMetrics(ctx, c, "iace_spool_depth")
+		return sumMetric(ms, "iace_spool_depth"), len(ms) == len(c.nodes)
+	}
+	act := func(ctx context.Context, l *load) error {
+		if err := l.waitSteady(ctx, r.cfg.Hold); err != nil {
+			return err
+		}
+		stopAt = time.Now()
+		if err := shell(ctx, r.cfg.PGStop, r.log); err != nil {
+			return err
+		}
+		r.progressf("postgres: stopped with %d calls live", l.live())
+		for time.Since(stopAt) < r.cfg.PGOutage {
+			if d, _ := depth(ctx); d > maxDepth {
+				maxDepth = d
+			}
+			if err := sleep(ctx, time.Second); err != nil {
+				break
+			}
+		}
+		err := shell(context.WithoutCancel(ctx), r.cfg.PGStart, r.log)
+		startAt, started = time.Now(), err == nil
+		if err != nil {
+			return err
+		}
+		r.progressf("postgres: started again after %v", startAt.Sub(stopAt).Round(100*time.Millisecond))
+		for time.Since(startAt) < 2*time.Minute {
+			d, all := depth(ctx)
+			maxDepth = max(maxDepth, d)
+			if all && d == 0 {
+				drainedAt = time.Now()
+				break
+			}
+			if err := sleep(ctx, 500*time.Millisecond); err != nil {
+				break
+			}
+		}
+		return sleep(ctx, r.cfg.Hold)
+	}
+	plan := simPlan{calls: r.cfg.Calls, ramp: r.cfg.Ramp, duration: r.cfg.Ramp + 2*r.cfg.Hold + r.cfg.PGOutage + 15*time.Second, script: chaosScript}
+	simRep, l, err := r.runSim(ctx, c, "postgres", plan, act)
+	if err != nil {
+		return err
+	}
+	if startAt.IsZero() {
+		return fmt.Errorf("postgres was not restarted")
+	}
+	// Every call that reached a node (it was answered and the caller heard
+	// it) must have its record, ended.
+	var connected []string
+	for _, call := range simRep.Calls {
+		if p := l.byCCID(call.CallControlID); p != nil && !p.Answered.IsZero() && call.MediaReceived > 0 {
+			connected = append(connected, p.CallID)
+		}
+	}
+	recs, err := r.waitRecords(ctx, connected)
+	if err != nil {
+		return err
+	}
+	lost := 0
+	for _, id := range connected {
+		if rec, ok := recs[id]; !ok || rec.Status != "ended" {
+			lost++
+		}
+	}
+	before, spanning, _ := splitAt(simRep, l, stopAt, 0)
+	gSpan := summarize("live at the stop", spanning)
+	rep.Groups = append(rep.Groups, summarize("ended before the stop", before), gSpan)
+	placedDuring, notAnswered := unanswered(l, stopAt, startAt)
+	rep.Settings["outage"] = r.cfg.PGOutage.String()
+	rep.fig("PostgreSQL stopped for", startAt.Sub(stopAt).Round(100*time.Millisecond).String())
+	rep.fig("records waiting in the spools, at most", maxDepth)
+	if !drainedAt.IsZero() {
+		rep.fig("spools empty after the start", drainedAt.Sub(startAt).Round(100*time.Millisecond).String())
+	}
+	rep.fig("calls placed during the outage / answered", fmt.Sprintf("%d / %d", placedDuring, placedDuring-notAnswered))
+	rep.fig("calls that reached a node / records ended", fmt.Sprintf("%d / %d", len(connected), len(connected)-lost))
+	rep.check("calls went on", gSpan.Calls > 0 && gSpan.Failed == 0, "%d of %d calls live at the stop failed %s", gSpan.Failed, gSpan.Calls, errorList(gSpan.Errors))
+	rep.check("records spooled", maxDepth > 0, "up to %g records waited", maxDepth)
+	rep.check("spools emptied", !drainedAt.IsZero(), "within 2 min of the start")
+	rep.check("0 records lost", lost == 0, "%d of %d calls without an ended record", lost, len(connected))
+	return nil
+}
+
+// ---- providers -------------------------------------------------------
+
+// outage is one provider's failure window.
+type outage struct {
+	Kind     string
+	From, To time.Time
+}
+
+// fallbackSummary is what callers heard during one outage.
+type fallbackSummary struct {
+	Live     int            // calls live at some time in the window
+	Fallback int            // calls with a holding phrase said in the window
+	Why      map[string]int // the holding phrases' causes
+	Silent   int            // calls whose caller waited in vain (no greeting, no reply) in the window
+}
+
+// providerRecovery is the wait after each outage: the hold, and at least
+// 40 s, for the clients' circuit breakers to close again before the next
+// provider fails.
+func providerRecovery(hold time.Duration) time.Duration { return max(hold, 40*time.Second) }
+
+// holdingCause is the holding phrase's cause (its event's detail) for each
+// provider.
+var holdingCause = map[string]string{provSTT: "transcriber", provLLM: "chat model", provTTS: "synthesizer"}
+
+// lastHolding is the latest holding phrase said for cause at or after from.
+func lastHolding(recs map[string]record, cause string, from time.Time) time.Time {
+	var last time.Time
+	for _, r := range recs {
+		for _, e := range r.Events {
+			if e.Kind == "holding_phrase" && e.Detail == cause && !e.At.Before(from) && e.At.After(last) {
+				last = e.At
+			}
+		}
+	}
+	return last
+}
+
+// replySlack is how long after an outage a caller's wait may still be the
+// outage's doing: callsim's reply timeout.
+const replySlack = 10 * time.Second
+
+// summarizeOutage checks one outage against the records and callsim.
+func summarizeOutage(o outage, tl map[int]timeline, calls []sim.CallResult, recs map[string]record) fallbackSummary {
+	s := fallbackSummary{Why: map[string]int{}}
+	end := o.To.Add(replySlack)
+	for _, c := range calls {
+		w, ok := tl[c.N]
+		if !ok || w.end.Before(o.From) || w.start.After(end) {
+			continue
+		}
+		s.Live++
+		if rec, ok := recs[w.placement.CallID]; ok {
+			for _, e := range rec.Events {
+				if e.Kind == "holding_phrase" && !e.At.Before(o.From) && !e.At.After(end) {
+					s.Fallback++
+					s.Why[e.Detail]++
+					break
+				}
+			}
+		}
+		if c.Error == sim.ErrNoReply || c.Error == sim.ErrNoGreeting {
+			s.Silent++
+		}
+	}
+	return s
+}
+
+func (r *runner) caseProviders(ctx context.Context, rep *caseReport) error {
+	if r.prov == nil {
+		p, err := startProviders(context.WithoutCancel(ctx))
+		if err != nil {
+			return err
+		}
+		r.prov = p
+	}
+	c, err := r.startCluster(ctx, "providers", true)
+	if err != nil {
+		return err
+	}
+	defer func() { rep.LB = c.stop(r) }()
+	var outages []outage
+	act := func(ctx context.Context, l *load) error {
+		defer func() { // the providers work again whatever happened
+			for _, k := range []string{provSTT, provLLM, provTTS} {
+				r.prov.Fail(k, false)
+			}
+		}()
+		if err := l.waitSteady(ctx, r.cfg.Hold); err != nil {
+			return err
+		}
+		for _, k := range []string{provSTT, provLLM, provTTS} {
+			o := outage{Kind: k, From: time.Now()}
+			r.prov.Fail(k, true)
+			r.progressf("providers: %s failing, %d calls live", k, l.live())
+			err := sleep(ctx, r.cfg.ProvOutage)
+			r.prov.Fail(k, false)
+			o.To = time.Now()
+			outages = append(outages, o)
+			if err != nil {
+				return err
+			}
+			if err := sleep(ctx, providerRecovery(r.cfg.Hold)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	plan := simPlan{calls: r.cfg.Calls, ramp: r.cfg.Ramp, duration: r.cfg.Ramp + r.cfg.Hold + 3*(r.cfg.ProvOutage+providerRecovery(r.cfg.Hold)),
+		script: chaosScript}
+	simRep, l, err := r.runSim(ctx, c, "providers", plan, act)
+	if err != nil {
+		return err
+	}
+	recs, err := r.waitRecords(ctx, answeredIDs(l.placements()))
+	if err != nil {
+		return err
+	}
+	tl := timelines(simRep, l)
+	rep.Settings["outage"] = r.cfg.ProvOutage.String()
+	rep.Settings["providers"] = "Deepgram fake (listen, Aura) and an OpenAI-compatible chat fake, through fault proxies; TTS cache off"
+	rep.Groups = append(rep.Groups, summarize("all calls", simRep.Calls))
+	if len(outages) > 0 {
+		// Recovery: calls that began once the last provider worked again,
+		// and once the last holding phrase its outage caused was said
+		// (a client's circuit breaker stays open a while).
+		last := outages[len(outages)-1]
+		_, _, after := splitAt(simRep, l, last.To, 5*time.Second)
+		rep.Groups = append(rep.Groups, summarize("started after the outages", after))
+		recovered := last.To
+		for _, o := range outages {
+			if t := lastHolding(recs, holdingCause[o.Kind], o.From); t.After(recovered) {
+				recovered = t
+			}
+		}
+		_, _, after = splitAt(simRep, l, recovered, 5*time.Second)
+		rep.Groups = append(rep.Groups, summarize("started after the last holding phrase", after))
+	}
+	for _, o := range outages {
+		s := summarizeOutage(o, tl, simRep.Calls, recs)
+		rep.fig(o.Kind+": calls live in the outage", s.Live)
+		rep.fig(o.Kind+": heard the holding phrase (cause)", fmt.Sprintf("%d (%s)", s.Fallback, errorList(s.Why)))
+		rep.fig(o.Kind+": callers left in silence", s.Silent)
+		if last := lastHolding(recs, holdingCause[o.Kind], o.From); last.After(o.To) {
+			rep.fig(o.Kind+": holding phrases went on after the outage for", last.Sub(o.To).Round(100*time.Millisecond).String())
+		} else {
+			rep.fig(o.Kind+": holding phrases went on after the outage for", "0s")
+		}
+		rep.check(o.Kind+" outage: callers hear the fallback", s.Fallback > 0 && s.Silent == 0,
+			"%d heard the holding phrase, %d waited in silence", s.Fallback, s.Silent)
+	}
+	ms := r.nodeMetrics(ctx, c, "iace_session_holding_phrases_total")
+	rep.fig("holding phrases (then)", metricList(ms, "iace_session_holding_phrases_total"))
+	return nil
+}
+
+// ---- rolling ---------------------------------------------------------
+
+// restart is one node's turn in the rolling restart.
+type restart struct {
+	Node                 string
+	Term, Exited, Ready  time.Time
+	LiveAtTerm, MovedOut int
+}
+
+// rollingSummary classifies the followers' calls.
+type rollingSummary struct {
+	Calls, Completed, Ended, Failed int
+	Moved, Moves, MoveFailed        int
+	CutAtDeadline, CutBefore        int
+	CutReasons                      map[string]int
+	Gaps, Switches, AfterMove       []time.Duration
+	Replies                         []time.Duration
+	Late                            int
+	CutAfterTerm                    []time.Duration // cut to the SIGTERM of the node draining then
+}
+
+// summarizeRolling classifies calls: a cut whose record says drain ended
+// at the drain deadline; any other cut came before it.
+func summarizeRolling(res []followResult, recs map[string]record, callID func(ccid string) string, restarts []restart) rollingSummary {
+	s := rollingSummary{Calls: len(res), CutReasons: map[string]int{}}
+	for _, f := range res {
+		switch f.Outcome {
+		case "completed":
+			s.Completed++
+		case "ended":
+			s.Ended++
+		case "failed":
+			s.Failed++
+		case "cut":
+			reason := "(no record)"
+			if rec, ok := recs[callID(f.CCID)]; ok {
+				reason = rec.EndReason
+			}
+			s.CutReasons[reason]++
+			if reason == "drain" {
+				s.CutAtDeadline++
+			} else {
+				s.CutBefore++
+			}
+			var term time.Time
+			for _, rs := range restarts {
+				if !rs.Term.After(f.CutAt) {
+					term = rs.Term
+				}
+			}
+			if !term.IsZero() {
+				s.CutAfterTerm = append(s.CutAfterTerm, f.CutAt.Sub(term))
+			}
+		}
+		ok := 0
+		for _, m := range f.Moves {
+			if m.Failed != "" {
+				s.MoveFailed++
+				continue
+			}
+			ok++
+			s.Gaps = append(s.Gaps, m.Gap())
+			s.Switches = append(s.Switches, m.Switch())
+		}
+		if ok > 0 {
+			s.Moved++
+			s.Moves += ok
+		}
+		s.AfterMove = append(s.AfterMove, f.AfterMove...)
+		s.Replies = append(s.Replies, f.Replies...)
+		s.Late += f.Late
+	}
+	return s
+}
+
+func (r *runner) caseRolling(ctx context.Context, rep *caseReport) error {
+	c, err := r.startCluster(ctx, "rolling", false)
+	if err != nil {
+		return err
+	}
+	defer func() { rep.LB = c.stop(r) }()
+	cl, err := loadClips(followerScript)
+	if err != nil {
+		return err
+	}
+	lines := make([]string, r.cfg.RollingLines)
+	for i := range lines {
+		lines[i] = followerScript[i%len(followerScript)]
+	}
+	stopNew := make(chan struct{})
+	var (
+		mu      sync.Mutex
+		results []followResult
+		wg      sync.WaitGroup
+		live    = make(chan struct{}, r.cfg.Calls) // a slot per call in progress
+	)
+	base := "v3:chaos-rolling-" + strings.ToLower(randText(8))
+	begun := time.Now()
+	go func() { // places calls until stopNew; ends then
+		for n := 1; ; n++ {
+			if n <= r.cfg.Calls {
+				if sleep(ctx, time.Until(begun.Add(r.cfg.Ramp*time.Duration(n-1)/time.Duration(r.cfg.Calls)))) != nil {
+					return
+				}
+			}
+			select {
+			case live <- struct{}{}:
+			case <-stopNew:
+				return
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case <-stopNew:
+				<-live
+				return
+			default:
+			}
+			f := &follower{n: n, ccid: fmt.Sprintf("%s-%d", base, n), from: callerNumber(n), to: r.cfg.Number, lines: len(lines),
+				clips: cl, timing: defaultFollowerTiming, dialer: dialer(), tel: r.tel, script: strings.Join(lines, "|")}
+			wg.Go(func() {
+				defer func() { <-live }()
+				res := runFollower(ctx, f, c.hookURL())
+				mu.Lock()
+				results = append(results, res)
+				mu.Unlock()
+			})
+		}
+	}()
+	if err := sleep(ctx, r.cfg.Ramp+r.cfg.Hold); err != nil {
+		close(stopNew)
+		wg.Wait()
+		return err
+	}
+	var restarts []restart
+	for _, n := range c.nodes {
+		m, _ := n.metrics(ctx, "iace_session_live_calls")
+		rs := restart{Node: n.name, Term: time.Now(), LiveAtTerm: int(m["iace_session_live_calls"])}
+		if err := n.signal(syscall.SIGTERM); err != nil {
+			break
+		}
+		r.progressf("rolling: %s draining (SIGTERM) with %d calls", n.name, rs.LiveAtTerm)
+		if err := n.wait(r.cfg.DrainTimeout + 30*time.Second); err != nil {
+			_ = n.signal(syscall.SIGKILL)
+			_ = n.wait(5 * time.Second)
+		}
+		rs.Exited = time.Now()
+		if err := n.start(context.WithoutCancel(ctx)); err != nil {
+			restarts = append(restarts, rs)
+			break
+		}
+		if err := n.waitReady(ctx, 60*time.Second); err != nil {
+			restarts = append(restarts, rs)
+			break
+		}
+		rs.Ready = time.Now()
+		restarts = append(restarts, rs)
+		r.progressf("rolling: %s back after %v", n.name, rs.Ready.Sub(rs.Term).Round(100*time.Millisecond))
+	}
+	_ = sleep(ctx, r.cfg.Hold)
+	close(stopNew)
+	wg.Wait()
+	ids := make([]string, 0, len(results))
+	idOf := map[string]string{}
+	for _, f := range results {
+		id := callIDFor(f.CCID)
+		idOf[f.CCID] = id
+		ids = append(ids, id)
+	}
+	recs, err := r.waitRecords(ctx, ids)
+	if err != nil {
+		return err
+	}
+	if err := writeJSON(filepath.Join(c.dir, "followers.json"), results); err != nil {
+		return err
+	}
+	s := summarizeRolling(results, recs, func(ccid string) string { return idOf[ccid] }, restarts)
+	rep.Settings["drain_timeout"] = r.cfg.DrainTimeout.String()
+	rep.Settings["lines_per_call"] = fmt.Sprint(len(lines))
+	for _, rs := range restarts {
+		rep.fig(rs.Node+": live at SIGTERM, exit after, ready after",
+			fmt.Sprintf("%d, %v, %v", rs.LiveAtTerm, rs.Exited.Sub(rs.Term).Round(100*time.Millisecond), rs.Ready.Sub(rs.Term).Round(100*time.Millisecond)))
+	}
+	rep.fig("calls", s.Calls)
+	rep.fig("completed / ended by the agent / failed", fmt.Sprintf("%d / %d / %d", s.Completed, s.Ended, s.Failed))
+	rep.fig("calls moved (moves, failed moves)", fmt.Sprintf("%d (%d, %d)", s.Moved, s.Moves, s.MoveFailed))
+	rep.fig("cut at the drain deadline (record: drain)", s.CutAtDeadline)
+	rep.fig("cut before the deadline", s.CutBefore)
+	rep.fig("cut reasons", errorList(s.CutReasons))
+	rep.fig("cut, after the node's SIGTERM", statsOf(s.CutAfterTerm).String())
+	rep.fig("audio gap per move (no stream open)", statsOf(s.Gaps).String())
+	rep.fig("streaming_start to the new stream", statsOf(s.Switches).String())
+	rep.fig("reply latency, first line after a move", statsOf(s.AfterMove).String())
+	rep.fig("reply latency, all lines", statsOf(s.Replies).String())
+	rep.fig("late messages", s.Late)
+	rep.check("0 calls cut before the drain deadline", s.CutBefore == 0, "%d cut before, %d at the deadline, %d moved", s.CutBefore, s.CutAtDeadline, s.Moved)
+	hungUp := 0
+	for _, f := range results {
+		if f.Outcome == "cut" && len(r.tel.cc.Applied("hangup", f.CCID)) > 0 {
+			hungUp++
+		}
+	}
+	rep.fig("cut calls hung up through Call Control", fmt.Sprintf("%d of %d", hungUp, s.CutAtDeadline+s.CutBefore))
+	if s.Moved == 0 {
+		rep.note("no call moved: the draining nodes ended their calls at the drain deadline")
+	}
+	return nil
+}
