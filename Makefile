@@ -28,7 +28,8 @@ run: build
 	$(BIN)/iace serve --addr 127.0.0.1:8080
 
 ## test: every test, with the race detector and coverage (per package, and
-## a total that must reach COVERFLOOR %), then the zero-allocation guards
+## a total of the product, the load tools under loadtest/ apart, that must
+## reach COVERFLOOR %), then the zero-allocation guards
 ## of the hot paths, which need a build without the race detector
 COVERFLOOR   ?= 70
 COVERPROFILE ?= $(BIN)/cover.out
