@@ -793,7 +793,7 @@ func (r *runner) caseProviders(ctx context.Context, rep *caseReport) error {
 				recovered = t
 			}
 		}
-		_, _, after = splitAt(simRep, l, recovered, 5*time.Second)
+		_, _, after = splitAt(simRep, l, recovered, 0)
 		rep.Groups = append(rep.Groups, summarize("started after the last holding phrase", after))
 	}
 	for _, o := range outages {
