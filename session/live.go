@@ -365,7 +365,7 @@ func (r *Registry) subscribeLive(org store.OrgID, buffer int) (*Subscription, er
 				calls = append(calls, e.snapshot())
 			}
 		}
-		sortCalls(calls)
+		SortCalls(calls)
 		return LiveEvent{OrgID: org, Calls: calls}
 	})
 }

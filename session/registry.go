@@ -188,12 +188,12 @@ func (r *Registry) List() []CallInfo {
 		out = append(out, e.snapshot())
 	}
 	r.mu.RUnlock()
-	sortCalls(out)
+	SortCalls(out)
 	return out
 }
 
-// sortCalls orders calls oldest first.
-func sortCalls(calls []CallInfo) {
+// SortCalls orders calls oldest first (the live list's order).
+func SortCalls(calls []CallInfo) {
 	slices.SortFunc(calls, func(a, b CallInfo) int {
 		if c := a.StartedAt.Compare(b.StartedAt); c != 0 {
 			return c

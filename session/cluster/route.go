@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -333,16 +331,6 @@ func (n *Node) remember(id, res string) {
 		n.doneAt = (n.doneAt + 1) % maxDone
 	}
 	n.done[id] = res
-}
-
-// sortCalls orders calls oldest first, as the engine's list.
-func sortCalls(calls []session.CallInfo) {
-	slices.SortFunc(calls, func(a, b session.CallInfo) int {
-		if c := a.StartedAt.Compare(b.StartedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(string(a.ID), string(b.ID))
-	})
 }
 
 // Location is where a live call is held.

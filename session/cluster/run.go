@@ -366,7 +366,7 @@ func (n *Node) Live(ctx context.Context, org store.OrgID) ([]session.CallInfo, e
 		}
 		out = append(out, e.info(session.CallID(ids[i])))
 	}
-	sortCalls(out)
+	session.SortCalls(out)
 	return out, nil
 }
 
