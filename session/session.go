@@ -285,9 +285,12 @@ func (s *Session) setState(st State) {
 
 func (s *Session) agentTalking() bool { return s.turn != nil && s.turn.audio && !s.turn.cleared }
 
+// committed: the current turn plays to its end whatever the caller says.
+func (s *Session) committed() bool { return s.turn != nil && s.turn.committed() }
+
 func (s *Session) onSpeechStart(at time.Time) {
 	s.idle.callerSpoke(at)
-	talking := s.agentTalking()
+	talking := s.agentTalking() && !s.committed() // no barge-in decision over a committed turn
 	s.dropFinals, s.pauseEnd = false, time.Time{}
 	s.utterance = utterance{active: true, startedAt: at.Add(-s.vad.MinSpeech), backchannel: talking}
 	s.act(s.gate.speechStart(at, talking), at)
@@ -352,7 +355,7 @@ func (s *Session) onBargeIn(at time.Time) {
 func (s *Session) cutAgent() {
 	s.utterance.backchannel = false
 	t := s.turn
-	if t == nil || !t.answers && !t.audio {
+	if t == nil || !t.answers && !t.audio || t.committed() {
 		return
 	}
 	if t.audio && !t.cleared {
@@ -492,8 +495,10 @@ func (s *Session) maybeAnswer(ctx context.Context) {
 	text := strings.Join(s.pending, " ")
 	s.pending, s.pendingComplete = s.pending[:0], false
 	s.awaitText = time.Time{}
-	if role == RoleTakeover {
-		s.callerTurn(ctx, text) // the supervisor answers; the transcript keeps it
+	if role == RoleTakeover || s.committed() {
+		// The supervisor answers, or the call is being handed on: the
+		// transcript keeps the words, nobody replies to them here.
+		s.callerTurn(ctx, text)
 		return
 	}
 	s.startReply(ctx, text)

@@ -46,6 +46,21 @@ type turn struct {
 	span         trace.Span
 }
 
+// committed: the turn leads to a transfer or a hang-up the call's side
+// decided (a provider failed, an escalation rule fired), so nothing the
+// caller says over it changes what follows. It plays to its end: an
+// interruption would drop its action, and with the transcriber lost
+// nothing would hear the caller anyway.
+func (t *turn) committed() bool {
+	switch t.kind {
+	case turnHandoff:
+		return true
+	case turnHolding:
+		return t.action.Name != "" || t.giveUp
+	}
+	return false
+}
+
 // Turn kinds, the iace.turn.kind span attribute.
 const (
 	turnGreeting = "greeting"

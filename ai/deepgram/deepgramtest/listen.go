@@ -137,6 +137,10 @@ func (s *Server) serveListen(w http.ResponseWriter, r *http.Request) {
 		s.emit(EventListenRejected, rec.Index)
 		return
 	}
+	cut, up := s.listenUp()
+	if !up {
+		fault.Status = http.StatusServiceUnavailable
+	}
 	if fault.Status != 0 {
 		reject(w, fault.Status, "", "", id)
 		s.emit(EventListenRejected, rec.Index)
@@ -148,7 +152,7 @@ func (s *Server) serveListen(w http.ResponseWriter, r *http.Request) {
 	}
 	s.update(func() { rec.Upgraded = true })
 	s.emit(EventListenOpen, rec.Index)
-	ls := &listenSession{s: s, rec: rec, conn: conn, p: p, fault: fault, id: id, sha: sha256.New(), opened: time.Now(),
+	ls := &listenSession{s: s, rec: rec, conn: conn, p: p, fault: fault, cut: cut, id: id, sha: sha256.New(), opened: time.Now(),
 		bytesPerSec: p.format.Encoding.BytesPerSample() * p.sampleRate, maxHeard: maxHeardSeconds * p.sampleRate}
 	s.update(func() { rec.Format = p.format })
 	s.wg.Add(1)
@@ -175,6 +179,7 @@ type listenSession struct {
 	conn        *websocket.Conn
 	p           listenParams
 	fault       ListenFault
+	cut         <-chan struct{} // closed when the fake's listen goes down (Server.Outage)
 	id          string
 	sha         hash.Hash
 	opened      time.Time
@@ -235,6 +240,10 @@ func (l *listenSession) run() {
 		select {
 		case <-l.s.done:
 			l.closeWith(websocket.CloseGoingAway, "")
+			return
+		case <-l.cut:
+			_ = l.conn.NetConn().Close() // no close frame: a dropped connection
+			l.s.emit(EventListenDropped, l.rec.Index)
 			return
 		case <-idle.C:
 			// docs/protocols/deepgram.md §1.5: nothing (or no audio) for 10 s.

@@ -98,7 +98,7 @@ type SpeakFault struct {
 const (
 	EventListenOpen     = "listen_open"
 	EventListenRejected = "listen_rejected"
-	EventListenDropped  = "listen_dropped" // the fake cut the socket (DropAfter)
+	EventListenDropped  = "listen_dropped" // the fake cut the socket (DropAfter, Outage)
 	EventListenClosed   = "listen_closed"  // the socket ended (any reason)
 	EventKeepAlive      = "keepalive"
 	EventFinalize       = "finalize"
@@ -171,6 +171,8 @@ type Server struct {
 	wg       sync.WaitGroup // listen sessions, which outlive their handlers once hijacked
 
 	mu      sync.Mutex
+	cut     chan struct{} // closed when listen goes down (Outage), new when it comes back
+	down    bool
 	listens []*ListenRecord
 	speaks  []*SpeakRecord
 	next    int // next transcript
@@ -197,7 +199,7 @@ func NewServer(cfg Config) *Server {
 		cfg.Models = []string{"nova-3", "nova-3-general", "nova-3-medical", "nova-2", "nova-2-general", "nova-2-phonecall",
 			"nova-2-meeting", "nova", "nova-phonecall", "enhanced", "enhanced-phonecall", "base", "base-general", "phonecall"}
 	}
-	s := &Server{cfg: cfg, events: make(chan Event, 4096), done: make(chan struct{})}
+	s := &Server{cfg: cfg, events: make(chan Event, 4096), done: make(chan struct{}), cut: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/listen", s.serveListen)
 	mux.HandleFunc("/v1/speak", s.serveSpeak)
@@ -224,6 +226,29 @@ func (s *Server) Close() {
 	s.once.Do(func() { close(s.done) })
 	s.http.Close()
 	s.wg.Wait()
+}
+
+// Outage takes live transcription down (true) or brings it back (false).
+// Going down cuts every open listen socket without a close frame, as a lost
+// connection would; while down, upgrades are answered 503.
+func (s *Server) Outage(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case down && !s.down:
+		close(s.cut)
+	case !down && s.down:
+		s.cut = make(chan struct{})
+	}
+	s.down = down
+}
+
+// listenUp reports whether listen is up and, if it is, the channel that is
+// closed when it goes down.
+func (s *Server) listenUp() (cut <-chan struct{}, up bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cut, !s.down
 }
 
 // Listens returns a copy of the listen records, by connection.
