@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -207,7 +208,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // ends caller_silent after as long again, with the reprompt in its
 // transcript.
 func TestASilentCallIsRepromptedThenEnded(t *testing.T) {
-	ts := newTestServer(t, func(c *session.Config, _ *telnyx.ConnConfig) { c.IdleTimeout = time.Second })
+	calls := &recordingCalls{}
+	ts := newTestServerWith(t, func(c *session.Config, _ *telnyx.ConnConfig) { c.IdleTimeout = time.Second },
+		func(d *session.Deps) { d.Calls = calls })
 	p := dialPeer(t, ts.url, map[string]string{local.SimScriptParam: "hello"})
 	p.expect("greeting end mark", 10*time.Second, isMark("t1-end"))
 	p.expect("the reprompt", 5*time.Second, isMark("t2-start"))
@@ -221,5 +224,31 @@ func TestASilentCallIsRepromptedThenEnded(t *testing.T) {
 	}
 	if o := sum.EndReason.Outcome(false); o != store.OutcomeAbandoned {
 		t.Errorf("a caller who never spoke: %q, want abandoned", o)
+	}
+	// Closing the media stream alone would leave the line open in silence.
+	calls.mu.Lock()
+	defer calls.mu.Unlock()
+	if want := []string{"hangup v3:test-ccid"}; !slices.Equal(calls.actions, want) {
+		t.Errorf("Call Control was asked %q, want %q", calls.actions, want)
+	}
+}
+
+// TestACallerWhoHangsUpIsNotHungUpAgain: the caller hung up (Telnyx sent
+// stop): the call is over at Telnyx, and nothing is asked of Call Control.
+func TestACallerWhoHangsUpIsNotHungUpAgain(t *testing.T) {
+	calls := &recordingCalls{}
+	ts := newTestServerWith(t, nil, func(d *session.Deps) { d.Calls = calls })
+	p := dialPeer(t, ts.url, nil)
+	p.expect("greeting end mark", 10*time.Second, isMark("-end"))
+	p.send(map[string]any{"event": "stop", "sequence_number": p.nextSeq(), "stream_id": "x", "stop": map[string]any{}})
+	sum := ts.summary(t)
+	p.close()
+	if sum.EndReason != session.EndHangup {
+		t.Errorf("end reason %q, want hangup", sum.EndReason)
+	}
+	calls.mu.Lock()
+	defer calls.mu.Unlock()
+	if len(calls.actions) != 0 {
+		t.Errorf("Call Control was asked %q after the caller hung up", calls.actions)
 	}
 }

@@ -56,6 +56,19 @@ var allEndReasons = []EndReason{EndHangup, EndPeerGone, EndMediaTimeout, EndAgen
 	EndTransferFailed, EndMaxDuration, EndDrain, EndShutdown, EndTransportError, EndPeerStalled, EndProviderFailure, EndOperator, EndCallerSilent, EndNodeLost, EndMoved}
 
 // closeCode is the WebSocket close code IACE sends for the reason.
+// endsAtTelnyx reports whether a call that ended for r must be transferred
+// or hung up through Call Control: every end decided on this side. A caller
+// who hung up, a call that moved to another node, or one whose node was
+// lost (recorded by another) is not this session's to end.
+func (r EndReason) endsAtTelnyx() bool {
+	switch r {
+	case EndTransfer, EndAgentHangup, EndProviderFailure, EndMaxDuration, EndCallerSilent, EndDrain, EndShutdown,
+		EndTransportError, EndPeerStalled, EndMediaTimeout, EndPeerGone:
+		return true
+	}
+	return false
+}
+
 func (r EndReason) closeCode() int {
 	switch r {
 	case EndDrain, EndShutdown:

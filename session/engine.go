@@ -634,16 +634,16 @@ func (e *Engine) claimStream(ctx context.Context, start *telnyx.Start) error {
 // callControlTimeout bounds the transfer or hang-up at the end of a call.
 const callControlTimeout = 5 * time.Second
 
-// controlCall carries out the end of a call the agent decided: a transfer to
-// the agent's transfer number, or a hang-up (also when providers failed for
-// good: closing the media stream alone would leave the caller on a silent
-// line). It returns the reason the call really ended for: a transfer that
+// controlCall carries out the end of a call decided on this side: a
+// transfer to the agent's transfer number, or a hang-up (closing the media
+// stream alone would leave the caller on a silent line: the stream is a
+// fork of the call, not the call). It returns the reason the call really ended for: a transfer that
 // cannot be made (no transfer number, refused by the organization's policy,
 // refused by Telnyx) becomes a hang-up, EndTransferFailed. Without Call
 // Control (the simulator) the reason stands.
 func (s *Session) controlCall(ctx context.Context, r EndReason) EndReason {
 	calls := s.eng.deps.Calls
-	if calls == nil || r != EndTransfer && r != EndAgentHangup && r != EndProviderFailure || r == EndTransfer && s.handed {
+	if calls == nil || !r.endsAtTelnyx() || r == EndTransfer && s.handed {
 		return r
 	}
 	ctx, cancel := context.WithTimeout(ctx, callControlTimeout)

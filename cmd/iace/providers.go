@@ -154,8 +154,13 @@ func (t telnyxCalls) Transfer(ctx context.Context, ccid, to string, handoff []by
 	return t.c.Transfer(ctx, ccid, callcontrol.TransferParams{To: to, TargetLegClientState: handoff})
 }
 
+// Hangup hangs the call up; a call that has ended already is what a
+// hang-up wants (the caller may have hung up as the session ended).
 func (t telnyxCalls) Hangup(ctx context.Context, ccid string) error {
-	return t.c.Hangup(ctx, ccid, callcontrol.HangupParams{})
+	if err := t.c.Hangup(ctx, ccid, callcontrol.HangupParams{}); err != nil && !callcontrol.IsCallEnded(err) {
+		return err
+	}
+	return nil
 }
 
 // addLanguage picks the embedder and the sentiment scorer.
