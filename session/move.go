@@ -85,6 +85,13 @@ func (s *Session) onMoveReq(ctx context.Context, r moveReq) {
 	if r.abort {
 		s.moving = false
 		s.movingNow.Store(false)
+		if s.streamGone {
+			// The old stream was stopped for a new one that never came:
+			// nothing carries the call here any more.
+			s.log.Warn("the call's stream was stopped for a move that failed: ending the call")
+			s.end(EndDrain)
+			return
+		}
 		s.maybeAnswer(ctx) // words the caller said meanwhile
 		return
 	}

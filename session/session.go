@@ -124,10 +124,13 @@ type Session struct {
 	endAt         time.Time // max duration
 	ending        EndReason
 	// moving: the call's state was taken for a move; no reply starts.
-	moving   bool
-	stats    CallStats
-	whispers []string // a supervisor's guidance for the next reply
-	idle     idleClock
+	moving bool
+	// streamGone: the call's stream stopped or failed while it moved
+	// (Telnyx stopped it for the new one); the move decides the end.
+	streamGone bool
+	stats      CallStats
+	whispers   []string // a supervisor's guidance for the next reply
+	idle       idleClock
 	// custTools answers the model's customer tools; made on first use and
 	// shared with the turns, it locks its own state.
 	custTools *customerTools
@@ -210,6 +213,7 @@ func (s *Session) run(ctx context.Context) EndReason {
 		s.say(ctx, s.agent.Greeting, turnGreeting)
 		s.addEvent(EventGreeting, "")
 	}
+	outputFailed := s.playout.Failed()
 	for s.ending == "" {
 		s.armTimer()
 		select {
@@ -249,7 +253,11 @@ func (s *Session) run(ctx context.Context) EndReason {
 			s.addPatterns(ps)
 		case m := <-s.caller:
 			s.onCallerMemory(m)
-		case <-s.playout.Failed():
+		case <-outputFailed:
+			if s.moving || s.streamGone {
+				s.streamGone, outputFailed = true, nil
+				continue // the stream went with the move: the move decides
+			}
 			if err := s.playout.Err(); errors.Is(err, media.ErrOutputStalled) {
 				s.log.Warn("the caller's side stopped reading the media stream", "err", err)
 				s.end(EndPeerStalled)
@@ -656,6 +664,13 @@ func (s *Session) onPlayed() {
 
 func (s *Session) onReaderDone() {
 	s.readerDone = nil
+	if s.moving {
+		// Telnyx stopped the stream for the move (one stream per call):
+		// the move decides how the call ends.
+		s.streamGone = true
+		s.log.Info("the call's stream stopped while it moves; waiting for the move")
+		return
+	}
 	switch {
 	case s.readErr == nil:
 		s.end(EndHangup)

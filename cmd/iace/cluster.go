@@ -3,10 +3,14 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
 	"net/url"
 
 	"github.com/iace/iace/media/telnyx"
 	"github.com/iace/iace/media/telnyx/callcontrol"
+	"github.com/iace/iace/session/cluster"
 )
 
 // telnyxStreams opens and stops calls' media streams through Call Control:
@@ -18,10 +22,13 @@ type telnyxStreams struct {
 
 // StartStream asks Telnyx for a new stream of the call, as the answer asked
 // for the first: inbound audio in, PCMU back to the caller's leg.
+// Telnyx's refusal of a second stream (a 422 that is not "call ended"; the
+// guide documents the limit, not its error code) is reported as
+// cluster.ErrStreamRefused, so the move stops the old stream first.
 func (t telnyxStreams) StartStream(ctx context.Context, callControlID, token string) error {
 	u := *t.base
 	u.RawQuery = url.Values{telnyx.TokenParam: {token}}.Encode()
-	return t.cc.StreamingStart(ctx, callControlID, callcontrol.StreamingStartParams{
+	err := t.cc.StreamingStart(ctx, callControlID, callcontrol.StreamingStartParams{
 		StreamParams: callcontrol.StreamParams{
 			StreamURL:               u.String(),
 			StreamTrack:             callcontrol.TrackInbound,
@@ -33,6 +40,10 @@ func (t telnyxStreams) StartStream(ctx context.Context, callControlID, token str
 		// a new command.
 		CommandID: "move-" + rand.Text()[:16],
 	})
+	if ae, ok := errors.AsType[*callcontrol.APIError](err); ok && ae.Status == http.StatusUnprocessableEntity && !ae.CallEnded() {
+		return fmt.Errorf("%w: %w", cluster.ErrStreamRefused, err)
+	}
+	return err
 }
 
 // StopStream stops one stream of the call.

@@ -198,6 +198,9 @@ type heldCall struct {
 	closed chan struct{}
 	conn   *websocket.Conn
 	speech chan []byte // μ-law frames to send instead of silence
+	// stop, closed, makes Telnyx's side stop the stream (a stop frame,
+	// then the socket closes), as streaming_stop does.
+	stop chan struct{}
 	// heard counts the agent's audio messages; lastHeard is when the last
 	// one came (unix ns).
 	heard, lastHeard atomic.Int64
@@ -247,7 +250,8 @@ func (r *clusterRig) stream(t *testing.T, ccid, streamURL, base, streamID, scrip
 		t.Fatalf("media stream to %s: %v", base, err)
 	}
 	_ = resp.Body.Close()
-	c := &heldCall{id: webhook.CallIDFor(ccid), ccid: ccid, closed: make(chan struct{}), conn: conn, speech: make(chan []byte, 4096)}
+	c := &heldCall{id: webhook.CallIDFor(ccid), ccid: ccid, closed: make(chan struct{}), conn: conn, speech: make(chan []byte, 4096),
+		stop: make(chan struct{})}
 	t.Cleanup(func() { _ = conn.Close() })
 	params, _ := json.Marshal(map[string]string{"sim_script": script})
 	start := fmt.Sprintf(`{"event":"start","sequence_number":"1","stream_id":%q,"start":{"call_control_id":%q,"from":%q,"to":%q,`+
@@ -277,6 +281,11 @@ func (r *clusterRig) stream(t *testing.T, ccid, streamURL, base, streamID, scrip
 		for seq := 2; ; seq++ {
 			select {
 			case <-c.closed:
+				return
+			case <-c.stop:
+				_ = conn.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `{"event":"stop","sequence_number":"%d","stream_id":%q,"stop":{"call_control_id":%q}}`,
+					seq, streamID, ccid))
+				_ = conn.Close()
 				return
 			case <-tick.C:
 			}
@@ -473,6 +482,12 @@ func TestTwoNodesAreOneSystem(t *testing.T) {
 	if _, ok := r.liveOn(t, r.aBase)[string(three.id)]; ok {
 		t.Error("a still lists the lost node's call")
 	}
+	// Nobody speaks on the lost call's line: a hangs it up at Telnyx.
+	lctx, lcancel := context.WithTimeout(t.Context(), 10*time.Second)
+	if _, err := r.tx.WaitApplied(lctx, "hangup", three.ccid); err != nil {
+		t.Errorf("the lost node's call was not hung up: %v", err)
+	}
+	lcancel()
 	// The lost node's call no longer counts against acme's limit.
 	five := r.place(t, "v3:cluster-five-"+run, r.aBase)
 	eventually(t, 5*time.Second, "a call after the lost node's", func() bool { _, ok := r.liveOn(t, r.aBase)[string(five.id)]; return ok })
@@ -513,9 +528,17 @@ func (r *clusterRig) stateOn(t *testing.T, base string, id store.CallID) string 
 // reaches node a, which goes on with the conversation without greeting
 // the caller again, and b stops the old stream (streaming_stop) and exits
 // without cutting the call. The record, written by a at the end, holds
-// the whole conversation.
+// the whole conversation. Telnyx's guide allows one bidirectional stream
+// per call: with the fake refusing a second one, b stops the old stream
+// first and asks again.
 func TestADrainedNodeMovesItsCalls(t *testing.T) {
+	t.Run("streams overlap", func(t *testing.T) { drainMoves(t, false) })
+	t.Run("one stream per call", func(t *testing.T) { drainMoves(t, true) })
+}
+
+func drainMoves(t *testing.T, oneStream bool) {
 	r := newClusterRig(t)
+	r.tx.OneStreamPerCall(oneStream)
 	ccid := "v3:cluster-move-" + rand.Text()[:8]
 	hook := r.aBase + "/webhooks/telnyx"
 	if code := postSigned(t, hook, r.priv, telnyxEvent("evt-i-"+ccid, "call.initiated", ccid, r.number, map[string]any{"direction": "incoming"}), time.Now()); code != 200 {
@@ -536,9 +559,30 @@ func TestADrainedNodeMovesItsCalls(t *testing.T) {
 	if err := r.b.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	if oneStream {
+		// Telnyx refuses the second stream; b stops the first, and Telnyx
+		// ends it (stop frame) before the new one opens.
+		stop, err := r.tx.WaitApplied(wctx, "streaming_stop", ccid)
+		if err != nil {
+			t.Fatalf("b did not stop the old stream after the refusal: %v\n%s", err, r.bLogs.String())
+		}
+		if stop.Body["stream_id"] != "s1-"+ccid {
+			t.Errorf("streaming_stop stopped %v, want the old stream", stop.Body["stream_id"])
+		}
+		close(first.stop)
+	}
 	start, err := r.tx.WaitApplied(wctx, "streaming_start", ccid)
 	if err != nil {
 		t.Fatalf("b did not ask Telnyx for a new stream: %v\n%s", err, r.bLogs.String())
+	}
+	refused := 0
+	for _, c := range r.tx.Commands() {
+		if c.Action == "streaming_start" && c.CallControlID == ccid && c.Status == http.StatusUnprocessableEntity {
+			refused++
+		}
+	}
+	if want := map[bool]int{false: 0, true: 1}[oneStream]; refused != want {
+		t.Errorf("%d streaming_start refused, want %d", refused, want)
 	}
 	for k, want := range map[string]any{"stream_track": "inbound_track", "stream_bidirectional_mode": "rtp",
 		"stream_bidirectional_codec": "PCMU", "stream_bidirectional_target_legs": "self"} {
@@ -569,6 +613,9 @@ func TestADrainedNodeMovesItsCalls(t *testing.T) {
 	}
 	if n := len(r.tx.Applied("hangup", ccid)); n != 0 {
 		t.Errorf("the drain hung the moved call up (%d hang-ups)", n)
+	}
+	if n := len(r.tx.Applied("streaming_stop", ccid)); n != 1 {
+		t.Errorf("%d streams stopped, want the old one once", n)
 	}
 
 	// a goes on with the conversation.

@@ -169,6 +169,9 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		node.EnableMoves(telnyxStreams{cc: prov.cc, base: base}, cfg.Conn.StreamSecret)
 		mover = node
 	}
+	if prov.calls != nil {
+		node.HangUpLost(prov.calls.Hangup)
+	}
 	var (
 		patterns session.PatternSource
 		history  session.CallHistory

@@ -145,12 +145,19 @@ type Node struct {
 	// streams and secret move calls to other nodes (EnableMoves).
 	streams StreamControl
 	secret  []byte
+	// stopFirst: Telnyx refused a second stream, so moves stop the old
+	// stream before asking for the new one; stopped holds the streams a
+	// move stopped (by id), for Release.
+	stopFirst atomic.Bool
+	stopped   sync.Map
 	// advertised is Config.Addr, or the address Advertise set.
 	advertised atomic.Pointer[string]
 	record     Recorder
-	log        *slog.Logger
-	metrics    *metrics
-	local      atomic.Pointer[localRef]
+	// hangup ends a lost node's call at Telnyx (HangUpLost); nil: none.
+	hangup  func(ctx context.Context, callControlID string) error
+	log     *slog.Logger
+	metrics *metrics
+	local   atomic.Pointer[localRef]
 
 	// changes carries calls' starts and ends to the writer.
 	changes chan change

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -49,12 +50,19 @@ type testNode struct {
 	url      string
 	mu       sync.Mutex
 	recorded []session.CallSummary
+	hungUp   []string // call_control_ids of lost calls hung up at Telnyx
 }
 
 func (n *testNode) lost() []session.CallSummary {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return append([]session.CallSummary(nil), n.recorded...)
+}
+
+func (n *testNode) hangUps() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]string(nil), n.hungUp...)
 }
 
 func startNode(t *testing.T, rdb *redis.Client, prefix, name string, orgLimit int) *testNode {
@@ -80,6 +88,12 @@ func startNodeWith(t *testing.T, rdb *redis.Client, prefix, name string, orgLimi
 	if err != nil {
 		t.Fatal(err)
 	}
+	node.HangUpLost(func(_ context.Context, ccid string) error {
+		tn.mu.Lock()
+		defer tn.mu.Unlock()
+		tn.hungUp = append(tn.hungUp, ccid)
+		return nil
+	})
 	var mover session.Mover
 	if tx != nil {
 		node.EnableMoves(tx, secret)
@@ -325,23 +339,45 @@ func TestTheOrganizationLimitCountsEveryNode(t *testing.T) {
 // TestALostNodesCallsAreRecorded: a node that stops heartbeating with a
 // call (its entries left as a crash leaves them) is claimed by a survivor,
 // which records the call as ended, node_lost, at the lost node's last
-// heartbeat, and removes it from the registry.
+// heartbeat, and removes it from the registry. It hangs the call up at
+// Telnyx unless the lost node still accepts connections at its address
+// (alive, cut off from Redis: its call may go on).
 func TestALostNodesCallsAreRecorded(t *testing.T) {
+	t.Run("dead", func(t *testing.T) { lostNode(t, false) })
+	t.Run("cut off from Redis", func(t *testing.T) { lostNode(t, true) })
+}
+
+func lostNode(t *testing.T, alive bool) {
 	rdb := testRedis(t)
 	p := prefix()
 	a := startNode(t, rdb, p, "a", 0)
 	ctx := t.Context()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if !alive {
+		_ = ln.Close() // nothing answers there any more
+	} else {
+		t.Cleanup(func() { _ = ln.Close() })
+	}
 	last := time.Now().Add(-time.Minute)
 	entry, _ := json.Marshal(map[string]any{"node": "ghost", "org": "demo", "agent": "demo", "ccid": "v3:ghost", "started": last.Add(-time.Minute).UnixMilli()})
 	if err := errors.Join(
 		rdb.Set(ctx, p+"call:ghost-call", entry, 0).Err(),
 		rdb.SAdd(ctx, p+"org:demo", "ghost-call").Err(),
 		rdb.SAdd(ctx, p+"nodecalls:ghost", "ghost-call").Err(),
+		rdb.HSet(ctx, p+"node:ghost", "addr", addr).Err(),
 		rdb.ZAdd(ctx, p+"nodes", redis.Z{Score: float64(last.UnixMilli()), Member: "ghost"}).Err(),
 	); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the ghost's call recorded", func() bool { return len(a.lost()) == 1 })
+	eventually(t, "the ghost forgotten", func() bool { n, _ := rdb.Exists(ctx, p+"node:ghost").Result(); return n == 0 })
+	if got, want := a.hangUps(), map[bool][]string{false: {"v3:ghost"}, true: nil}[alive]; !slices.Equal(got, want) {
+		t.Errorf("hung up %q, want %q", got, want)
+	}
 	sum := a.lost()[0]
 	if sum.EndReason != session.EndNodeLost || sum.Info.ID != "ghost-call" || sum.Info.OrgID != "demo" || sum.Info.CallControlID != "v3:ghost" ||
 		!sum.EndedAt.Equal(time.UnixMilli(last.UnixMilli())) {

@@ -23,6 +23,11 @@ type StreamControl interface {
 	StopStream(ctx context.Context, callControlID, streamID string) error
 }
 
+// ErrStreamRefused says Telnyx refused a new stream because the call has
+// one: its media streaming guide allows one bidirectional stream per call.
+// A StreamControl wraps it in the error of such a refusal.
+var ErrStreamRefused = errors.New("cluster: Telnyx refused a second stream for the call")
+
 // moveTimeout bounds a move: from asking Telnyx for the new stream to
 // another node holding the call.
 const moveTimeout = 5 * time.Second
@@ -72,6 +77,7 @@ func (n *Node) Move(ctx context.Context, r session.Resume) error {
 			n.log.Info("cluster: the moving call's state was taken as the move timed out: it is the other node's", "call_id", string(r.CallID))
 			return nil
 		}
+		n.stopped.Delete(r.StreamID) // no Release follows a failed move
 		return errors.Join(session.ErrNotMoved, err, derr)
 	}
 	tok, err := telnyx.Mint(n.secret, telnyx.StreamClaims{CallID: string(r.CallID), OrgID: string(r.OrgID), AgentID: string(r.AgentID),
@@ -79,8 +85,8 @@ func (n *Node) Move(ctx context.Context, r session.Resume) error {
 	if err != nil {
 		return fail(err)
 	}
-	if err := n.streams.StartStream(ctx, r.CallControlID, tok); err != nil {
-		return fail(fmt.Errorf("streaming_start: %w", err))
+	if err := n.startStream(ctx, r, tok); err != nil {
+		return fail(err)
 	}
 	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
@@ -100,9 +106,38 @@ func (n *Node) Move(ctx context.Context, r session.Resume) error {
 	}
 }
 
-// Release stops the call's old stream.
+// startStream asks Telnyx for the call's new stream. The new stream is
+// asked for while the old one runs, so that the caller hears no gap; if
+// Telnyx refuses a second stream, the old one is stopped first and the new
+// one asked for again, and from then on every move of this node stops
+// first (the caller's line is silent for the moment the new stream takes
+// to open, between turns).
+func (n *Node) startStream(ctx context.Context, r session.Resume, tok string) error {
+	if !n.stopFirst.Load() || r.StreamID == "" {
+		err := n.streams.StartStream(ctx, r.CallControlID, tok)
+		if err == nil || !errors.Is(err, ErrStreamRefused) || r.StreamID == "" {
+			if err != nil {
+				return fmt.Errorf("streaming_start: %w", err)
+			}
+			return nil
+		}
+		if !n.stopFirst.Swap(true) {
+			n.log.Warn("cluster: Telnyx refused a second stream for a moving call; moves stop the old stream first from now on")
+		}
+	}
+	if err := n.streams.StopStream(ctx, r.CallControlID, r.StreamID); err != nil {
+		return fmt.Errorf("streaming_stop before the new stream: %w", err)
+	}
+	n.stopped.Store(r.StreamID, true) // Release has nothing left to stop
+	if err := n.streams.StartStream(ctx, r.CallControlID, tok); err != nil {
+		return fmt.Errorf("streaming_start after the old stream stopped: %w", err)
+	}
+	return nil
+}
+
+// Release stops the call's old stream, unless the move stopped it already.
 func (n *Node) Release(ctx context.Context, callControlID, streamID string) error {
-	if n.streams == nil {
+	if _, done := n.stopped.LoadAndDelete(streamID); done || n.streams == nil {
 		return nil
 	}
 	return n.streams.StopStream(ctx, callControlID, streamID)

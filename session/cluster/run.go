@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -230,7 +233,8 @@ func (w *writer) rebuildFrom(ctx context.Context, calls []session.CallInfo) erro
 	}
 	if len(gone) > 0 {
 		if w.beats == 0 {
-			n.recordLost(ctx, n.cfg.Node, gone, time.Now())
+			// The predecessor process is gone: nothing carries its calls.
+			n.hangUp(ctx, n.recordLost(ctx, n.cfg.Node, gone, time.Now()))
 		} else {
 			n.dropEntries(ctx, n.cfg.Node, gone)
 		}
@@ -307,7 +311,15 @@ func (n *Node) reap(ctx context.Context, node string, last time.Time) {
 		n.metrics.redisErrors.WithLabelValues("reap").Inc()
 		return
 	}
+	addr, _ := n.rdb.HGet(ctx, n.key("node", node), "addr").Result()
 	entries := n.recordLost(ctx, node, ids, last)
+	if answers(ctx, addr) {
+		// Alive but cut off from Redis: its calls may well go on. They are
+		// recorded (the others cannot know), not hung up.
+		n.log.Warn("cluster: the lost node still answers at its address; its calls are not hung up", "lost_node", node)
+	} else {
+		n.hangUp(ctx, entries)
+	}
 	_, err = n.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.ZRem(ctx, n.key("nodes"), node)
 		p.Del(ctx, n.key("node", node), n.key("nodecalls", node))
@@ -393,6 +405,69 @@ func (n *Node) recordLost(ctx context.Context, node string, ids []string, last t
 	n.metrics.lost.Add(float64(len(entries)))
 	n.dropEntries(ctx, node, ids)
 	return entries
+}
+
+// HangUpLost makes the node hang up, through h, the calls of lost nodes it
+// records: nothing speaks on their lines any more, and a caller should not
+// wait in silence for a conversation that cannot go on. A lost node that
+// still accepts connections at its advertised address is only cut off
+// from Redis: its calls are left alone. Call it before Run.
+func (n *Node) HangUpLost(h func(ctx context.Context, callControlID string) error) { n.hangup = h }
+
+// hangUpConcurrency is how many lost calls are hung up at once, and
+// hangUpTimeout bounds each hang-up (Call Control).
+const (
+	hangUpConcurrency = 8
+	hangUpTimeout     = 5 * time.Second
+)
+
+// answerTimeout bounds the check that a lost node is really gone.
+const answerTimeout = time.Second
+
+// answers reports whether something accepts TCP connections at addr (a
+// node's --node-addr, host:port).
+func answers(ctx context.Context, addr string) bool {
+	if addr == "" {
+		return false
+	}
+	d := net.Dialer{Timeout: answerTimeout}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return false
+	}
+	_ = c.Close()
+	return true
+}
+
+// hangUp hangs up the calls of entries at Telnyx, a few at a time, after
+// they are recorded.
+func (n *Node) hangUp(ctx context.Context, entries map[string]entry) {
+	if n.hangup == nil {
+		return
+	}
+	var (
+		wg     sync.WaitGroup
+		sem    = make(chan struct{}, hangUpConcurrency)
+		failed atomic.Int64
+	)
+	for _, e := range entries {
+		if e.CCID == "" {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			hctx, cancel := context.WithTimeout(ctx, hangUpTimeout)
+			defer cancel()
+			if err := n.hangup(hctx, e.CCID); err != nil {
+				failed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if f := failed.Load(); f > 0 {
+		n.log.Warn("cluster: lost node's calls not all hung up at Telnyx", "failed", f)
+	}
 }
 
 // readEntries reads node's entries of ids (those another node holds now

@@ -24,6 +24,8 @@ const (
 	CodeNotFound      = "10005"
 	CodeRateLimited   = "10011"
 	CodeInternalError = "10007"
+	// CodeStreamActive refuses a second media stream (OneStreamPerCall).
+	CodeStreamActive = "90061"
 )
 
 // DedupeWindow is how long Telnyx ignores a repeated command_id on the same
@@ -87,11 +89,16 @@ type Fake struct {
 	commands []Command
 	seen     map[string]time.Time // call_control_id + "\x00" + command_id -> applied at
 	ended    map[string]bool
-	faults   []Fault
-	changed  chan struct{} // closed and replaced when commands changes
-	nextID   int
-	closed   chan struct{}
-	closeOne sync.Once
+	// streams counts each call's running media streams (answer with a
+	// stream_url, streaming_start, streaming_stop); oneStream refuses a
+	// second one.
+	streams   map[string]int
+	oneStream bool
+	faults    []Fault
+	changed   chan struct{} // closed and replaced when commands changes
+	nextID    int
+	closed    chan struct{}
+	closeOne  sync.Once
 }
 
 // New returns a Fake that accepts the Bearer key apiKey.
@@ -101,6 +108,7 @@ func New(apiKey string) *Fake {
 		now:     time.Now,
 		seen:    map[string]time.Time{},
 		ended:   map[string]bool{},
+		streams: map[string]int{},
 		changed: make(chan struct{}),
 		closed:  make(chan struct{}),
 	}
@@ -244,27 +252,68 @@ func (f *Fake) takeFault(action, ccid string) (Fault, bool) {
 	return Fault{}, false
 }
 
-// apply makes the command take effect unless it is a repeat or the call has
-// ended. It returns the status to answer.
-func (f *Fake) apply(c *Command) int {
+// OneStreamPerCall makes the fake refuse streaming_start (422, code
+// CodeStreamActive) while the call has a running media stream, as Telnyx's
+// media streaming guide says it allows one bidirectional stream per call.
+// By default streams may overlap.
+func (f *Fake) OneStreamPerCall(on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.oneStream = on
+}
+
+// refusal is why apply did not apply a command.
+type refusal struct {
+	status              int
+	code, title, detail string
+}
+
+var (
+	refusedEnded = &refusal{http.StatusUnprocessableEntity, CodeCallEnded, "Call has already ended",
+		"This call is no longer active and can't receive commands."}
+	refusedStream = &refusal{http.StatusUnprocessableEntity, CodeStreamActive, "Media stream already active",
+		"The call already has a bidirectional media stream; stop it first."}
+)
+
+// apply makes the command take effect unless it is a repeat, the call has
+// ended, or (OneStreamPerCall) it would start a second stream. It returns
+// nil or why the command was refused.
+func (f *Fake) apply(c *Command) *refusal {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	key := c.CallControlID + "\x00" + c.CommandID
 	if at, ok := f.seen[key]; ok && c.CommandID != "" && f.now().Sub(at) < DedupeWindow {
 		c.Duplicate = true
-		return http.StatusOK
+		return nil
 	}
 	if f.ended[c.CallControlID] {
-		return http.StatusUnprocessableEntity
+		return refusedEnded
+	}
+	if c.Action == "streaming_start" && f.oneStream && f.streams[c.CallControlID] > 0 {
+		return refusedStream
 	}
 	if c.CommandID != "" {
 		f.seen[key] = f.now()
 	}
 	c.Applied = true
-	if c.Action == "hangup" {
+	switch c.Action {
+	case "hangup":
 		f.ended[c.CallControlID] = true
+		delete(f.streams, c.CallControlID)
+	case "answer":
+		if _, ok := c.Body["stream_url"]; ok {
+			f.streams[c.CallControlID] = 1
+		}
+	case "streaming_start":
+		f.streams[c.CallControlID]++
+	case "streaming_stop":
+		if id, _ := c.Body["stream_id"].(string); id != "" && f.streams[c.CallControlID] > 1 {
+			f.streams[c.CallControlID]--
+		} else {
+			delete(f.streams, c.CallControlID)
+		}
 	}
-	return http.StatusOK
+	return nil
 }
 
 // ServeHTTP answers POST /v2/calls/{call_control_id}/actions/{action}.
@@ -341,9 +390,8 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !c.Applied {
-		if status := f.apply(&c); status != http.StatusOK {
-			c.Status = writeError(w, status, CodeCallEnded, "Call has already ended",
-				"This call is no longer active and can't receive commands.")
+		if no := f.apply(&c); no != nil {
+			c.Status = writeError(w, no.status, no.code, no.title, no.detail)
 			return
 		}
 	}
