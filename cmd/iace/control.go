@@ -109,7 +109,8 @@ func allowUnauthenticated(cfg config) (bool, string) {
 
 // newControl builds the API and the webhook receiver over the stores, the
 // providers and the engine.
-func newControl(cfg config, st *stores, prov *providers, node *cluster.Node, tracer trace.TracerProvider, reg prometheus.Registerer, log *slog.Logger) (*control, error) {
+func newControl(cfg config, st *stores, prov *providers, node *cluster.Node, shared *dependencyChecker, tracer trace.TracerProvider,
+	reg prometheus.Registerer, log *slog.Logger) (*control, error) {
 	c := &control{}
 	loginPair, err := limiter("login_pair", auth.DefaultPairFailures, st, reg, log)
 	if err != nil {
@@ -172,6 +173,7 @@ func newControl(cfg config, st *stores, prov *providers, node *cluster.Node, tra
 	if c.webhook, err = webhook.New(wc, webhook.Deps{
 		Agents: st.cached, Calls: st.cached, Control: prov.cc, Live: node, Admission: node, Dedupe: dedupe,
 		Metrics: webhook.NewMetrics(reg), Log: log, Tracer: exporting(tracer),
+		Ready: func() error { return shared.Down("store") },
 	}); err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -67,6 +68,11 @@ type server struct {
 	node     *cluster.Node
 	nodeStop context.CancelFunc
 	nodeDone chan struct{}
+	// deps pings the dependencies the nodes share; depsStop stops it,
+	// depsDone is closed when it has stopped.
+	deps     *dependencyChecker
+	depsStop context.CancelFunc
+	depsDone chan struct{}
 }
 
 // Learning from finished calls runs on its own workers, off every call's
@@ -261,7 +267,20 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 	}
 	s := &server{log: log, engine: engine, pacer: pacer, stores: st, prov: prov, stopTracing: stopTracing, housekeeper: hk, learners: learners,
 		predictors: predictors, node: node}
-	if s.control, err = newControl(cfg, st, prov, node, tracer, reg, log); err != nil {
+	// Readiness is this node's alone: draining or at its capacity. The
+	// store and Redis are shared by every node, so an outage of either
+	// would take them all out of the load balancer at once, while live
+	// calls go on without them (records wait in the spool) and a draining
+	// node's calls need a ready node to move to. Their state is reported
+	// (/readyz?verbose=1, iace_dependency_up), never a reason to be unready;
+	// the webhook refuses events while the store is down (Telnyx delivers
+	// them again), since it writes each call there before answering it.
+	deps := []dependency{{"store", st.backend.Ping}}
+	if st.redis != nil {
+		deps = append(deps, dependency{"redis", func(ctx context.Context) error { return st.redis.Ping(ctx).Err() }})
+	}
+	s.deps = newDependencyChecker(deps, dependencyTimeout, reg, log)
+	if s.control, err = newControl(cfg, st, prov, node, s.deps, tracer, reg, log); err != nil {
 		abort()
 		return nil, err
 	}
@@ -297,12 +316,8 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	// Readiness asks the store only. Redis is a shared cache: while it is
-	// away reads go to the store, slower, and a Redis blip must not take
-	// every node out of the load balancer at once.
-	deps := []dependency{{"store", st.backend.Ping}}
 	s.internal = &http.Server{
-		Handler:           withDeadlines(internalMux(reg, engine, deps, pprofFor(cfg, log)), cfg.HTTP.ReadTimeout, pprofWriteTimeout),
+		Handler:           withDeadlines(internalMux(reg, engine, s.deps, pprofFor(cfg, log)), cfg.HTTP.ReadTimeout, pprofWriteTimeout),
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       cfg.HTTP.IdleTimeout,
 	}
@@ -329,11 +344,119 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 	return s, nil
 }
 
-// dependency is something the server cannot serve without, with its
-// health check.
+// dependency is a service the nodes share, with its health check.
 type dependency struct {
 	name string
 	ping func(ctx context.Context) error
+}
+
+// The shared dependencies are pinged every dependencyInterval, each ping
+// bounded by dependencyTimeout.
+const (
+	dependencyInterval = 5 * time.Second
+	dependencyTimeout  = time.Second
+)
+
+// dependencyState is the result of one dependency's ping: err is nil when
+// it answered.
+type dependencyState struct {
+	name string
+	err  error
+}
+
+// dependencyChecker pings the shared dependencies, exports the results as
+// iace_dependency_up{name} and logs each change.
+type dependencyChecker struct {
+	deps    []dependency
+	timeout time.Duration
+	up      *prometheus.GaugeVec
+	log     *slog.Logger
+
+	mu sync.Mutex
+	// down holds the result of each dependency's latest ping, by name:
+	// true when it failed. Absent before the first.
+	down map[string]bool
+}
+
+func newDependencyChecker(deps []dependency, timeout time.Duration, reg prometheus.Registerer, log *slog.Logger) *dependencyChecker {
+	up := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "iace", Subsystem: "dependency", Name: "up",
+		Help: "Whether a dependency the nodes share (store, redis) answered its latest ping (1) or not (0), pinged every " +
+			dependencyInterval.String() + "; not part of readiness."},
+		[]string{"name"})
+	reg.MustRegister(up)
+	return &dependencyChecker{deps: deps, timeout: timeout, up: up, log: log, down: map[string]bool{}}
+}
+
+// Run checks at once, then every interval, until ctx ends.
+func (c *dependencyChecker) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		c.check(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// check pings every dependency at once, each for at most the checker's
+// timeout, records the results and returns them in the dependencies'
+// order. Pings cut short by ctx are returned, not recorded.
+func (c *dependencyChecker) check(ctx context.Context) []dependencyState {
+	states := make([]dependencyState, len(c.deps))
+	var wg sync.WaitGroup
+	for i, d := range c.deps {
+		wg.Go(func() {
+			pctx, cancel := context.WithTimeout(ctx, c.timeout)
+			defer cancel()
+			states[i] = dependencyState{name: d.name, err: d.ping(pctx)}
+		})
+	}
+	wg.Wait()
+	if ctx.Err() == nil {
+		c.record(states)
+	}
+	return states
+}
+
+// Down returns the error of dependency name's latest ping when it failed;
+// nil when it answered or was not pinged yet.
+func (c *dependencyChecker) Down(name string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.down[name] {
+		return fmt.Errorf("%s unreachable at its latest ping", name)
+	}
+	return nil
+}
+
+// record exports states and logs the dependencies that went down or came
+// back since their previous ping.
+func (c *dependencyChecker) record(states []dependencyState) {
+	var changed []dependencyState
+	c.mu.Lock()
+	for _, st := range states {
+		down := st.err != nil
+		if was, seen := c.down[st.name]; was != down && (seen || down) {
+			changed = append(changed, st)
+		}
+		c.down[st.name] = down
+		up := 1.0
+		if down {
+			up = 0
+		}
+		c.up.WithLabelValues(st.name).Set(up)
+	}
+	c.mu.Unlock()
+	for _, st := range changed {
+		if st.err != nil {
+			c.log.Warn("dependency unreachable; this node stays ready", "dependency", st.name, "err", st.err)
+		} else {
+			c.log.Info("dependency reachable again", "dependency", st.name)
+		}
+	}
 }
 
 // pprofWriteTimeout bounds the internal listener's responses: a CPU
@@ -355,26 +478,40 @@ func pprofFor(cfg config, log *slog.Logger) http.Handler {
 	return nil
 }
 
-func internalMux(reg *prometheus.Registry, engine *session.Engine, deps []dependency, pprofs http.Handler) *http.ServeMux {
+func internalMux(reg *prometheus.Registry, engine *session.Engine, deps *dependencyChecker, pprofs http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
 	// OpenMetrics when the scraper asks for it: the only text format that
 	// carries the latency histograms' exemplars (their trace ids).
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, EnableOpenMetrics: true}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	// Ready when this node takes new streams. With ?verbose=1 the answer
+	// also pings the shared dependencies and lists their state, which
+	// does not change its status.
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !engine.Ready() {
-			http.Error(w, "draining", http.StatusServiceUnavailable)
+		status, word := http.StatusOK, "ready"
+		switch {
+		case engine.Draining():
+			status, word = http.StatusServiceUnavailable, "draining"
+		case !engine.Ready():
+			status, word = http.StatusServiceUnavailable, "at capacity"
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if v := r.URL.Query().Get("verbose"); v == "" || v == "0" || v == "false" {
+			w.WriteHeader(status)
+			fmt.Fprintln(w, word)
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
-		defer cancel()
-		for _, d := range deps {
-			if err := d.ping(ctx); err != nil {
-				http.Error(w, d.name+" unreachable", http.StatusServiceUnavailable)
-				return
+		states := deps.check(r.Context())
+		w.WriteHeader(status)
+		fmt.Fprintln(w, word)
+		for _, d := range states {
+			if d.err != nil {
+				fmt.Fprintf(w, "dependency %s: down (%v)\n", d.name, d.err)
+			} else {
+				fmt.Fprintf(w, "dependency %s: up\n", d.name)
 			}
 		}
-		fmt.Fprintln(w, "ready")
 	})
 	if pprofs != nil {
 		mux.Handle("/debug/pprof/", pprofs)
@@ -435,6 +572,12 @@ func (s *server) start(ctx context.Context) <-chan error {
 			s.log.Error("cluster", "err", err)
 		}
 	}()
+	dctx, dstop := context.WithCancel(wctx)
+	s.depsStop, s.depsDone = dstop, make(chan struct{})
+	go func() { // ends in shutdown, which cancels it and waits
+		defer close(s.depsDone)
+		s.deps.Run(dctx, dependencyInterval)
+	}()
 	go func() { errc <- s.public.Serve(s.publicLn) }()
 	go func() { errc <- s.internal.Serve(s.intLn) }()
 	s.log.Info("serving", "addr", s.publicLn.Addr().String(), "internal_addr", s.intLn.Addr().String())
@@ -477,6 +620,10 @@ func (s *server) shutdown(ctx context.Context, drainTimeout time.Duration, force
 	if s.housekeepStop != nil {
 		s.housekeepStop()
 		<-s.housekeepDone
+	}
+	if s.depsStop != nil {
+		s.depsStop()
+		<-s.depsDone
 	}
 	// The drained calls' records: written now if the database lets us,
 	// else at the next start. Then what they teach, then the stores.

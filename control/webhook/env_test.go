@@ -128,6 +128,13 @@ var backends = []backend{{"embedded", embeddedStore}, {"postgres", postgresStore
 // salesNumber and transfers on DTMF 0; org-b's "fallback" answers nothing.
 func newEnv(t *testing.T, st store.Store, mutate func(*webhook.Config)) *env {
 	t.Helper()
+	return newEnvWith(t, st, mutate, nil)
+}
+
+// newEnvWith is newEnv whose handler's deps are changed by withDeps (the
+// deduper is the store's, the log discarded, unless it says otherwise).
+func newEnvWith(t *testing.T, st store.Store, mutate func(*webhook.Config), withDeps func(*webhook.Deps)) *env {
+	t.Helper()
 	ctx := t.Context()
 	for _, org := range []store.OrgID{"org-a", "org-b"} {
 		if _, err := st.CreateOrg(ctx, store.Organization{ID: org, Name: string(org)}); err != nil {
@@ -167,10 +174,14 @@ func newEnv(t *testing.T, st store.Store, mutate func(*webhook.Config)) *env {
 	}
 	reg := prometheus.NewRegistry()
 	live := &liveCalls{live: map[session.CallID]bool{}, ended: map[session.CallID]session.EndReason{}}
-	h, err := webhook.New(cfg, webhook.Deps{
+	deps := webhook.Deps{
 		Agents: st, Calls: st, Control: cc, Live: live,
 		Dedupe: webhook.NewStoreDeduper(st), Metrics: webhook.NewMetrics(reg),
-	})
+	}
+	if withDeps != nil {
+		withDeps(&deps)
+	}
+	h, err := webhook.New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/propagation"
@@ -73,6 +74,11 @@ type Deps struct {
 	Dedupe    Deduper
 	Metrics   *Metrics
 	Log       *slog.Logger
+	// Ready, when set, says whether events can be processed now: while it
+	// returns an error (the store every call is written to is down) each
+	// event is refused with 503, unmarked, so that Telnyx delivers it
+	// again later instead of its being accepted and lost.
+	Ready func() error
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Tracer, when set, traces each request and each event's processing,
@@ -102,6 +108,12 @@ type Handler struct {
 	log    *slog.Logger
 	lanes  []lane
 	tracer trace.Tracer
+	// local remembers every event id this node marked: the check while the
+	// shared ids cannot be reached (ErrSharedDedupeDown).
+	local *localDeduper
+	// sharedDown is set from the shared ids' first failure to their next
+	// answer, so that an outage is logged once, not per event.
+	sharedDown atomic.Bool
 
 	mu       sync.RWMutex
 	closed   bool
@@ -130,7 +142,8 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	if tp == nil {
 		tp = noop.NewTracerProvider()
 	}
-	h := &Handler{cfg: cfg, deps: deps, stream: base, log: deps.Log, lanes: make([]lane, cfg.Workers), tracer: tp.Tracer(tracerName)}
+	h := &Handler{cfg: cfg, deps: deps, stream: base, log: deps.Log, lanes: make([]lane, cfg.Workers), tracer: tp.Tracer(tracerName),
+		local: newLocalDeduper(localDedupeTTL, localDedupeMax)}
 	for i := range h.lanes {
 		h.lanes[i] = lane{q: make(chan queued, cfg.QueueDepth), slots: make(chan struct{}, cfg.QueueDepth)}
 	}
@@ -200,8 +213,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // enqueue reserves a place in the event's lane, then marks its id, then
 // queues it: a refused event is never marked, a marked one never refused.
-// It returns the status to answer and the result to count now ("" when the
-// worker counts it).
+// The id is marked in the shared deduper and in this node's memory, which
+// decides alone while the shared ids cannot be reached. It returns the
+// status to answer and the result to count now ("" when the worker counts
+// it).
 func (h *Handler) enqueue(ctx context.Context, ev Event) (int, string) {
 	h.mu.RLock()
 	if h.closed {
@@ -211,6 +226,12 @@ func (h *Handler) enqueue(ctx context.Context, ev Event) (int, string) {
 	h.enqueing.Add(1)
 	h.mu.RUnlock()
 	defer h.enqueing.Done()
+	if h.deps.Ready != nil {
+		if err := h.deps.Ready(); err != nil {
+			h.log.DebugContext(ctx, "webhook refused while the store is down, so that Telnyx retries it", "event_type", ev.Type, "event_id", ev.ID, "err", err)
+			return http.StatusServiceUnavailable, resultUnavailable
+		}
+	}
 
 	l := h.lanes[h.laneOf(ev.Payload.CallControlID)]
 	select {
@@ -222,17 +243,49 @@ func (h *Handler) enqueue(ctx context.Context, ev Event) (int, string) {
 	dctx, cancel := context.WithTimeout(ctx, h.cfg.DedupeTimeout)
 	fresh, err := h.deps.Dedupe.Mark(dctx, ev.ID)
 	cancel()
-	if err != nil || !fresh {
+	switch {
+	case errors.Is(err, ErrSharedDedupeDown) && ctx.Err() == nil:
+		// Redis is away. Refusing would leave every new call ringing
+		// until it is back; processing is idempotent (Handler.handle), so
+		// this node's memory decides. A redelivery that reaches another
+		// node may be processed there again, to no effect.
+		h.sharedFailed(ctx, err)
+		h.deps.Metrics.countLocal()
+		fresh = h.local.mark(ev.ID, h.deps.Now())
+	case err != nil:
 		<-l.slots
-		if err != nil {
-			h.log.ErrorContext(ctx, "webhook dedupe unavailable: refusing the event so Telnyx retries it", "event_id", ev.ID, "err", err)
-			return http.StatusServiceUnavailable, resultUnavailable
-		}
+		h.log.ErrorContext(ctx, "webhook dedupe unavailable: refusing the event so Telnyx retries it", "event_id", ev.ID, "err", err)
+		return http.StatusServiceUnavailable, resultUnavailable
+	default:
+		h.sharedAnswered(ctx)
+		// Remembered here too, so that a switch to this node's memory, or
+		// back, does not take an event twice: a redelivery during an
+		// outage of what was marked before it, or after it of what was
+		// taken during it (which the shared ids never saw).
+		fresh = h.local.mark(ev.ID, h.deps.Now()) && fresh
+	}
+	if !fresh {
+		<-l.slots
 		h.log.DebugContext(ctx, "webhook redelivery dropped", "event_type", ev.Type, "event_id", ev.ID)
 		return http.StatusOK, resultDuplicate
 	}
 	l.q <- queued{ev: ev, parent: trace.SpanContextFromContext(ctx)} // never blocks: the slot taken above is this event's place
 	return http.StatusOK, ""
+}
+
+// sharedFailed logs the first failure of an outage of the shared ids.
+func (h *Handler) sharedFailed(ctx context.Context, err error) {
+	if h.sharedDown.CompareAndSwap(false, true) {
+		h.log.WarnContext(ctx, "webhook dedupe: the shared event ids cannot be reached; events are deduplicated on this node alone until they can",
+			"err", err)
+	}
+}
+
+// sharedAnswered logs the end of an outage of the shared ids.
+func (h *Handler) sharedAnswered(ctx context.Context) {
+	if h.sharedDown.CompareAndSwap(true, false) {
+		h.log.InfoContext(ctx, "webhook dedupe: the shared event ids answer again")
+	}
 }
 
 func (h *Handler) laneOf(ccid string) int {

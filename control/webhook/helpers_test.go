@@ -35,3 +35,18 @@ func metricValue(t *testing.T, e *env, typ, result string) float64 {
 	}
 	return 0
 }
+
+// localDedupes reads iace_webhook_dedupe_local_total.
+func localDedupes(t *testing.T, e *env) float64 {
+	t.Helper()
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "iace_webhook_dedupe_local_total" {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return 0
+}

@@ -3,8 +3,10 @@ package webhook_test
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -275,5 +277,33 @@ func TestStreamingFailedHangsUpAndFinishesTheCall(t *testing.T) {
 	}
 	if call := e.call("org-a", ccid); call.Status != store.CallEnded || call.Outcome != store.OutcomeFailed {
 		t.Errorf("call %+v: want ended and failed", call)
+	}
+}
+
+// TestEventsWhileTheStoreIsDownAreRefusedSoTelnyxRetries: while the store
+// every call is written to is known to be down, an event is refused with
+// 503 and not taken for seen, so Telnyx's retry once it is back answers
+// the call.
+func TestEventsWhileTheStoreIsDownAreRefusedSoTelnyxRetries(t *testing.T) {
+	var down atomic.Bool
+	down.Store(true)
+	e := newEnvWith(t, embeddedStore(t), nil, func(d *webhook.Deps) {
+		d.Ready = func() error {
+			if down.Load() {
+				return errors.New("store unreachable")
+			}
+			return nil
+		}
+	})
+	call := ev{id: "ev-down", typ: webhook.TypeCallInitiated, ccid: "v3:down"}
+	e.start()
+	if code := e.post(call.body(), time.Now()); code != http.StatusServiceUnavailable {
+		t.Fatalf("an event while the store is down: status %d, want 503", code)
+	}
+	down.Store(false)
+	e.send(call) // Telnyx's retry: not taken for a duplicate
+	e.stop()
+	if n := len(e.commands("answer")); n != 1 {
+		t.Errorf("%d answers, want 1", n)
 	}
 }
