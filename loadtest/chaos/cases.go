@@ -15,6 +15,54 @@ import (
 	"github.com/iace/iace/loadtest/callsim/sim"
 )
 
+// caseFunc is what a case does on its cluster: it places calls through c,
+// does its harm while they go on, and writes its figures and checks into
+// rep.
+type caseFunc func(ctx context.Context, c *cluster, rep *caseReport) error
+
+// onCluster runs fn on a cluster of the case's own, its nodes on the
+// provider fakes (started once for the run) with providers, and stops the
+// cluster when fn is done, its load balancer's counts going into rep.
+func (r *runner) onCluster(ctx context.Context, rep *caseReport, providers bool, fn caseFunc) error {
+	if providers && r.prov == nil {
+		p, err := startProviders(context.WithoutCancel(ctx))
+		if err != nil {
+			return err
+		}
+		r.prov = p
+	}
+	c, err := r.startCluster(ctx, rep.Case, providers)
+	if err != nil {
+		return err
+	}
+	defer func() { rep.LB = c.stop(r) }()
+	return fn(ctx, c, rep)
+}
+
+// steadyRegistry waits for l's calls to be steady and hold more (see
+// waitSteady), then reads which node holds each live call.
+func (r *runner) steadyRegistry(ctx context.Context, c *cluster, l *load, hold time.Duration) (map[string]string, error) {
+	if err := l.waitSteady(ctx, hold); err != nil {
+		return nil, err
+	}
+	return r.registry(ctx, c)
+}
+
+// midScript picks up to k of the calls in ps, lowest n first, that the
+// registry reg places on a node and that were answered more than 3 s and
+// less than maxAge before now: calls well into their script and far from
+// its end (they last about 30 s), which a hang-up, not their own end, ends.
+func midScript(ps []*placement, reg map[string]string, now time.Time, maxAge time.Duration, k int) []*placement {
+	var cand []*placement
+	for _, p := range ps {
+		if age := now.Sub(p.Answered); !p.Answered.IsZero() && age > 3*time.Second && age < maxAge && reg[p.CallID] != "" {
+			cand = append(cand, p)
+		}
+	}
+	sort.Slice(cand, func(i, j int) bool { return cand[i].N < cand[j].N })
+	return cand[:min(len(cand), k)]
+}
+
 // recordWait bounds the wait for calls' records after a case: the spool
 // writes them within a second or two when the database is there.
 const recordWait = 30 * time.Second
@@ -108,74 +156,70 @@ func summarizeHangups(targets []hangupTarget, recs map[string]record, calls []si
 	return s
 }
 
-func (r *runner) caseHangup(ctx context.Context, rep *caseReport) error {
-	c, err := r.startCluster(ctx, "hangup", false)
+// hangupPosts posts call.hangup webhooks from several goroutines and keeps
+// what came of each.
+type hangupPosts struct {
+	mu      sync.Mutex
+	targets []hangupTarget
+}
+
+// post posts p's call.hangup webhook through tel to node to (owner holds
+// the call) and keeps what came of it.
+func (h *hangupPosts) post(ctx context.Context, tel *fakeTelnyx, p *placement, owner string, to *node) {
+	t := hangupTarget{CallID: p.CallID, CCID: p.CCID, N: p.N, Owner: owner, To: to.name, Posted: time.Now()}
+	var err error
+	t.Code, t.Attempts, err = tel.hangup(ctx, "http://"+to.public+"/webhooks/telnyx", p.CCID, p.From, p.ClientState)
 	if err != nil {
-		return err
+		t.Err = err.Error()
 	}
-	defer func() { rep.LB = c.stop(r) }()
-	var (
-		mu      sync.Mutex
-		targets []hangupTarget
-	)
+	h.mu.Lock()
+	h.targets = append(h.targets, t)
+	h.mu.Unlock()
+}
+
+// hangupRecords returns what came of the webhooks h posted, once the
+// records of their calls are read (see waitRecords).
+func (r *runner) hangupRecords(ctx context.Context, h *hangupPosts) ([]hangupTarget, map[string]record, error) {
+	h.mu.Lock()
+	targets := h.targets
+	h.mu.Unlock()
+	ids := make([]string, 0, len(targets))
+	for _, t := range targets {
+		ids = append(ids, t.CallID)
+	}
+	recs, err := r.waitRecords(ctx, ids)
+	return targets, recs, err
+}
+
+func (r *runner) caseHangup(ctx context.Context, c *cluster, rep *caseReport) error {
+	var hangups hangupPosts
 	act := func(ctx context.Context, l *load) error {
-		if err := l.waitSteady(ctx, r.cfg.Hold/2); err != nil {
-			return err
-		}
-		reg, err := r.registry(ctx, c)
+		reg, err := r.steadyRegistry(ctx, c, l, r.cfg.Hold/2)
 		if err != nil {
 			return err
 		}
-		// Calls well into their script and far from its end (they last
-		// about 30 s): a hang-up, not their own end, ends them.
-		now := time.Now()
-		var cand []*placement
-		for _, p := range l.placements() {
-			if age := now.Sub(p.Answered); !p.Answered.IsZero() && age > 3*time.Second && age < 15*time.Second && reg[p.CallID] != "" {
-				cand = append(cand, p)
-			}
-		}
-		sort.Slice(cand, func(i, j int) bool { return cand[i].N < cand[j].N })
-		cand = cand[:min(len(cand), r.cfg.Hangups)]
+		cand := midScript(l.placements(), reg, time.Now(), 15*time.Second, r.cfg.Hangups)
 		r.progressf("hangup: posting %d call.hangup webhooks, each to a node that does not hold the call", len(cand))
 		sem := make(chan struct{}, 16)
 		var wg sync.WaitGroup
 		for i, p := range cand {
 			owner := reg[p.CallID]
-			var others []*node
-			for _, n := range c.nodes {
-				if n.name != owner {
-					others = append(others, n)
-				}
-			}
+			others := c.others(owner)
 			to := others[i%len(others)]
 			sem <- struct{}{}
 			wg.Go(func() {
 				defer func() { <-sem }()
-				t := hangupTarget{CallID: p.CallID, CCID: p.CCID, N: p.N, Owner: owner, To: to.name, Posted: time.Now()}
-				var err error
-				t.Code, t.Attempts, err = r.tel.hangup(ctx, "http://"+to.public+"/webhooks/telnyx", p.CCID, p.From, p.ClientState)
-				if err != nil {
-					t.Err = err.Error()
-				}
-				mu.Lock()
-				targets = append(targets, t)
-				mu.Unlock()
+				hangups.post(ctx, r.tel, p, owner, to)
 			})
 		}
 		wg.Wait()
 		return nil
 	}
-	plan := simPlan{calls: r.cfg.Calls, ramp: r.cfg.Ramp, duration: r.cfg.Ramp + 2*r.cfg.Hold, script: chaosScript}
-	simRep, l, err := r.runSim(ctx, c, "hangup", plan, act)
+	simRep, l, err := r.runSim(ctx, c, r.cfg.Ramp+2*r.cfg.Hold, act)
 	if err != nil {
 		return err
 	}
-	var ids []string
-	for _, t := range targets {
-		ids = append(ids, t.CallID)
-	}
-	recs, err := r.waitRecords(ctx, ids)
+	targets, recs, err := r.hangupRecords(ctx, &hangups)
 	if err != nil {
 		return err
 	}
@@ -240,12 +284,7 @@ func summarizeLost(victims map[string]bool, killAt time.Time, seen map[string]ti
 	return s
 }
 
-func (r *runner) caseKill(ctx context.Context, rep *caseReport) error {
-	c, err := r.startCluster(ctx, "kill", false)
-	if err != nil {
-		return err
-	}
-	defer func() { rep.LB = c.stop(r) }()
+func (r *runner) caseKill(ctx context.Context, c *cluster, rep *caseReport) error {
 	victim := c.nodes[len(c.nodes)-1]
 	var (
 		killAt  time.Time
@@ -254,10 +293,7 @@ func (r *runner) caseKill(ctx context.Context, rep *caseReport) error {
 	)
 	bound := r.cfg.LostAfter + r.cfg.Heartbeat
 	act := func(ctx context.Context, l *load) error {
-		if err := l.waitSteady(ctx, r.cfg.Hold); err != nil {
-			return err
-		}
-		reg, err := r.registry(ctx, c)
+		reg, err := r.steadyRegistry(ctx, c, l, r.cfg.Hold)
 		if err != nil {
 			return err
 		}
@@ -290,8 +326,7 @@ func (r *runner) caseKill(ctx context.Context, rep *caseReport) error {
 		}
 		return nil
 	}
-	plan := simPlan{calls: r.cfg.Calls, ramp: r.cfg.Ramp, duration: r.cfg.Ramp + 2*r.cfg.Hold + bound + 10*time.Second, script: chaosScript}
-	simRep, l, err := r.runSim(ctx, c, "kill", plan, act)
+	simRep, l, err := r.runSim(ctx, c, r.cfg.Ramp+2*r.cfg.Hold+bound+10*time.Second, act)
 	if err != nil {
 		return err
 	}
@@ -341,48 +376,73 @@ func (r *runner) caseKill(ctx context.Context, rep *caseReport) error {
 	return nil
 }
 
+// serviceStop is a service the case stops and starts again (Redis,
+// PostgreSQL), by the command lines of -redis-stop and -redis-start or
+// -pg-stop and -pg-start.
+type serviceStop struct {
+	name              string // in the progress lines
+	stopCmd, startCmd string
+	stopAt, startAt   time.Time
+	started           bool // the start command succeeded
+}
+
+// stop runs the stop command.
+func (s *serviceStop) stop(ctx context.Context, r *runner) error {
+	s.stopAt = time.Now()
+	return shell(ctx, s.stopCmd, r.log)
+}
+
+// start runs the start command, even once ctx has ended.
+func (s *serviceStop) start(ctx context.Context, r *runner) error {
+	err := shell(context.WithoutCancel(ctx), s.startCmd, r.log)
+	s.startAt, s.started = time.Now(), err == nil
+	if err != nil {
+		return err
+	}
+	r.progressf("%s: started again after %v", s.name, s.down())
+	return nil
+}
+
+// down is how long the service was down, to the tenth of a second.
+func (s *serviceStop) down() time.Duration {
+	return s.startAt.Sub(s.stopAt).Round(100 * time.Millisecond)
+}
+
+// runSimStopping is runSim for a case whose act stops s and starts it
+// again: s comes back whatever happened, and the case fails when act did
+// not get as far as starting it.
+func (r *runner) runSimStopping(ctx context.Context, c *cluster, s *serviceStop, duration time.Duration, act func(ctx context.Context, l *load) error) (sim.Report, *load, error) {
+	defer func() {
+		if !s.stopAt.IsZero() && !s.started {
+			_ = shell(context.WithoutCancel(ctx), s.startCmd, r.log)
+		}
+	}()
+	simRep, l, err := r.runSim(ctx, c, duration, act)
+	if err == nil && s.startAt.IsZero() {
+		err = fmt.Errorf("%s was not restarted", s.name)
+	}
+	return simRep, l, err
+}
+
 // ---- redis -----------------------------------------------------------
 
 // rebuiltWithin bounds the wait for the registry after Redis is back.
 const rebuiltWithin = 60 * time.Second
 
-func (r *runner) caseRedis(ctx context.Context, rep *caseReport) error {
-	c, err := r.startCluster(ctx, "redis", false)
-	if err != nil {
-		return err
-	}
-	defer func() { rep.LB = c.stop(r) }()
+func (r *runner) caseRedis(ctx context.Context, c *cluster, rep *caseReport) error {
+	redis := &serviceStop{name: "redis", stopCmd: r.cfg.RedisStop, startCmd: r.cfg.RedisStart}
 	var (
-		stopAt, startAt, rebuiltAt time.Time
-		restarted                  bool
-		mu                         sync.Mutex
-		targets                    []hangupTarget
-		sizes                      string
+		rebuiltAt time.Time
+		hangups   hangupPosts
+		sizes     string
 	)
-	defer func() {
-		if !stopAt.IsZero() && !restarted { // Redis comes back whatever happened
-			_ = shell(context.WithoutCancel(ctx), r.cfg.RedisStart, r.log)
-		}
-	}()
 	act := func(ctx context.Context, l *load) error {
-		if err := l.waitSteady(ctx, r.cfg.Hold); err != nil {
-			return err
-		}
-		reg, err := r.registry(ctx, c)
+		reg, err := r.steadyRegistry(ctx, c, l, r.cfg.Hold)
 		if err != nil {
 			return err
 		}
-		now := time.Now()
-		var cand []*placement
-		for _, p := range l.placements() {
-			if age := now.Sub(p.Answered); !p.Answered.IsZero() && age > 3*time.Second && age < 12*time.Second && reg[p.CallID] != "" {
-				cand = append(cand, p)
-			}
-		}
-		sort.Slice(cand, func(i, j int) bool { return cand[i].N < cand[j].N })
-		cand = cand[:min(len(cand), max(4, r.cfg.Calls/15))]
-		stopAt = time.Now()
-		if err := shell(ctx, r.cfg.RedisStop, r.log); err != nil {
+		cand := midScript(l.placements(), reg, time.Now(), 12*time.Second, max(4, r.cfg.Calls/15))
+		if err := redis.stop(ctx, r); err != nil {
 			return err
 		}
 		r.progressf("redis: stopped with %d calls live; %d hang-ups to come during the outage", l.live(), len(cand))
@@ -392,33 +452,15 @@ func (r *runner) caseRedis(ctx context.Context, rep *caseReport) error {
 			owner := reg[p.CallID]
 			to := c.byName(owner) // half to the node that holds the call, half to another
 			if i%2 == 1 {
-				for _, n := range c.nodes {
-					if n.name != owner {
-						to = n
-						break
-					}
-				}
+				to = c.others(owner)[0]
 			}
-			wg.Go(func() {
-				t := hangupTarget{CallID: p.CallID, CCID: p.CCID, N: p.N, Owner: owner, To: to.name, Posted: time.Now()}
-				var err error
-				t.Code, t.Attempts, err = r.tel.hangup(context.WithoutCancel(ctx), "http://"+to.public+"/webhooks/telnyx", p.CCID, p.From, p.ClientState)
-				if err != nil {
-					t.Err = err.Error()
-				}
-				mu.Lock()
-				targets = append(targets, t)
-				mu.Unlock()
-			})
+			wg.Go(func() { hangups.post(context.WithoutCancel(ctx), r.tel, p, owner, to) })
 		}
-		_ = sleep(ctx, time.Until(stopAt.Add(r.cfg.RedisOutage)))
-		err = shell(context.WithoutCancel(ctx), r.cfg.RedisStart, r.log)
-		startAt, restarted = time.Now(), err == nil
-		if err != nil {
+		_ = sleep(ctx, time.Until(redis.stopAt.Add(r.cfg.RedisOutage)))
+		if err := redis.start(ctx, r); err != nil {
 			return err
 		}
-		r.progressf("redis: started again after %v", startAt.Sub(stopAt).Round(100*time.Millisecond))
-		for time.Since(startAt) < rebuiltWithin {
+		for time.Since(redis.startAt) < rebuiltWithin {
 			if ok, s := r.registryMatches(ctx, c); ok {
 				rebuiltAt, sizes = time.Now(), s
 				break
@@ -430,24 +472,16 @@ func (r *runner) caseRedis(ctx context.Context, rep *caseReport) error {
 		wg.Wait()
 		return sleep(ctx, r.cfg.Hold)
 	}
-	plan := simPlan{calls: r.cfg.Calls, ramp: r.cfg.Ramp, duration: r.cfg.Ramp + 2*r.cfg.Hold + r.cfg.RedisOutage + 20*time.Second, script: chaosScript}
-	simRep, l, err := r.runSim(ctx, c, "redis", plan, act)
+	simRep, l, err := r.runSimStopping(ctx, c, redis, r.cfg.Ramp+2*r.cfg.Hold+r.cfg.RedisOutage+20*time.Second, act)
 	if err != nil {
 		return err
 	}
-	if startAt.IsZero() {
-		return fmt.Errorf("redis was not restarted")
-	}
-	var ids []string
-	for _, t := range targets {
-		ids = append(ids, t.CallID)
-	}
-	recs, err := r.waitRecords(ctx, ids)
+	targets, recs, err := r.hangupRecords(ctx, &hangups)
 	if err != nil {
 		return err
 	}
 	ms := r.nodeMetrics(ctx, c, "iace_webhook_events_total", "iace_cluster_redis_errors_total")
-	before, spanning, _ := splitAt(simRep, l, stopAt, 0)
+	before, spanning, _ := splitAt(simRep, l, redis.stopAt, 0)
 	hungUp := map[string]bool{}
 	for _, t := range targets {
 		hungUp[t.CCID] = true
@@ -462,7 +496,7 @@ func (r *runner) caseRedis(ctx context.Context, rep *caseReport) error {
 	}
 	gBefore, gSpan := summarize("ended before the outage", before), summarize("live at the outage", others)
 	rep.Groups = append(rep.Groups, gBefore, gSpan, summarize("hung up during the outage", hung))
-	placedDuring, notAnswered := unanswered(l, stopAt, startAt)
+	placedDuring, notAnswered := unanswered(l, redis.stopAt, redis.startAt)
 	carried, reported, retried := 0, 0, 0
 	for _, t := range targets {
 		if rec, ok := recs[t.CallID]; ok && rec.EndReason == "hangup" {
@@ -476,9 +510,9 @@ func (r *runner) caseRedis(ctx context.Context, rep *caseReport) error {
 		}
 	}
 	rep.Settings["outage"] = r.cfg.RedisOutage.String()
-	rep.fig("Redis down for", startAt.Sub(stopAt).Round(100*time.Millisecond).String())
+	rep.fig("Redis down for", redis.down().String())
 	if !rebuiltAt.IsZero() {
-		rep.fig("registry matching every node's live calls after", rebuiltAt.Sub(startAt).Round(100*time.Millisecond).String())
+		rep.fig("registry matching every node's live calls after", rebuiltAt.Sub(redis.startAt).Round(100*time.Millisecond).String())
 		rep.fig("registry then (node: entries / live calls)", sizes)
 	}
 	rep.fig("calls placed during the outage / answered", fmt.Sprintf("%d / %d", placedDuring, placedDuring-notAnswered))
@@ -557,22 +591,12 @@ func metricList(ms []map[string]float64, name string) string {
 
 // ---- postgres --------------------------------------------------------
 
-func (r *runner) casePostgres(ctx context.Context, rep *caseReport) error {
-	c, err := r.startCluster(ctx, "postgres", false)
-	if err != nil {
-		return err
-	}
-	defer func() { rep.LB = c.stop(r) }()
+func (r *runner) casePostgres(ctx context.Context, c *cluster, rep *caseReport) error {
+	pg := &serviceStop{name: "postgres", stopCmd: r.cfg.PGStop, startCmd: r.cfg.PGStart}
 	var (
-		stopAt, startAt, drainedAt time.Time
-		started                    bool
-		maxDepth                   float64
+		drainedAt time.Time
+		maxDepth  float64
 	)
-	defer func() {
-		if !stopAt.IsZero() && !started { // PostgreSQL comes back whatever happened
-			_ = shell(context.WithoutCancel(ctx), r.cfg.PGStart, r.log)
-		}
-	}()
 	depth := func(ctx context.Context) (float64, bool) {
 		ms := r.nodeMetrics(ctx, c, "iace_spool_depth")
 		return sumMetric(ms, "iace_spool_depth"), len(ms) == len(c.nodes)
@@ -581,12 +605,11 @@ func (r *runner) casePostgres(ctx context.Context, rep *caseReport) error {
 		if err := l.waitSteady(ctx, r.cfg.Hold); err != nil {
 			return err
 		}
-		stopAt = time.Now()
-		if err := shell(ctx, r.cfg.PGStop, r.log); err != nil {
+		if err := pg.stop(ctx, r); err != nil {
 			return err
 		}
 		r.progressf("postgres: stopped with %d calls live", l.live())
-		for time.Since(stopAt) < r.cfg.PGOutage {
+		for time.Since(pg.stopAt) < r.cfg.PGOutage {
 			if d, _ := depth(ctx); d > maxDepth {
 				maxDepth = d
 			}
@@ -594,13 +617,10 @@ func (r *runner) casePostgres(ctx context.Context, rep *caseReport) error {
 				break
 			}
 		}
-		err := shell(context.WithoutCancel(ctx), r.cfg.PGStart, r.log)
-		startAt, started = time.Now(), err == nil
-		if err != nil {
+		if err := pg.start(ctx, r); err != nil {
 			return err
 		}
-		r.progressf("postgres: started again after %v", startAt.Sub(stopAt).Round(100*time.Millisecond))
-		for time.Since(startAt) < 2*time.Minute {
+		for time.Since(pg.startAt) < 2*time.Minute {
 			d, all := depth(ctx)
 			maxDepth = max(maxDepth, d)
 			if all && d == 0 {
@@ -613,13 +633,9 @@ func (r *runner) casePostgres(ctx context.Context, rep *caseReport) error {
 		}
 		return sleep(ctx, r.cfg.Hold)
 	}
-	plan := simPlan{calls: r.cfg.Calls, ramp: r.cfg.Ramp, duration: r.cfg.Ramp + 2*r.cfg.Hold + r.cfg.PGOutage + 15*time.Second, script: chaosScript}
-	simRep, l, err := r.runSim(ctx, c, "postgres", plan, act)
+	simRep, l, err := r.runSimStopping(ctx, c, pg, r.cfg.Ramp+2*r.cfg.Hold+r.cfg.PGOutage+15*time.Second, act)
 	if err != nil {
 		return err
-	}
-	if startAt.IsZero() {
-		return fmt.Errorf("postgres was not restarted")
 	}
 	// Every call that reached a node (it was answered and the caller heard
 	// it) must have its record, ended.
@@ -639,15 +655,15 @@ func (r *runner) casePostgres(ctx context.Context, rep *caseReport) error {
 			lost++
 		}
 	}
-	before, spanning, _ := splitAt(simRep, l, stopAt, 0)
+	before, spanning, _ := splitAt(simRep, l, pg.stopAt, 0)
 	gSpan := summarize("live at the stop", spanning)
 	rep.Groups = append(rep.Groups, summarize("ended before the stop", before), gSpan)
-	placedDuring, notAnswered := unanswered(l, stopAt, startAt)
+	placedDuring, notAnswered := unanswered(l, pg.stopAt, pg.startAt)
 	rep.Settings["outage"] = r.cfg.PGOutage.String()
-	rep.fig("PostgreSQL stopped for", startAt.Sub(stopAt).Round(100*time.Millisecond).String())
+	rep.fig("PostgreSQL stopped for", pg.down().String())
 	rep.fig("records waiting in the spools, at most", maxDepth)
 	if !drainedAt.IsZero() {
-		rep.fig("spools empty after the start", drainedAt.Sub(startAt).Round(100*time.Millisecond).String())
+		rep.fig("spools empty after the start", drainedAt.Sub(pg.startAt).Round(100*time.Millisecond).String())
 	}
 	rep.fig("calls placed during the outage / answered", fmt.Sprintf("%d / %d", placedDuring, placedDuring-notAnswered))
 	rep.fig("calls that reached a node / records ended", fmt.Sprintf("%d / %d", len(connected), len(connected)-lost))
@@ -726,19 +742,7 @@ func summarizeOutage(o outage, tl map[int]timeline, calls []sim.CallResult, recs
 	return s
 }
 
-func (r *runner) caseProviders(ctx context.Context, rep *caseReport) error {
-	if r.prov == nil {
-		p, err := startProviders(context.WithoutCancel(ctx))
-		if err != nil {
-			return err
-		}
-		r.prov = p
-	}
-	c, err := r.startCluster(ctx, "providers", true)
-	if err != nil {
-		return err
-	}
-	defer func() { rep.LB = c.stop(r) }()
+func (r *runner) caseProviders(ctx context.Context, c *cluster, rep *caseReport) error {
 	var outages []outage
 	act := func(ctx context.Context, l *load) error {
 		defer func() { // the providers work again whatever happened
@@ -766,9 +770,7 @@ func (r *runner) caseProviders(ctx context.Context, rep *caseReport) error {
 		}
 		return nil
 	}
-	plan := simPlan{calls: r.cfg.Calls, ramp: r.cfg.Ramp, duration: r.cfg.Ramp + r.cfg.Hold + 3*(r.cfg.ProvOutage+providerRecovery(r.cfg.Hold)),
-		script: chaosScript}
-	simRep, l, err := r.runSim(ctx, c, "providers", plan, act)
+	simRep, l, err := r.runSim(ctx, c, r.cfg.Ramp+r.cfg.Hold+3*(r.cfg.ProvOutage+providerRecovery(r.cfg.Hold)), act)
 	if err != nil {
 		return err
 	}
@@ -889,12 +891,7 @@ func summarizeRolling(res []followResult, recs map[string]record, callID func(cc
 	return s
 }
 
-func (r *runner) caseRolling(ctx context.Context, rep *caseReport) error {
-	c, err := r.startCluster(ctx, "rolling", false)
-	if err != nil {
-		return err
-	}
-	defer func() { rep.LB = c.stop(r) }()
+func (r *runner) caseRolling(ctx context.Context, c *cluster, rep *caseReport) error {
 	cl, err := loadClips(followerScript)
 	if err != nil {
 		return err

@@ -23,6 +23,7 @@ import (
 
 // cluster is a case's three nodes and its load balancer.
 type cluster struct {
+	name   string // the case's: its reports' directory, its key prefix, its call ids
 	nodes  []*node
 	lb     *lbProc
 	prefix string
@@ -45,6 +46,17 @@ func (c *cluster) byName(name string) *node {
 	return nil
 }
 
+// others are the nodes not named name.
+func (c *cluster) others(name string) []*node {
+	var out []*node
+	for _, n := range c.nodes {
+		if n.name != name {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // startCluster starts the case's nodes one after the other (the first
 // imports the agents file alone), then the load balancer. With providers
 // the nodes use the provider fakes rather than the offline stand-ins.
@@ -53,7 +65,7 @@ func (r *runner) startCluster(ctx context.Context, name string, providers bool) 
 	if err := os.MkdirAll(dir, 0o750); err != nil { //nolint:gosec // G703: the report directory the operator chose
 		return nil, err
 	}
-	c := &cluster{prefix: r.cfg.Prefix + name + ":", dir: dir}
+	c := &cluster{name: name, prefix: r.cfg.Prefix + name + ":", dir: dir}
 	lbAddr := "127.0.0.1:" + strconv.Itoa(r.cfg.BasePort)
 	for i := 1; i <= 3; i++ {
 		n := &node{
@@ -207,28 +219,21 @@ func (l *load) waitSteady(ctx context.Context, hold time.Duration) error {
 	return sleep(ctx, hold)
 }
 
-// simPlan is a callsim run.
-type simPlan struct {
-	calls    int
-	ramp     time.Duration
-	duration time.Duration
-	script   []string
-}
-
 // chaosScript is what callsim's callers say in the cases: six lines, about
 // 30 s a call, the last of which ends the call (the offline agent hangs up
 // on goodbye).
 var chaosScript = []string{"what are your opening hours", "how much does it cost", "what are your opening hours",
 	"how much does it cost", "what are your opening hours", "goodbye"}
 
-// runSim places plan's calls through c while act runs; act's context ends
-// when the calls have.
-func (r *runner) runSim(ctx context.Context, c *cluster, name string, plan simPlan, act func(ctx context.Context, l *load) error) (sim.Report, *load, error) {
-	l := &load{name: name, calls: plan.calls, ramp: plan.ramp, placed: map[string]*placement{}}
-	base := "v3:chaos-" + name + "-" + strings.ToLower(randText(8))
+// runSim keeps -calls calls saying chaosScript going through c for
+// duration (callsim's: ended calls are replaced until then), started over
+// -ramp, while act runs; act's context ends when the calls have.
+func (r *runner) runSim(ctx context.Context, c *cluster, duration time.Duration, act func(ctx context.Context, l *load) error) (sim.Report, *load, error) {
+	l := &load{name: c.name, calls: r.cfg.Calls, ramp: r.cfg.Ramp, placed: map[string]*placement{}}
+	base := "v3:chaos-" + c.name + "-" + strings.ToLower(randText(8))
 	cfg := sim.Config{
-		URL: c.mediaURL(), Calls: plan.calls, Ramp: plan.ramp, Duration: plan.duration, Grace: 60 * time.Second,
-		Script: plan.script, To: r.cfg.Number, CallControlID: base,
+		URL: c.mediaURL(), Calls: r.cfg.Calls, Ramp: r.cfg.Ramp, Duration: duration, Grace: 60 * time.Second,
+		Script: chaosScript, To: r.cfg.Number, CallControlID: base,
 		Progress: func(p sim.Progress) { l.progress.Store(&p) },
 		StreamToken: func(n int, ccid string) (string, error) {
 			p := &placement{N: n, CCID: ccid, CallID: string(webhook.CallIDFor(ccid)), From: callerNumber(n), Placed: time.Now()}

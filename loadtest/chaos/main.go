@@ -296,22 +296,27 @@ func (r *runner) runCase(ctx context.Context, name string) (rep caseReport) {
 		// the suite's.
 		rep.Settings["load_average"] = fmt.Sprintf("%s at the start, %s at the end (%d cores)", load0, loadAverage(), runtime.NumCPU())
 	}()
-	var err error
+	var (
+		fn        caseFunc
+		providers bool // the nodes use the provider fakes
+	)
 	switch name {
 	case "hangup":
-		err = r.caseHangup(ctx, &rep)
+		fn = r.caseHangup
 	case "kill":
-		err = r.caseKill(ctx, &rep)
+		fn = r.caseKill
 	case "redis":
-		err = r.caseRedis(ctx, &rep)
+		fn = r.caseRedis
 	case "postgres":
-		err = r.casePostgres(ctx, &rep)
+		fn = r.casePostgres
 	case "providers":
-		err = r.caseProviders(ctx, &rep)
+		fn, providers = r.caseProviders, true
 	case "rolling":
-		err = r.caseRolling(ctx, &rep)
+		fn = r.caseRolling
+	default:
+		return rep
 	}
-	if err != nil {
+	if err := r.onCluster(ctx, &rep, providers, fn); err != nil {
 		rep.Error = err.Error()
 	}
 	return rep

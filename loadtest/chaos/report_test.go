@@ -109,6 +109,35 @@ func TestSummarizeHangups(t *testing.T) {
 	}
 }
 
+func TestMidScriptPicksCallsWellIntoTheirScript(t *testing.T) {
+	now := t0.Add(time.Minute)
+	ago := func(d time.Duration) time.Time { return now.Add(-d) }
+	ps := []*placement{
+		{N: 5, CallID: "c5", Answered: ago(5 * time.Second)},
+		{N: 1, CallID: "c1", Answered: ago(2 * time.Second)},  // too young
+		{N: 2, CallID: "c2", Answered: ago(20 * time.Second)}, // too old
+		{N: 3, CallID: "c3"}, // not answered
+		{N: 4, CallID: "c4", Answered: ago(4 * time.Second)}, // in no node's registry
+		{N: 6, CallID: "c6", Answered: ago(10 * time.Second)},
+		{N: 7, CallID: "c7", Answered: ago(11 * time.Second)},
+	}
+	reg := map[string]string{"c1": "node-1", "c2": "node-1", "c3": "node-2", "c5": "node-2", "c6": "node-3", "c7": "node-1"}
+	var got []int
+	for _, p := range midScript(ps, reg, now, 15*time.Second, 2) {
+		got = append(got, p.N)
+	}
+	if len(got) != 2 || got[0] != 5 || got[1] != 6 {
+		t.Errorf("picked %v, want the two lowest of the answered 3 to 15 s ago and registered: [5 6]", got)
+	}
+	if n := len(midScript(ps, reg, now, 15*time.Second, 10)); n != 3 {
+		t.Errorf("with room for 10, picked %d, want 3", n)
+	}
+	c := &cluster{nodes: []*node{{name: "node-1"}, {name: "node-2"}, {name: "node-3"}}}
+	if o := c.others("node-2"); len(o) != 2 || o[0].name != "node-1" || o[1].name != "node-3" {
+		t.Errorf("others of node-2: %v", o)
+	}
+}
+
 func TestSummarizeLost(t *testing.T) {
 	kill := t0
 	victims := map[string]bool{"a": true, "b": true, "c": true, "d": true}
