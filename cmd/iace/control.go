@@ -173,7 +173,8 @@ func newControl(cfg config, st *stores, prov *providers, node *cluster.Node, sha
 	if c.webhook, err = webhook.New(wc, webhook.Deps{
 		Agents: st.cached, Calls: st.cached, Control: prov.cc, Live: node, Admission: node, Dedupe: dedupe,
 		Metrics: webhook.NewMetrics(reg), Log: log, Tracer: exporting(tracer),
-		Ready: func() error { return shared.Down("store") },
+		Ready:     func() error { return shared.Down("store") },
+		StoreDown: func(err error) { shared.MarkDown("store", err) },
 	}); err != nil {
 		return nil, err
 	}

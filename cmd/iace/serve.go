@@ -353,8 +353,9 @@ type dependency struct {
 // The shared dependencies are pinged every dependencyInterval, each ping
 // bounded by dependencyTimeout.
 const (
-	dependencyInterval = 5 * time.Second
-	dependencyTimeout  = time.Second
+	dependencyInterval     = 5 * time.Second
+	dependencyDownInterval = time.Second
+	dependencyTimeout      = time.Second
 )
 
 // dependencyState is the result of one dependency's ping: err is nil when
@@ -381,24 +382,43 @@ type dependencyChecker struct {
 func newDependencyChecker(deps []dependency, timeout time.Duration, reg prometheus.Registerer, log *slog.Logger) *dependencyChecker {
 	up := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "iace", Subsystem: "dependency", Name: "up",
 		Help: "Whether a dependency the nodes share (store, redis) answered its latest ping (1) or not (0), pinged every " +
-			dependencyInterval.String() + "; not part of readiness."},
+			dependencyInterval.String() + " (every " + dependencyDownInterval.String() + " while down); not part of readiness."},
 		[]string{"name"})
 	reg.MustRegister(up)
 	return &dependencyChecker{deps: deps, timeout: timeout, up: up, log: log, down: map[string]bool{}}
 }
 
 // Run checks at once, then every interval, until ctx ends.
+// While a dependency is down it is pinged every dependencyDownInterval,
+// so that the webhook takes events again soon after it is back.
 func (c *dependencyChecker) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
+	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
-		c.check(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		c.check(ctx)
+		next := interval
+		if c.anyDown() {
+			next = min(interval, dependencyDownInterval)
+		}
+		t.Reset(next)
 	}
+}
+
+// anyDown reports whether a dependency failed its latest ping.
+func (c *dependencyChecker) anyDown() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, down := range c.down {
+		if down {
+			return true
+		}
+	}
+	return false
 }
 
 // check pings every dependency at once, each for at most the checker's
@@ -430,6 +450,12 @@ func (c *dependencyChecker) Down(name string) error {
 		return fmt.Errorf("%s unreachable at its latest ping", name)
 	}
 	return nil
+}
+
+// MarkDown records dependency name as down, as a failed ping would, when a
+// request found it unreachable: until its next ping answers.
+func (c *dependencyChecker) MarkDown(name string, err error) {
+	c.record([]dependencyState{{name: name, err: err}})
 }
 
 // record exports states and logs the dependencies that went down or came

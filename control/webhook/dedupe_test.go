@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/iace/iace/control/webhook"
+	"github.com/iace/iace/session"
 	"github.com/iace/iace/store/cache"
 )
 
@@ -195,4 +196,33 @@ func FuzzParseEvent(f *testing.F) {
 			t.Fatalf("accepted %q as %+v", body, ev)
 		}
 	})
+}
+
+// TestWhileRedisIsAwayOnlyEventsThisNodeCanCarryOutAreTaken: with Redis
+// away, a command cannot reach the node that holds a call. A hang-up for a
+// call another node holds is refused with 503, and Telnyx's delivery of it
+// once Redis is back ends the call; a hang-up for a call this node holds
+// is carried out at once.
+func TestWhileRedisIsAwayOnlyEventsThisNodeCanCarryOutAreTaken(t *testing.T) {
+	dd := &switchable{up: webhook.NewRedisDeduper(redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"}), time.Minute),
+		down: webhook.NewRedisDeduper(unreachableRedis(t), time.Minute)}
+	e := newEnvWith(t, embeddedStore(t), nil, func(d *webhook.Deps) { d.Dedupe = dd })
+	mine, theirs := "v3:held-here", "v3:held-there"
+	e.live.setLive(webhook.CallIDFor(mine))
+	e.start()
+	dd.away.Store(true)
+	elsewhere := ev{id: "ev-" + rand.Text(), typ: webhook.TypeCallHangup, ccid: theirs}
+	if code := e.post(elsewhere.body(), time.Now()); code != http.StatusServiceUnavailable {
+		t.Errorf("a hang-up for another node's call while Redis is away: %d, want 503", code)
+	}
+	e.send(ev{id: "ev-" + rand.Text(), typ: webhook.TypeCallHangup, ccid: mine})
+	dd.away.Store(false)
+	e.live.setLive(webhook.CallIDFor(theirs)) // Redis is back: the command reaches the call
+	e.send(elsewhere)                         // Telnyx's retry
+	e.stop()
+	for _, ccid := range []string{mine, theirs} {
+		if r := e.live.endedWith(webhook.CallIDFor(ccid)); r != session.EndHangup {
+			t.Errorf("call %s ended with %q, want hangup", ccid, r)
+		}
+	}
 }

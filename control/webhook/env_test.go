@@ -73,6 +73,13 @@ func (l *liveCalls) StreamOf(_ context.Context, id session.CallID) (string, bool
 	return "", l.live[id], nil
 }
 
+// HoldsLocally: this test's node holds the calls set live.
+func (l *liveCalls) HoldsLocally(id session.CallID) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.live[id]
+}
+
 func (l *liveCalls) setLive(id session.CallID) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -55,6 +55,16 @@ type LiveCalls interface {
 	StreamOf(ctx context.Context, id session.CallID) (streamID string, live bool, err error)
 }
 
+// LocalCalls is implemented by a LiveCalls that can tell the calls this
+// node holds itself (*cluster.Node). While the shared event ids cannot be
+// reached (Redis is away, and so is the routing of commands to other
+// nodes) the Handler takes only the events it can carry out alone: a new
+// call, or one about a call this node holds. Others are refused with 503,
+// so that Telnyx delivers them again once Redis is back.
+type LocalCalls interface {
+	HoldsLocally(id session.CallID) bool
+}
+
 // Admission decides whether a new call may be answered: its organization
 // under its concurrent-call limit and a node with room, across the nodes
 // (*cluster.Node). An error says why not (session.ErrOrgAtLimit,
@@ -79,6 +89,10 @@ type Deps struct {
 	// event is refused with 503, unmarked, so that Telnyx delivers it
 	// again later instead of its being accepted and lost.
 	Ready func() error
+	// StoreDown, when set, is told that processing an event failed because
+	// the store could not be reached (store.ErrUnavailable), so that Ready
+	// refuses the events after it at once rather than at its next check.
+	StoreDown func(err error)
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Tracer, when set, traces each request and each event's processing,
@@ -248,8 +262,14 @@ func (h *Handler) enqueue(ctx context.Context, ev Event) (int, string) {
 		// Redis is away. Refusing would leave every new call ringing
 		// until it is back; processing is idempotent (Handler.handle), so
 		// this node's memory decides. A redelivery that reaches another
-		// node may be processed there again, to no effect.
+		// node may be processed there again, to no effect. An event about
+		// a call another node holds cannot reach it now: refused, retried.
 		h.sharedFailed(ctx, err)
+		if !h.aloneCanCarryOut(ev) {
+			<-l.slots
+			h.log.DebugContext(ctx, "webhook refused while Redis is away: another node holds the call", "event_type", ev.Type, "event_id", ev.ID)
+			return http.StatusServiceUnavailable, resultUnavailable
+		}
 		h.deps.Metrics.countLocal()
 		fresh = h.local.mark(ev.ID, h.deps.Now())
 	case err != nil:
@@ -271,6 +291,17 @@ func (h *Handler) enqueue(ctx context.Context, ev Event) (int, string) {
 	}
 	l.q <- queued{ev: ev, parent: trace.SpanContextFromContext(ctx)} // never blocks: the slot taken above is this event's place
 	return http.StatusOK, ""
+}
+
+// aloneCanCarryOut reports whether this node can process ev without the
+// other nodes: a new call, or an event about a call it holds (or when it
+// cannot tell, a single node's).
+func (h *Handler) aloneCanCarryOut(ev Event) bool {
+	local, ok := h.deps.Live.(LocalCalls)
+	if !ok || ev.Type == TypeCallInitiated {
+		return true
+	}
+	return local.HoldsLocally(CallIDFor(ev.Payload.CallControlID))
 }
 
 // sharedFailed logs the first failure of an outage of the shared ids.

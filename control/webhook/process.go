@@ -123,6 +123,9 @@ func (h *Handler) handle(ctx context.Context, q queued) {
 	}
 	if err != nil {
 		result = resultError
+		if errors.Is(err, store.ErrUnavailable) && h.deps.StoreDown != nil {
+			h.deps.StoreDown(err)
+		}
 		log.Error("webhook event failed", "err", err)
 		span.SetStatus(codes.Error, "webhook event failed")
 	}

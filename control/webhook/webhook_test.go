@@ -2,8 +2,10 @@ package webhook_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"sync/atomic"
@@ -280,30 +282,57 @@ func TestStreamingFailedHangsUpAndFinishesTheCall(t *testing.T) {
 	}
 }
 
-// TestEventsWhileTheStoreIsDownAreRefusedSoTelnyxRetries: while the store
-// every call is written to is known to be down, an event is refused with
-// 503 and not taken for seen, so Telnyx's retry once it is back answers
-// the call.
+// unreachableCalls is the store as its callers see it while the database
+// cannot be reached: CreateCall fails with store.ErrUnavailable (the
+// error the store's contract gives then) while down is set.
+type unreachableCalls struct {
+	webhook.Calls
+	down *atomic.Bool
+}
+
+func (u unreachableCalls) CreateCall(ctx context.Context, c store.Call) (store.Call, error) {
+	if u.down.Load() {
+		return store.Call{}, fmt.Errorf("create call: %w: connection refused", store.ErrUnavailable)
+	}
+	return u.Calls.CreateCall(ctx, c)
+}
+
+// TestEventsWhileTheStoreIsDownAreRefusedSoTelnyxRetries: the first event
+// that finds the store unreachable fails (it was answered 200 already) and
+// tells the node, which from then refuses events with 503, not taken for
+// seen, until the store answers again: Telnyx's retry then answers the
+// call.
 func TestEventsWhileTheStoreIsDownAreRefusedSoTelnyxRetries(t *testing.T) {
-	var down atomic.Bool
-	down.Store(true)
-	e := newEnvWith(t, embeddedStore(t), nil, func(d *webhook.Deps) {
+	var unreachable, known atomic.Bool
+	unreachable.Store(true)
+	st := embeddedStore(t)
+	e := newEnvWith(t, st, nil, func(d *webhook.Deps) {
+		d.Calls = unreachableCalls{Calls: st, down: &unreachable}
 		d.Ready = func() error {
-			if down.Load() {
+			if known.Load() {
 				return errors.New("store unreachable")
 			}
 			return nil
 		}
+		d.StoreDown = func(error) { known.Store(true) }
 	})
+	first := ev{id: "ev-first", typ: webhook.TypeCallInitiated, ccid: "v3:first"}
 	call := ev{id: "ev-down", typ: webhook.TypeCallInitiated, ccid: "v3:down"}
+	e.start()
+	e.send(first) // taken, then fails on the store
+	e.stop()
+	if !known.Load() {
+		t.Fatal("the store's failure was not reported")
+	}
 	e.start()
 	if code := e.post(call.body(), time.Now()); code != http.StatusServiceUnavailable {
 		t.Fatalf("an event while the store is down: status %d, want 503", code)
 	}
-	down.Store(false)
-	e.send(call) // Telnyx's retry: not taken for a duplicate
+	unreachable.Store(false)
+	known.Store(false) // the next check reaches the store
+	e.send(call)       // Telnyx's retry: not taken for a duplicate
 	e.stop()
 	if n := len(e.commands("answer")); n != 1 {
-		t.Errorf("%d answers, want 1", n)
+		t.Errorf("%d answers, want 1 (the retried call)", n)
 	}
 }

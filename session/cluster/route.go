@@ -78,6 +78,17 @@ func resultOf(err error) string {
 	return resultFailed
 }
 
+// HoldsLocally reports whether this node's engine holds call id: a
+// command about it needs no other node, nor Redis.
+func (n *Node) HoldsLocally(id session.CallID) bool {
+	l := n.engine()
+	if l == nil {
+		return false
+	}
+	_, ok := l.Call(id)
+	return ok
+}
+
 // Hangup ends call id, wherever it is live, with reason. It reports
 // whether the call was found live; an error means its node did not
 // acknowledge the command.
