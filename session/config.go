@@ -58,6 +58,12 @@ type Config struct {
 	// up to a tenth above it (the load balancer's view lags by a probe
 	// period), and refused beyond (ErrAtCapacity).
 	MaxCalls int
+	// MoveDelay is how long a draining node waits before it moves its
+	// first call (1 s): until the load balancer has stopped sending it
+	// streams (its readiness check interval), else the new stream of a
+	// moved call may come back to the draining node, which refuses it.
+	// Under Kubernetes the preStop wait, before SIGTERM, covers it.
+	MoveDelay time.Duration
 }
 
 // DefaultConfig returns the defaults named in each field's comment.
@@ -77,6 +83,7 @@ func DefaultConfig() Config {
 		SentimentTimeout:  2 * time.Second,
 		MemoryDeadline:    memoryDeadline,
 		LiveEventBuffer:   256,
+		MoveDelay:         time.Second,
 	}
 }
 
@@ -91,6 +98,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxCalls < 0 {
 		errs = append(errs, fmt.Errorf("max calls %d: want 0 (no bound) or more", c.MaxCalls))
+	}
+	if c.MoveDelay < 0 || c.MoveDelay > time.Minute {
+		errs = append(errs, fmt.Errorf("drain move delay %v: want 0 to 1m", c.MoveDelay))
 	}
 	if c.MaxDuration < time.Minute {
 		errs = append(errs, fmt.Errorf("max duration %v: want at least 1m", c.MaxDuration))

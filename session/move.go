@@ -148,6 +148,15 @@ func (e *Engine) moveCalls(ctx context.Context) {
 		wg       sync.WaitGroup
 	)
 	defer wg.Wait()
+	if d := e.cfg.MoveDelay; d > 0 {
+		t := time.NewTimer(d) // until the load balancer sends this node no more streams
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {

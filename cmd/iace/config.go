@@ -213,6 +213,8 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.Float64Var(&s.VAD.ThresholdDB, "vad-threshold-db", s.VAD.ThresholdDB, "speech must be this far above the adaptive noise floor, dB")
 	fs.IntVar(&s.ReorderDepth, "reorder-depth", s.ReorderDepth, "later frames that may arrive before a missing frame is concealed")
 	fs.DurationVar(&s.MaxDuration, "max-call-duration", s.MaxDuration, "calls longer than this are ended")
+	fs.DurationVar(&s.MoveDelay, "drain-move-delay", s.MoveDelay,
+		"a draining node that moves its calls to other nodes waits this long first, until the load balancer sends it no more streams (its readiness check interval)")
 	fs.DurationVar(&s.IdleTimeout, "idle-timeout", s.IdleTimeout,
 		"after this long without the caller speaking the agent asks whether they are still there, after as long again the call ends (caller_silent); an agent's settings.idle_timeout_seconds overrides it")
 	fs.DurationVar(&s.TranscriptTimeout, "transcript-timeout", s.TranscriptTimeout, "wait for the final transcript after the caller stops")
