@@ -165,12 +165,14 @@ func importAgents(ctx context.Context, st store.Store, path string, log *slog.Lo
 		} else if err != nil {
 			return fmt.Errorf("agents file: agent %q: %w", a.ID, err)
 		}
-		if _, err := st.GetAgent(ctx, a.OrgID, a.ID); err == nil {
+		// Created, or updated if it exists: decided by the database, not
+		// by a read before the write, so nodes that start together with
+		// the same file do not trip over each other.
+		_, err := st.CreateAgent(ctx, a)
+		if errors.Is(err, store.ErrConflict) {
 			_, err = st.UpdateAgent(ctx, a)
-			if err != nil {
-				return fmt.Errorf("agents file: agent %q: %w", a.ID, err)
-			}
-		} else if _, err := st.CreateAgent(ctx, a); err != nil {
+		}
+		if err != nil {
 			return fmt.Errorf("agents file: agent %q: %w", a.ID, err)
 		}
 		for _, n := range a.Numbers {
