@@ -358,6 +358,19 @@ func (r *runner) caseKill(ctx context.Context, c *cluster, rep *caseReport) erro
 	rep.fig("recorded node_lost", s.Recorded)
 	rep.fig("outcomes of those records", errorList(s.Outcomes))
 	rep.fig("kill to the node_lost record", det.String())
+	lostCCIDs := map[string]bool{}
+	for _, p := range l.placements() {
+		if victims[p.CallID] {
+			lostCCIDs[p.CCID] = true
+		}
+	}
+	hungUp := 0
+	for _, cmd := range r.tel.cc.Commands() {
+		if cmd.Action == "hangup" && cmd.Applied && lostCCIDs[cmd.CallControlID] {
+			hungUp++
+		}
+	}
+	rep.fig("lost calls hung up through Call Control", fmt.Sprintf("%d of %d", hungUp, len(lostCCIDs)))
 	rep.fig("bound (lost-after + a heartbeat)", bound.String())
 	rep.fig("node_lost records of other calls", s.Others)
 	placed, lostSetup := unanswered(l, killAt.Add(-10*time.Second), killAt.Add(2*time.Second))

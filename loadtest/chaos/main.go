@@ -78,6 +78,10 @@ type config struct {
 	ExtraFlags   []string
 	LogLevel     string
 	SkipSetup    bool
+	// OneStream makes the fake Call Control refuse a second stream of a
+	// call, as Telnyx's media streaming guide allows one per call: moves
+	// then stop the old stream before the new one opens.
+	OneStream bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -111,6 +115,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.AgentsFile, "agents-file", "loadtest/chaos/agent.json", "the agents file the nodes import (its organization is created)")
 	fs.StringVar(&c.Number, "number", "+15550003000", "the number the calls dial: the agent's in -agents-file")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "the nodes' --log-level")
+	fs.BoolVar(&c.OneStream, "one-stream", false, "the fake Call Control refuses a call's second stream (Telnyx's documented limit): moves stop the old stream first")
 	fs.BoolVar(&c.SkipSetup, "skip-setup", false, "the database is migrated and the organization exists already")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -202,6 +207,7 @@ func newRunner(ctx context.Context, cfg config, log io.Writer) (*runner, error) 
 	if err != nil {
 		return nil, err
 	}
+	tel.cc.OneStreamPerCall(cfg.OneStream)
 	go tel.dispatch(ctx)
 	opts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
