@@ -84,20 +84,10 @@ func TestNoiseOverTheAgentDoesNotCutItOff(t *testing.T) {
 // the agent's reply lets it go on, and its words do not reach the next
 // turn; "Wait, how much does it cost?" cuts it, and is answered.
 func TestABackchannelOverTheAgentDoesNotCutItOffButWordsDo(t *testing.T) {
-	dg := deepgramtest.NewServer(deepgramtest.Config{
+	_, stt := fakeDeepgram(t, deepgramtest.Config{
 		Transcripts:  []string{"What are your opening hours?", "Okay.", "What are your opening hours?", "Sorry, how much does it cost?"},
 		InterimEvery: 100 * time.Millisecond,
-	})
-	t.Cleanup(dg.Close)
-	cfg := deepgram.DefaultConfig()
-	cfg.BaseURL, cfg.APIKey = dg.URL(), deepgramtest.DefaultAPIKey
-	cfg.Registerer = prometheus.NewRegistry()
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	stt, err := deepgram.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = stt.Close() })
+	}, nil)
 	ts := newTestServerWith(t, nil, func(d *session.Deps) { d.STT = stt })
 
 	p := overTheReply(t, ts, nil, "bc_okay_c1.wav")
@@ -127,4 +117,25 @@ func TestABackchannelOverTheAgentDoesNotCutItOffButWordsDo(t *testing.T) {
 	if strings.Join(users, "|") != strings.Join(want, "|") {
 		t.Errorf("the caller's turns: %q; want %q", users, want)
 	}
+}
+
+// fakeDeepgram starts the fake Deepgram of cfg and a client of it, changed
+// by mutate; both are closed when the test ends.
+func fakeDeepgram(t *testing.T, cfg deepgramtest.Config, mutate func(*deepgram.Config)) (*deepgramtest.Server, *deepgram.Client) {
+	t.Helper()
+	dg := deepgramtest.NewServer(cfg)
+	t.Cleanup(dg.Close)
+	c := deepgram.DefaultConfig()
+	c.BaseURL, c.APIKey = dg.URL(), deepgramtest.DefaultAPIKey
+	c.Registerer = prometheus.NewRegistry()
+	c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if mutate != nil {
+		mutate(&c)
+	}
+	stt, err := deepgram.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = stt.Close() })
+	return dg, stt
 }

@@ -3,13 +3,9 @@ package session_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/iace/iace/ai"
 	"github.com/iace/iace/ai/deepgram"
@@ -74,20 +70,8 @@ func TestWithoutATransferNumberTheCallGoesOnThenEnds(t *testing.T) {
 // would drop the transfer), and the call is transferred as a provider
 // failure.
 func TestASpeakingCallerIsStillTransferredWhenTheTranscriberIsLost(t *testing.T) {
-	dg := deepgramtest.NewServer(deepgramtest.Config{
-		Transcripts: []string{"What are your opening hours?"},
-	})
-	t.Cleanup(dg.Close)
-	cfg := deepgram.DefaultConfig()
-	cfg.BaseURL, cfg.APIKey = dg.URL(), deepgramtest.DefaultAPIKey
-	cfg.Resilience.Redials = 1
-	cfg.Registerer = prometheus.NewRegistry()
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	stt, err := deepgram.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = stt.Close() })
+	dg, stt := fakeDeepgram(t, deepgramtest.Config{Transcripts: []string{"What are your opening hours?"}},
+		func(c *deepgram.Config) { c.Resilience.Redials = 1 })
 	agent := store.DefaultAgent()
 	agent.TransferNumber = "+15550100000"
 	holding := "I am sorry, I cannot hear you well at the moment. Please stay on the line while I connect you with one of my colleagues, who will be with you in a moment."

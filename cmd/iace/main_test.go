@@ -228,20 +228,8 @@ func TestServeHoldsSimulatedCalls(t *testing.T) {
 
 func get(t *testing.T, url string) string {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	_, body := getStatus(t, url)
+	return body
 }
 
 // metricValue returns the value of an unlabelled series in Prometheus text.
