@@ -231,7 +231,12 @@ func (s *Server) release(l *Peer) {
 	}
 	s.mu.Unlock()
 	if stop {
+		// The Monitor leaves the call before the last listener is gone,
+		// so that nothing taps a call nobody listens to. It is never this
+		// goroutine: a Monitor whose call ended (callEnded, on its own
+		// goroutine) is ended already, and release does not stop it.
 		m.halt()
+		<-m.done
 	}
 }
 
