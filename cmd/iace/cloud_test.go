@@ -286,8 +286,10 @@ func TestBargeInCancelsTheModelMidAnswer(t *testing.T) {
 		t.Fatal("the LLM request was not cancelled")
 	}
 	c.stop(ctx, t)
+	// The session cancels the reply, then logs the barge-in: the
+	// cancellation may reach the LLM before the log line is stamped.
 	bargedIn := logTime(t, c.logs.String(), "caller barged in")
-	if d := canceled.Sub(bargedIn); d < 0 || d > 50*time.Millisecond {
+	if d := canceled.Sub(bargedIn); d < -50*time.Millisecond || d > 50*time.Millisecond {
 		t.Errorf("the LLM saw the cancellation %v after the barge-in, want within 50 ms", d)
 	} else {
 		t.Logf("the LLM saw the cancellation %v after the barge-in", d)
