@@ -15,12 +15,24 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // metricValue reads iace_webhook_events_total{type,result}.
 func metricValue(t *testing.T, e *env, typ, result string) float64 {
 	t.Helper()
+	return counter(t, e, "iace_webhook_events_total", map[string]string{"type": typ, "result": result})
+}
+
+// localDedupes reads iace_webhook_dedupe_local_total.
+func localDedupes(t *testing.T, e *env) float64 {
+	t.Helper()
+	return counter(t, e, "iace_webhook_dedupe_local_total", nil)
+}
+
+// counter reads the counter name whose labels include want (0 if none).
+func counter(t *testing.T, e *env, name string, want map[string]string) float64 {
+	t.Helper()
 	mfs, err := e.reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() != "iace_webhook_events_total" {
+		if mf.GetName() != name {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
@@ -28,7 +40,7 @@ func metricValue(t *testing.T, e *env, typ, result string) float64 {
 			for _, l := range m.GetLabel() {
 				labels[l.GetName()] = l.GetValue()
 			}
-			if labels["type"] == typ && labels["result"] == result {
+			if matches(labels, want) {
 				return m.GetCounter().GetValue()
 			}
 		}
@@ -36,17 +48,11 @@ func metricValue(t *testing.T, e *env, typ, result string) float64 {
 	return 0
 }
 
-// localDedupes reads iace_webhook_dedupe_local_total.
-func localDedupes(t *testing.T, e *env) float64 {
-	t.Helper()
-	mfs, err := e.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == "iace_webhook_dedupe_local_total" {
-			return mf.GetMetric()[0].GetCounter().GetValue()
+func matches(labels, want map[string]string) bool {
+	for k, v := range want {
+		if labels[k] != v {
+			return false
 		}
 	}
-	return 0
+	return true
 }
