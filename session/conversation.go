@@ -71,6 +71,9 @@ const (
 	// EventWhisper: a supervisor gave the AI guidance (its text is not
 	// kept in the record).
 	EventWhisper EventKind = "whisper"
+	// EventRecovered: the call's node was lost, and this node took the
+	// call up again from its last checkpoint.
+	EventRecovered EventKind = "recovered"
 )
 
 // Event is one thing that happened in a call.
@@ -286,6 +289,7 @@ func (s *Session) closeTurn(heard string, interrupted bool) {
 	if s.state != StateEnding {
 		s.setState(StateListening)
 	}
+	s.checkpoint()
 }
 
 // stopTurn cancels the current turn without recording it (the call is ending

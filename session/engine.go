@@ -94,6 +94,9 @@ type Deps struct {
 	// instead of ending them, and resumes here the calls moved from
 	// another node (streams whose token says so).
 	Mover Mover
+	// Checkpoints, if set, keeps each call's state after every turn, for
+	// the node that takes the call up if this one is lost.
+	Checkpoints Checkpointer
 	// Directory, if set, shares the node's live calls with the other
 	// nodes and enforces each organization's concurrent-call limit.
 	Directory Directory

@@ -60,17 +60,22 @@ func (s *Session) idleTimeout() time.Duration {
 	return s.eng.cfg.IdleTimeout
 }
 
+// repromptText asks a silent caller whether they are still there: the
+// agent's words, or the node's.
+func (s *Session) repromptText() string {
+	if t := s.agent.Settings.Reprompt; t != "" {
+		return t
+	}
+	return s.eng.cfg.Reprompt
+}
+
 // onIdle acts on the caller's silence at now.
 func (s *Session) onIdle(ctx context.Context, now time.Time) {
 	busy := s.turn != nil || s.utterance.active || !s.awaitText.IsZero() || s.entry.role() == RoleTakeover || s.moving
 	switch s.idle.due(now, busy) {
 	case idleReprompt:
-		text := s.agent.Settings.Reprompt
-		if text == "" {
-			text = s.eng.cfg.Reprompt
-		}
 		s.log.Info("the caller is silent: asking whether they are still there", "after", s.idle.timeout.String())
-		s.say(ctx, text, turnReprompt)
+		s.say(ctx, s.repromptText(), turnReprompt)
 	case idleEnd:
 		s.log.Info("the caller stayed silent after the reprompt: ending the call")
 		s.end(EndCallerSilent)

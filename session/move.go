@@ -50,6 +50,18 @@ type Resume struct {
 	Stats        CallStats            `json:"stats"`
 	// Whispers are a supervisor's guidance waiting for the next reply.
 	Whispers []string `json:"whispers,omitempty"`
+	// Recovered: the call's node was lost, and this is its last
+	// checkpoint; the caller has been in silence since, and is asked
+	// whether they are still there.
+	Recovered bool `json:"recovered,omitempty"`
+}
+
+// Checkpointer keeps each call's state as of its last finished turn, so
+// that another node can resume the call if this one is lost
+// (session/cluster implements it). Checkpoint is called on the call's run
+// loop and must not block; r is the session's to give away.
+type Checkpointer interface {
+	Checkpoint(r Resume)
 }
 
 // Mover moves calls between nodes (session/cluster implements it).
@@ -103,9 +115,14 @@ func (s *Session) onMoveReq(ctx context.Context, r moveReq) {
 	}
 	s.moving = true
 	s.movingNow.Store(true)
-	// Copies: the run loop goes on (a late sentiment score writes into
-	// the record) while the state is marshalled elsewhere.
-	r.reply <- &Resume{CallID: s.id, OrgID: s.agent.OrgID, AgentID: s.agent.ID, CallControlID: s.start.CallControlID,
+	r.reply <- s.snapshot(role)
+}
+
+// snapshot is the call's state for another node. Its slices are copies:
+// the run loop goes on (a late sentiment score writes into the record)
+// while the state is marshalled elsewhere.
+func (s *Session) snapshot(role SupervisorRole) *Resume {
+	return &Resume{CallID: s.id, OrgID: s.agent.OrgID, AgentID: s.agent.ID, CallControlID: s.start.CallControlID,
 		CallSessionID: s.start.CallSessionID, From: store.PhoneNumber(s.start.From), To: store.PhoneNumber(s.start.To),
 		StreamID: s.start.StreamID, StartedAt: s.begun, History: slices.Clone(s.history), Record: slices.Clone(s.record),
 		Events: slices.Clone(s.events), PatternsUsed: slices.Clone(s.patternsUsed), Escalation: s.policy.State(),
@@ -113,9 +130,22 @@ func (s *Session) onMoveReq(ctx context.Context, r moveReq) {
 		Whispers: slices.Clone(s.whispers)}
 }
 
+// checkpoint gives the call's state to the Checkpointer at the end of a
+// turn: what a node that survives this one resumes the call from. A call
+// that is ending, moving or has a Call Control command of its own under
+// way (an escalation) is not checkpointed: it could not be resumed as it
+// is.
+func (s *Session) checkpoint() {
+	cp := s.eng.deps.Checkpoints
+	if cp == nil || s.start.CallControlID == "" || s.ending != "" || s.moving || s.escalation != "" {
+		return
+	}
+	cp.Checkpoint(*s.snapshot(s.entry.role()))
+}
+
 // restore puts a moved call's state into a session that has not run yet.
 func (s *Session) restore(r *Resume) {
-	s.resumed = true
+	s.resumed, s.recovered = true, r.Recovered
 	s.history, s.record, s.events, s.patternsUsed = r.History, r.Record, r.Events, r.PatternsUsed
 	s.policy.Restore(r.Escalation)
 	s.tracker.Restore(r.Prediction)

@@ -80,8 +80,9 @@ type Session struct {
 	// movingNow mirrors moving for the draining engine, which leaves a
 	// call being moved alone at its deadline.
 	movingNow atomic.Bool
-	// resumed: the call moved here from another node (no greeting).
-	resumed bool
+	// resumed: the call moved here from another node (no greeting);
+	// recovered: from the checkpoint of a node that was lost.
+	resumed, recovered bool
 	// droppedEvents counts the stream events sendCtrl dropped; only the
 	// reader touches it.
 	droppedEvents int
@@ -207,6 +208,12 @@ func (s *Session) run(ctx context.Context) EndReason {
 	switch {
 	case s.sttFailed:
 		s.transcriberLost(ctx) // no greeting: the agent could not hear the answer
+	case s.recovered:
+		// The caller has heard nothing since the lost node's last turn,
+		// and what they said after it is gone: ask, in the agent's words.
+		s.log.Info("call recovered here from a lost node's checkpoint: asking whether the caller is still there")
+		s.addEvent(EventRecovered, "")
+		s.say(ctx, s.repromptText(), turnReprompt)
 	case s.resumed:
 		s.log.Info("call resumed here after a move: listening")
 	default:

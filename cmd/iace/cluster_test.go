@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -66,7 +67,8 @@ const (
 	rigLostAfter = time.Second
 )
 
-func newClusterRig(t *testing.T) *clusterRig {
+// newClusterRig starts nodes a and b, both with extra flags.
+func newClusterRig(t *testing.T, extra ...string) *clusterRig {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -94,6 +96,7 @@ func newClusterRig(t *testing.T) *clusterRig {
 		"--rate-limit-ip", "0", "--rate-limit-user", "0",
 		// One call at a time for each organization, across the nodes.
 		"--org-max-calls", "1"}
+	r.args = append(r.args, extra...)
 
 	// Node a, in this process.
 	cfg, err := loadConfig(append([]string{"--data-dir", t.TempDir(), "--node-name", "node-a"}, r.args...), env(r.env), io.Discard)
@@ -656,6 +659,103 @@ func drainMoves(t *testing.T, oneStream bool) {
 	}
 	if !strings.Contains(r.bLogs.String(), "call moved to another node") || !strings.Contains(r.aLogs.String(), "call resumed here after a move") {
 		t.Errorf("the logs do not tell the move:\nb:\n%s", r.bLogs.String())
+	}
+}
+
+// TestALostNodesCallIsTakenUp kills node b (SIGKILL) in the middle of a
+// conversation, with --recover-lost-calls: Telnyx's streaming.failed
+// webhook for the dead stream reaches a, which finds b gone and asks
+// Telnyx for a new stream with the state of b's last turn; the new stream
+// reaches a, which asks the caller whether they are still there and goes
+// on with the conversation. The record, written by a at the end, holds the
+// whole conversation and no node_lost; when the reaper finds b lost later,
+// it leaves the call alone.
+func TestALostNodesCallIsTakenUp(t *testing.T) {
+	r := newClusterRig(t, "--recover-lost-calls")
+	ccid := "v3:cluster-lost-" + rand.Text()[:8]
+	hook := r.aBase + "/webhooks/telnyx"
+	if code := postSigned(t, hook, r.priv, telnyxEvent("evt-i-"+ccid, "call.initiated", ccid, r.number, map[string]any{"direction": "incoming"}), time.Now()); code != 200 {
+		t.Fatalf("call.initiated: %d", code)
+	}
+	wctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	answer, err := r.tx.WaitApplied(wctx, "answer", ccid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := r.stream(t, ccid, fmt.Sprint(answer.Body["stream_url"]), r.bBase, "s1-"+ccid, "what are your opening hours")
+	first.waitQuiet(t, "b's greeting")
+	first.say(t, "what_are_your_opening_hours")
+	eventually(t, 10*time.Second, "b answers the caller", func() bool { return r.stateOn(t, r.bBase, first.id) == "thinking" })
+	eventually(t, 10*time.Second, "b's answer is said", func() bool { return r.stateOn(t, r.bBase, first.id) == "listening" })
+
+	if err := r.b.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(t, first, "b's stream when b dies")
+	// Telnyx tells of the dead stream at once; the webhook reaches a.
+	if code := postSigned(t, hook, r.priv, telnyxEvent("evt-f-"+ccid, "streaming.failed", ccid, r.number,
+		map[string]any{"stream_id": "s1-" + ccid, "failure_reason": "connection closed"}), time.Now()); code != 200 {
+		t.Fatalf("streaming.failed: %d", code)
+	}
+	start, err := r.tx.WaitApplied(wctx, "streaming_start", ccid)
+	if err != nil {
+		t.Fatalf("a did not ask Telnyx for a new stream: %v\n%s", err, r.aLogs.String())
+	}
+	second := r.stream(t, ccid, fmt.Sprint(start.Body["stream_url"]), r.aBase, "s2-"+ccid, "how much does it cost")
+	eventually(t, 10*time.Second, "a holds the call", func() bool { return r.stateOn(t, r.aBase, second.id) != "" })
+	second.waitQuiet(t, "a's question to the caller")
+	second.say(t, "how_much_does_it_cost")
+	eventually(t, 10*time.Second, "a answers the caller", func() bool { return r.stateOn(t, r.aBase, second.id) == "thinking" })
+	eventually(t, 10*time.Second, "a's answer is said", func() bool { return r.stateOn(t, r.aBase, second.id) == "listening" })
+	// The reaper finds b lost, and leaves the call that a holds.
+	eventually(t, rigLostAfter+20*rigHeartbeat+2*time.Second, "b found lost", func() bool {
+		return strings.Contains(r.aLogs.String(), `"lost_node":"node-b"`) && strings.Contains(r.aLogs.String(), "node lost")
+	})
+	if r.stateOn(t, r.aBase, second.id) == "" {
+		t.Fatalf("the reaper ended the call taken up:\n%s", r.aLogs.String())
+	}
+	if n := len(r.tx.Applied("hangup", ccid)); n != 0 {
+		t.Errorf("the call taken up was hung up (%d hang-ups)", n)
+	}
+	if code := postSigned(t, hook, r.priv, telnyxEvent("evt-h-"+ccid, "call.hangup", ccid, r.number,
+		map[string]any{"hangup_cause": "normal_clearing", "hangup_source": "caller"}), time.Now()); code != 200 {
+		t.Fatalf("call.hangup: %d", code)
+	}
+	waitClosed(t, second, "call.hangup after the recovery")
+
+	var detail struct {
+		Status    string
+		EndReason string `json:"end_reason"`
+		Turns     []struct{ Speaker, Text string }
+		Events    []struct{ Type string }
+	}
+	eventually(t, 10*time.Second, "the call's record", func() bool {
+		apiCall(t, http.MethodGet, r.aBase+"/api/v1/calls/"+string(second.id), r.admin, nil, &detail)
+		return detail.Status == "ended"
+	})
+	var said []string
+	for _, turn := range detail.Turns {
+		said = append(said, turn.Speaker+": "+turn.Text)
+	}
+	transcript := strings.Join(said, "\n")
+	for line, want := range map[string]int{"Hello, thanks for calling Acme.": 1, "caller: what are your opening hours": 1,
+		"agent: Are you still there?": 1, "caller: how much does it cost": 1} {
+		if got := strings.Count(transcript, line); got != want {
+			t.Errorf("the record has %q %d times, want %d:\n%s", line, got, want, transcript)
+		}
+	}
+	if detail.EndReason != "hangup" {
+		t.Errorf("the call taken up ended with %q, want hangup", detail.EndReason)
+	}
+	if !slices.ContainsFunc(detail.Events, func(e struct{ Type string }) bool { return e.Type == "recovered" }) {
+		t.Errorf("the record's events do not say the call was taken up: %+v", detail.Events)
+	}
+	if !strings.Contains(r.aLogs.String(), "call recovered here") {
+		t.Errorf("a's log does not tell the recovery:\n%s", r.aLogs.String())
+	}
+	if strings.Contains(r.aLogs.String(), "opening hours") {
+		t.Error("a's log shows the transcript")
 	}
 }
 

@@ -200,6 +200,8 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Cluster.Prefix, "cluster-prefix", c.Cluster.Prefix, "prefix of the cluster's keys and channels in Redis: deployments sharing one Redis each set their own")
 	fs.DurationVar(&c.Cluster.Heartbeat, "cluster-heartbeat", c.Cluster.Heartbeat, "with "+envRedisURL+": how often this node says it is alive and writes its calls' state")
 	fs.DurationVar(&c.Cluster.LostAfter, "cluster-lost-after", c.Cluster.LostAfter, "with "+envRedisURL+": a node silent this long is lost, and its calls are recorded as ended (node_lost) by another node")
+	fs.BoolVar(&c.Cluster.Recover, "recover-lost-calls", c.Cluster.Recover,
+		"keep each call's state in Redis after every turn (the transcript so far and the caller's number: personal data), so that a lost node's calls are taken up again by the others on new streams instead of ending (node_lost); needs "+envRedisURL+", "+envTelnyxKey+" and --public-url")
 
 	s := &c.Session
 	fs.DurationVar(&s.VAD.MinSpeech, "vad-min-speech", s.VAD.MinSpeech, "voiced audio needed before the caller counts as speaking")
@@ -348,6 +350,12 @@ func (c *config) validate() error {
 	}
 	if err := c.Cluster.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.Cluster.Recover && (c.RedisURL == "" || c.TelnyxKey == "" || c.PublicURL == "") {
+		// Taking a call up asks Call Control for a new stream to the shared
+		// public URL, from the state in Redis: without any of them it could
+		// never happen, and the operator who asked for it should know.
+		errs = append(errs, fmt.Errorf("--recover-lost-calls needs %s, %s and --public-url", envRedisURL, envTelnyxKey))
 	}
 	if err := c.Session.Validate(); err != nil {
 		errs = append(errs, err)

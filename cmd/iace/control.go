@@ -171,7 +171,7 @@ func newControl(cfg config, st *stores, prov *providers, node *cluster.Node, sha
 		dedupe = webhook.NewRedisDeduper(st.redis, 0)
 	}
 	if c.webhook, err = webhook.New(wc, webhook.Deps{
-		Agents: st.cached, Calls: st.cached, Control: prov.cc, Live: node, Admission: node, Dedupe: dedupe,
+		Agents: st.cached, Calls: st.cached, Control: prov.cc, Live: node, Admission: node, Recover: recoverer(node), Dedupe: dedupe,
 		Metrics: webhook.NewMetrics(reg), Log: log, Tracer: exporting(tracer),
 		Ready:     func() error { return shared.Down("store") },
 		StoreDown: func(err error) { shared.MarkDown("store", err) },

@@ -75,6 +75,12 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 	if err != nil || cfg.monitorHTTPConfig().TURN.Secret != "s" {
 		t.Errorf("a TURN secret: %v", err)
 	}
+	// Taking lost calls up needs Redis, Call Control and the public URL:
+	// asked for without them, it is refused rather than quietly off.
+	_, err = loadConfig([]string{"--recover-lost-calls"}, env(map[string]string{"IACE_REDIS_URL": "redis://127.0.0.1:6379/0"}), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--recover-lost-calls needs") {
+		t.Errorf("--recover-lost-calls without Call Control: %v", err)
+	}
 }
 
 func TestHelpListsEverySettingWithItsDefault(t *testing.T) {

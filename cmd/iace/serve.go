@@ -214,10 +214,13 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		// them when it drains.
 		Directory: node,
 		Mover:     mover,
-		OnEnd:     func(ctx context.Context, sum session.CallSummary) { st.recordCall(ctx, log, sum) },
-		Metrics:   session.NewMetrics(reg),
-		Tracer:    tracer,
-		Log:       log,
+		// With --recover-lost-calls, each call's state after every turn,
+		// for the node that takes it up if this one is lost.
+		Checkpoints: checkpoints(node),
+		OnEnd:       func(ctx context.Context, sum session.CallSummary) { st.recordCall(ctx, log, sum) },
+		Metrics:     session.NewMetrics(reg),
+		Tracer:      tracer,
+		Log:         log,
 	})
 	if err != nil {
 		predictors.Close()
@@ -226,7 +229,7 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		return nil, err
 	}
 	node.Attach(engine)
-	log.Info("node", "name", node.Name(), "shared", node.Shared(), "moves_calls_when_draining", mover != nil,
+	log.Info("node", "name", node.Name(), "shared", node.Shared(), "moves_calls_when_draining", mover != nil, "recovers_lost_calls", node.Recovers(),
 		"capacity", cfg.Session.MaxCalls, "org_max_calls", cfg.Cluster.OrgMaxCalls)
 	// After the call: the spool's replayer scores what the call did not,
 	// writes the record, and hands the call to the learning workers.
@@ -705,4 +708,21 @@ func serve(parent context.Context, cfg config, logOut io.Writer) error {
 	}
 	s.log.Info("stopped")
 	return nil
+}
+
+// checkpoints is node when it takes up lost nodes' calls (a nil
+// interface, not a nil pointer in one, when it does not).
+func checkpoints(node *cluster.Node) session.Checkpointer {
+	if !node.Recovers() {
+		return nil
+	}
+	return node
+}
+
+// recoverer is node, for the webhook, when it takes up lost nodes' calls.
+func recoverer(node *cluster.Node) webhook.Recoverer {
+	if !node.Recovers() {
+		return nil
+	}
+	return node
 }

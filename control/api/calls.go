@@ -79,7 +79,7 @@ type turnBody struct {
 // kept (the kinds of session.EventKind).
 type eventBody struct {
 	At     time.Time `json:"at"`
-	Type   string    `json:"type" enum:"started,answered,greeting,caller_turn,agent_turn,barge_in,dtmf,transfer_requested,holding_phrase,supervisor_role,whisper,escalated,ended"`
+	Type   string    `json:"type" enum:"started,answered,greeting,caller_turn,agent_turn,barge_in,dtmf,transfer_requested,holding_phrase,supervisor_role,whisper,recovered,escalated,ended"`
 	Detail string    `json:"detail,omitempty" doc:"The direction (started), the digit pressed (dtmf: only when the agent collects digits, and never shown to viewers), the provider that failed (holding_phrase), the supervisor's new role (supervisor_role: monitor, whisper, barge or takeover), the reason (escalated, ended); a whisper's text is not kept"`
 }
 

@@ -222,7 +222,7 @@ func (e *env) stop() {
 }
 
 type ev struct {
-	id, typ, ccid, to, clientState, digit, direction string
+	id, typ, ccid, to, clientState, digit, direction, stream string
 }
 
 func (v ev) body() []byte {
@@ -246,6 +246,9 @@ func (v ev) body() []byte {
 	}
 	if v.digit != "" {
 		p["digit"] = v.digit
+	}
+	if v.stream != "" {
+		p["stream_id"] = v.stream
 	}
 	if v.typ == webhook.TypeCallHangup {
 		p["hangup_cause"], p["hangup_source"] = "normal_clearing", "caller"

@@ -65,6 +65,16 @@ type LocalCalls interface {
 	HoldsLocally(id session.CallID) bool
 }
 
+// Recoverer takes up again, on a new stream, a call whose node was lost
+// (*cluster.Node with --recover-lost-calls). Telnyx's word that the
+// call's stream failed or stopped is the first sign of a node's death.
+type Recoverer interface {
+	// RecoverStream reports whether the call of stream streamID moved to a
+	// new stream: false, nil when the node holding it is alive (the
+	// stream's end is the call's own) or there is nothing to take up.
+	RecoverStream(ctx context.Context, id session.CallID, streamID string) (bool, error)
+}
+
 // Admission decides whether a new call may be answered: its organization
 // under its concurrent-call limit and a node with room, across the nodes
 // (*cluster.Node). An error says why not (session.ErrOrgAtLimit,
@@ -81,9 +91,12 @@ type Deps struct {
 	Control   CallControl
 	Live      LiveCalls
 	Admission Admission
-	Dedupe    Deduper
-	Metrics   *Metrics
-	Log       *slog.Logger
+	// Recover, when set, takes up a lost node's call when its stream's
+	// failure or stop arrives; nil: such a call ends.
+	Recover Recoverer
+	Dedupe  Deduper
+	Metrics *Metrics
+	Log     *slog.Logger
 	// Ready, when set, says whether events can be processed now: while it
 	// returns an error (the store every call is written to is down) each
 	// event is refused with 503, unmarked, so that Telnyx delivers it

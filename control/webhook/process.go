@@ -114,7 +114,9 @@ func (h *Handler) handle(ctx context.Context, q queued) {
 			result, err = h.dtmf(ctx, log, ev)
 		case TypeStreamingFailed:
 			result, err = h.streamFailed(ctx, log, ev)
-		case TypeStreamingStarted, TypeStreamingStopped:
+		case TypeStreamingStopped:
+			result = h.streamStopped(ctx, log, ev)
+		case TypeStreamingStarted:
 			log.Debug("media stream event")
 			result = resultProcessed
 		default:
@@ -345,6 +347,9 @@ func (h *Handler) streamFailed(ctx context.Context, log *slog.Logger, ev Event) 
 			return resultIgnored, nil
 		}
 	}
+	if h.recover(ctx, log, ev) {
+		return resultProcessed, nil
+	}
 	if h.deps.Live != nil {
 		found, err := h.deps.Live.Hangup(ctx, id, session.EndTransportError)
 		if err != nil {
@@ -360,6 +365,33 @@ func (h *Handler) streamFailed(ctx context.Context, log *slog.Logger, ev Event) 
 	}
 	err = h.deps.Control.Hangup(ctx, ev.Payload.CallControlID, callcontrol.HangupParams{CommandID: "hangup-" + ev.ID})
 	return resultProcessed, errors.Join(err, h.finish(ctx, call.OrgID, id, ev, store.OutcomeFailed, endStreamFailed))
+}
+
+// streamStopped: a stream stops when its call ends, when a moved call's
+// old stream is let go, and when its node dies (Telnyx may report the lost
+// socket either way). Only the last needs anything done.
+func (h *Handler) streamStopped(ctx context.Context, log *slog.Logger, ev Event) string {
+	log.Debug("media stream event")
+	h.recover(ctx, log, ev)
+	return resultProcessed
+}
+
+// recover takes up the call of the event's stream on a new one if the node
+// holding it was lost; it reports whether it did. A failure is logged and
+// left to what follows: the call ends, now or when the node counts as
+// lost.
+func (h *Handler) recover(ctx context.Context, log *slog.Logger, ev Event) bool {
+	if h.deps.Recover == nil || ev.Payload.StreamID == "" {
+		return false
+	}
+	ok, err := h.deps.Recover.RecoverStream(ctx, CallIDFor(ev.Payload.CallControlID), ev.Payload.StreamID)
+	switch {
+	case err != nil:
+		log.Warn("the call's node seems lost, and the call could not be taken up", "err", err)
+	case ok:
+		log.Warn("the call's node was lost: the call goes on, on a new stream, from its last turn")
+	}
+	return ok
 }
 
 func (h *Handler) finish(ctx context.Context, org store.OrgID, id store.CallID, ev Event, o store.Outcome, reason string) error {

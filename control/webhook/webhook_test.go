@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -279,6 +281,61 @@ func TestStreamingFailedHangsUpAndFinishesTheCall(t *testing.T) {
 	}
 	if call := e.call("org-a", ccid); call.Status != store.CallEnded || call.Outcome != store.OutcomeFailed {
 		t.Errorf("call %+v: want ended and failed", call)
+	}
+}
+
+// recoverer plays a cluster node that takes up the calls of lost nodes:
+// it takes up the streams in lost.
+type recoverer struct {
+	mu    sync.Mutex
+	lost  map[string]bool
+	asked []string // call id/stream id
+}
+
+func (r *recoverer) RecoverStream(_ context.Context, id session.CallID, streamID string) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.asked = append(r.asked, string(id)+"/"+streamID)
+	return r.lost[streamID], nil
+}
+
+// TestALostNodesStreamIsTakenUpNotHungUp: with a Recoverer, a stream's
+// failure or stop is first offered to it. A stream of a lost node's call,
+// taken up, neither hangs the call up nor finishes its record; any other
+// failed stream ends its call as before, and a stopped one is left alone.
+func TestALostNodesStreamIsTakenUpNotHungUp(t *testing.T) {
+	rec := &recoverer{lost: map[string]bool{"s-lost": true, "s-lost-2": true}}
+	e := newEnvWith(t, embeddedStore(t), nil, func(d *webhook.Deps) { d.Recover = rec })
+	e.start()
+	const lost, lost2, failed = "v3:lost", "v3:lost-2", "v3:failed"
+	for i, c := range []string{lost, lost2, failed} {
+		e.send(ev{id: fmt.Sprint("ev-i", i), typ: webhook.TypeCallInitiated, ccid: c})
+	}
+	e.send(ev{id: "ev-f1", typ: webhook.TypeStreamingFailed, ccid: lost, clientState: csOf("org-a", lost), stream: "s-lost"})
+	e.send(ev{id: "ev-s2", typ: webhook.TypeStreamingStopped, ccid: lost2, clientState: csOf("org-a", lost2), stream: "s-lost-2"})
+	e.send(ev{id: "ev-f3", typ: webhook.TypeStreamingFailed, ccid: failed, clientState: csOf("org-a", failed), stream: "s-failed"})
+	e.stop()
+	rec.mu.Lock()
+	asked := slices.Clone(rec.asked)
+	rec.mu.Unlock()
+	want := []string{string(webhook.CallIDFor(lost)) + "/s-lost", string(webhook.CallIDFor(lost2)) + "/s-lost-2", string(webhook.CallIDFor(failed)) + "/s-failed"}
+	slices.Sort(asked)
+	slices.Sort(want)
+	if !slices.Equal(asked, want) {
+		t.Errorf("offered %q, want %q", asked, want)
+	}
+	for _, hung := range e.commands("hangup") {
+		if hung.CallControlID != failed {
+			t.Errorf("%s was hung up", hung.CallControlID)
+		}
+	}
+	if n := len(e.commands("hangup")); n != 1 {
+		t.Errorf("%d hang-ups, want the failed stream's call's", n)
+	}
+	for _, c := range []string{lost, lost2} {
+		if call := e.call("org-a", c); call.Status == store.CallEnded {
+			t.Errorf("the call taken up, %s, was finished: %+v", c, call)
+		}
 	}
 }
 

@@ -3,8 +3,10 @@
 // calls, heartbeats that tell a node that died from one that is busy,
 // commands about a call routed to the node that holds it (with an
 // acknowledgement, a timeout and a retry), each organization's
-// concurrent-call limit counted across the nodes, and the calls of a lost
-// node recorded as ended (node_lost) by the nodes that survive it.
+// concurrent-call limit counted across the nodes, calls moved to another
+// node when theirs drains, and the calls of a lost node taken up again
+// from their last turn (or recorded as ended, node_lost) by the nodes
+// that survive it.
 //
 // Nothing here is on the media path. A call's start and end are queued to
 // one writer goroutine that pipelines them to Redis; the state the live
@@ -19,6 +21,9 @@
 //	nodes            sorted set of nodes by their last heartbeat (unix ms)
 //	node:<node>      hash: address, capacity, live calls, draining
 //	reap:<node>      lock of the node recording a lost node's calls
+//	resume:<id>      a moving call's state, for the node its new stream reaches
+//	ckpt:<id>        the call's state after its last turn (Config.Recover)
+//	recover:<id>     lock of the node taking a lost node's call up
 //
 // Channels: cmd:<node> carries commands to a node, reply:<node> their
 // acknowledgements back.
@@ -71,6 +76,12 @@ type Config struct {
 	// AdmitTimeout bounds the limit's check at a call's start (250 ms);
 	// past it, or with Redis away, the call is admitted.
 	AdmitTimeout time.Duration
+	// Recover keeps each call's state in Redis after every turn (its
+	// checkpoint: the transcript so far, the caller's number), so that the
+	// nodes that survive a lost node take its calls up again on new
+	// streams instead of recording them as lost. It needs moves
+	// (EnableMoves).
+	Recover bool
 }
 
 // withDefaults fills the zero fields.
@@ -180,10 +191,11 @@ type Node struct {
 
 type localRef struct{ Local }
 
-// change is a call's start or end, for the writer.
+// change is a call's start, end or checkpoint, for the writer.
 type change struct {
 	info  session.CallInfo
 	ended bool
+	ckpt  *session.Resume
 }
 
 // changeQueue is how many starts and ends may wait for the writer: a

@@ -18,6 +18,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/iace/iace/ai"
 	"github.com/iace/iace/ai/local"
 	"github.com/iace/iace/media"
 	"github.com/iace/iace/media/telnyx"
@@ -74,12 +75,16 @@ func startNode(t *testing.T, rdb *redis.Client, prefix, name string, orgLimit in
 var secret = []byte("a test stream secret of 32 bytes!")
 
 // startNodeWith starts a node that moves its calls through tx when tx is
-// not nil.
-func startNodeWith(t *testing.T, rdb *redis.Client, prefix, name string, orgLimit int, tx cluster.StreamControl) *testNode {
+// not nil; opts change its configuration.
+func startNodeWith(t *testing.T, rdb *redis.Client, prefix, name string, orgLimit int, tx cluster.StreamControl, opts ...func(*cluster.Config)) *testNode {
 	t.Helper()
 	tn := &testNode{}
-	node, err := cluster.New(cluster.Config{Node: name, Prefix: prefix, Heartbeat: beat, LostAfter: 4 * beat,
-		CommandTimeout: 300 * time.Millisecond, OrgMaxCalls: orgLimit}, rdb,
+	cfg := cluster.Config{Node: name, Prefix: prefix, Heartbeat: beat, LostAfter: 4 * beat,
+		CommandTimeout: 300 * time.Millisecond, OrgMaxCalls: orgLimit}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	node, err := cluster.New(cfg, rdb,
 		func(_ context.Context, sum session.CallSummary) {
 			tn.mu.Lock()
 			defer tn.mu.Unlock()
@@ -94,10 +99,16 @@ func startNodeWith(t *testing.T, rdb *redis.Client, prefix, name string, orgLimi
 		tn.hungUp = append(tn.hungUp, ccid)
 		return nil
 	})
-	var mover session.Mover
+	var (
+		mover session.Mover
+		ckpts session.Checkpointer
+	)
 	if tx != nil {
 		node.EnableMoves(tx, secret)
 		mover = node
+	}
+	if node.Recovers() {
+		ckpts = node
 	}
 	pacer, err := media.NewPacer(media.DefaultPacerConfig(), nil)
 	if err != nil {
@@ -110,7 +121,7 @@ func startNodeWith(t *testing.T, rdb *redis.Client, prefix, name string, orgLimi
 		t.Fatal(err)
 	}
 	eng, err := session.NewEngine(session.DefaultConfig(), session.Deps{Agents: agents, STT: local.NewSimTranscriber(),
-		Chat: local.NewRuleAgent(), Synth: local.NewTones(), Pacer: pacer, Directory: node, Mover: mover})
+		Chat: local.NewRuleAgent(), Synth: local.NewTones(), Pacer: pacer, Directory: node, Mover: mover, Checkpoints: ckpts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,10 +256,15 @@ func (f *fakeTelnyx) StopStream(_ context.Context, _, streamID string) error {
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	eventuallyWithin(t, 5*time.Second, what, cond)
+}
+
+func eventuallyWithin(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 5 s", what)
+			t.Fatalf("%s: not within %v", what, d)
 		}
 		time.Sleep(10 * time.Millisecond) //nolint:forbidigo // polling what another node writes asynchronously
 	}
@@ -392,6 +408,102 @@ func lostNode(t *testing.T, alive bool) {
 	if _, err := rdb.ZScore(ctx, p+"nodes", "ghost").Result(); !errors.Is(err, redis.Nil) {
 		t.Errorf("the ghost is still a node: %v", err)
 	}
+}
+
+// TestALostNodesCallsAreTakenUp: with Recover on, the calls of a lost
+// node that have a checkpoint are taken up by a survivor: a asks Telnyx
+// for the call's new stream, which reaches a, and a holds the call from its
+// checkpoint; nothing of it is recorded as lost or hung up. A call of the
+// lost node without a checkpoint (no turn had ended) is recorded as lost
+// and hung up, as without Recover.
+func TestALostNodesCallsAreTakenUp(t *testing.T) {
+	rdb := testRedis(t)
+	p := prefix()
+	tx := newFakeTelnyx(t)
+	a := startNodeWith(t, rdb, p, "a", 0, tx, func(c *cluster.Config) { c.Recover = true })
+	tx.target = a.url
+	ctx := t.Context()
+	last := time.Now().Add(-time.Minute)
+	agent := store.DefaultAgent()
+	r := session.Resume{CallID: "ghost-call", OrgID: "demo", AgentID: agent.ID, CallControlID: "v3:ghost", StreamID: "s-ghost",
+		StartedAt: last.Add(-time.Minute), History: []ai.Message{{Role: ai.RoleAssistant, Content: agent.Greeting}},
+		Record: []session.Turn{{Speaker: ai.RoleAssistant, Text: agent.Greeting, StartedAt: last.Add(-time.Minute), EndedAt: last}}, NextTurn: 1}
+	ckpt, _ := json.Marshal(r)
+	entry := func(ccid string) []byte {
+		b, _ := json.Marshal(map[string]any{"node": "ghost", "org": "demo", "agent": string(agent.ID), "ccid": ccid, "stream": "s-" + ccid,
+			"started": last.Add(-time.Minute).UnixMilli()})
+		return b
+	}
+	if err := errors.Join(
+		rdb.Set(ctx, p+"call:ghost-call", entry("v3:ghost"), 0).Err(),
+		rdb.Set(ctx, p+"ckpt:ghost-call", ckpt, time.Minute).Err(),
+		rdb.Set(ctx, p+"call:early-call", entry("v3:early"), 0).Err(),
+		rdb.SAdd(ctx, p+"org:demo", "ghost-call", "early-call").Err(),
+		rdb.SAdd(ctx, p+"nodecalls:ghost", "ghost-call", "early-call").Err(),
+		rdb.HSet(ctx, p+"node:ghost", "addr", "127.0.0.1:1").Err(), // nothing answers there
+		rdb.ZAdd(ctx, p+"nodes", redis.Z{Score: float64(last.UnixMilli()), Member: "ghost"}).Err(),
+	); err != nil {
+		t.Fatal(err)
+	}
+	var taken *stream
+	select {
+	case taken = <-tx.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a asked Telnyx for no new stream")
+	}
+	eventually(t, "the early call recorded as lost", func() bool { return len(a.lost()) == 1 })
+	if got := a.lost()[0]; got.Info.ID != "early-call" || got.EndReason != session.EndNodeLost {
+		t.Errorf("recorded %+v, want the early call, node_lost", got)
+	}
+	if got := a.hangUps(); !slices.Equal(got, []string{"v3:early"}) {
+		t.Errorf("hung up %q, want the early call only", got)
+	}
+	c, ok := a.engine.Call("ghost-call")
+	if !ok || c.StreamID != taken.id || c.CallControlID != "v3:ghost" {
+		t.Fatalf("a does not hold the call taken up on its new stream: %+v %v", c, ok)
+	}
+	if loc, err := a.node.Locate(ctx, "demo", "ghost-call"); err != nil || loc.Node != "a" {
+		t.Errorf("the registry puts the call at %+v (%v)", loc, err)
+	}
+	if n, _ := rdb.Exists(ctx, p+"resume:ghost-call", p+"recover:ghost-call", p+"node:ghost").Result(); n != 0 {
+		t.Errorf("%d of the recovery's keys left", n)
+	}
+	if ok, _ := rdb.SIsMember(ctx, p+"org:demo", "ghost-call").Result(); !ok {
+		t.Error("the call taken up no longer counts against its organization")
+	}
+}
+
+// TestACallsCheckpointLivesAsLongAsTheCall: with Recover on, a call's
+// state is in Redis once a turn has ended (the greeting), and gone when the
+// call ends.
+func TestACallsCheckpointLivesAsLongAsTheCall(t *testing.T) {
+	rdb := testRedis(t)
+	p := prefix()
+	a := startNodeWith(t, rdb, p, "a", 0, newFakeTelnyx(t), func(c *cluster.Config) { c.Recover = true })
+	s := open(t, a.url, "v3:kept", "s-kept")
+	var (
+		r  session.Resume
+		id session.CallID
+	)
+	// The greeting counts as said once its audio has run out and the
+	// playback grace passed (this peer echoes no marks): seconds.
+	eventuallyWithin(t, 15*time.Second, "the call's checkpoint after its greeting", func() bool {
+		calls := a.engine.List()
+		if len(calls) != 1 {
+			return false
+		}
+		id = calls[0].ID
+		raw, err := rdb.Get(t.Context(), p+"ckpt:"+string(id)).Bytes()
+		return err == nil && json.Unmarshal(raw, &r) == nil
+	})
+	if r.CallID != id || r.CallControlID != "v3:kept" || r.StreamID != "s-kept" || len(r.Record) != 1 || r.Record[0].Speaker != ai.RoleAssistant {
+		t.Errorf("checkpoint %+v", r)
+	}
+	s.stop()
+	eventually(t, "the checkpoint removed with the call", func() bool {
+		n, _ := rdb.Exists(t.Context(), p+"ckpt:"+string(id)).Result()
+		return n == 0
+	})
 }
 
 // TestACommandToASilentNodeIsReported: a call whose node listens to no

@@ -12,6 +12,7 @@ type metrics struct {
 	commands    *prometheus.CounterVec
 	commandTime prometheus.Histogram
 	lost        prometheus.Counter
+	recoveries  *prometheus.CounterVec
 	redisErrors *prometheus.CounterVec
 }
 
@@ -30,18 +31,23 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}),
 		lost: prometheus.NewCounter(opts("calls_lost_total",
 			"Calls of lost nodes (no heartbeat within the bound) that this node recorded as ended with reason node_lost.")),
+		recoveries: prometheus.NewCounterVec(opts("calls_recovered_total",
+			"Lost nodes' calls this node tried to take up again from their checkpoints on new streams, by result (recovered, failed)."), []string{"result"}),
 		redisErrors: prometheus.NewCounterVec(opts("redis_errors_total",
 			"Failed cluster operations on Redis, by operation (admit, write, heartbeat, reap, list, lookup, move, queue_full)."), []string{"op"}),
 	}
 	for _, op := range []string{"admit", "write", "heartbeat", "reap", "list", "lookup", "move", "queue_full"} {
 		m.redisErrors.WithLabelValues(op)
 	}
+	for _, res := range []string{"recovered", "failed"} {
+		m.recoveries.WithLabelValues(res)
+	}
 	for _, kind := range []string{kindHangup, kindEscalate, kindHanded, kindSupervise, kindWhisper, kindWatch} {
 		for _, res := range []string{resultOK, "unreachable"} {
 			m.commands.WithLabelValues(kind, res) // zero, not absent, until the first
 		}
 	}
-	for _, c := range []prometheus.Collector{m.nodes, m.commands, m.commandTime, m.lost, m.redisErrors} {
+	for _, c := range []prometheus.Collector{m.nodes, m.commands, m.commandTime, m.lost, m.recoveries, m.redisErrors} {
 		if _, err := telemetry.Register(reg, c); err != nil {
 			return nil, err
 		}

@@ -54,6 +54,18 @@ func (n *Node) Move(ctx context.Context, r session.Resume) error {
 	if !n.Moves() {
 		return session.ErrNotMoved
 	}
+	if err := n.handOver(ctx, r, n.cfg.Node, n.startStream); err != nil {
+		n.stopped.Delete(r.StreamID) // no Release follows a failed move
+		return errors.Join(session.ErrNotMoved, err)
+	}
+	return nil
+}
+
+// handOver gives call r, held by node from, to whichever node takes the
+// new stream start asks Telnyx for, and returns once another node holds
+// the call. On an error no stream can take the call any more.
+func (n *Node) handOver(ctx context.Context, r session.Resume, from string,
+	start func(ctx context.Context, r session.Resume, tok string) error) error {
 	ctx, cancel := context.WithTimeout(ctx, moveTimeout)
 	defer cancel()
 	r.Nonce = newID() + newID()
@@ -77,15 +89,14 @@ func (n *Node) Move(ctx context.Context, r session.Resume) error {
 			n.log.Info("cluster: the moving call's state was taken as the move timed out: it is the other node's", "call_id", string(r.CallID))
 			return nil
 		}
-		n.stopped.Delete(r.StreamID) // no Release follows a failed move
-		return errors.Join(session.ErrNotMoved, err, derr)
+		return errors.Join(err, derr)
 	}
 	tok, err := telnyx.Mint(n.secret, telnyx.StreamClaims{CallID: string(r.CallID), OrgID: string(r.OrgID), AgentID: string(r.AgentID),
 		CallControlID: r.CallControlID, Nonce: r.Nonce, Resume: true}, time.Now(), resumeTTL)
 	if err != nil {
 		return fail(err)
 	}
-	if err := n.startStream(ctx, r, tok); err != nil {
+	if err := start(ctx, r, tok); err != nil {
 		return fail(err)
 	}
 	tick := time.NewTicker(25 * time.Millisecond)
@@ -94,7 +105,7 @@ func (n *Node) Move(ctx context.Context, r session.Resume) error {
 		raw, err := n.rdb.Get(ctx, n.key("call", string(r.CallID))).Result()
 		if err == nil {
 			var e entry
-			if json.Unmarshal([]byte(raw), &e) == nil && e.Node != n.cfg.Node {
+			if json.Unmarshal([]byte(raw), &e) == nil && e.Node != from {
 				return nil
 			}
 		}
@@ -173,8 +184,9 @@ func (n *Node) Take(ctx context.Context, id session.CallID, nonce string) (sessi
 	return r, nil
 }
 
-// endScript removes an ended call's entry, unless another node holds the
-// call now (it moved there): then only this node's set forgets it. It is
+// endScript removes an ended call's entry and checkpoint, unless another
+// node holds the call now (it moved there): then only this node's set
+// forgets it. It is
 // sent whole (EVAL) inside pipelines, where EVALSHA's fallback cannot run.
 const endScript = `
 local v = redis.call('GET', KEYS[1])
@@ -186,6 +198,7 @@ if v then
   end
   redis.call('DEL', KEYS[1])
 end
+redis.call('DEL', KEYS[4])
 redis.call('SREM', KEYS[2], ARGV[2])
 redis.call('SREM', KEYS[3], ARGV[2])
 return 1`

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -137,8 +138,17 @@ more:
 		for _, c := range batch {
 			id := string(c.info.ID)
 			org := n.key("org", string(c.info.OrgID))
-			if c.ended {
-				p.Eval(wctx, endScript, []string{n.key("call", id), org, n.key("nodecalls", n.cfg.Node)}, n.cfg.Node, id)
+			switch {
+			case c.ckpt != nil:
+				b, err := json.Marshal(c.ckpt)
+				if err != nil {
+					n.log.Warn("cluster: a call's checkpoint could not be written", "call_id", id, "err", err)
+					continue
+				}
+				p.Set(wctx, n.key("ckpt", id), b, ckptTTL)
+				continue
+			case c.ended:
+				p.Eval(wctx, endScript, []string{n.key("call", id), org, n.key("nodecalls", n.cfg.Node), n.key("ckpt", id)}, n.cfg.Node, id)
 				delete(w.written, c.info.ID)
 				continue
 			}
@@ -265,7 +275,7 @@ func (n *Node) dropEntries(ctx context.Context, node string, ids []string) {
 		for _, id := range ids {
 			p.SRem(ctx, n.key("nodecalls", node), id)
 			if e, ok := entries[id]; ok {
-				p.Del(ctx, n.key("call", id))
+				p.Del(ctx, n.key("call", id), n.key("ckpt", id))
 				p.SRem(ctx, n.key("org", e.Org), id)
 			}
 		}
@@ -312,8 +322,16 @@ func (n *Node) reap(ctx context.Context, node string, last time.Time) {
 		return
 	}
 	addr, _ := n.rdb.HGet(ctx, n.key("node", node), "addr").Result()
+	alive := answers(ctx, addr)
+	var recovered map[string]bool
+	if !alive && n.Recovers() {
+		// Taken up by new streams first: what is left is recorded. (A call
+		// taken up may not name its new node yet: it is left out by id.)
+		recovered = n.recoverCalls(ctx, node, ids)
+		ids = slices.DeleteFunc(ids, func(id string) bool { return recovered[id] })
+	}
 	entries := n.recordLost(ctx, node, ids, last)
-	if answers(ctx, addr) {
+	if alive {
 		// Alive but cut off from Redis: its calls may well go on. They are
 		// recorded (the others cannot know), not hung up.
 		n.log.Warn("cluster: the lost node still answers at its address; its calls are not hung up", "lost_node", node)
@@ -328,8 +346,8 @@ func (n *Node) reap(ctx context.Context, node string, last time.Time) {
 	if err != nil {
 		n.metrics.redisErrors.WithLabelValues("reap").Inc()
 	}
-	n.log.Warn("cluster: node lost; its calls recorded as ended (node_lost)", "lost_node", node,
-		"last_heartbeat", last.UTC().Format(time.RFC3339), "calls", len(entries))
+	n.log.Warn("cluster: node lost; its calls taken up elsewhere, or recorded as ended (node_lost)", "lost_node", node,
+		"last_heartbeat", last.UTC().Format(time.RFC3339), "recovered", len(recovered), "lost", len(entries))
 }
 
 // Live returns org's live calls on every node, oldest first: this node's
@@ -485,14 +503,14 @@ func (n *Node) readEntries(ctx context.Context, node string, ids []string) map[s
 	if err != nil {
 		return out
 	}
-	for i, v := range vals {
-		s, ok := v.(string)
+	for i, id := range ids[:min(len(ids), len(vals))] { // MGET answers one value a key
+		s, ok := vals[i].(string)
 		if !ok {
 			continue
 		}
 		var e entry
 		if json.Unmarshal([]byte(s), &e) == nil && e.Node == node {
-			out[ids[i]] = e
+			out[id] = e
 		}
 	}
 	return out
