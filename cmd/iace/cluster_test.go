@@ -669,9 +669,16 @@ func drainMoves(t *testing.T, oneStream bool) {
 // reaches a, which asks the caller whether they are still there and goes
 // on with the conversation. The record, written by a at the end, holds the
 // whole conversation and no node_lost; when the reaper finds b lost later,
-// it leaves the call alone.
+// it leaves the call alone. With Telnyx refusing a second stream (it still
+// counts the dead one), a stops the dead stream and asks again.
 func TestALostNodesCallIsTakenUp(t *testing.T) {
+	t.Run("streams overlap", func(t *testing.T) { takeUpLostCall(t, false) })
+	t.Run("one stream per call", func(t *testing.T) { takeUpLostCall(t, true) })
+}
+
+func takeUpLostCall(t *testing.T, oneStream bool) {
 	r := newClusterRig(t, "--recover-lost-calls")
+	r.tx.OneStreamPerCall(oneStream)
 	ccid := "v3:cluster-lost-" + rand.Text()[:8]
 	hook := r.aBase + "/webhooks/telnyx"
 	if code := postSigned(t, hook, r.priv, telnyxEvent("evt-i-"+ccid, "call.initiated", ccid, r.number, map[string]any{"direction": "incoming"}), time.Now()); code != 200 {
@@ -701,6 +708,12 @@ func TestALostNodesCallIsTakenUp(t *testing.T) {
 	start, err := r.tx.WaitApplied(wctx, "streaming_start", ccid)
 	if err != nil {
 		t.Fatalf("a did not ask Telnyx for a new stream: %v\n%s", err, r.aLogs.String())
+	}
+	stops := r.tx.Applied("streaming_stop", ccid)
+	if want := map[bool]int{false: 0, true: 1}[oneStream]; len(stops) != want {
+		t.Errorf("%d streams stopped before the new one, want %d", len(stops), want)
+	} else if oneStream && stops[0].Body["stream_id"] != "s1-"+ccid {
+		t.Errorf("streaming_stop stopped %v, want the dead stream", stops[0].Body["stream_id"])
 	}
 	second := r.stream(t, ccid, fmt.Sprint(start.Body["stream_url"]), r.aBase, "s2-"+ccid, "how much does it cost")
 	eventually(t, 10*time.Second, "a holds the call", func() bool { return r.stateOn(t, r.aBase, second.id) != "" })
