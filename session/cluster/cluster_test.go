@@ -473,6 +473,93 @@ func TestALostNodesCallsAreTakenUp(t *testing.T) {
 	}
 }
 
+// TestAFailedStreamIsTakenUpOnlyWhenItsNodeIsGone: Telnyx's word that a
+// call's stream failed has a the call taken up at once only when the node
+// holding it is gone: it listens for commands in Redis no more and
+// accepts no TCP at its address. A node that still does either is alive,
+// and the stream's failure is the call's own business.
+func TestAFailedStreamIsTakenUpOnlyWhenItsNodeIsGone(t *testing.T) {
+	for _, tc := range []struct {
+		name                string
+		subscribed, listens bool
+		taken               bool
+	}{
+		{name: "gone", taken: true},
+		{name: "still accepting connections", listens: true},
+		{name: "still listening in Redis", subscribed: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rdb := testRedis(t)
+			p := prefix()
+			tx := newFakeTelnyx(t)
+			a := startNodeWith(t, rdb, p, "a", 0, tx, func(c *cluster.Config) { c.Recover = true })
+			tx.target = a.url
+			ctx := t.Context()
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := ln.Addr().String()
+			if tc.listens {
+				t.Cleanup(func() { _ = ln.Close() })
+			} else {
+				_ = ln.Close()
+			}
+			if tc.subscribed {
+				sub := rdb.Subscribe(ctx, p+"cmd:b")
+				if _, err := sub.Receive(ctx); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = sub.Close() })
+			}
+			agent := store.DefaultAgent()
+			ckpt, _ := json.Marshal(session.Resume{CallID: "b-call", OrgID: "demo", AgentID: agent.ID, CallControlID: "v3:b-call",
+				StreamID: "s-b-call", StartedAt: time.Now().Add(-time.Minute), NextTurn: 1,
+				Record: []session.Turn{{Speaker: ai.RoleAssistant, Text: agent.Greeting}}})
+			entry, _ := json.Marshal(map[string]any{"node": "b", "org": "demo", "agent": string(agent.ID), "ccid": "v3:b-call",
+				"stream": "s-b-call", "started": time.Now().Add(-time.Minute).UnixMilli()})
+			if err := errors.Join(
+				rdb.Set(ctx, p+"call:b-call", entry, 0).Err(),
+				rdb.Set(ctx, p+"ckpt:b-call", ckpt, time.Minute).Err(),
+				rdb.SAdd(ctx, p+"nodecalls:b", "b-call").Err(),
+				rdb.HSet(ctx, p+"node:b", "addr", addr).Err(),
+			); err != nil {
+				t.Fatal(err)
+			}
+			// b's heartbeat goes on: only the webhook's path may take its
+			// call up, not the reaper's.
+			beating, stopBeating := context.WithCancel(ctx)
+			beats := make(chan struct{})
+			go func() { // ends with the subtest
+				defer close(beats)
+				for {
+					_ = rdb.ZAdd(beating, p+"nodes", redis.Z{Score: float64(time.Now().UnixMilli()), Member: "b"}).Err()
+					select {
+					case <-beating.Done():
+						return
+					case <-time.After(beat):
+					}
+				}
+			}()
+			t.Cleanup(func() { stopBeating(); <-beats })
+			if taken, err := a.node.RecoverStream(ctx, "b-call", "s-other"); taken || err != nil {
+				t.Errorf("a stream the call no longer uses: taken %v, %v", taken, err)
+			}
+			taken, err := a.node.RecoverStream(ctx, "b-call", "s-b-call")
+			if taken != tc.taken || err != nil {
+				t.Fatalf("taken %v (%v), want %v", taken, err, tc.taken)
+			}
+			c, held := a.engine.Call("b-call")
+			if held != tc.taken {
+				t.Errorf("a holds the call: %v, want %v", held, tc.taken)
+			}
+			if tc.taken && c.CallControlID != "v3:b-call" {
+				t.Errorf("a holds %+v", c)
+			}
+		})
+	}
+}
+
 // TestACallsCheckpointLivesAsLongAsTheCall: with Recover on, a call's
 // state is in Redis once a turn has ended (the greeting), and gone when the
 // call ends.

@@ -95,9 +95,9 @@ func (n *Node) recoverCalls(ctx context.Context, node string, ids []string) map[
 }
 
 // RecoverStream takes up call id, whose stream streamID Telnyx says has
-// failed or stopped, if the node holding it is lost: its entry still
-// names that stream and another node, and nothing answers at that node's
-// address any more. It reports whether the call moved to a new stream;
+// failed or stopped, if the node holding it is gone: its entry still
+// names that stream and another node, and that node neither listens in
+// Redis nor answers at its address any more (nodeGone). It reports whether the call moved to a new stream;
 // false, nil when the call is not a lost node's (the stream's end is the
 // call's own) or has no checkpoint.
 func (n *Node) RecoverStream(ctx context.Context, id session.CallID, streamID string) (bool, error) {
@@ -125,11 +125,53 @@ func (n *Node) RecoverStream(ctx context.Context, id session.CallID, streamID st
 	case e.Node == "" || e.Node == n.cfg.Node || e.Stream != streamID:
 		return false, nil // this node's call, or one whose stream is another
 	}
-	if addr != "" && answers(ctx, addr) {
+	if !n.nodeGone(ctx, e.Node, addr) {
 		return false, nil // its node is alive: the stream's end is the call's
 	}
 	n.log.Warn("cluster: a call's stream ended and its node does not answer: taking the call up", "call_id", string(id), "lost_node", e.Node)
 	return n.recoverOne(ctx, e.Node, id)
+}
+
+// goneChecks and goneEvery: how many times, and how often, nodeGone
+// looks before it takes a node for alive.
+const (
+	goneChecks = 4
+	goneEvery  = 250 * time.Millisecond
+)
+
+// nodeGone tells a node that died from one whose stream failed, at the
+// moment Telnyx reports the stream's end, before its heartbeat is late:
+// gone is nothing listening on its command channel in Redis (its
+// connection closed) and nothing accepting TCP at its address (addr "":
+// unknown, its hash expired). Both have to hold, so that neither a node
+// cut off from Redis nor one slow to accept is taken for dead. A process
+// that was killed has its sockets closed by the kernel one after another
+// over a few milliseconds, its listener possibly among the last: a node
+// that still looks alive is looked at again, goneChecks times goneEvery
+// apart.
+func (n *Node) nodeGone(ctx context.Context, node, addr string) bool {
+	for i := range goneChecks {
+		if i > 0 {
+			t := time.NewTimer(goneEvery)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return false
+			case <-t.C:
+			}
+		}
+		cctx, cancel := context.WithTimeout(ctx, n.cfg.CommandTimeout)
+		subs, err := n.rdb.PubSubNumSub(cctx, n.key("cmd", node)).Result()
+		cancel()
+		if err != nil {
+			n.metrics.redisErrors.WithLabelValues("lookup").Inc()
+			return false
+		}
+		if subs[n.key("cmd", node)] == 0 && (addr == "" || !answers(ctx, addr)) {
+			return true
+		}
+	}
+	return false
 }
 
 // recoverOne hands call id of lost node to a new stream, from its
