@@ -20,18 +20,18 @@ import (
 // rep.
 type caseFunc func(ctx context.Context, c *cluster, rep *caseReport) error
 
-// onCluster runs fn on a cluster of the case's own, its nodes on the
-// provider fakes (started once for the run) with providers, and stops the
-// cluster when fn is done, its load balancer's counts going into rep.
-func (r *runner) onCluster(ctx context.Context, rep *caseReport, providers bool, fn caseFunc) error {
-	if providers && r.prov == nil {
+// onCluster runs fn on a cluster of the case's own, its nodes as opts say
+// (the provider fakes are started once for the run), and stops the cluster
+// when fn is done, its load balancer's counts going into rep.
+func (r *runner) onCluster(ctx context.Context, rep *caseReport, opts clusterOptions, fn caseFunc) error {
+	if opts.providers && r.prov == nil {
 		p, err := startProviders(context.WithoutCancel(ctx))
 		if err != nil {
 			return err
 		}
 		r.prov = p
 	}
-	c, err := r.startCluster(ctx, rep.Case, providers)
+	c, err := r.startCluster(ctx, rep.Case, opts)
 	if err != nil {
 		return err
 	}
@@ -386,6 +386,296 @@ func (r *runner) caseKill(ctx context.Context, c *cluster, rep *caseReport) erro
 	rep.check("their reply p99 and late messages unchanged", ok, "%s", detail)
 	ok, detail = unchanged(gBefore, gAfter)
 	rep.check("calls after the kill unchanged (two nodes)", ok, "%s", detail)
+	return nil
+}
+
+// ---- recover ---------------------------------------------------------
+
+// followerLine is about how long a follower's line lasts, its reply
+// included.
+const followerLine = 5500 * time.Millisecond
+
+// recoverReopenWait is how long a caller of the recover case waits for a
+// new stream before its call counts as cut: long enough for the reaper's
+// path (lost after lost-after, noticed at a survivor's next beat, a beat
+// of slack) and the new stream's setup.
+func recoverReopenWait(lostAfter, heartbeat time.Duration) time.Duration {
+	return lostAfter + 2*heartbeat + 5*time.Second
+}
+
+// recoverLines is how many lines a caller of the recover case says: a
+// call placed first outlasts the ramp, the hold, the wait for its new
+// stream and the hold after the kill, with two lines to spare.
+func recoverLines(ramp, hold, reopenWait time.Duration) int {
+	return int((ramp+2*hold+reopenWait+followerLine-1)/followerLine) + 2
+}
+
+// recoverSummary is what came of a killed node's calls, with the nodes
+// taking up a lost node's calls, and of the other nodes' calls.
+type recoverSummary struct {
+	Victims    int // calls the killed node held
+	EndedFirst int // of which the caller had ended before the kill
+	// NotGreeted: victims whose greeting had not finished at the kill (no
+	// checkpoint yet); Greeted, the others.
+	NotGreeted, Greeted int
+	// TakenUp: victims with a new stream after the kill (NotGreetedTakenUp
+	// of them had not finished their greeting); GreetedLeft: victims that
+	// had, with none; CutGreeted: those of them cut.
+	TakenUp, NotGreetedTakenUp, GreetedLeft, CutGreeted int
+	// Outcomes are the victims' outcomes as the callers lived them
+	// (completed, ended, cut, failed).
+	Outcomes map[string]int
+	// NewStreamsFailed: new streams after the kill that did not open.
+	NewStreamsFailed int
+	// Per call taken up: no stream, from the old stream's close to the new
+	// one's start; the kill to the new stream's start; the streaming.failed
+	// webhook's post to the new stream (when one was posted before it).
+	Silence, KillToStream, PostToStream []time.Duration
+	// AfterMove: reply latency of the first line begun on the new stream.
+	AfterMove []time.Duration
+	// Lines begun on the new stream and those of them unanswered; NoReply:
+	// every unanswered line of the calls taken up (those said into the
+	// dead stream included).
+	LinesAfter, NoReplyAfter, NoReply int
+	// EndReasons are the victims' records' end reasons; TakenUpNodeLost:
+	// calls taken up but recorded node_lost; Recovered: victims' records
+	// with a recovered event.
+	EndReasons      map[string]int
+	TakenUpNodeLost int
+	Recovered       int
+	// NotTakenUp are the call_control_ids of the victims not taken up
+	// (that had not ended before the kill).
+	NotTakenUp []string
+	// streaming.failed webhooks posted for the victims' streams, and
+	// answered 200.
+	Posts, PostsOK int
+	// Others: the other nodes' calls live at the kill (placed more than
+	// splitMargin before it); OthersFailed: of them cut or failed, by
+	// outcome and error; OthersLate: their late messages. Later: calls
+	// placed after that, LaterFailed of them cut or failed.
+	Others, OthersFailed int
+	OthersErrors         map[string]int
+	OthersLate           int
+	OthersReplies        []time.Duration
+	Later, LaterFailed   int
+}
+
+// firstMoveAfter is the first new stream of f that opened after t.
+func firstMoveAfter(f followResult, t time.Time) (moveResult, bool) {
+	for _, m := range f.Moves {
+		if m.Failed == "" && m.Opened.After(t) {
+			return m, true
+		}
+	}
+	return moveResult{}, false
+}
+
+// failedOutcome: the call was cut or never got going.
+func failedOutcome(f followResult) bool { return f.Outcome == "cut" || f.Outcome == "failed" }
+
+// outcomeKey is the outcome with its error, if any.
+func outcomeKey(f followResult) string {
+	if f.Error != "" {
+		return f.Outcome + " " + f.Error
+	}
+	return f.Outcome
+}
+
+// summarizeRecover classifies the calls of a recover case: victims (by
+// call_control_id) are the calls the killed node held at killAt; a victim
+// is taken up when it got a new stream after the kill.
+func summarizeRecover(res []followResult, victims map[string]bool, killAt time.Time, recs map[string]record, callID func(ccid string) string) recoverSummary {
+	s := recoverSummary{Victims: len(victims), Outcomes: map[string]int{}, EndReasons: map[string]int{}, OthersErrors: map[string]int{}}
+	seen := map[string]bool{}
+	for _, f := range res {
+		ended := !f.Ended.IsZero() && f.Ended.Before(killAt)
+		if !victims[f.CCID] {
+			switch {
+			case ended:
+			case f.Started.Before(killAt.Add(-splitMargin)):
+				s.Others++
+				s.OthersLate += f.Late
+				s.OthersReplies = append(s.OthersReplies, f.Replies...)
+				if failedOutcome(f) {
+					s.OthersFailed++
+					s.OthersErrors[outcomeKey(f)]++
+				}
+			default:
+				s.Later++
+				if failedOutcome(f) {
+					s.LaterFailed++
+				}
+			}
+			continue
+		}
+		seen[f.CCID] = true
+		if ended {
+			s.EndedFirst++
+			continue
+		}
+		greeted := !f.Greeted.IsZero() && f.Greeted.Before(killAt)
+		if greeted {
+			s.Greeted++
+		} else {
+			s.NotGreeted++
+		}
+		s.Outcomes[f.Outcome]++
+		for _, m := range f.Moves {
+			if m.Failed != "" && m.Requested.After(killAt) {
+				s.NewStreamsFailed++
+			}
+		}
+		for _, p := range f.FailedPosts {
+			s.Posts++
+			if p.Code == 200 {
+				s.PostsOK++
+			}
+		}
+		rec, hasRec := recs[callID(f.CCID)]
+		switch {
+		case !hasRec:
+			s.EndReasons["(no record)"]++
+		case rec.Status != "ended":
+			s.EndReasons["(not ended)"]++
+		default:
+			s.EndReasons[rec.EndReason]++
+		}
+		if hasRec && slices.ContainsFunc(rec.Events, func(e recordEvent) bool { return e.Kind == "recovered" }) {
+			s.Recovered++
+		}
+		m, taken := firstMoveAfter(f, killAt)
+		if !taken {
+			s.NotTakenUp = append(s.NotTakenUp, f.CCID)
+			if greeted {
+				s.GreetedLeft++
+				if f.Outcome == "cut" {
+					s.CutGreeted++
+				}
+			}
+			continue
+		}
+		s.TakenUp++
+		if !greeted {
+			s.NotGreetedTakenUp++
+		}
+		if !m.OldClosed.IsZero() {
+			s.Silence = append(s.Silence, m.Gap())
+		}
+		s.KillToStream = append(s.KillToStream, m.Opened.Sub(killAt))
+		for _, p := range f.FailedPosts {
+			if p.Posted.Before(m.Opened) {
+				s.PostToStream = append(s.PostToStream, m.Opened.Sub(p.Posted))
+				break
+			}
+		}
+		s.AfterMove = append(s.AfterMove, f.AfterMove...)
+		s.LinesAfter += f.LinesAfterMove
+		s.NoReplyAfter += f.NoReplyAfterMove
+		s.NoReply += f.NoReply
+		if hasRec && rec.EndReason == "node_lost" {
+			s.TakenUpNodeLost++
+		}
+	}
+	// A victim the callers know nothing of (it cannot be: every call
+	// placed has a result) counts as left, not as taken up.
+	for ccid := range victims {
+		if !seen[ccid] {
+			s.Outcomes["(no result)"]++
+			s.NotTakenUp = append(s.NotTakenUp, ccid)
+		}
+	}
+	slices.Sort(s.NotTakenUp)
+	return s
+}
+
+func (r *runner) caseRecover(ctx context.Context, c *cluster, rep *caseReport) error {
+	cl, err := loadClips(followerScript)
+	if err != nil {
+		return err
+	}
+	timing := defaultFollowerTiming
+	timing.ReopenWait = recoverReopenWait(r.cfg.LostAfter, r.cfg.Heartbeat)
+	lines := scriptLines(recoverLines(r.cfg.Ramp, r.cfg.Hold, timing.ReopenWait))
+	fl := r.startFollowers(ctx, c, lines, cl, timing, c.hookURL())
+	if err := sleep(ctx, r.cfg.Ramp+r.cfg.Hold); err != nil {
+		fl.stop()
+		return err
+	}
+	victim := c.nodes[len(c.nodes)-1]
+	reg, err := r.registry(ctx, c)
+	if err != nil {
+		fl.stop()
+		return err
+	}
+	victims := map[string]bool{} // by call_control_id
+	for id, n := range reg {
+		if ccid, ok := fl.ccidOf(id); ok && n == victim.name {
+			victims[ccid] = true
+		}
+	}
+	killAt := time.Now()
+	if err := victim.signal(syscall.SIGKILL); err != nil {
+		fl.stop()
+		return err
+	}
+	r.progressf("recover: %s killed (SIGKILL) with %d calls, %d in the registry in all", victim.name, len(victims), len(reg))
+	_ = sleep(ctx, r.cfg.Hold)
+	r.progressf("recover: no new calls; waiting for the callers to finish")
+	results := fl.stop()
+	recovered := metricList(r.nodeMetrics(ctx, c, "iace_cluster_calls_recovered_total"), "iace_cluster_calls_recovered_total")
+	ids := make([]string, 0, len(results))
+	idOf := map[string]string{}
+	for _, f := range results {
+		id := callIDFor(f.CCID)
+		idOf[f.CCID] = id
+		ids = append(ids, id)
+	}
+	recs, err := r.waitRecords(ctx, ids)
+	if err != nil {
+		return err
+	}
+	if err := writeJSON(filepath.Join(c.dir, "followers.json"), results); err != nil {
+		return err
+	}
+	s := summarizeRecover(results, victims, killAt, recs, func(ccid string) string { return idOf[ccid] })
+	hungUp := 0
+	for _, ccid := range s.NotTakenUp {
+		if len(r.tel.cc.Applied("hangup", ccid)) > 0 {
+			hungUp++
+		}
+	}
+	rep.Settings["heartbeat"], rep.Settings["lost_after"] = r.cfg.Heartbeat.String(), r.cfg.LostAfter.String()
+	rep.Settings["reopen_wait"] = timing.ReopenWait.String()
+	rep.Settings["lines_per_call"] = fmt.Sprint(len(lines))
+	rep.fig("calls placed", len(results))
+	rep.fig("calls on the killed node", s.Victims)
+	rep.fig("of them ended before the kill", s.EndedFirst)
+	rep.fig("greeting not finished at the kill / finished", fmt.Sprintf("%d / %d", s.NotGreeted, s.Greeted))
+	rep.fig("taken up (a new stream after the kill)", fmt.Sprintf("%d (%d without a finished greeting)", s.TakenUp, s.NotGreetedTakenUp))
+	rep.fig("not taken up, greeting finished (cut)", fmt.Sprintf("%d (%d)", s.GreetedLeft, s.CutGreeted))
+	rep.fig("victims' outcomes", errorList(s.Outcomes))
+	rep.fig("new streams after the kill that failed to open", s.NewStreamsFailed)
+	rep.fig("streaming.failed posted for them / answered 200", fmt.Sprintf("%d / %d", s.Posts, s.PostsOK))
+	rep.fig("silence per call taken up (no stream)", statsOf(s.Silence).String())
+	rep.fig("kill to the new stream", statsOf(s.KillToStream).String())
+	rep.fig("streaming.failed post to the new stream", statsOf(s.PostToStream).String())
+	rep.fig("victims' records: end reasons", errorList(s.EndReasons))
+	rep.fig("victims' records with a recovered event", s.Recovered)
+	rep.fig("taken up but recorded node_lost", s.TakenUpNodeLost)
+	rep.fig("reply latency, first line on the new stream", statsOf(s.AfterMove).String())
+	rep.fig("lines on the new stream / unanswered", fmt.Sprintf("%d / %d", s.LinesAfter, s.NoReplyAfter))
+	rep.fig("unanswered lines of the calls taken up, in all", s.NoReply)
+	rep.fig("lost calls hung up through Call Control", fmt.Sprintf("%d of %d", hungUp, len(s.NotTakenUp)))
+	rep.fig("calls recovered (survivors' metric)", recovered)
+	rep.fig("other nodes' calls at the kill / failed", fmt.Sprintf("%d / %d %s", s.Others, s.OthersFailed, errorList(s.OthersErrors)))
+	rep.fig("their reply latency", statsOf(s.OthersReplies).String())
+	rep.fig("their late messages", s.OthersLate)
+	rep.fig("calls placed after the kill / failed", fmt.Sprintf("%d / %d", s.Later, s.LaterFailed))
+	rep.check("the killed node's greeted calls were taken up", s.Greeted > 0 && s.GreetedLeft == 0,
+		"%d of %d taken up; %d left (%d cut)", s.Greeted-s.GreetedLeft, s.Greeted, s.GreetedLeft, s.CutGreeted)
+	rep.check("no call taken up recorded node_lost", s.TakenUpNodeLost == 0, "%d of %d", s.TakenUpNodeLost, s.TakenUp)
+	rep.check("the other nodes' calls went on", s.Others > 0 && s.OthersFailed == 0,
+		"%d of %d failed %s", s.OthersFailed, s.Others, errorList(s.OthersErrors))
 	return nil
 }
 
@@ -829,6 +1119,93 @@ func (r *runner) caseProviders(ctx context.Context, c *cluster, rep *caseReport)
 	return nil
 }
 
+// ---- followers (rolling, recover) -------------------------------------
+
+// followerLoad keeps -calls followers going through a cluster, started over
+// -ramp; a call that ends is replaced until stop.
+type followerLoad struct {
+	stopNew chan struct{}
+	placing chan struct{} // closed when no more calls are placed
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	results []followResult
+	ccids   map[string]string // the call_control_id of each call id placed
+}
+
+// scriptLines are n lines of followerScript, in turn.
+func scriptLines(n int) []string {
+	lines := make([]string, n)
+	for i := range lines {
+		lines[i] = followerScript[i%len(followerScript)]
+	}
+	return lines
+}
+
+// startFollowers places the followers, each saying lines with timing,
+// their streams' failures posted to lostHook when it is set (see
+// follower.lostHook).
+func (r *runner) startFollowers(ctx context.Context, c *cluster, lines []string, cl *clips, timing followerTiming, lostHook string) *followerLoad {
+	fl := &followerLoad{stopNew: make(chan struct{}), placing: make(chan struct{}), ccids: map[string]string{}}
+	live := make(chan struct{}, r.cfg.Calls) // a slot per call in progress
+	base := "v3:chaos-" + c.name + "-" + strings.ToLower(randText(8))
+	begun := time.Now()
+	go func() { // places calls until stopNew; ends then
+		defer close(fl.placing)
+		for n := 1; ; n++ {
+			if n <= r.cfg.Calls {
+				if sleep(ctx, time.Until(begun.Add(r.cfg.Ramp*time.Duration(n-1)/time.Duration(r.cfg.Calls)))) != nil {
+					return
+				}
+			}
+			select {
+			case live <- struct{}{}:
+			case <-fl.stopNew:
+				return
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case <-fl.stopNew:
+				<-live
+				return
+			default:
+			}
+			f := &follower{n: n, ccid: fmt.Sprintf("%s-%d", base, n), from: callerNumber(n), to: r.cfg.Number, lines: len(lines),
+				clips: cl, timing: timing, dialer: dialer(), tel: r.tel, script: strings.Join(lines, "|"), lostHook: lostHook}
+			fl.mu.Lock()
+			fl.ccids[callIDFor(f.ccid)] = f.ccid
+			fl.mu.Unlock()
+			fl.wg.Go(func() {
+				defer func() { <-live }()
+				res := runFollower(ctx, f, c.hookURL())
+				fl.mu.Lock()
+				fl.results = append(fl.results, res)
+				fl.mu.Unlock()
+			})
+		}
+	}()
+	return fl
+}
+
+// ccidOf is the call_control_id of call id, if this load placed it.
+func (fl *followerLoad) ccidOf(id string) (string, bool) {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	ccid, ok := fl.ccids[id]
+	return ccid, ok
+}
+
+// stop places no more calls, waits for those in progress to end, and
+// returns what came of every call.
+func (fl *followerLoad) stop() []followResult {
+	close(fl.stopNew)
+	<-fl.placing
+	fl.wg.Wait()
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	return slices.Clone(fl.results)
+}
+
 // ---- rolling ---------------------------------------------------------
 
 // restart is one node's turn in the rolling restart.
@@ -909,53 +1286,10 @@ func (r *runner) caseRolling(ctx context.Context, c *cluster, rep *caseReport) e
 	if err != nil {
 		return err
 	}
-	lines := make([]string, r.cfg.RollingLines)
-	for i := range lines {
-		lines[i] = followerScript[i%len(followerScript)]
-	}
-	stopNew := make(chan struct{})
-	var (
-		mu      sync.Mutex
-		results []followResult
-		wg      sync.WaitGroup
-		live    = make(chan struct{}, r.cfg.Calls) // a slot per call in progress
-	)
-	base := "v3:chaos-rolling-" + strings.ToLower(randText(8))
-	begun := time.Now()
-	go func() { // places calls until stopNew; ends then
-		for n := 1; ; n++ {
-			if n <= r.cfg.Calls {
-				if sleep(ctx, time.Until(begun.Add(r.cfg.Ramp*time.Duration(n-1)/time.Duration(r.cfg.Calls)))) != nil {
-					return
-				}
-			}
-			select {
-			case live <- struct{}{}:
-			case <-stopNew:
-				return
-			case <-ctx.Done():
-				return
-			}
-			select {
-			case <-stopNew:
-				<-live
-				return
-			default:
-			}
-			f := &follower{n: n, ccid: fmt.Sprintf("%s-%d", base, n), from: callerNumber(n), to: r.cfg.Number, lines: len(lines),
-				clips: cl, timing: defaultFollowerTiming, dialer: dialer(), tel: r.tel, script: strings.Join(lines, "|")}
-			wg.Go(func() {
-				defer func() { <-live }()
-				res := runFollower(ctx, f, c.hookURL())
-				mu.Lock()
-				results = append(results, res)
-				mu.Unlock()
-			})
-		}
-	}()
+	lines := scriptLines(r.cfg.RollingLines)
+	fl := r.startFollowers(ctx, c, lines, cl, defaultFollowerTiming, "")
 	if err := sleep(ctx, r.cfg.Ramp+r.cfg.Hold); err != nil {
-		close(stopNew)
-		wg.Wait()
+		fl.stop()
 		return err
 	}
 	var restarts []restart
@@ -984,8 +1318,7 @@ func (r *runner) caseRolling(ctx context.Context, c *cluster, rep *caseReport) e
 		r.progressf("rolling: %s back after %v", n.name, rs.Ready.Sub(rs.Term).Round(100*time.Millisecond))
 	}
 	_ = sleep(ctx, r.cfg.Hold)
-	close(stopNew)
-	wg.Wait()
+	results := fl.stop()
 	ids := make([]string, 0, len(results))
 	idOf := map[string]string{}
 	for _, f := range results {

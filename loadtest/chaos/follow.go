@@ -86,17 +86,38 @@ type followResult struct {
 	// last stream was closed by the far end, no new one opened within
 	// ReopenWait, lines left), ended (the agent hung up or transferred) or
 	// failed (never connected, or no greeting).
-	Outcome string          `json:"outcome"`
-	Error   string          `json:"error,omitempty"`
-	CutAt   time.Time       `json:"cut_at,omitzero"`
+	Outcome string    `json:"outcome"`
+	Error   string    `json:"error,omitempty"`
+	CutAt   time.Time `json:"cut_at,omitzero"`
+	// Greeted: the greeting had played and the agent fell quiet.
+	Greeted time.Time       `json:"greeted_at,omitzero"`
 	Moves   []moveResult    `json:"moves,omitempty"`
 	Turns   int             `json:"turns"`
 	NoReply int             `json:"no_reply"`
 	Replies []time.Duration `json:"-"`
-	// AfterMove are the reply latencies of the first line after each move.
+	// AfterMove are the reply latencies of the first line after each move
+	// (with lostHook, the first line begun on the new stream).
 	AfterMove []time.Duration `json:"-"`
-	Late      int             `json:"late_messages"`
-	LateTime  time.Duration   `json:"-"`
+	// LinesAfterMove are the lines begun once the call's latest new stream
+	// had opened; NoReplyAfterMove, those of them nothing answered.
+	LinesAfterMove   int           `json:"lines_after_move,omitempty"`
+	NoReplyAfterMove int           `json:"no_reply_after_move,omitempty"`
+	Late             int           `json:"late_messages"`
+	LateTime         time.Duration `json:"-"`
+	// FailedPosts are the streaming.failed webhooks posted for the call's
+	// streams (with lostHook).
+	FailedPosts []failedPost `json:"streaming_failed,omitempty"`
+}
+
+// failedPost is a streaming.failed webhook posted for a stream the far end
+// closed while the call went on.
+type failedPost struct {
+	StreamID string    `json:"stream_id"`
+	Closed   time.Time `json:"closed_at"`
+	Posted   time.Time `json:"posted_at"`
+	Code     int       `json:"code"`
+	Attempts int       `json:"attempts"`
+	Err      string    `json:"error,omitempty"`
 }
 
 // moveResult is one move as the caller lived it.
@@ -137,6 +158,8 @@ type fstream struct {
 	// byCaller: Telnyx closed it (streaming_stop, the call's end); else the
 	// node did.
 	byCaller bool
+	// failPosted: streaming.failed was posted for it.
+	failPosted bool
 }
 
 func (s *fstream) write(msg []byte) error {
@@ -168,24 +191,36 @@ type follower struct {
 	dialer *websocket.Dialer
 	tel    *fakeTelnyx
 	script string
+	// lostHook, when set, is where Telnyx's streaming.failed goes (the
+	// load balancer's webhook URL) for each stream the far end closes
+	// while the call goes on, as for a stream whose node died; the first
+	// reply after a move is then the reply to the first line begun on the
+	// new stream, not the agent's words that come first on it (a recovered
+	// call's reprompt answering a line said into the dead stream).
+	lostHook string
 
-	mu        sync.Mutex
-	streams   []*fstream
-	state     int
-	stateAt   time.Time
-	line      int
-	frame     int
-	lineEnd   time.Time
-	queueEnd  time.Time // when the agent audio received so far has played
-	lastMedia time.Time
-	heard     bool // any agent audio yet
-	utterance bool // an agent utterance is playing (for late messages)
-	marks     []pendingMark
-	noStream  time.Time // when the last open stream closed (zero while one is open)
-	movedTurn bool      // the next reply is the first after a move
-	res       followResult
-	done      chan struct{}
-	closeOnce sync.Once
+	mu          sync.Mutex
+	clientState string                               // the answer's, echoed in the call's webhooks
+	postFailed  func(s *fstream, closedAt time.Time) // set by runFollower with lostHook
+	posts       sync.WaitGroup                       // streaming.failed deliveries under way
+	streams     []*fstream
+	state       int
+	stateAt     time.Time
+	line        int
+	frame       int
+	lineStart   time.Time
+	lineEnd     time.Time
+	queueEnd    time.Time // when the agent audio received so far has played
+	lastMedia   time.Time
+	heard       bool // any agent audio yet
+	utterance   bool // an agent utterance is playing (for late messages)
+	marks       []pendingMark
+	noStream    time.Time // when the last open stream closed (zero while one is open)
+	movedTurn   bool      // the next reply is the first after a move
+	movedAt     time.Time // when the latest new stream opened
+	res         followResult
+	done        chan struct{}
+	closeOnce   sync.Once
 }
 
 type pendingMark struct {
@@ -205,6 +240,14 @@ func runFollower(ctx context.Context, f *follower, hook string) followResult {
 		return f.res
 	}
 	defer f.tel.unsubscribe(f.ccid)
+	f.mu.Lock()
+	f.clientState = a.clientState
+	if f.lostHook != "" {
+		f.postFailed = func(s *fstream, closedAt time.Time) {
+			f.posts.Go(func() { f.postStreamFailed(ctx, s, closedAt) })
+		}
+	}
+	f.mu.Unlock()
 	s, err := f.open(ctx, a.streamURL, nil)
 	if err != nil {
 		f.res.Outcome, f.res.Error, f.res.Ended = "failed", "connect: "+err.Error(), time.Now()
@@ -231,6 +274,9 @@ func runFollower(ctx context.Context, f *follower, hook string) followResult {
 		select {
 		case <-f.done:
 			f.closeAll()
+			// The call is done, so no delivery begins any more; those
+			// under way are the call's figures.
+			f.posts.Wait()
 			return f.result()
 		default:
 		}
@@ -242,6 +288,7 @@ func (f *follower) result() followResult {
 	defer f.mu.Unlock()
 	r := f.res
 	r.Moves = slices.Clone(r.Moves)
+	r.FailedPosts = slices.Clone(r.FailedPosts)
 	return r
 }
 
@@ -334,7 +381,7 @@ func (f *follower) move(ctx context.Context, c callcontroltest.Command) {
 	f.res.Moves = append(f.res.Moves, m)
 	f.streams = append(f.streams, s)
 	f.noStream = time.Time{}
-	f.movedTurn = true
+	f.movedTurn, f.movedAt = true, s.opened
 	go f.read(s)
 }
 
@@ -420,7 +467,7 @@ func (f *follower) media(now time.Time, d time.Duration) {
 	if f.state == fWaitReply {
 		lat := now.Sub(f.lineEnd)
 		f.res.Replies = append(f.res.Replies, lat)
-		if f.movedTurn {
+		if f.movedTurn && (f.lostHook == "" || f.lineAfterMove()) {
 			f.res.AfterMove = append(f.res.AfterMove, lat)
 			f.movedTurn = false
 		}
@@ -436,6 +483,10 @@ func (f *follower) closed(s *fstream, now time.Time) {
 		return
 	}
 	s.closed = now
+	if f.postFailed != nil && !s.byCaller && !s.failPosted && f.state != fDone {
+		s.failPosted = true
+		f.postFailed(s, now)
+	}
 	for i := range f.res.Moves {
 		m := &f.res.Moves[i]
 		if m.OldClosed.IsZero() && m.Opened.After(s.opened) && f.streamBefore(m.Opened) == s {
@@ -448,6 +499,32 @@ func (f *follower) closed(s *fstream, now time.Time) {
 		}
 	}
 	f.noStream = now
+}
+
+// postStreamFailed posts streaming.failed for stream s, which the far
+// end closed at closedAt, to lostHook, as Telnyx reports a stream whose
+// socket went away, and keeps what came of it.
+func (f *follower) postStreamFailed(ctx context.Context, s *fstream, closedAt time.Time) {
+	f.mu.Lock()
+	cs := f.clientState
+	f.mu.Unlock()
+	p := failedPost{StreamID: s.id, Closed: closedAt, Posted: time.Now()}
+	body := f.tel.event("streaming.failed", f.ccid, f.from, cs,
+		map[string]any{"stream_id": s.id, "failure_reason": "connection closed"})
+	var err error
+	p.Code, p.Attempts, err = f.tel.deliver(ctx, f.lostHook, body)
+	if err != nil {
+		p.Err = err.Error()
+	}
+	f.mu.Lock()
+	f.res.FailedPosts = append(f.res.FailedPosts, p)
+	f.mu.Unlock()
+}
+
+// lineAfterMove: the current line began once the latest new stream had
+// opened.
+func (f *follower) lineAfterMove() bool {
+	return !f.movedAt.IsZero() && !f.lineStart.Before(f.movedAt)
 }
 
 // streamBefore is the newest stream opened before t.
@@ -506,6 +583,7 @@ func (f *follower) tick(now time.Time) {
 	case fGreeting:
 		if f.heard && f.agentQuiet(now) {
 			f.state, f.stateAt = fPause, now
+			f.res.Greeted = now
 		} else if !f.heard && now.Sub(f.stateAt) > f.timing.GreetingTimeout {
 			f.finishLocked(now, "failed", "no_greeting")
 			f.mu.Unlock()
@@ -519,7 +597,7 @@ func (f *follower) tick(now time.Time) {
 				f.sendStop()
 				return
 			}
-			f.state, f.frame = fSpeaking, 0
+			f.state, f.frame, f.lineStart = fSpeaking, 0, now
 		}
 	case fSpeaking:
 		frames := f.clips.lines[f.line%len(f.clips.lines)]
@@ -528,10 +606,16 @@ func (f *follower) tick(now time.Time) {
 		if f.frame == len(frames) {
 			f.state, f.lineEnd = fWaitReply, now
 			f.res.Turns++
+			if f.lineAfterMove() {
+				f.res.LinesAfterMove++
+			}
 		}
 	case fWaitReply:
 		if now.Sub(f.lineEnd) > f.timing.ReplyTimeout {
 			f.res.NoReply++
+			if f.lineAfterMove() {
+				f.res.NoReplyAfterMove++
+			}
 			f.line++
 			f.state, f.stateAt = fPause, now
 		}

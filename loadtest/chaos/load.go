@@ -57,10 +57,19 @@ func (c *cluster) others(name string) []*node {
 	return out
 }
 
+// clusterOptions are how a case's nodes differ from the others'.
+type clusterOptions struct {
+	// providers: the nodes use the provider fakes rather than the offline
+	// stand-ins.
+	providers bool
+	// recover: the nodes take up a lost node's calls
+	// (--recover-lost-calls).
+	recover bool
+}
+
 // startCluster starts the case's nodes one after the other (the first
-// imports the agents file alone), then the load balancer. With providers
-// the nodes use the provider fakes rather than the offline stand-ins.
-func (r *runner) startCluster(ctx context.Context, name string, providers bool) (*cluster, error) {
+// imports the agents file alone), then the load balancer, as opts say.
+func (r *runner) startCluster(ctx context.Context, name string, opts clusterOptions) (*cluster, error) {
 	dir := filepath.Join(r.cfg.Out, name)
 	if err := os.MkdirAll(dir, 0o750); err != nil { //nolint:gosec // G703: the report directory the operator chose
 		return nil, err
@@ -74,7 +83,7 @@ func (r *runner) startCluster(ctx context.Context, name string, providers bool) 
 			internal: "127.0.0.1:" + strconv.Itoa(r.cfg.BasePort+10+i),
 			dataDir:  filepath.Join(dir, fmt.Sprintf("node-%d", i)),
 			logPath:  filepath.Join(dir, fmt.Sprintf("node-%d.log", i)),
-			env:      r.env(providers),
+			env:      r.env(opts.providers),
 		}
 		n.args = []string{r.cfg.IACE, "serve", "--addr", n.public, "--internal-addr", n.internal,
 			"--node-name", n.name, "--node-addr", n.public, "--data-dir", n.dataDir,
@@ -82,12 +91,15 @@ func (r *runner) startCluster(ctx context.Context, name string, providers bool) 
 			"--cluster-prefix", c.prefix, "--cluster-heartbeat", r.cfg.Heartbeat.String(), "--cluster-lost-after", r.cfg.LostAfter.String(),
 			"--drain-timeout", r.cfg.DrainTimeout.String(), "--default-agent", "", "--agents-file", r.cfg.AgentsFile, "--migrate=false",
 			"--log-format", "json", "--log-level", r.cfg.LogLevel}
-		if providers {
+		if opts.providers {
 			n.args = append(n.args, "--deepgram-url", r.prov.DeepgramURL(), "--llm-base-url", r.prov.LLMURL(),
 				// The sentiment of each turn is the lexicon's, not a second chat
 				// request; the synthesizer is asked for every sentence (no cache),
 				// so that its outage reaches the calls.
 				"--sentiment", "lexicon", "--tts-cache-mib", "0")
+		}
+		if opts.recover {
+			n.args = append(n.args, "--recover-lost-calls")
 		}
 		n.args = append(n.args, r.cfg.ExtraFlags...)
 		c.nodes = append(c.nodes, n)
@@ -362,7 +374,7 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, append(b, '\n'), 0o600)
+	return os.WriteFile(path, append(b, '\n'), 0o600) //nolint:gosec // G703: in the report directory the operator chose
 }
 
 // callIDFor is the IACE call id of a Telnyx call.

@@ -8,6 +8,7 @@
 //
 //	hangup     call.hangup webhooks posted to a node that does not hold the call
 //	kill       a node killed with SIGKILL
+//	recover    a node killed with SIGKILL, its calls taken up by the others (--recover-lost-calls)
 //	redis      Redis shut down and started again
 //	postgres   PostgreSQL stopped, then started
 //	providers  speech to text, the chat model and text to speech failing in turn
@@ -47,7 +48,7 @@ func main() {
 }
 
 // allCases are the cases in the order they run.
-var allCases = []string{"hangup", "kill", "redis", "postgres", "providers", "rolling"}
+var allCases = []string{"hangup", "kill", "recover", "redis", "postgres", "providers", "rolling"}
 
 // config is the suite's flags.
 type config struct {
@@ -101,7 +102,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.Hold, "hold", 20*time.Second, "steady time before each failure and after it")
 	fs.IntVar(&c.BasePort, "base-port", 18400, "the load balancer's port; nodes use the next three, their internal listeners base+11 to base+13")
 	fs.DurationVar(&c.Heartbeat, "heartbeat", 2*time.Second, "the nodes' --cluster-heartbeat")
-	fs.DurationVar(&c.LostAfter, "lost-after", 10*time.Second, "the nodes' --cluster-lost-after")
+	fs.DurationVar(&c.LostAfter, "lost-after", 10*time.Second, "the nodes' --cluster-lost-after (the recover case's callers wait this, two heartbeats and 5 s for a new stream)")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 30*time.Second, "the nodes' --drain-timeout")
 	fs.DurationVar(&c.RedisOutage, "redis-outage", 10*time.Second, "how long Redis stays down")
 	fs.DurationVar(&c.PGOutage, "pg-outage", 30*time.Second, "how long PostgreSQL stays stopped")
@@ -303,26 +304,28 @@ func (r *runner) runCase(ctx context.Context, name string) (rep caseReport) {
 		rep.Settings["load_average"] = fmt.Sprintf("%s at the start, %s at the end (%d cores)", load0, loadAverage(), runtime.NumCPU())
 	}()
 	var (
-		fn        caseFunc
-		providers bool // the nodes use the provider fakes
+		fn   caseFunc
+		opts clusterOptions
 	)
 	switch name {
 	case "hangup":
 		fn = r.caseHangup
 	case "kill":
 		fn = r.caseKill
+	case "recover":
+		fn, opts.recover = r.caseRecover, true
 	case "redis":
 		fn = r.caseRedis
 	case "postgres":
 		fn = r.casePostgres
 	case "providers":
-		fn, providers = r.caseProviders, true
+		fn, opts.providers = r.caseProviders, true
 	case "rolling":
 		fn = r.caseRolling
 	default:
 		return rep
 	}
-	if err := r.onCluster(ctx, &rep, providers, fn); err != nil {
+	if err := r.onCluster(ctx, &rep, opts, fn); err != nil {
 		rep.Error = err.Error()
 	}
 	return rep
