@@ -95,8 +95,10 @@ type moveReq struct {
 // supervisor's microphone is).
 func (s *Session) onMoveReq(ctx context.Context, r moveReq) {
 	if r.abort {
+		s.moveMu.Lock()
 		s.moving = false
 		s.movingNow.Store(false)
+		s.moveMu.Unlock()
 		if s.streamGone {
 			// The old stream was stopped for a new one that never came:
 			// nothing carries the call here any more.
@@ -106,6 +108,19 @@ func (s *Session) onMoveReq(ctx context.Context, r moveReq) {
 		}
 		s.maybeAnswer(ctx) // words the caller said meanwhile
 		return
+	}
+	// The supervision commands queued so far are carried out first, into
+	// the state; from the moment it is taken, new ones are refused
+	// (ErrCallMoving) and asked again of the node that takes the call.
+	s.moveMu.Lock()
+	defer s.moveMu.Unlock()
+	for queued := true; queued; {
+		select {
+		case c := <-s.superv:
+			s.onSupervise(ctx, c)
+		default:
+			queued = false
+		}
 	}
 	role := s.entry.role()
 	if s.moving || s.ending != "" || s.turn != nil || s.utterance.active || !s.awaitText.IsZero() || len(s.pending) > 0 ||

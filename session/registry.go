@@ -130,7 +130,7 @@ func (r *Registry) remove(id CallID, reason EndReason) {
 	r.mu.Lock()
 	e, ok := r.calls[id]
 	delete(r.calls, id)
-	if ok {
+	if ok && reason != EndMoved { // a moved call lives on, on another node
 		r.rememberEnded(id, e.info.OrgID)
 	}
 	if ok && r.live.listening() {

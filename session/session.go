@@ -78,8 +78,11 @@ type Session struct {
 	runDone  chan struct{}
 	released chan struct{}
 	// movingNow mirrors moving for the draining engine, which leaves a
-	// call being moved alone at its deadline.
+	// call being moved alone at its deadline, and for supervision
+	// commands, refused while it is set; moveMu orders those commands
+	// with the moment the state is taken.
 	movingNow atomic.Bool
+	moveMu    sync.Mutex
 	// resumed: the call moved here from another node (no greeting);
 	// recovered: from the checkpoint of a node that was lost.
 	resumed, recovered bool

@@ -83,6 +83,9 @@ var (
 	ErrSupervisorBusy = errors.New("session: too many supervisor commands waiting on the call")
 	// ErrVoiceTaken: another supervisor's microphone is open on the call.
 	ErrVoiceTaken = errors.New("session: another supervisor is already talking on this call")
+	// ErrCallMoving: the call is moving to another node (its state has
+	// been handed over); ask again in a moment, where it will be.
+	ErrCallMoving = errors.New("session: the call is moving to another node; ask again")
 )
 
 // whisperPrefix introduces a whisper to the model.
@@ -179,6 +182,13 @@ func (e *Engine) SupervisorRole(org store.OrgID, id CallID) (SupervisorRole, err
 
 // superCmd hands c to the run loop without waiting.
 func (s *Session) superCmd(c superCmd) error {
+	// Under moveMu, so that a command is either queued before the call's
+	// state is taken for a move (which carries it out first) or refused.
+	s.moveMu.Lock()
+	defer s.moveMu.Unlock()
+	if s.movingNow.Load() {
+		return ErrCallMoving
+	}
 	select {
 	case s.superv <- c:
 		return nil

@@ -18,7 +18,8 @@ import (
 // guidance to the AI.
 // A call that is unknown, has ended or belongs to another organization is
 // session.ErrCallNotFound; the other errors are session.ErrInvalidRole,
-// session.ErrInvalidWhisper and session.ErrSupervisorBusy.
+// session.ErrInvalidWhisper, session.ErrSupervisorBusy and
+// session.ErrCallMoving.
 type Supervision interface {
 	Supervise(ctx context.Context, org store.OrgID, id session.CallID, role session.SupervisorRole) error
 	Whisper(ctx context.Context, org store.OrgID, id session.CallID, text string) error
@@ -125,6 +126,12 @@ func (a *API) supervise(ctx context.Context, id, what string, attrs []any, do fu
 	case errors.Is(err, session.ErrSupervisorBusy):
 		audit(slog.LevelInfo, "busy")
 		return huma.ErrorWithHeaders(huma.Error503ServiceUnavailable("the call has too many supervisor commands waiting; retry in a moment"),
+			http.Header{"Retry-After": {"1"}})
+	case errors.Is(err, session.ErrCallMoving):
+		// Asked again for seconds already (cluster.Node.untilMoved): the
+		// move is slow to finish; the call is still the caller's.
+		audit(slog.LevelInfo, "moving")
+		return huma.ErrorWithHeaders(huma.Error503ServiceUnavailable("the call is moving to another node; retry in a moment"),
 			http.Header{"Retry-After": {"1"}})
 	case errors.Is(err, cluster.ErrUnreachable):
 		audit(slog.LevelWarn, "unreachable")

@@ -214,12 +214,15 @@ func call(t *testing.T, url string) (closed <-chan struct{}) {
 // a new stream of the call opens to target (where the load balancer would
 // send it), and a stopped stream gets its stop frame.
 type fakeTelnyx struct {
-	t       *testing.T
-	target  string
-	mu      sync.Mutex
-	streams map[string]*stream
-	started chan *stream
-	stopped chan string
+	t      *testing.T
+	target string
+	// gate, when set, holds every streaming_start until it is closed;
+	// entered is told of each one held.
+	gate, entered chan struct{}
+	mu            sync.Mutex
+	streams       map[string]*stream
+	started       chan *stream
+	stopped       chan string
 }
 
 func newFakeTelnyx(t *testing.T) *fakeTelnyx {
@@ -233,6 +236,10 @@ func (f *fakeTelnyx) add(s *stream) {
 }
 
 func (f *fakeTelnyx) StartStream(_ context.Context, ccid, token string) error {
+	if f.gate != nil {
+		f.entered <- struct{}{}
+		<-f.gate
+	}
 	s := open(f.t, f.target+"?token="+token, ccid, "s2-"+rand.Text()[:6])
 	if s == nil {
 		return errors.New("fake telnyx: the new stream did not open")
@@ -705,6 +712,60 @@ func TestADrainingNodeMovesItsCallToAnother(t *testing.T) {
 	if len(b.lost())+len(a.lost()) != 0 {
 		t.Error("a move recorded a lost call")
 	}
+}
+
+// TestASupervisorCommandDuringAMoveReachesTheCallWhereItGoes: a role
+// switch sent while b's call is moving (its state handed over, the new
+// stream not open yet) is refused by b's session, which no longer owns the
+// call's state, and asked again until the call's new node carries it
+// out: the call on a has the new role, none is lost between the nodes.
+func TestASupervisorCommandDuringAMoveReachesTheCallWhereItGoes(t *testing.T) {
+	rdb := testRedis(t)
+	p := prefix()
+	tx := newFakeTelnyx(t)
+	tx.gate, tx.entered = make(chan struct{}), make(chan struct{}, 1)
+	a := startNodeWith(t, rdb, p, "a", 0, tx)
+	b := startNodeWith(t, rdb, p, "b", 0, tx)
+	tx.target = a.url
+	tx.add(open(t, b.url, "v3:busy-move", "s1-busy-move"))
+	var id session.CallID
+	eventuallyWithin(t, 15*time.Second, "b's call greeted", func() bool {
+		calls := b.engine.List()
+		if len(calls) != 1 || calls[0].State != session.StateListening || time.Since(calls[0].StartedAt) < 2*time.Second {
+			return false
+		}
+		id = calls[0].ID
+		return true
+	})
+	go func() { // ends when b has drained
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_ = b.engine.Drain(ctx)
+	}()
+	select {
+	case <-tx.entered: // the state is taken; the new stream is held
+	case <-time.After(10 * time.Second):
+		t.Fatal("b asked Telnyx for no new stream")
+	}
+	if err := b.engine.Supervise("demo", id, session.RoleWhisper); !errors.Is(err, session.ErrCallMoving) {
+		t.Errorf("b's moving call took a role switch: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.node.Supervise(t.Context(), "demo", id, session.RoleWhisper) }() // ends within the move's bound
+	select {
+	case err := <-done:
+		t.Fatalf("the role switch returned before the call reached a: %v", err)
+	case <-time.After(300 * time.Millisecond): // asked again and again meanwhile
+	}
+	close(tx.gate)
+	if err := <-done; err != nil {
+		t.Fatalf("role switch during the move: %v", err)
+	}
+	// Taken by a's session: its run loop switches the role.
+	eventually(t, "the call on a in role whisper", func() bool {
+		c, ok := a.engine.Call(id)
+		return ok && c.SupervisorRole == session.RoleWhisper
+	})
 }
 
 // TestEventsOfAnotherNodesCall: a reader on a follows a call held by b

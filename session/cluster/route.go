@@ -49,6 +49,7 @@ const (
 	resultBusy     = "busy"
 	resultTaken    = "voice_taken"
 	resultInvalid  = "invalid"
+	resultMoving   = "moving"
 	resultFailed   = "failed"
 )
 
@@ -58,6 +59,7 @@ var resultErrors = map[string]error{
 	resultBusy:     session.ErrSupervisorBusy,
 	resultTaken:    session.ErrVoiceTaken,
 	resultInvalid:  session.ErrInvalidWhisper,
+	resultMoving:   session.ErrCallMoving,
 }
 
 func resultOf(err error) string {
@@ -74,6 +76,8 @@ func resultOf(err error) string {
 		return resultTaken
 	case errors.Is(err, session.ErrInvalidWhisper), errors.Is(err, session.ErrInvalidRole):
 		return resultInvalid
+	case errors.Is(err, session.ErrCallMoving):
+		return resultMoving
 	}
 	return resultFailed
 }
@@ -122,25 +126,58 @@ func (n *Node) Handed(ctx context.Context, org store.OrgID, id session.CallID, r
 // Supervise switches the supervisor role of org's call id, wherever it is
 // live (session.Engine.Supervise).
 func (n *Node) Supervise(ctx context.Context, org store.OrgID, id session.CallID, role session.SupervisorRole) error {
-	if l := n.engine(); l != nil {
-		// Not here, or ended here (moved away, perhaps): Redis says
-		// whether another node holds it.
-		if err := l.Supervise(org, id, role); !errors.Is(err, session.ErrCallNotFound) {
-			return err
+	return n.untilMoved(ctx, func() error {
+		if l := n.engine(); l != nil {
+			// Not here (moved away, perhaps): Redis says whether another
+			// node holds it.
+			if err := l.Supervise(org, id, role); !errors.Is(err, session.ErrCallNotFound) {
+				return err
+			}
 		}
-	}
-	return n.remote(ctx, command{Kind: kindSupervise, Call: string(id), Org: string(org), Reason: string(role)})
+		return n.remote(ctx, command{Kind: kindSupervise, Call: string(id), Org: string(org), Reason: string(role)})
+	})
 }
 
 // Whisper gives org's call id, wherever it is live, guidance for the AI
 // (session.Engine.Whisper).
 func (n *Node) Whisper(ctx context.Context, org store.OrgID, id session.CallID, text string) error {
-	if l := n.engine(); l != nil {
-		if err := l.Whisper(org, id, text); !errors.Is(err, session.ErrCallNotFound) {
+	return n.untilMoved(ctx, func() error {
+		if l := n.engine(); l != nil {
+			if err := l.Whisper(org, id, text); !errors.Is(err, session.ErrCallNotFound) {
+				return err
+			}
+		}
+		return n.remote(ctx, command{Kind: kindWhisper, Call: string(id), Org: string(org), Text: text})
+	})
+}
+
+// movingRetry is how often a command refused by a moving call is asked
+// again, and movingWait how long at most: a move's bound and a little
+// more, for the new node to take the call.
+const (
+	movingRetry = 50 * time.Millisecond
+	movingWait  = moveTimeout + time.Second
+)
+
+// untilMoved runs do, again while the call is moving to another node
+// (session.ErrCallMoving), for up to movingWait: each time the call is
+// looked for afresh, here then in the registry, so that the command
+// reaches the node that has taken it. Past movingWait the error stands.
+func (n *Node) untilMoved(ctx context.Context, do func() error) error {
+	deadline := time.Now().Add(movingWait)
+	for {
+		err := do()
+		if !errors.Is(err, session.ErrCallMoving) || time.Now().After(deadline) {
 			return err
 		}
+		t := time.NewTimer(movingRetry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
 	}
-	return n.remote(ctx, command{Kind: kindWhisper, Call: string(id), Org: string(org), Text: text})
 }
 
 // remoteFound is remote for the commands that report whether the call
