@@ -139,9 +139,10 @@ var (
 
 // Subscriber caps: a call, and an organization's live list, take at most
 // this many subscribers, so that subscribing cannot grow a call's fan-out
-// without bound.
+// without bound. A node that relays another node's call to its own
+// readers holds them to MaxCallSubscribers too.
 const (
-	maxCallSubscribers = 32
+	MaxCallSubscribers = 32
 	maxListSubscribers = 32
 )
 
@@ -203,7 +204,7 @@ func (f *feed) subscribe(org store.OrgID, buffer int, gone error, first func() L
 	if f.ended {
 		return nil, gone
 	}
-	most := maxCallSubscribers
+	most := MaxCallSubscribers
 	if f.list {
 		most = maxListSubscribers
 	}

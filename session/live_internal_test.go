@@ -189,7 +189,7 @@ func TestSubscribersAreCapped(t *testing.T) {
 	r := newRegistry(NewMetrics(nil))
 	r.add(nil, CallInfo{ID: "call-1", OrgID: "org-a"})
 	var subs []*Subscription
-	for range maxCallSubscribers {
+	for range MaxCallSubscribers {
 		s, err := r.subscribeCall("org-a", "call-1", 4)
 		if err != nil {
 			t.Fatal(err)
@@ -197,7 +197,7 @@ func TestSubscribersAreCapped(t *testing.T) {
 		subs = append(subs, s)
 	}
 	if _, err := r.subscribeCall("org-a", "call-1", 4); !errors.Is(err, ErrTooManySubscribers) {
-		t.Fatalf("subscriber %d: %v, want ErrTooManySubscribers", maxCallSubscribers+1, err)
+		t.Fatalf("subscriber %d: %v, want ErrTooManySubscribers", MaxCallSubscribers+1, err)
 	}
 	subs[0].Close()
 	if s, err := r.subscribeCall("org-a", "call-1", 4); err != nil {

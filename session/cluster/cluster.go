@@ -187,6 +187,8 @@ type Node struct {
 	// bridges are the calls ("call:<id>") and live lists ("org:<org>")
 	// whose events this node publishes for readers on other nodes.
 	bridges map[string]bool
+	// readers counts this node's readers of calls other nodes hold.
+	readers map[session.CallID]int
 }
 
 type localRef struct{ Local }
@@ -225,7 +227,8 @@ func New(cfg Config, rdb redis.UniversalClient, record Recorder, reg prometheus.
 	}
 	return &Node{cfg: cfg, rdb: rdb, record: record, log: log.With("node", cfg.Node), metrics: m,
 		changes: make(chan change, changeQueue), pending: make(map[string]chan string),
-		done: make(map[string]string, maxDone), doneRing: make([]string, 0, maxDone), bridges: make(map[string]bool)}, nil
+		done: make(map[string]string, maxDone), doneRing: make([]string, 0, maxDone), bridges: make(map[string]bool),
+		readers: make(map[session.CallID]int)}, nil
 }
 
 // Advertise sets the address the other nodes reach this node at, when

@@ -821,3 +821,49 @@ func TestEventsOfAnotherNodesCall(t *testing.T) {
 	}
 	t.Error("a's list did not show the call end")
 }
+
+// TestReadersOfAnotherNodesCallAreCapped: a node relays another node's
+// call to at most as many readers as the call takes on its own node; a
+// reader that leaves makes room for the next.
+func TestReadersOfAnotherNodesCallAreCapped(t *testing.T) {
+	rdb := testRedis(t)
+	p := prefix()
+	a, b := startNode(t, rdb, p, "a", 0), startNode(t, rdb, p, "b", 0)
+	call(t, b.url)
+	var id session.CallID
+	eventually(t, "b's call registered", func() bool {
+		calls, _ := a.node.Live(t.Context(), "demo")
+		if len(calls) != 1 {
+			return false
+		}
+		id = calls[0].ID
+		return true
+	})
+	subs := make([]*session.Subscription, 0, session.MaxCallSubscribers)
+	for i := range session.MaxCallSubscribers {
+		s, err := a.node.SubscribeCall("demo", id)
+		if err != nil {
+			t.Fatalf("reader %d: %v", i+1, err)
+		}
+		subs = append(subs, s)
+	}
+	defer func() {
+		for _, s := range subs {
+			s.Close()
+		}
+	}()
+	if _, err := a.node.SubscribeCall("demo", id); !errors.Is(err, session.ErrTooManySubscribers) {
+		t.Fatalf("reader %d: %v, want ErrTooManySubscribers", session.MaxCallSubscribers+1, err)
+	}
+	subs[0].Close()
+	subs = subs[1:]
+	// The relay sees its reader gone at its next check.
+	eventually(t, "room for a reader after one left", func() bool {
+		s, err := a.node.SubscribeCall("demo", id)
+		if err != nil {
+			return false
+		}
+		subs = append(subs, s)
+		return true
+	})
+}

@@ -53,28 +53,60 @@ func (n *Node) SubscribeCall(org store.OrgID, id session.CallID) (*session.Subsc
 	if gerr != nil || json.Unmarshal([]byte(raw), &e) != nil || e.Org != string(org) || e.Node == n.cfg.Node {
 		return nil, err
 	}
+	// Each reader here holds a Redis subscription of its own: as many as a
+	// call takes readers on its own node, and no more.
+	if !n.addReader(id) {
+		return nil, session.ErrTooManySubscribers
+	}
 	info := e.info(id)
 	relay, rerr := l.NewRelay(org, false, session.LiveEvent{CallID: id, OrgID: org, State: info.State,
 		Resolution: info.Resolution, EscalationRisk: info.EscalationRisk, Call: &info})
 	if rerr != nil {
+		n.dropReader(id)
 		return nil, rerr
 	}
 	ps := n.rdb.Subscribe(context.Background(), n.key("events", string(id)))
 	if _, serr := ps.Receive(ctx); serr != nil { // the subscription is in place before the owner bridges
 		_ = ps.Close()
+		n.dropReader(id)
 		relay.End(session.LiveEvent{Kind: session.LiveDropped, CallID: id, Reason: "unavailable"})
 		return nil, errors.Join(ErrUnreachable, serr)
 	}
 	if werr := n.remote(ctx, command{Kind: kindWatch, Call: string(id), Org: string(org)}); werr != nil {
 		_ = ps.Close()
+		n.dropReader(id)
 		relay.End(session.LiveEvent{Kind: session.LiveDropped, CallID: id, Reason: "unavailable"})
 		if errors.Is(werr, session.ErrCallNotFound) {
 			return nil, session.ErrCallNotLive
 		}
 		return nil, werr
 	}
-	go n.relayCall(relay, ps, id, e.Node) // ends with the call, or when its reader goes
+	go func() { // ends with the call, or when its reader goes
+		defer n.dropReader(id)
+		n.relayCall(relay, ps, id, e.Node)
+	}()
 	return relay.Subscription(), nil
+}
+
+// addReader counts a reader here of call id, held by another node, if
+// the call has fewer than session.MaxCallSubscribers; dropReader uncounts
+// it.
+func (n *Node) addReader(id session.CallID) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.readers[id] >= session.MaxCallSubscribers {
+		return false
+	}
+	n.readers[id]++
+	return true
+}
+
+func (n *Node) dropReader(id session.CallID) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.readers[id]--; n.readers[id] <= 0 {
+		delete(n.readers, id)
+	}
 }
 
 // relayCall passes a remote call's events to its relay until the call
