@@ -543,20 +543,9 @@ func drainMoves(t *testing.T, oneStream bool) {
 	r := newClusterRig(t)
 	r.tx.OneStreamPerCall(oneStream)
 	ccid := "v3:cluster-move-" + rand.Text()[:8]
-	hook := r.aBase + "/webhooks/telnyx"
-	if code := postSigned(t, hook, r.priv, telnyxEvent("evt-i-"+ccid, "call.initiated", ccid, r.number, map[string]any{"direction": "incoming"}), time.Now()); code != 200 {
-		t.Fatalf("call.initiated: %d", code)
-	}
+	first := r.askOnB(t, ccid)
 	wctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	answer, err := r.tx.WaitApplied(wctx, "answer", ccid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	first := r.stream(t, ccid, fmt.Sprint(answer.Body["stream_url"]), r.bBase, "s1-"+ccid, "what are your opening hours")
-	first.waitQuiet(t, "b's greeting")
-	first.say(t, "what_are_your_opening_hours")
-	eventually(t, 10*time.Second, "b answers the caller", func() bool { return r.stateOn(t, r.bBase, first.id) == "thinking" })
 
 	// b drains: the call moves once b's answer has been said.
 	if err := r.b.Process.Signal(syscall.SIGTERM); err != nil {
@@ -626,26 +615,8 @@ func drainMoves(t *testing.T, oneStream bool) {
 	second.say(t, "how_much_does_it_cost")
 	eventually(t, 10*time.Second, "a answers the caller", func() bool { return r.stateOn(t, r.aBase, second.id) == "thinking" })
 	eventually(t, 10*time.Second, "a's answer is said", func() bool { return r.stateOn(t, r.aBase, second.id) == "listening" })
-	if code := postSigned(t, hook, r.priv, telnyxEvent("evt-h-"+ccid, "call.hangup", ccid, r.number,
-		map[string]any{"hangup_cause": "normal_clearing", "hangup_source": "caller"}), time.Now()); code != 200 {
-		t.Fatalf("call.hangup: %d", code)
-	}
-	waitClosed(t, second, "call.hangup after the move")
-
-	var detail struct {
-		Status    string
-		EndReason string `json:"end_reason"`
-		Turns     []struct{ Speaker, Text string }
-	}
-	eventually(t, 10*time.Second, "the moved call's record", func() bool {
-		apiCall(t, http.MethodGet, r.aBase+"/api/v1/calls/"+string(second.id), r.admin, nil, &detail)
-		return detail.Status == "ended"
-	})
-	var said []string
-	for _, turn := range detail.Turns {
-		said = append(said, turn.Speaker+": "+turn.Text)
-	}
-	transcript := strings.Join(said, "\n")
+	detail := r.hangUpAndRead(t, second)
+	transcript := detail.transcript
 	if strings.Count(transcript, "Hello, thanks for calling Acme.") != 1 {
 		t.Errorf("the caller was not greeted exactly once:\n%s", transcript)
 	}
@@ -660,6 +631,66 @@ func drainMoves(t *testing.T, oneStream bool) {
 	if !strings.Contains(r.bLogs.String(), "call moved to another node") || !strings.Contains(r.aLogs.String(), "call resumed here after a move") {
 		t.Errorf("the logs do not tell the move:\nb:\n%s", r.bLogs.String())
 	}
+}
+
+// askOnB has Telnyx offer call ccid to a (call.initiated), streams it to
+// b with the token of a's answer, and has the caller ask a question once
+// b has greeted them; it returns once b is answering.
+func (r *clusterRig) askOnB(t *testing.T, ccid string) *heldCall {
+	t.Helper()
+	if code := postSigned(t, r.aBase+"/webhooks/telnyx", r.priv, telnyxEvent("evt-i-"+ccid, "call.initiated", ccid, r.number,
+		map[string]any{"direction": "incoming"}), time.Now()); code != 200 {
+		t.Fatalf("call.initiated: %d", code)
+	}
+	wctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	answer, err := r.tx.WaitApplied(wctx, "answer", ccid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := r.stream(t, ccid, fmt.Sprint(answer.Body["stream_url"]), r.bBase, "s1-"+ccid, "what are your opening hours")
+	first.waitQuiet(t, "b's greeting")
+	first.say(t, "what_are_your_opening_hours")
+	eventually(t, 10*time.Second, "b answers the caller", func() bool { return r.stateOn(t, r.bBase, first.id) == "thinking" })
+	return first
+}
+
+// endedCall is what a call's record (GET /calls/{id}) says once it ended.
+type endedCall struct {
+	EndReason  string
+	transcript string   // "speaker: text" a turn, a line each
+	events     []string // their types
+}
+
+// hangUpAndRead has Telnyx tell a that the caller of c hung up, and
+// returns the call's record once it is written.
+func (r *clusterRig) hangUpAndRead(t *testing.T, c *heldCall) endedCall {
+	t.Helper()
+	if code := postSigned(t, r.aBase+"/webhooks/telnyx", r.priv, telnyxEvent("evt-h-"+c.ccid, "call.hangup", c.ccid, r.number,
+		map[string]any{"hangup_cause": "normal_clearing", "hangup_source": "caller"}), time.Now()); code != 200 {
+		t.Fatalf("call.hangup: %d", code)
+	}
+	waitClosed(t, c, "call.hangup")
+	var detail struct {
+		Status    string
+		EndReason string `json:"end_reason"`
+		Turns     []struct{ Speaker, Text string }
+		Events    []struct{ Type string }
+	}
+	eventually(t, 10*time.Second, "the call's record", func() bool {
+		apiCall(t, http.MethodGet, r.aBase+"/api/v1/calls/"+string(c.id), r.admin, nil, &detail)
+		return detail.Status == "ended"
+	})
+	out := endedCall{EndReason: detail.EndReason}
+	var said []string
+	for _, turn := range detail.Turns {
+		said = append(said, turn.Speaker+": "+turn.Text)
+	}
+	out.transcript = strings.Join(said, "\n")
+	for _, e := range detail.Events {
+		out.events = append(out.events, e.Type)
+	}
+	return out
 }
 
 // TestALostNodesCallIsTakenUp kills node b (SIGKILL) in the middle of a
@@ -681,19 +712,9 @@ func takeUpLostCall(t *testing.T, oneStream bool) {
 	r.tx.OneStreamPerCall(oneStream)
 	ccid := "v3:cluster-lost-" + rand.Text()[:8]
 	hook := r.aBase + "/webhooks/telnyx"
-	if code := postSigned(t, hook, r.priv, telnyxEvent("evt-i-"+ccid, "call.initiated", ccid, r.number, map[string]any{"direction": "incoming"}), time.Now()); code != 200 {
-		t.Fatalf("call.initiated: %d", code)
-	}
+	first := r.askOnB(t, ccid)
 	wctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	answer, err := r.tx.WaitApplied(wctx, "answer", ccid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	first := r.stream(t, ccid, fmt.Sprint(answer.Body["stream_url"]), r.bBase, "s1-"+ccid, "what are your opening hours")
-	first.waitQuiet(t, "b's greeting")
-	first.say(t, "what_are_your_opening_hours")
-	eventually(t, 10*time.Second, "b answers the caller", func() bool { return r.stateOn(t, r.bBase, first.id) == "thinking" })
 	eventually(t, 10*time.Second, "b's answer is said", func() bool { return r.stateOn(t, r.bBase, first.id) == "listening" })
 
 	if err := r.b.Process.Signal(syscall.SIGKILL); err != nil {
@@ -731,27 +752,8 @@ func takeUpLostCall(t *testing.T, oneStream bool) {
 	if n := len(r.tx.Applied("hangup", ccid)); n != 0 {
 		t.Errorf("the call taken up was hung up (%d hang-ups)", n)
 	}
-	if code := postSigned(t, hook, r.priv, telnyxEvent("evt-h-"+ccid, "call.hangup", ccid, r.number,
-		map[string]any{"hangup_cause": "normal_clearing", "hangup_source": "caller"}), time.Now()); code != 200 {
-		t.Fatalf("call.hangup: %d", code)
-	}
-	waitClosed(t, second, "call.hangup after the recovery")
-
-	var detail struct {
-		Status    string
-		EndReason string `json:"end_reason"`
-		Turns     []struct{ Speaker, Text string }
-		Events    []struct{ Type string }
-	}
-	eventually(t, 10*time.Second, "the call's record", func() bool {
-		apiCall(t, http.MethodGet, r.aBase+"/api/v1/calls/"+string(second.id), r.admin, nil, &detail)
-		return detail.Status == "ended"
-	})
-	var said []string
-	for _, turn := range detail.Turns {
-		said = append(said, turn.Speaker+": "+turn.Text)
-	}
-	transcript := strings.Join(said, "\n")
+	detail := r.hangUpAndRead(t, second)
+	transcript := detail.transcript
 	for line, want := range map[string]int{"Hello, thanks for calling Acme.": 1, "caller: what are your opening hours": 1,
 		"agent: Are you still there?": 1, "caller: how much does it cost": 1} {
 		if got := strings.Count(transcript, line); got != want {
@@ -761,8 +763,8 @@ func takeUpLostCall(t *testing.T, oneStream bool) {
 	if detail.EndReason != "hangup" {
 		t.Errorf("the call taken up ended with %q, want hangup", detail.EndReason)
 	}
-	if !slices.ContainsFunc(detail.Events, func(e struct{ Type string }) bool { return e.Type == "recovered" }) {
-		t.Errorf("the record's events do not say the call was taken up: %+v", detail.Events)
+	if !slices.Contains(detail.events, "recovered") {
+		t.Errorf("the record's events do not say the call was taken up: %+v", detail.events)
 	}
 	if !strings.Contains(r.aLogs.String(), "call recovered here") {
 		t.Errorf("a's log does not tell the recovery:\n%s", r.aLogs.String())

@@ -623,18 +623,8 @@ func (r *runner) caseRecover(ctx context.Context, c *cluster, rep *caseReport) e
 	r.progressf("recover: no new calls; waiting for the callers to finish")
 	results := fl.stop()
 	recovered := metricList(r.nodeMetrics(ctx, c, "iace_cluster_calls_recovered_total"), "iace_cluster_calls_recovered_total")
-	ids := make([]string, 0, len(results))
-	idOf := map[string]string{}
-	for _, f := range results {
-		id := callIDFor(f.CCID)
-		idOf[f.CCID] = id
-		ids = append(ids, id)
-	}
-	recs, err := r.waitRecords(ctx, ids)
+	recs, idOf, err := r.followerRecords(ctx, c, results)
 	if err != nil {
-		return err
-	}
-	if err := writeJSON(filepath.Join(c.dir, "followers.json"), results); err != nil {
 		return err
 	}
 	s := summarizeRecover(results, victims, killAt, recs, func(ccid string) string { return idOf[ccid] })
@@ -1206,6 +1196,26 @@ func (fl *followerLoad) stop() []followResult {
 	return slices.Clone(fl.results)
 }
 
+// followerRecords writes the followers' results to followers.json and
+// reads their calls' records; idOf maps a call_control_id to its call id.
+func (r *runner) followerRecords(ctx context.Context, c *cluster, results []followResult) (map[string]record, map[string]string, error) {
+	ids := make([]string, 0, len(results))
+	idOf := map[string]string{}
+	for _, f := range results {
+		id := callIDFor(f.CCID)
+		idOf[f.CCID] = id
+		ids = append(ids, id)
+	}
+	recs, err := r.waitRecords(ctx, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := writeJSON(filepath.Join(c.dir, "followers.json"), results); err != nil {
+		return nil, nil, err
+	}
+	return recs, idOf, nil
+}
+
 // ---- rolling ---------------------------------------------------------
 
 // restart is one node's turn in the rolling restart.
@@ -1319,18 +1329,8 @@ func (r *runner) caseRolling(ctx context.Context, c *cluster, rep *caseReport) e
 	}
 	_ = sleep(ctx, r.cfg.Hold)
 	results := fl.stop()
-	ids := make([]string, 0, len(results))
-	idOf := map[string]string{}
-	for _, f := range results {
-		id := callIDFor(f.CCID)
-		idOf[f.CCID] = id
-		ids = append(ids, id)
-	}
-	recs, err := r.waitRecords(ctx, ids)
+	recs, idOf, err := r.followerRecords(ctx, c, results)
 	if err != nil {
-		return err
-	}
-	if err := writeJSON(filepath.Join(c.dir, "followers.json"), results); err != nil {
 		return err
 	}
 	s := summarizeRolling(results, recs, func(ccid string) string { return idOf[ccid] }, restarts)
