@@ -1161,7 +1161,8 @@ func (r *runner) startFollowers(ctx context.Context, c *cluster, lines []string,
 			default:
 			}
 			f := &follower{n: n, ccid: fmt.Sprintf("%s-%d", base, n), from: callerNumber(n), to: r.cfg.Number, lines: len(lines),
-				clips: cl, timing: timing, dialer: dialer(), tel: r.tel, script: strings.Join(lines, "|"), lostHook: lostHook}
+				clips: cl, timing: timing, dialer: dialer(), tel: r.tel, script: strings.Join(lines, "|"), lostHook: lostHook,
+				noPosts: r.cfg.NoStreamWebhooks}
 			fl.mu.Lock()
 			fl.ccids[callIDFor(f.ccid)] = f.ccid
 			fl.mu.Unlock()

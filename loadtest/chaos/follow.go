@@ -198,6 +198,9 @@ type follower struct {
 	// new stream, not the agent's words that come first on it (a recovered
 	// call's reprompt answering a line said into the dead stream).
 	lostHook string
+	// noPosts: with lostHook, post nothing (Telnyx's webhook lost or
+	// late): the call waits for the reaper.
+	noPosts bool
 
 	mu          sync.Mutex
 	clientState string                               // the answer's, echoed in the call's webhooks
@@ -242,7 +245,7 @@ func runFollower(ctx context.Context, f *follower, hook string) followResult {
 	defer f.tel.unsubscribe(f.ccid)
 	f.mu.Lock()
 	f.clientState = a.clientState
-	if f.lostHook != "" {
+	if f.lostHook != "" && !f.noPosts {
 		f.postFailed = func(s *fstream, closedAt time.Time) {
 			f.posts.Go(func() { f.postStreamFailed(ctx, s, closedAt) })
 		}

@@ -83,6 +83,9 @@ type config struct {
 	// call, as Telnyx's media streaming guide allows one per call: moves
 	// then stop the old stream before the new one opens.
 	OneStream bool
+	// NoStreamWebhooks: the recover case posts no streaming.failed for
+	// the dead streams, so that the reaper alone takes the calls up.
+	NoStreamWebhooks bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -117,6 +120,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.Number, "number", "+15550003000", "the number the calls dial: the agent's in -agents-file")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "the nodes' --log-level")
 	fs.BoolVar(&c.OneStream, "one-stream", false, "the fake Call Control refuses a call's second stream (Telnyx's documented limit): moves stop the old stream first")
+	fs.BoolVar(&c.NoStreamWebhooks, "no-stream-webhooks", false, "the recover case posts no streaming.failed for the dead streams: the reaper alone takes the calls up")
 	fs.BoolVar(&c.SkipSetup, "skip-setup", false, "the database is migrated and the organization exists already")
 	if err := fs.Parse(args); err != nil {
 		return c, err

@@ -97,9 +97,10 @@ func (n *Node) recoverCalls(ctx context.Context, node string, ids []string) map[
 // RecoverStream takes up call id, whose stream streamID Telnyx says has
 // failed or stopped, if the node holding it is gone: its entry still
 // names that stream and another node, and that node neither listens in
-// Redis nor answers at its address any more (nodeGone). It reports whether the call moved to a new stream;
-// false, nil when the call is not a lost node's (the stream's end is the
-// call's own) or has no checkpoint.
+// Redis nor answers at its address any more (nodeGone). It reports
+// whether the call moved to a new stream; false, nil when the call is not
+// a lost node's (the stream's end is the call's own) or has no
+// checkpoint.
 func (n *Node) RecoverStream(ctx context.Context, id session.CallID, streamID string) (bool, error) {
 	if !n.Recovers() || streamID == "" {
 		return false, nil
