@@ -49,7 +49,7 @@ taskset -c 0 bin/iace serve --node-name media --addr 127.0.0.1:8080 --internal-a
 pids+=($!)
 waitfor http://127.0.0.1:9090/readyz
 taskset -c 1 nice -n 10 bin/iace serve --node-name control --addr 127.0.0.1:8081 --internal-addr 127.0.0.1:9091 --data-dir "$out/control" \
-  --rate-limit-ip 5000 --rate-limit-user 5000 --default-agent '' --migrate=false --log-format json --log-level warn >"$out/control.log" 2>&1 &
+  --take-calls=false --rate-limit-ip 5000 --rate-limit-user 5000 --default-agent '' --migrate=false --log-format json --log-level warn >"$out/control.log" 2>&1 &
 pids+=($!)
 waitfor http://127.0.0.1:9091/readyz
 

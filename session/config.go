@@ -58,6 +58,11 @@ type Config struct {
 	// up to a tenth above it (the load balancer's view lags by a probe
 	// period), and refused beyond (ErrAtCapacity).
 	MaxCalls int
+	// NoCalls makes the node one that serves the control API and the
+	// webhooks only, beside nodes that take the calls: every media stream
+	// is refused (ErrNoCalls), the node is ready while it does not drain,
+	// and it offers the other nodes no room for calls (Capacity is -1).
+	NoCalls bool
 	// MoveDelay is how long a draining node waits before it moves its
 	// first call (1 s): until the load balancer has stopped sending it
 	// streams (its readiness check interval), else the new stream of a

@@ -151,6 +151,10 @@ type CallSummary struct {
 // ErrDraining refuses new streams while the engine drains.
 var ErrDraining = errors.New("session: draining, not accepting new calls")
 
+// ErrNoCalls refuses a stream on a node that serves the API and the
+// webhooks only (Config.NoCalls).
+var ErrNoCalls = errors.New("session: this node takes no calls")
+
 // Engine admits media streams and runs a Session for each.
 type Engine struct {
 	cfg      Config
@@ -195,14 +199,21 @@ func NewEngine(cfg Config, deps Deps) (*Engine, error) {
 // Registry returns the live calls of this engine.
 func (e *Engine) Registry() *Registry { return e.registry }
 
-// Ready reports whether the engine takes new calls: not draining, and
-// below its capacity (Config.MaxCalls).
+// Ready reports whether the node takes what it serves: not draining,
+// and below its capacity (Config.MaxCalls) unless it takes no calls
+// (Config.NoCalls).
 func (e *Engine) Ready() bool {
-	return !e.draining.Load() && (e.cfg.MaxCalls == 0 || e.registry.Len() < e.cfg.MaxCalls)
+	return !e.draining.Load() && (e.cfg.NoCalls || e.cfg.MaxCalls == 0 || e.registry.Len() < e.cfg.MaxCalls)
 }
 
-// Capacity is the node's capacity in calls (0: no bound).
-func (e *Engine) Capacity() int { return e.cfg.MaxCalls }
+// Capacity is the node's capacity in calls: 0, no bound; -1, it takes
+// none (Config.NoCalls).
+func (e *Engine) Capacity() int {
+	if e.cfg.NoCalls {
+		return -1
+	}
+	return e.cfg.MaxCalls
+}
 
 // Draining reports whether the engine has begun to drain.
 func (e *Engine) Draining() bool { return e.draining.Load() }
@@ -210,6 +221,10 @@ func (e *Engine) Draining() bool { return e.draining.Load() }
 // Admit refuses new streams while draining, or beyond the node's capacity
 // and its margin.
 func (e *Engine) Admit() error {
+	if e.cfg.NoCalls {
+		e.metrics.refused.WithLabelValues("no_calls").Inc()
+		return ErrNoCalls
+	}
 	if e.draining.Load() {
 		return ErrDraining
 	}

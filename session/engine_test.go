@@ -105,6 +105,31 @@ func TestHangupCommandEndsTheCall(t *testing.T) {
 	}
 }
 
+// TestANodeThatTakesNoCallsIsReadyAndRefusesStreams: a node of the API
+// and the webhooks only is ready (its load balancer keeps sending it
+// requests), offers the deployment no room for calls, and refuses a
+// media stream with 503.
+func TestANodeThatTakesNoCallsIsReadyAndRefusesStreams(t *testing.T) {
+	ts := newTestServer(t, func(c *session.Config, _ *telnyx.ConnConfig) { c.NoCalls = true })
+	if !ts.engine.Ready() {
+		t.Error("a node that takes no calls is not ready")
+	}
+	if got := ts.engine.Capacity(); got != -1 {
+		t.Errorf("capacity %d, want -1 (no room)", got)
+	}
+	_, resp, err := websocket.DefaultDialer.Dial(ts.url, nil)
+	if err == nil {
+		t.Fatal("a media stream was accepted")
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("status %d, want 503", resp.StatusCode)
+	}
+	if n := ts.engine.Registry().Len(); n != 0 {
+		t.Errorf("%d calls live", n)
+	}
+}
+
 // TestANodeAtCapacityIsNotReadyAndRefusesBeyondItsMargin: with a capacity
 // of 10 calls, the engine is ready below 10, not ready at 10 (the load
 // balancer sends new streams elsewhere), still takes the streams that

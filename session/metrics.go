@@ -82,7 +82,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "1 once this node has begun to drain (SIGTERM: new calls refused, live ones finishing up to the drain deadline), 0 before."}),
 		calls: prometheus.NewCounterVec(opts("calls_total", "Calls ended, by end reason."), []string{"end_reason"}),
 		refused: prometheus.NewCounterVec(opts("calls_refused_total",
-			"Media streams refused before their call started: capacity (this node beyond its capacity), org_limit (the organization at its concurrent-call limit across the nodes)."),
+			"Media streams refused before their call started: capacity (this node beyond its capacity), org_limit (the organization at its concurrent-call limit across the nodes), no_calls (a node that takes no calls, --take-calls=false)."),
 			[]string{"reason"}),
 		moves: prometheus.NewCounterVec(opts("moves_total",
 			"Calls of this node, draining, moved to another node (moved), or whose move failed (failed: tried again, else the call ends at the drain deadline)."),
@@ -180,7 +180,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range allEndReasons {
 		m.calls.WithLabelValues(string(r))
 	}
-	for _, why := range []string{"capacity", "org_limit"} {
+	for _, why := range []string{"capacity", "org_limit", "no_calls"} {
 		m.refused.WithLabelValues(why)
 	}
 	for _, res := range []string{"moved", "failed"} {

@@ -91,9 +91,11 @@ type config struct {
 	Monitor monitorConfig
 
 	// Cluster is this node's place among the nodes sharing IACE_REDIS_URL;
-	// MaxCalls its capacity (Session.MaxCalls; 0: automatic).
-	Cluster  cluster.Config
-	MaxCalls int
+	// MaxCalls its capacity (Session.MaxCalls; 0: automatic); TakeCalls
+	// false makes it a node of the API and the webhooks only.
+	Cluster   cluster.Config
+	MaxCalls  int
+	TakeCalls bool
 
 	Session   session.Config
 	Pacer     media.PacerConfig
@@ -103,6 +105,7 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
+		TakeCalls:              true,
 		Addr:                   ":8080",
 		InternalAddr:           "127.0.0.1:9090",
 		LogFormat:              "auto",
@@ -196,6 +199,8 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Cluster.Addr, "node-addr", c.Cluster.Addr, "host:port where the other nodes reach this node's public listener (the pod's IP and port under Kubernetes)")
 	fs.IntVar(&c.MaxCalls, "max-calls", c.MaxCalls,
 		fmt.Sprintf("this node's capacity in live calls: at it /readyz says not ready, a tenth above it new streams are refused; 0: %d per CPU the process may use (measured cost: about 0.8 ms of CPU a second per call)", callsPerCPU))
+	fs.BoolVar(&c.TakeCalls, "take-calls", c.TakeCalls,
+		"take media streams; false: a node that serves the control API and the webhooks only, beside nodes that take the calls (route /media/telnyx to those): ready while not draining, and no room for calls in the deployment's admission")
 	fs.IntVar(&c.Cluster.OrgMaxCalls, "org-max-calls", c.Cluster.OrgMaxCalls, "calls one organization may have in progress at once, across the nodes sharing "+envRedisURL+" (0: no limit)")
 	fs.StringVar(&c.Cluster.Prefix, "cluster-prefix", c.Cluster.Prefix, "prefix of the cluster's keys and channels in Redis: deployments sharing one Redis each set their own")
 	fs.DurationVar(&c.Cluster.Heartbeat, "cluster-heartbeat", c.Cluster.Heartbeat, "with "+envRedisURL+": how often this node says it is alive and writes its calls' state")
@@ -350,6 +355,11 @@ func (c *config) validate() error {
 	}
 	if err := c.Cluster.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if !c.TakeCalls && c.RedisURL == "" {
+		// Alone, a node that takes no calls would answer calls no node
+		// can hold.
+		errs = append(errs, fmt.Errorf("--take-calls=false needs %s: the calls are the other nodes'", envRedisURL))
 	}
 	if c.Cluster.Recover && (c.RedisURL == "" || c.TelnyxKey == "" || c.PublicURL == "") {
 		// Taking a call up asks Call Control for a new stream to the shared

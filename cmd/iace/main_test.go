@@ -81,6 +81,10 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "--recover-lost-calls needs") {
 		t.Errorf("--recover-lost-calls without Call Control: %v", err)
 	}
+	_, err = loadConfig([]string{"--take-calls=false"}, env(nil), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--take-calls=false needs") {
+		t.Errorf("--take-calls=false without Redis: %v", err)
+	}
 }
 
 func TestHelpListsEverySettingWithItsDefault(t *testing.T) {

@@ -147,7 +147,7 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 	// This node among those sharing Redis: its calls are listed, routed to
 	// and counted against their organization's limit across the nodes; a
 	// lost node's calls are recorded here.
-	cfg.Session.MaxCalls = cfg.capacity()
+	cfg.Session.MaxCalls, cfg.Session.NoCalls = cfg.capacity(), !cfg.TakeCalls
 	cfg.Cluster.Node = cfg.nodeName()
 	var rdb redis.UniversalClient
 	if st.redis != nil { // a nil *redis.Client in the interface would not be nil
@@ -229,7 +229,7 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 		return nil, err
 	}
 	node.Attach(engine)
-	log.Info("node", "name", node.Name(), "shared", node.Shared(), "moves_calls_when_draining", mover != nil, "recovers_lost_calls", node.Recovers(),
+	log.Info("node", "name", node.Name(), "shared", node.Shared(), "moves_calls_when_draining", mover != nil, "recovers_lost_calls", node.Recovers(), "takes_calls", cfg.TakeCalls,
 		"capacity", cfg.Session.MaxCalls, "org_max_calls", cfg.Cluster.OrgMaxCalls)
 	// After the call: the spool's replayer scores what the call did not,
 	// writes the record, and hands the call to the learning workers.

@@ -74,15 +74,22 @@ func startNode(t *testing.T, rdb *redis.Client, prefix, name string, orgLimit in
 // secret signs the stream tokens of moved calls in these tests.
 var secret = []byte("a test stream secret of 32 bytes!")
 
+// nodeOpt changes a test node's configuration.
+type nodeOpt func(*cluster.Config, *session.Config)
+
+// recovering nodes take up lost nodes' calls (Config.Recover).
+func recovering(c *cluster.Config, _ *session.Config) { c.Recover = true }
+
 // startNodeWith starts a node that moves its calls through tx when tx is
 // not nil; opts change its configuration.
-func startNodeWith(t *testing.T, rdb *redis.Client, prefix, name string, orgLimit int, tx cluster.StreamControl, opts ...func(*cluster.Config)) *testNode {
+func startNodeWith(t *testing.T, rdb *redis.Client, prefix, name string, orgLimit int, tx cluster.StreamControl, opts ...nodeOpt) *testNode {
 	t.Helper()
 	tn := &testNode{}
 	cfg := cluster.Config{Node: name, Prefix: prefix, Heartbeat: beat, LostAfter: 4 * beat,
 		CommandTimeout: 300 * time.Millisecond, OrgMaxCalls: orgLimit}
+	scfg := session.DefaultConfig()
 	for _, o := range opts {
-		o(&cfg)
+		o(&cfg, &scfg)
 	}
 	node, err := cluster.New(cfg, rdb,
 		func(_ context.Context, sum session.CallSummary) {
@@ -120,7 +127,7 @@ func startNodeWith(t *testing.T, rdb *redis.Client, prefix, name string, orgLimi
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := session.NewEngine(session.DefaultConfig(), session.Deps{Agents: agents, STT: local.NewSimTranscriber(),
+	eng, err := session.NewEngine(scfg, session.Deps{Agents: agents, STT: local.NewSimTranscriber(),
 		Chat: local.NewRuleAgent(), Synth: local.NewTones(), Pacer: pacer, Directory: node, Mover: mover, Checkpoints: ckpts})
 	if err != nil {
 		t.Fatal(err)
@@ -427,7 +434,7 @@ func TestALostNodesCallsAreTakenUp(t *testing.T) {
 	rdb := testRedis(t)
 	p := prefix()
 	tx := newFakeTelnyx(t)
-	a := startNodeWith(t, rdb, p, "a", 0, tx, func(c *cluster.Config) { c.Recover = true })
+	a := startNodeWith(t, rdb, p, "a", 0, tx, recovering)
 	tx.target = a.url
 	ctx := t.Context()
 	last := time.Now().Add(-time.Minute)
@@ -499,7 +506,7 @@ func TestAFailedStreamIsTakenUpOnlyWhenItsNodeIsGone(t *testing.T) {
 			rdb := testRedis(t)
 			p := prefix()
 			tx := newFakeTelnyx(t)
-			a := startNodeWith(t, rdb, p, "a", 0, tx, func(c *cluster.Config) { c.Recover = true })
+			a := startNodeWith(t, rdb, p, "a", 0, tx, recovering)
 			tx.target = a.url
 			ctx := t.Context()
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -567,13 +574,34 @@ func TestAFailedStreamIsTakenUpOnlyWhenItsNodeIsGone(t *testing.T) {
 	}
 }
 
+// TestNodesThatTakeNoCallsOfferNoRoom: the webhook's admission of a new
+// call counts the room of the nodes that take calls only: with the one
+// that does at its capacity, a node of the API alone does not make room.
+func TestNodesThatTakeNoCallsOfferNoRoom(t *testing.T) {
+	rdb := testRedis(t)
+	p := prefix()
+	api := startNodeWith(t, rdb, p, "api", 0, nil, func(_ *cluster.Config, s *session.Config) { s.NoCalls = true })
+	media := startNodeWith(t, rdb, p, "media", 0, nil, func(_ *cluster.Config, s *session.Config) { s.MaxCalls = 1 })
+	eventually(t, "both nodes heartbeating", func() bool {
+		n, _ := rdb.ZCard(t.Context(), p+"nodes").Result()
+		return n == 2
+	})
+	if err := api.node.AdmitNew(t.Context(), "demo"); err != nil {
+		t.Errorf("with room on the media node: %v", err)
+	}
+	call(t, media.url)
+	eventually(t, "no room once the media node is full", func() bool {
+		return errors.Is(api.node.AdmitNew(t.Context(), "demo"), session.ErrAtCapacity)
+	})
+}
+
 // TestACallsCheckpointLivesAsLongAsTheCall: with Recover on, a call's
 // state is in Redis once a turn has ended (the greeting), and gone when the
 // call ends.
 func TestACallsCheckpointLivesAsLongAsTheCall(t *testing.T) {
 	rdb := testRedis(t)
 	p := prefix()
-	a := startNodeWith(t, rdb, p, "a", 0, newFakeTelnyx(t), func(c *cluster.Config) { c.Recover = true })
+	a := startNodeWith(t, rdb, p, "a", 0, newFakeTelnyx(t), recovering)
 	s := open(t, a.url, "v3:kept", "s-kept")
 	var (
 		r  session.Resume
