@@ -149,15 +149,23 @@ func TestWebhooksAreSignedAndRetriedAsTelnyxDoes(t *testing.T) {
 	}
 }
 
-func TestOfferWaitsForTheAnswer(t *testing.T) {
+// dispatchingTelnyx is the harness's fake Telnyx with its commands
+// dispatched to the calls' subscribers until the test ends, and the
+// test's context for it.
+func dispatchingTelnyx(t *testing.T) (*fakeTelnyx, context.Context) {
+	t.Helper()
 	tel, err := newFakeTelnyx("+15550003000")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tel.Close()
 	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
+	t.Cleanup(func() { cancel(); tel.Close() })
 	go tel.dispatch(ctx)
+	return tel, ctx
+}
+
+func TestOfferWaitsForTheAnswer(t *testing.T) {
+	tel, ctx := dispatchingTelnyx(t)
 	ccfg := callcontrol.DefaultConfig()
 	ccfg.BaseURL, ccfg.APIKey = tel.APIURL(), telnyxKey
 	cc, err := callcontrol.New(ccfg)

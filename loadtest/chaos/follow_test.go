@@ -107,14 +107,7 @@ func (n *fakeNode) next(t *testing.T) *mediaStream {
 }
 
 func TestFollowerFollowsAMoveAndCountsACut(t *testing.T) {
-	tel, err := newFakeTelnyx("+15550003000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tel.Close()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	go tel.dispatch(ctx)
+	tel, ctx := dispatchingTelnyx(t)
 	node := newFakeNode(t, tel)
 	cl, err := loadClips(followerScript)
 	if err != nil {

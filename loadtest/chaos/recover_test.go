@@ -114,14 +114,9 @@ func TestRecoverWaitAndLines(t *testing.T) {
 // closes gets one signed streaming.failed webhook, as Telnyx sends; a
 // stream streaming_stop closes gets none.
 func TestFollowerPostsStreamingFailed(t *testing.T) {
-	tel, err := newFakeTelnyx("+15550003000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tel.Close()
-	ctx, cancel := context.WithCancel(t.Context())
+	tel, tctx := dispatchingTelnyx(t)
+	ctx, cancel := context.WithCancel(tctx) // the follower's: the harness stops it below
 	defer cancel()
-	go tel.dispatch(ctx)
 	node := newFakeNode(t, tel)
 	posts := make(chan map[string]any, 8)
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -424,6 +424,42 @@ func lostNode(t *testing.T, alive bool) {
 	}
 }
 
+// startSurvivor starts node a taking up lost nodes' calls; the new
+// streams Telnyx opens for them reach a.
+func startSurvivor(t *testing.T, rdb *redis.Client, p string) (*testNode, *fakeTelnyx) {
+	t.Helper()
+	tx := newFakeTelnyx(t)
+	a := startNodeWith(t, rdb, p, "a", 0, tx, recovering)
+	tx.target = a.url
+	return a, tx
+}
+
+// putCall writes call id of node into the registry as node would: its
+// entry (on stream "s-<id>"), its organization's and node's sets and,
+// with greeted, the checkpoint of the call after its greeting.
+func putCall(t *testing.T, rdb *redis.Client, p, node, id, ccid string, started time.Time, greeted bool) {
+	t.Helper()
+	ctx := t.Context()
+	agent := store.DefaultAgent()
+	entry, _ := json.Marshal(map[string]any{"node": node, "org": "demo", "agent": string(agent.ID), "ccid": ccid, "stream": "s-" + id,
+		"started": started.UnixMilli()})
+	errs := []error{
+		rdb.Set(ctx, p+"call:"+id, entry, 0).Err(),
+		rdb.SAdd(ctx, p+"org:demo", id).Err(),
+		rdb.SAdd(ctx, p+"nodecalls:"+node, id).Err(),
+	}
+	if greeted {
+		ckpt, _ := json.Marshal(session.Resume{CallID: session.CallID(id), OrgID: "demo", AgentID: agent.ID, CallControlID: ccid,
+			StreamID: "s-" + id, StartedAt: started, History: []ai.Message{{Role: ai.RoleAssistant, Content: agent.Greeting}},
+			Record:   []session.Turn{{Speaker: ai.RoleAssistant, Text: agent.Greeting, StartedAt: started, EndedAt: started.Add(5 * time.Second)}},
+			NextTurn: 1})
+		errs = append(errs, rdb.Set(ctx, p+"ckpt:"+id, ckpt, time.Minute).Err())
+	}
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestALostNodesCallsAreTakenUp: with Recover on, the calls of a lost
 // node that have a checkpoint are taken up by a survivor: a asks Telnyx
 // for the call's new stream, which reaches a, and a holds the call from its
@@ -433,27 +469,12 @@ func lostNode(t *testing.T, alive bool) {
 func TestALostNodesCallsAreTakenUp(t *testing.T) {
 	rdb := testRedis(t)
 	p := prefix()
-	tx := newFakeTelnyx(t)
-	a := startNodeWith(t, rdb, p, "a", 0, tx, recovering)
-	tx.target = a.url
+	a, tx := startSurvivor(t, rdb, p)
 	ctx := t.Context()
 	last := time.Now().Add(-time.Minute)
-	agent := store.DefaultAgent()
-	r := session.Resume{CallID: "ghost-call", OrgID: "demo", AgentID: agent.ID, CallControlID: "v3:ghost", StreamID: "s-ghost",
-		StartedAt: last.Add(-time.Minute), History: []ai.Message{{Role: ai.RoleAssistant, Content: agent.Greeting}},
-		Record: []session.Turn{{Speaker: ai.RoleAssistant, Text: agent.Greeting, StartedAt: last.Add(-time.Minute), EndedAt: last}}, NextTurn: 1}
-	ckpt, _ := json.Marshal(r)
-	entry := func(ccid string) []byte {
-		b, _ := json.Marshal(map[string]any{"node": "ghost", "org": "demo", "agent": string(agent.ID), "ccid": ccid, "stream": "s-" + ccid,
-			"started": last.Add(-time.Minute).UnixMilli()})
-		return b
-	}
+	putCall(t, rdb, p, "ghost", "ghost-call", "v3:ghost", last.Add(-time.Minute), true)
+	putCall(t, rdb, p, "ghost", "early-call", "v3:early", last.Add(-time.Minute), false)
 	if err := errors.Join(
-		rdb.Set(ctx, p+"call:ghost-call", entry("v3:ghost"), 0).Err(),
-		rdb.Set(ctx, p+"ckpt:ghost-call", ckpt, time.Minute).Err(),
-		rdb.Set(ctx, p+"call:early-call", entry("v3:early"), 0).Err(),
-		rdb.SAdd(ctx, p+"org:demo", "ghost-call", "early-call").Err(),
-		rdb.SAdd(ctx, p+"nodecalls:ghost", "ghost-call", "early-call").Err(),
 		rdb.HSet(ctx, p+"node:ghost", "addr", "127.0.0.1:1").Err(), // nothing answers there
 		rdb.ZAdd(ctx, p+"nodes", redis.Z{Score: float64(last.UnixMilli()), Member: "ghost"}).Err(),
 	); err != nil {
@@ -505,9 +526,7 @@ func TestAFailedStreamIsTakenUpOnlyWhenItsNodeIsGone(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rdb := testRedis(t)
 			p := prefix()
-			tx := newFakeTelnyx(t)
-			a := startNodeWith(t, rdb, p, "a", 0, tx, recovering)
-			tx.target = a.url
+			a, _ := startSurvivor(t, rdb, p)
 			ctx := t.Context()
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
@@ -526,18 +545,8 @@ func TestAFailedStreamIsTakenUpOnlyWhenItsNodeIsGone(t *testing.T) {
 				}
 				t.Cleanup(func() { _ = sub.Close() })
 			}
-			agent := store.DefaultAgent()
-			ckpt, _ := json.Marshal(session.Resume{CallID: "b-call", OrgID: "demo", AgentID: agent.ID, CallControlID: "v3:b-call",
-				StreamID: "s-b-call", StartedAt: time.Now().Add(-time.Minute), NextTurn: 1,
-				Record: []session.Turn{{Speaker: ai.RoleAssistant, Text: agent.Greeting}}})
-			entry, _ := json.Marshal(map[string]any{"node": "b", "org": "demo", "agent": string(agent.ID), "ccid": "v3:b-call",
-				"stream": "s-b-call", "started": time.Now().Add(-time.Minute).UnixMilli()})
-			if err := errors.Join(
-				rdb.Set(ctx, p+"call:b-call", entry, 0).Err(),
-				rdb.Set(ctx, p+"ckpt:b-call", ckpt, time.Minute).Err(),
-				rdb.SAdd(ctx, p+"nodecalls:b", "b-call").Err(),
-				rdb.HSet(ctx, p+"node:b", "addr", addr).Err(),
-			); err != nil {
+			putCall(t, rdb, p, "b", "b-call", "v3:b-call", time.Now().Add(-time.Minute), true)
+			if err := rdb.HSet(ctx, p+"node:b", "addr", addr).Err(); err != nil {
 				t.Fatal(err)
 			}
 			// b's heartbeat goes on: only the webhook's path may take its
