@@ -122,7 +122,7 @@ func (c *client) do(ctx context.Context, rq request) result {
 			return result{err: ctx.Err()} // the run ended: not recorded
 		}
 		r := result{err: err}
-		c.rec.add(rq.name, time.Since(t0), r)
+		c.rec.record(rq.name, t0.Sub(c.rec.start), time.Since(t0), r)
 		return r
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
@@ -132,7 +132,7 @@ func (c *client) do(ctx context.Context, rq request) result {
 	if r.err != nil && ctx.Err() != nil {
 		return r
 	}
-	c.rec.add(rq.name, d, r)
+	c.rec.record(rq.name, t0.Sub(c.rec.start), d, r)
 	if !r.failed() && rq.harvest != nil {
 		rq.harvest(&c.state, b)
 	}

@@ -41,6 +41,7 @@ type config struct {
 	metrics  string
 	mix      string
 	jsonOut  string
+	window   time.Duration
 	seed     uint64
 }
 
@@ -66,6 +67,7 @@ func mainCode() int {
 	flag.StringVar(&c.metrics, "metrics", "", "the server's internal /metrics URL, for the agent cache hit rate (e.g. http://127.0.0.1:9090/metrics)")
 	flag.StringVar(&c.mix, "mix", "", "weights overriding the default mix, e.g. calls.list=10,analytics=0 (see README.md)")
 	flag.StringVar(&c.jsonOut, "json", "", "also write the report as JSON to this file")
+	flag.DurationVar(&c.window, "window", 10*time.Second, "report the accepted requests (those not shed with 503) by when they were sent, in windows this long; 0: over the run only")
 	flag.Uint64Var(&c.seed, "rand-seed", 1, "seed of the clients' random choices")
 	flag.BoolVar(&doSeed, "seed", false, "seed the database (DATABASE_URL) before the load")
 	flag.BoolVar(&seedOnly, "seed-only", false, "seed and exit, without load")
@@ -139,6 +141,9 @@ func (c config) validate() error {
 	if c.think < 0 || c.timeout <= 0 {
 		errs = append(errs, errors.New("-think must not be negative, -timeout must be positive"))
 	}
+	if c.window < 0 {
+		errs = append(errs, fmt.Errorf("-window %v must not be negative", c.window))
+	}
 	return errors.Join(errs...)
 }
 
@@ -178,6 +183,7 @@ func run(ctx context.Context, c config, logf func(string, ...any)) (report, erro
 	start := time.Now()
 	for i := range clients {
 		cl := &client{id: i, cfg: c, http: hc, mix: mix, rng: rand.New(rand.NewPCG(c.seed, uint64(i))), rec: newRecorder()}
+		cl.rec.start = start
 		cl.state.now = time.Now
 		clients[i] = cl
 		delay := time.Duration(0)
@@ -202,7 +208,9 @@ func run(ctx context.Context, c config, logf func(string, ...any)) (report, erro
 	for i, cl := range clients {
 		recs[i] = cl.rec
 	}
-	rep := summarize(merge(recs), elapsed)
+	merged := merge(recs)
+	rep := summarize(merged, elapsed)
+	rep.Accepted = accepted(merged, "POST "+pathLogin, c.window)
 	rep.URL, rep.Clients = c.url, c.clients
 	var firstLoginErr error
 	for _, err := range loginErrs {

@@ -211,3 +211,56 @@ func TestK6ScriptHasTheSameMix(t *testing.T) {
 		t.Errorf("api.js MIX %v, the Go command's %v", js, goMix)
 	}
 }
+
+// TestAcceptedLeavesShedRequestsOutAndSplitsByWindow: the figures of an
+// overload run are those of the requests the server took on, with the
+// logins (which queue at the hasher by design) counted apart, and each
+// window holds the requests sent in it.
+func TestAcceptedLeavesShedRequestsOutAndSplitsByWindow(t *testing.T) {
+	r := newRecorder()
+	const login = "POST /api/v1/auth/login"
+	// First 10 s: 20 logins of 400 ms, 80 reads of 1..80 ms, 50 shed.
+	for i := range 20 {
+		r.record(login, time.Duration(i)*100*time.Millisecond, 400*time.Millisecond, result{status: 200})
+	}
+	for i := 1; i <= 80; i++ {
+		r.record("GET /calls", time.Duration(i)*100*time.Millisecond, time.Duration(i)*time.Millisecond, result{status: 200})
+	}
+	for i := range 50 {
+		r.record("GET /calls", time.Duration(i)*100*time.Millisecond, time.Millisecond, result{status: 503})
+	}
+	// 10 to 20 s: 10 reads of 5 ms, a 429 to a login (accepted: the
+	// server answered it), a transport error (neither).
+	for i := range 10 {
+		r.record("GET /me", 10*time.Second+time.Duration(i)*time.Second/10, 5*time.Millisecond, result{status: 200})
+	}
+	r.record(login, 15*time.Second, 2*time.Millisecond, result{status: 429})
+	r.record("GET /me", 16*time.Second, time.Second, result{err: errors.New("reset")})
+
+	a := accepted(merge([]*recorder{r}), login, 10*time.Second)
+	if a.Shed != 50 || a.All.Count != 111 || a.NoLogins.Count != 90 {
+		t.Errorf("shed %d, accepted %d, without logins %d; want 50, 111, 90", a.Shed, a.All.Count, a.NoLogins.Count)
+	}
+	if a.All.P95 != 400*time.Millisecond || a.NoLogins.P95 != 76*time.Millisecond {
+		t.Errorf("p95 %v, without logins %v; want the logins' 400ms and the reads' 76ms", a.All.P95, a.NoLogins.P95)
+	}
+	if len(a.ByWindow) != 2 {
+		t.Fatalf("%d windows, want 2", len(a.ByWindow))
+	}
+	w0, w1 := a.ByWindow[0], a.ByWindow[1]
+	if w0.From != 0 || w0.Shed != 50 || w0.All.Count != 100 || w0.NoLogins.P95 != 76*time.Millisecond {
+		t.Errorf("first window %+v", w0)
+	}
+	if w1.From != 10*time.Second || w1.Shed != 0 || w1.All.Count != 11 || w1.NoLogins.Count != 10 || w1.NoLogins.P99 != 5*time.Millisecond {
+		t.Errorf("second window %+v", w1)
+	}
+
+	var out strings.Builder
+	rep := report{Accepted: a}
+	rep.print(&out)
+	for _, want := range []string{"shed (503): 50 of 161 (31.1%)", "without logins p50", "10s-20s"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
