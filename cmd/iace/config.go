@@ -14,6 +14,7 @@ import (
 
 	"github.com/iace/iace/ai/openai"
 	"github.com/iace/iace/control/api"
+	"github.com/iace/iace/control/auth"
 	"github.com/iace/iace/media"
 	"github.com/iace/iace/media/telnyx"
 	"github.com/iace/iace/session"
@@ -96,6 +97,9 @@ type config struct {
 	Cluster   cluster.Config
 	MaxCalls  int
 	TakeCalls bool
+	// hashing is told when passwords are being hashed (the spare
+	// processor of a node of the API on one CPU; runServe sets it).
+	hashing auth.HashActivity
 
 	Session   session.Config
 	Pacer     media.PacerConfig

@@ -124,7 +124,7 @@ func newControl(cfg config, st *stores, prov *providers, node *cluster.Node, sha
 	if err != nil {
 		return nil, err
 	}
-	if c.auth, err = auth.NewService(auth.Config{SigningKey: authKey(cfg, log)}, st.backend,
+	if c.auth, err = auth.NewService(auth.Config{SigningKey: authKey(cfg, log), Hashing: cfg.hashing}, st.backend,
 		auth.Throttles{Pair: loginPair, Email: loginEmail, IP: loginIP}, reg, log); err != nil {
 		return nil, err
 	}

@@ -193,6 +193,7 @@ func runServe(ctx context.Context, c cmdContext, args []string) error {
 	if err != nil {
 		return err
 	}
+	cfg.hashing = spareProcessorFor(cfg.TakeCalls, c.getenv, runtime.GOMAXPROCS)
 	return serve(ctx, cfg, c.stderr)
 }
 

@@ -230,7 +230,7 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 	}
 	node.Attach(engine)
 	log.Info("node", "name", node.Name(), "shared", node.Shared(), "moves_calls_when_draining", mover != nil, "recovers_lost_calls", node.Recovers(), "takes_calls", cfg.TakeCalls,
-		"capacity", cfg.Session.MaxCalls, "org_max_calls", cfg.Cluster.OrgMaxCalls)
+		"spare_processor_for_hashes", cfg.hashing != nil, "capacity", cfg.Session.MaxCalls, "org_max_calls", cfg.Cluster.OrgMaxCalls)
 	// After the call: the spool's replayer scores what the call did not,
 	// writes the record, and hands the call to the learning workers.
 	learner, err := learn.New(st.cached, prov.embed, prov.extract, learn.Config{Registerer: reg, Logger: log})

@@ -89,6 +89,10 @@ type Config struct {
 	IPFailures    ratelimit.Rate
 	EmailFailures ratelimit.Rate
 
+	// Hashing, when set, is told when password hashing starts (a hash
+	// runs or waits where none did) and when it has stopped.
+	Hashing HashActivity
+
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
 }

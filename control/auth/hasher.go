@@ -3,9 +3,19 @@ package auth
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 )
+
+// HashActivity is told when the password hasher gets busy and when it is
+// idle again, in that order, never twice in a row the same: a server can
+// give the hashes room while they run (cmd/iace gives a node of the API on
+// one CPU a second Go processor).
+type HashActivity interface {
+	Busy()
+	Idle()
+}
 
 // hasher runs argon2id at most slots-at-a-time, with at most queue callers
 // waiting, each at most wait: a login flood gets ErrBusy instead of taking
@@ -16,14 +26,44 @@ type hasher struct {
 	queue   int64
 	wait    time.Duration
 	m       *metrics
+
+	act    HashActivity // nil: nobody is told
+	actMu  sync.Mutex
+	active int // hashes running or waiting, under actMu
 }
 
-func newHasher(slots, queue int, wait time.Duration, m *metrics) *hasher {
-	return &hasher{sem: make(chan struct{}, slots), queue: int64(queue), wait: wait, m: m}
+func newHasher(slots, queue int, wait time.Duration, m *metrics, act HashActivity) *hasher {
+	return &hasher{sem: make(chan struct{}, slots), queue: int64(queue), wait: wait, m: m, act: act}
+}
+
+// enter and leave count the hashes running or waiting, and tell act when
+// the count leaves and returns to zero (under the lock, so in order).
+func (h *hasher) enter() {
+	if h.act == nil {
+		return
+	}
+	h.actMu.Lock()
+	defer h.actMu.Unlock()
+	if h.active++; h.active == 1 {
+		h.act.Busy()
+	}
+}
+
+func (h *hasher) leave() {
+	if h.act == nil {
+		return
+	}
+	h.actMu.Lock()
+	defer h.actMu.Unlock()
+	if h.active--; h.active == 0 {
+		h.act.Idle()
+	}
 }
 
 // do runs fn in a slot.
 func (h *hasher) do(ctx context.Context, fn func()) error {
+	h.enter()
+	defer h.leave()
 	select {
 	case h.sem <- struct{}{}:
 	default:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -103,7 +104,8 @@ func FuzzParsePHC(f *testing.F) {
 
 func TestHasherBusy(t *testing.T) {
 	m := newMetrics(prometheus.NewRegistry())
-	h := newHasher(1, 1, 50*time.Millisecond, m)
+	act := &activity{}
+	h := newHasher(1, 1, 50*time.Millisecond, m, act)
 	release := make(chan struct{})
 	started := make(chan struct{})
 	done := make(chan error)
@@ -142,6 +144,31 @@ func TestHasherBusy(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Error(err)
 	}
+	// Five callers overlapped, refused ones included: busy once, idle
+	// once, at the end.
+	if got := act.String(); got != "busy idle" {
+		t.Errorf("told %q, want %q", got, "busy idle")
+	}
+	if err := h.do(t.Context(), func() {}); err != nil {
+		t.Fatal(err)
+	}
+	if got := act.String(); got != "busy idle busy idle" {
+		t.Errorf("after one more hash, told %q", got)
+	}
+}
+
+// activity records what the hasher tells.
+type activity struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (a *activity) Busy() { a.mu.Lock(); a.got = append(a.got, "busy"); a.mu.Unlock() }
+func (a *activity) Idle() { a.mu.Lock(); a.got = append(a.got, "idle"); a.mu.Unlock() }
+func (a *activity) String() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return strings.Join(a.got, " ")
 }
 
 func TestTTLCacheIsBounded(t *testing.T) {

@@ -90,7 +90,7 @@ func NewService(cfg Config, st Store, throttles Throttles, reg prometheus.Regist
 		cfg:      cfg,
 		st:       st,
 		keys:     newKeyring(cfg),
-		hasher:   newHasher(cfg.MaxConcurrentHashes, cfg.MaxHashQueue, cfg.HashWait, m),
+		hasher:   newHasher(cfg.MaxConcurrentHashes, cfg.MaxHashQueue, cfg.HashWait, m, cfg.Hashing),
 		throttle: th,
 		m:        m,
 		log:      log,

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"sync"
+	"time"
+
+	"github.com/iace/iace/control/auth"
+)
+
+// A password hash (argon2id) takes about 25 ms of CPU, and the Go
+// scheduler preempts a goroutine only after 10 ms: on a node with one Go
+// processor, a login storm keeps that processor hashing, and every other
+// API request waits behind the hash's slices at each step it takes
+// (reading the request, each query, the answer). Measured on one core, the
+// first 10 s of a storm of 1,000 logins: accepted requests other than
+// logins at p95 284 to 435 ms (loadtest/README.md, "A login storm"). With a
+// second processor the hash runs on a thread of its own, which the kernel
+// interleaves with the requests' at its finer grain: 30 to 44 ms. Every
+// other figure (the pacer's, the API's steady state) was measured with one
+// processor per core, so the second one is there only while passwords are
+// being hashed, and a while after.
+
+// spareLinger is how long the second processor outlives the last hash:
+// each change of GOMAXPROCS stops the world for a moment, so a storm's
+// short gaps between hashes keep it.
+const spareLinger = time.Second
+
+// spareProcessor raises GOMAXPROCS from 1 to 2 while the auth service
+// hashes passwords (auth.HashActivity), and lowers it spareLinger after
+// the last hash.
+type spareProcessor struct {
+	setProcs func(int) int // runtime.GOMAXPROCS
+	linger   time.Duration
+
+	mu     sync.Mutex
+	busy   bool
+	raised bool
+	timer  *time.Timer
+	gen    uint64 // of the timer: one that fired late finds it changed
+}
+
+// spareProcessorFor returns the spare processor of a node that takes no
+// calls (--take-calls=false) and runs on one Go processor, or nil. A node
+// that takes calls keeps what the runtime chose (its pacer is measured
+// that way), and so does a GOMAXPROCS the operator set.
+func spareProcessorFor(takeCalls bool, getenv func(string) string, setProcs func(int) int) auth.HashActivity {
+	if takeCalls || getenv("GOMAXPROCS") != "" || setProcs(0) != 1 {
+		return nil
+	}
+	return &spareProcessor{setProcs: setProcs, linger: spareLinger}
+}
+
+func (s *spareProcessor) Busy() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.busy = true
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
+		s.gen++
+	}
+	if !s.raised {
+		s.setProcs(2)
+		s.raised = true
+	}
+}
+
+func (s *spareProcessor) Idle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.busy = false
+	if s.raised && s.timer == nil {
+		gen := s.gen
+		s.timer = time.AfterFunc(s.linger, func() { s.lower(gen) })
+	}
+}
+
+// lower drops the second processor, unless its timer was stopped or
+// replaced since (it fired while Busy held the lock).
+func (s *spareProcessor) lower(gen uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if gen != s.gen || s.busy || !s.raised {
+		return
+	}
+	s.timer = nil
+	s.gen++
+	s.setProcs(1)
+	s.raised = false
+}
