@@ -193,7 +193,7 @@ func runServe(ctx context.Context, c cmdContext, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg.hashing = spareProcessorFor(cfg.TakeCalls, c.getenv, runtime.GOMAXPROCS)
+	cfg.hashing = spareProcessorFor(cfg.TakeCalls, c.getenv, runtime.GOMAXPROCS, runtime.SetDefaultGOMAXPROCS)
 	return serve(ctx, cfg, c.stderr)
 }
 

@@ -26,11 +26,14 @@ import (
 const spareLinger = time.Second
 
 // spareProcessor raises GOMAXPROCS from 1 to 2 while the auth service
-// hashes passwords (auth.HashActivity), and lowers it spareLinger after
-// the last hash.
+// hashes passwords (auth.HashActivity), and gives the runtime its own
+// choice back spareLinger after the last hash.
 type spareProcessor struct {
 	setProcs func(int) int // runtime.GOMAXPROCS
-	linger   time.Duration
+	// restore gives the runtime back its own choice, which follows the
+	// container's CPU limit again (runtime.SetDefaultGOMAXPROCS).
+	restore func()
+	linger  time.Duration
 
 	mu     sync.Mutex
 	busy   bool
@@ -43,11 +46,11 @@ type spareProcessor struct {
 // calls (--take-calls=false) and runs on one Go processor, or nil. A node
 // that takes calls keeps what the runtime chose (its pacer is measured
 // that way), and so does a GOMAXPROCS the operator set.
-func spareProcessorFor(takeCalls bool, getenv func(string) string, setProcs func(int) int) auth.HashActivity {
+func spareProcessorFor(takeCalls bool, getenv func(string) string, setProcs func(int) int, restore func()) auth.HashActivity {
 	if takeCalls || getenv("GOMAXPROCS") != "" || setProcs(0) != 1 {
 		return nil
 	}
-	return &spareProcessor{setProcs: setProcs, linger: spareLinger}
+	return &spareProcessor{setProcs: setProcs, restore: restore, linger: spareLinger}
 }
 
 func (s *spareProcessor) Busy() {
@@ -85,6 +88,6 @@ func (s *spareProcessor) lower(gen uint64) {
 	}
 	s.timer = nil
 	s.gen++
-	s.setProcs(1)
+	s.restore()
 	s.raised = false
 }

@@ -26,6 +26,9 @@ func (p *procs) set(n int) int {
 	return was
 }
 
+// restore is runtime.SetDefaultGOMAXPROCS on one CPU.
+func (p *procs) restore() { p.set(1) }
+
 func (p *procs) seen() []int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -50,7 +53,7 @@ func TestOnlyANodeOfTheAPIOnOneCPUGetsASpareProcessor(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &procs{n: tc.procs}
-			got := spareProcessorFor(tc.takeCalls, env(map[string]string{"GOMAXPROCS": tc.env}), p.set)
+			got := spareProcessorFor(tc.takeCalls, env(map[string]string{"GOMAXPROCS": tc.env}), p.set, p.restore)
 			if (got != nil) != tc.want {
 				t.Errorf("spare processor %v, want %v", got != nil, tc.want)
 			}
@@ -66,7 +69,7 @@ func TestOnlyANodeOfTheAPIOnOneCPUGetsASpareProcessor(t *testing.T) {
 func TestTheSpareProcessorLastsWhileHashesRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := &procs{n: 1}
-		s := spareProcessorFor(false, env(nil), p.set)
+		s := spareProcessorFor(false, env(nil), p.set, p.restore)
 		if s == nil {
 			t.Fatal("no spare processor on one CPU")
 		}
