@@ -110,8 +110,7 @@ func (s *Session) addEvent(k EventKind, detail string) {
 // say speaks a fixed text (the greeting) as a turn.
 func (s *Session) say(ctx context.Context, text, kind string) *turn {
 	tctx, w := s.newTurn(ctx, false, kind)
-	sentences := make(chan string, 4)
-	s.turns.Go(func() { fixed(tctx, text, sentences) })
+	sentences := fixed(text)
 	s.turns.Go(func() { w.speak(tctx, sentences) })
 	return s.turn
 }

@@ -226,16 +226,18 @@ func (w *turnWorker) stream(ctx context.Context, req ai.ChatRequest, split *sent
 	}
 }
 
-// fixed feeds a fixed text's sentences to speak.
-func fixed(ctx context.Context, text string, out chan<- string) {
-	defer close(out)
-	for _, s := range splitSentences(text) {
-		select {
-		case out <- s:
-		case <-ctx.Done():
-			return
-		}
+// fixed returns a fixed text's sentences as speak reads them: all queued
+// and the channel closed, so that no goroutine waits to feed it while the
+// text plays (a greeting of a minute and a half would keep one, and its
+// stack, for every call).
+func fixed(text string) <-chan string {
+	sentences := splitSentences(text)
+	out := make(chan string, len(sentences))
+	for _, s := range sentences {
+		out <- s
 	}
+	close(out)
+	return out
 }
 
 // speakReadBytes is the most one read of a synthesis stream takes (128 ms
