@@ -522,12 +522,14 @@ func (e *Engine) endCall(ctx context.Context, c *liveCall) {
 	r := <-c.reason
 	c.cancel()
 	c.pipe.addStats(&s.stats)
-	s.finish(context.WithoutCancel(ctx), r)
+	// The call's span ends before its record is handed on: whoever reads
+	// the record finds the trace complete.
 	c.span.SetAttributes(attrEndReason.String(string(r)))
 	if r.Outcome(true) == store.OutcomeFailed {
 		c.span.SetStatus(codes.Error, string(r))
 	}
 	c.span.End()
+	s.finish(context.WithoutCancel(ctx), r)
 	s.playout.Close()
 }
 
