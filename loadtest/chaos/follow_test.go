@@ -106,18 +106,25 @@ func (n *fakeNode) next(t *testing.T) *mediaStream {
 	}
 }
 
-func TestFollowerFollowsAMoveAndCountsACut(t *testing.T) {
-	tel, ctx := dispatchingTelnyx(t)
-	node := newFakeNode(t, tel)
+// testFollower is caller 1 of a test: call ccid with the script's lines,
+// waiting reopenWait for a new stream after its stream closes.
+func testFollower(t *testing.T, tel *fakeTelnyx, ccid, script string, reopenWait time.Duration) *follower {
+	t.Helper()
 	cl, err := loadClips(followerScript)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const ccid = "v3:follow-1"
-	f := &follower{n: 1, ccid: ccid, from: callerNumber(1), to: "+15550003000", lines: 100, clips: cl,
+	return &follower{n: 1, ccid: ccid, from: callerNumber(1), to: "+15550003000", lines: 100, clips: cl,
 		timing: followerTiming{Quiet: time.Second, Pause: 10 * time.Millisecond, ReplyTimeout: time.Minute, GreetingTimeout: time.Minute,
-			ReopenWait: 50 * time.Millisecond},
-		dialer: dialer(), tel: tel, script: "what are your opening hours|how much does it cost"}
+			ReopenWait: reopenWait},
+		dialer: dialer(), tel: tel, script: script}
+}
+
+func TestFollowerFollowsAMoveAndCountsACut(t *testing.T) {
+	tel, ctx := dispatchingTelnyx(t)
+	node := newFakeNode(t, tel)
+	const ccid = "v3:follow-1"
+	f := testFollower(t, tel, ccid, "what are your opening hours|how much does it cost", 50*time.Millisecond)
 	done := make(chan followResult, 1)
 	go func() { done <- runFollower(ctx, f, node.srv.URL+"/webhooks/telnyx") }()
 

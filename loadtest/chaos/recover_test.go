@@ -136,15 +136,9 @@ func TestFollowerPostsStreamingFailed(t *testing.T) {
 		posts <- ev.Data.Payload
 	}))
 	defer hook.Close()
-	cl, err := loadClips(followerScript)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const ccid = "v3:lost-1"
-	f := &follower{n: 1, ccid: ccid, from: callerNumber(1), to: "+15550003000", lines: 100, clips: cl,
-		timing: followerTiming{Quiet: time.Second, Pause: 10 * time.Millisecond, ReplyTimeout: time.Minute, GreetingTimeout: time.Minute,
-			ReopenWait: time.Minute},
-		dialer: dialer(), tel: tel, script: "what are your opening hours", lostHook: hook.URL}
+	f := testFollower(t, tel, ccid, "what are your opening hours", time.Minute)
+	f.lostHook = hook.URL
 	done := make(chan followResult, 1)
 	go func() { done <- runFollower(ctx, f, node.srv.URL+"/webhooks/telnyx") }()
 
@@ -158,6 +152,22 @@ func TestFollowerPostsStreamingFailed(t *testing.T) {
 	}
 	if p["call_control_id"] != ccid || p["stream_id"] != one.id || p["call_session_id"] != "sess-"+ccid || p["failure_reason"] == "" {
 		t.Errorf("payload %v", p)
+	}
+	// The hook got the post before it answered it; the follower records
+	// the answer a moment later, and a stop (cancel, below) would cancel a
+	// delivery still under way. Wait for the record.
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for recorded := false; !recorded; {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatal("the follower did not record the post's answer")
+		}
+		f.mu.Lock()
+		recorded = len(f.res.FailedPosts) > 0
+		f.mu.Unlock()
 	}
 	// Taken up on a new stream, which later moves on: the stream that
 	// streaming_stop ends is not reported.
