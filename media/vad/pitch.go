@@ -28,10 +28,12 @@ const (
 	// most 33 - 5 + 1 = 29.
 	maxLags = 40
 	// pitchBufLen is the decimated history kept: the window plus the
-	// longest lag fit in 100 samples at any supported rate; the rest is
-	// room to append a few frames (40 samples each at 20 ms) before
-	// shifting. It is part of every call's detector: 2 KiB.
-	pitchBufLen = 256
+	// longest lag (93 samples at 8 kHz, at most 105 at any supported
+	// rate); the rest is room to append before shifting the kept tail to
+	// the front, about once per analyzed 20 ms frame. It is part of every
+	// call's detector, 1 KiB: 256 (a shift every fourth frame) cost every
+	// call another KiB for a copy of under 1 KB saved per frame.
+	pitchBufLen = 128
 	// rawMS is the raw audio kept for decimating lazily: 60 ms, more than
 	// the window plus the longest lag (48 ms) and the filters' settling (a
 	// few ms) at any rate; 960 bytes at 8 kHz.
