@@ -2,34 +2,35 @@
 // a human under an agent's escalation rules. It is pure: the session feeds
 // it what happened (the caller's words, their sentiment, whether the agent
 // understood, how long the call has lasted) and acts on the reason it gets.
-// A turn costs about a microsecond and allocates nothing.
+// A turn costs a few microseconds and allocates nothing.
 //
 // Every rule is explainable from the turn it fired on: a keyword the
-// caller asked for (CallerSaid), a run of negative turns or a mood below
-// the threshold (Scored), misunderstandings in a row (AgentReplied), the
-// call's length (Elapsed).
+// caller asked for, or a topic they described in words of their own
+// (CallerSaid), a run of negative turns or a mood below the threshold
+// (Scored), misunderstandings in a row (AgentReplied), the call's length
+// (Elapsed).
 //
 // How well the recommended rules (RecommendedRules) do with the offline
 // lexicon scorer is measured on labelled scripted calls in testdata:
 //   - development sets (conversations.json, dev_added.json,
-//     dev_heldout1.json and dev_round2.json, 174 calls), which the rules,
-//     the policy and the lexicon were chosen on; dev_heldout1.json was the
-//     held-out set of round 1;
-//   - a held-out set (heldout2.json), written by someone who has not seen
-//     the changes of round 2, used to choose nothing, and pinned by its
-//     SHA-256 once added.
+//     dev_heldout1.json, dev_round2.json and dev_heldout2.json, 240
+//     calls), which the rules, the policy and the lexicon were chosen on;
+//     dev_heldout1.json and dev_heldout2.json were the held-out sets of
+//     rounds 1 and 2;
+//   - a held-out set (heldout3.json), written blind by someone who has not
+//     seen the changes of round 3, run once, used to choose nothing, and
+//     pinned by its SHA-256 once added.
 //
 // Precision is the share of the calls the policy handed over that a
 // supervisor would have; recall is the share of the calls a supervisor
 // would have handed over that the policy did. TestLabelledConversations
 // logs both figures with the confusion counts and the misclassified calls
 // for each set, and fails if either figure falls below what was measured.
-// On the 130 calls of round 1 they are 0.984 and 0.954; on the 44 written
-// for round 2, 0.941 and 0.727. What is still missed: sarcasm that only
-// the call's context shows, and risks told in calm words that name no risk
-// ("it's my insulin, I'm running out tomorrow"). testdata/README.md says
-// how the sets were written and labelled, and gives the figures of every
-// round.
+// On the 240 development calls they are 1.000 and 0.983 after round 3;
+// the last blind measurement, of round 2 on the 66 calls now in
+// dev_heldout2.json, was 0.833 and 0.625. What is still missed: sarcasm
+// that only the call's context shows. testdata/README.md says how the
+// sets were written and labelled, and gives the figures of every round.
 package escalate
 
 import (
@@ -76,10 +77,13 @@ type Policy struct {
 	keywords []keyword
 	byFirst  map[string][]int // keyword indices by their first word
 	said     []span           // the latest caller words, reused
+	norm     []byte           // their normalized forms (span.n), reused
 	negRun   int
 	fbRun    int
 	turns    int // caller turns scored
 	scores   []float64
+	topics   []*topic   // the topics the rules turn on ("#fraud")
+	topic    topicState // what the call has shown of them
 }
 
 // keyword is one keyword of the rules as lower-case words.
@@ -91,14 +95,28 @@ type keyword struct {
 	// not made someone else's by an owner: "my father passed away", "my
 	// late husband's account".
 	role bool
+	// lasting: the keyword names a state that lasts (a bereavement, a
+	// legal matter), which a caller is still calling about when it began
+	// long ago ("my husband died last year"), not an incident that may be
+	// over ("I had some fraud last year").
+	lasting bool
 }
 
 // New returns the policy of a call under rules. Rules left at zero are off:
 // no keywords, NegativeTurns 0, SentimentBelow 0, RepeatedFallbacks 0,
-// MaxDurationSeconds 0.
+// MaxDurationSeconds 0. A keyword "#name" is not a word to listen for but
+// turns a topic on (see CallerSaid); one that names no topic is ignored.
 func New(rules store.EscalationRules) *Policy {
 	p := &Policy{rules: rules, scores: make([]float64, 0, 8)}
 	for _, k := range rules.Keywords {
+		if ts, ok := topicKeyword(k); ok {
+			for _, t := range ts {
+				if len(p.topics) < maxTopics && !slices.Contains(p.topics, t) {
+					p.topics = append(p.topics, t)
+				}
+			}
+			continue
+		}
 		var w []string
 		for _, s := range split(k, nil) {
 			if !s.brk {
@@ -112,7 +130,8 @@ func New(rules store.EscalationRules) *Policy {
 			p.byFirst = make(map[string][]int)
 		}
 		p.byFirst[w[0]] = append(p.byFirst[w[0]], len(p.keywords))
-		p.keywords = append(p.keywords, keyword{words: w, role: oneOf(w[len(w)-1], roles)})
+		p.keywords = append(p.keywords, keyword{words: w, role: oneOf(w[len(w)-1], roles),
+			lasting: slices.ContainsFunc(w, func(s string) bool { return oneOf(s, lasting) })})
 	}
 	return p
 }
@@ -130,18 +149,46 @@ func New(rules store.EscalationRules) *Policy {
 //     me a manager");
 //   - a role that is someone else's ("my manager asked me to book", "our
 //     account manager", "my mum's supervisor");
-//   - the subject of a statement about them ("the manager at your shop was
-//     lovely", "your supervisor said...", "the tour operator cancelled",
-//     "your rep, Sam, was brilliant");
+//   - a role or a person that is the subject of a statement about them
+//     ("the manager at your shop was lovely", "your supervisor said...",
+//     "the tour operator cancelled", "your rep, Sam, was brilliant"); a
+//     matter that is the subject of one is still the matter ("the fraud
+//     from last year is still going on");
 //   - a role that the caller says is theirs ("I'm the office manager
 //     at...", "I'm a solicitor acting for...", "I work as a supervisor");
 //   - the first part of a compound noun ("the human resources
-//     department", "human error").
+//     department", "human error", "a human-readable copy");
+//   - the same word in another sense: a person wanted for an errand ("it
+//     needs a real person to sign for it"), compared with ("you sound
+//     like a real person") or asked about ("am I talking to a person?");
+//     a company named by its trade ("which network operator", "the
+//     letting agent"); being put through something ("put me through the
+//     steps"); passing a test ("my wife passed her driving test");
+//   - a matter told as history that is over ("I had some fraud on my card
+//     last year"), unless it names a state that lasts: a bereavement, a
+//     legal matter, hardship ("my husband died last year").
+//
+// Keywords "#name" turn on topics: matters for a person that a caller
+// describes in words of their own, which no keyword holds. "#person": a
+// request for a person ("could I chat with somebody in billing", "is
+// there someone I could speak with"); "#fraud": money moved that the
+// caller disowns or a stranger using their identity ("a withdrawal I
+// never authorised", "someone's opened a contract using my name"), or a
+// secret handed to someone they now doubt; "#medicine": a medicine that
+// is not theirs, looks wrong, has been taken, made someone ill or is
+// running out now; "#vulnerable": an elderly or dependent caller losing a
+// supply ("she's ninety-four and she's got no power"), or a caller who
+// cannot pay and says why; "#hazard": a part of a home become a danger
+// ("water pouring through the ceiling onto the lights"); "#repeat": a
+// caller who has had to come back again and again ("the fourth time I'm
+// ringing about it"). Topics remember what a call has shown of them
+// (State). Their frames are in topics.go.
 func (p *Policy) CallerSaid(text string) store.EscalationReason {
-	if len(p.keywords) == 0 {
+	if len(p.keywords) == 0 && len(p.topics) == 0 {
 		return ""
 	}
 	p.said = split(text, p.said[:0])
+	p.norm = normalize(p.said, p.norm)
 	said := p.said
 	var buf [maxKeyBytes]byte
 	for i := range said {
@@ -153,31 +200,43 @@ func (p *Policy) CallerSaid(text string) store.EscalationReason {
 			// longer than any first word worth indexing: try every keyword
 			for _, k := range p.keywords {
 				if p.matches(said, i, k) {
-					return store.EscalationKeyword
+					return p.keywordSaid()
 				}
 			}
 			continue
 		}
 		for _, j := range p.byFirst[string(first)] {
 			if p.matches(said, i, p.keywords[j]) {
-				return store.EscalationKeyword
+				return p.keywordSaid()
 			}
 		}
 		if len(first) > 2 && first[len(first)-2] == '\'' && first[len(first)-1] == 's' {
 			// "manager's": a one-word keyword with a possessive
 			for _, j := range p.byFirst[string(first[:len(first)-2])] {
 				if len(p.keywords[j].words) == 1 && p.matches(said, i, p.keywords[j]) {
-					return store.EscalationKeyword
+					return p.keywordSaid()
 				}
 			}
 		}
 	}
+	if len(p.topics) > 0 && p.topicsSaid(said) {
+		return store.EscalationKeyword
+	}
 	return ""
+}
+
+// keywordSaid is the reason of a keyword said, once the topics have
+// recorded what the caller's words show of them.
+func (p *Policy) keywordSaid() store.EscalationReason {
+	if len(p.topics) > 0 {
+		p.topicsSaid(p.said)
+	}
+	return store.EscalationKeyword
 }
 
 // matches reports whether keyword k is said, and asked for, at said[i].
 func (p *Policy) matches(said []span, i int, k keyword) bool {
-	return i+len(k.words) <= len(said) && matchAt(said, i, k.words) && requested(said, i, len(k.words), k.role)
+	return i+len(k.words) <= len(said) && matchAt(said, i, k.words) && requested(said, i, k)
 }
 
 // maxKeyBytes bounds the first words the keyword index is looked up with.
@@ -285,14 +344,23 @@ func (p *Policy) Elapsed(d time.Duration) store.EscalationReason {
 func (p *Policy) Trend() float64 { return ai.Trend(p.scores) }
 
 // span is one word of an utterance, a slice of its text, or a clause
-// break (punctuation, or "but").
+// break (punctuation, or "but"); a break that ends a sentence (. ! ?) is
+// a stop as well.
 type span struct {
-	w   string
-	brk bool
+	w      string
+	brk    bool
+	stop   bool
+	joined bool // the word is joined to the next by a hyphen: "human-readable"
+	// n is the word lower-cased and without apostrophes; id its id in the
+	// frames' vocabulary, baseID that of the word less a possessive "'s"
+	// (0: none): set by normalize.
+	n          []byte
+	id, baseID int32
 }
 
 // split appends the words of s to into, with a break for each , ; : . ! ?
-// and for "but". Apostrophes stay inside words ("don't").
+// and for "but", and a stop for . ! ? and an ellipsis. Apostrophes stay
+// inside words ("don't").
 func split(s string, into []span) []span {
 	start := -1
 	for i, r := range s {
@@ -303,15 +371,24 @@ func split(s string, into []span) []span {
 		if !word && start >= 0 {
 			into = appendWord(into, s[start:i])
 			start = -1
+			if r == '-' && i+1 < len(s) && isLetterAt(s, i+1) && len(into) > 0 && !into[len(into)-1].brk {
+				into[len(into)-1].joined = true
+			}
 		}
-		if !word && strings.ContainsRune(",;:.!?\u2013\u2014", r) {
-			into = append(into, span{brk: true})
+		if !word && strings.ContainsRune(",;:.!?\u2013\u2014\u2026", r) {
+			into = append(into, span{brk: true, stop: strings.ContainsRune(".!?\u2026", r)})
 		}
 	}
 	if start >= 0 {
 		into = appendWord(into, s[start:])
 	}
 	return into
+}
+
+// isLetterAt reports whether s has a letter at byte i.
+func isLetterAt(s string, i int) bool {
+	r, _ := utf8.DecodeRuneInString(s[i:])
+	return unicode.IsLetter(r)
 }
 
 func appendWord(into []span, w string) []span {
@@ -370,7 +447,7 @@ var (
 	// requestWords, right after a negator, make it govern a request:
 	// "don't want", "no need", "not asking", "don't put me through".
 	requestWords = []string{"want", "wanna", "need", "needs", "ask", "asking", "require", "wish", "think", "speak",
-		"talk", "transfer", "put", "get", "have", "a", "an", "any", "to", "for", "be", "looking"}
+		"talk", "transfer", "put", "get", "have", "a", "an", "any", "to", "for", "be", "looking", "after"}
 	// freshStart words end a negator's reach in speech without commas:
 	// "i don't want to wait i want a manager", "not happy just get me a
 	// manager".
@@ -406,7 +483,35 @@ var (
 	existentials = [][]string{{"is", "there"}, {"isnt", "there"}, {"are", "there"}, {"arent", "there"}}
 	// compoundHeads, right after a keyword, make it part of a compound
 	// noun: "the human resources department", "human error".
-	compoundHeads = []string{"resources", "rights", "error", "errors", "nature"}
+	compoundHeads = []string{"resources", "rights", "error", "errors", "nature", "verification", "check", "checks"}
+	// tradeNouns are roles that a word of a trade before them makes a
+	// company or a profession: "network operator", "letting agent".
+	tradeNouns = []string{"operator", "operators", "agent", "agents"}
+	// trades are those words.
+	trades = []string{"network", "mobile", "phone", "telecom", "telecoms", "broadband", "cable", "satellite",
+		"roaming", "tour", "travel", "holiday", "train", "rail", "bus", "coach", "ferry", "airline", "energy",
+		"machine", "crane", "forklift", "camera", "drone", "letting", "estate", "insurance", "booking",
+		"shipping", "customs", "ticket", "ticketing", "sports", "secret", "double", "free", "managing"}
+	// which asks which one: "which operator", "what manager approved it?".
+	which = []string{"which", "what", "whichever", "whose"}
+	// passages are the last words of keywords that put the caller
+	// through to someone ("put me through", "transfer me"); things right
+	// after them say they are put through something else: "put me
+	// through the steps", "transfer me the money".
+	passages = []string{"through", "me"}
+	things   = []string{"the", "this", "that", "these", "those", "it", "all", "how", "what", "each", "every",
+		"everything", "step", "steps", "process", "some", "money", "funds", "cash"}
+	// passedWhat, after "passed", make it passing something: "passed her
+	// test", "passed the exam".
+	passedWhat = []string{"her", "his", "their", "the", "a", "an", "my", "our", "its", "it", "all", "with",
+		"through", "by", "me", "us", "him", "them"}
+	// lasting are words of keywords that name a state that lasts, which is
+	// not history because it began long ago.
+	lasting = []string{"died", "passed", "late", "death", "deceased", "bereavement", "bereaved", "funeral",
+		"probate", "executor", "widow", "widowed", "lawyer", "lawyers", "solicitor", "solicitors", "attorney",
+		"attorneys", "court", "sue", "suing", "ombudsman", "regulator", "legal", "claims", "standards",
+		"watchdog", "advice", "vulnerable", "hardship", "difficulty", "difficulties", "afford", "struggling",
+		"bailiffs", "collectors", "collector", "suicidal", "kill", "end"}
 )
 
 // oneOf reports whether w is one of list, ignoring case and apostrophes
@@ -457,28 +562,47 @@ func endsNt(w string) bool {
 	return len(w) > 0 && w[len(w)-1]|0x20 == 'n'
 }
 
-// requested reports whether the keyword of n words at ws[i] is asked for:
-// not taken back by a negator, not a role that is someone else's, not the
-// subject of a statement, not who the caller is, not part of a compound
-// (see CallerSaid).
-func requested(ws []span, i, n int, role bool) bool {
+// requested reports whether keyword k, said at ws[i], is asked for: not
+// taken back by a negator, not a role that is someone else's, not the
+// subject of a statement, not who the caller is, not part of a compound,
+// not another sense of the word, not a question of who the agent is, not
+// a person wanted for an errand, not history (see CallerSaid).
+func requested(ws []span, i int, k keyword) bool {
+	n := len(k.words)
 	// the clause before the keyword, nearest word first
 	clauseStart := i
 	for clauseStart > 0 && !ws[clauseStart-1].brk {
 		clauseStart--
 	}
-	if role && (i > clauseStart && oneOf(ws[i-1].w, owners) || i-1 > clauseStart && oneOf(ws[i-2].w, owners)) {
+	if k.role && (i > clauseStart && oneOf(ws[i-1].w, owners) || i-1 > clauseStart && oneOf(ws[i-2].w, owners)) {
 		return false // "my manager", "our account manager"
 	}
 	if i+n < len(ws) && !ws[i+n].brk && oneOf(ws[i+n].w, compoundHeads) {
 		return false // "human resources"
 	}
-	if role && selfDescribed(ws, clauseStart, i) || statedAbout(ws, clauseStart, i, n) {
+	if k.role && (selfDescribed(ws, clauseStart, i) || statedAbout(ws, clauseStart, i, n)) {
 		return false
 	}
+	if otherSense(ws, clauseStart, i, k) || identityQuestion(ws, clauseStart, i) {
+		return false
+	}
+	if !k.role && !k.lasting {
+		s, e := sentenceOf(ws, i)
+		if isHistory(ws[s:e]) {
+			return false // "I had some fraud on my card last year"
+		}
+	}
+	return !takenBack(ws, clauseStart, i, n)
+}
+
+// takenBack reports whether a negator in the clause from clauseStart
+// takes back the request of n words at ws[i]: "I don't want to talk to a
+// human", "no need to put me through"; but not a question ("can't I speak
+// to a manager?", "is there nobody who can help?").
+func takenBack(ws []span, clauseStart, i, n int) bool {
 	for _, q := range existentials {
 		if i-clauseStart > len(q) && wordsAre(ws[clauseStart:], q) {
-			return true // "is there nobody who can help?"
+			return false // "is there nobody who can help?"
 		}
 	}
 	for j := i - 1; j >= clauseStart && j >= i-negationReach; j-- {
@@ -499,10 +623,77 @@ func requested(ws []span, i, n int, role bool) bool {
 			continue // "can't I speak to a manager?"
 		}
 		if j+1 == i || oneOf(next.w, requestWords) {
-			return false
+			return true
 		}
 	}
-	return true
+	return false
+}
+
+// otherSense reports whether keyword k at ws[i] is a word in another sense
+// than a request for a person:
+//   - a person wanted for an errand: "it needs a real person to sign for
+//     it";
+//   - a company, not a person, after a word of its trade: "which network
+//     operator do you use", "the letting agent";
+//   - which one, not that one: "which operator covers Spain?";
+//   - being put through something, not to someone: "put me through the
+//     steps", "transfer me the money";
+//   - a person compared with, not asked for: "you sound like a real
+//     person";
+//   - passing something, not passing away: "my wife passed her driving
+//     test";
+//   - the first part of a compound written with a hyphen: "a
+//     human-readable copy".
+func otherSense(ws []span, clauseStart, i int, k keyword) bool {
+	last := k.words[len(k.words)-1]
+	e := i + len(k.words)
+	if ws[e-1].joined {
+		return true // the first part of a compound: "a human-readable copy"
+	}
+	if oneOf(last, wordClasses["someone"]) || oneOf(last, wordClasses["person"]) {
+		if forErrand(ws, e) || comesAfter(ws, clauseStart, i, comparisons) {
+			return true // "it needs a real person to sign", "you sound like a real person"
+		}
+	}
+	if equalFoldNoApostrophe(last, "passed") && e < len(ws) && !ws[e].brk && oneOf(ws[e].w, passedWhat) {
+		return true // "my wife passed her driving test"
+	}
+	if i > clauseStart && len(k.words) == 1 && oneOf(last, tradeNouns) && oneOf(ws[i-1].w, trades) {
+		return true
+	}
+	if k.role && i > clauseStart && (oneOf(ws[i-1].w, which) || i-1 > clauseStart && oneOf(ws[i-2].w, which) && oneOf(ws[i-1].w, trades)) {
+		return true
+	}
+	if oneOf(last, passages) && e < len(ws) && !ws[e].brk && oneOf(ws[e].w, things) {
+		// unless a person follows: "put me through the right person"
+		for j := e + 1; j < len(ws) && j <= e+3 && !ws[j].brk; j++ {
+			if oneOf(ws[j].w, wordClasses["person"]) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// comesAfter reports whether the word before ws[i] in its clause, or
+// the one before that when a determiner stands between, is one of list:
+// "like a real person".
+func comesAfter(ws []span, clauseStart, i int, list []string) bool {
+	j := i - 1
+	if j > clauseStart && oneOf(ws[j].w, determiners) {
+		j--
+	}
+	return j >= clauseStart && oneOf(ws[j].w, list)
+}
+
+// sentenceOf returns where the sentence of ws[i] starts and ends.
+func sentenceOf(ws []span, i int) (int, int) {
+	s := i
+	for s > 0 && !ws[s-1].stop {
+		s--
+	}
+	return s, sentenceEnd(ws, i)
 }
 
 // selfDescribed reports whether the words ws[from:i] before a keyword say
@@ -577,14 +768,22 @@ type State struct {
 	FallbackRun int       `json:"fallback_run,omitempty"`
 	Turns       int       `json:"turns,omitempty"`
 	Scores      []float64 `json:"scores,omitempty"`
+	// Stakes, Signs and LastStakes are what the call has shown of the
+	// rules' topics ("#fraud"), a bit per topic in the order the rules
+	// turn them on.
+	Stakes     uint32 `json:"topic_stakes,omitempty"`
+	Signs      uint32 `json:"topic_signs,omitempty"`
+	LastStakes uint32 `json:"topic_last_stakes,omitempty"`
 }
 
 // State returns the policy's state.
 func (p *Policy) State() State {
-	return State{NegativeRun: p.negRun, FallbackRun: p.fbRun, Turns: p.turns, Scores: slices.Clone(p.scores)}
+	return State{NegativeRun: p.negRun, FallbackRun: p.fbRun, Turns: p.turns, Scores: slices.Clone(p.scores),
+		Stakes: p.topic.stakes, Signs: p.topic.signs, LastStakes: p.topic.lastStakes}
 }
 
 // Restore puts a state taken from a policy of the same rules back.
 func (p *Policy) Restore(s State) {
 	p.negRun, p.fbRun, p.turns, p.scores = s.NegativeRun, s.FallbackRun, s.Turns, slices.Clone(s.Scores)
+	p.topic = topicState{stakes: s.Stakes, signs: s.Signs, lastStakes: s.LastStakes}
 }

@@ -29,7 +29,6 @@ func TestKeywordsMatchWholeWordsInAnyCase(t *testing.T) {
 }
 
 func TestKeywordsAskedForOnly(t *testing.T) {
-	p := New(RecommendedRules())
 	for _, tc := range []struct {
 		said string
 		want bool
@@ -104,7 +103,8 @@ func TestKeywordsAskedForOnly(t *testing.T) {
 		{"I have power of attorney for my mum.", false},
 		{"I can't afford the premium plan, is there a cheaper one?", false},
 	} {
-		if got := p.CallerSaid(tc.said) != ""; got != tc.want {
+		// each sentence is a call of its own: the topics remember a call
+		if got := New(RecommendedRules()).CallerSaid(tc.said) != ""; got != tc.want {
 			t.Errorf("%q: escalates %v, want %v", tc.said, got, tc.want)
 		}
 	}
@@ -204,5 +204,228 @@ func BenchmarkTurn(b *testing.B) {
 		p.CallerSaid("I'm not happy at all, I've been waiting for an hour and nobody called me back, it's not acceptable")
 		p.Scored(-0.3)
 		p.AgentReplied(false)
+	}
+}
+
+func TestKeywordsInAnotherSense(t *testing.T) {
+	for _, tc := range []struct {
+		said string
+		want bool
+	}{
+		// a person wanted for an errand, compared with, or asked about
+		{"The courier says someone over eighteen has to sign, and a real person must be home to let him in.", false},
+		{"We need a real person at home to let the engineer in, is that right?", false},
+		{"I'd like a real person to talk to, please.", true},
+		{"Ha, you sound like a real person!", false},
+		{"Am I speaking to a real human?", false},
+		{"Are you a real person or a robot?", false},
+		{"Are you able to put me through to your boss?", true},
+		// a company named by its trade, and which one
+		{"What network operator is my SIM on?", false},
+		{"Which mobile operator do you use abroad?", false},
+		{"The letting agent will meet the engineer.", false},
+		{"Can I have the operator, please?", true},
+		// put through something, not to someone
+		{"Could you put me through the set-up, step by step?", false},
+		{"Can you transfer me the balance from my old account?", false},
+		{"Put me through to billing, please.", true},
+		// passing something, not passing away
+		{"My wife passed her driving test on Friday!", false},
+		{"My wife passed on Friday and the bills are in her name.", true},
+		// the first part of a compound
+		{"Is the human verification step needed every time?", false},
+		{"Can I get a human-readable copy of the terms?", false},
+		// "after" is asking for: "I'm after a manager"
+		{"I'm not after a manager, I just want the tracking number.", false},
+		{"I'm after a manager, please.", true},
+	} {
+		if got := New(RecommendedRules()).CallerSaid(tc.said) != ""; got != tc.want {
+			t.Errorf("%q: escalates %v, want %v", tc.said, got, tc.want)
+		}
+	}
+}
+
+func TestHistoryIsNotAMatterNow(t *testing.T) {
+	for _, tc := range []struct {
+		said string
+		want bool
+	}{
+		{"I had fraud on my account a few years back, all fine now, just updating my address.", false},
+		{"The fraud was resolved, thanks, I only need a new PIN.", false},
+		{"We had a gas leak ages ago, just booking the annual check.", false},
+		{"There's been fraud on my account this morning.", true},
+		{"The fraud from last year is still going on, there's another payment.", true},
+		{"The fraud hasn't been resolved.", true},
+		// a state that lasts is not history because it began long ago
+		{"My husband died last year and the account is still in his name.", true},
+		{"My solicitor wrote to you years ago.", true},
+	} {
+		if got := New(RecommendedRules()).CallerSaid(tc.said) != ""; got != tc.want {
+			t.Errorf("%q: escalates %v, want %v", tc.said, got, tc.want)
+		}
+	}
+}
+
+func TestTopics(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		turns []string
+		want  int // the turn the topic is raised on, from 1; 0: never
+	}{
+		// #person: asking for a person in words no keyword holds
+		{"chat with somebody", []string{"Could I chat with somebody from your billing people?"}, 1},
+		{"speak with an adviser", []string{"I'd prefer to speak with an adviser about this."}, 1},
+		{"put us through to whoever", []string{"Put us through to whoever deals with refunds."}, 1},
+		{"a live human", []string{"Could you put me on to a live human please?"}, 1},
+		{"someone I could speak with", []string{"Is there a person I could speak with about my pension?"}, 1},
+		{"someone to talk to", []string{"I just want someone to talk to about this bill."}, 1},
+		{"authority to refund", []string{"I need somebody with the authority to refund me."}, 1},
+		{"who actually understands", []string{"Find me someone who actually understands the account."}, 1},
+		{"talk to you", []string{"I'd like to talk to you about my upgrade."}, 0},
+		{"talk to a friend first", []string{"I'll talk to a friend first and ring back."}, 0},
+		{"my own plan", []string{"I'm going to speak to a plumber about it."}, 0},
+		{"someone for an errand", []string{"I need someone to collect the old fridge."}, 0},
+		{"a description", []string{"My neighbour is someone who knows about boilers."}, 0},
+		{"taken back", []string{"No need to get me anyone, I'm sorted."}, 0},
+		{"a new one, not a person", []string{"Can you get me a new one sent out?"}, 0},
+		// #fraud: money the caller disowns, or a stranger using their identity
+		{"never authorised", []string{"There's a withdrawal of five hundred pounds I never authorised."}, 1},
+		{"never made those", []string{"Two transactions went out yesterday. I never made those."}, 1},
+		{"don't recognise at all", []string{"There are charges on my statement I don't recognise at all."}, 1},
+		{"a loan never taken out", []string{"I've got a loan on my credit file I never took out."}, 1},
+		{"wasn't me, a turn later", []string{"There's a payment to a gaming site.", "That wasn't me."}, 2},
+		{"wasn't me, two turns later", []string{"There's a payment to a gaming site.", "I'm at home.", "That wasn't me."}, 0},
+		{"card details used", []string{"Somebody has been using my card details online."}, 1},
+		{"a contract in my name", []string{"Someone's opened a mobile contract using my name."}, 1},
+		{"a secret handed over", []string{"A man said he was from the bank and I read out my PIN. Now I think it was a scam."}, 1},
+		{"the payment not made in time", []string{"I didn't make the payment on time, can you waive the fee?"}, 0},
+		{"a new account", []string{"I'd like to open an account.", "I never set up online banking, can you help?"}, 0},
+		{"the caller's own payment", []string{"I made a payment yesterday, has it gone through?"}, 0},
+		{"a number not recognised", []string{"I had a missed call from you, I didn't recognise it."}, 0},
+		// #medicine: a medicine that is wrong, taken, harmful or running out now
+		{"another patient's name", []string{"The chemist gave me capsules with another patient's name on them."}, 1},
+		{"taken, then a symptom", []string{"My dad started the new pills.", "He's swallowed two and he's very drowsy."}, 2},
+		{"a symptom, the medicine named earlier", []string{"It's about my son's new inhaler.", "Now he's really breathless."}, 2},
+		{"ran out", []string{"She ran out of her inhaler this morning and the repeat hasn't arrived."}, 1},
+		{"none left", []string{"I've got no insulin left and the delivery hasn't come."}, 1},
+		{"one left, until tonight", []string{"My mum's insulin never turned up.", "She's only got one pen left, it'll last until tonight."}, 2},
+		{"reorder before running out", []string{"I'd like to reorder my inhaler before I run out."}, 0},
+		{"two weeks left", []string{"I need to reorder my insulin, I've got about two weeks left."}, 0},
+		{"ran out of time", []string{"I'd like to collect my prescription.", "I ran out of time yesterday."}, 0},
+		{"hasn't taken any", []string{"The tablets came in a new box.", "She hasn't taken any of them."}, 0},
+		{"no medicine, no topic", []string{"He took two days off work and now he's dizzy with joy."}, 0},
+		// #vulnerable: an elderly or dependent caller losing a supply; hardship
+		{"92 and the heating off", []string{"My mother is 92 and her heating has been off for two days."}, 1},
+		{"eighty-nine, then the heating", []string{"My father is eighty-nine.", "His heating hasn't come on since Monday."}, 2},
+		{"dialysis and a disconnection", []string{"My husband is on dialysis at home.", "We've had a letter about disconnection."}, 2},
+		{"elderly, routine", []string{"I'm eighty-three and I'd like to pay my gas bill.", "Card ending 7788."}, 0},
+		{"a lost supply, no one vulnerable", []string{"There's no power in my kitchen, can you send an engineer?"}, 0},
+		{"a call cut off", []string{"I'm calling for my dad, I'm his carer.", "We got cut off earlier, sorry."}, 0},
+		{"the bill's figure is no age", []string{"My bill is 75 now.", "Is that because of the power cut?"}, 0},
+		{"cannot pay, and why", []string{"I can't afford the payments.", "I'm on universal credit and can barely feed the kids."}, 2},
+		{"cannot pay by card", []string{"I can't pay by card, can I pay by bank transfer?"}, 0},
+		// #hazard: a part of a home become a danger, in one sentence
+		{"bare wires", []string{"There are bare wires hanging down from the light fitting."}, 1},
+		{"water through the ceiling", []string{"Water is pouring through the kitchen ceiling onto the lights."}, 1},
+		{"a scorched socket", []string{"The socket is scorched and there's a burning plastic smell."}, 1},
+		{"the smoke alarm", []string{"The smoke alarm on the ceiling keeps beeping."}, 0},
+		{"I live in a flat", []string{"I live in a flat above the shop and the boiler needs servicing."}, 0},
+		{"a dripping tap", []string{"I've got a dripping tap, can you send someone?"}, 0},
+		{"history", []string{"We had a burst pipe years ago and it was all sorted."}, 0},
+		{"not noticed is still there", []string{"I didn't notice the wires were exposed until today."}, 1},
+		// #repeat: coming back again and again
+		{"phoned six times", []string{"I've phoned you six times about this and nobody has rung back."}, 1},
+		{"fourth time ringing", []string{"This is the fourth time I'm ringing about the same fault."}, 1},
+		{"the engineer let down again", []string{"Your engineer has cancelled on me for the third time now."}, 1},
+		{"the third order", []string{"This is the third time I've ordered from you, love it."}, 0},
+		{"tried three times", []string{"I've tried the website three times, can you do it?"}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := New(RecommendedRules())
+			for i, turn := range tc.turns {
+				got := p.CallerSaid(turn) != ""
+				if got != (i+1 == tc.want) {
+					t.Errorf("turn %d %q: escalates %v, want it on turn %d", i+1, turn, got, tc.want)
+					return
+				}
+				if got {
+					return
+				}
+			}
+		})
+	}
+}
+
+func TestTopicsAreTurnedOnByName(t *testing.T) {
+	said := "There's a withdrawal of five hundred pounds I never authorised."
+	if New(store.EscalationRules{Keywords: []string{"manager"}}).CallerSaid(said) != "" {
+		t.Error("a topic raised without being turned on")
+	}
+	if got := New(store.EscalationRules{Keywords: []string{" #Fraud "}}).CallerSaid(said); got != store.EscalationKeyword {
+		t.Errorf("#fraud: %q", got)
+	}
+	p := New(store.EscalationRules{Keywords: []string{"#nosuchtopic", "#fraud", "#fraud"}})
+	if len(p.topics) != 2 || len(p.keywords) != 0 {
+		t.Errorf("topics %d, keywords %d: want fraud's two topics once, and no keyword", len(p.topics), len(p.keywords))
+	}
+	if New(store.EscalationRules{Keywords: []string{"#nosuchtopic"}}).CallerSaid("#nosuchtopic nosuchtopic") != "" {
+		t.Error("an unknown topic is a keyword")
+	}
+}
+
+func TestTopicsCarryOverWithState(t *testing.T) {
+	p := New(RecommendedRules())
+	if p.CallerSaid("My mother is ninety-two.") != "" {
+		t.Fatal("an age alone raised a topic")
+	}
+	q := New(RecommendedRules())
+	q.Restore(p.State())
+	if q.CallerSaid("Her heating has been off since Sunday.") == "" {
+		t.Error("the age said before the move was forgotten")
+	}
+	if New(RecommendedRules()).CallerSaid("Her heating has been off since Sunday.") != "" {
+		t.Error("a lost supply alone raised a topic")
+	}
+}
+
+func TestFrames(t *testing.T) {
+	wordClasses["testColour"] = []string{"red", "dark_blue"}
+	defer delete(wordClasses, "testColour")
+	for _, tc := range []struct {
+		frame, said string
+		want        bool
+	}{
+		{"paint it <testColour>", "Please paint it dark blue.", true},
+		{"paint it <testColour>", "Paint it dark green.", false},
+		{"paint really? it red", "paint it red", true},
+		{"paint !it red", "paint the red", true},
+		{"paint !it red", "paint it red", false},
+		{"paint ... red", "paint the old door red", true},
+		{"paint ... red", "paint the old front door red", false},
+		{"paint ... red", "paint the door, red", false},
+		{"paint ~ red", "paint the door, the shed, red", true},
+		{"paint ~ red", "paint the door. Red", false},
+		{"paint it $", "I'll paint it, then", true},
+		{"paint it $", "I'll paint it red", false},
+		{"paint it $|red", "paint it red", true},
+		{"paint it $|red", "paint it", true},
+		{"repaint* it", "repainting it", true},
+		{"dont paint", "Don\u2019t paint", true},
+		{"wall paint", "the wall's paint", true},
+		{"walls paint", "the wall's paint", true},
+		{"walls paint", "the wall paint", false},
+	} {
+		f := compileFrame(tc.frame)
+		ws := split(tc.said, nil)
+		normalize(ws, nil)
+		got := false
+		for i := range ws {
+			if f.canStart(&ws[i]) && matchFrame(ws, i, f.slots, 0) > i {
+				got = true
+			}
+		}
+		if got != tc.want {
+			t.Errorf("frame %q in %q: %v, want %v", tc.frame, tc.said, got, tc.want)
+		}
 	}
 }

@@ -43,8 +43,9 @@ var lexiconWords = map[string]float64{
 	// words that name the trouble the call is about: a fact more than a
 	// mood. None weighs more than 1, so that one alone scores -0.38 at
 	// most, short of a turn that reads as angry ("it's broken", "a bit of
-	// back pain", "a formal complaint"); with a booster or other words it
-	// can go further ("it's really confusing").
+	// back pain", "a formal complaint"); and however many there are, with
+	// boosters or not, together they weigh no more (troubleCap): "it looks
+	// wrong, it's really confusing" is a description, not anger.
 	"problem": -0.5, "problems": -0.5, "issue": -0.3, "issues": -0.3, "wrong": -0.6, "late": -0.5,
 	"waiting": -0.6, "waited": -0.6, "lost": -0.8, "broken": -1, "damaged": -1, "waste": -0.8, "slow": -1,
 	"mess": -1, "sick": -1, "pain": -1, "lawyer": -1, "complaint": -1, "complaints": -1, "complain": -1,
@@ -195,6 +196,15 @@ const (
 	butNegative = 0.5
 	// maxWordBytes is the longest word the lexicon reads.
 	maxWordBytes = 24
+	// troubleValence: a negative word that weighs no more than this only
+	// names the trouble ("wrong", "broken", "confusing"; see lexiconWords).
+	troubleValence = -1
+	// troubleCap is the most that the words naming the trouble add up to
+	// in an utterance, boosted or not: together they weigh as one does
+	// alone, -0.38, so that a caller who only describes the trouble ("my
+	// bill looks wrong, it's really confusing") does not read as angry.
+	// Anger takes a word of mood ("annoyed", "fed up").
+	troubleCap = -1
 )
 
 // LexiconSentiment is the offline sentiment scorer: an English word list
@@ -204,7 +214,10 @@ const (
 // emphasis by capitals and "!", a contrastive "but" (what follows it
 // counts more, and courtesy before it little: "I appreciate you're busy,
 // but...") and cues of irony ("Oh great, late again", "Lovely. Another
-// week without a washer."). It needs nothing, never fails, takes
+// week without a washer."). The words that only name the trouble ("wrong",
+// "broken", "confusing") weigh together no more than one of them alone, so
+// that describing a problem does not read as anger; a word of mood
+// ("annoyed", "fed up") does. It needs nothing, never fails, takes
 // microseconds and allocates nothing, so it is the fallback of every cloud
 // scorer. It is safe for concurrent use.
 type LexiconSentiment struct{}
@@ -249,15 +262,16 @@ func lexiconSum(text string, ironic bool) (sum float64, looksIronic bool) {
 		weight     float64 = 1 // 1, or more after "but"
 		lastNeg    float64     // the last negated valence added, in this clause
 		bangs      int
-		n          int  // words so far in the sentence
-		opener     bool // the sentence opened with a sarcasm opener
-		loneLead   bool // the sentence so far is "just", "how" or a booster
-		lonePraise bool // the sentence so far is a word of praise
-		strong     bool // a strong sarcasm cue in this sentence
-		sawOpener  bool // an opener followed by a positive word
-		sawPraise  bool // a sentence of praise alone
-		sawCue     bool // any sarcasm cue
-		sawStrong  bool // a strong one, not in a question
+		trouble    float64 // what the words that only name the trouble added
+		n          int     // words so far in the sentence
+		opener     bool    // the sentence opened with a sarcasm opener
+		loneLead   bool    // the sentence so far is "just", "how" or a booster
+		lonePraise bool    // the sentence so far is a word of praise
+		strong     bool    // a strong sarcasm cue in this sentence
+		sawOpener  bool    // an opener followed by a positive word
+		sawPraise  bool    // a sentence of praise alone
+		sawCue     bool    // any sarcasm cue
+		sawStrong  bool    // a strong one, not in a question
 	)
 	clause := func() {
 		negLeft, negNever, boost, lastNeg = 0, false, 1, 0
@@ -328,8 +342,10 @@ func lexiconSum(text string, ironic bool) (sum float64, looksIronic bool) {
 				// the clause before "but" matters less
 				if sum > 0 {
 					sum *= butPositive
+					trouble *= butPositive
 				} else {
 					sum *= butNegative
+					trouble *= butNegative
 				}
 				clause()
 				weight = 1.5
@@ -365,6 +381,9 @@ func lexiconSum(text string, ironic bool) (sum float64, looksIronic bool) {
 						v *= negationFactor
 						lastNeg = v
 					}
+					if base := lexiconWords[s]; base < 0 && base >= troubleValence && v < 0 {
+						trouble += v
+					}
 					sum += v
 					added = v
 				}
@@ -376,6 +395,9 @@ func lexiconSum(text string, ironic bool) (sum float64, looksIronic bool) {
 		}
 		prev[1], prev[0] = prev[0], w
 		prevVal[1], prevVal[0] = prevVal[0], added
+	}
+	if trouble < troubleCap {
+		sum += troubleCap - trouble // the words of the trouble, together, as one
 	}
 	if bangs > 0 {
 		sum *= 1 + bangFactor*float64(min(bangs, maxBangs))

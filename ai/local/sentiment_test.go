@@ -111,6 +111,23 @@ func TestLexiconBoostersAndNegationScale(t *testing.T) {
 	if a, b := score("I'm worried"), score("I'm furious"); b >= a || a < -0.4 {
 		t.Errorf("a word of the trouble (worried %v) weighs less than one of anger (furious %v), and alone stays above -0.4", a, b)
 	}
+	// the words that only name the trouble weigh together as one does
+	// alone: describing it is not anger, a word of mood is
+	for _, calm := range []string{
+		"The invoice looks wrong, it's really confusing.",
+		"The parcel is late, damaged and the wrong colour.",
+		"It's broken, I'm so worried and confused.",
+	} {
+		if a, b := score("It's broken."), score(calm); b < a || b >= 0 {
+			t.Errorf("%q scores %v, want negative but no lower than one word of the trouble (%v)", calm, b, a)
+		}
+	}
+	if a, b := score("It's broken and late."), score("I'm annoyed, it's broken and late."); b >= -0.4 || b >= a {
+		t.Errorf("a word of mood (%v) adds to the trouble (%v), below -0.4", b, a)
+	}
+	if s := score("The invoice is not wrong, not confusing at all."); s <= 0 {
+		t.Errorf("negated words of the trouble are not capped as trouble: %v", s)
+	}
 	if s := score(strings.Repeat("a", 100) + " awful"); s >= 0 {
 		t.Errorf("a word too long to read spoils the rest: %v", s)
 	}
