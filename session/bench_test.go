@@ -81,6 +81,7 @@ func newInboundFixture(tb testing.TB, tap Tap, stt TranscriptStream) *inboundFix
 		tb.Fatal(err)
 	}
 	s := &Session{eng: &Engine{cfg: cfg, metrics: NewMetrics(nil)}, in: media.PCMU8k, ctrl: make(chan inboundEvent, 64)}
+	s.playout = testPlayout(tb, s.in)
 	f := &inboundFixture{tb: tb, s: s, in: newInbound(s, v, stt, cfg.ReorderDepth)}
 	if tap != nil {
 		s.tap.set(tap)
@@ -115,3 +116,27 @@ func (f *inboundFixture) checkQuiet() {
 		f.tb.Fatalf("the VAD fired %d events on low noise", len(f.s.ctrl))
 	}
 }
+
+// testPlayout is a playout, silent, for a Session a test builds by hand:
+// the reader asks it for the agent's level every frame.
+func testPlayout(tb testing.TB, f media.Format) *media.Playout {
+	tb.Helper()
+	pacer, err := media.NewPacer(media.DefaultPacerConfig(), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(pacer.Close)
+	pl := pacer.NewPlayout(discardOutput{}, f)
+	tb.Cleanup(pl.Close)
+	return pl
+}
+
+// discardOutput is a media.Output that takes everything and sends nothing.
+type discardOutput struct{}
+
+func (discardOutput) Ready() error            { return nil }
+func (discardOutput) WriteAudio([]byte) error { return nil }
+func (discardOutput) WriteMark(string) error  { return nil }
+func (discardOutput) WriteClear() error       { return nil }
+func (discardOutput) Keepalive() error        { return nil }
+func (discardOutput) Flush() error            { return nil }

@@ -90,6 +90,10 @@ func (in *inbound) frame(frame []byte, concealed bool) {
 	if in.s.endVAD.Load() && in.s.endVAD.Swap(false) {
 		in.vad.EndUtterance() // the session ended the caller's turn in a pause
 	}
+	// The agent's own voice, echoed back on a line with no echo canceller,
+	// must not start an utterance: the detector is told how loud the
+	// agent is while the far end may be playing it.
+	in.vad.SetEchoReference(in.s.playout.EchoReference())
 	ev := in.vad.Process(pcm)
 	if d := in.vad.SpeechDuration(); d != in.voiced {
 		in.voiced, in.voicedFrame = d, in.seen()

@@ -56,6 +56,7 @@ func TestReaderFeedsTheTranscriberTheFramesAsTheyCame(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := &Session{eng: &Engine{cfg: cfg, metrics: NewMetrics(nil)}, in: f, ctrl: make(chan inboundEvent, 64)}
+			s.playout = testPlayout(t, f)
 			stt := &wireStream{}
 			in := newInbound(s, v, stt, cfg.ReorderDepth)
 
@@ -99,6 +100,7 @@ func TestReaderFrameDoesNotAllocate(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &Session{eng: &Engine{cfg: cfg, metrics: NewMetrics(nil)}, in: media.PCMU8k, ctrl: make(chan inboundEvent, 64)}
+	s.playout = testPlayout(t, s.in)
 	stt, err := local.NewSimTranscriber().Open(t.Context(), ai.TranscribeConfig{Format: media.PCMU8k})
 	if err != nil {
 		t.Fatal(err)

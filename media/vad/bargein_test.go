@@ -53,11 +53,20 @@ var noEcho = math.Inf(-1)
 var bargeInConditions = []struct {
 	name   string
 	echoDB float64
+	// reference: the detector is told the level of the agent's audio the
+	// echo comes from (SetEchoReference), as the session tells it.
+	reference bool
 }{
-	{"line", noEcho},
-	{"echo -25 dB", -25},
-	{"echo -40 dB", -40},
+	{"line", noEcho, false},
+	{"echo -25 dB", -25, false},
+	{"echo -40 dB", -40, false},
+	{"echo -25 dB, reference", -25, true},
+	{"echo -40 dB, reference", -40, true},
 }
+
+// echoWindow is the span of the agent's audio the reference covers: the
+// loudest 20 ms frame of the last 500 ms, as the session reports it.
+const echoWindow = 500 * time.Millisecond
 
 // The targets of issue 12, reported next to the figures but not asserted
 // (the floors in bargeInBaseline are; see docs/BARGE-IN.md).
@@ -201,6 +210,29 @@ func (c *bargeInCorpus) scene(clip *bargeInClip, echoDB float64) []int16 {
 	return out
 }
 
+// runWithReference is run with the agent's level told to the detector
+// before each frame, as the session does: the loudest frame of the agent's
+// audio (at full level: what was played, not its echo) over the last
+// echoWindow. The agent talks from the scene's start to its end, looped.
+func (c *bargeInCorpus) runWithReference(d *Detector, samples []int16, frameLen int) []timedEvent {
+	window := int(echoWindow / (time.Second / 50))
+	levels := make([]float64, 0, len(samples)/frameLen+1)
+	agent := make([]int16, frameLen)
+	var evs []timedEvent
+	for i := 0; i < len(samples); i += frameLen {
+		end := min(i+frameLen, len(samples))
+		for j := range agent[:end-i] {
+			agent[j] = c.agent[(i+j)%len(c.agent)]
+		}
+		levels = append(levels, LevelDB(agent[:end-i]))
+		d.SetEchoReference(slices.Max(levels[max(0, len(levels)-window):]))
+		if ev := d.Process(samples[i:end]); ev != EventNone {
+			evs = append(evs, timedEvent{ev, time.Duration(end) * time.Second / time.Duration(c.rate)})
+		}
+	}
+	return evs
+}
+
 // clipRun is what the detector did in one scene. Times are relative to the
 // clip's labelled onset (for the echo control, to sceneLead).
 type clipRun struct {
@@ -223,13 +255,19 @@ func (r clipRun) String() string {
 }
 
 // play runs a fresh detector with cfg over one scene.
-func (c *bargeInCorpus) play(tb testing.TB, cfg Config, clip *bargeInClip, echoDB float64) clipRun {
+func (c *bargeInCorpus) play(tb testing.TB, cfg Config, clip *bargeInClip, echoDB float64, ref bool) clipRun {
 	tb.Helper()
 	d, err := New(cfg, c.rate)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	r := clipRun{clip: clip, evs: run(d, c.scene(clip, echoDB), c.rate, c.rate/50)}
+	scene, frame := c.scene(clip, echoDB), c.rate/50
+	var r clipRun
+	if ref {
+		r = clipRun{clip: clip, evs: c.runWithReference(d, scene, frame)}
+	} else {
+		r = clipRun{clip: clip, evs: run(d, scene, c.rate, frame)}
+	}
 	zero := sceneLead
 	if clip != nil {
 		zero += clip.onset()
@@ -308,20 +346,20 @@ type bargeInFigures struct {
 
 // evaluate plays every clip of the corpus with the agent's echo at echoDB
 // (noEcho for none). End-of-turn clips play without echo only.
-func (c *bargeInCorpus) evaluate(tb testing.TB, cfg Config, echoDB float64) bargeInFigures {
+func (c *bargeInCorpus) evaluate(tb testing.TB, cfg Config, echoDB float64, ref bool) bargeInFigures {
 	tb.Helper()
 	echo := echoDB != noEcho
 	var f bargeInFigures
 	var interrupt, end, bcHold, nsHold []time.Duration
 	if echo {
-		f.EchoOnlyBargeIns = len(c.play(tb, cfg, nil, echoDB).bargeIns)
+		f.EchoOnlyBargeIns = len(c.play(tb, cfg, nil, echoDB, ref).bargeIns)
 	}
 	for _, clip := range c.Clips {
 		eot := clip.Kind == kindEndComplete || clip.Kind == kindEndPause
 		if echo && eot {
 			continue
 		}
-		r := c.play(tb, cfg, clip, echoDB)
+		r := c.play(tb, cfg, clip, echoDB, ref)
 		length := clip.offset() - clip.onset()
 		switch clip.Kind {
 		case kindBackchannel, kindNonSpeech:
@@ -487,6 +525,17 @@ var bargeInBaseline = map[string]map[string]bargeInFigures{
 			BackchannelFalse: 28, NonSpeechFalse: 1, EchoOnlyBargeIns: 0, NonSpeechHoldP50: 120 * time.Millisecond,
 			Detected: 24, InterruptP50: 260 * time.Millisecond, EndP50: -1,
 		},
+		// Told the agent's level (SetEchoReference), the echo cannot start
+		// an utterance; a noise can, and the echo under it then keeps it
+		// going until it is accepted as a voice.
+		"echo -25 dB, reference": {
+			BackchannelFalse: 28, NonSpeechFalse: 9, EchoOnlyBargeIns: 0, NonSpeechHoldP50: 200 * time.Millisecond,
+			Detected: 24, InterruptP50: 260 * time.Millisecond, EndP50: -1,
+		},
+		"echo -40 dB, reference": {
+			BackchannelFalse: 28, NonSpeechFalse: 1, EchoOnlyBargeIns: 0, NonSpeechHoldP50: 100 * time.Millisecond,
+			Detected: 24, InterruptP50: 300 * time.Millisecond, EndP50: -1,
+		},
 	},
 	"BackchannelMax 700ms": {
 		"line": {
@@ -501,6 +550,14 @@ var bargeInBaseline = map[string]map[string]bargeInFigures{
 		"echo -40 dB": {
 			BackchannelFalse: 0, NonSpeechFalse: 0, EchoOnlyBargeIns: 0, NonSpeechHoldP50: 200 * time.Millisecond,
 			Detected: 24, InterruptP50: 880 * time.Millisecond, EndP50: -1,
+		},
+		"echo -25 dB, reference": {
+			BackchannelFalse: 28, NonSpeechFalse: 9, EchoOnlyBargeIns: 0, NonSpeechHoldP50: 200 * time.Millisecond,
+			Detected: 24, InterruptP50: 780 * time.Millisecond, EndP50: -1,
+		},
+		"echo -40 dB, reference": {
+			BackchannelFalse: 0, NonSpeechFalse: 0, EchoOnlyBargeIns: 0, NonSpeechHoldP50: 100 * time.Millisecond,
+			Detected: 24, InterruptP50: 900 * time.Millisecond, EndP50: -1,
 		},
 	},
 }
@@ -537,7 +594,7 @@ func TestBargeInCorpus(t *testing.T) {
 		t.Run(strings.ReplaceAll(bc.name, " ", "_"), func(t *testing.T) {
 			figs := make([]bargeInFigures, len(bargeInConditions))
 			for i, cond := range bargeInConditions {
-				figs[i] = c.evaluate(t, bc.cfg(), cond.echoDB)
+				figs[i] = c.evaluate(t, bc.cfg(), cond.echoDB, cond.reference)
 			}
 			t.Logf("barge-in corpus, %s, %d clips:\n%s", bc.name, len(c.Clips), bargeInTable(figs))
 			for i, cond := range bargeInConditions {
@@ -574,7 +631,7 @@ func BenchmarkBargeInCorpus(b *testing.B) {
 		b.Run(strings.ReplaceAll(bc.name, " ", "_"), func(b *testing.B) {
 			var f bargeInFigures
 			for b.Loop() {
-				f = c.evaluate(b, bc.cfg(), noEcho)
+				f = c.evaluate(b, bc.cfg(), noEcho, false)
 			}
 			b.ReportMetric(float64(f.BackchannelFalse), "false-backchannels")
 			b.ReportMetric(float64(f.NonSpeechFalse), "false-nonspeech")

@@ -55,6 +55,16 @@ type Config struct {
 	// count as voiced. Steady noise peaks 2-4 dB above the floor; speech at
 	// 10 dB SNR reaches 15-20 dB above it.
 	ThresholdDB float64
+	// EchoMarginDB applies while the session says how loud the agent's
+	// own recent audio was (Detector.SetEchoReference): a frame quieter
+	// than that by more than the margin cannot start an utterance. It is
+	// the echo return loss the detector trusts: the agent's voice coming
+	// back from a line with no echo canceller (a 2-4 wire hybrid) is 20
+	// to 30 dB under it, a caller talking over the agent seldom more than
+	// 16 dB. Once an utterance has started every frame counts again, so
+	// the caller's quieter syllables do not delay BargeIn. Zero turns the
+	// gate off.
+	EchoMarginDB float64
 }
 
 // DefaultConfig returns the settings tuned on the testdata corpus: clean and
@@ -68,6 +78,9 @@ func DefaultConfig() Config {
 		BargeInMin:  250 * time.Millisecond,
 		Hangover:    100 * time.Millisecond,
 		ThresholdDB: 10,
+		// Tuned on the corpus (docs/BARGE-IN.md): 22 dB and less delayed
+		// the quietest caller's barge-in, 30 let the echo at -25 dB in.
+		EchoMarginDB: 26,
 	}
 }
 
@@ -96,6 +109,9 @@ func (c Config) Validate() error {
 	nonNegative("BackchannelMax", c.BackchannelMax)
 	if c.Hangover < 0 {
 		errs = append(errs, fmt.Errorf("%w: Hangover must not be negative, got %v", ErrInvalidConfig, c.Hangover))
+	}
+	if !(c.EchoMarginDB >= 0 && c.EchoMarginDB <= maxThresholdDB) { // also catches NaN
+		errs = append(errs, fmt.Errorf("%w: EchoMarginDB must be in [0, %d], got %v", ErrInvalidConfig, maxThresholdDB, c.EchoMarginDB))
 	}
 	if !(c.ThresholdDB > 0 && c.ThresholdDB <= maxThresholdDB) { // also catches NaN
 		errs = append(errs, fmt.Errorf("%w: ThresholdDB must be in (0, %d], got %v", ErrInvalidConfig, maxThresholdDB, c.ThresholdDB))

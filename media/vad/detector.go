@@ -38,7 +38,13 @@ type Detector struct {
 	// waits until it reaches steadyDB, so noise that starts abruptly (and
 	// is steady) does not interrupt the agent while the floor catches up.
 	runMin, runMax float64
+	// echoDB is the agent's recent level the caller may hear back
+	// (SetEchoReference); noEchoDB when the agent is silent.
+	echoDB float64
 }
+
+// noEchoDB is the echo reference of an agent that is not talking.
+const noEchoDB = -200
 
 // New returns a detector for mono PCM16 audio at sampleRate Hz, 8000 to 48000
 // (telephony uses 8000 or 16000). It returns cfg.Validate's error for an
@@ -70,6 +76,24 @@ func (d *Detector) Reset() {
 	d.speaking, d.bargedIn, d.notSpeech, d.spoke, d.paused = false, false, false, false, false
 	d.onset, d.voiced, d.run, d.hang, d.silence = 0, 0, 0, 0, 0
 	d.runMin, d.runMax = 0, 0
+	d.echoDB = noEchoDB
+}
+
+// SetEchoReference tells the detector how loud, in dBFS (0 dBFS = a
+// full-scale square wave, as for every level here), the loudest of the
+// agent's own audio is that the caller's line may be sending back now: the
+// level of what was played out over the last echo path's delay (a few
+// hundred milliseconds). Until the next call, a frame quieter than it by
+// more than Config.EchoMarginDB cannot start an utterance: on a line with
+// no echo canceller the agent's voice comes back voiced, and would
+// otherwise barge in on itself. Inside an utterance every frame counts. A
+// level under -100 dBFS (the agent is silent) lifts the gate. The noise
+// floor still learns from every frame. It does not allocate.
+func (d *Detector) SetEchoReference(levelDB float64) {
+	if !(levelDB >= -100) { // also NaN
+		levelDB = noEchoDB
+	}
+	d.echoDB = levelDB
 }
 
 // EndUtterance ends the utterance in progress, reporting no event, as if
@@ -112,6 +136,9 @@ func (d *Detector) Process(frame []int16) Event {
 	level := d.filter.levelDB(frame)
 	// Judge the frame against the floor before the frame moves it.
 	voiced := d.floor.set && level > minLevelDB && level > d.floor.db+d.cfg.ThresholdDB
+	if d.cfg.EchoMarginDB > 0 && !d.speaking && level <= d.echoDB-d.cfg.EchoMarginDB {
+		voiced = false // no louder than the agent's echo can be: not a caller starting to speak
+	}
 	d.floor.update(level, dt)
 	// The pitch is looked for only in voiced frames: the decimation and
 	// the autocorrelation are most of the cost of a frame, and silence

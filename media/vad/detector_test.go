@@ -398,3 +398,103 @@ func benchmarkProcess(b *testing.B, name string, factor int) {
 		}
 	}
 }
+
+// TestTheAgentsEchoCannotStartAnUtterance plays the same voice (its frames
+// at -36 and -47 dBFS) again and again: with the agent silent it starts an
+// utterance; with the agent's own audio at -5 dBFS (SetEchoReference) it is
+// no louder than that audio's echo can be, 26 dB under it, and starts
+// nothing; once an utterance has started, the same reference no longer
+// holds its frames back.
+func TestTheAgentsEchoCannotStartAnUtterance(t *testing.T) {
+	quietVoice := func() [][]int16 {
+		frames := synth(quiet(50), loud(30))
+		for _, f := range frames {
+			for i := range f {
+				f[i] /= 8 // 8000 -> 1000 peak
+			}
+		}
+		return frames
+	}
+	started := func(ref float64, refFrom int) (first int) {
+		d := mustNew(t, rate8k)
+		for i, f := range quietVoice() {
+			if i >= refFrom {
+				d.SetEchoReference(ref)
+			}
+			if d.Process(f) == EventSpeechStart {
+				return i
+			}
+		}
+		return -1
+	}
+	alone := started(noEchoDB, 0)
+	if alone < 0 {
+		t.Fatal("the voice alone started no utterance")
+	}
+	if got := started(-5, 0); got >= 0 {
+		t.Errorf("with the agent 31 dB or more above it, the voice started an utterance at frame %d", got)
+	}
+	if got := started(-100.5, 0); got != alone {
+		t.Errorf("a reference under -100 dBFS should lift the gate: started at frame %d, alone at %d", got, alone)
+	}
+
+	// Inside an utterance the reference changes nothing.
+	d := mustNew(t, rate8k)
+	var evs []Event
+	for i, f := range quietVoice() {
+		if i > alone {
+			d.SetEchoReference(-5)
+		}
+		if ev := d.Process(f); ev != EventNone {
+			evs = append(evs, ev)
+		}
+	}
+	if len(evs) < 2 || evs[0] != EventSpeechStart || evs[1] != EventBargeIn {
+		t.Errorf("an utterance started before the agent spoke: events %v, want SpeechStart then BargeIn", evs)
+	}
+
+	// Off: a zero margin ignores the reference.
+	cfg := DefaultConfig()
+	cfg.EchoMarginDB = 0
+	d, err := New(cfg, rate8k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.SetEchoReference(-5)
+	first := -1
+	for i, f := range quietVoice() {
+		if d.Process(f) == EventSpeechStart {
+			first = i
+			break
+		}
+	}
+	if first != alone {
+		t.Errorf("EchoMarginDB 0: started at frame %d, want %d as without a reference", first, alone)
+	}
+}
+
+func TestLevelDB(t *testing.T) {
+	full := make([]int16, 160)
+	for i := range full {
+		full[i] = 32767
+		if i%2 == 1 {
+			full[i] = -32767
+		}
+	}
+	if got := LevelDB(full); math.Abs(got) > 0.01 {
+		t.Errorf("a full-scale square wave is %.2f dBFS, want 0", got)
+	}
+	half := make([]int16, 160)
+	for i := range half {
+		half[i] = full[i] / 10
+	}
+	if got := LevelDB(half); math.Abs(got+20) > 0.01 {
+		t.Errorf("a tenth of full scale is %.2f dBFS, want -20", got)
+	}
+	if got := LevelDB(make([]int16, 160)); got != silenceDB {
+		t.Errorf("digital silence is %v dBFS, want %v", got, silenceDB)
+	}
+	if got := LevelDB(nil); got != silenceDB {
+		t.Errorf("no samples is %v dBFS, want %v", got, silenceDB)
+	}
+}
