@@ -41,7 +41,7 @@ type settingsBody struct {
 
 // escalationBody are the rules that hand a call to a human.
 type escalationBody struct {
-	Keywords           []string `json:"keywords,omitempty" maxItems:"100"`
+	Keywords           []string `json:"keywords,omitempty" maxItems:"256" doc:"words and phrases that hand the caller over; escalate.RecommendedRules holds 183"`
 	NegativeTurns      int      `json:"negative_turns,omitempty" minimum:"0" maximum:"100"`
 	SentimentBelow     float64  `json:"sentiment_below,omitempty" minimum:"-1" maximum:"1"`
 	RepeatedFallbacks  int      `json:"repeated_fallbacks,omitempty" minimum:"0" maximum:"100"`

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iace/iace/ai/escalate"
 	"github.com/iace/iace/control/api"
 	"github.com/iace/iace/session"
 	"github.com/iace/iace/store"
@@ -503,6 +504,31 @@ func TestEveryAnswerHasARequestIDAndSafeHeaders(t *testing.T) {
 		}
 		if err := json.Unmarshal(doc.body, &spec); err != nil || spec.OpenAPI != "3.1.0" || spec.Paths["/calls/{id}"]["get"] == nil {
 			t.Fatalf("openapi.json: %v %.200s", err, doc.body)
+		}
+	})
+}
+
+// TestTheRecommendedEscalationRulesCanBeStored: the rules the README
+// offers to start from go through the API as they are.
+func TestTheRecommendedEscalationRulesCanBeStored(t *testing.T) {
+	backends(t, func(t *testing.T, st store.Store) {
+		e := newEnv(t, st, nil)
+		rules := escalate.RecommendedRules()
+		in := map[string]any{
+			"name": "Support", "greeting": "Hello.", "fallback": "Sorry?", "transfer_number": "+15552223333",
+			"escalation": rules,
+		}
+		r := e.do(http.MethodPost, "/api/v1/agents", e.a.adminTok, in)
+		if r.status != http.StatusCreated {
+			t.Fatalf("create with the recommended rules: %d %s", r.status, r.body)
+		}
+		var created struct {
+			Escalation store.EscalationRules `json:"escalation"`
+		}
+		r.json(t, &created)
+		if len(created.Escalation.Keywords) != len(rules.Keywords) || created.Escalation.SentimentBelow != rules.SentimentBelow {
+			t.Fatalf("stored %d keywords (sentiment below %v), want %d (%v)", len(created.Escalation.Keywords),
+				created.Escalation.SentimentBelow, len(rules.Keywords), rules.SentimentBelow)
 		}
 	})
 }
