@@ -204,6 +204,7 @@ func (p *Pacer) NewPlayout(out Output, f Format) *Playout {
 		room:       f.BytesPer(p.cfg.Lead)/frame*frame + f.BytesPer(writerAhead),
 		refill:     f.BytesPer(p.cfg.Lead)/frame*frame + f.BytesPer(writerAhead/2),
 		failed:     make(chan struct{}),
+		levelBytes: int64(f.BytesPer(levelBudget)),
 	}
 	pl.loudest.Store(math.Float64bits(NoLevelDB))
 	s.add(pl)
@@ -359,7 +360,8 @@ type Playout struct {
 	// playing what was sent, or sending its echo back (the shard sets it
 	// each tick, from its own copy audibleNow).
 	loudest    atomic.Uint64
-	leveled    atomic.Int64 // bytes of audio loudest was measured on, up to levelBudget
+	leveled    atomic.Int64 // bytes of audio loudest was measured on, up to levelBytes
+	levelBytes int64        // levelBudget of audio in the playout's format
 	audible    atomic.Bool
 	audibleNow bool
 }
@@ -391,12 +393,11 @@ func (p *Playout) EchoReference() float64 {
 // raiseLoudest records the level of audio written, while less than
 // levelBudget of it has been measured.
 func (p *Playout) raiseLoudest(audio []byte) {
-	budget := int64(p.format.BytesPer(levelBudget))
 	done := p.leveled.Load()
-	if done >= budget {
+	if done >= p.levelBytes {
 		return
 	}
-	audio = audio[:min(int64(len(audio)), budget-done)]
+	audio = audio[:min(int64(len(audio)), p.levelBytes-done)]
 	p.leveled.Add(int64(len(audio)))
 	l := LoudestFrameDB(audio, p.format.Encoding, p.frameBytes)
 	for {

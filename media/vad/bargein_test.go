@@ -12,6 +12,8 @@ import (
 	"testing"
 	"text/tabwriter"
 	"time"
+
+	"github.com/iace/iace/media"
 )
 
 // The barge-in corpus (testdata/bargein, made by its gen.sh, described in
@@ -217,18 +219,21 @@ func (c *bargeInCorpus) scene(clip *bargeInClip, echoDB float64) []int16 {
 
 // runWithReference is run with the agent's level told to the detector
 // before each frame, as the session does: the loudest frame of the agent's
-// audio so far (at full level: what was played, not its echo). The agent
-// talks from the scene's start to its end, looped.
+// audio so far (at full level: what was played, not its echo), measured as
+// the playout measures it, on the mu-law it sends. The agent talks from the
+// scene's start to its end, looped.
 func (c *bargeInCorpus) runWithReference(d *Detector, samples []int16, frameLen int) []timedEvent {
-	loudest := math.Inf(-1)
+	loudest := float64(media.NoLevelDB)
 	agent := make([]int16, frameLen)
+	sent := make([]byte, frameLen)
 	var evs []timedEvent
 	for i := 0; i < len(samples); i += frameLen {
 		end := min(i+frameLen, len(samples))
 		for j := range agent[:end-i] {
 			agent[j] = c.agent[(i+j)%len(c.agent)]
 		}
-		loudest = max(loudest, LevelDB(agent[:end-i]))
+		n := media.EncodeULawTo(sent, agent[:end-i])
+		loudest = max(loudest, media.LoudestFrameDB(sent[:n], media.EncodingPCMU, frameLen))
 		d.SetEchoReference(loudest)
 		if ev := d.Process(samples[i:end]); ev != EventNone {
 			evs = append(evs, timedEvent{ev, time.Duration(end) * time.Second / time.Duration(c.rate)})

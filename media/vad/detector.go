@@ -83,7 +83,7 @@ func (d *Detector) Reset() {
 // full-scale square wave, as for every level here), the loudest of the
 // agent's own audio is that the caller's line may be sending back now: the
 // level of what was played out over the last echo path's delay (a few
-// hundred milliseconds). Until the next call, a frame quieter than it by
+// hundred milliseconds). Until it is called again, a frame quieter than it by
 // more than Config.EchoMarginDB cannot start an utterance: on a line with
 // no echo canceller the agent's voice comes back voiced, and would
 // otherwise barge in on itself. Inside an utterance every frame counts. A

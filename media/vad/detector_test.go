@@ -476,29 +476,3 @@ func TestTheAgentsEchoCannotStartAnUtterance(t *testing.T) {
 		t.Errorf("EchoMarginDB 0: started at frame %d, want %d as without a reference", first, alone)
 	}
 }
-
-func TestLevelDB(t *testing.T) {
-	full := make([]int16, 160)
-	for i := range full {
-		full[i] = 32767
-		if i%2 == 1 {
-			full[i] = -32767
-		}
-	}
-	if got := LevelDB(full); math.Abs(got) > 0.01 {
-		t.Errorf("a full-scale square wave is %.2f dBFS, want 0", got)
-	}
-	half := make([]int16, 160)
-	for i := range half {
-		half[i] = full[i] / 10
-	}
-	if got := LevelDB(half); math.Abs(got+20) > 0.01 {
-		t.Errorf("a tenth of full scale is %.2f dBFS, want -20", got)
-	}
-	if got := LevelDB(make([]int16, 160)); got != silenceDB {
-		t.Errorf("digital silence is %v dBFS, want %v", got, silenceDB)
-	}
-	if got := LevelDB(nil); got != silenceDB {
-		t.Errorf("no samples is %v dBFS, want %v", got, silenceDB)
-	}
-}

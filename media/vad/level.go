@@ -81,22 +81,3 @@ func (h *highPass) levelDB(frame []int16) float64 {
 }
 
 func (h *highPass) reset() { h.x1, h.x2, h.y1, h.y2 = 0, 0, 0, 0 }
-
-// LevelDB returns the level of frame in dBFS (0 dBFS = a full-scale square
-// wave), unfiltered: the RMS of the samples. It is how loud audio sent to
-// the caller was, for SetEchoReference; silence is silenceDB.
-func LevelDB(frame []int16) float64 {
-	if len(frame) == 0 {
-		return silenceDB
-	}
-	var sum float64
-	for _, v := range frame {
-		x := float64(v)
-		sum += x * x
-	}
-	ms := sum / float64(len(frame)) / fullScale2
-	if ms <= 1e-10 {
-		return silenceDB
-	}
-	return 10 * math.Log10(ms)
-}
