@@ -124,9 +124,8 @@ func (c *SpeechCache) Synthesize(ctx context.Context, req SpeechRequest) (io.Rea
 		return nil, err
 	}
 	key := speechKey{text: req.Text, voice: req.Voice, language: req.Language, format: req.Format}
-	if audio, ok := c.cache.GetIfPresent(key); ok {
-		c.hits.Add(1)
-		return &cachedSpeech{audio: audio}, nil
+	if s, ok := c.lookup(key); ok {
+		return s, nil
 	}
 	c.mu.Lock()
 	if f := c.inflight[key]; f != nil { // being synthesized for another call: read along
@@ -155,6 +154,29 @@ func (c *SpeechCache) Synthesize(ctx context.Context, req SpeechRequest) (io.Rea
 		return nil, err
 	}
 	return &fillReader{f: f, ctx: ctx}, nil
+}
+
+// Lookup returns the cached audio of req, if the cache holds it, without
+// synthesizing anything: a hit, counted as one. A miss is not counted; the
+// caller decides whether to Synthesize.
+func (c *SpeechCache) Lookup(req SpeechRequest) (SharedSpeech, bool) {
+	if c.cache == nil || len(req.Text) > c.maxTextBytes || req.Text == "" {
+		return nil, false
+	}
+	s, ok := c.lookup(speechKey{text: req.Text, voice: req.Voice, language: req.Language, format: req.Format})
+	if !ok {
+		return nil, false // not a typed nil
+	}
+	return s, true
+}
+
+func (c *SpeechCache) lookup(key speechKey) (*cachedSpeech, bool) {
+	audio, ok := c.cache.GetIfPresent(key)
+	if !ok {
+		return nil, false
+	}
+	c.hits.Add(1)
+	return &cachedSpeech{audio: audio}, true
 }
 
 // Hits returns how many requests were answered from the cache.

@@ -66,6 +66,36 @@ func TestSpeechCacheSecondRequestIsAHitWithIdenticalBytes(t *testing.T) {
 	}
 }
 
+// TestSpeechCacheLookupNeverSynthesizes: Lookup answers only from what the
+// cache holds, with the stored bytes, shared; a miss asks nobody.
+func TestSpeechCacheLookupNeverSynthesizes(t *testing.T) {
+	src := &fakeSpeech{}
+	c := ai.NewSpeechCache(src, ai.DefaultSpeechCacheBytes, 200)
+	req := ai.SpeechRequest{Text: "Hello, thanks for calling.", Voice: "en-us", Format: media.PCMU8k}
+	if _, ok := c.Lookup(req); ok || src.calls.Load() != 0 || c.Misses() != 0 {
+		t.Fatalf("Lookup of an empty cache: ok %v, %d syntheses, %d misses; want false, 0, 0", ok, src.calls.Load(), c.Misses())
+	}
+	first := synth(t, c, req.Text)
+	s, ok := c.Lookup(req)
+	if !ok {
+		t.Fatal("Lookup missed a sentence just synthesized")
+	}
+	got, err := s.ReadShared()
+	if err != nil || !bytes.Equal(got, first) {
+		t.Errorf("Lookup's audio (err %v) differs from the synthesis", err)
+	}
+	if _, err := s.ReadShared(); !errors.Is(err, io.EOF) {
+		t.Errorf("after all of it, ReadShared = %v, want io.EOF", err)
+	}
+	if src.calls.Load() != 1 || c.Hits() != 1 {
+		t.Errorf("%d syntheses, %d hits; want 1 and 1", src.calls.Load(), c.Hits())
+	}
+	req.Voice = "en-gb"
+	if _, ok := c.Lookup(req); ok {
+		t.Error("Lookup found the sentence in another voice")
+	}
+}
+
 func TestSpeechCacheKeysOnVoiceAndFormat(t *testing.T) {
 	src := &fakeSpeech{}
 	c := ai.NewSpeechCache(src, ai.DefaultSpeechCacheBytes, 200)

@@ -344,8 +344,11 @@ type Playout struct {
 	// playout's state changed. The shard only looks at it while a writer
 	// waits, and never blocks on it.
 	roomWait chan struct{}
-	err      error
-	closed   bool
+	// wakeBelow is, while a writer waits, how many bytes left to send wake
+	// it (WaitRoom's refill, or WaitBelow's bound).
+	wakeBelow int
+	err       error
+	closed    bool
 
 	// touched only by the shard goroutine
 	sendBuf []byte
@@ -494,19 +497,36 @@ const writerAhead = time.Second
 // is stale (a Clear or a Fence), the playout is closed or has failed, or
 // ctx is done. While the playout is held it waits for Resume (or Clear).
 func (p *Playout) WaitRoom(ctx context.Context, gen uint64) bool {
+	return p.waitBelow(ctx, gen, p.room, p.refill)
+}
+
+// WaitBelow returns once less than d of audio waits to be sent: true then,
+// and false as WaitRoom does. A writer about to start a synthesis that
+// takes time to answer waits with it, so that it starts neither too late
+// nor long before its audio is needed.
+func (p *Playout) WaitBelow(ctx context.Context, gen uint64, d time.Duration) bool {
+	n := p.format.BytesPer(d)
+	return p.waitBelow(ctx, gen, n, n)
+}
+
+// waitBelow returns while less than room bytes wait to be sent; a writer
+// that has to wait is woken once less than wake do (or when anything else
+// changes: it looks again then).
+func (p *Playout) waitBelow(ctx context.Context, gen uint64, room, wake int) bool {
 	for {
 		p.mu.Lock()
 		if gen != p.gen || p.closed || p.err != nil {
 			p.mu.Unlock()
 			return false
 		}
-		if p.queued < p.room {
+		if p.queued < room {
 			p.mu.Unlock()
 			return true
 		}
 		if p.roomWait == nil {
 			p.roomWait = make(chan struct{})
 		}
+		p.wakeBelow = wake
 		wait := p.roomWait
 		p.mu.Unlock()
 		select {
@@ -821,7 +841,7 @@ func (p *Playout) service(now time.Duration) bool {
 		p.audibleNow = audible // stored only when it changes: the reader loads it every frame
 		p.audible.Store(audible)
 	}
-	if p.roomWait != nil && p.queued < p.refill {
+	if p.roomWait != nil && p.queued < p.wakeBelow {
 		p.wakeWriters() // only while a writer waits: nothing to do per frame otherwise
 	}
 	p.mu.Unlock()

@@ -407,6 +407,36 @@ func TestPacerWaitRoomBoundsWhatAWriterQueues(t *testing.T) {
 	})
 }
 
+// TestPacerWaitBelowReturnsWhenTheQueueRunsLow: a writer waiting for less
+// than d to be queued (to start a slow synthesis in time) is let go when
+// what is queued plays down to d, not before and not much after.
+func TestPacerWaitBelowReturnsWhenTheQueueRunsLow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newTestPacer(t)
+		defer p.Close()
+		pl := p.NewPlayout(&fakeOutput{start: time.Now()}, PCMU8k)
+		defer pl.Close()
+		gen := pl.Generation()
+		start := time.Now()
+		pl.WriteShared(gen, make([]byte, PCMU8k.BytesPer(10*time.Second)))
+		if !pl.WaitBelow(t.Context(), gen, 3*time.Second) {
+			t.Fatal("WaitBelow refused a current generation")
+		}
+		// Ten seconds queued, of which the lead went out at once: less than
+		// three are left after 6.8 s, give or take the 100 ms the shard
+		// sends at a time.
+		if waited, want := time.Since(start), 10*time.Second-3*time.Second-200*time.Millisecond; waited < want || waited > want+120*time.Millisecond {
+			t.Errorf("WaitBelow(3 s) returned after %v of a 10 s queue; want about %v", waited, want)
+		}
+		if !pl.WaitBelow(t.Context(), gen, 3*time.Second) {
+			t.Fatal("WaitBelow refused a current generation")
+		}
+		if waited := time.Since(start); waited > 10*time.Second-3*time.Second {
+			t.Errorf("a second WaitBelow waited although the queue was low already (%v in)", waited)
+		}
+	})
+}
+
 // TestPacerWaitRoomIsReleasedAtOnce: a writer waiting for room is let go,
 // refused, as soon as a clear starts a new generation, a fence, the call's
 // end or its context; while held it waits, and Resume lets it go on.

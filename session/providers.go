@@ -29,6 +29,14 @@ type Synthesizer interface {
 	Synthesize(ctx context.Context, req ai.SpeechRequest) (io.ReadCloser, error)
 }
 
+// speechLookup is what a Synthesizer may offer besides synthesis: the audio
+// of a sentence it already holds, at once and shared with other calls
+// (ai.SpeechCache). A turn queues such audio as soon as it has it, so a turn
+// of cached speech needs no goroutine while it plays.
+type speechLookup interface {
+	Lookup(req ai.SpeechRequest) (ai.SharedSpeech, bool)
+}
+
 // CallController acts on the phone call behind a media stream (Telnyx Call
 // Control): the session hands the caller to a human or hangs up through it.
 type CallController interface {

@@ -246,6 +246,12 @@ func fixed(text string) <-chan string {
 // however long it speaks: the rest waits in the synthesizer's stream.
 const speakReadBytes = 1024
 
+// synthAhead is how much queued audio a synthesis that was held back (it
+// follows cached audio) is started before: time for a provider's first
+// byte, with a margin, but not a stream left unread while a long cached
+// greeting plays.
+const synthAhead = 3 * time.Second
+
 // speechPerTextByte is about how long a byte of text takes to say: a
 // sentence's end is estimated from it until its audio is all queued.
 const speechPerTextByte = 60 * time.Millisecond
@@ -254,21 +260,29 @@ const speechPerTextByte = 60 * time.Millisecond
 // utteranceWriter, which places the turn's marks, so Telnyx's echoes tell
 // when the caller began and finished hearing it. It reads a stream only as
 // fast as it plays (Playout.WaitRoom), and queues audio shared by many
-// calls (a speech cache's, ai.SharedSpeech) by reference. The next sentence
-// is opened while one plays, so that its synthesis starts in time. When the
+// calls (a speech cache's, ai.SharedSpeech) by reference as soon as it has
+// it: shared audio costs the call no memory, and a turn of cached sentences
+// ends this goroutine once it is queued rather than when it has played. The
+// next sentence's synthesis starts while the one before is synthesized or
+// read, so that it is ready in time; after a cached sentence, once less
+// than synthAhead is queued (a synthesis is not left unread for as long as
+// a cached greeting plays). When the
 // synthesizer fails, the rest of the turn is dropped (a reply with a hole
 // in it misleads more than none) and the session falls back.
 func (w *turnWorker) speak(ctx context.Context, in <-chan string) {
 	u := &utteranceWriter{out: w.playout, gen: w.gen, turn: w.id, frame: w.playout.Format().FrameBytes()}
-	buf := make([]byte, speakReadBytes)
-	var ahead *speech // the next sentence, opened while this one plays
+	var buf []byte    // made at the first stream read: cached speech needs none
+	var ahead *speech // the next sentence, taken while this one plays
 	defer func() {
 		if ahead != nil {
 			ahead.discard()
 		}
 	}()
 	more := true // in is open
-	prefetch := func() {
+	// prefetch takes the next sentence if there is one. Cached speech is
+	// ready at once; other speech starts synthesizing now when early is set
+	// (while a synthesis is read), or else once what is queued runs low.
+	prefetch := func(early bool) {
 		if ahead != nil || !more {
 			return
 		}
@@ -278,7 +292,7 @@ func (w *turnWorker) speak(ctx context.Context, in <-chan string) {
 				more = false
 				return
 			}
-			ahead = w.open(ctx, text)
+			ahead = w.open(ctx, text, early)
 		default:
 		}
 	}
@@ -293,7 +307,13 @@ func (w *turnWorker) speak(ctx context.Context, in <-chan string) {
 			if !ok {
 				break
 			}
-			cur = w.open(ctx, text)
+			cur = w.open(ctx, text, false)
+		}
+		if cur.done == nil { // not cached and not started: start it once the queue runs low
+			if !w.playout.WaitBelow(ctx, w.gen, synthAhead) {
+				return
+			}
+			w.start(ctx, cur)
 		}
 		<-cur.done
 		if cur.err != nil {
@@ -307,18 +327,28 @@ func (w *turnWorker) speak(ctx context.Context, in <-chan string) {
 		start := int64(-1) // where the sentence's audio begins on the timeline
 		failed := false
 		for {
-			prefetch()
-			if !u.wait(ctx) { // a clear, or the turn or the call is over
-				_ = cur.rc.Close()
-				return
-			}
+			prefetch(!cur.cached)
 			var (
 				b    []byte
 				rerr error
 			)
 			if shared != nil {
+				// Shared audio costs the call no memory: it is queued as it
+				// comes, without waiting for room, and a turn of cached
+				// speech ends its goroutine once it is all queued.
+				if ctx.Err() != nil {
+					_ = cur.rc.Close()
+					return
+				}
 				b, rerr = shared.ReadShared()
 			} else {
+				if !u.wait(ctx) { // a clear, or the turn or the call is over
+					_ = cur.rc.Close()
+					return
+				}
+				if buf == nil {
+					buf = make([]byte, speakReadBytes)
+				}
 				var n int
 				n, rerr = cur.rc.Read(buf)
 				b = buf[:n]
@@ -378,28 +408,54 @@ func (w *turnWorker) speak(ctx context.Context, in <-chan string) {
 
 // speech is one sentence's synthesis, started on a goroutine of its own so
 // that it runs while the sentence before it plays; done is closed when rc
-// and err are set.
+// and err are set, and is nil while the synthesis has not been started.
 type speech struct {
-	text  string
-	start time.Time
-	done  chan struct{}
-	rc    io.ReadCloser
-	err   error
+	text   string
+	start  time.Time
+	done   chan struct{}
+	rc     io.ReadCloser
+	err    error
+	cached bool // rc is audio the synthesizer held (speechLookup): all at hand
 }
 
-// open starts synthesizing text.
-func (w *turnWorker) open(ctx context.Context, text string) *speech {
-	s := &speech{text: text, start: time.Now(), done: make(chan struct{})}
-	req := ai.SpeechRequest{Text: text, Voice: w.voice, Language: w.lang, Format: w.playout.Format()}
+// ready is the done of a speech whose audio was at hand.
+var ready = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// open returns text's speech: the cached audio when the synthesizer holds
+// it, else a synthesis, started now if start is set.
+func (w *turnWorker) open(ctx context.Context, text string, start bool) *speech {
+	req := w.request(text)
+	if l, ok := w.synth.(speechLookup); ok {
+		if rc, ok := l.Lookup(req); ok {
+			return &speech{text: text, start: time.Now(), done: ready, rc: rc, cached: true}
+		}
+	}
+	s := &speech{text: text}
+	if start {
+		w.start(ctx, s)
+	}
+	return s
+}
+
+func (w *turnWorker) request(text string) ai.SpeechRequest {
+	return ai.SpeechRequest{Text: text, Voice: w.voice, Language: w.lang, Format: w.playout.Format()}
+}
+
+// start starts synthesizing s.
+func (w *turnWorker) start(ctx context.Context, s *speech) {
+	s.start, s.done = time.Now(), make(chan struct{})
+	req := w.request(s.text)
 	go func() { // ends when Synthesize returns; speak waits for it (discard)
 		defer close(s.done)
 		s.rc, s.err = w.synth.Synthesize(ctx, req)
 	}()
-	return s
 }
 
 // discard waits for a synthesis that will not be played and closes it.
 func (s *speech) discard() {
+	if s.done == nil {
+		return // never started
+	}
 	<-s.done
 	if s.rc != nil {
 		_ = s.rc.Close() // never read: nothing to report
