@@ -56,6 +56,13 @@ type PacerConfig struct {
 	// lead rides out scheduling hiccups; less makes barge-in faster, since
 	// queued audio still plays until the clear arrives (docs/protocols/telnyx.md 2.5).
 	Lead time.Duration
+	// HoldLead is how much audio the far end is filled to when the
+	// session holds a playout (a sound over the agent, while it decides
+	// whether it is a barge-in): a decision within it (a cough, an
+	// "mm-hmm" told by its words) resumes the agent with no gap the caller
+	// hears, and a barge-in's clear drops what was not played. 0 means
+	// Lead.
+	HoldLead time.Duration
 	// MaxChunk is the most audio sent in one message. Telnyx accepts 20 ms to
 	// 30 s per message; larger chunks mean fewer writes per call.
 	MaxChunk time.Duration
@@ -66,9 +73,11 @@ type PacerConfig struct {
 }
 
 // DefaultPacerConfig keeps 200 ms queued at the far end in 100 ms messages:
-// ten writes a second per speaking call instead of fifty.
+// ten writes a second per speaking call instead of fifty. A hold fills it
+// to 700 ms: the longest backchannel decision measured (the word must end,
+// docs/BARGE-IN.md) fits within it.
 func DefaultPacerConfig() PacerConfig {
-	return PacerConfig{Lead: 200 * time.Millisecond, MaxChunk: 100 * time.Millisecond, Keepalive: 5 * time.Second}
+	return PacerConfig{Lead: 200 * time.Millisecond, HoldLead: 700 * time.Millisecond, MaxChunk: 100 * time.Millisecond, Keepalive: 5 * time.Second}
 }
 
 // Validate reports every invalid setting.
@@ -82,6 +91,9 @@ func (c PacerConfig) Validate() error {
 	}
 	if c.Lead > 5*time.Second {
 		errs = append(errs, fmt.Errorf("lead %v: want at most 5s, barge-in waits for it", c.Lead))
+	}
+	if c.HoldLead != 0 && (c.HoldLead < c.Lead || c.HoldLead > 5*time.Second) {
+		errs = append(errs, fmt.Errorf("hold lead %v: want 0 (the lead), or from the lead (%v) to 5s", c.HoldLead, c.Lead))
 	}
 	if c.Keepalive <= 0 {
 		errs = append(errs, fmt.Errorf("keepalive %v: want > 0", c.Keepalive))
@@ -198,6 +210,7 @@ func (p *Pacer) NewPlayout(out Output, f Format) *Playout {
 		frameBytes: frame,
 		maxChunk:   f.BytesPer(p.cfg.MaxChunk),
 		lead:       p.cfg.Lead,
+		holdLead:   p.HoldLead(),
 		keepalive:  p.cfg.Keepalive,
 		playEnd:    start,
 		nextPing:   math.MinInt64, // the first tick pings
@@ -214,6 +227,15 @@ func (p *Pacer) NewPlayout(out Output, f Format) *Playout {
 // Lead returns how much audio the pacer keeps queued at the far end: a
 // Hold released within it leaves no gap the caller hears.
 func (p *Pacer) Lead() time.Duration { return p.cfg.Lead }
+
+// HoldLead returns what a hold fills the far end to (PacerConfig.HoldLead,
+// or the lead): a hold shorter than it leaves no gap.
+func (p *Pacer) HoldLead() time.Duration {
+	if p.cfg.HoldLead == 0 {
+		return p.cfg.Lead
+	}
+	return p.cfg.HoldLead
+}
 
 // epoch is the origin of the pacer's monotonic clock: the shards do their
 // arithmetic on durations since it, cheaper than on time.Time.
@@ -316,6 +338,7 @@ type Playout struct {
 	frameBytes int
 	maxChunk   int
 	lead       time.Duration
+	holdLead   time.Duration // what a hold fills the far end to
 	keepalive  time.Duration
 	room       int // bytes: WaitRoom returns while less than this waits to be sent
 	refill     int // bytes: a writer waiting in WaitRoom is woken below this
@@ -335,7 +358,7 @@ type Playout struct {
 	marks        []playoutMark
 	clearPending bool
 	held         bool          // Hold: no audio is taken from the queue
-	topUp        bool          // Hold: fill the far end to the whole lead once first
+	topUp        bool          // Hold: fill the far end to the hold's lead once first
 	midUtterance bool          // audio was sent and no mark has closed it yet
 	playEnd      time.Duration // when the far end will have played all that was sent (monotonic)
 	nextPing     time.Duration // when the next keepalive is due (monotonic)
@@ -680,9 +703,10 @@ func (p *Playout) Fence() uint64 {
 // ends the hold too. The pause is not counted as an underrun.
 //
 // Before it stops, the next tick (at once: Hold wakes the shard) tops the
-// far end's queue up to the whole lead, whatever the chunk size, so that a
-// decision has the whole lead to come without a gap; if the hold ends in a
-// Clear, the clear drops that audio at the far end with the rest.
+// far end's queue up to the hold's lead (PacerConfig.HoldLead), whatever
+// the chunk size, so that a decision has all of it to come without a gap;
+// if the hold ends in a Clear, the clear drops that audio at the far end
+// with the rest.
 func (p *Playout) Hold() {
 	p.mu.Lock()
 	was := p.held
@@ -696,7 +720,7 @@ func (p *Playout) Hold() {
 
 // Resume ends a Hold: sending goes on from where it stopped, with no gap
 // at the far end if it comes while the audio sent before the hold still
-// plays (within the lead).
+// plays (within the hold's lead).
 func (p *Playout) Resume() {
 	p.mu.Lock()
 	was := p.held
@@ -813,10 +837,14 @@ func (p *Playout) service(now time.Duration) bool {
 			piece = min(piece, int(p.marks[0].pos-p.base))
 		}
 		ahead := max(p.playEnd-now, 0)
-		room := p.format.BytesPer(p.lead - ahead)
+		lead := p.lead
+		if p.topUp {
+			lead = p.holdLead
+		}
+		room := p.format.BytesPer(lead - ahead)
 		if p.topUp && room > 0 {
 			// Whole frames, rounded up: the far end holds at least the
-			// lead, at most a frame more.
+			// hold's lead, at most a frame more.
 			piece = min(piece, (room+p.frameBytes-1)/p.frameBytes*p.frameBytes)
 			room = piece
 		}

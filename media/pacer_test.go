@@ -674,6 +674,77 @@ func TestPacerHoldAndResume(t *testing.T) {
 	}
 }
 
+// TestPacerHoldFillsTheFarEndToTheHoldLead: with a HoldLead above the
+// lead, a hold first fills the far end to it, so that a decision that takes
+// longer than the lead (an "mm-hmm" told by its words) resumes the agent
+// with no gap, and a clear still drops what was not played.
+func TestPacerHoldFillsTheFarEndToTheHoldLead(t *testing.T) {
+	cfg := DefaultPacerConfig()
+	cfg.Shards = 1
+	if cfg.HoldLead != 700*time.Millisecond {
+		t.Fatalf("default hold lead %v; this test expects 700ms", cfg.HoldLead)
+	}
+	p := newPacer(cfg, 1)
+	shard := p.shards[0]
+	start := time.Now()
+	out := &fakeOutput{start: start}
+	pl := p.NewPlayout(out, PCMU8k)
+	defer pl.Close()
+	gen := pl.Generation()
+	pl.Write(gen, make([]byte, PCMU8k.BytesPer(3*time.Second)))
+	tick := func(i int) time.Duration {
+		at := start.Add(time.Duration(i) * FrameDuration)
+		shard.serviceAll(at)
+		return monotonic(at)
+	}
+	playEnd := func() time.Duration {
+		pl.mu.Lock()
+		defer pl.mu.Unlock()
+		return pl.playEnd
+	}
+	for i := range 25 {
+		tick(i)
+	}
+	pl.Hold()
+	holdAt := tick(25)
+	if ahead := playEnd() - holdAt; ahead < cfg.HoldLead || ahead >= cfg.HoldLead+FrameDuration {
+		t.Fatalf("after the hold's first tick the far end has %v to play; want the hold lead, %v", ahead, cfg.HoldLead)
+	}
+	// Held 600 ms (longer than the lead, shorter than the hold's), then
+	// resumed: the far end never ran dry.
+	i := 26
+	for ; i < 25+30; i++ {
+		if now := tick(i); playEnd() <= now {
+			t.Fatalf("the far end ran dry %v into the hold", now-holdAt)
+		}
+	}
+	pl.Resume()
+	for end := i + 50; i < end; i++ {
+		if now := tick(i); playEnd() <= now {
+			t.Fatalf("the far end ran dry %v after the resume", now-holdAt-600*time.Millisecond)
+		}
+	}
+	// A barge-in's clear drops what the hold sent ahead: played counts
+	// only what the far end had time to play.
+	pl.Hold()
+	holdAt = tick(i)
+	sent := int64(0)
+	for _, w := range out.snapshot() {
+		sent += int64(len(w.audio))
+	}
+	pl.mu.Lock()
+	played := pl.playedLocked(holdAt)
+	pl.mu.Unlock()
+	if want := sent - int64(PCMU8k.BytesPer(cfg.HoldLead)); played < want-160 || played > want {
+		t.Errorf("right after a hold %d bytes count as played of %d sent; want about %d", played, sent, want)
+	}
+	pl.Clear()
+	tick(i + 1)
+	if log := out.snapshot(); log[len(log)-1].kind != "clear" {
+		t.Errorf("no clear after the hold: %v", kinds(log[len(log)-3:]))
+	}
+}
+
 // TestPacerCloseLetsWritersGo: a writer waiting for room on a playout of a
 // pacer that stops is let go, refused.
 func TestPacerCloseLetsWritersGo(t *testing.T) {

@@ -109,7 +109,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			"Sounds the caller made over the agent that held its audio while deciding, by what followed: "+
 				"cut (an interruption), resumed (a noise, a sound too short, or a backchannel) or ended (the turn ended first)."), []string{"then"}),
 		bargeGaps: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "iace", Subsystem: "session", Name: "barge_in_gap_ms",
-			Help: "For a hold that resumed the agent: how long its audio was held beyond the lead the far end still had queued, " +
+			Help: "For a hold that resumed the agent: how long its audio was held beyond what the far end had queued (the pacer's hold lead), " +
 				"milliseconds; 0 is no gap the caller could hear.",
 			Buckets: []float64{0, 20, 50, 100, 200, 300, 500, 800, 1200}}),
 		bargeLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "iace", Subsystem: "session", Name: "barge_in_latency_ms",

@@ -323,7 +323,7 @@ func (s *Session) act(a bargeAction, at time.Time) {
 		s.playout.Resume()
 		held := at.Sub(s.gate.heldAt)
 		s.eng.metrics.bargeHolds.WithLabelValues(holdResumed).Inc()
-		gap := float64(max(held-s.eng.deps.Pacer.Lead(), 0).Milliseconds())
+		gap := float64(max(held-s.eng.deps.Pacer.HoldLead(), 0).Milliseconds())
 		if s.turn != nil {
 			media.ObserveSpan(s.turn.span.SpanContext(), s.eng.metrics.bargeGaps, gap)
 		} else {

@@ -233,6 +233,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&s.PlaybackGrace, "playback-grace", s.PlaybackGrace, "a reply counts as played this long after its audio ran out if Telnyx echoes no mark")
 
 	fs.DurationVar(&c.Pacer.Lead, "pacer-lead", c.Pacer.Lead, "agent audio kept queued at Telnyx ahead of playback (barge-in waits for it)")
+	fs.DurationVar(&c.Pacer.HoldLead, "pacer-hold-lead", c.Pacer.HoldLead, "agent audio Telnyx is given when a sound over the agent holds it: a barge-in decision within it resumes the agent with no gap")
 	fs.DurationVar(&c.Pacer.MaxChunk, "pacer-chunk", c.Pacer.MaxChunk, "most agent audio per media message, whole 20 ms frames")
 	fs.DurationVar(&c.Pacer.Keepalive, "ws-ping-interval", c.Pacer.Keepalive, "WebSocket ping interval on media streams")
 	fs.IntVar(&c.Pacer.Shards, "pacer-shards", c.Pacer.Shards, "pacer goroutines (0: one per CPU)")

@@ -71,15 +71,16 @@ var bargeInConditions = []struct {
 const (
 	targetInterruptP50 = 300 * time.Millisecond
 	targetEndP50       = 400 * time.Millisecond
-	// holdLead is the agent audio already queued at the far end when the
-	// session holds its playout on SpeechStart (about 200 ms): a hold
-	// released by NotSpeech within holdLead leaves no audible gap.
-	holdLead = 200 * time.Millisecond
 	// backchannelMax is the BackchannelMax of the second configuration the
 	// harness measures: about the longest a spoken "mm-hmm" or "okay"
 	// lasts at a slow rate.
 	backchannelMax = 700 * time.Millisecond
 )
+
+// holdLead is the agent audio queued at the far end when the session holds
+// its playout on SpeechStart (the pacer's default HoldLead): a hold released
+// by NotSpeech within it leaves no audible gap.
+var holdLead = media.DefaultPacerConfig().HoldLead
 
 // bargeInConfigs are the configurations the harness measures: the default
 // (BargeIn at BargeInMin, backchannels told by the session's words) and
