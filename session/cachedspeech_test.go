@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"io"
+	"net/http"
 	"runtime"
 	"strings"
 	"sync"
@@ -32,16 +33,7 @@ func TestACachedGreetingHoldsNoGoroutineWhileItPlays(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tones := &countingSynth{next: local.NewTones(), of: agent.Greeting}
 		cache := ai.NewSpeechCache(tones, 1<<20, 512)
-		agents, err := store.NewStaticAgents([]store.Agent{agent})
-		if err != nil {
-			t.Fatal(err)
-		}
-		eng, pacer, ended, log := newTestEngine(t, session.DefaultConfig(), func(d *session.Deps) {
-			d.Agents, d.Synth = agents, cache
-		})
-		conn := telnyx.DefaultConnConfig()
-		conn.AllowUnauthenticated = true
-		h := telnyx.NewHandler(conn, eng, telnyx.NewMetrics(nil), log)
+		h, ended, pacer := agentHandler(t, agent, cache)
 
 		var greeting int64 // bytes of the greeting's audio, as synthesized for the first call
 		for call := 1; call <= 2; call++ {
@@ -59,30 +51,58 @@ func TestACachedGreetingHoldsNoGoroutineWhileItPlays(t *testing.T) {
 				t.Errorf("call 2 synthesized %d sentences; want 0, all from the cache", n)
 			}
 
-			heard := int64(160) // the frame before the start mark (PCMU, 8 kHz)
-			playEnd := start.at.Add(media.FrameDuration)
-			var gaps time.Duration
-			for {
-				r := p.next(t, "the greeting's end mark", func(r received) bool { return r.event == "media" || isMark("-end")(r) })
-				if r.event != "media" {
-					break
-				}
-				heard += int64(r.bytes)
-				if r.at.After(playEnd) {
-					gaps += r.at.Sub(playEnd)
-				}
-				playEnd = later(playEnd, r.at).Add(time.Duration(r.bytes/160) * media.FrameDuration)
-			}
+			heard, gaps := listenToTheEnd(t, p, start)
 			if heard != greeting || gaps > 0 {
 				t.Errorf("call %d: the caller heard %d bytes of the greeting with %v of gaps; want all %d, no gap", call, heard, gaps, greeting)
 			}
-			p.send(map[string]any{"event": "stop", "sequence_number": p.nextSeq(), "stream_id": "x", "stop": map[string]any{}})
-			<-ended
-			p.close()
+			hangUpSync(p, ended)
 		}
 		pacer.Close()
 		synctest.Wait()
 	})
+}
+
+// agentHandler starts, inside a bubble, an engine whose one agent is agent
+// and whose speech comes from synth, and returns its media stream handler.
+func agentHandler(t *testing.T, agent store.Agent, synth session.Synthesizer) (http.Handler, chan session.CallSummary, *media.Pacer) {
+	t.Helper()
+	agents, err := store.NewStaticAgents([]store.Agent{agent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, pacer, ended, log := newTestEngine(t, session.DefaultConfig(), func(d *session.Deps) {
+		d.Agents, d.Synth = agents, synth
+	})
+	conn := telnyx.DefaultConnConfig()
+	conn.AllowUnauthenticated = true
+	return telnyx.NewHandler(conn, eng, telnyx.NewMetrics(nil), log), ended, pacer
+}
+
+// listenToTheEnd reads what the peer gets until the end mark of the turn
+// that start began: the bytes of its audio (with the frame before start)
+// and the gaps the far end would play, sending each message as it comes.
+func listenToTheEnd(t *testing.T, p *peer, start received) (heard int64, gaps time.Duration) {
+	t.Helper()
+	heard = 160 // the frame before the start mark (PCMU, 8 kHz)
+	playEnd := start.at.Add(media.FrameDuration)
+	for {
+		r := p.next(t, "the turn's end mark", func(r received) bool { return r.event == "media" || isMark("-end")(r) })
+		if r.event != "media" {
+			return heard, gaps
+		}
+		heard += int64(r.bytes)
+		if r.at.After(playEnd) {
+			gaps += r.at.Sub(playEnd)
+		}
+		playEnd = later(playEnd, r.at).Add(time.Duration(r.bytes/160) * media.FrameDuration)
+	}
+}
+
+// hangUpSync ends p's call and waits for its record.
+func hangUpSync(p *peer, ended <-chan session.CallSummary) {
+	p.send(map[string]any{"event": "stop", "sequence_number": p.nextSeq(), "stream_id": "x", "stop": map[string]any{}})
+	<-ended
+	p.close()
 }
 
 // goroutinesIn counts the goroutines with fn on their stacks.
@@ -148,29 +168,10 @@ func TestAnUncachedSentenceAfterCachedOnesStartsInTime(t *testing.T) {
 			cachedAudio += len(b)
 		}
 		hits := cache.Hits()
-		agents, err := store.NewStaticAgents([]store.Agent{agent})
-		if err != nil {
-			t.Fatal(err)
-		}
-		eng, pacer, ended, log := newTestEngine(t, session.DefaultConfig(), func(d *session.Deps) {
-			d.Agents, d.Synth = agents, cache
-		})
-		conn := telnyx.DefaultConnConfig()
-		conn.AllowUnauthenticated = true
-		p := newPeer(t, pipeDial(t, telnyx.NewHandler(conn, eng, telnyx.NewMetrics(nil), log)), nil)
+		h, ended, pacer := agentHandler(t, agent, cache)
+		p := newPeer(t, pipeDial(t, h), nil)
 		start := p.next(t, "the greeting's start mark", isMark("-start"))
-		playEnd := start.at.Add(media.FrameDuration)
-		var gaps time.Duration
-		for {
-			r := p.next(t, "the greeting's end mark", func(r received) bool { return r.event == "media" || isMark("-end")(r) })
-			if r.event != "media" {
-				break
-			}
-			if r.at.After(playEnd) {
-				gaps += r.at.Sub(playEnd)
-			}
-			playEnd = later(playEnd, r.at).Add(time.Duration(r.bytes/160) * media.FrameDuration)
-		}
+		_, gaps := listenToTheEnd(t, p, start)
 		if n := cache.Hits() - hits; n < uint64(len(cached)) {
 			t.Errorf("%d cache hits; want the %d cached sentences", n, len(cached))
 		}
@@ -184,9 +185,7 @@ func TestAnUncachedSentenceAfterCachedOnesStartsInTime(t *testing.T) {
 			t.Errorf("the uncached sentence was asked for %v before the cached audio ran out (asked: %v), and the caller heard %v of gaps; "+
 				"want between the synthesizer's first-byte time (%v) and 4 s, and no gap", ahead, ok, gaps, firstByte)
 		}
-		p.send(map[string]any{"event": "stop", "sequence_number": p.nextSeq(), "stream_id": "x", "stop": map[string]any{}})
-		<-ended
-		p.close()
+		hangUpSync(p, ended)
 		pacer.Close()
 		synctest.Wait()
 	})
