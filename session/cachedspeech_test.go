@@ -33,7 +33,7 @@ func TestACachedGreetingHoldsNoGoroutineWhileItPlays(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tones := &countingSynth{next: local.NewTones(), of: agent.Greeting}
 		cache := ai.NewSpeechCache(tones, 1<<20, 512)
-		h, ended, pacer := agentHandler(t, agent, cache)
+		h, ended, pacer := agentHandler(t, session.DefaultConfig(), agent, cache)
 
 		var greeting int64 // bytes of the greeting's audio, as synthesized for the first call
 		for call := 1; call <= 2; call++ {
@@ -62,15 +62,16 @@ func TestACachedGreetingHoldsNoGoroutineWhileItPlays(t *testing.T) {
 	})
 }
 
-// agentHandler starts, inside a bubble, an engine whose one agent is agent
-// and whose speech comes from synth, and returns its media stream handler.
-func agentHandler(t *testing.T, agent store.Agent, synth session.Synthesizer) (http.Handler, chan session.CallSummary, *media.Pacer) {
+// agentHandler starts, inside a bubble, an engine of cfg whose one agent is
+// agent and whose speech comes from synth, and returns its media stream
+// handler.
+func agentHandler(t *testing.T, cfg session.Config, agent store.Agent, synth session.Synthesizer) (http.Handler, chan session.CallSummary, *media.Pacer) {
 	t.Helper()
 	agents, err := store.NewStaticAgents([]store.Agent{agent})
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, pacer, ended, log := newTestEngine(t, session.DefaultConfig(), func(d *session.Deps) {
+	eng, pacer, ended, log := newTestEngine(t, cfg, func(d *session.Deps) {
 		d.Agents, d.Synth = agents, synth
 	})
 	conn := telnyx.DefaultConnConfig()
@@ -168,7 +169,7 @@ func TestAnUncachedSentenceAfterCachedOnesStartsInTime(t *testing.T) {
 			cachedAudio += len(b)
 		}
 		hits := cache.Hits()
-		h, ended, pacer := agentHandler(t, agent, cache)
+		h, ended, pacer := agentHandler(t, session.DefaultConfig(), agent, cache)
 		p := newPeer(t, pipeDial(t, h), nil)
 		start := p.next(t, "the greeting's start mark", isMark("-start"))
 		_, gaps := listenToTheEnd(t, p, start)

@@ -35,6 +35,18 @@ type peer struct {
 	closed    chan struct{}
 	closeCode int // the server's close code, once closed is closed
 	closeOnce sync.Once
+
+	// echoGain, when not 0, makes the caller's line carry what the far
+	// end plays back into the caller's audio, scaled by it, as a line with
+	// no echo canceller does; echo holds it, each frame with when it plays.
+	echoGain float64
+	echo     []echoFrame
+}
+
+// echoFrame is 20 ms of the agent's audio as it comes back, and when.
+type echoFrame struct {
+	at  time.Time
+	pcm [160]int16
 }
 
 type received struct {
@@ -118,11 +130,33 @@ func (p *peer) sendLoop() {
 		if len(p.speech) > 0 {
 			frame, p.speech = p.speech[0], p.speech[1:]
 		}
+		frame = p.addEcho(frame, start.Add(time.Duration(n)*media.FrameDuration))
 		p.mu.Unlock()
 		// chunk counts media frames only; sequence_number counts every frame.
 		p.send(map[string]any{"event": "media", "sequence_number": p.nextSeq(), "stream_id": "9B1F7C2E-4D0A-4E55-8C11-2F6A0D7B3E90",
 			"media": map[string]any{"track": "inbound", "chunk": fmt.Sprint(n + 1), "timestamp": fmt.Sprint(n * 20), "payload": base64.StdEncoding.EncodeToString(frame)}})
 	}
+}
+
+// addEcho returns frame with the echo of what the far end played in the
+// 20 ms before at mixed in (frame itself when there is none). Called with
+// p.mu held.
+func (p *peer) addEcho(frame []byte, at time.Time) []byte {
+	var e *echoFrame
+	for len(p.echo) > 0 && !p.echo[0].at.After(at.Add(-media.FrameDuration)) {
+		e, p.echo = &p.echo[0], p.echo[1:]
+	}
+	if e == nil {
+		return frame
+	}
+	var pcm [160]int16
+	media.DecodeULawTo(pcm[:], frame)
+	for i := range pcm {
+		pcm[i] = int16(max(-32768, min(32767, int(pcm[i])+int(e.pcm[i]))))
+	}
+	out := make([]byte, 160)
+	media.EncodeULawTo(out, pcm[:])
+	return out
 }
 
 // speak queues a caller utterance and returns when its last frame is due.
@@ -174,7 +208,18 @@ func (p *peer) readLoop() {
 			}
 			r.bytes, r.audio = len(b), b
 			p.mu.Lock()
-			p.playEnd = later(p.playEnd, now).Add(time.Duration(len(b)/160) * media.FrameDuration)
+			from := later(p.playEnd, now)
+			p.playEnd = from.Add(time.Duration(len(b)/160) * media.FrameDuration)
+			if p.echoGain != 0 {
+				for i := 0; i+160 <= len(b); i += 160 {
+					e := echoFrame{at: from.Add(time.Duration(i/160) * media.FrameDuration)}
+					media.DecodeULawTo(e.pcm[:], b[i:i+160])
+					for j := range e.pcm {
+						e.pcm[j] = int16(float64(e.pcm[j]) * p.echoGain)
+					}
+					p.echo = append(p.echo, e)
+				}
+			}
 			p.mu.Unlock()
 		case "mark":
 			r.mark = m.Mark.Name
@@ -186,6 +231,9 @@ func (p *peer) readLoop() {
 		case "clear":
 			p.mu.Lock()
 			p.playEnd = now
+			for len(p.echo) > 0 && p.echo[len(p.echo)-1].at.After(now) { // never played
+				p.echo = p.echo[:len(p.echo)-1]
+			}
 			p.mu.Unlock()
 		}
 		p.received <- r

@@ -1,0 +1,69 @@
+package session_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"testing"
+	"testing/synctest"
+
+	"github.com/iace/iace/ai"
+	"github.com/iace/iace/media"
+	"github.com/iace/iace/session"
+	"github.com/iace/iace/store"
+)
+
+// TestTheAgentsOwnEchoDoesNotCutItOff plays a whole call over a line with
+// no echo canceller: the caller's side sends the agent's voice back 25 dB
+// down, as it plays, and the caller says nothing. With the echo gate
+// (--vad-echo-margin-db 28) the agent speaks its whole greeting over its
+// own echo; without it the echo is voiced speech and cuts the agent off, as
+// the corpus harness found (docs/BARGE-IN.md, "The agent's own echo").
+func TestTheAgentsOwnEchoDoesNotCutItOff(t *testing.T) {
+	voice := readWAV(t, corpus+"agent.wav") // 11 s of espeak, 8 kHz
+	ulaw := make([]byte, len(voice))
+	media.EncodeULawTo(ulaw, voice)
+	agent := store.DefaultAgent()
+	agent.Greeting = "Hello. This greeting is the test voice."
+	for _, c := range []struct {
+		margin float64
+		cut    bool
+	}{{28, false}, {0, true}} {
+		t.Run(fmt.Sprintf("margin %v dB", c.margin), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				cfg := session.DefaultConfig()
+				cfg.VAD.EchoMarginDB = c.margin
+				h, ended, pacer := agentHandler(t, cfg, agent, recorded(ulaw))
+				p := newPeer(t, pipeDial(t, h), nil)
+				p.mu.Lock()
+				p.echoGain = math.Pow(10, -25.0/20)
+				p.mu.Unlock()
+				r := p.next(t, "the greeting's end mark or a clear", func(r received) bool {
+					return r.event == "clear" || isMark("-end")(r)
+				})
+				if cut := r.event == "clear"; cut != c.cut {
+					t.Errorf("the agent's own echo cut it off: %v; want %v", cut, c.cut)
+				}
+				p.mu.Lock()
+				p.echoGain = 0
+				p.mu.Unlock()
+				hangUpSync(p, ended)
+				pacer.Close()
+				synctest.Wait()
+			})
+		})
+	}
+}
+
+// recorded is a Synthesizer that says every sentence with the same
+// recording, in PCMU.
+type recorded []byte
+
+func (r recorded) Synthesize(_ context.Context, req ai.SpeechRequest) (io.ReadCloser, error) {
+	if req.Format != media.PCMU8k {
+		return nil, fmt.Errorf("recorded speech is PCMU at 8 kHz, not %v", req.Format)
+	}
+	return io.NopCloser(bytes.NewReader(r)), nil
+}
