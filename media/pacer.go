@@ -224,10 +224,6 @@ func (p *Pacer) NewPlayout(out Output, f Format) *Playout {
 	return pl
 }
 
-// Lead returns how much audio the pacer keeps queued at the far end: a
-// Hold released within it leaves no gap the caller hears.
-func (p *Pacer) Lead() time.Duration { return p.cfg.Lead }
-
 // HoldLead returns what a hold fills the far end to (PacerConfig.HoldLead,
 // or the lead): a hold shorter than it leaves no gap.
 func (p *Pacer) HoldLead() time.Duration {
