@@ -117,7 +117,7 @@ func NewSpeechCache(next SpeechSource, maxBytes int64, maxTextBytes int) *Speech
 // Synthesize returns the cached audio of req at once, or streams it from the
 // next source and caches it when the stream completes.
 func (c *SpeechCache) Synthesize(ctx context.Context, req SpeechRequest) (io.ReadCloser, error) {
-	if c.cache == nil || len(req.Text) > c.maxTextBytes || req.Text == "" {
+	if !c.cacheable(req) {
 		return c.next.Synthesize(ctx, req)
 	}
 	if err := ctx.Err(); err != nil {
@@ -160,7 +160,7 @@ func (c *SpeechCache) Synthesize(ctx context.Context, req SpeechRequest) (io.Rea
 // synthesizing anything: a hit, counted as one. A miss is not counted; the
 // caller decides whether to Synthesize.
 func (c *SpeechCache) Lookup(req SpeechRequest) (SharedSpeech, bool) {
-	if c.cache == nil || len(req.Text) > c.maxTextBytes || req.Text == "" {
+	if !c.cacheable(req) {
 		return nil, false
 	}
 	s, ok := c.lookup(speechKey{text: req.Text, voice: req.Voice, language: req.Language, format: req.Format})
@@ -168,6 +168,12 @@ func (c *SpeechCache) Lookup(req SpeechRequest) (SharedSpeech, bool) {
 		return nil, false // not a typed nil
 	}
 	return s, true
+}
+
+// cacheable says whether the cache keeps req's audio at all: caching is on
+// and the text is neither empty nor too long.
+func (c *SpeechCache) cacheable(req SpeechRequest) bool {
+	return c.cache != nil && req.Text != "" && len(req.Text) <= c.maxTextBytes
 }
 
 func (c *SpeechCache) lookup(key speechKey) (*cachedSpeech, bool) {
