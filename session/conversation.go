@@ -180,7 +180,7 @@ func (s *Session) newTurn(ctx context.Context, answers bool, kind string) (conte
 	return tctx, w
 }
 
-func (s *Session) onTurnEvent(ctx context.Context, ev turnEvent) {
+func (s *Session) onTurnEvent(ctx context.Context, ev *turnEvent) {
 	t := s.turn
 	if t == nil || ev.turn != t.id {
 		return // from a turn already closed

@@ -274,10 +274,7 @@ func (e *Engine) command(id CallID, c endCmd) bool {
 	if s == nil {
 		return false
 	}
-	select {
-	case s.cmds <- c:
-	default: // an end is already pending
-	}
+	offer(s, s.cmds, c) // false: an end is already pending
 	return true
 }
 
@@ -348,6 +345,7 @@ func (e *Engine) AcceptStream(ctx context.Context, conn *telnyx.Conn, start *tel
 	// rest of the call.
 	c.s.readErr = c.s.read(c.pipe)
 	close(c.s.readerDone)
+	c.s.ring()
 	e.endCall(ctx, c)
 	return nil
 }
@@ -428,7 +426,8 @@ func (e *Engine) beginCall(ctx context.Context, id CallID, agent store.Agent, co
 		conn:       conn,
 		in:         in,
 		ctrl:       make(chan inboundEvent, ctrlQueue),
-		turnEv:     make(chan turnEvent, turnQueue),
+		turnEv:     make(chan *turnEvent, turnQueue),
+		bell:       make(chan struct{}, 1),
 		cmds:       make(chan endCmd, 1),
 		superv:     make(chan superCmd, superQueue),
 		policy:     escalate.New(agent.Escalation),

@@ -39,10 +39,7 @@ func (s *Session) scoreTurn(ctx context.Context, i int, text string) {
 			s.eng.metrics.providerError.WithLabelValues("sentiment").Inc()
 			return
 		}
-		select {
-		case s.sentiments <- sentimentResult{turn: i, score: got.Score}:
-		case <-ctx.Done():
-		}
+		deliver(s, s.sentiments, sentimentResult{turn: i, score: got.Score}, ctx.Done())
 	})
 }
 

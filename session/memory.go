@@ -83,10 +83,7 @@ func (s *Session) fetchPatterns(ctx context.Context) {
 			top = append(top, slim(p))
 		}
 		s.eng.patterns.put(key, top, time.Now())
-		select {
-		case s.memory <- top:
-		case <-ctx.Done():
-		}
+		deliver(s, s.memory, top, ctx.Done())
 	})
 }
 
@@ -271,10 +268,7 @@ func (s *Session) fetchCaller(ctx context.Context) {
 			s.log.Info("the caller's record was not read in time; the call goes on without it", "err", err)
 			return
 		}
-		select {
-		case s.caller <- m:
-		case <-ctx.Done():
-		}
+		deliver(s, s.caller, m, ctx.Done())
 	})
 }
 
@@ -316,10 +310,7 @@ func (s *Session) refreshPatterns(ctx context.Context, words string) {
 		if len(near) == 0 {
 			return
 		}
-		select {
-		case s.memory <- near:
-		case <-ctx.Done():
-		}
+		deliver(s, s.memory, near, ctx.Done())
 	})
 }
 

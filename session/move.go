@@ -251,9 +251,7 @@ func (e *Engine) moveCalls(ctx context.Context) {
 // or did not answer at once.
 func (s *Session) askMove() *Resume {
 	reply := make(chan *Resume, 1)
-	select {
-	case s.moves <- moveReq{reply: reply}:
-	default:
+	if !offer(s, s.moves, moveReq{reply: reply}) {
 		return nil
 	}
 	select {
@@ -277,10 +275,7 @@ func (s *Session) askMove() *Resume {
 }
 
 func (s *Session) abortMove() {
-	select {
-	case s.moves <- moveReq{abort: true}:
-	case <-s.runDone:
-	}
+	deliver(s, s.moves, moveReq{abort: true}, s.runDone)
 }
 
 // moveOne moves one call whose state r was taken, and lets it go here;
@@ -325,8 +320,5 @@ func (e *Engine) moveOne(ctx context.Context, s *Session, r Resume, moved func()
 // fills, so that the end a move decides is never lost to a command queued
 // before it (Engine.command drops an end when one is pending).
 func (s *Session) endNow(r EndReason) {
-	select {
-	case s.moveEnd <- r:
-	default: // decided already
-	}
+	offer(s, s.moveEnd, r) // false: decided already
 }

@@ -30,8 +30,14 @@ type Session struct {
 	in      media.Format
 	playout *media.Playout
 	ctrl    chan inboundEvent
-	turnEv  chan turnEvent
-	cmds    chan endCmd
+	turnEv  chan *turnEvent
+	// bell wakes run for what comes rarely: whoever sends on cmds,
+	// sentiments, memory, caller, superv, moves or moveEnd, or closes
+	// readerDone, rings it after (ring), and run then looks at each of
+	// them (onBell). A select over all of them would park run on a dozen
+	// channels, with a waiter and a case of the frame for each.
+	bell chan struct{}
+	cmds chan endCmd
 	// policy decides when the call goes to a human; sentiments brings the
 	// caller turns' scores back from their scoring goroutines (scoring,
 	// under runCtx, which run cancels and waits for at its end).
@@ -200,6 +206,39 @@ func (s *Session) run(ctx context.Context) EndReason {
 		stopScoring()
 		s.scoring.Wait()
 	}()
+	s.begin(ctx)
+	outputFailed := s.playout.Failed()
+	for s.ending == "" {
+		s.armTimer()
+		// Seven cases, each handled in a function of its own: the loop's
+		// frame stays small, so that run parks under the depth at which
+		// the collector halves its stack (see loadtest/README.md).
+		select {
+		case <-ctx.Done():
+			s.end(EndShutdown)
+		case ev := <-s.ctrl:
+			s.onInbound(ctx, ev)
+		case tr, ok := <-s.sttOut:
+			s.onTranscriptOrEnd(ctx, tr, ok)
+		case ev := <-s.turnEv:
+			s.onTurnEvent(ctx, ev)
+		case <-s.bell:
+			s.onBell(ctx)
+		case <-outputFailed:
+			outputFailed = s.onOutputFailed()
+		case now := <-s.timer.C:
+			s.timerAt = time.Time{}
+			s.onTimer(ctx, now)
+		}
+	}
+	s.stopTurn()
+	s.turns.Wait()
+	return s.ending
+}
+
+// begin starts the call: what the agent knows before anyone speaks, and
+// its first words.
+func (s *Session) begin(ctx context.Context) {
 	s.escalateAt = s.escalationDeadline()
 	s.idle = idleClock{timeout: s.idleTimeout()}
 	s.idle.touch(time.Now())
@@ -223,12 +262,48 @@ func (s *Session) run(ctx context.Context) EndReason {
 		s.say(ctx, s.agent.Greeting, turnGreeting)
 		s.addEvent(EventGreeting, "")
 	}
-	outputFailed := s.playout.Failed()
+}
+
+// ring wakes run to look at its rarely used channels (onBell). Every send
+// on one of them is followed by a ring; a ring already pending covers it.
+func (s *Session) ring() {
+	select {
+	case s.bell <- struct{}{}:
+	default:
+	}
+}
+
+// offer sends v on ch if it has room, and wakes the session's run loop.
+func offer[T any](s *Session, ch chan<- T, v T) bool {
+	select {
+	case ch <- v:
+		s.ring()
+		return true
+	default:
+		return false
+	}
+}
+
+// deliver sends v on ch, waiting for room until done is closed, and wakes
+// the session's run loop.
+func deliver[T any](s *Session, ch chan<- T, v T, done <-chan struct{}) bool {
+	select {
+	case ch <- v:
+		s.ring()
+		return true
+	case <-done:
+		return false
+	}
+}
+
+// onBell carries out what waits on run's rarely used channels, an end
+// first, until the call is ending. A move's end comes before a command's:
+// the new node holds the call by then.
+func (s *Session) onBell(ctx context.Context) {
 	for s.ending == "" {
-		s.armTimer()
 		select {
-		case <-ctx.Done():
-			s.end(EndShutdown)
+		case r := <-s.moveEnd:
+			s.end(r)
 		case c := <-s.cmds:
 			if c.escalation != "" && s.escalation == "" {
 				s.escalation = c.escalation
@@ -236,53 +311,53 @@ func (s *Session) run(ctx context.Context) EndReason {
 				s.addEvent(EventTransferRequested, string(c.escalation))
 			}
 			s.end(c.reason)
-		case ev := <-s.ctrl:
-			s.onInbound(ctx, ev)
 		case <-s.readerDone:
 			s.onReaderDone()
-		case tr, ok := <-s.sttOut:
-			if !ok {
-				s.sttOut = nil
-				s.eng.metrics.providerError.WithLabelValues("transcriber").Inc()
-				s.log.Warn("transcriber stream ended early")
-				s.transcriberLost(ctx)
-				continue
-			}
-			s.onTranscript(ctx, tr)
-		case ev := <-s.turnEv:
-			s.onTurnEvent(ctx, ev)
-		case r := <-s.sentiments:
-			s.onSentiment(ctx, r)
-		case c := <-s.superv:
-			s.onSupervise(ctx, c)
 		case r := <-s.moves:
 			s.onMoveReq(ctx, r)
-		case r := <-s.moveEnd:
-			s.end(r)
+		case c := <-s.superv:
+			s.onSupervise(ctx, c)
+		case r := <-s.sentiments:
+			s.onSentiment(ctx, r)
 		case ps := <-s.memory:
 			s.addPatterns(ps)
 		case m := <-s.caller:
 			s.onCallerMemory(m)
-		case <-outputFailed:
-			if s.moving || s.streamGone {
-				s.streamGone, outputFailed = true, nil
-				continue // the stream went with the move: the move decides
-			}
-			if err := s.playout.Err(); errors.Is(err, media.ErrOutputStalled) {
-				s.log.Warn("the caller's side stopped reading the media stream", "err", err)
-				s.end(EndPeerStalled)
-			} else {
-				s.log.Warn("writing to the media stream failed", "err", err)
-				s.end(EndTransportError)
-			}
-		case now := <-s.timer.C:
-			s.timerAt = time.Time{}
-			s.onTimer(ctx, now)
+		default:
+			return
 		}
 	}
-	s.stopTurn()
-	s.turns.Wait()
-	return s.ending
+}
+
+// onTranscriptOrEnd takes a transcript, or the end of the transcriber's
+// stream (ok false) before the call's.
+func (s *Session) onTranscriptOrEnd(ctx context.Context, tr ai.Transcript, ok bool) {
+	if ok {
+		s.onTranscript(ctx, tr)
+		return
+	}
+	s.sttOut = nil
+	s.eng.metrics.providerError.WithLabelValues("transcriber").Inc()
+	s.log.Warn("transcriber stream ended early")
+	s.transcriberLost(ctx)
+}
+
+// onOutputFailed ends the call whose media stream could not be written,
+// unless the stream went with a move; it returns the channel to wait on
+// for the next failure (nil: none).
+func (s *Session) onOutputFailed() <-chan struct{} {
+	if s.moving || s.streamGone {
+		s.streamGone = true
+		return nil // the stream went with the move: the move decides
+	}
+	if err := s.playout.Err(); errors.Is(err, media.ErrOutputStalled) {
+		s.log.Warn("the caller's side stopped reading the media stream", "err", err)
+		s.end(EndPeerStalled)
+	} else {
+		s.log.Warn("writing to the media stream failed", "err", err)
+		s.end(EndTransportError)
+	}
+	return s.playout.Failed()
 }
 
 func (s *Session) end(r EndReason) {

@@ -189,12 +189,10 @@ func (s *Session) superCmd(c superCmd) error {
 	if s.movingNow.Load() {
 		return ErrCallMoving
 	}
-	select {
-	case s.superv <- c:
-		return nil
-	default:
+	if !offer(s, s.superv, c) {
 		return ErrSupervisorBusy
 	}
+	return nil
 }
 
 // onSupervise carries out a supervision command on the run goroutine.
@@ -403,10 +401,7 @@ func (v *Voice) Close() {
 		s.voice = nil
 	}
 	s.voiceMu.Unlock()
-	select {
-	case s.superv <- superCmd{kind: superVoiceGone}:
-	case <-s.tap.doneChan():
-	}
+	deliver(s, s.superv, superCmd{kind: superVoiceGone}, s.tap.doneChan())
 }
 
 // voiceState is a session's microphone slot, and the count of whispers

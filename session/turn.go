@@ -122,7 +122,7 @@ func parseMark(name string) (turn int, what string, ok bool) {
 type turnWorker struct {
 	id      int
 	gen     uint64
-	events  chan<- turnEvent
+	events  chan<- *turnEvent
 	playout *media.Playout
 	model   ChatModel
 	synth   Synthesizer
@@ -133,10 +133,13 @@ type turnWorker struct {
 	tools *customerTools
 }
 
+// send hands ev to the run loop. The queue holds pointers: its buffer, and
+// run's frame as it waits on it, stay small in every call, for a few
+// allocations a reply.
 func (w *turnWorker) send(ctx context.Context, ev turnEvent) bool {
 	ev.turn = w.id
 	select {
-	case w.events <- ev:
+	case w.events <- &ev:
 		return true
 	case <-ctx.Done():
 		return false
