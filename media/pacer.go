@@ -28,7 +28,8 @@ type Output interface {
 	// has failed for good, and the playout fails with it. It never waits,
 	// and is called under the playout's lock.
 	Ready() error
-	// WriteAudio queues one message holding a whole number of frames.
+	// WriteAudio queues one message holding a whole number of frames. It
+	// must not keep audio: the pacer reuses the buffer for other calls.
 	WriteAudio(audio []byte) error
 	// WriteMark queues a mark; the far end echoes it once the audio before it has played.
 	WriteMark(name string) error
@@ -246,6 +247,11 @@ type pacerShard struct {
 	playouts []*Playout
 	scratch  []*Playout
 	kick     chan struct{}
+	// send and acts are what one playout's service hands its output,
+	// reused for every playout of the shard: the output copies the audio
+	// (Output.WriteAudio), so no call keeps a buffer of its own for it.
+	send []byte
+	acts []playoutAction
 }
 
 func (s *pacerShard) add(p *Playout) {
@@ -369,10 +375,6 @@ type Playout struct {
 	err       error
 	closed    bool
 
-	// touched only by the shard goroutine
-	sendBuf []byte
-	actions []playoutAction
-
 	failed   chan struct{}
 	failOnce sync.Once
 
@@ -444,7 +446,7 @@ type playoutMark struct {
 
 type playoutAction struct {
 	clear bool
-	n     int    // bytes of sendBuf to send as one message
+	n     int    // bytes of the shard's send buffer to send as one message
 	mark  string // a mark to send after it
 }
 
@@ -577,7 +579,7 @@ func (p *Playout) grow(n int) []byte {
 		p.off = 0
 	}
 	if p.buf == nil {
-		p.buf = make([]byte, 0, max(n, p.maxChunk+p.frameBytes)) // grows to what the writer keeps queued
+		p.buf = getQueueBuf(max(n, p.maxChunk+p.frameBytes)) // grows to what the writer keeps queued
 	}
 	l := len(p.buf)
 	p.buf = slices.Grow(p.buf, n)[:l+n]
@@ -626,16 +628,43 @@ func (p *Playout) take(dst []byte, n int) []byte {
 		p.runs, p.rhead = p.runs[:0], 0
 	}
 	if p.off == len(p.buf) {
-		p.buf, p.off = p.buf[:0], 0
+		putQueueBuf(p.buf)
+		p.buf, p.off = nil, 0
 	}
 	return dst
+}
+
+// queueBufs keeps the buffers of playouts whose own audio has all been
+// sent: a call holds one only while its synthesized speech is queued, not
+// for the minutes it listens.
+var queueBufs sync.Pool
+
+// maxPooledQueueBuf bounds what goes back to queueBufs: a buffer grown by
+// a writer that queued far ahead (one that does not wait for room) is let
+// go rather than kept for every call.
+const maxPooledQueueBuf = 8 << 10
+
+func getQueueBuf(n int) []byte {
+	if b, ok := queueBufs.Get().(*[]byte); ok && cap(*b) >= n {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, n)
+}
+
+func putQueueBuf(b []byte) {
+	if b == nil || cap(b) > maxPooledQueueBuf {
+		return
+	}
+	b = b[:0]
+	queueBufs.Put(&b)
 }
 
 // dropQueue empties the queue. Called with p.mu held.
 func (p *Playout) dropQueue() {
 	clear(p.runs) // no reference to shared audio is kept
 	p.runs, p.rhead = p.runs[:0], 0
-	p.buf, p.off = p.buf[:0], 0
+	putQueueBuf(p.buf)
+	p.buf, p.off = nil, 0
 	p.queued = 0
 }
 
@@ -771,7 +800,7 @@ func (p *Playout) Close() {
 	p.mu.Lock()
 	p.closed = true
 	p.dropQueue()
-	p.buf, p.runs = nil, nil
+	p.runs = nil
 	p.wakeWriters()
 	p.mu.Unlock()
 	p.shard.remove(p)
@@ -794,8 +823,8 @@ func (p *Playout) service(now time.Duration) bool {
 		p.fail(err)
 		return true
 	}
-	acts := p.actions[:0]
-	send := p.sendBuf[:0]
+	acts := p.shard.acts[:0]
+	send := p.shard.send[:0]
 	if p.clearPending {
 		p.clearPending = false
 		acts = append(acts, playoutAction{clear: true})
@@ -869,7 +898,7 @@ func (p *Playout) service(now time.Duration) bool {
 		p.wakeWriters() // only while a writer waits: nothing to do per frame otherwise
 	}
 	p.mu.Unlock()
-	p.actions, p.sendBuf = acts, send
+	p.shard.acts, p.shard.send = acts, send
 
 	var err error
 	frames := 0

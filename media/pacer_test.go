@@ -515,7 +515,7 @@ func TestPacerSharedAudioIsQueuedByReference(t *testing.T) {
 		t.Fatalf("marks at %d and %d, want 4160 and 8160", pos, end)
 	}
 	pl.mu.Lock()
-	owned := cap(pl.buf)
+	owned := len(pl.buf) - pl.off
 	pl.mu.Unlock()
 	if owned >= len(shared) {
 		t.Errorf("the playout's own buffer holds %d bytes: shared audio was copied", owned)
@@ -765,4 +765,53 @@ func TestPacerCloseLetsWritersGo(t *testing.T) {
 			t.Error("a playout whose pacer stopped took audio")
 		}
 	})
+}
+
+// A playout holds a buffer of its own only while its copied audio waits:
+// once all of it has gone out, or been cleared, a listening call keeps
+// none, and the next reply's audio comes out whole and in order.
+func TestAPlayoutKeepsNoBufferOnceItsAudioIsSent(t *testing.T) {
+	p := newPacer(PacerConfig{Lead: 200 * time.Millisecond, MaxChunk: 100 * time.Millisecond, Keepalive: time.Hour, Shards: 1}, 1)
+	shard := p.shards[0]
+	now := time.Now()
+	out := &fakeOutput{start: now}
+	pl := p.NewPlayout(out, PCMU8k)
+	defer pl.Close()
+	held := func() int {
+		pl.mu.Lock()
+		defer pl.mu.Unlock()
+		return cap(pl.buf)
+	}
+	tick := 0
+	drain := func() {
+		for ; pl.Queued() > 0 && tick < 1000; tick++ {
+			shard.serviceAll(now.Add(time.Duration(tick) * FrameDuration))
+		}
+	}
+	reply := func(b byte) []byte { return bytes.Repeat([]byte{b}, 1600) }
+
+	pl.Write(pl.Generation(), reply(0x11))
+	if held() == 0 {
+		t.Fatal("queued audio has no buffer")
+	}
+	drain()
+	if c := held(); c != 0 {
+		t.Errorf("after its audio went out the playout keeps a %d-byte buffer, want none", c)
+	}
+
+	pl.Write(pl.Generation(), reply(0x22))
+	pl.Clear()
+	if c := held(); c != 0 {
+		t.Errorf("after a clear the playout keeps a %d-byte buffer, want none", c)
+	}
+
+	pl.Write(pl.Generation(), reply(0x33))
+	drain()
+	var got []byte
+	for _, w := range out.snapshot() {
+		got = append(got, w.audio...)
+	}
+	if want := append(reply(0x11), reply(0x33)...); !bytes.Equal(got, want) {
+		t.Errorf("the caller got %d bytes, want the first and third replies whole (%d bytes)", len(got), len(want))
+	}
 }

@@ -21,7 +21,8 @@ type Tap interface {
 	CallerAudio(frame []byte)
 	// AgentAudio is agent audio as it is sent to the caller: whole 20 ms
 	// frames in the call's format, called by the pacer's goroutine, up to
-	// the pacer's lead ahead of what the caller hears.
+	// the pacer's lead ahead of what the caller hears. It copies what it
+	// keeps: the pacer reuses the buffer.
 	AgentAudio(audio []byte)
 	// AgentCleared says that the agent's audio not yet played was dropped
 	// (a barge-in): what was handed to AgentAudio and not yet heard never
