@@ -242,7 +242,9 @@ func (p *Parser) parseMedia(m *fastjson.Value, ev *Event) error {
 		return &ProtocolError{Kind: KindOversize, Err: fmt.Errorf("media payload of %d bytes, limit %d", n, limit)}
 	}
 	if cap(p.payload) < n {
-		p.payload = make([]byte, n, max(n, 1024))
+		// The frame's own size: a call's frames keep one size, and every
+		// call keeps this buffer for its whole life.
+		p.payload = make([]byte, n)
 	}
 	n, err = base64.StdEncoding.Decode(p.payload[:n], b64)
 	if err != nil {
