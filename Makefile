@@ -37,7 +37,7 @@ test:
 	@mkdir -p $(dir $(COVERPROFILE))
 	$(GO) test -race -count=1 -timeout 15m -coverprofile=$(COVERPROFILE) $(PKGS)
 	./deploy/coverage.sh $(COVERPROFILE) $(COVERFLOOR)
-	$(GO) test -count=1 -run 'Allocs' ./media/ ./session/
+	$(GO) test -count=1 -run 'Allocs' ./media/ ./media/telnyx/ ./session/
 	cd deploy && $(GO) test -count=1 -timeout 10m ./...
 
 test-short:

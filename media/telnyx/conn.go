@@ -102,8 +102,11 @@ type Conn struct {
 	deadlineSet time.Time
 	frames      int // read but not yet added to the metric
 
-	// The writer's side: frames queued since the last Flush.
+	// The writer's side: frames queued since the last Flush, in a buffer
+	// borrowed from batchBufs (box) by the first of them and given back
+	// by the Flush.
 	batch     []byte
+	box       *[]byte
 	batchMsgs int // media, mark and clear messages in batch
 	mark      []byte
 	w         *writer
@@ -237,6 +240,7 @@ func (c *Conn) Ready() error { return c.w.ready() }
 // WriteAudio queues one outbound media frame holding audio, a whole number of
 // 20 ms frames of the stream's codec.
 func (c *Conn) WriteAudio(audio []byte) error {
+	c.borrowBatch()
 	c.batch = appendFrameHeader(c.batch, opText, mediaLen(len(audio)))
 	c.batch = AppendMedia(c.batch, audio)
 	c.batchMsgs++
@@ -246,6 +250,7 @@ func (c *Conn) WriteAudio(audio []byte) error {
 // WriteMark queues a mark frame.
 func (c *Conn) WriteMark(name string) error {
 	c.mark = AppendMark(c.mark[:0], name)
+	c.borrowBatch()
 	c.batch = appendFrameHeader(c.batch, opText, len(c.mark))
 	c.batch = append(c.batch, c.mark...)
 	c.batchMsgs++
@@ -254,6 +259,7 @@ func (c *Conn) WriteMark(name string) error {
 
 // WriteClear queues a clear frame.
 func (c *Conn) WriteClear() error {
+	c.borrowBatch()
 	c.batch = appendFrameHeader(c.batch, opText, len(clearFrame))
 	c.batch = AppendClear(c.batch)
 	c.batchMsgs++
@@ -263,6 +269,7 @@ func (c *Conn) WriteClear() error {
 // Keepalive queues a WebSocket ping; a peer that is gone makes its write
 // fail, and the pong resets nothing: only frames prove the call is alive.
 func (c *Conn) Keepalive() error {
+	c.borrowBatch()
 	c.batch = appendFrameHeader(c.batch, opPing, 0)
 	return nil
 }
@@ -277,27 +284,44 @@ func (c *Conn) Flush() error {
 	if c.metrics != nil && c.batchMsgs > 0 {
 		c.metrics.framesOut.Add(float64(c.batchMsgs))
 	}
-	var err error
-	n := len(c.batch)
-	c.batch, err = c.w.send(c.batch)
+	// The writer gives back the batch, or a buffer of its own when it
+	// keeps the batch to write later; either goes back to the pool.
+	spare, err := c.w.send(c.batch)
 	c.batchMsgs = 0
-	if cap(c.batch) > keptBatch && n < cap(c.batch)/2 {
-		// A top-up (the whole lead at a reply's start or after a hold)
-		// grows the batch to 4 KiB or more; a tick in between sends one
-		// chunk. Every call would keep the big buffer to its end, so a
-		// buffer this batch used less than half of goes, and the next
-		// tick's append makes one of the size it needs. A stream whose
-		// every chunk is big (L16 at 16 kHz: about 4.3 KB for 100 ms)
-		// fills its buffer and keeps it: no allocation per flush.
-		c.batch = nil
+	c.batch = nil
+	if cap(spare) <= maxPooledBatch {
+		*c.box = spare[:0]
+		batchBufs.Put(c.box)
 	}
+	c.box = nil
 	return err
 }
 
-// keptBatch is the size of batch buffer a Conn always keeps between ticks:
-// room for a pacer chunk of 100 ms of PCMU (a media message of about 1.2
-// KB) and a mark.
-const keptBatch = 2048
+// batchBufs lends Conns their batch buffers: a call holds one from the
+// first frame of a pacer tick to the Flush that writes them, not between
+// ticks or while it listens.
+var batchBufs = sync.Pool{New: func() any {
+	b := make([]byte, 0, newBatch)
+	return &b
+}}
+
+// newBatch is the size of a new batch buffer: room for a pacer chunk of
+// 100 ms of PCMU (a media message of about 1.2 KB) and a mark. A top-up
+// (the whole lead at a reply's start or after a hold) grows it.
+const newBatch = 2048
+
+// maxPooledBatch bounds the buffers batchBufs keeps: one grown by a rare
+// big top-up is let go. A stream whose every chunk is big (L16 at 16 kHz:
+// about 4.3 KB for 100 ms) fits.
+const maxPooledBatch = 16 << 10
+
+// borrowBatch gives the Conn a batch buffer if it has none.
+func (c *Conn) borrowBatch() {
+	if c.box == nil {
+		c.box = batchBufs.Get().(*[]byte) // New makes nothing else
+		c.batch = (*c.box)[:0]
+	}
+}
 
 // Close sends a close frame with code and reason (RFC 6455 7.4) after what
 // is queued, waits for them to be written (at most the write timeout: not

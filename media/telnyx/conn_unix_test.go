@@ -3,11 +3,9 @@
 package telnyx
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"net"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -120,61 +118,6 @@ func TestConnFlushNeverWaitsOnAPeerThatDoesNotRead(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(m.framesOut); got != float64(sent+3) {
 		t.Errorf("messages_out_total %v, want %d", got, sent+3)
-	}
-}
-
-// TestConnWritesWithoutAllocating: a steady call's batches, written directly
-// or in the background, allocate nothing.
-func TestConnWritesWithoutAllocating(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		pair func(*testing.T) (*Conn, net.Conn)
-		big  bool
-	}{
-		{"direct", func(t *testing.T) (*Conn, net.Conn) {
-			c, peer := tcpPair(t, false, testConnConfig(time.Minute), NewMetrics(nil))
-			return c, peer.NetConn()
-		}, false},
-		{"direct, chunks of 4 KB", func(t *testing.T) (*Conn, net.Conn) {
-			c, peer := tcpPair(t, false, testConnConfig(time.Minute), NewMetrics(nil))
-			return c, peer.NetConn()
-		}, true},
-		{"background", func(t *testing.T) (*Conn, net.Conn) {
-			// TCP, not a pipe: a pipe's deadlines allocate a timer each.
-			c, peer := tcpPair(t, false, testConnConfig(time.Minute), NewMetrics(nil))
-			c.w.raw = nil // as for a connection that offers no socket
-			return c, peer.NetConn()
-		}, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c, peer := tc.pair(t)
-			var wg sync.WaitGroup
-			wg.Go(func() { _, _ = io.Copy(io.Discard, peer) })
-			defer wg.Wait()
-			defer func() { _ = peer.Close() }()
-			audio := numbered(0) // 100 ms of PCMU
-			if tc.big {
-				// 100 ms of L16 at 16 kHz: every batch is over keptBatch.
-				audio = bytes.Repeat(audio, 4)
-			}
-			batch := func() {
-				for c.Ready() != nil {
-					c.w.waitIdle()
-				}
-				_ = c.WriteAudio(audio)
-				_ = c.WriteMark("utterance-12-end")
-				_ = c.Keepalive()
-				if err := c.Flush(); err != nil {
-					t.Fatal(err)
-				}
-			}
-			for range 100 {
-				batch()
-			}
-			if n := testing.AllocsPerRun(1000, batch); n != 0 {
-				t.Errorf("%v allocations per batch", n)
-			}
-		})
 	}
 }
 
