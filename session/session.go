@@ -296,21 +296,29 @@ func deliver[T any](s *Session, ch chan<- T, v T, done <-chan struct{}) bool {
 	}
 }
 
-// onBell carries out what waits on run's rarely used channels, an end
-// first, until the call is ending. A move's end comes before a command's:
-// the new node holds the call by then.
+// onBell carries out what waits on run's rarely used channels, until the
+// call is ending. An end comes first, a move's before a command's (the new
+// node holds the call by then): a select would pick among them at random.
 func (s *Session) onBell(ctx context.Context) {
+	select {
+	case r := <-s.moveEnd:
+		s.end(r)
+		return
+	default:
+	}
+	select {
+	case c := <-s.cmds:
+		if c.escalation != "" && s.escalation == "" {
+			s.escalation = c.escalation
+			s.handed = c.handed
+			s.addEvent(EventTransferRequested, string(c.escalation))
+		}
+		s.end(c.reason)
+		return
+	default:
+	}
 	for s.ending == "" {
 		select {
-		case r := <-s.moveEnd:
-			s.end(r)
-		case c := <-s.cmds:
-			if c.escalation != "" && s.escalation == "" {
-				s.escalation = c.escalation
-				s.handed = c.handed
-				s.addEvent(EventTransferRequested, string(c.escalation))
-			}
-			s.end(c.reason)
 		case <-s.readerDone:
 			s.onReaderDone()
 		case r := <-s.moves:
