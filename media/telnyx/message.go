@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/valyala/fastjson"
@@ -127,9 +128,10 @@ type Event struct {
 }
 
 // Parser parses Telnyx frames. The zero value is ready; it is not safe for
-// concurrent use (one per connection). Media frames parse without allocating.
+// concurrent use (one per connection). Media frames parse without
+// allocating, and without the general JSON parser, whose value cache a
+// connection would otherwise keep for its whole life.
 type Parser struct {
-	p       fastjson.Parser
 	payload []byte
 	// MaxPayload caps a media payload's decoded size (0: 16 KiB).
 	MaxPayload int
@@ -142,7 +144,17 @@ const DefaultMaxPayload = 16 << 10
 // Parse reads one frame into ev. Unknown events parse to EventUnknown without
 // error, as the protocol keeps growing (docs/protocols/telnyx.md 7.3). Errors are *ProtocolError.
 func (p *Parser) Parse(msg []byte, ev *Event) error {
-	v, err := p.p.ParseBytes(msg)
+	if handled, err := p.parseMediaFrame(msg, ev); handled {
+		return err
+	}
+	return p.parseGeneral(msg, ev)
+}
+
+// parseGeneral is Parse for every frame, with the general JSON parser.
+func (p *Parser) parseGeneral(msg []byte, ev *Event) error {
+	jp := jsonParsers.Get().(*fastjson.Parser) // New makes nothing else
+	defer jsonParsers.Put(jp)
+	v, err := jp.ParseBytes(msg)
 	if err != nil {
 		return &ProtocolError{Kind: KindMalformedJSON, Err: err}
 	}
@@ -162,13 +174,6 @@ func (p *Parser) Parse(msg []byte, ev *Event) error {
 	case EventMedia:
 		return p.parseMedia(v.Get("media"), ev)
 	case EventStart:
-		// fastjson keeps a cache of values as large as the largest frame
-		// it parsed, for the connection's life. The start frame, with its
-		// custom parameters, is the largest by far: let its cache go, so
-		// that media frames grow one of their own size (a frame's 9
-		// values: 1.4 KB, against 2.7 KB or more after a start frame).
-		// v is not read after this.
-		p.p = fastjson.Parser{}
 		return parseStart(msg, ev)
 	case EventDTMF:
 		d := v.GetStringBytes("dtmf", "digit")
@@ -233,6 +238,16 @@ func (p *Parser) parseMedia(m *fastjson.Value, ev *Event) error {
 	if err != nil {
 		return &ProtocolError{Kind: KindBadField, Err: errors.New("media.payload is not a string")}
 	}
+	return p.decodePayload(b64, md)
+}
+
+// jsonParsers lend Parse the general JSON parser for the frames that are
+// not plain media frames: a few a call, so no connection keeps one, with
+// the cache of values it grows to the largest frame it read.
+var jsonParsers = sync.Pool{New: func() any { return new(fastjson.Parser) }}
+
+// decodePayload decodes a media payload into the Parser's buffer.
+func (p *Parser) decodePayload(b64 []byte, md *Media) error {
 	limit := p.MaxPayload
 	if limit <= 0 {
 		limit = DefaultMaxPayload
@@ -246,7 +261,7 @@ func (p *Parser) parseMedia(m *fastjson.Value, ev *Event) error {
 		// call keeps this buffer for its whole life.
 		p.payload = make([]byte, n)
 	}
-	n, err = base64.StdEncoding.Decode(p.payload[:n], b64)
+	n, err := base64.StdEncoding.Decode(p.payload[:n], b64)
 	if err != nil {
 		return &ProtocolError{Kind: KindBadBase64, Err: err}
 	}
