@@ -349,9 +349,11 @@ type Playout struct {
 	mu sync.Mutex
 	// The unsent audio is runs[rhead:], in order. An owned run is the next
 	// n bytes of buf[off:] (a copy the playout made); a shared run is a
-	// read-only slice the writer handed over (WriteShared).
+	// read-only slice the writer handed over (WriteShared). buf is lent
+	// by queueBufs in bufBox while it holds audio.
 	gen          uint64
 	buf          []byte
+	bufBox       *[]byte
 	off          int
 	runs         []playoutRun
 	rhead        int
@@ -579,7 +581,8 @@ func (p *Playout) grow(n int) []byte {
 		p.off = 0
 	}
 	if p.buf == nil {
-		p.buf = getQueueBuf(max(n, p.maxChunk+p.frameBytes)) // grows to what the writer keeps queued
+		p.bufBox = queueBufs.Get(max(n, p.maxChunk+p.frameBytes)) // grows to what the writer keeps queued
+		p.buf = *p.bufBox
 	}
 	l := len(p.buf)
 	p.buf = slices.Grow(p.buf, n)[:l+n]
@@ -628,43 +631,29 @@ func (p *Playout) take(dst []byte, n int) []byte {
 		p.runs, p.rhead = p.runs[:0], 0
 	}
 	if p.off == len(p.buf) {
-		putQueueBuf(p.buf)
-		p.buf, p.off = nil, 0
+		p.releaseBuf()
 	}
 	return dst
 }
 
-// queueBufs keeps the buffers of playouts whose own audio has all been
-// sent: a call holds one only while its synthesized speech is queued, not
-// for the minutes it listens.
-var queueBufs sync.Pool
+// queueBufs lends playouts their own queue's buffer while its audio waits
+// to be sent. One grown past 8 KiB by a writer that queued far ahead (one
+// that does not wait for room) is let go rather than lent to every call.
+var queueBufs = BufferPool{Max: 8 << 10}
 
-// maxPooledQueueBuf bounds what goes back to queueBufs: a buffer grown by
-// a writer that queued far ahead (one that does not wait for room) is let
-// go rather than kept for every call.
-const maxPooledQueueBuf = 8 << 10
-
-func getQueueBuf(n int) []byte {
-	if b, ok := queueBufs.Get().(*[]byte); ok && cap(*b) >= n {
-		return (*b)[:0]
+// releaseBuf gives the queue's buffer back, empty. Called with p.mu held.
+func (p *Playout) releaseBuf() {
+	if p.bufBox != nil {
+		queueBufs.Put(p.bufBox, p.buf)
 	}
-	return make([]byte, 0, n)
-}
-
-func putQueueBuf(b []byte) {
-	if b == nil || cap(b) > maxPooledQueueBuf {
-		return
-	}
-	b = b[:0]
-	queueBufs.Put(&b)
+	p.buf, p.bufBox, p.off = nil, nil, 0
 }
 
 // dropQueue empties the queue. Called with p.mu held.
 func (p *Playout) dropQueue() {
 	clear(p.runs) // no reference to shared audio is kept
 	p.runs, p.rhead = p.runs[:0], 0
-	putQueueBuf(p.buf)
-	p.buf, p.off = nil, 0
+	p.releaseBuf()
 	p.queued = 0
 }
 

@@ -235,17 +235,25 @@ func TestPacerKeepaliveAndFailure(t *testing.T) {
 	})
 }
 
+// handDriven is a pacer of one shard that no goroutine drives (tests call
+// serviceAll), with one PCMU playout writing to a fakeOutput.
+func handDriven(t *testing.T) (p *Pacer, out *fakeOutput, pl *Playout, now time.Time) {
+	t.Helper()
+	p = newPacer(PacerConfig{Lead: 200 * time.Millisecond, MaxChunk: 100 * time.Millisecond, Keepalive: time.Hour, Shards: 1}, 1)
+	now = time.Now()
+	out = &fakeOutput{start: now}
+	pl = p.NewPlayout(out, PCMU8k)
+	t.Cleanup(pl.Close)
+	return p, out, pl, now
+}
+
 // TestPacerHandsEachTickToTheOutputOnce drives a shard by hand: each tick's
 // messages for a call are written in order and flushed once; a busy output
 // is passed over, keeping its audio, and counted; an output that failed
 // fails the playout.
 func TestPacerHandsEachTickToTheOutputOnce(t *testing.T) {
-	p := newPacer(PacerConfig{Lead: 200 * time.Millisecond, MaxChunk: 100 * time.Millisecond, Keepalive: time.Hour, Shards: 1}, 1)
+	p, out, pl, now := handDriven(t)
 	shard := p.shards[0]
-	now := time.Now()
-	out := &fakeOutput{start: now}
-	pl := p.NewPlayout(out, PCMU8k)
-	defer pl.Close()
 	gen := pl.Generation()
 	pl.Write(gen, bytes.Repeat([]byte{0x55}, 160))
 	pl.Mark(gen, "start")
@@ -492,11 +500,7 @@ func TestPacerWaitRoomIsReleasedAtOnce(t *testing.T) {
 // interleaved in order with copied audio, frames cut across both, marks
 // and positions as with Write; the playout keeps no copy of it.
 func TestPacerSharedAudioIsQueuedByReference(t *testing.T) {
-	p := newPacer(PacerConfig{Lead: 200 * time.Millisecond, MaxChunk: 100 * time.Millisecond, Keepalive: time.Hour, Shards: 1}, 1)
-	now := time.Now()
-	out := &fakeOutput{start: now}
-	pl := p.NewPlayout(out, PCMU8k)
-	defer pl.Close()
+	p, out, pl, now := handDriven(t)
 	gen := pl.Generation()
 	shared := bytes.Repeat([]byte{0x22}, 4000)
 	var want []byte
@@ -771,12 +775,8 @@ func TestPacerCloseLetsWritersGo(t *testing.T) {
 // once all of it has gone out, or been cleared, a listening call keeps
 // none, and the next reply's audio comes out whole and in order.
 func TestAPlayoutKeepsNoBufferOnceItsAudioIsSent(t *testing.T) {
-	p := newPacer(PacerConfig{Lead: 200 * time.Millisecond, MaxChunk: 100 * time.Millisecond, Keepalive: time.Hour, Shards: 1}, 1)
+	p, out, pl, now := handDriven(t)
 	shard := p.shards[0]
-	now := time.Now()
-	out := &fakeOutput{start: now}
-	pl := p.NewPlayout(out, PCMU8k)
-	defer pl.Close()
 	held := func() int {
 		pl.mu.Lock()
 		defer pl.mu.Unlock()

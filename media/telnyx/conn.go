@@ -10,6 +10,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/iace/iace/media"
 )
 
 // ConnConfig bounds one media-stream connection.
@@ -288,38 +290,28 @@ func (c *Conn) Flush() error {
 	// keeps the batch to write later; either goes back to the pool.
 	spare, err := c.w.send(c.batch)
 	c.batchMsgs = 0
-	c.batch = nil
-	if cap(spare) <= maxPooledBatch {
-		*c.box = spare[:0]
-		batchBufs.Put(c.box)
-	}
-	c.box = nil
+	batchBufs.Put(c.box, spare)
+	c.batch, c.box = nil, nil
 	return err
 }
 
 // batchBufs lends Conns their batch buffers: a call holds one from the
 // first frame of a pacer tick to the Flush that writes them, not between
-// ticks or while it listens.
-var batchBufs = sync.Pool{New: func() any {
-	b := make([]byte, 0, newBatch)
-	return &b
-}}
+// ticks or while it listens. One grown by a rare big top-up is let go; a
+// stream whose every chunk is big (L16 at 16 kHz: about 4.3 KB for
+// 100 ms) fits.
+var batchBufs = media.BufferPool{Max: 16 << 10}
 
 // newBatch is the size of a new batch buffer: room for a pacer chunk of
 // 100 ms of PCMU (a media message of about 1.2 KB) and a mark. A top-up
 // (the whole lead at a reply's start or after a hold) grows it.
 const newBatch = 2048
 
-// maxPooledBatch bounds the buffers batchBufs keeps: one grown by a rare
-// big top-up is let go. A stream whose every chunk is big (L16 at 16 kHz:
-// about 4.3 KB for 100 ms) fits.
-const maxPooledBatch = 16 << 10
-
 // borrowBatch gives the Conn a batch buffer if it has none.
 func (c *Conn) borrowBatch() {
 	if c.box == nil {
-		c.box = batchBufs.Get().(*[]byte) // New makes nothing else
-		c.batch = (*c.box)[:0]
+		c.box = batchBufs.Get(newBatch)
+		c.batch = *c.box
 	}
 }
 
