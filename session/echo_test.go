@@ -17,8 +17,9 @@ import (
 
 // TestTheAgentsOwnEchoDoesNotCutItOff plays a whole call over a line with
 // no echo canceller: the caller's side sends the agent's voice back 25 dB
-// down, as it plays, and the caller says nothing. With the echo gate
-// (--vad-echo-margin-db 28) the agent speaks its whole greeting over its
+// down, as it plays, and the caller says nothing. With the echo gate, the
+// default one that learns the line (--vad-echo-learn) or a fixed margin
+// (--vad-echo-margin-db 28), the agent speaks its whole greeting over its
 // own echo; without it the echo is voiced speech and cuts the agent off, as
 // the corpus harness found (docs/BARGE-IN.md, "The agent's own echo").
 func TestTheAgentsOwnEchoDoesNotCutItOff(t *testing.T) {
@@ -29,12 +30,13 @@ func TestTheAgentsOwnEchoDoesNotCutItOff(t *testing.T) {
 	agent.Greeting = "Hello. This greeting is the test voice."
 	for _, c := range []struct {
 		margin float64
+		learn  bool
 		cut    bool
-	}{{28, false}, {0, true}} {
-		t.Run(fmt.Sprintf("margin %v dB", c.margin), func(t *testing.T) {
+	}{{0, true, false}, {28, false, false}, {0, false, true}} {
+		t.Run(fmt.Sprintf("margin %v dB, learn %v", c.margin, c.learn), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				cfg := session.DefaultConfig()
-				cfg.VAD.EchoMarginDB = c.margin
+				cfg.VAD.EchoMarginDB, cfg.VAD.EchoLearn = c.margin, c.learn
 				h, ended, pacer := agentHandler(t, cfg, agent, recorded(ulaw))
 				p := newPeer(t, pipeDial(t, h), nil)
 				p.mu.Lock()

@@ -223,6 +223,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&s.VAD.Hangover, "vad-hangover", s.VAD.Hangover, "audio kept voiced after the level drops")
 	fs.Float64Var(&s.VAD.ThresholdDB, "vad-threshold-db", s.VAD.ThresholdDB, "speech must be this far above the adaptive noise floor, dB")
 	fs.Float64Var(&s.VAD.EchoMarginDB, "vad-echo-margin-db", s.VAD.EchoMarginDB, "while the agent talks, sound more than this many dB under the agent's own level cannot start the caller's turn: for lines that carry the agent's echo back (no echo canceller), 28 is the tested value; 0: off")
+	fs.BoolVar(&s.VAD.EchoLearn, "vad-echo-learn", s.VAD.EchoLearn, "while the agent talks, sound no louder than the agent's echo this line has been heard to send back cannot start the caller's turn: the gate learns each call's echo return loss, starting at 28 dB, and is under the noise floor within seconds on a line with an echo canceller; --vad-echo-margin-db, if set, replaces it with a fixed margin")
 	fs.IntVar(&s.ReorderDepth, "reorder-depth", s.ReorderDepth, "later frames that may arrive before a missing frame is concealed")
 	fs.DurationVar(&s.MaxDuration, "max-call-duration", s.MaxDuration, "calls longer than this are ended")
 	fs.DurationVar(&s.MoveDelay, "drain-move-delay", s.MoveDelay,

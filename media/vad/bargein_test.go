@@ -95,6 +95,11 @@ var bargeInConfigs = []struct {
 		c.BackchannelMax = backchannelMax
 		return c
 	}},
+	{"EchoLearn off", func() Config {
+		c := DefaultConfig()
+		c.EchoLearn = false
+		return c
+	}},
 	{fmt.Sprintf("EchoMarginDB %v", echoMargin), func() Config {
 		c := DefaultConfig()
 		c.EchoMarginDB = echoMargin
@@ -535,7 +540,41 @@ var bargeInBaseline = map[string]map[string]bargeInFigures{
 			BackchannelFalse: 28, NonSpeechFalse: 1, EchoOnlyBargeIns: 0, NonSpeechHoldP50: 120 * time.Millisecond,
 			Detected: 24, InterruptP50: 260 * time.Millisecond, EndP50: -1,
 		},
-		// EchoMarginDB is 0: the reference changes nothing.
+		// Told the agent's level, the gate learns each line's echo
+		// return loss (EchoLearn): the echo starts nothing, and a noise
+		// over it that starts an utterance is still kept going by the
+		// echo until accepted as a voice. On the -40 dB line the gate
+		// sits 3 dB over that echo and holds back a few of the quietest
+		// caller's onsets.
+		"echo -25 dB, reference": {
+			BackchannelFalse: 28, NonSpeechFalse: 8, EchoOnlyBargeIns: 0, NonSpeechHoldP50: 200 * time.Millisecond,
+			Detected: 24, InterruptP50: 260 * time.Millisecond, EndP50: -1,
+		},
+		"echo -40 dB, reference": {
+			BackchannelFalse: 28, NonSpeechFalse: 1, EchoOnlyBargeIns: 0, NonSpeechHoldP50: 200 * time.Millisecond,
+			Detected: 24, InterruptP50: 280 * time.Millisecond, EndP50: -1,
+		},
+	},
+	// DefaultConfig as it was before the gate learnt each line (issue 12).
+	"EchoLearn off": {
+		"line": {
+			BackchannelFalse: 28, NonSpeechFalse: 0, NonSpeechHoldP50: 200 * time.Millisecond,
+			Detected: 24, InterruptP50: 260 * time.Millisecond,
+			EndP50: 360 * time.Millisecond, CompleteEarly: 0, CompleteNoEnd: 0, PauseSplits: 0,
+		},
+		// The agent's echo at -25 dB is voiced speech: the voicing
+		// tracker accepts it like the caller's, and its utterance is
+		// open when the clip starts (so the hold is the echo's).
+		// End-of-turn clips play without echo: EndP50 -1, not measured.
+		"echo -25 dB": {
+			BackchannelFalse: 28, NonSpeechFalse: 13, EchoOnlyBargeIns: 2, NonSpeechHoldP50: -1,
+			Detected: 24, InterruptP50: 260 * time.Millisecond, EndP50: -1,
+		},
+		"echo -40 dB": {
+			BackchannelFalse: 28, NonSpeechFalse: 1, EchoOnlyBargeIns: 0, NonSpeechHoldP50: 120 * time.Millisecond,
+			Detected: 24, InterruptP50: 260 * time.Millisecond, EndP50: -1,
+		},
+		// No gate: the reference changes nothing.
 		"echo -25 dB, reference": {
 			BackchannelFalse: 28, NonSpeechFalse: 13, EchoOnlyBargeIns: 2, NonSpeechHoldP50: -1,
 			Detected: 24, InterruptP50: 260 * time.Millisecond, EndP50: -1,
@@ -559,9 +598,12 @@ var bargeInBaseline = map[string]map[string]bargeInFigures{
 			BackchannelFalse: 0, NonSpeechFalse: 0, EchoOnlyBargeIns: 0, NonSpeechHoldP50: 200 * time.Millisecond,
 			Detected: 24, InterruptP50: 880 * time.Millisecond, EndP50: -1,
 		},
+		// With the learnt gate the echo no longer holds an utterance open
+		// when the caller starts, so BargeIn waits for BackchannelMax as
+		// on a clean line (380 ms before, on the echo's utterance).
 		"echo -25 dB, reference": {
-			BackchannelFalse: 28, NonSpeechFalse: 10, EchoOnlyBargeIns: 1, NonSpeechHoldP50: -1,
-			Detected: 24, InterruptP50: 380 * time.Millisecond, EndP50: -1,
+			BackchannelFalse: 28, NonSpeechFalse: 8, EchoOnlyBargeIns: 0, NonSpeechHoldP50: 200 * time.Millisecond,
+			Detected: 24, InterruptP50: 780 * time.Millisecond, EndP50: -1,
 		},
 		"echo -40 dB, reference": {
 			BackchannelFalse: 0, NonSpeechFalse: 0, EchoOnlyBargeIns: 0, NonSpeechHoldP50: 200 * time.Millisecond,

@@ -65,6 +65,17 @@ type Config struct {
 	// the caller's quieter syllables do not delay BargeIn. Zero (the
 	// default) turns the gate off; 28 is the value tested on the corpus.
 	EchoMarginDB float64
+	// EchoLearn, while the session gives the agent's level and
+	// EchoMarginDB is zero, gates onsets as EchoMarginDB does, at a margin
+	// learnt on each call's line: its echo return loss, how far under the
+	// agent's level the loudest of the agent's echo comes back while the
+	// caller is silent (3 dB over it is gated). It starts at 28 dB, the
+	// margin tested on the corpus, and rises within a few seconds on a
+	// line that sends no echo back, where the gate then sits under the
+	// noise floor and changes nothing; it never falls under 22 dB, so the
+	// gate stays 19 dB under the agent, which callers talking over it
+	// clear.
+	EchoLearn bool
 }
 
 // DefaultConfig returns the settings tuned on the testdata corpus: clean and
@@ -78,9 +89,10 @@ func DefaultConfig() Config {
 		BargeInMin:  250 * time.Millisecond,
 		Hangover:    100 * time.Millisecond,
 		ThresholdDB: 10,
-		// EchoMarginDB is off: on a line with an echo canceller (the
-		// usual case) the gate only delays barge-ins (docs/BARGE-IN.md
-		// recommends 28 dB for lines that carry the agent's echo).
+		// The echo gate learns each line's echo return loss; a fixed
+		// EchoMarginDB delays barge-ins on a line with an echo canceller
+		// (the usual case), where there is no echo to keep out.
+		EchoLearn: true,
 	}
 }
 

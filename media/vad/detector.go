@@ -41,6 +41,7 @@ type Detector struct {
 	// echoDB is the agent's recent level the caller may hear back
 	// (SetEchoReference); noEchoDB when the agent is silent.
 	echoDB float64
+	echo   echoPath // the line's echo return loss, learnt (Config.EchoLearn)
 }
 
 // noEchoDB is the echo reference of an agent that is not talking.
@@ -77,6 +78,7 @@ func (d *Detector) Reset() {
 	d.onset, d.voiced, d.run, d.hang, d.silence = 0, 0, 0, 0, 0
 	d.runMin, d.runMax = 0, 0
 	d.echoDB = noEchoDB
+	d.echo.reset()
 }
 
 // SetEchoReference tells the detector how loud, in dBFS (0 dBFS = a
@@ -84,16 +86,40 @@ func (d *Detector) Reset() {
 // agent's own audio is that the caller's line may be sending back now: the
 // level of what was played out over the last echo path's delay (a few
 // hundred milliseconds). Until it is called again, a frame quieter than it by
-// more than Config.EchoMarginDB cannot start an utterance: on a line with
-// no echo canceller the agent's voice comes back voiced, and would
-// otherwise barge in on itself. Inside an utterance every frame counts. A
-// level under -100 dBFS (the agent is silent) lifts the gate. The noise
-// floor still learns from every frame. It does not allocate.
+// more than Config.EchoMarginDB (or, with EchoLearn, no louder than the
+// echo this line has been heard to send back) cannot start an utterance:
+// on a line with no echo canceller the agent's voice comes back voiced,
+// and would otherwise barge in on itself. Inside an utterance every frame
+// counts. A level under -100 dBFS (the agent is silent) lifts the gate.
+// The noise floor still learns from every frame. It does not allocate.
 func (d *Detector) SetEchoReference(levelDB float64) {
 	if !(levelDB >= -100) { // also NaN
 		levelDB = noEchoDB
+		if d.echoDB > noEchoDB {
+			d.echo.quiet()
+		}
 	}
 	d.echoDB = levelDB
+}
+
+// EchoLossDB returns the echo return loss the detector has learnt for
+// this line (Config.EchoLearn): how far, in dB, under the agent's level
+// the loudest of its echo comes back. It starts at 28 dB and rises to 80
+// on a line that sends no echo back.
+func (d *Detector) EchoLossDB() float64 { return d.echo.lossDB }
+
+// echoGateDB returns the level at or under which a frame cannot start an
+// utterance now: noEchoDB while the agent is silent or the gate is off.
+func (d *Detector) echoGateDB() float64 {
+	switch {
+	case d.echoDB <= noEchoDB:
+		return noEchoDB
+	case d.cfg.EchoMarginDB > 0:
+		return d.echoDB - d.cfg.EchoMarginDB
+	case d.cfg.EchoLearn:
+		return d.echo.gateDB(d.echoDB)
+	}
+	return noEchoDB
 }
 
 // EndUtterance ends the utterance in progress, reporting no event, as if
@@ -135,9 +161,11 @@ func (d *Detector) Process(frame []int16) Event {
 	dt := time.Duration(len(frame)) * time.Second / time.Duration(d.sampleRate)
 	level := d.filter.levelDB(frame)
 	// Judge the frame against the floor before the frame moves it.
-	voiced := d.floor.set && level > minLevelDB && level > d.floor.db+d.cfg.ThresholdDB
-	if d.cfg.EchoMarginDB > 0 && !d.speaking && level <= d.echoDB-d.cfg.EchoMarginDB {
-		voiced = false // no louder than the agent's echo can be: not a caller starting to speak
+	loud := d.floor.set && level > minLevelDB && level > d.floor.db+d.cfg.ThresholdDB
+	// No louder than the agent's echo can be: not a caller starting to speak.
+	voiced := loud && (d.speaking || level > d.echoGateDB())
+	if d.cfg.EchoLearn && d.echoDB > noEchoDB {
+		d.echo.learn(d.echoDB, level, loud, loud && !voiced, d.speaking, dt)
 	}
 	d.floor.update(level, dt)
 	// The pitch is looked for only in voiced frames: the decimation and

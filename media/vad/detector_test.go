@@ -462,8 +462,13 @@ func TestTheAgentsEchoCannotStartAnUtterance(t *testing.T) {
 		t.Errorf("an utterance started before the agent spoke: events %v, want SpeechStart then BargeIn", evs)
 	}
 
-	// Off (DefaultConfig: a zero margin) ignores the reference.
-	d = mustNew(t, rate8k)
+	// Off (a zero margin, EchoLearn false) ignores the reference.
+	cfg := DefaultConfig()
+	cfg.EchoLearn = false
+	d, err := New(cfg, rate8k)
+	if err != nil {
+		t.Fatal(err)
+	}
 	d.SetEchoReference(-5)
 	first := -1
 	for i, f := range quietVoice() {
@@ -473,6 +478,122 @@ func TestTheAgentsEchoCannotStartAnUtterance(t *testing.T) {
 		}
 	}
 	if first != alone {
-		t.Errorf("EchoMarginDB 0: started at frame %d, want %d as without a reference", first, alone)
+		t.Errorf("gate off: started at frame %d, want %d as without a reference", first, alone)
 	}
+}
+
+// lineNoiseFrame is 20 ms of uniform line noise at about -65 dBFS RMS.
+func lineNoiseFrame(r *rand.Rand) []int16 {
+	f := make([]int16, frame8k)
+	for i := range f {
+		f[i] = int16(r.IntN(65) - 32)
+	}
+	return f
+}
+
+// scaled returns frames with every sample multiplied by gain, over line
+// noise.
+func scaled(frames [][]int16, gain float64, r *rand.Rand) [][]int16 {
+	out := make([][]int16, len(frames))
+	for i, f := range frames {
+		n := lineNoiseFrame(r)
+		for j := range n {
+			n[j] += int16(float64(f[j]) * gain)
+		}
+		out[i] = n
+	}
+	return out
+}
+
+// TestTheEchoGateLearnsTheLine plays the agent at -5 dBFS (the reference)
+// over two lines. On one, its echo comes back as words (300 ms of voice,
+// 100 ms gaps) 26 dB down: the gate learns that loss, the echo starts
+// nothing in 10 s, and a caller 12 dB under the agent still barges in
+// without teaching the gate that they are echo. On the other, nothing
+// comes back but line noise: within 3 s the gate is under the noise floor,
+// and a caller 27 dB under the agent (as quiet as that first line's echo)
+// starts an utterance on the same frame as with the agent silent.
+func TestTheEchoGateLearnsTheLine(t *testing.T) {
+	const refDB = -5
+	word := synth(loud(15), quiet(5))
+	// gainFor(p) scales the synthetic voice so that its loudest frame is
+	// at p dBFS as the detector measures it.
+	h, loudest := newHighPass(highPassHz, rate8k), math.Inf(-1)
+	for _, f := range word {
+		loudest = max(loudest, h.levelDB(f))
+	}
+	gainFor := func(peakDB float64) float64 { return math.Pow(10, (peakDB-loudest)/20) }
+	r := rand.New(rand.NewPCG(1, 2))
+
+	t.Run("echo 26 dB down", func(t *testing.T) {
+		d := mustNew(t, rate8k)
+		for range 50 {
+			d.Process(lineNoiseFrame(r)) // the floor, before the agent talks
+		}
+		var echo [][]int16
+		for range 25 { // 10 s
+			echo = append(echo, scaled(word, gainFor(refDB-26), r)...)
+		}
+		for i, f := range echo {
+			d.SetEchoReference(refDB)
+			if ev := d.Process(f); ev != EventNone {
+				t.Fatalf("the echo alone caused %v at frame %d (learnt loss %.1f dB)", ev, i, d.EchoLossDB())
+			}
+		}
+		if loss := d.EchoLossDB(); loss < 24 || loss > 30 {
+			t.Errorf("learnt loss %.1f dB, want about 26", loss)
+		}
+		learnt := d.EchoLossDB()
+		var evs []Event
+		for _, f := range scaled(synth(loud(30), quiet(40)), gainFor(refDB-12), r) {
+			d.SetEchoReference(refDB)
+			if ev := d.Process(f); ev != EventNone {
+				evs = append(evs, ev)
+			}
+		}
+		if len(evs) < 2 || evs[0] != EventSpeechStart || evs[1] != EventBargeIn {
+			t.Errorf("a caller 12 dB under the agent: events %v, want SpeechStart then BargeIn", evs)
+		}
+		if loss := d.EchoLossDB(); loss < learnt-1 {
+			t.Errorf("the caller taught the gate: loss %.1f dB after them, %.1f before", loss, learnt)
+		}
+	})
+
+	t.Run("no echo", func(t *testing.T) {
+		caller := synth(quiet(10), loud(30))
+		firstStart := func(d *Detector, ref float64) int {
+			for i, f := range scaled(caller, gainFor(refDB-27), rand.New(rand.NewPCG(3, 4))) {
+				d.SetEchoReference(ref)
+				if d.Process(f) == EventSpeechStart {
+					return i
+				}
+			}
+			return -1
+		}
+		fresh := func(agentTalks int) *Detector {
+			d := mustNew(t, rate8k)
+			for range 50 {
+				d.Process(lineNoiseFrame(r))
+			}
+			for range agentTalks {
+				d.SetEchoReference(refDB)
+				d.Process(lineNoiseFrame(r))
+			}
+			return d
+		}
+		alone := firstStart(fresh(0), noEchoDB)
+		if alone < 0 {
+			t.Fatal("the quiet caller alone started no utterance")
+		}
+		if got := firstStart(fresh(0), refDB); got == alone {
+			t.Errorf("before the gate learnt the line, a caller 27 dB under the agent started at frame %d as if it were silent", got)
+		}
+		d := fresh(150) // 3 s of the agent talking over a line that sends nothing back
+		if loss := d.EchoLossDB(); loss < 40 {
+			t.Errorf("learnt loss after 3 s without echo: %.1f dB, want 40 or more", loss)
+		}
+		if got := firstStart(d, refDB); got != alone {
+			t.Errorf("after 3 s without echo, the quiet caller started at frame %d, alone at %d", got, alone)
+		}
+	})
 }
