@@ -100,6 +100,9 @@ type config struct {
 	// hashing is told when passwords are being hashed (the spare
 	// processor of a node of the API on one CPU; runServe sets it).
 	hashing auth.HashActivity
+	// gcPercent is the collector's target serve sets (runServe:
+	// gcPercentFor); 0 leaves the runtime's own.
+	gcPercent int
 
 	Session   session.Config
 	Pacer     media.PacerConfig

@@ -194,6 +194,7 @@ func runServe(ctx context.Context, c cmdContext, args []string) error {
 		return err
 	}
 	cfg.hashing = spareProcessorFor(cfg.TakeCalls, c.getenv, runtime.GOMAXPROCS, runtime.SetDefaultGOMAXPROCS)
+	cfg.gcPercent = gcPercentFor(c.getenv)
 	return serve(ctx, cfg, c.stderr)
 }
 

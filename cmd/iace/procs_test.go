@@ -105,3 +105,17 @@ func TestTheSpareProcessorLastsWhileHashesRun(t *testing.T) {
 		}
 	})
 }
+
+// TestServeHalvesTheCollectorsHeadroomUnlessGOGCIsSet: serve sets GOGC 50
+// by itself, and an operator's GOGC, whatever it says, wins.
+func TestServeHalvesTheCollectorsHeadroomUnlessGOGCIsSet(t *testing.T) {
+	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+	if got := gcPercentFor(env(nil)); got != 50 {
+		t.Errorf("without GOGC: %d, want 50", got)
+	}
+	for _, v := range []string{"100", "off", "200"} {
+		if got := gcPercentFor(env(map[string]string{"GOGC": v})); got != 0 {
+			t.Errorf("GOGC=%s: serve sets %d, want 0 (the runtime's own)", v, got)
+		}
+	}
+}

@@ -372,9 +372,22 @@ func BenchmarkProcess20ms8k(b *testing.B)  { benchmarkProcess(b, "speech1_white1
 func BenchmarkProcess20ms16k(b *testing.B) { benchmarkProcess(b, "speech1_white12.wav", 2) }
 func BenchmarkProcessSilence(b *testing.B) { benchmarkProcess(b, "click.wav", 1) }
 
+// BenchmarkProcessOverTheAgent is BenchmarkProcess20ms8k with the agent
+// talking (SetEchoReference before each frame, as the reader does): the
+// echo gate's learning on every frame.
+func BenchmarkProcessOverTheAgent(b *testing.B) {
+	benchmarkProcessRef(b, "speech1_white12.wav", 1, -10)
+}
+
 // benchmarkProcess feeds a corpus file (upsampled by factor 1 or 2) frame by
 // frame, in a loop.
 func benchmarkProcess(b *testing.B, name string, factor int) {
+	benchmarkProcessRef(b, name, factor, noEchoDB)
+}
+
+// benchmarkProcessRef is benchmarkProcess with the agent's level refDB
+// given before each frame.
+func benchmarkProcessRef(b *testing.B, name string, factor int, refDB float64) {
 	samples, rate, err := readWAV("testdata/" + name)
 	if err != nil {
 		b.Fatal(err)
@@ -392,6 +405,7 @@ func benchmarkProcess(b *testing.B, name string, factor int) {
 	b.SetBytes(int64(2 * frameLen))
 	i := 0
 	for b.Loop() {
+		d.SetEchoReference(refDB)
 		d.Process(samples[i*frameLen : (i+1)*frameLen])
 		if i++; i == frames {
 			i = 0
