@@ -109,11 +109,9 @@ func (d *Detector) SetEchoReference(levelDB float64) {
 func (d *Detector) EchoLossDB() float64 { return d.echo.lossDB }
 
 // echoGateDB returns the level at or under which a frame cannot start an
-// utterance now: noEchoDB while the agent is silent or the gate is off.
+// utterance while the agent talks: noEchoDB when the gate is off.
 func (d *Detector) echoGateDB() float64 {
 	switch {
-	case d.echoDB <= noEchoDB:
-		return noEchoDB
 	case d.cfg.EchoMarginDB > 0:
 		return d.echoDB - d.cfg.EchoMarginDB
 	case d.cfg.EchoLearn:
@@ -161,11 +159,9 @@ func (d *Detector) Process(frame []int16) Event {
 	dt := time.Duration(len(frame)) * time.Second / time.Duration(d.sampleRate)
 	level := d.filter.levelDB(frame)
 	// Judge the frame against the floor before the frame moves it.
-	loud := d.floor.set && level > minLevelDB && level > d.floor.db+d.cfg.ThresholdDB
-	// No louder than the agent's echo can be: not a caller starting to speak.
-	voiced := loud && (d.speaking || level > d.echoGateDB())
-	if d.cfg.EchoLearn && d.echoDB > noEchoDB {
-		d.echo.learn(d.echoDB, level, loud, loud && !voiced, d.speaking, dt)
+	voiced := d.floor.set && level > minLevelDB && level > d.floor.db+d.cfg.ThresholdDB
+	if d.echoDB > noEchoDB {
+		voiced = d.overTheAgent(level, voiced, dt)
 	}
 	d.floor.update(level, dt)
 	// The pitch is looked for only in voiced frames: the decimation and
@@ -179,6 +175,18 @@ func (d *Detector) Process(frame []int16) Event {
 		d.pitch.keep(frame)
 	}
 	return d.step(voiced, level, corr, f0, dt)
+}
+
+// overTheAgent takes a frame heard while the agent talks, over the voicing
+// threshold (loud) or not, and returns whether it is voiced: a loud frame
+// no louder than the agent's echo can be is not a caller starting to
+// speak. With EchoLearn the frame also teaches the echo's level.
+func (d *Detector) overTheAgent(level float64, loud bool, dt time.Duration) bool {
+	voiced := loud && (d.speaking || level > d.echoGateDB())
+	if d.cfg.EchoLearn {
+		d.echo.learn(d.echoDB, level, loud, loud && !voiced, d.speaking, dt)
+	}
+	return voiced
 }
 
 // step advances the utterance state machine by one frame: voiced by level,
