@@ -101,8 +101,11 @@ type config struct {
 	// processor of a node of the API on one CPU; runServe sets it).
 	hashing auth.HashActivity
 	// gcPercent is the collector's target serve sets (runServe:
-	// gcPercentFor); 0 leaves the runtime's own.
-	gcPercent int
+	// gcPercentFor); 0 leaves the runtime's own. ownProcess says serve
+	// runs as the process's one server (runServe), not beside others in
+	// a test's process: it may tune and collect the process's memory.
+	gcPercent  int
+	ownProcess bool
 
 	Session   session.Config
 	Pacer     media.PacerConfig
