@@ -6,13 +6,15 @@ import "time"
 // caller's line sends the agent's voice back: its echo return loss. A line
 // with an echo canceller leaves 40 dB or more (the echo is under the line
 // noise), a 2-4 wire hybrid without one 20 to 30 dB. It learns only while
-// the agent is audible (the session's echo reference is set), from the
-// level alone (the gate it sets plays no part in it):
+// the agent is audible (the session's echo reference is set), and only
+// from sound the detector did not take for the caller:
 //
-//   - a run of frames over the voicing threshold during which no utterance
-//     went on was echo, or a sound too short to matter (an echo's syllable
-//     starts no utterance once the gate holds it back), and its loudest
-//     frame counts when it ends;
+//   - a frame over the voicing threshold that the gate held back counts
+//     at once (it can lift the gate by at most echoGuardDB, so an echo
+//     just under the gate raises it to cover the echo);
+//   - a run of frames over the threshold during which no utterance went
+//     on was echo, or a sound too short to matter, and its loudest frame
+//     counts when the run ends;
 //   - a run during which an utterance went on may be the caller, and
 //     teaches nothing;
 //   - a frame under the threshold says only that the echo, if any, is
