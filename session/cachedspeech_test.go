@@ -67,12 +67,18 @@ func TestACachedGreetingHoldsNoGoroutineWhileItPlays(t *testing.T) {
 // handler.
 func agentHandler(t *testing.T, cfg session.Config, agent store.Agent, synth session.Synthesizer) (http.Handler, chan session.CallSummary, *media.Pacer) {
 	t.Helper()
+	return agentHandlerWith(t, cfg, agent, synth, nil)
+}
+
+// agentHandlerWith is agentHandler with the engine's metrics (nil: its own).
+func agentHandlerWith(t *testing.T, cfg session.Config, agent store.Agent, synth session.Synthesizer, m *session.Metrics) (http.Handler, chan session.CallSummary, *media.Pacer) {
+	t.Helper()
 	agents, err := store.NewStaticAgents([]store.Agent{agent})
 	if err != nil {
 		t.Fatal(err)
 	}
 	eng, pacer, ended, log := newTestEngine(t, cfg, func(d *session.Deps) {
-		d.Agents, d.Synth = agents, synth
+		d.Agents, d.Synth, d.Metrics = agents, synth, m
 	})
 	conn := telnyx.DefaultConnConfig()
 	conn.AllowUnauthenticated = true

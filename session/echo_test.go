@@ -9,6 +9,8 @@ import (
 	"testing"
 	"testing/synctest"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/iace/iace/ai"
 	"github.com/iace/iace/media"
 	"github.com/iace/iace/session"
@@ -22,6 +24,8 @@ import (
 // (--vad-echo-margin-db 28), the agent speaks its whole greeting over its
 // own echo; without it the echo is voiced speech and cuts the agent off, as
 // the corpus harness found (docs/BARGE-IN.md, "The agent's own echo").
+// With the gate that learns, the call's learnt echo return loss is
+// counted in iace_session_echo_return_loss_db: about the line's 25 dB.
 func TestTheAgentsOwnEchoDoesNotCutItOff(t *testing.T) {
 	voice := readWAV(t, corpus+"agent.wav") // 11 s of espeak, 8 kHz
 	ulaw := make([]byte, len(voice))
@@ -37,7 +41,8 @@ func TestTheAgentsOwnEchoDoesNotCutItOff(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				cfg := session.DefaultConfig()
 				cfg.VAD.EchoMarginDB, cfg.VAD.EchoLearn = c.margin, c.learn
-				h, ended, pacer := agentHandler(t, cfg, agent, recorded(ulaw))
+				reg := prometheus.NewRegistry()
+				h, ended, pacer := agentHandlerWith(t, cfg, agent, recorded(ulaw), session.NewMetrics(reg))
 				p := newPeer(t, pipeDial(t, h), nil)
 				p.mu.Lock()
 				p.echoGain = math.Pow(10, -25.0/20)
@@ -54,6 +59,14 @@ func TestTheAgentsOwnEchoDoesNotCutItOff(t *testing.T) {
 				hangUpSync(p, ended)
 				pacer.Close()
 				synctest.Wait()
+				n, sum := histogram(t, reg, "iace_session_echo_return_loss_db")
+				t.Logf("echo return loss counted for %d calls, sum %.1f dB", n, sum)
+				switch {
+				case !c.learn && n != 0:
+					t.Errorf("echo return loss counted %d times with the gate that learns off", n)
+				case c.learn && (n != 1 || sum < 22 || sum > 34):
+					t.Errorf("echo return loss: %d calls, sum %.1f dB; want 1 call, about 25 dB", n, sum)
+				}
 			})
 		})
 	}
@@ -68,4 +81,22 @@ func (r recorded) Synthesize(_ context.Context, req ai.SpeechRequest) (io.ReadCl
 		return nil, fmt.Errorf("recorded speech is PCMU at 8 kHz, not %v", req.Format)
 	}
 	return io.NopCloser(bytes.NewReader(r)), nil
+}
+
+// histogram returns the sample count and sum of the histogram name in reg
+// (0, 0 if it has none).
+func histogram(t *testing.T, reg *prometheus.Registry, name string) (uint64, float64) {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == name {
+			for _, m := range f.GetMetric() {
+				return m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum()
+			}
+		}
+	}
+	return 0, 0
 }

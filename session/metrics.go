@@ -34,6 +34,8 @@ type Metrics struct {
 	// caller heard as a gap in the agent's speech.
 	bargeHolds *prometheus.CounterVec
 	bargeGaps  prometheus.Histogram
+	// echoLoss is each call's learnt echo return loss (vad.Config.EchoLearn).
+	echoLoss prometheus.Histogram
 	// supervisorFrames counts the frames of supervisors' microphones
 	// sent to callers; roleSwitches the supervisor role switches.
 	supervisorFrames prometheus.Counter
@@ -112,6 +114,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "For a hold that resumed the agent: how long its audio was held beyond what the far end had queued (the pacer's hold lead), " +
 				"milliseconds; 0 is no gap the caller could hear.",
 			Buckets: []float64{0, 20, 50, 100, 200, 300, 500, 800, 1200}}),
+		echoLoss: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "iace", Subsystem: "session", Name: "echo_return_loss_db",
+			Help: "For each call whose agent talked at least 3 s: how far under the agent's level the caller's line sent the agent's voice back, " +
+				"as the caller's voice detector learnt it, dB (22 at least; with no echo it climbs by 6 dB a second of the agent's speech, to 80).",
+			Buckets: []float64{22, 25, 28, 31, 34, 37, 40, 45, 50, 60, 79}}),
 		bargeLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "iace", Subsystem: "session", Name: "barge_in_latency_ms",
 			Help:    "From the start of the caller's speech to the clear sent for a barge-in, milliseconds (includes the barge-in minimum duration).",
 			Buckets: []float64{100, 200, 300, 400, 500, 600, 800, 1000, 1500, 2000}}),
@@ -191,7 +197,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.liveCalls, m.draining, m.calls, m.refused, m.moves, m.moveTime, m.framesIn, m.eventsDropped, m.reordered, m.concealed, m.late,
-			m.bargeIns, m.bargeHolds, m.bargeGaps, m.supervisorFrames, m.roleSwitches, m.dtmf, m.replyLatency, m.bargeLatency, m.callDuration, m.providerError,
+			m.bargeIns, m.bargeHolds, m.bargeGaps, m.echoLoss, m.supervisorFrames, m.roleSwitches, m.dtmf, m.replyLatency, m.bargeLatency, m.callDuration, m.providerError,
 			m.holding, m.turnStageVec, m.completed, m.escalations, m.resolution, m.sentiment, m.patternsUsed, m.predictions,
 			m.memoryMisses, m.memoryFetch,
 			m.liveSubscribers, m.liveEventsDropped, m.liveSubscribersDropped)

@@ -157,6 +157,18 @@ func (in *inbound) addStats(st *CallStats) {
 // seen is the number of frames the reader has run.
 func (in *inbound) seen() uint64 { return in.total + uint64(in.frames) } //nolint:gosec // G115: frames is a small count, never negative
 
+// echoLearnt is how long the agent must have talked over the caller's
+// line for the echo return loss the detector learnt to be counted.
+const echoLearnt = 3 * time.Second
+
+// observeEcho counts the call's learnt echo return loss, once the reader
+// is done with the detector.
+func (in *inbound) observeEcho() {
+	if in.vad.EchoHeard() >= echoLearnt { // 0 with EchoLearn off
+		in.s.eng.metrics.echoLoss.Observe(in.vad.EchoLossDB())
+	}
+}
+
 func (in *inbound) flushCounts() {
 	in.s.eng.metrics.framesIn.Add(float64(in.frames))
 	in.total += uint64(in.frames) //nolint:gosec // G115: a count of frames, never negative
@@ -168,6 +180,7 @@ func (in *inbound) flushCounts() {
 // the call ends) makes it return.
 func (s *Session) read(in *inbound) error {
 	defer in.flushCounts()
+	defer in.observeEcho()
 	var ev telnyx.Event
 	for {
 		err := s.conn.Read(&ev)

@@ -108,6 +108,11 @@ func (d *Detector) SetEchoReference(levelDB float64) {
 // on a line that sends no echo back.
 func (d *Detector) EchoLossDB() float64 { return d.echo.lossDB }
 
+// EchoHeard returns how long the detector has heard the line while the
+// agent talked and learnt from it (Config.EchoLearn): EchoLossDB means
+// little before a few seconds.
+func (d *Detector) EchoHeard() time.Duration { return d.echo.listened }
+
 // echoGateDB returns the level at or under which a frame cannot start an
 // utterance while the agent talks: noEchoDB when the gate is off.
 func (d *Detector) echoGateDB() float64 {

@@ -25,9 +25,10 @@ import "time"
 // back: a line that carries no echo loses the starting gate within a few
 // seconds, and a short noise that was taken for echo is forgotten as fast.
 type echoPath struct {
-	lossDB  float64 // the learnt echo return loss
-	runPeak float64 // the loudest frame of the run over the threshold; noEchoDB for none
-	caller  bool    // an utterance went on during the run
+	lossDB   float64       // the learnt echo return loss
+	runPeak  float64       // the loudest frame of the run over the threshold; noEchoDB for none
+	caller   bool          // an utterance went on during the run
+	listened time.Duration // the line heard while the agent talked
 }
 
 const (
@@ -54,7 +55,7 @@ const (
 )
 
 func (e *echoPath) reset() {
-	e.lossDB, e.runPeak, e.caller = echoStartLossDB, noEchoDB, false
+	e.lossDB, e.runPeak, e.caller, e.listened = echoStartLossDB, noEchoDB, false, 0
 }
 
 // gateDB returns the level at or under which a frame cannot be the
@@ -68,6 +69,7 @@ func (e *echoPath) gateDB(refDB float64) float64 {
 // held it back, and whether an utterance is going on.
 func (e *echoPath) learn(refDB, level float64, loud, gated, speaking bool, dt time.Duration) {
 	e.lossDB = min(e.lossDB+echoRecoveryDBPerSec*dt.Seconds(), echoMaxLossDB)
+	e.listened += dt
 	switch {
 	case gated:
 		e.heard(refDB, level)
