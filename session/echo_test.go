@@ -83,20 +83,10 @@ func (r recorded) Synthesize(_ context.Context, req ai.SpeechRequest) (io.ReadCl
 	return io.NopCloser(bytes.NewReader(r)), nil
 }
 
-// histogram returns the sample count and sum of the histogram name in reg
-// (0, 0 if it has none).
+// histogram returns the sample count and sum of the histogram of reg
+// named name.
 func histogram(t *testing.T, reg *prometheus.Registry, name string) (uint64, float64) {
 	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() == name {
-			for _, m := range f.GetMetric() {
-				return m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum()
-			}
-		}
-	}
-	return 0, 0
+	h := family(t, reg, name).GetMetric()[0].GetHistogram()
+	return h.GetSampleCount(), h.GetSampleSum()
 }

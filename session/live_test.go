@@ -360,17 +360,11 @@ func TestASlowSubscriberIsDroppedAndTheCallGoesOn(t *testing.T) {
 
 func gaugeValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	ms := family(t, reg, name).GetMetric()
+	if len(ms) != 1 {
+		t.Fatalf("gauge %s has %d series, want 1", name, len(ms))
 	}
-	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
-			return mf.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("no gauge %s", name)
-	return 0
+	return ms[0].GetGauge().GetValue()
 }
 
 // describe lists events for a failure message.

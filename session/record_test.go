@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/iace/iace/ai"
 	"github.com/iace/iace/session"
@@ -214,23 +215,30 @@ func TestASlowPatternReadDoesNotHoldTheCall(t *testing.T) {
 	p.close()
 }
 
-// counterValue is the value of the counter of reg named name, over all
-// its labels.
-func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+// family is the metric family of reg named name; the test fails if reg
+// has none.
+func family(t *testing.T, reg *prometheus.Registry, name string) *dto.MetricFamily {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() == name { // summed over its labels
-			var sum float64
-			for _, m := range mf.GetMetric() {
-				sum += m.GetCounter().GetValue()
-			}
-			return sum
+		if mf.GetName() == name {
+			return mf
 		}
 	}
 	t.Fatalf("no metric %s", name)
-	return 0
+	return nil
+}
+
+// counterValue is the value of the counter of reg named name, over all
+// its labels.
+func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	var sum float64
+	for _, m := range family(t, reg, name).GetMetric() {
+		sum += m.GetCounter().GetValue()
+	}
+	return sum
 }
