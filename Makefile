@@ -30,7 +30,8 @@ run: build
 ## test: every test, with the race detector and coverage (per package, and
 ## a total of the product, the load tools under loadtest/ apart, that must
 ## reach COVERFLOOR %), then the zero-allocation guards
-## of the hot paths, which need a build without the race detector
+## of the hot paths and the barge-in corpus measurements, which need a
+## build without the race detector
 COVERFLOOR   ?= 70
 COVERPROFILE ?= $(BIN)/cover.out
 test:
@@ -38,6 +39,7 @@ test:
 	$(GO) test -race -count=1 -timeout 15m -coverprofile=$(COVERPROFILE) $(PKGS)
 	./deploy/coverage.sh $(COVERPROFILE) $(COVERFLOOR)
 	$(GO) test -count=1 -run 'Allocs' ./media/ ./media/telnyx/ ./session/
+	$(GO) test -count=1 -run 'BargeInCorpus|AcrossPaths' ./media/vad/
 	cd deploy && $(GO) test -count=1 -timeout 10m ./...
 
 test-short:

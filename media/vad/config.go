@@ -76,6 +76,17 @@ type Config struct {
 	// gate stays 19 dB under the agent, which callers talking over it
 	// clear.
 	EchoLearn bool
+	// EchoCancel, with EchoLearn, builds an echo canceller for a line
+	// that has been heard to send the agent's echo back less than 34 dB
+	// under the agent (one with no echo canceller of its own): from the
+	// agent's audio the session gives (Detector.SetEchoAudio) it learns
+	// the line's echo path and takes the echo out of the caller's audio
+	// before the detector judges it, so that a cough or a knock over the
+	// echo carries no pitch of the agent's. It learns within about a
+	// second and a half of the agent talking, and costs such a call
+	// about 30 µs of CPU a 20 ms frame while the agent talks, and 32 KiB;
+	// other lines nothing.
+	EchoCancel bool
 }
 
 // DefaultConfig returns the settings tuned on the testdata corpus: clean and
@@ -92,7 +103,8 @@ func DefaultConfig() Config {
 		// The echo gate learns each line's echo return loss; a fixed
 		// EchoMarginDB delays barge-ins on a line with an echo canceller
 		// (the usual case), where there is no echo to keep out.
-		EchoLearn: true,
+		EchoLearn:  true,
+		EchoCancel: true,
 	}
 }
 

@@ -2,6 +2,7 @@ package vad
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -42,6 +43,19 @@ type Detector struct {
 	// (SetEchoReference); noEchoDB when the agent is silent.
 	echoDB float64
 	echo   echoPath // the line's echo return loss, learnt (Config.EchoLearn)
+	// canceller takes the agent's echo out of the caller's audio once the
+	// line has been heard to send it back loud (Config.EchoCancel); nil
+	// until then. fed is how much of the next frame SetEchoAudio gave.
+	canceller *echoCanceller
+	fed       int
+	echoOnly  bool // the last frame the canceller heard was echo or line noise
+	// lineLossDB is the least echo return loss learnt before the
+	// canceller worked: the line's own.
+	lineLossDB float64
+	// cancelled is how long the canceller has run; cancelGaveUp says it
+	// was dropped, having found no echo to take away.
+	cancelled    time.Duration
+	cancelGaveUp bool
 }
 
 // noEchoDB is the echo reference of an agent that is not talking.
@@ -79,6 +93,8 @@ func (d *Detector) Reset() {
 	d.runMin, d.runMax = 0, 0
 	d.echoDB = noEchoDB
 	d.echo.reset()
+	d.canceller, d.fed, d.echoOnly, d.lineLossDB = nil, 0, false, 0
+	d.cancelled, d.cancelGaveUp = 0, false
 }
 
 // SetEchoReference tells the detector how loud, in dBFS (0 dBFS = a
@@ -98,15 +114,60 @@ func (d *Detector) SetEchoReference(levelDB float64) {
 		if d.echoDB > noEchoDB {
 			d.echo.quiet()
 		}
+	} else if d.echoDB == noEchoDB && d.canceller != nil {
+		d.canceller.restart() // it did not follow the silence
 	}
 	d.echoDB = levelDB
+}
+
+// WantsEchoAudio reports whether the detector takes the agent's audio
+// (SetEchoAudio) for the next frame: with Config.EchoCancel (and
+// EchoLearn), while the agent is audible, on a line that has been heard to
+// send the agent's echo back less than 34 dB under it. On most lines (an
+// echo canceller in the network) it never does, and the session spends
+// nothing on it.
+func (d *Detector) WantsEchoAudio() bool {
+	return d.canceller != nil && d.echoDB > noEchoDB
+}
+
+// SetEchoAudio gives the agent's audio the far end played during the
+// next frame, at the detector's rate, as well aligned with the caller's
+// audio as the session knows (the return path's delay, up to 400 ms, is
+// found from the audio): Process then takes the echo of it out of the
+// frame before it judges it. Samples the frame has beyond len(ref) count
+// as silence; frames over 40 ms are judged as they come. It does nothing
+// unless WantsEchoAudio, keeps nothing of ref, and does not allocate.
+func (d *Detector) SetEchoAudio(ref []int16) {
+	if !d.WantsEchoAudio() {
+		return
+	}
+	ref = ref[:min(len(ref), d.canceller.maxFrame)]
+	d.canceller.feed(ref, 0, len(ref))
+	d.fed = len(ref)
+}
+
+// EchoCancelledDB returns how far, in dB, the echo canceller brings the
+// agent's echo down on this line (its echo return loss enhancement, ERLE,
+// kept near the least measured lately); 0 while it is not running.
+func (d *Detector) EchoCancelledDB() float64 {
+	if d.canceller == nil {
+		return 0
+	}
+	return d.canceller.erleDB()
 }
 
 // EchoLossDB returns the echo return loss the detector has learnt for
 // this line (Config.EchoLearn): how far, in dB, under the agent's level
 // the loudest of its echo comes back. It starts at 28 dB and rises to 80
-// on a line that sends no echo back.
-func (d *Detector) EchoLossDB() float64 { return d.echo.lossDB }
+// on a line that sends no echo back. Once an echo canceller works on the
+// line (Config.EchoCancel) it is the loss the canceller found, before it
+// took its share away (EchoCancelledDB).
+func (d *Detector) EchoLossDB() float64 {
+	if d.canceller != nil && d.canceller.ready {
+		return d.lineLossDB
+	}
+	return d.echo.lossDB
+}
 
 // EchoHeard returns how long the detector has heard the line while the
 // agent talked and learnt from it (Config.EchoLearn): EchoLossDB means
@@ -162,6 +223,16 @@ func (d *Detector) Process(frame []int16) Event {
 		return EventNone
 	}
 	dt := time.Duration(len(frame)) * time.Second / time.Duration(d.sampleRate)
+	heard, c := frame, d.canceller
+	cancelling := c != nil && d.echoDB > noEchoDB && len(frame) <= c.maxFrame
+	if cancelling {
+		if d.fed < len(frame) {
+			c.feed(nil, d.fed, len(frame))
+		}
+		c.noise = fullScale2 * math.Pow(10, d.floor.db/10)
+		frame = c.cancel(frame, d.echoOnly && !d.speaking)
+	}
+	d.fed = 0
 	level := d.filter.levelDB(frame)
 	// Judge the frame against the floor before the frame moves it.
 	voiced := d.floor.set && level > minLevelDB && level > d.floor.db+d.cfg.ThresholdDB
@@ -169,11 +240,38 @@ func (d *Detector) Process(frame []int16) Event {
 		voiced = d.overTheAgent(level, voiced, dt)
 	}
 	d.floor.update(level, dt)
+	if cancelling {
+		// What cannot be the caller teaches the canceller the line.
+		d.echoOnly = !voiced && !d.speaking
+		c.learn(heard, d.echoOnly)
+		d.cancelled += dt
+		switch {
+		case c.ready && c.erleDB() >= minERLE:
+			// The echo left is the line's, less what the canceller takes:
+			// the gate does not fall under it.
+			d.echo.ceilDB = min(echoMaxLossDB, d.lineLossDB+c.erleDB()-erleGuardDB)
+		case d.cancelled >= giveUpAfter && c.erleDB() < minERLE:
+			d.canceller, d.cancelGaveUp = nil, true
+			d.echo.ceilDB = echoMaxLossDB
+		case d.echo.ceilDB < echoMaxLossDB:
+			// The echo's delay moved and the canceller learns it again:
+			// the line's echo comes back whole meanwhile.
+			d.echo.ceilDB, d.echo.lossDB = echoMaxLossDB, min(d.echo.lossDB, d.lineLossDB)
+		default:
+			d.lineLossDB = min(d.lineLossDB, d.echo.lossDB)
+		}
+	} else if d.echoDB > noEchoDB && d.cfg.EchoCancel && c == nil && d.echoHeardLoud() {
+		d.canceller, d.lineLossDB = newEchoCanceller(d.sampleRate, d.echo.lossDB), d.echo.lossDB
+	}
 	// The pitch is looked for only in voiced frames: the decimation and
 	// the autocorrelation are most of the cost of a frame, and silence
 	// needs neither.
+	// Inside an utterance, with the echo cancelled, a frame no louder
+	// than the gate may be what the canceller left of the echo: it keeps
+	// the utterance going but is not analyzed, so that the agent's pitch
+	// in it cannot make a noise a voice.
 	var corr, f0 float64
-	if voiced {
+	if voiced && !(cancelling && c.ready && d.speaking && level <= d.echoGateDB()) {
 		d.pitch.next(frame)
 		corr, f0 = d.pitch.analyze()
 	} else {
@@ -193,6 +291,32 @@ func (d *Detector) overTheAgent(level float64, loud bool, dt time.Duration) bool
 	}
 	return voiced
 }
+
+// echoHeardLoud reports whether this line has been heard to send the
+// agent's echo back loud enough to cancel.
+func (d *Detector) echoHeardLoud() bool {
+	return d.cfg.EchoLearn && d.echo.loudEchoes >= engageEchoes && !d.cancelGaveUp
+}
+
+const (
+	// engageLossDB is the echo return loss under which the canceller is
+	// built: an echo heard that loud (a line with no canceller of its
+	// own) carries the agent's pitch into whatever sound the caller makes
+	// over it. A line with one leaves 40 dB or more, under the line noise.
+	engageLossDB = 34
+	// engageEchoes is how many such echoes must have been heard: a
+	// noise, or a caller quieter than the gate, is heard once or twice.
+	engageEchoes = 3
+	// minERLE is the least a canceller must take away to bound the gate
+	// (erleGuardDB); one that has not within giveUpAfter of learning is
+	// dropped for the rest of the call: there was no echo to find.
+	minERLE     = 6
+	giveUpAfter = 10 * time.Second
+	// erleGuardDB is taken off the canceller's ERLE where it bounds the
+	// gate: the ERLE is measured over stretches of the agent's speech, and
+	// its loudest syllables are cancelled a few dB less.
+	erleGuardDB = 3
+)
 
 // step advances the utterance state machine by one frame: voiced by level,
 // with the periodicity and fundamental of the pitch tracker.

@@ -29,6 +29,13 @@ type echoPath struct {
 	runPeak  float64       // the loudest frame of the run over the threshold; noEchoDB for none
 	caller   bool          // an utterance went on during the run
 	listened time.Duration // the line heard while the agent talked
+	// loudEchoes counts the echoes heard less than engageLossDB under the
+	// agent: a line with no canceller of its own sends several a second.
+	loudEchoes int
+	// ceilDB bounds the estimate: echoMaxLossDB, or, once an echo
+	// canceller works on the line, the loss heard before it plus what it
+	// takes away, so that the gate stays over the echo it leaves.
+	ceilDB float64
 }
 
 const (
@@ -55,7 +62,8 @@ const (
 )
 
 func (e *echoPath) reset() {
-	e.lossDB, e.runPeak, e.caller, e.listened = echoStartLossDB, noEchoDB, false, 0
+	e.lossDB, e.runPeak, e.caller, e.listened, e.loudEchoes = echoStartLossDB, noEchoDB, false, 0, 0
+	e.ceilDB = echoMaxLossDB
 }
 
 // gateDB returns the level at or under which a frame cannot be the
@@ -68,7 +76,7 @@ func (e *echoPath) gateDB(refDB float64) float64 {
 // level, whether that is over the voicing threshold, whether the gate
 // held it back, and whether an utterance is going on.
 func (e *echoPath) learn(refDB, level float64, loud, gated, speaking bool, dt time.Duration) {
-	e.lossDB = min(e.lossDB+echoRecoveryDBPerSec*dt.Seconds(), echoMaxLossDB)
+	e.lossDB = min(e.lossDB+echoRecoveryDBPerSec*dt.Seconds(), e.ceilDB)
 	e.listened += dt
 	switch {
 	case gated:
@@ -94,4 +102,7 @@ func (e *echoPath) quiet() {
 // heard lowers the estimate to an echo heard at level.
 func (e *echoPath) heard(refDB, level float64) {
 	e.lossDB = min(e.lossDB, max(refDB-level, echoMinLossDB))
+	if refDB-level < engageLossDB {
+		e.loudEchoes++
+	}
 }
