@@ -390,6 +390,10 @@ type Playout struct {
 	levelBytes int64        // levelBudget of audio in the playout's format
 	audible    atomic.Bool
 	audibleNow bool
+	// echo keeps what was sent where the far end plays it, for the
+	// caller's echo canceller (EchoAudio); nil until the reader first
+	// asks, which it does only on a line that sends the agent's echo back.
+	echo *echoRing
 }
 
 // levelBudget is how much of a call's audio is measured for its loudest
@@ -414,6 +418,29 @@ func (p *Playout) EchoReference() float64 {
 		return NoLevelDB
 	}
 	return math.Float64frombits(p.loudest.Load())
+}
+
+// EchoPosition returns the sample the far end plays now, on the pacer's
+// clock at the playout's rate: where EchoAudio reads from.
+func (p *Playout) EchoPosition() int64 {
+	return samplesAt(monotonic(time.Now()), p.format.SampleRate)
+}
+
+// EchoAudio decodes into dst the agent's audio the far end plays from
+// sample pos on (EchoPosition's clock), as the playout estimates it (the
+// far end plays what it is sent as soon as it has played what it held):
+// what an echo canceller subtracts from the caller's side once it has
+// found the line's delay. Silence where nothing was sent, or nothing is
+// kept (more than echoKept ago). The first call starts keeping what is
+// sent from then on; before it the playout keeps nothing. It does not
+// allocate after the first call.
+func (p *Playout) EchoAudio(dst []int16, pos int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.echo == nil {
+		p.echo = newEchoRing(p.format, samplesAt(monotonic(time.Now()), p.format.SampleRate))
+	}
+	p.echo.read(dst, pos, p.format.Encoding)
 }
 
 // raiseLoudest records the level of audio written, while less than
@@ -684,6 +711,9 @@ func (p *Playout) Clear() (played int64, gen uint64) {
 	now := monotonic(time.Now())
 	p.mu.Lock()
 	played = p.playedLocked(now)
+	if p.echo != nil {
+		p.echo.truncate(samplesAt(now, p.format.SampleRate)) // what was queued at the far end never plays
+	}
 	p.dropQueue()
 	p.base = played
 	p.marks = p.marks[:0]
@@ -870,6 +900,9 @@ func (p *Playout) service(now time.Duration) bool {
 			underrun = true
 		}
 		send = p.take(send, n)
+		if p.echo != nil {
+			p.echo.put(samplesAt(now+ahead, p.format.SampleRate), send[len(send)-n:])
+		}
 		acts = append(acts, playoutAction{n: n})
 		p.base += int64(n)
 		p.playEnd = now + ahead + p.format.Duration(n)

@@ -8,6 +8,7 @@ import (
 	"math"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -25,7 +26,10 @@ import (
 // own echo; without it the echo is voiced speech and cuts the agent off, as
 // the corpus harness found (docs/BARGE-IN.md, "The agent's own echo").
 // With the gate that learns, the call's learnt echo return loss is
-// counted in iace_session_echo_return_loss_db: about the line's 25 dB.
+// counted in iace_session_echo_return_loss_db: about the line's 25 dB; and
+// the echo canceller, fed the agent's audio by the reader from what the
+// playout sent (media.Playout.EchoAudio), takes 20 dB or more of that echo
+// away (iace_session_echo_cancelled_db).
 func TestTheAgentsOwnEchoDoesNotCutItOff(t *testing.T) {
 	voice := readWAV(t, corpus+"agent.wav") // 11 s of espeak, 8 kHz
 	ulaw := make([]byte, len(voice))
@@ -61,15 +65,105 @@ func TestTheAgentsOwnEchoDoesNotCutItOff(t *testing.T) {
 				synctest.Wait()
 				n, sum := histogram(t, reg, "iace_session_echo_return_loss_db")
 				t.Logf("echo return loss counted for %d calls, sum %.1f dB", n, sum)
+				cn, csum := histogram(t, reg, "iace_session_echo_cancelled_db")
+				t.Logf("echo cancelled counted for %d calls, sum %.1f dB", cn, csum)
 				switch {
 				case !c.learn && n != 0:
 					t.Errorf("echo return loss counted %d times with the gate that learns off", n)
 				case c.learn && (n != 1 || sum < 22 || sum > 34):
 					t.Errorf("echo return loss: %d calls, sum %.1f dB; want 1 call, about 25 dB", n, sum)
 				}
+				switch {
+				case !c.learn && cn != 0:
+					t.Errorf("echo cancelled counted %d times with the gate that learns off (the canceller needs it)", cn)
+				case c.learn && (cn != 1 || csum < 20):
+					t.Errorf("echo cancelled: %d calls, sum %.1f dB; want 1 call, 20 dB or more", cn, csum)
+				}
 			})
 		})
 	}
+}
+
+// TestNoisesOverTheAgentsEchoDoNotCutItOff plays a whole call over the
+// same line (the agent's voice back 25 dB down) with the caller making
+// noises over the agent 4 s into its greeting: knocks, coughs, a throat
+// cleared, typing, music. The echo under a noise carries the agent's
+// pitch, and without the echo canceller (--vad-echo-cancel=false) the
+// noises cut the agent off; with it, the detector hears them as they are,
+// and the agent says its whole greeting.
+func TestNoisesOverTheAgentsEchoDoNotCutItOff(t *testing.T) {
+	voice := readWAV(t, corpus+"agent.wav")
+	ulaw := make([]byte, len(voice))
+	media.EncodeULawTo(ulaw, voice)
+	agent := store.DefaultAgent()
+	agent.Greeting = "Hello. This greeting is the test voice."
+	for _, cancel := range []bool{true, false} {
+		t.Run(fmt.Sprintf("cancel %v", cancel), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				cfg := session.DefaultConfig()
+				cfg.VAD.EchoCancel = cancel
+				h, ended, pacer := agentHandlerWith(t, cfg, agent, recorded(ulaw), session.NewMetrics(prometheus.NewRegistry()))
+				p := newPeer(t, pipeDial(t, h), nil)
+				p.mu.Lock()
+				p.echoGain = math.Pow(10, -25.0/20)
+				p.mu.Unlock()
+				p.speak(make([]int16, 4*8000)) // the agent talks alone for 4 s
+				for _, f := range []string{"ns_knock_loud.wav", "ns_cough_double.wav", "ns_throat.wav", "ns_typing_fast.wav", "ns_music_pluck.wav"} {
+					p.speak(readWAV(t, corpus+f))
+					p.speak(make([]int16, 8000/2))
+				}
+				r := p.next(t, "the greeting's end mark or a clear", func(r received) bool {
+					return r.event == "clear" || isMark("-end")(r)
+				})
+				if cut := r.event == "clear"; cut != !cancel {
+					t.Errorf("the caller's noises cut the agent off: %v; want %v", cut, !cancel)
+				}
+				p.mu.Lock()
+				p.echoGain = 0
+				p.mu.Unlock()
+				hangUpSync(p, ended)
+				pacer.Close()
+				synctest.Wait()
+			})
+		})
+	}
+}
+
+// TestTheCallerInterruptsOverTheAgentsEcho: on the same line, with the
+// echo canceller at work, a caller who says "Stop, I want to speak to
+// someone." over the agent, 4 s into its greeting, cuts it off, and within
+// the barge-in latency the corpus measures (a clear within a second of
+// the words' start).
+func TestTheCallerInterruptsOverTheAgentsEcho(t *testing.T) {
+	voice := readWAV(t, corpus+"agent.wav")
+	ulaw := make([]byte, len(voice))
+	media.EncodeULawTo(ulaw, voice)
+	agent := store.DefaultAgent()
+	agent.Greeting = "Hello. This greeting is the test voice."
+	synctest.Test(t, func(t *testing.T) {
+		h, ended, pacer := agentHandlerWith(t, session.DefaultConfig(), agent, recorded(ulaw), session.NewMetrics(prometheus.NewRegistry()))
+		p := newPeer(t, pipeDial(t, h), nil)
+		p.mu.Lock()
+		p.echoGain = math.Pow(10, -25.0/20)
+		p.mu.Unlock()
+		start := p.speak(make([]int16, 4*8000))
+		p.speak(readWAV(t, corpus+"int_stop_c1.wav"))
+		r := p.next(t, "the greeting's end mark or a clear", func(r received) bool {
+			return r.event == "clear" || isMark("-end")(r)
+		})
+		if r.event != "clear" {
+			t.Fatalf("the caller's interruption over the agent's echo did not cut it off")
+		}
+		if late := r.at.Sub(start); late > time.Second {
+			t.Errorf("the clear came %v after the caller started, want within 1s", late)
+		}
+		p.mu.Lock()
+		p.echoGain = 0
+		p.mu.Unlock()
+		hangUpSync(p, ended)
+		pacer.Close()
+		synctest.Wait()
+	})
 }
 
 // recorded is a Synthesizer that says every sentence with the same

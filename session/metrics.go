@@ -34,8 +34,10 @@ type Metrics struct {
 	// caller heard as a gap in the agent's speech.
 	bargeHolds *prometheus.CounterVec
 	bargeGaps  prometheus.Histogram
-	// echoLoss is each call's learnt echo return loss (vad.Config.EchoLearn).
-	echoLoss prometheus.Histogram
+	// echoLoss is each call's learnt echo return loss (vad.Config.EchoLearn);
+	// echoCancelled what the echo canceller took away (vad.Config.EchoCancel).
+	echoLoss      prometheus.Histogram
+	echoCancelled prometheus.Histogram
 	// supervisorFrames counts the frames of supervisors' microphones
 	// sent to callers; roleSwitches the supervisor role switches.
 	supervisorFrames prometheus.Counter
@@ -118,6 +120,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "For each call whose agent talked at least 3 s: how far under the agent's level the caller's line sent the agent's voice back, " +
 				"as the caller's voice detector learnt it, dB (22 at least; with no echo it climbs by 6 dB a second of the agent's speech, to 80).",
 			Buckets: []float64{22, 25, 28, 31, 34, 37, 40, 45, 50, 60, 79}}),
+		echoCancelled: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "iace", Subsystem: "session", Name: "echo_cancelled_db",
+			Help: "For each call whose line sent the agent's voice back loud enough for the caller's voice detector to cancel it: how much of that echo " +
+				"the canceller took away when the stream ended (its echo return loss enhancement), dB; a call whose canceller found nothing to take away is not counted.",
+			Buckets: []float64{6, 10, 15, 20, 25, 30, 35, 40}}),
 		bargeLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "iace", Subsystem: "session", Name: "barge_in_latency_ms",
 			Help:    "From the start of the caller's speech to the clear sent for a barge-in, milliseconds (includes the barge-in minimum duration).",
 			Buckets: []float64{100, 200, 300, 400, 500, 600, 800, 1000, 1500, 2000}}),
@@ -197,7 +203,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.liveCalls, m.draining, m.calls, m.refused, m.moves, m.moveTime, m.framesIn, m.eventsDropped, m.reordered, m.concealed, m.late,
-			m.bargeIns, m.bargeHolds, m.bargeGaps, m.echoLoss, m.supervisorFrames, m.roleSwitches, m.dtmf, m.replyLatency, m.bargeLatency, m.callDuration, m.providerError,
+			m.bargeIns, m.bargeHolds, m.bargeGaps, m.echoLoss, m.echoCancelled, m.supervisorFrames, m.roleSwitches, m.dtmf, m.replyLatency, m.bargeLatency, m.callDuration, m.providerError,
 			m.holding, m.turnStageVec, m.completed, m.escalations, m.resolution, m.sentiment, m.patternsUsed, m.predictions,
 			m.memoryMisses, m.memoryFetch,
 			m.liveSubscribers, m.liveEventsDropped, m.liveSubscribersDropped)

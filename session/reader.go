@@ -47,14 +47,27 @@ type inbound struct {
 	asked time.Duration
 	// paused: the utterance paused and the caller has not spoken since.
 	paused bool
+	// The agent's audio for the detector's echo canceller, on a line
+	// that sends it back loud (vad.Detector.WantsEchoAudio): echoAt is the
+	// far end's sample position (media.Playout.EchoPosition) of the next
+	// frame, counted on from the frames heard, -1 when the last frame was
+	// not given it; ref holds the frame's share.
+	echoAt int64
+	ref    []int16
 }
+
+// echoSlack is how far the frames heard may drift from the far end's
+// clock (the network's jitter, frames lost) before the agent's audio is
+// read from the clock again: the canceller finds the delay again after a
+// jump, so jumps should be rare.
+const echoSlack = 100 * time.Millisecond
 
 // metricsBatch is how many frames are counted locally before the shared
 // counter is updated: one atomic add a second per call instead of fifty.
 const metricsBatch = 50
 
 func newInbound(s *Session, v *vad.Detector, stt TranscriptStream, reorderDepth int) *inbound {
-	in := &inbound{s: s, format: s.in, vad: v, stt: stt, silence: make([]byte, s.in.FrameBytes())}
+	in := &inbound{s: s, format: s.in, vad: v, stt: stt, silence: make([]byte, s.in.FrameBytes()), echoAt: -1}
 	in.growPCM(len(in.silence))
 	s.in.Encoding.FillSilence(in.silence)
 	in.reorder = media.NewReorder(reorderDepth, in.frame)
@@ -94,6 +107,11 @@ func (in *inbound) frame(frame []byte, concealed bool) {
 	// must not start an utterance: the detector is told how loud the
 	// agent is while the far end may be playing it.
 	in.vad.SetEchoReference(in.s.playout.EchoReference())
+	if in.vad.WantsEchoAudio() {
+		in.echoAudio(len(pcm))
+	} else {
+		in.echoAt = -1
+	}
 	ev := in.vad.Process(pcm)
 	if d := in.vad.SpeechDuration(); d != in.voiced {
 		in.voiced, in.voicedFrame = d, in.seen()
@@ -119,6 +137,27 @@ func (in *inbound) frame(frame []byte, concealed bool) {
 		silence := time.Duration(in.seen()-in.voicedFrame) * media.FrameDuration //nolint:gosec // G115: frames since the last voiced one, a small count
 		in.s.sendCtrl(inboundEvent{kind: inSpeechEnd, at: time.Now(), silence: silence, fresh: in.voiced > in.asked})
 	}
+}
+
+// echoAudio gives the detector the agent's audio the far end played
+// while the caller's next n samples were heard, as well as the reader
+// knows: the frames run on from where the far end was when they were
+// first asked for, and its delay and jitter are the canceller's to find.
+// Only a line that sends the agent's echo back loud asks for it; the
+// playout outputs the reader's format (the agent answers in the codec the
+// caller sends).
+func (in *inbound) echoAudio(n int) {
+	now := in.s.playout.EchoPosition()
+	if slack := int64(in.format.BytesPer(echoSlack) / max(1, in.format.Encoding.BytesPerSample())); in.echoAt < 0 || in.echoAt+int64(n) < now-slack || in.echoAt+int64(n) > now+slack {
+		in.echoAt = now - int64(n)
+	}
+	if len(in.ref) < n {
+		in.ref = make([]int16, n)
+	}
+	ref := in.ref[:n]
+	in.s.playout.EchoAudio(ref, in.echoAt)
+	in.vad.SetEchoAudio(ref)
+	in.echoAt += int64(n)
 }
 
 // growPCM makes pcm hold a frame of n bytes decoded. The reader divides by
@@ -166,6 +205,9 @@ const echoLearnt = 3 * time.Second
 func (in *inbound) observeEcho() {
 	if in.vad.EchoHeard() >= echoLearnt { // 0 with EchoLearn off
 		in.s.eng.metrics.echoLoss.Observe(in.vad.EchoLossDB())
+	}
+	if erle := in.vad.EchoCancelledDB(); erle > 0 {
+		in.s.eng.metrics.echoCancelled.Observe(erle)
 	}
 }
 
