@@ -780,7 +780,7 @@ var bargeInBaseline = map[string]map[string]bargeInFigures{
 			Detected: 24, InterruptP50: 880 * time.Millisecond, EndP50: -1,
 		},
 		"hybrid -25 dB, reference": {
-			BackchannelFalse: 7, NonSpeechFalse: 0, EchoOnlyBargeIns: 0, NonSpeechHoldP50: 200 * time.Millisecond,
+			BackchannelFalse: 0, NonSpeechFalse: 0, EchoOnlyBargeIns: 0, NonSpeechHoldP50: 200 * time.Millisecond,
 			Detected: 24, InterruptP50: 900 * time.Millisecond, EndP50: -1,
 		},
 	},

@@ -70,7 +70,11 @@ type echoCanceller struct {
 	// the foreground takes away of the echo.
 	trialIn, trialOut float64
 	erle              float64
-	noise             float64 // the line noise's mean square, as the detector's floor has it
+	// echoLike says the last frame was no louder than the line's echo of
+	// what was played at the echo's delay (by echoLikeGain), and its
+	// noise: it may be echo alone.
+	echoLike bool
+	noise    float64 // the line noise's mean square, as the detector's floor has it
 
 	// echoGain is the line's echo return loss, as a ratio of energies,
 	// learnt before the canceller was built.
@@ -222,12 +226,12 @@ func (c *echoCanceller) cancel(frame []int16, quiet bool) []int16 {
 		x := c.ref[end-c.taps : end]
 		e := float32(v) - dot(c.w, x)
 		out[i] = int16(max(math.MinInt16, min(math.MaxInt16, math.Round(float64(e)))))
+		in += float64(v) * float64(v)
+		played += float64(x[at]) * float64(x[at])
 		if !quiet {
 			continue
 		}
-		in += float64(v) * float64(v)
 		left += float64(e) * float64(e)
-		played += float64(x[at]) * float64(x[at])
 		// The background filter learns; the foreground (w) only takes
 		// its weights once they have done better for a while.
 		eb := float32(v) - dot(c.wb, x)
@@ -240,21 +244,19 @@ func (c *echoCanceller) cancel(frame []int16, quiet bool) []int16 {
 		lim := float32(clipSigmas * math.Sqrt(c.spread))
 		axpy(c.wb, x, cancelStep*max(-lim, min(lim, eb))/(p+reg))
 	}
+	// A frame louder than the line's echo of what was played (and its
+	// noise) holds another sound: the caller's, a noise.
+	n := float64(len(frame))
+	c.echoLike = in <= echoLikeGain*(c.echoGain*played+n*minSpread)
 	if !quiet {
 		return out
 	}
-	n := float64(len(frame))
-	// Only a frame no louder than the line's echo of what was played
-	// (and its noise) can show the background to be better: one with
-	// another sound in it (hum, music) may only show it fitting the
-	// agent's audio to that sound.
-	echoLike := in <= echoLikeGain*(c.echoGain*played+n*minSpread)
 	c.spread = max(minSpread, c.spread+spreadRate*(trial/n-c.spread))
 	// Only a frame of echo can show the background to be better: one with
 	// another sound in it (hum, music) may only show it fitting the
 	// agent's audio to that sound.
 	switch {
-	case echoLike && trial < copyGain*left && trial < in:
+	case c.echoLike && trial < copyGain*left && trial < in:
 		// The ERLE is the echo's, not the line noise's, which no
 		// canceller takes away: the noise is taken out of both.
 		noise := n * c.noise

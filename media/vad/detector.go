@@ -237,7 +237,7 @@ func (d *Detector) Process(frame []int16) Event {
 	// Judge the frame against the floor before the frame moves it.
 	voiced := d.floor.set && level > minLevelDB && level > d.floor.db+d.cfg.ThresholdDB
 	if d.echoDB > noEchoDB {
-		voiced = d.overTheAgent(level, voiced, dt)
+		voiced = d.overTheAgent(level, voiced, cancelling && c.ready && !c.echoLike, dt)
 	}
 	d.floor.update(level, dt)
 	if cancelling {
@@ -284,10 +284,15 @@ func (d *Detector) Process(frame []int16) Event {
 // threshold (loud) or not, and returns whether it is voiced: a loud frame
 // no louder than the agent's echo can be is not a caller starting to
 // speak. With EchoLearn the frame also teaches the echo's level.
-func (d *Detector) overTheAgent(level float64, loud bool, dt time.Duration) bool {
+//
+// With the echo canceller working, a frame louder than the echo of what
+// the agent played could be (other) teaches nothing of the echo, gated or
+// not: it is the caller or a noise, and a gate that learnt a quiet
+// caller's held-back onsets as echo would rise to them.
+func (d *Detector) overTheAgent(level float64, loud, other bool, dt time.Duration) bool {
 	voiced := loud && (d.speaking || level > d.echoGateDB())
 	if d.cfg.EchoLearn {
-		d.echo.learn(d.echoDB, level, loud, loud && !voiced, d.speaking, dt)
+		d.echo.learn(d.echoDB, level, loud, loud && !voiced && !other, d.speaking || other, dt)
 	}
 	return voiced
 }

@@ -21,8 +21,8 @@ import "time"
 //     quieter: the estimate recovers through it.
 //
 // The estimate falls to the loudest echo heard at once, and rises by
-// echoRecoveryDBPerSec while the agent talks and nothing as loud comes
-// back: a line that carries no echo loses the starting gate within a few
+// echoRecoveryDBPerSec while the agent talks, no utterance goes on and
+// nothing as loud comes back: a line that carries no echo loses the starting gate within a few
 // seconds, and a short noise that was taken for echo is forgotten as fast.
 type echoPath struct {
 	lossDB   float64       // the learnt echo return loss
@@ -76,7 +76,13 @@ func (e *echoPath) gateDB(refDB float64) float64 {
 // level, whether that is over the voicing threshold, whether the gate
 // held it back, and whether an utterance is going on.
 func (e *echoPath) learn(refDB, level float64, loud, gated, speaking bool, dt time.Duration) {
-	e.lossDB = min(e.lossDB+echoRecoveryDBPerSec*dt.Seconds(), e.ceilDB)
+	if !speaking {
+		// During an utterance nothing is learnt, caller or echo, and the
+		// estimate stays: were it to recover, an echo that started one
+		// (the agent's first loud syllable, say) would lower the gate
+		// under itself for as long as it lasted, and start the next.
+		e.lossDB = min(e.lossDB+echoRecoveryDBPerSec*dt.Seconds(), e.ceilDB)
+	}
 	e.listened += dt
 	switch {
 	case gated:
