@@ -50,8 +50,11 @@ type inbound struct {
 	// The agent's audio for the detector's echo canceller, on a line
 	// that sends it back loud (vad.Detector.WantsEchoAudio): echoAt is the
 	// far end's sample position (media.Playout.EchoPosition) of the next
-	// frame, counted on from the frames heard, -1 when the last frame was
-	// not given it; ref holds the frame's share.
+	// frame, counted on from the frames heard since the detector first
+	// asked (-1 before), whether it asks or not: the frames' arrival
+	// jitters by milliseconds, and a position taken afresh at each of the
+	// agent's turns would shift the echo by as many samples under the
+	// filter the canceller learnt. ref holds the frame's share.
 	echoAt int64
 	ref    []int16
 }
@@ -109,8 +112,8 @@ func (in *inbound) frame(frame []byte, concealed bool) {
 	in.vad.SetEchoReference(in.s.playout.EchoReference())
 	if in.vad.WantsEchoAudio() {
 		in.echoAudio(len(pcm))
-	} else {
-		in.echoAt = -1
+	} else if in.echoAt >= 0 {
+		in.echoAt += int64(len(pcm)) // the caller's clock runs on while the agent is silent
 	}
 	ev := in.vad.Process(pcm)
 	if d := in.vad.SpeechDuration(); d != in.voiced {
@@ -142,7 +145,8 @@ func (in *inbound) frame(frame []byte, concealed bool) {
 // echoAudio gives the detector the agent's audio the far end played
 // while the caller's next n samples were heard, as well as the reader
 // knows: the frames run on from where the far end was when they were
-// first asked for, and its delay and jitter are the canceller's to find.
+// first asked for (read from the clock again only if they drift from it
+// by echoSlack), and the echo's delay is the canceller's to find.
 // Only a line that sends the agent's echo back loud asks for it; the
 // playout outputs the reader's format (the agent answers in the codec the
 // caller sends).
