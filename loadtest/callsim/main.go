@@ -70,6 +70,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&cfg.Loss, "loss", 0, "probability to drop a caller frame")
 	fs.BoolVar(&cfg.Burst, "burst", false, "occasionally hold caller frames 100-200 ms, then send them at once")
 	fs.Float64Var(&cfg.NoiseDB, "noise", 0, "add white noise at this level in dBFS, e.g. -50 (0: off)")
+	fs.Float64Var(&cfg.EchoDB, "echo", 0, "send the agent's audio back this many dB under it, as a line with no echo canceller does, e.g. -25 (0: off)")
+	fs.DurationVar(&cfg.EchoDelay, "echo-delay", 100*time.Millisecond, "how long after the caller hears the agent its -echo comes back")
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "random seed for reproducible runs (0: random, printed in the report)")
 	fs.StringVar(&cfg.To, "to", "+15550100000", "dialed number sent in start.to")
 	fs.StringVar(&cfg.CallControlID, "call-control-id", "", `call_control_id of call 1; call n > 1 gets "-<n>" appended (default: random per call)`)

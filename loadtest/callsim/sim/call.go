@@ -46,6 +46,7 @@ type call struct {
 	steps []step
 	conn  wsConn
 	rec   *recorder // nil unless this call's audio is saved
+	echo  *echoLine // nil unless Config.EchoDB; guarded by mu
 
 	// started and deadline are set by begin, before the reader and the
 	// shard see the call, and only read after.
@@ -162,6 +163,9 @@ func newCall(n int, cfg *Config, lib *library, col *collector, seed uint64) *cal
 	if len(lib.noise) > 0 {
 		c.noiseAt = rng.IntN(len(lib.noise))
 	}
+	if cfg.EchoDB != 0 {
+		c.echo = newEchoLine(cfg.EchoDB, cfg.EchoDelay)
+	}
 	c.res.N = n
 	c.res.Slow = n <= cfg.Slow
 	c.res.CallControlID = c.id.callControlID
@@ -192,7 +196,7 @@ const writeTimeout = 5 * time.Second
 // ---- inbound events, called by the reader goroutine ----
 
 // onMedia handles d of agent audio (pcm is its decoded samples, only needed
-// when recording) arriving at now.
+// when recording or echoing) arriving at now.
 func (c *call) onMedia(now time.Time, d time.Duration, pcm []int16) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -204,6 +208,9 @@ func (c *call) onMedia(now time.Time, d time.Duration, pcm []int16) {
 	start, idle, gap := c.play.media(now, d)
 	if c.rec != nil {
 		c.rec.place(start.Sub(c.started), pcm)
+	}
+	if c.echo != nil {
+		c.echo.place(start.Sub(c.started), pcm)
 	}
 	c.tailMark = false
 	slack := start.Sub(now)
@@ -275,6 +282,9 @@ func (c *call) onClear(now time.Time, dst []string) []string {
 	c.res.MarksEchoed += len(dst) - n
 	if c.rec != nil {
 		c.rec.cut(now.Sub(c.started))
+	}
+	if c.echo != nil {
+		c.echo.cut(now.Sub(c.started))
 	}
 	c.endUtterance()
 	if c.turn >= 0 && c.steps[c.turn].bargeIn && (c.ph == phaseSpeak || c.ph == phaseReply) &&
@@ -354,6 +364,9 @@ func (c *call) tick(now time.Time, out *tickOut) {
 		return
 	}
 	out.payload = c.nextPayload(now)
+	if c.echo != nil {
+		out.payload = c.echo.next(now.Sub(c.started), out.payload)
+	}
 	out.dtmf, c.dtmfDue = c.dtmfDue, false
 }
 

@@ -85,6 +85,11 @@ type Config struct {
 	// NoiseDB adds white noise at this level relative to full scale (e.g.
 	// -50) to everything the caller sends; 0 is off.
 	NoiseDB float64
+	// EchoDB makes every caller's line send the agent's audio back, this
+	// far under it (e.g. -25: a line with no echo canceller), EchoDelay
+	// after the caller hears it; 0 is off.
+	EchoDB    float64
+	EchoDelay time.Duration
 
 	// Seed makes call identities, choices and noise reproducible; 0 picks
 	// one at random (reported in Report.Seed).
@@ -270,6 +275,12 @@ func (c Config) Validate() error {
 	}
 	if c.NoiseDB > 0 {
 		bad("noise: %v dB is above full scale; use a negative level such as -50", c.NoiseDB)
+	}
+	if c.EchoDB > 0 {
+		bad("echo: %v dB is louder than the agent; use a negative level such as -25", c.EchoDB)
+	}
+	if c.EchoDelay < 0 || c.EchoDelay > time.Second {
+		bad("echo-delay: %v is not in [0, 1s]", c.EchoDelay)
 	}
 	if c.Shards < 0 {
 		bad("shards: %d is negative", c.Shards)

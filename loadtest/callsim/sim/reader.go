@@ -72,7 +72,7 @@ func (c *call) handle(now time.Time, msg []byte, rs *readScratch) {
 			c.onNote("partial_frame")
 		}
 		var samples []int16
-		if c.rec != nil {
+		if c.rec != nil || c.echo != nil {
 			if cap(rs.pcm) < n {
 				rs.pcm = make([]int16, n)
 			}
