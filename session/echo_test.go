@@ -27,9 +27,9 @@ import (
 // the corpus harness found (docs/BARGE-IN.md, "The agent's own echo").
 // With the gate that learns, the call's learnt echo return loss is
 // counted in iace_session_echo_return_loss_db: about the line's 25 dB; and
-// the echo canceller, fed the agent's audio by the reader from what the
-// playout sent (media.Playout.EchoAudio), takes 20 dB or more of that echo
-// away (iace_session_echo_cancelled_db).
+// the echo canceller (turned on here), fed the agent's audio by the reader
+// from what the playout sent (media.Playout.EchoAudio), takes 20 dB or more
+// of that echo away (iace_session_echo_cancelled_db).
 func TestTheAgentsOwnEchoDoesNotCutItOff(t *testing.T) {
 	voice := readWAV(t, corpus+"agent.wav") // 11 s of espeak, 8 kHz
 	ulaw := make([]byte, len(voice))
@@ -45,6 +45,7 @@ func TestTheAgentsOwnEchoDoesNotCutItOff(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				cfg := session.DefaultConfig()
 				cfg.VAD.EchoMarginDB, cfg.VAD.EchoLearn = c.margin, c.learn
+				cfg.VAD.EchoCancel = true // off by default; it needs the gate that learns
 				reg := prometheus.NewRegistry()
 				h, ended, pacer := agentHandlerWith(t, cfg, agent, recorded(ulaw), session.NewMetrics(reg))
 				p := newPeer(t, pipeDial(t, h), nil)
@@ -88,9 +89,9 @@ func TestTheAgentsOwnEchoDoesNotCutItOff(t *testing.T) {
 // same line (the agent's voice back 25 dB down) with the caller making
 // noises over the agent 4 s into its greeting: knocks, coughs, a throat
 // cleared, typing, music. The echo under a noise carries the agent's
-// pitch, and without the echo canceller (--vad-echo-cancel=false) the
-// noises cut the agent off; with it, the detector hears them as they are,
-// and the agent says its whole greeting.
+// pitch, and without the echo canceller (--vad-echo-cancel, off by
+// default) the noises cut the agent off; with it, the detector hears them
+// as they are, and the agent says its whole greeting.
 func TestNoisesOverTheAgentsEchoDoNotCutItOff(t *testing.T) {
 	voice := readWAV(t, corpus+"agent.wav")
 	ulaw := make([]byte, len(voice))
@@ -130,7 +131,7 @@ func TestNoisesOverTheAgentsEchoDoNotCutItOff(t *testing.T) {
 }
 
 // TestTheCallerInterruptsOverTheAgentsEcho: on the same line, with the
-// echo canceller at work, a caller who says "Stop, I want to speak to
+// echo canceller on and at work, a caller who says "Stop, I want to speak to
 // someone." over the agent, 4 s into its greeting, cuts it off, and within
 // the barge-in latency the corpus measures (a clear within a second of
 // the words' start).
@@ -141,7 +142,9 @@ func TestTheCallerInterruptsOverTheAgentsEcho(t *testing.T) {
 	agent := store.DefaultAgent()
 	agent.Greeting = "Hello. This greeting is the test voice."
 	synctest.Test(t, func(t *testing.T) {
-		h, ended, pacer := agentHandlerWith(t, session.DefaultConfig(), agent, recorded(ulaw), session.NewMetrics(prometheus.NewRegistry()))
+		cfg := session.DefaultConfig()
+		cfg.VAD.EchoCancel = true
+		h, ended, pacer := agentHandlerWith(t, cfg, agent, recorded(ulaw), session.NewMetrics(prometheus.NewRegistry()))
 		p := newPeer(t, pipeDial(t, h), nil)
 		p.mu.Lock()
 		p.echoGain = math.Pow(10, -25.0/20)

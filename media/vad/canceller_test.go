@@ -11,6 +11,13 @@ import (
 	"github.com/iace/iace/media"
 )
 
+// cancelConfig is DefaultConfig with the echo canceller on.
+func cancelConfig() Config {
+	c := DefaultConfig()
+	c.EchoCancel = true
+	return c
+}
+
 // lineCall plays a scene of the barge-in corpus over line frame by frame,
 // with the agent's level and audio given as the session gives them (see
 // runWithReference), and calls at after every frame with the scene time at
@@ -45,7 +52,7 @@ func TestTheEchoCancellerLearnsTheLine(t *testing.T) {
 	c := loadBargeInCorpus(t)
 	path := &hybridPaths[0]
 	line := echoLine{db: -25, reference: true, hybrid: path, lead: hybridLead}
-	d, err := New(DefaultConfig(), c.rate)
+	d, err := New(cancelConfig(), c.rate)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +106,7 @@ func TestNoEchoCancellerWithoutALoudEcho(t *testing.T) {
 		{db: -40, reference: true, hybrid: &hybridPaths[0], lead: 8 * time.Second},
 		{db: -120, reference: true, hybrid: &hybridPaths[0], lead: 8 * time.Second},
 	} {
-		d, err := New(DefaultConfig(), c.rate)
+		d, err := New(cancelConfig(), c.rate)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,7 +127,7 @@ func TestTheEchoCancellerDoesNotLearnTheCaller(t *testing.T) {
 	i := slices.IndexFunc(c.Clips, func(cl *bargeInClip) bool { return cl.Kind == kindInterruption })
 	clip := c.Clips[i]
 	line := echoLine{db: -25, reference: true, hybrid: &hybridPaths[0], lead: hybridLead}
-	d, err := New(DefaultConfig(), c.rate)
+	d, err := New(cancelConfig(), c.rate)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +164,6 @@ func TestEchoCancellerAcrossPaths(t *testing.T) {
 	}
 	c := loadBargeInCorpus(t)
 	off := DefaultConfig()
-	off.EchoCancel = false
 	type totals struct{ noise, echoOnly, detected int }
 	var on, without totals
 	var b strings.Builder
@@ -165,7 +171,7 @@ func TestEchoCancellerAcrossPaths(t *testing.T) {
 		p := &hybridPaths[i]
 		for _, db := range []float64{-25, -30} {
 			line := echoLine{db: db, reference: true, hybrid: p, lead: hybridLead}
-			f, g := c.evaluate(t, DefaultConfig(), line), c.evaluate(t, off, line)
+			f, g := c.evaluate(t, cancelConfig(), line), c.evaluate(t, off, line)
 			on = totals{on.noise + f.NonSpeechFalse, on.echoOnly + f.EchoOnlyBargeIns, on.detected + f.Detected}
 			without = totals{without.noise + g.NonSpeechFalse, without.echoOnly + g.EchoOnlyBargeIns, without.detected + g.Detected}
 			b.WriteString(strings.Join([]string{
@@ -228,7 +234,7 @@ func cancellingDetector(tb testing.TB) (*Detector, [][]int16, [][]int16) {
 	c := loadBargeInCorpus(tb)
 	line := echoLine{db: -25, reference: true, hybrid: &hybridPaths[0], lead: hybridLead}
 	scene, frame := c.scene(nil, line), c.rate/50
-	d, err := New(DefaultConfig(), c.rate)
+	d, err := New(cancelConfig(), c.rate)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -85,7 +85,7 @@ type Config struct {
 	// echo carries no pitch of the agent's. It learns within about a
 	// second and a half of the agent talking, and costs such a call
 	// about 30 µs of CPU a 20 ms frame while the agent talks, and 32 KiB;
-	// other lines nothing.
+	// other lines nothing. Off in DefaultConfig: see there.
 	EchoCancel bool
 }
 
@@ -103,8 +103,14 @@ func DefaultConfig() Config {
 		// The echo gate learns each line's echo return loss; a fixed
 		// EchoMarginDB delays barge-ins on a line with an echo canceller
 		// (the usual case), where there is no echo to keep out.
-		EchoLearn:  true,
-		EchoCancel: true,
+		EchoLearn: true,
+		// The echo canceller is off: on the corpus it keeps noises over a
+		// loud echo from barging in, but in a load run whose lines send
+		// the echo back (callsim -echo) the far end starts each of the
+		// agent's turns a few milliseconds off where the playout placed
+		// it, the echo moves under the filter, and what it leaves cut
+		// the agent off more often than the gate alone
+		// (docs/BARGE-IN.md, "An echo canceller").
 	}
 }
 
