@@ -22,8 +22,9 @@ import "time"
 //
 // The estimate falls to the loudest echo heard at once, and rises by
 // echoRecoveryDBPerSec while the agent talks, no utterance goes on and
-// nothing as loud comes back: a line that carries no echo loses the starting gate within a few
-// seconds, and a short noise that was taken for echo is forgotten as fast.
+// nothing as loud comes back: a line that carries no echo loses the
+// starting gate within a few seconds, and a short noise that was taken
+// for echo is forgotten as fast.
 type echoPath struct {
 	lossDB   float64       // the learnt echo return loss
 	runPeak  float64       // the loudest frame of the run over the threshold; noEchoDB for none
