@@ -13,20 +13,22 @@ import "math"
 // FIR filter fed the agent's audio learns that path and its output is
 // subtracted from what the caller's side sends. Two parts:
 //
-//   - The bulk delay (the return path, up to maxEchoDelay) is found first,
+//   - The bulk delay (the return path, up to maxEchoDelayMS) is found first,
 //     cheaply: the log energies of 2.5 ms blocks of the caller's audio are
 //     cross-correlated with those of the agent's over every lag, and the
 //     peak is the delay. A filter as long as the delay would cost a call
 //     ~4,000 multiply-adds a sample.
-//   - A normalized LMS filter of cancelTaps (12 ms) around that delay
-//     learns the hybrid's response, sample by sample.
+//   - A normalized LMS filter of cancelTapsMS (12 ms) around that delay
+//     learns the hybrid's response, sample by sample, as a background
+//     filter whose weights the foreground (which cancels) takes when they
+//     do better.
 //
 // Both learn only from frames that cannot be the caller (the detector's
 // own verdict: no utterance going on, the frame held back as echo or
 // under the threshold); a caller talking would otherwise be learnt as
 // echo. It is built only on a line that has been heard to send a loud echo
-// back (Detector.WantsEchoAudio), and costs such a call about 15 µs a 20 ms
-// frame while the agent talks.
+// back (Detector.WantsEchoAudio), with Config.EchoCancel (off by default),
+// and costs such a call about 30 µs a 20 ms frame while the agent talks.
 type echoCanceller struct {
 	rate     int
 	block    int // samples per delay-estimation block (2.5 ms)
