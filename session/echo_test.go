@@ -31,11 +31,6 @@ import (
 // from what the playout sent (media.Playout.EchoAudio), takes 20 dB or more
 // of that echo away (iace_session_echo_cancelled_db).
 func TestTheAgentsOwnEchoDoesNotCutItOff(t *testing.T) {
-	voice := readWAV(t, corpus+"agent.wav") // 11 s of espeak, 8 kHz
-	ulaw := make([]byte, len(voice))
-	media.EncodeULawTo(ulaw, voice)
-	agent := store.DefaultAgent()
-	agent.Greeting = "Hello. This greeting is the test voice."
 	for _, c := range []struct {
 		margin float64
 		learn  bool
@@ -47,23 +42,11 @@ func TestTheAgentsOwnEchoDoesNotCutItOff(t *testing.T) {
 				cfg.VAD.EchoMarginDB, cfg.VAD.EchoLearn = c.margin, c.learn
 				cfg.VAD.EchoCancel = true // off by default; it needs the gate that learns
 				reg := prometheus.NewRegistry()
-				h, ended, pacer := agentHandlerWith(t, cfg, agent, recorded(ulaw), session.NewMetrics(reg))
-				p := newPeer(t, pipeDial(t, h), nil)
-				p.mu.Lock()
-				p.echoGain = math.Pow(10, -25.0/20)
-				p.mu.Unlock()
-				r := p.next(t, "the greeting's end mark or a clear", func(r received) bool {
-					return r.event == "clear" || isMark("-end")(r)
+				echoingCall(t, cfg, reg, func(p *peer) {
+					if cut := greetingCut(t, p); cut != c.cut {
+						t.Errorf("the agent's own echo cut it off: %v; want %v", cut, c.cut)
+					}
 				})
-				if cut := r.event == "clear"; cut != c.cut {
-					t.Errorf("the agent's own echo cut it off: %v; want %v", cut, c.cut)
-				}
-				p.mu.Lock()
-				p.echoGain = 0
-				p.mu.Unlock()
-				hangUpSync(p, ended)
-				pacer.Close()
-				synctest.Wait()
 				n, sum := histogram(t, reg, "iace_session_echo_return_loss_db")
 				t.Logf("echo return loss counted for %d calls, sum %.1f dB", n, sum)
 				cn, csum := histogram(t, reg, "iace_session_echo_cancelled_db")
@@ -93,38 +76,21 @@ func TestTheAgentsOwnEchoDoesNotCutItOff(t *testing.T) {
 // default) the noises cut the agent off; with it, the detector hears them
 // as they are, and the agent says its whole greeting.
 func TestNoisesOverTheAgentsEchoDoNotCutItOff(t *testing.T) {
-	voice := readWAV(t, corpus+"agent.wav")
-	ulaw := make([]byte, len(voice))
-	media.EncodeULawTo(ulaw, voice)
-	agent := store.DefaultAgent()
-	agent.Greeting = "Hello. This greeting is the test voice."
 	for _, cancel := range []bool{true, false} {
 		t.Run(fmt.Sprintf("cancel %v", cancel), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				cfg := session.DefaultConfig()
 				cfg.VAD.EchoCancel = cancel
-				h, ended, pacer := agentHandlerWith(t, cfg, agent, recorded(ulaw), session.NewMetrics(prometheus.NewRegistry()))
-				p := newPeer(t, pipeDial(t, h), nil)
-				p.mu.Lock()
-				p.echoGain = math.Pow(10, -25.0/20)
-				p.mu.Unlock()
-				p.speak(make([]int16, 4*8000)) // the agent talks alone for 4 s
-				for _, f := range []string{"ns_knock_loud.wav", "ns_cough_double.wav", "ns_throat.wav", "ns_typing_fast.wav", "ns_music_pluck.wav"} {
-					p.speak(readWAV(t, corpus+f))
-					p.speak(make([]int16, 8000/2))
-				}
-				r := p.next(t, "the greeting's end mark or a clear", func(r received) bool {
-					return r.event == "clear" || isMark("-end")(r)
+				echoingCall(t, cfg, prometheus.NewRegistry(), func(p *peer) {
+					p.speak(make([]int16, 4*8000)) // the agent talks alone for 4 s
+					for _, f := range []string{"ns_knock_loud.wav", "ns_cough_double.wav", "ns_throat.wav", "ns_typing_fast.wav", "ns_music_pluck.wav"} {
+						p.speak(readWAV(t, corpus+f))
+						p.speak(make([]int16, 8000/2))
+					}
+					if cut := greetingCut(t, p); cut != !cancel {
+						t.Errorf("the caller's noises cut the agent off: %v; want %v", cut, !cancel)
+					}
 				})
-				if cut := r.event == "clear"; cut != !cancel {
-					t.Errorf("the caller's noises cut the agent off: %v; want %v", cut, !cancel)
-				}
-				p.mu.Lock()
-				p.echoGain = 0
-				p.mu.Unlock()
-				hangUpSync(p, ended)
-				pacer.Close()
-				synctest.Wait()
 			})
 		})
 	}
@@ -136,37 +102,57 @@ func TestNoisesOverTheAgentsEchoDoNotCutItOff(t *testing.T) {
 // the barge-in latency the corpus measures (a clear within a second of
 // the words' start).
 func TestTheCallerInterruptsOverTheAgentsEcho(t *testing.T) {
-	voice := readWAV(t, corpus+"agent.wav")
+	synctest.Test(t, func(t *testing.T) {
+		cfg := session.DefaultConfig()
+		cfg.VAD.EchoCancel = true
+		echoingCall(t, cfg, prometheus.NewRegistry(), func(p *peer) {
+			start := p.speak(make([]int16, 4*8000))
+			p.speak(readWAV(t, corpus+"int_stop_c1.wav"))
+			r := p.next(t, "the greeting's end mark or a clear", greetingEndOrClear)
+			if r.event != "clear" {
+				t.Fatalf("the caller's interruption over the agent's echo did not cut it off")
+			}
+			if late := r.at.Sub(start); late > time.Second {
+				t.Errorf("the clear came %v after the caller started, want within 1s", late)
+			}
+		})
+	})
+}
+
+// echoingCall runs, inside a synctest bubble, one call of an agent whose
+// greeting is the corpus's agent voice, over a line that sends what the
+// far end plays back 25 dB down, with the engine's metrics on reg: call
+// plays the caller's side; then the line stops echoing, the caller hangs
+// up, and every goroutine of the call has ended.
+func echoingCall(t *testing.T, cfg session.Config, reg *prometheus.Registry, call func(p *peer)) {
+	t.Helper()
+	voice := readWAV(t, corpus+"agent.wav") // 11 s of espeak, 8 kHz
 	ulaw := make([]byte, len(voice))
 	media.EncodeULawTo(ulaw, voice)
 	agent := store.DefaultAgent()
 	agent.Greeting = "Hello. This greeting is the test voice."
-	synctest.Test(t, func(t *testing.T) {
-		cfg := session.DefaultConfig()
-		cfg.VAD.EchoCancel = true
-		h, ended, pacer := agentHandlerWith(t, cfg, agent, recorded(ulaw), session.NewMetrics(prometheus.NewRegistry()))
-		p := newPeer(t, pipeDial(t, h), nil)
-		p.mu.Lock()
-		p.echoGain = math.Pow(10, -25.0/20)
-		p.mu.Unlock()
-		start := p.speak(make([]int16, 4*8000))
-		p.speak(readWAV(t, corpus+"int_stop_c1.wav"))
-		r := p.next(t, "the greeting's end mark or a clear", func(r received) bool {
-			return r.event == "clear" || isMark("-end")(r)
-		})
-		if r.event != "clear" {
-			t.Fatalf("the caller's interruption over the agent's echo did not cut it off")
-		}
-		if late := r.at.Sub(start); late > time.Second {
-			t.Errorf("the clear came %v after the caller started, want within 1s", late)
-		}
-		p.mu.Lock()
-		p.echoGain = 0
-		p.mu.Unlock()
-		hangUpSync(p, ended)
-		pacer.Close()
-		synctest.Wait()
-	})
+	h, ended, pacer := agentHandlerWith(t, cfg, agent, recorded(ulaw), session.NewMetrics(reg))
+	p := newPeer(t, pipeDial(t, h), nil)
+	p.mu.Lock()
+	p.echoGain = math.Pow(10, -25.0/20)
+	p.mu.Unlock()
+	call(p)
+	p.mu.Lock()
+	p.echoGain = 0
+	p.mu.Unlock()
+	hangUpSync(p, ended)
+	pacer.Close()
+	synctest.Wait()
+}
+
+// greetingEndOrClear matches the greeting's end mark or a clear.
+func greetingEndOrClear(r received) bool { return r.event == "clear" || isMark("-end")(r) }
+
+// greetingCut waits for the greeting's end mark or a clear, and reports
+// whether the agent was cut off.
+func greetingCut(t *testing.T, p *peer) bool {
+	t.Helper()
+	return p.next(t, "the greeting's end mark or a clear", greetingEndOrClear).event == "clear"
 }
 
 // recorded is a Synthesizer that says every sentence with the same

@@ -55,8 +55,9 @@ type inbound struct {
 	// jitters by milliseconds, and a position taken afresh at each of the
 	// agent's turns would shift the echo by as many samples under the
 	// filter the canceller learnt. ref holds the frame's share.
-	echoAt int64
-	ref    []int16
+	echoAt    int64
+	echoSlack int64 // echoSlack in samples of the call's format
+	ref       []int16
 }
 
 // echoSlack is how far the frames heard may drift from the far end's
@@ -70,7 +71,8 @@ const echoSlack = 100 * time.Millisecond
 const metricsBatch = 50
 
 func newInbound(s *Session, v *vad.Detector, stt TranscriptStream, reorderDepth int) *inbound {
-	in := &inbound{s: s, format: s.in, vad: v, stt: stt, silence: make([]byte, s.in.FrameBytes()), echoAt: -1}
+	in := &inbound{s: s, format: s.in, vad: v, stt: stt, silence: make([]byte, s.in.FrameBytes()), echoAt: -1,
+		echoSlack: int64(s.in.BytesPer(echoSlack) / max(1, s.in.Encoding.BytesPerSample()))}
 	in.growPCM(len(in.silence))
 	s.in.Encoding.FillSilence(in.silence)
 	in.reorder = media.NewReorder(reorderDepth, in.frame)
@@ -152,7 +154,7 @@ func (in *inbound) frame(frame []byte, concealed bool) {
 // caller sends).
 func (in *inbound) echoAudio(n int) {
 	now := in.s.playout.EchoPosition()
-	if slack := int64(in.format.BytesPer(echoSlack) / max(1, in.format.Encoding.BytesPerSample())); in.echoAt < 0 || in.echoAt+int64(n) < now-slack || in.echoAt+int64(n) > now+slack {
+	if in.echoAt < 0 || in.echoAt+int64(n) < now-in.echoSlack || in.echoAt+int64(n) > now+in.echoSlack {
 		in.echoAt = now - int64(n)
 	}
 	if len(in.ref) < n {

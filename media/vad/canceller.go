@@ -30,7 +30,6 @@ import "math"
 // back (Detector.WantsEchoAudio), with Config.EchoCancel (off by default),
 // and costs such a call about 30 µs a 20 ms frame while the agent talks.
 type echoCanceller struct {
-	rate     int
 	block    int // samples per delay-estimation block (2.5 ms)
 	taps     int
 	maxFrame int // the longest frame it takes, in samples
@@ -163,7 +162,7 @@ func newEchoCanceller(rate int, lossDB float64) *echoCanceller {
 		n <<= 1
 	}
 	c := &echoCanceller{
-		rate: rate, block: block, taps: taps, maxFrame: maxFrame,
+		block: block, taps: taps, maxFrame: maxFrame,
 		ref: make([]float32, 2*n), mask: n - 1,
 		env: make([]float64, lags), corr: make([]float64, lags),
 		lag: -1, w: make([]float32, taps), wb: make([]float32, taps),
