@@ -318,11 +318,20 @@ func (c *bargeInCorpus) hybridEcho(path *hybridPath, n int, gain float64) func(i
 	}
 	b := make([]byte, n)
 	media.DecodeULawTo(played, b[:media.EncodeULawTo(b, played)])
+	echo := c.echoOver(path, played, gain)
+	return func(i int) float64 { return echo[i] }
+}
+
+// echoOver returns the echo over path of what the far end played (as it
+// played it, after G.711): played, the path's delay late, through its
+// response scaled so that the echo of speech is gain (in amplitude)
+// under it.
+func (c *bargeInCorpus) echoOver(path *hybridPath, played []int16, gain float64) []float64 {
 	h := path.response()
 	delay := c.samplesIn(path.delay)
-	echo := make([]float64, n)
+	echo := make([]float64, len(played))
 	var in, out float64
-	for i := delay; i < n; i++ {
+	for i := delay; i < len(played); i++ {
 		var v float64
 		for k, hk := range h {
 			if j := i - delay - k; j >= 0 {
@@ -334,7 +343,10 @@ func (c *bargeInCorpus) hybridEcho(path *hybridPath, n int, gain float64) func(i
 		out += v * v
 	}
 	scale := gain * math.Sqrt(in/out)
-	return func(i int) float64 { return scale * echo[i] }
+	for i := range echo {
+		echo[i] *= scale
+	}
+	return echo
 }
 
 // runWithReference is run with the agent's level told to the detector

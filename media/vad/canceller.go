@@ -23,6 +23,14 @@ import "math"
 //     filter whose weights the foreground (which cancels) takes when they
 //     do better.
 //
+// The far end starts each of the agent's turns where its own clock and
+// jitter buffer put it, a few ms off where the playout placed the turn, so
+// the echo moves under the filter between turns; a filter a few samples
+// off adds echo rather than taking it away. At each turn the canceller
+// stops cancelling until it has found, from the turn's first echo, how far
+// the echo moved (up to realignMS either way), and moves the filter by
+// that, keeping what it learnt of the line.
+//
 // Both learn only from frames that cannot be the caller (the detector's
 // own verdict: no utterance going on, the frame held back as echo or
 // under the threshold); a caller talking would otherwise be learnt as
@@ -61,6 +69,10 @@ type echoCanceller struct {
 	xc      []float32
 	refined int // frames added to xc
 	ready   bool
+	// realign says the refinement under way follows the echo where a new
+	// turn of the agent's put it (restart): the filter is kept and moved.
+	realign bool
+	turnAt  int // pos when the agent's turn started (restart)
 	// wb is the background filter, which learns; better counts the
 	// frames in a row it has done better than w.
 	wb     []float32
@@ -71,6 +83,7 @@ type echoCanceller struct {
 	// the foreground takes away of the echo.
 	trialIn, trialOut float64
 	erle              float64
+	erleMax           float64 // the most erle has been
 	// echoLike says the last frame was no louder than the line's echo of
 	// what was played at the echo's delay (by echoLikeGain), and its
 	// noise: it may be echo alone.
@@ -106,9 +119,23 @@ const (
 	cancelTapsMS = 12
 	// refineBlocks is how far either side of the blocks' delay the
 	// refinement looks, refineFrames how many frames of the agent's echo
-	// it takes (0.4 s).
-	refineBlocks = 4
-	refineFrames = 20
+	// it takes at least (0.4 s) and refineMaxFrames at most (1.2 s).
+	refineBlocks    = 8
+	refineFrames    = 20
+	refineMaxFrames = 60
+	// At each of the agent's turns the far end may start playing a little
+	// off where the playout placed the turn (its next tick, its jitter
+	// buffer's next slot): the echo moves under the filter. realignMS is
+	// how far either way the filter is looked for again, from
+	// realignFrames of the turn's echo (0.2 s).
+	realignMS        = 25
+	realignFrames    = 10
+	realignMaxFrames = 50
+	// delayDoubt: a refinement or realignment goes on, realignFrames at a
+	// time, while a delay a block or more from the best correlates within
+	// this ratio of it (a voice held on one pitch correlates almost as
+	// well a pitch period away).
+	delayDoubt = 0.9
 	// A background filter learns on every frame of echo heard with the
 	// caller silent; the foreground filter, which cancels, takes its
 	// weights when they have left copyGain less residual for copyAfter
@@ -156,6 +183,7 @@ func newEchoCanceller(rate int, lossDB float64) *echoCanceller {
 	lags := maxEchoDelayMS*echoBlockHz/1000 + 1
 	taps := cancelTapsMS * rate / 1000
 	maxFrame := maxCancelFrameMS * rate / 1000
+	shift := realignMS * rate / 1000
 	span := lags*block + taps + maxFrame // the delay, the filter, a frame
 	n := 1
 	for n < span {
@@ -165,6 +193,7 @@ func newEchoCanceller(rate int, lossDB float64) *echoCanceller {
 		block: block, taps: taps, maxFrame: maxFrame,
 		ref: make([]float32, 2*n), mask: n - 1,
 		env: make([]float64, lags), corr: make([]float64, lags),
+		xc:  make([]float32, max(2*refineBlocks*block+1, taps+2*shift)),
 		lag: -1, w: make([]float32, taps), wb: make([]float32, taps),
 		spread: 1e6, echoGain: math.Pow(10, -lossDB/10),
 	}
@@ -188,10 +217,19 @@ func (c *echoCanceller) feed(ref []int16, from, n int) {
 
 // restart forgets the agent's audio when it starts talking again after a
 // silence the canceller did not follow; what the filter and the delay
-// estimate learnt of the line stays.
+// estimate learnt of the line stays, and a filter that was learnt is
+// looked for again around where it was (realign): the far end may start
+// the turn a few ms off where the playout placed it, and a filter a few
+// samples off adds echo instead of taking it away.
 func (c *echoCanceller) restart() {
 	clear(c.ref)
 	c.micAcc, c.refAcc, c.blockFill, c.filled = 0, 0, 0, 0
+	c.turnAt = c.pos
+	if c.ready || c.realign {
+		c.ready, c.realign, c.refined = false, true, 0
+		c.better, c.trialIn, c.trialOut = 0, 0, 0
+		clear(c.xc)
+	}
 }
 
 // cancel returns frame with the echo estimate taken out. feed must have
@@ -270,6 +308,7 @@ func (c *echoCanceller) cancel(frame []int16, quiet bool) []int16 {
 			// by erleRiseDB a copy, so that it stays near the least.
 			m := min(maxERLE, 10*math.Log10(c.trialIn/max(c.trialOut, c.trialIn*math.Pow(10, -maxERLE/10), 1)))
 			c.erle = min(m, c.erle+erleRiseDB)
+			c.erleMax = max(c.erleMax, c.erle)
 			c.better, c.trialIn, c.trialOut = 0, 0, 0
 		}
 	case trial > in*divergeGain && left < in:
@@ -296,17 +335,31 @@ func (c *echoCanceller) learn(frame []int16, ok bool) {
 
 // refine cross-correlates the caller's audio with the agent's, sample by
 // sample, over refineBlocks either side of the delay the blocks found,
-// and once refineFrames have been added, puts the filter's window around
-// the strongest lag: the block energies find the delay to within a block
-// or two, and the hybrid's response is short.
+// and once refineFrames have been added and no other lag is close
+// (delayDoubt), puts the filter's window around the strongest lag: the
+// block energies find the delay to within a few blocks, and the hybrid's
+// response is short. While realigning (restart) it looks around the
+// filter instead, and moves it (moveFilter).
 func (c *echoCanceller) refine(frame []int16) {
 	half := c.mask + 1
-	lo := max(0, (c.lag-refineBlocks)*c.block) // the shortest delay looked at
-	n := (c.lag+refineBlocks)*c.block - lo + 1
-	if len(c.xc) < n {
-		c.xc = make([]float32, n)
-	}
+	lo, n := c.refineSpan()
 	xc := c.xc[:n]
+	if c.realign {
+		// Only frames that carry the echo of the turn count, at every
+		// delay looked at: its first frames are heard before its echo
+		// comes back.
+		if c.pos-c.turnAt < lo+n {
+			return
+		}
+		var e float32
+		for i := range frame {
+			r := c.ref[(c.pos+i-c.peak)&c.mask+half]
+			e += r * r
+		}
+		if e < float32(len(frame))*regAmp*regAmp {
+			return
+		}
+	}
 	for i, v := range frame {
 		// The window holds the agent's samples at delays lo+n-1 .. lo,
 		// oldest first: xc[j] is the correlation at delay lo+n-1-j.
@@ -314,7 +367,13 @@ func (c *echoCanceller) refine(frame []int16) {
 		axpy(xc, c.ref[end-n:end], float32(v))
 	}
 	c.refined++
-	if c.refined < refineFrames {
+	if c.realign {
+		if c.refined%realignFrames == 0 {
+			c.moveFilter(lo, xc)
+		}
+		return
+	}
+	if c.refined < refineFrames || c.refined%realignFrames != 0 {
 		return
 	}
 	best := 0
@@ -323,11 +382,80 @@ func (c *echoCanceller) refine(frame []int16) {
 			best = j
 		}
 	}
+	if c.refined < refineMaxFrames {
+		// A voice held on one pitch correlates almost as well a pitch
+		// period away, and a line whose echo is the agent's audio itself
+		// (no hybrid's response to tell the delay by) only so: while
+		// another delay, a block or more away, does within delayDoubt,
+		// the refinement goes on.
+		for j, v := range xc {
+			if (j < best-c.block || j > best+c.block) && abs32(v) > delayDoubt*abs32(xc[best]) {
+				return
+			}
+		}
+	}
 	peak := lo + n - 1 - best
 	c.peak, c.start = peak, max(0, peak-c.taps/4)
 	c.ready = true
 	clear(c.w)
 	clear(c.wb)
+}
+
+// refineSpan returns the shortest delay the refinement looks at, in
+// samples, and how many it looks at: refineBlocks either side of the
+// blocks' delay, or, to realign, the filter's window realignMS either way
+// (as far as the agent's audio kept goes).
+func (c *echoCanceller) refineSpan() (lo, n int) {
+	if !c.realign {
+		lo = max(0, (c.lag-refineBlocks)*c.block)
+		return lo, (c.lag+refineBlocks)*c.block - lo + 1
+	}
+	shift := (len(c.xc) - c.taps) / 2
+	lo = max(0, c.start-shift)
+	hi := min(c.start+c.taps-1+shift, c.mask+1-c.maxFrame-1)
+	return lo, hi - lo + 1
+}
+
+// moveFilter ends a realignment, unless the echo's place is still in
+// doubt: xc holds the correlation of the caller's audio with the agent's
+// at delays lo+len(xc)-1 .. lo (refine), and the filter's own echo of the
+// agent's audio, moved by s, correlates with the caller's as the sum over
+// its taps of w[m] * xc at the tap's delay plus s. That is the echo's
+// autocorrelation at the filter's error less s, which is greatest where s
+// is the error. A voice held on one pitch correlates almost as well a
+// pitch period or two away; while another move (a block, 2.5 ms, or more
+// away) scores within delayDoubt of the best, the refinement goes on
+// (up to realignMaxFrames), for the voice's pitch moves and its echo's
+// place does not. Then the filter moves by the best, and the canceller is
+// ready again.
+func (c *echoCanceller) moveFilter(lo int, xc []float32) {
+	hi := lo + len(xc) - 1
+	score := func(s int) float32 {
+		var v float32
+		for m := range c.taps { // w[taps-1-m] is the tap at delay start+m
+			v += c.w[c.taps-1-m] * xc[hi-(c.start+s+m)]
+		}
+		return v
+	}
+	first, last := lo-c.start, hi-c.taps+1-c.start
+	best, top := 0, float32(0)
+	for s := first; s <= last; s++ {
+		if v := score(s); v > top {
+			best, top = s, v
+		}
+	}
+	if c.refined < realignMaxFrames {
+		for s := first; s <= last; s++ {
+			if (s < best-c.block || s > best+c.block) && score(s) > delayDoubt*top {
+				return
+			}
+		}
+	}
+	c.start += best
+	c.peak += best
+	copy(c.wb, c.w)
+	c.ready, c.realign = true, false
+	clear(c.xc)
 }
 
 func abs32(v float32) float32 {
@@ -389,8 +517,14 @@ func (c *echoCanceller) estimateDelay(frame []int16, ok bool) {
 	if c.lag >= 0 && c.corr[best] < 1.2*c.corr[c.lag] {
 		return // not clearly better: keep the filter learnt
 	}
+	if span, moved := (len(c.xc)-c.taps)/2, best*c.block-c.peak; c.lag >= 0 && c.peak > 0 && moved >= -span && moved <= span {
+		// A move the filter is followed by at each of the agent's turns
+		// (realign): the blocks' estimate wanders with where the far
+		// end started the last few.
+		return
+	}
 	// The delay moved (or was found): the filter is learnt again around it.
-	c.lag, c.ready, c.refined, c.erle = best, false, 0, 0
+	c.lag, c.ready, c.refined, c.erle, c.realign = best, false, 0, 0, false
 	clear(c.xc)
 }
 

@@ -2,6 +2,7 @@ package vad
 
 import (
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -226,6 +227,25 @@ func BenchmarkProcessCancelling(b *testing.B) {
 	}
 }
 
+// BenchmarkProcessRealigning is the first second of each of the agent's
+// turns on the same line: the canceller looks for where the far end put
+// the turn's echo (up to 50 frames of correlation instead of cancelling)
+// and then cancels. ns/frame compares with BenchmarkProcessCancelling.
+func BenchmarkProcessRealigning(b *testing.B) {
+	d, frames, refs := cancellingDetector(b)
+	const turn = 50 // frames: 1 s
+	b.ReportAllocs()
+	for b.Loop() {
+		d.SetEchoReference(media.NoLevelDB) // the agent falls silent
+		for i := range turn {
+			d.SetEchoReference(-10) // and talks again: the first restarts the canceller
+			d.SetEchoAudio(refs[i%len(refs)])
+			d.Process(frames[i%len(frames)])
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*turn), "ns/frame")
+}
+
 // cancellingDetector returns a detector that has learnt the hybrid line
 // from 5 s of the agent's echo, and the next 4 s of it and of the agent's
 // audio, in frames.
@@ -258,4 +278,107 @@ func cancellingDetector(tb testing.TB) (*Detector, [][]int16, [][]int16) {
 		frames, refs = append(frames, scene[i:i+frame]), append(refs, agent)
 	}
 	return d, frames, refs
+}
+
+// turnOffsets are how far from where the playout places it the far end
+// starts each of the agent's turns, in samples at 8 kHz: a far end plays
+// a talkspurt from its next tick or its jitter buffer's next slot, which
+// no sender knows (0 to 20 ms with callsim; a real network's adaptive
+// jitter buffer moves it between talkspurts too).
+var turnOffsets = []int{0, 37, 151, 12, -40, 96, 160, 3, 77, -8}
+
+// TestTheEchoCancellerFollowsEachTurn plays an agent that talks in turns
+// (2.5 s each, 1.5 s apart, the caller silent) over the hybrid line, with
+// the far end starting each turn a little off where the playout placed it
+// (turnOffsets): the echo moves under the filter by up to 25 ms between
+// turns. Nothing in the echo may start an utterance, and the canceller
+// takes 8 dB or more of it away over the last second of every turn after
+// the first (the echo against what the canceller left of it; a canceller
+// left where the first turn put it adds echo on the second, -4.8 dB, and
+// is dropped by the fourth).
+func TestTheEchoCancellerFollowsEachTurn(t *testing.T) {
+	c := loadBargeInCorpus(t)
+	path := &hybridPaths[0]
+	frame := c.rate / 50
+	talk, gap, tail := c.samplesIn(2500*time.Millisecond), c.samplesIn(1500*time.Millisecond), c.samplesIn(500*time.Millisecond)
+	turn := talk + gap
+	n := len(turnOffsets)*turn + gap
+	// sent is the agent's audio where the playout placed it; played is
+	// where the far end played it.
+	sent, played := make([]int16, n), make([]int16, n)
+	for k, off := range turnOffsets {
+		start := gap + k*turn
+		for j := range talk {
+			v := c.agent[(k*talk+j)%len(c.agent)]
+			sent[start+j] = v
+			if i := start + off + j; i >= 0 && i < n {
+				played[i] = v
+			}
+		}
+	}
+	b := make([]byte, n)
+	media.DecodeULawTo(sent, b[:media.EncodeULawTo(b, sent)])
+	media.DecodeULawTo(played, b[:media.EncodeULawTo(b, played)])
+	echo := c.echoOver(path, played, math.Pow(10, -25.0/20))
+	r := rand.New(rand.NewPCG(3, 7))
+	mic := make([]int16, n)
+	for i := range mic {
+		v := echo[i] + float64(r.IntN(2*lineNoise+1)-lineNoise)
+		mic[i] = int16(max(math.MinInt16, min(math.MaxInt16, math.Round(v))))
+	}
+	media.DecodeULawTo(mic, b[:media.EncodeULawTo(b, mic)])
+
+	d, err := New(cancelConfig(), c.rate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loudest := float64(media.NoLevelDB)
+	var evs []timedEvent
+	erle := make([]float64, len(turnOffsets))
+	var in, left float64
+	for i := 0; i+frame <= n; i += frame {
+		k := max(0, (i-gap)/turn)
+		inTurn := i >= gap && (i-gap)%turn < talk+tail
+		if inTurn {
+			if (i-gap)%turn < talk {
+				loudest = max(loudest, media.LoudestFrameDB(b[:media.EncodeULawTo(b, sent[i:i+frame])], media.EncodingPCMU, frame))
+			}
+			d.SetEchoReference(loudest)
+		} else {
+			d.SetEchoReference(media.NoLevelDB)
+		}
+		if d.WantsEchoAudio() {
+			d.SetEchoAudio(sent[i : i+frame])
+		}
+		if ev := d.Process(mic[i : i+frame]); ev != EventNone {
+			evs = append(evs, timedEvent{ev, time.Duration(i+frame) * time.Second / time.Duration(c.rate)})
+		}
+		if at := (i - gap) % turn; i >= gap && at >= talk-c.samplesIn(time.Second) && at < talk {
+			out := mic[i : i+frame]
+			if d.canceller != nil && d.canceller.ready {
+				out = d.canceller.out
+			}
+			// What is left of the echo is what the canceller left less
+			// the line's noise: out - (mic - echo).
+			for j, v := range mic[i : i+frame] {
+				e := echo[i+j]
+				r := float64(out[j]) - float64(v) + e
+				in += e * e
+				left += r * r
+			}
+			if at == talk-frame {
+				erle[k] = 10 * math.Log10(in/left)
+				in, left = 0, 0
+			}
+		}
+	}
+	t.Logf("ERLE at the end of each turn: %.1f dB; events: %v", erle, evs)
+	if len(evs) > 0 {
+		t.Errorf("the agent's echo alone caused %v", evs)
+	}
+	for k, e := range erle[1:] {
+		if e < 8 {
+			t.Errorf("turn %d (the far end %d samples off): %.1f dB of the echo taken away over its last second, want 8 dB or more", k+1, turnOffsets[k+1], e)
+		}
+	}
 }

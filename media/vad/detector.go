@@ -225,19 +225,26 @@ func (d *Detector) Process(frame []int16) Event {
 	dt := time.Duration(len(frame)) * time.Second / time.Duration(d.sampleRate)
 	heard, c := frame, d.canceller
 	cancelling := c != nil && d.echoDB > noEchoDB && len(frame) <= c.maxFrame
+	// The frame judged is what the canceller left only once it has been
+	// measured to take the echo away (cancelsEcho): a filter in the wrong
+	// place adds echo instead.
+	cancelsEcho := false
 	if cancelling {
 		if d.fed < len(frame) {
 			c.feed(nil, d.fed, len(frame))
 		}
 		c.noise = fullScale2 * math.Pow(10, d.floor.db/10)
-		frame = c.cancel(frame, d.echoOnly && !d.speaking)
+		out := c.cancel(frame, d.echoOnly && !d.speaking)
+		if cancelsEcho = c.ready && c.erleDB() >= minERLE; cancelsEcho {
+			frame = out
+		}
 	}
 	d.fed = 0
 	level := d.filter.levelDB(frame)
 	// Judge the frame against the floor before the frame moves it.
 	voiced := d.floor.set && level > minLevelDB && level > d.floor.db+d.cfg.ThresholdDB
 	if d.echoDB > noEchoDB {
-		voiced = d.overTheAgent(level, voiced, cancelling && c.ready && !c.echoLike, dt)
+		voiced = d.overTheAgent(level, voiced, cancelsEcho && !c.echoLike, dt)
 	}
 	d.floor.update(level, dt)
 	if cancelling {
@@ -250,7 +257,7 @@ func (d *Detector) Process(frame []int16) Event {
 			// The echo left is the line's, less what the canceller takes:
 			// the gate does not fall under it.
 			d.echo.ceilDB = min(echoMaxLossDB, d.lineLossDB+c.erleDB()-erleGuardDB)
-		case d.cancelled >= giveUpAfter && c.erleDB() < minERLE:
+		case d.cancelled >= giveUpAfter && c.erleMax < minERLE:
 			d.canceller, d.cancelGaveUp = nil, true
 			d.echo.ceilDB = echoMaxLossDB
 		case d.echo.ceilDB < echoMaxLossDB:
@@ -271,7 +278,7 @@ func (d *Detector) Process(frame []int16) Event {
 	// the utterance going but is not analyzed, so that the agent's pitch
 	// in it cannot make a noise a voice.
 	var corr, f0 float64
-	if voiced && !(cancelling && c.ready && d.speaking && level <= d.echoGateDB()) {
+	if voiced && !(cancelsEcho && d.speaking && level <= d.echoGateDB()) {
 		d.pitch.next(frame)
 		corr, f0 = d.pitch.analyze()
 	} else {
@@ -313,8 +320,9 @@ const (
 	// noise, or a caller quieter than the gate, is heard once or twice.
 	engageEchoes = 3
 	// minERLE is the least a canceller must take away to bound the gate
-	// (erleGuardDB); one that has not within giveUpAfter of learning is
-	// dropped for the rest of the call: there was no echo to find.
+	// (erleGuardDB); one that never has within giveUpAfter of learning is
+	// dropped for the rest of the call: there was no echo to find. (One
+	// that did and takes less now, as while it follows a new turn, stays.)
 	minERLE     = 6
 	giveUpAfter = 10 * time.Second
 	// erleGuardDB is taken off the canceller's ERLE where it bounds the
