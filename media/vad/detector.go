@@ -225,26 +225,19 @@ func (d *Detector) Process(frame []int16) Event {
 	dt := time.Duration(len(frame)) * time.Second / time.Duration(d.sampleRate)
 	heard, c := frame, d.canceller
 	cancelling := c != nil && d.echoDB > noEchoDB && len(frame) <= c.maxFrame
-	// The frame judged is what the canceller left only once it has been
-	// measured to take the echo away (cancelsEcho): a filter in the wrong
-	// place adds echo instead.
-	cancelsEcho := false
 	if cancelling {
 		if d.fed < len(frame) {
 			c.feed(nil, d.fed, len(frame))
 		}
 		c.noise = fullScale2 * math.Pow(10, d.floor.db/10)
-		out := c.cancel(frame, d.echoOnly && !d.speaking)
-		if cancelsEcho = c.ready && c.erleDB() >= minERLE; cancelsEcho {
-			frame = out
-		}
+		frame = c.cancel(frame, d.echoOnly && !d.speaking)
 	}
 	d.fed = 0
 	level := d.filter.levelDB(frame)
 	// Judge the frame against the floor before the frame moves it.
 	voiced := d.floor.set && level > minLevelDB && level > d.floor.db+d.cfg.ThresholdDB
 	if d.echoDB > noEchoDB {
-		voiced = d.overTheAgent(level, voiced, cancelsEcho && !c.echoLike, dt)
+		voiced = d.overTheAgent(level, voiced, cancelling && c.ready && !c.echoLike, dt)
 	}
 	d.floor.update(level, dt)
 	if cancelling {
@@ -278,7 +271,7 @@ func (d *Detector) Process(frame []int16) Event {
 	// the utterance going but is not analyzed, so that the agent's pitch
 	// in it cannot make a noise a voice.
 	var corr, f0 float64
-	if voiced && !(cancelsEcho && d.speaking && level <= d.echoGateDB()) {
+	if voiced && !(cancelling && c.ready && d.speaking && level <= d.echoGateDB()) {
 		d.pitch.next(frame)
 		corr, f0 = d.pitch.analyze()
 	} else {
