@@ -27,7 +27,7 @@ import (
 // the corpus harness found (docs/BARGE-IN.md, "The agent's own echo").
 // With the gate that learns, the call's learnt echo return loss is
 // counted in iace_session_echo_return_loss_db: about the line's 25 dB; and
-// the echo canceller (turned on here), fed the agent's audio by the reader
+// the echo canceller (on by default), fed the agent's audio by the reader
 // from what the playout sent (media.Playout.EchoAudio), takes 20 dB or more
 // of that echo away (iace_session_echo_cancelled_db).
 func TestTheAgentsOwnEchoDoesNotCutItOff(t *testing.T) {
@@ -40,7 +40,7 @@ func TestTheAgentsOwnEchoDoesNotCutItOff(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				cfg := session.DefaultConfig()
 				cfg.VAD.EchoMarginDB, cfg.VAD.EchoLearn = c.margin, c.learn
-				cfg.VAD.EchoCancel = true // off by default; it needs the gate that learns
+				cfg.VAD.EchoCancel = true // as by default; it needs the gate that learns
 				reg := prometheus.NewRegistry()
 				echoingCall(t, cfg, reg, func(p *peer) {
 					if cut := greetingCut(t, p); cut != c.cut {
@@ -72,8 +72,8 @@ func TestTheAgentsOwnEchoDoesNotCutItOff(t *testing.T) {
 // same line (the agent's voice back 25 dB down) with the caller making
 // noises over the agent 4 s into its greeting: knocks, coughs, a throat
 // cleared, typing, music. The echo under a noise carries the agent's
-// pitch, and without the echo canceller (--vad-echo-cancel, off by
-// default) the noises cut the agent off; with it, the detector hears them
+// pitch, and without the echo canceller (--vad-echo-cancel=false) the
+// noises cut the agent off; with it, the detector hears them
 // as they are, and the agent says its whole greeting.
 func TestNoisesOverTheAgentsEchoDoNotCutItOff(t *testing.T) {
 	for _, cancel := range []bool{true, false} {

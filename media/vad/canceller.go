@@ -35,7 +35,7 @@ import "math"
 // own verdict: no utterance going on, the frame held back as echo or
 // under the threshold); a caller talking would otherwise be learnt as
 // echo. It is built only on a line that has been heard to send a loud echo
-// back (Detector.WantsEchoAudio), with Config.EchoCancel (off by default),
+// back (Detector.WantsEchoAudio), with Config.EchoCancel (on by default),
 // and costs such a call about 30 µs a 20 ms frame while the agent talks.
 type echoCanceller struct {
 	block    int // samples per delay-estimation block (2.5 ms)

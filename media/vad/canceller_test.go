@@ -12,7 +12,8 @@ import (
 	"github.com/iace/iace/media"
 )
 
-// cancelConfig is DefaultConfig with the echo canceller on.
+// cancelConfig is DefaultConfig with the echo canceller on (as it is by
+// default; the tests of the canceller say so whatever the default).
 func cancelConfig() Config {
 	c := DefaultConfig()
 	c.EchoCancel = true
@@ -165,6 +166,7 @@ func TestEchoCancellerAcrossPaths(t *testing.T) {
 	}
 	c := loadBargeInCorpus(t)
 	off := DefaultConfig()
+	off.EchoCancel = false
 	type totals struct{ noise, echoOnly, detected int }
 	var on, without totals
 	var b strings.Builder
