@@ -119,6 +119,37 @@ func TestTheCallerInterruptsOverTheAgentsEcho(t *testing.T) {
 	})
 }
 
+// TestTheCancellerFollowsTheAgentsTurns: on the same line, a call of
+// three of the agent's turns (the greeting and two answers), the far end
+// starting the second a frame later after it arrives than the others (its
+// own tick, its jitter buffer), so that each turn's echo comes back 160
+// samples off the last one's under the echo canceller's filter. The
+// canceller finds each turn's echo again (the default, since it does):
+// no turn is cut off, and it takes 20 dB or more of the echo away. With
+// the filter left where the greeting put it, the second turn was cut off.
+func TestTheCancellerFollowsTheAgentsTurns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := prometheus.NewRegistry()
+		skews := []time.Duration{0, media.FrameDuration, 0}
+		script := map[string]any{"custom_parameters": map[string]string{"sim_script": "what are your opening hours|how much does it cost"}}
+		echoingCallWith(t, session.DefaultConfig(), reg, script, skews, func(p *peer) {
+			line := readWAV(t, corpus+"eot_order_c1.wav")
+			for turn := range skews {
+				if turn > 0 {
+					p.speak(line)
+				}
+				if r := p.next(t, "the turn's end mark or a clear", greetingEndOrClear); r.event == "clear" {
+					t.Fatalf("turn %d (the far end %v late) was cut off", turn, skews[turn])
+				}
+			}
+		})
+		n, sum := histogram(t, reg, "iace_session_echo_cancelled_db")
+		if n != 1 || sum < 20 {
+			t.Errorf("echo cancelled: %d calls, sum %.1f dB; want 1 call, 20 dB or more", n, sum)
+		}
+	})
+}
+
 // echoingCall runs, inside a synctest bubble, one call of an agent whose
 // greeting is the corpus's agent voice, over a line that sends what the
 // far end plays back 25 dB down, with the engine's metrics on reg: call
@@ -126,16 +157,22 @@ func TestTheCallerInterruptsOverTheAgentsEcho(t *testing.T) {
 // up, and every goroutine of the call has ended.
 func echoingCall(t *testing.T, cfg session.Config, reg *prometheus.Registry, call func(p *peer)) {
 	t.Helper()
+	echoingCallWith(t, cfg, reg, nil, nil, call)
+}
+
+// echoingCallWith is echoingCall with the stream's start fields and the
+// far end's lateness at each turn (peer.skews).
+func echoingCallWith(t *testing.T, cfg session.Config, reg *prometheus.Registry, fields map[string]any, skews []time.Duration, call func(p *peer)) {
+	t.Helper()
 	voice := readWAV(t, corpus+"agent.wav") // 11 s of espeak, 8 kHz
 	ulaw := make([]byte, len(voice))
 	media.EncodeULawTo(ulaw, voice)
 	agent := store.DefaultAgent()
 	agent.Greeting = "Hello. This greeting is the test voice."
 	h, ended, pacer := agentHandlerWith(t, cfg, agent, recorded(ulaw), session.NewMetrics(reg))
-	p := newPeer(t, pipeDial(t, h), nil)
-	p.mu.Lock()
-	p.echoGain = math.Pow(10, -25.0/20)
-	p.mu.Unlock()
+	p := newPeer(t, pipeDial(t, h), fields, func(p *peer) {
+		p.echoGain, p.skews = math.Pow(10, -25.0/20), skews
+	})
 	call(p)
 	p.mu.Lock()
 	p.echoGain = 0

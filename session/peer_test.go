@@ -41,6 +41,10 @@ type peer struct {
 	// no echo canceller does; echo holds it, each frame with when it plays.
 	echoGain float64
 	echo     []echoFrame
+	// skews, when set, make the far end start each of the agent's turns
+	// (audio that comes after it has played all it had) this much after
+	// it arrives, one entry a turn: its own clock and jitter buffer.
+	skews []time.Duration
 }
 
 // echoFrame is 20 ms of the agent's audio as it comes back, and when.
@@ -74,10 +78,14 @@ func dialPeerStart(t *testing.T, url string, fields map[string]any) *peer {
 }
 
 // newPeer plays Telnyx on an open WebSocket: connected, start (with
-// fields in place of the defaults), then a frame every 20 ms.
-func newPeer(t *testing.T, ws *websocket.Conn, fields map[string]any) *peer {
+// fields in place of the defaults), then a frame every 20 ms. setup, if
+// any, runs on the peer before it sends anything.
+func newPeer(t *testing.T, ws *websocket.Conn, fields map[string]any, setup ...func(*peer)) *peer {
 	t.Helper()
 	p := &peer{t: t, ws: ws, received: make(chan received, 4096), closed: make(chan struct{})}
+	for _, f := range setup {
+		f(p)
+	}
 	p.send(map[string]any{"event": "connected", "version": "1.0.0"})
 	start := map[string]any{
 		"call_control_id": "v3:test-ccid", "call_session_id": "a1b2", "from": "+15551230001", "to": "+15559870002",
@@ -209,6 +217,9 @@ func (p *peer) readLoop() {
 			r.bytes, r.audio = len(b), b
 			p.mu.Lock()
 			from := later(p.playEnd, now)
+			if !p.playEnd.After(now) && len(p.skews) > 0 { // a new turn
+				from, p.skews = from.Add(p.skews[0]), p.skews[1:]
+			}
 			p.playEnd = from.Add(time.Duration(len(b)/160) * media.FrameDuration)
 			if p.echoGain != 0 {
 				for i := 0; i+160 <= len(b); i += 160 {
