@@ -122,7 +122,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{22, 25, 28, 31, 34, 37, 40, 45, 50, 60, 79}}),
 		echoCancelled: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "iace", Subsystem: "session", Name: "echo_cancelled_db",
 			Help: "For each call whose line sent the agent's voice back loud enough for the caller's voice detector to cancel it: how much of that echo " +
-				"the canceller took away when the stream ended (its echo return loss enhancement), dB; a call whose canceller found nothing to take away is not counted.",
+				"the canceller took away when the stream ended (its echo return loss enhancement, measured on the stretches its filter did best: a few dB over " +
+				"what it takes from a whole stretch of the agent's speech), dB; a call whose canceller found nothing to take away is not counted.",
 			Buckets: []float64{6, 10, 15, 20, 25, 30, 35, 40}}),
 		bargeLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "iace", Subsystem: "session", Name: "barge_in_latency_ms",
 			Help:    "From the start of the caller's speech to the clear sent for a barge-in, milliseconds (includes the barge-in minimum duration).",
