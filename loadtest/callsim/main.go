@@ -72,6 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&cfg.NoiseDB, "noise", 0, "add white noise at this level in dBFS, e.g. -50 (0: off)")
 	fs.Float64Var(&cfg.EchoDB, "echo", 0, "send the agent's audio back this many dB under it, as a line with no echo canceller does, e.g. -25 (0: off)")
 	fs.DurationVar(&cfg.EchoDelay, "echo-delay", 100*time.Millisecond, "how long after the caller hears the agent its -echo comes back")
+	fs.BoolVar(&cfg.EchoHybrid, "echo-hybrid", false, "send the -echo back through a 2-4 wire hybrid's response (a 1 kHz ringing over 6 ms, no DC; no frequency louder than -echo) rather than as the agent's audio itself")
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "random seed for reproducible runs (0: random, printed in the report)")
 	fs.StringVar(&cfg.To, "to", "+15550100000", "dialed number sent in start.to")
 	fs.StringVar(&cfg.CallControlID, "call-control-id", "", `call_control_id of call 1; call n > 1 gets "-<n>" appended (default: random per call)`)

@@ -164,7 +164,7 @@ func newCall(n int, cfg *Config, lib *library, col *collector, seed uint64) *cal
 		c.noiseAt = rng.IntN(len(lib.noise))
 	}
 	if cfg.EchoDB != 0 {
-		c.echo = newEchoLine(cfg.EchoDB, cfg.EchoDelay)
+		c.echo = newEchoLine(cfg.EchoDB, cfg.EchoDelay, cfg.EchoHybrid)
 	}
 	c.res.N = n
 	c.res.Slow = n <= cfg.Slow

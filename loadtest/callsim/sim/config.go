@@ -87,9 +87,12 @@ type Config struct {
 	NoiseDB float64
 	// EchoDB makes every caller's line send the agent's audio back, this
 	// far under it (e.g. -25: a line with no echo canceller), EchoDelay
-	// after the caller hears it; 0 is off.
-	EchoDB    float64
-	EchoDelay time.Duration
+	// after the caller hears it; 0 is off. EchoHybrid passes it through a
+	// 2-4 wire hybrid's response (hybridResponse) rather than sending the
+	// agent's audio itself back.
+	EchoDB     float64
+	EchoDelay  time.Duration
+	EchoHybrid bool
 
 	// Seed makes call identities, choices and noise reproducible; 0 picks
 	// one at random (reported in Report.Seed).

@@ -15,9 +15,10 @@ import (
 // is owned by the call and guarded by its mu.
 type echoLine struct {
 	gain  float64
-	delay int     // samples
-	ring  []int16 // what plays, by sample from the start frame; len a power of two
-	end   int     // one past the last sample placed
+	h     []float64 // the hybrid's response, scaled by gain; nil: the audio itself
+	delay int       // samples
+	ring  []int16   // what plays, by sample from the start frame; len a power of two
+	end   int       // one past the last sample placed
 	// The caller's sample clock: frame k sent holds the 20 ms from
 	// first + k frames, however late the shard woke to send it (a phone's
 	// microphone and speaker run on one clock); first is -1 before the
@@ -32,8 +33,47 @@ type echoLine struct {
 // delay and the server's lead.
 const echoKept = 1 << 14 // samples, 2 s
 
-func newEchoLine(db float64, delay time.Duration) *echoLine {
-	return &echoLine{gain: math.Pow(10, db/20), delay: samplesAt(delay), ring: make([]int16, echoKept), first: -1}
+func newEchoLine(db float64, delay time.Duration, hybrid bool) *echoLine {
+	e := &echoLine{gain: math.Pow(10, db/20), delay: samplesAt(delay), ring: make([]int16, echoKept), first: -1}
+	if hybrid {
+		e.h = hybridResponse()
+		for k := range e.h {
+			e.h[k] *= e.gain
+		}
+	}
+	return e
+}
+
+// hybridResponse is the impulse response of a line's 2-4 wire hybrid, in
+// the manner of the echo path models of ITU-T G.168 (not one of them): a
+// ringing at 1 kHz that decays by 1/e every 7 samples over 6 ms, with no
+// DC (a hybrid couples through a transformer), scaled so that no frequency
+// comes back louder than it went out: the echo is at most the line's
+// level under the agent at any frequency, and speech, most of whose energy
+// lies under 1 kHz, comes back a few dB quieter than that.
+func hybridResponse() []float64 {
+	h := make([]float64, 48) // 6 ms at 8 kHz
+	var mean float64
+	for n := range h {
+		h[n] = math.Exp(-float64(n)/7) * math.Sin(2*math.Pi*0.13*float64(n)+0.5)
+		mean += h[n] / float64(len(h))
+	}
+	for n := range h {
+		h[n] -= mean
+	}
+	var peak float64
+	for f := 0.0; f <= 0.5; f += 1.0 / 512 {
+		var re, im float64
+		for n, v := range h {
+			re += v * math.Cos(2*math.Pi*f*float64(n))
+			im -= v * math.Sin(2*math.Pi*f*float64(n))
+		}
+		peak = max(peak, math.Hypot(re, im))
+	}
+	for n := range h {
+		h[n] /= peak
+	}
+	return h
 }
 
 // place records pcm, which starts to play at offset at from the start
@@ -73,12 +113,21 @@ func (e *echoLine) next(now time.Duration, payload string) string {
 	return e.mix(at, payload)
 }
 
+// played returns the sample of the agent's audio that played at j, 0
+// where nothing did or it is no longer kept.
+func (e *echoLine) played(j int) float64 {
+	if j < 0 || j >= e.end || j < e.end-echoKept {
+		return 0
+	}
+	return float64(e.ring[j&(echoKept-1)])
+}
+
 // mix returns payload (a base64 PCMU frame) with the echo of what played
 // from offset at-delay on added, or payload itself when nothing played
 // then.
 func (e *echoLine) mix(at time.Duration, payload string) string {
 	from := samplesAt(at) - e.delay
-	if from+frameBytes <= e.end-echoKept || from >= e.end || from+frameBytes <= 0 {
+	if from+frameBytes <= e.end-echoKept || from >= e.end+len(e.h) || from+frameBytes <= 0 {
 		return payload
 	}
 	n, err := base64.StdEncoding.Decode(e.raw[:], []byte(payload))
@@ -88,16 +137,20 @@ func (e *echoLine) mix(at time.Duration, payload string) string {
 	media.DecodeULawTo(e.frame[:], e.raw[:])
 	heard := false
 	for k := range e.frame {
-		j := from + k
-		if j < 0 || j >= e.end || j < e.end-echoKept {
-			continue
+		v := e.played(from + k)
+		if e.h != nil { // through the hybrid: what played over its response's span
+			v = 0
+			for m, hm := range e.h {
+				v += hm * e.played(from+k-m)
+			}
+		} else {
+			v *= e.gain
 		}
-		v := e.ring[j&(echoKept-1)]
 		if v == 0 {
 			continue
 		}
 		heard = true
-		e.frame[k] = int16(max(math.MinInt16, min(math.MaxInt16, float64(e.frame[k])+e.gain*float64(v))))
+		e.frame[k] = int16(max(math.MinInt16, min(math.MaxInt16, float64(e.frame[k])+v)))
 	}
 	if !heard {
 		return payload
