@@ -14,7 +14,7 @@ type echoRing struct {
 	bps  int    // bytes a sample
 	size int64  // samples in buf
 	end  int64  // one past the last sample position written
-	fill byte   // the codec's silence
+	enc  Encoding
 }
 
 // echoKept is how much of the far end's timeline an echoRing holds, at
@@ -30,7 +30,7 @@ func newEchoRing(f Format, end int64) *echoRing {
 		size <<= 1
 	}
 	bps := f.Encoding.BytesPerSample()
-	r := &echoRing{buf: make([]byte, size*int64(bps)), bps: bps, size: size, end: end, fill: f.Encoding.SilenceByte()}
+	r := &echoRing{buf: make([]byte, size*int64(bps)), bps: bps, size: size, end: end, enc: f.Encoding}
 	f.Encoding.FillSilence(r.buf)
 	return r
 }
@@ -70,25 +70,20 @@ func (r *echoRing) silence(from, to int64) {
 	for from < to {
 		at := from & (r.size - 1)
 		n := min(to-from, r.size-at) // up to the end of buf
-		seg := r.buf[at*int64(r.bps) : (at+n)*int64(r.bps)]
-		for i := range seg {
-			seg[i] = r.fill
-		}
+		r.enc.FillSilence(r.buf[at*int64(r.bps) : (at+n)*int64(r.bps)])
 		from += n
 	}
 }
 
 // read decodes the len(dst) samples from position pos into dst: zeros for
 // positions not held (not yet written, or overwritten since).
-func (r *echoRing) read(dst []int16, pos int64, e Encoding) {
-	for i := range dst {
-		dst[i] = 0
-	}
+func (r *echoRing) read(dst []int16, pos int64) {
+	clear(dst)
 	from, to := max(pos, r.end-r.size), min(pos+int64(len(dst)), r.end)
 	for from < to {
 		at := from & (r.size - 1)
 		n := min(to-from, r.size-at) // up to the end of buf
-		DecodeTo(dst[from-pos:from-pos+n], r.buf[at*int64(r.bps):(at+n)*int64(r.bps)], e)
+		DecodeTo(dst[from-pos:from-pos+n], r.buf[at*int64(r.bps):(at+n)*int64(r.bps)], r.enc)
 		from += n
 	}
 }

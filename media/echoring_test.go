@@ -30,7 +30,7 @@ func TestEchoRingKeepsTheFarEndsTimeline(t *testing.T) {
 		at := base + 8000 - 300 // wraps the 8192-sample ring
 		r.put(at, ab)
 		got := make([]int16, 1000)
-		r.read(got, at-100, EncodingPCMU)
+		r.read(got, at-100)
 		for i, v := range got {
 			want := int16(0)
 			if i >= 100 && i < 900 {
@@ -44,7 +44,7 @@ func TestEchoRingKeepsTheFarEndsTimeline(t *testing.T) {
 		b, bb := tone(400, 3000)
 		r.put(at+1000, bb)
 		r.truncate(at + 1100)
-		r.read(got[:600], at+800, EncodingPCMU)
+		r.read(got[:600], at+800)
 		for i, v := range got[:600] {
 			want := int16(0)
 			if i >= 200 && i < 300 {
@@ -56,7 +56,7 @@ func TestEchoRingKeepsTheFarEndsTimeline(t *testing.T) {
 		}
 		// Far on, the first audio is overwritten: silence, not stale audio.
 		r.put(at+20000, bb)
-		r.read(got[:800], at, EncodingPCMU)
+		r.read(got[:800], at)
 		for i, v := range got[:800] {
 			if v != 0 {
 				t.Fatalf("base %d: audio overwritten long ago reads %d at %d, want silence", base, v, i)

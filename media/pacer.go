@@ -440,7 +440,7 @@ func (p *Playout) EchoAudio(dst []int16, pos int64) {
 	if p.echo == nil {
 		p.echo = newEchoRing(p.format, samplesAt(monotonic(time.Now()), p.format.SampleRate))
 	}
-	p.echo.read(dst, pos, p.format.Encoding)
+	p.echo.read(dst, pos)
 }
 
 // raiseLoudest records the level of audio written, while less than

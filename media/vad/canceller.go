@@ -382,17 +382,12 @@ func (c *echoCanceller) refine(frame []int16) {
 			best = j
 		}
 	}
-	if c.refined < refineMaxFrames {
-		// A voice held on one pitch correlates almost as well a pitch
-		// period away, and a line whose echo is the agent's audio itself
-		// (no hybrid's response to tell the delay by) only so: while
-		// another delay, a block or more away, does within delayDoubt,
-		// the refinement goes on.
-		for j, v := range xc {
-			if (j < best-c.block || j > best+c.block) && abs32(v) > delayDoubt*abs32(xc[best]) {
-				return
-			}
-		}
+	// A voice held on one pitch correlates almost as well a pitch period
+	// away, and a line whose echo is the agent's audio itself (no
+	// hybrid's response to tell the delay by) only so: while that is in
+	// doubt, the refinement goes on.
+	if c.refined < refineMaxFrames && c.inDoubt(0, len(xc)-1, best, abs32(xc[best]), func(j int) float32 { return abs32(xc[j]) }) {
+		return
 	}
 	peak := lo + n - 1 - best
 	c.peak, c.start = peak, max(0, peak-c.taps/4)
@@ -444,18 +439,25 @@ func (c *echoCanceller) moveFilter(lo int, xc []float32) {
 			best, top = s, v
 		}
 	}
-	if c.refined < realignMaxFrames {
-		for s := first; s <= last; s++ {
-			if (s < best-c.block || s > best+c.block) && score(s) > delayDoubt*top {
-				return
-			}
-		}
+	if c.refined < realignMaxFrames && c.inDoubt(first, last, best, top, score) {
+		return
 	}
 	c.start += best
 	c.peak += best
 	copy(c.wb, c.w)
 	c.ready, c.realign = true, false
 	clear(c.xc)
+}
+
+// inDoubt reports whether a candidate of first..last a block (2.5 ms) or
+// more from best scores within delayDoubt of best's score, top.
+func (c *echoCanceller) inDoubt(first, last, best int, top float32, score func(int) float32) bool {
+	for s := first; s <= last; s++ {
+		if (s < best-c.block || s > best+c.block) && score(s) > delayDoubt*top {
+			return true
+		}
+	}
+	return false
 }
 
 func abs32(v float32) float32 {
