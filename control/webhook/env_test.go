@@ -41,6 +41,7 @@ type liveCalls struct {
 	live      map[session.CallID]bool
 	ended     map[session.CallID]session.EndReason
 	escalated map[session.CallID]store.EscalationReason
+	streams   map[session.CallID]string // each live call's stream, where a test set one
 }
 
 func (l *liveCalls) Escalate(_ context.Context, id session.CallID, r store.EscalationReason) (bool, error) {
@@ -70,7 +71,18 @@ func (l *liveCalls) Hangup(_ context.Context, id session.CallID, r session.EndRe
 func (l *liveCalls) StreamOf(_ context.Context, id session.CallID) (string, bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return "", l.live[id], nil
+	return l.streams[id], l.live[id], nil
+}
+
+// setStream makes id live on stream.
+func (l *liveCalls) setStream(id session.CallID, stream string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.live[id] = true
+	if l.streams == nil {
+		l.streams = map[session.CallID]string{}
+	}
+	l.streams[id] = stream
 }
 
 // HoldsLocally: this test's node holds the calls set live.

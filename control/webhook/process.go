@@ -338,17 +338,18 @@ func (h *Handler) dtmf(ctx context.Context, log *slog.Logger, ev Event) (string,
 func (h *Handler) streamFailed(ctx context.Context, log *slog.Logger, ev Event) (string, error) {
 	log.Warn("media stream failed", "failure_reason", ev.Payload.FailureReason)
 	id := CallIDFor(ev.Payload.CallControlID)
-	if h.deps.Live != nil && ev.Payload.StreamID != "" {
-		// A call moved to another node has a new stream: the old one's
-		// failure is not the call's.
-		cur, live, err := h.deps.Live.StreamOf(ctx, id)
-		if err == nil && live && cur != "" && cur != ev.Payload.StreamID {
-			log.Info("a stream the call no longer uses failed; the call goes on")
-			return resultIgnored, nil
-		}
+	if h.movedOn(ctx, id, ev) {
+		log.Info("a stream the call no longer uses failed; the call goes on")
+		return resultIgnored, nil
 	}
 	if h.recover(ctx, log, ev) {
 		return resultProcessed, nil
+	}
+	// Looked at again: another path (a restarted node, the reaper) may
+	// have taken the call up while recover waited for it.
+	if h.movedOn(ctx, id, ev) {
+		log.Info("the call was taken up on a new stream meanwhile; it goes on")
+		return resultIgnored, nil
 	}
 	if h.deps.Live != nil {
 		found, err := h.deps.Live.Hangup(ctx, id, session.EndTransportError)
@@ -365,6 +366,17 @@ func (h *Handler) streamFailed(ctx context.Context, log *slog.Logger, ev Event) 
 	}
 	err = h.deps.Control.Hangup(ctx, ev.Payload.CallControlID, callcontrol.HangupParams{CommandID: "hangup-" + ev.ID})
 	return resultProcessed, errors.Join(err, h.finish(ctx, call.OrgID, id, ev, store.OutcomeFailed, endStreamFailed))
+}
+
+// movedOn reports whether the call of the event's failed stream has
+// another stream now (it moved to another node, or was taken up): the old
+// stream's failure is not the call's.
+func (h *Handler) movedOn(ctx context.Context, id store.CallID, ev Event) bool {
+	if h.deps.Live == nil || ev.Payload.StreamID == "" {
+		return false
+	}
+	cur, live, err := h.deps.Live.StreamOf(ctx, id)
+	return err == nil && live && cur != "" && cur != ev.Payload.StreamID
 }
 
 // streamStopped: a stream stops when its call ends, when a moved call's

@@ -339,6 +339,42 @@ func TestALostNodesStreamIsTakenUpNotHungUp(t *testing.T) {
 	}
 }
 
+// TestAStreamTakenUpMeanwhileIsNotHungUp: a lost node's call may be
+// taken up by another path (the restarted node, the reaper) while the
+// webhook's own attempt waits for it and gives up. The failed stream is
+// then no longer the call's, and the call on its new stream goes on.
+func TestAStreamTakenUpMeanwhileIsNotHungUp(t *testing.T) {
+	const ccid = "v3:taken-meanwhile"
+	id := webhook.CallIDFor(ccid)
+	var live *liveCalls
+	rec := &movingRecoverer{move: func() { live.setStream(id, "s-new") }}
+	e := newEnvWith(t, embeddedStore(t), nil, func(d *webhook.Deps) { d.Recover = rec })
+	live = e.live
+	e.start()
+	e.send(ev{id: "ev-1", typ: webhook.TypeCallInitiated, ccid: ccid})
+	live.setStream(id, "s-old")
+	e.send(ev{id: "ev-2", typ: webhook.TypeStreamingFailed, ccid: ccid, clientState: csOf("org-a", ccid), stream: "s-old"})
+	e.stop()
+	if r := live.endedWith(id); r != "" {
+		t.Errorf("the call on its new stream was ended: %s", r)
+	}
+	if n := len(e.commands("hangup")); n != 0 {
+		t.Errorf("%d hang-ups, want none", n)
+	}
+	if call := e.call("org-a", ccid); call.Status == store.CallEnded {
+		t.Errorf("the call was finished: %+v", call)
+	}
+}
+
+// movingRecoverer takes up no stream itself, but another path moves the
+// call to a new stream while it is asked (move).
+type movingRecoverer struct{ move func() }
+
+func (r *movingRecoverer) RecoverStream(context.Context, session.CallID, string) (bool, error) {
+	r.move()
+	return false, nil
+}
+
 // unreachableCalls is the store as its callers see it while the database
 // cannot be reached: CreateCall fails with store.ErrUnavailable (the
 // error the store's contract gives then) while down is set.

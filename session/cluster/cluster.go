@@ -175,6 +175,12 @@ type Node struct {
 	// rebuild asks the writer to write every local call again: a write
 	// was lost (queue full, Redis away), or Redis forgot this node.
 	rebuild atomic.Bool
+	// orphans carries to the reaper the calls a previous process of this
+	// node's name left in the registry (the writer finds them at start).
+	orphans chan []string
+	// inc tells this process from an earlier or later one of the same
+	// node name: it is in the node's hash and in every entry it writes.
+	inc string
 
 	mu sync.Mutex
 	// pending are the commands this node sent, waiting for their reply.
@@ -226,7 +232,7 @@ func New(cfg Config, rdb redis.UniversalClient, record Recorder, reg prometheus.
 		return nil, err
 	}
 	return &Node{cfg: cfg, rdb: rdb, record: record, log: log.With("node", cfg.Node), metrics: m,
-		changes: make(chan change, changeQueue), pending: make(map[string]chan string),
+		changes: make(chan change, changeQueue), orphans: make(chan []string, 1), inc: newID(), pending: make(map[string]chan string),
 		done: make(map[string]string, maxDone), doneRing: make([]string, 0, maxDone), bridges: make(map[string]bool),
 		readers: make(map[session.CallID]int)}, nil
 }
@@ -352,12 +358,15 @@ type entry struct {
 	Role       string  `json:"role,omitempty"`
 	Resolution float64 `json:"resolution,omitempty"`
 	Risk       float64 `json:"risk,omitempty"`
+	// Inc is the incarnation of the process that wrote the entry
+	// (Node.inc); empty in entries of versions before it.
+	Inc string `json:"inc,omitempty"`
 }
 
 func (n *Node) entryOf(c session.CallInfo) entry {
 	return entry{Node: n.cfg.Node, Org: string(c.OrgID), Agent: string(c.AgentID), CCID: c.CallControlID, CSID: c.CallSessionID,
 		Stream: c.StreamID, Started: c.StartedAt.UnixMilli(), State: int32(c.State), Role: string(c.SupervisorRole),
-		Resolution: c.Resolution, Risk: c.EscalationRisk}
+		Resolution: c.Resolution, Risk: c.EscalationRisk, Inc: n.inc}
 }
 
 func (e entry) info(id session.CallID) session.CallInfo {

@@ -508,20 +508,89 @@ func TestALostNodesCallsAreTakenUp(t *testing.T) {
 	}
 }
 
+// TestARestartedNodeTakesUpItsPredecessorsCalls: a process that died and
+// was started again under its node's name (a container restarted in its
+// pod) before the others took the node for lost finds its predecessor's
+// calls in the registry, and no survivor will ever reap them. With Recover
+// on, the call that has a checkpoint is taken up on a new stream, which
+// here reaches the restarted process itself; the call without one is
+// recorded as lost and hung up.
+func TestARestartedNodeTakesUpItsPredecessorsCalls(t *testing.T) {
+	rdb := testRedis(t)
+	p := prefix()
+	ctx := t.Context()
+	started := time.Now().Add(-time.Minute)
+	putCall(t, rdb, p, "a", "old-call", "v3:old", started, true)
+	putCall(t, rdb, p, "a", "early-call", "v3:early", started, false)
+	// The predecessor's last heartbeat is recent: nobody took it for lost.
+	if err := rdb.ZAdd(ctx, p+"nodes", redis.Z{Score: float64(time.Now().UnixMilli()), Member: "a"}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// The restarted node asks for new streams as it starts: they are held
+	// until the fake Telnyx knows where to open them.
+	tx := newFakeTelnyx(t)
+	tx.gate, tx.entered = make(chan struct{}), make(chan struct{}, 4)
+	a := startNodeWith(t, rdb, p, "a", 0, tx, recovering)
+	tx.target = a.url
+	close(tx.gate)
+	var taken *stream
+	select {
+	case taken = <-tx.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the restarted node asked Telnyx for no new stream")
+	}
+	// The take-up is seen as soon as the call's entry names the new
+	// stream, although it names the same node: recorded well before the
+	// move's 5 s timeout would have ended the wait.
+	eventuallyWithin(t, 2*time.Second, "the early call recorded as lost", func() bool { return len(a.lost()) == 1 })
+	if got := a.lost()[0]; got.Info.ID != "early-call" || got.EndReason != session.EndNodeLost {
+		t.Errorf("recorded %+v, want the early call, node_lost", got)
+	}
+	if got := a.hangUps(); !slices.Equal(got, []string{"v3:early"}) {
+		t.Errorf("hung up %q, want the early call only", got)
+	}
+	c, ok := a.engine.Call("old-call")
+	if !ok || c.StreamID != taken.id || c.CallControlID != "v3:old" {
+		t.Fatalf("the restarted node does not hold the call on its new stream: %+v %v", c, ok)
+	}
+	// A Telnyx webhook for the dead stream, late, changes nothing.
+	if taken, err := a.node.RecoverStream(ctx, "old-call", "s-old-call"); taken || err != nil {
+		t.Errorf("the old stream's webhook took the call up again: %v, %v", taken, err)
+	}
+	if n := len(tx.started); n != 0 {
+		t.Errorf("%d more new streams asked for", n)
+	}
+	if loc, err := a.node.Locate(ctx, "demo", "old-call"); err != nil || loc.Node != "a" {
+		t.Errorf("the registry puts the call at %+v (%v)", loc, err)
+	}
+	if n, _ := rdb.Exists(ctx, p+"resume:old-call", p+"recover:old-call", p+"call:early-call").Result(); n != 0 {
+		t.Errorf("%d of the recovery's keys or the lost call's entry left", n)
+	}
+	if ok, _ := rdb.SIsMember(ctx, p+"org:demo", "old-call").Result(); !ok {
+		t.Error("the call taken up no longer counts against its organization")
+	}
+}
+
 // TestAFailedStreamIsTakenUpOnlyWhenItsNodeIsGone: Telnyx's word that a
-// call's stream failed has a the call taken up at once only when the node
-// holding it is gone: it listens for commands in Redis no more and
-// accepts no TCP at its address. A node that still does either is alive,
-// and the stream's failure is the call's own business.
+// call's stream failed has a the call taken up at once only when the
+// process holding it is gone: its node listens for commands in Redis no
+// more and accepts no TCP at its address, or does both as a new process
+// of the same name (its heartbeat names another incarnation than the
+// call's entry). A node that still does either, as the process that
+// wrote the entry, is alive, and the stream's failure is the call's own
+// business.
 func TestAFailedStreamIsTakenUpOnlyWhenItsNodeIsGone(t *testing.T) {
 	for _, tc := range []struct {
 		name                string
 		subscribed, listens bool
+		restarted           bool
 		taken               bool
 	}{
 		{name: "gone", taken: true},
 		{name: "still accepting connections", listens: true},
 		{name: "still listening in Redis", subscribed: true},
+		{name: "alive as the same process", subscribed: true, listens: true},
+		{name: "restarted under its name", subscribed: true, listens: true, restarted: true, taken: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rdb := testRedis(t)
@@ -546,7 +615,17 @@ func TestAFailedStreamIsTakenUpOnlyWhenItsNodeIsGone(t *testing.T) {
 				t.Cleanup(func() { _ = sub.Close() })
 			}
 			putCall(t, rdb, p, "b", "b-call", "v3:b-call", time.Now().Add(-time.Minute), true)
-			if err := rdb.HSet(ctx, p+"node:b", "addr", addr).Err(); err != nil {
+			// The entry names the process that wrote it; the node's hash,
+			// the process that heartbeats now.
+			var e map[string]any
+			raw, _ := rdb.Get(ctx, p+"call:b-call").Bytes()
+			if err := json.Unmarshal(raw, &e); err != nil {
+				t.Fatal(err)
+			}
+			e["inc"] = "first"
+			raw, _ = json.Marshal(e)
+			now := map[bool]string{false: "first", true: "second"}[tc.restarted]
+			if err := errors.Join(rdb.Set(ctx, p+"call:b-call", raw, 0).Err(), rdb.HSet(ctx, p+"node:b", "addr", addr, "inc", now).Err()); err != nil {
 				t.Fatal(err)
 			}
 			// b's heartbeat goes on: only the webhook's path may take its

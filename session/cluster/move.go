@@ -105,7 +105,10 @@ func (n *Node) handOver(ctx context.Context, r session.Resume, from string,
 		raw, err := n.rdb.Get(ctx, n.key("call", string(r.CallID))).Result()
 		if err == nil {
 			var e entry
-			if json.Unmarshal([]byte(raw), &e) == nil && e.Node != from {
+			// Taken: another node holds the call, or, when the node it
+			// reaches has the lost node's name (a restarted process), a
+			// new stream does.
+			if json.Unmarshal([]byte(raw), &e) == nil && (e.Node != from || r.StreamID != "" && e.Stream != "" && e.Stream != r.StreamID) {
 				return nil
 			}
 		}

@@ -95,12 +95,14 @@ func (n *Node) recoverCalls(ctx context.Context, node string, ids []string) map[
 }
 
 // RecoverStream takes up call id, whose stream streamID Telnyx says has
-// failed or stopped, if the node holding it is gone: its entry still
-// names that stream and another node, and that node neither listens in
-// Redis nor answers at its address any more (nodeGone). It reports
-// whether the call moved to a new stream; false, nil when the call is not
-// a lost node's (the stream's end is the call's own) or has no
-// checkpoint.
+// failed or stopped, if the process holding it is gone: its entry still
+// names that stream, and either the node it names neither listens in
+// Redis nor answers at its address any more (nodeGone), or another
+// process of that node's name runs now (a crash restarted under the same
+// name: its heartbeat names an incarnation other than the entry's, and it
+// holds nothing of the call). It reports whether the call moved to a new
+// stream; false, nil when the call is not a lost process's (the stream's
+// end is the call's own) or has no checkpoint.
 func (n *Node) RecoverStream(ctx context.Context, id session.CallID, streamID string) (bool, error) {
 	if !n.Recovers() || streamID == "" {
 		return false, nil
@@ -108,28 +110,43 @@ func (n *Node) RecoverStream(ctx context.Context, id session.CallID, streamID st
 	lctx, cancel := context.WithTimeout(ctx, n.cfg.CommandTimeout)
 	raw, err := n.rdb.Get(lctx, n.key("call", string(id))).Result()
 	var (
-		e    entry
-		addr string
+		e         entry
+		addr, inc string
 	)
-	if err == nil && json.Unmarshal([]byte(raw), &e) == nil && e.Node != n.cfg.Node && e.Stream == streamID {
-		addr, err = n.rdb.HGet(lctx, n.key("node", e.Node), "addr").Result()
+	if err == nil && json.Unmarshal([]byte(raw), &e) == nil && e.Node != "" && e.Stream == streamID {
+		if e.Node == n.cfg.Node {
+			inc = n.inc
+		} else {
+			// Both empty when the node's hash expired: it has been gone
+			// for a while.
+			var vals []any
+			if vals, err = n.rdb.HMGet(lctx, n.key("node", e.Node), "addr", "inc").Result(); err == nil {
+				addr, _ = vals[0].(string)
+				inc, _ = vals[1].(string)
+			}
+		}
 	}
 	cancel()
 	switch {
-	case errors.Is(err, redis.Nil) && e.Node == "":
-		return false, nil // no node holds the call
 	case errors.Is(err, redis.Nil):
-		// The node's hash expired: it has been gone for a while.
+		return false, nil // no node holds the call
 	case err != nil:
 		n.metrics.redisErrors.WithLabelValues("lookup").Inc()
 		return false, fmt.Errorf("cluster: the call's node: %w", err)
-	case e.Node == "" || e.Node == n.cfg.Node || e.Stream != streamID:
-		return false, nil // this node's call, or one whose stream is another
+	case e.Node == "" || e.Stream != streamID:
+		return false, nil // a call whose stream is another
 	}
-	if !n.nodeGone(ctx, e.Node, addr) {
+	switch {
+	case e.Inc != "" && inc != "" && e.Inc != inc:
+		n.log.Warn("cluster: a call's stream ended and the process that held it was restarted: taking the call up",
+			"call_id", string(id), "lost_node", e.Node)
+	case e.Node == n.cfg.Node:
+		return false, nil // this process's call
+	case !n.nodeGone(ctx, e.Node, addr):
 		return false, nil // its node is alive: the stream's end is the call's
+	default:
+		n.log.Warn("cluster: a call's stream ended and its node does not answer: taking the call up", "call_id", string(id), "lost_node", e.Node)
 	}
-	n.log.Warn("cluster: a call's stream ended and its node does not answer: taking the call up", "call_id", string(id), "lost_node", e.Node)
 	return n.recoverOne(ctx, e.Node, id)
 }
 
@@ -195,7 +212,9 @@ func (n *Node) recoverOne(ctx context.Context, node string, id session.CallID) (
 		defer cancel()
 		_ = n.rdb.Del(dctx, lock).Err()
 	}()
-	if _, still := n.readEntries(ctx, node, []string{string(id)})[string(id)]; !still {
+	// Still node's, and not this process's own (taken up here already,
+	// under the same node name).
+	if e, still := n.readEntries(ctx, node, []string{string(id)})[string(id)]; !still || e.Inc == n.inc {
 		return false, nil // ended, or taken up already
 	}
 	raw, err := n.rdb.Get(ctx, n.key("ckpt", string(id))).Bytes()

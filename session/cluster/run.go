@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -80,6 +81,8 @@ func (n *Node) runReaper(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case ids := <-n.orphans:
+			n.orphaned(ctx, ids)
 		case now := <-tick.C:
 			n.reapLost(ctx, now)
 			if now.Sub(last) >= reconcileEvery {
@@ -90,6 +93,31 @@ func (n *Node) runReaper(ctx context.Context) {
 	}
 }
 
+// orphaned deals with the calls ids a previous process of this node's
+// name left in the registry: it died (a container restarted in its pod
+// keeps the pod's name) before the others took the node for lost, so no
+// survivor will. With Recover they are taken up on new streams as a lost
+// node's are, possibly by this very process; the others, and all of them
+// without Recover, are recorded as ended (node_lost) and hung up. A call
+// this process holds already (its new stream came quicker) is left alone:
+// its entry names this node as the predecessor's did.
+func (n *Node) orphaned(ctx context.Context, ids []string) {
+	ctx = context.WithoutCancel(ctx)
+	var recovered map[string]bool
+	if n.Recovers() {
+		recovered = n.recoverCalls(ctx, n.cfg.Node, ids)
+	}
+	l := n.engine()
+	ids = slices.DeleteFunc(ids, func(id string) bool {
+		_, here := l.Call(session.CallID(id))
+		return recovered[id] || here
+	})
+	entries := n.recordLost(ctx, n.cfg.Node, ids, time.Now())
+	n.hangUp(ctx, entries)
+	n.log.Warn("cluster: the previous process of this node left calls; taken up by new streams, or recorded as ended (node_lost)",
+		"recovered", len(recovered), "lost", len(entries))
+}
+
 // leave removes the node's heartbeat and what is left of its calls: a
 // node that stops cleanly is not lost.
 func (n *Node) leave(ctx context.Context) {
@@ -97,7 +125,7 @@ func (n *Node) leave(ctx context.Context) {
 	defer cancel()
 	ids, err := n.rdb.SMembers(ctx, n.key("nodecalls", n.cfg.Node)).Result()
 	if err == nil && len(ids) > 0 {
-		n.dropEntries(ctx, n.cfg.Node, ids)
+		n.dropEntries(ctx, n.cfg.Node, ids, false)
 	}
 	_, err2 := n.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.ZRem(ctx, n.key("nodes"), n.cfg.Node)
@@ -190,7 +218,7 @@ func (w *writer) heartbeat(ctx context.Context, now time.Time) {
 	var added *redis.IntCmd
 	_, err := n.rdb.Pipelined(hctx, func(p redis.Pipeliner) error {
 		added = p.ZAdd(hctx, n.key("nodes"), redis.Z{Score: float64(now.UnixMilli()), Member: n.cfg.Node})
-		p.HSet(hctx, n.key("node", n.cfg.Node), "addr", n.addr(), "capacity", l.Capacity(), "live", len(calls),
+		p.HSet(hctx, n.key("node", n.cfg.Node), "addr", n.addr(), "inc", n.inc, "capacity", l.Capacity(), "live", len(calls),
 			"draining", strconv.FormatBool(l.Draining()), "at", now.UnixMilli())
 		p.Expire(hctx, n.key("node", n.cfg.Node), max(3*n.cfg.LostAfter, time.Second))
 		for _, c := range calls {
@@ -223,8 +251,8 @@ func (w *writer) heartbeat(ctx context.Context, now time.Time) {
 // rebuildFrom makes Redis hold exactly this node's live calls: every one
 // written, entries of calls that ended meanwhile removed. At the process's
 // start the entries left are a previous process's of the same name (a
-// crash, restarted before the others took the node for lost): its calls
-// are recorded as ended, node_lost, as a survivor would.
+// crash, restarted before the others took the node for lost): they go to
+// the reaper (orphaned).
 func (w *writer) rebuildFrom(ctx context.Context, calls []session.CallInfo) error {
 	n := w.n
 	old, err := n.rdb.SMembers(ctx, n.key("nodecalls", n.cfg.Node)).Result()
@@ -244,9 +272,16 @@ func (w *writer) rebuildFrom(ctx context.Context, calls []session.CallInfo) erro
 	if len(gone) > 0 {
 		if w.beats == 0 {
 			// The predecessor process is gone: nothing carries its calls.
-			n.hangUp(ctx, n.recordLost(ctx, n.cfg.Node, gone, time.Now()))
+			// The reaper takes them up or records them, so that this
+			// node's first heartbeat does not wait for new streams. (A
+			// rebuild retried before the reaper took the first list sends
+			// the same calls: it is dropped.)
+			select {
+			case n.orphans <- gone:
+			default:
+			}
 		} else {
-			n.dropEntries(ctx, n.cfg.Node, gone)
+			n.dropEntries(ctx, n.cfg.Node, gone, false)
 		}
 	}
 	clear(w.written)
@@ -268,13 +303,18 @@ func (w *writer) rebuildFrom(ctx context.Context, calls []session.CallInfo) erro
 
 // dropEntries removes the entries of node's calls ids from the call keys,
 // the organizations' sets and the node's; an entry another node holds now
-// (the call moved) is left to it.
-func (n *Node) dropEntries(ctx context.Context, node string, ids []string) {
+// (the call moved) is left to it, and with keepOwn so is one this process
+// wrote (a predecessor's call taken up here, under the same node name).
+func (n *Node) dropEntries(ctx context.Context, node string, ids []string, keepOwn bool) {
 	entries := n.readEntries(ctx, node, ids)
 	_, _ = n.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, id := range ids {
+			e, ok := entries[id]
+			if keepOwn && ok && e.Inc == n.inc {
+				continue
+			}
 			p.SRem(ctx, n.key("nodecalls", node), id)
-			if e, ok := entries[id]; ok {
+			if ok {
 				p.Del(ctx, n.key("call", id), n.key("ckpt", id))
 				p.SRem(ctx, n.key("org", e.Org), id)
 			}
@@ -413,6 +453,9 @@ func mustJSON(v any) string {
 // it does this leaves them for the next.
 func (n *Node) recordLost(ctx context.Context, node string, ids []string, last time.Time) map[string]entry {
 	entries := n.readEntries(ctx, node, ids)
+	// An entry this process wrote is a call it holds: one of a predecessor
+	// of the same name (orphaned) taken up here after all.
+	maps.DeleteFunc(entries, func(_ string, e entry) bool { return e.Inc == n.inc })
 	for id, e := range entries {
 		info := e.info(session.CallID(id))
 		info.State = session.StateEnding
@@ -421,7 +464,7 @@ func (n *Node) recordLost(ctx context.Context, node string, ids []string, last t
 		}
 	}
 	n.metrics.lost.Add(float64(len(entries)))
-	n.dropEntries(ctx, node, ids)
+	n.dropEntries(ctx, node, ids, true)
 	return entries
 }
 
