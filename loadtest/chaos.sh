@@ -62,7 +62,7 @@ cleanup() {
 trap cleanup EXIT
 createdb -h "$pghost" -U "$pguser" "$db"
 
-bin/chaos -calls "$calls" -cases "${CASES:-hangup,kill,recover,redis,postgres,providers,rolling}" -out "$out" \
+bin/chaos -calls "$calls" -cases "${CASES:-hangup,kill,recover,restart,redis,postgres,providers,rolling}" -out "$out" \
   -db "postgres://$pguser@$pghost:5432/$db" -redis "redis://127.0.0.1:6379/$redis_db" \
   -redis-stop "redis-cli -h 127.0.0.1 shutdown nosave" -redis-start "$redis_start" \
   -pg-stop "$pg_stop" -pg-start "$pg_start" "$@" | tee "$out/report.txt"

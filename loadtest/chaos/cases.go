@@ -443,6 +443,9 @@ type recoverSummary struct {
 	EndReasons      map[string]int
 	TakenUpNodeLost int
 	Recovered       int
+	// TakenUpCutShort: calls taken up whose caller did not say every
+	// line (ended, cut or failed on the new stream).
+	TakenUpCutShort int
 	// NotTakenUp are the call_control_ids of the victims not taken up
 	// (that had not ended before the kill).
 	NotTakenUp []string
@@ -575,6 +578,9 @@ func summarizeRecover(res []followResult, victims map[string]bool, killAt time.T
 		if hasRec && rec.EndReason == "node_lost" {
 			s.TakenUpNodeLost++
 		}
+		if f.Outcome != "completed" {
+			s.TakenUpCutShort++
+		}
 	}
 	// A victim the callers know nothing of (it cannot be: every call
 	// placed has a result) counts as left, not as taken up.
@@ -589,6 +595,22 @@ func summarizeRecover(res []followResult, victims map[string]bool, killAt time.T
 }
 
 func (r *runner) caseRecover(ctx context.Context, c *cluster, rep *caseReport) error {
+	return r.takeUpAfterKill(ctx, c, rep, false)
+}
+
+// caseRestart is caseRecover with the killed node started again at once
+// under its name, as a container restarted in its pod is: the others
+// never take it for lost, and the restarted process takes up its
+// predecessor's calls itself (those that reach it on their new streams,
+// and those the load balancer sends to the others).
+func (r *runner) caseRestart(ctx context.Context, c *cluster, rep *caseReport) error {
+	return r.takeUpAfterKill(ctx, c, rep, true)
+}
+
+// takeUpAfterKill kills a node under load, on nodes that take up lost
+// nodes' calls, and starts it again at once with restart.
+func (r *runner) takeUpAfterKill(ctx context.Context, c *cluster, rep *caseReport, restart bool) error {
+	name := map[bool]string{false: "recover", true: "restart"}[restart]
 	cl, err := loadClips(followerScript)
 	if err != nil {
 		return err
@@ -618,9 +640,26 @@ func (r *runner) caseRecover(ctx context.Context, c *cluster, rep *caseReport) e
 		fl.stop()
 		return err
 	}
-	r.progressf("recover: %s killed (SIGKILL) with %d calls, %d in the registry in all", victim.name, len(victims), len(reg))
+	r.progressf("%s: %s killed (SIGKILL) with %d calls, %d in the registry in all", name, victim.name, len(victims), len(reg))
+	var back time.Duration // from the kill to the restarted process's readiness
+	if restart {
+		if err := victim.wait(5 * time.Second); err != nil {
+			fl.stop()
+			return err
+		}
+		if err := victim.start(context.WithoutCancel(ctx)); err != nil {
+			fl.stop()
+			return err
+		}
+		if err := victim.waitReady(ctx, 60*time.Second); err != nil {
+			fl.stop()
+			return err
+		}
+		back = time.Since(killAt)
+		r.progressf("%s: %s started again, ready %v after the kill", name, victim.name, back.Round(10*time.Millisecond))
+	}
 	_ = sleep(ctx, r.cfg.Hold)
-	r.progressf("recover: no new calls; waiting for the callers to finish")
+	r.progressf("%s: no new calls; waiting for the callers to finish", name)
 	results := fl.stop()
 	recovered := metricList(r.nodeMetrics(ctx, c, "iace_cluster_calls_recovered_total"), "iace_cluster_calls_recovered_total")
 	recs, idOf, err := r.followerRecords(ctx, c, results)
@@ -638,6 +677,9 @@ func (r *runner) caseRecover(ctx context.Context, c *cluster, rep *caseReport) e
 	rep.Settings["reopen_wait"] = timing.ReopenWait.String()
 	rep.Settings["lines_per_call"] = fmt.Sprint(len(lines))
 	rep.fig("calls placed", len(results))
+	if restart {
+		rep.fig("the killed node ready again after", back.Round(10*time.Millisecond).String())
+	}
 	rep.fig("calls on the killed node", s.Victims)
 	rep.fig("of them ended before the kill", s.EndedFirst)
 	rep.fig("greeting not finished at the kill / finished", fmt.Sprintf("%d / %d", s.NotGreeted, s.Greeted))
@@ -664,6 +706,7 @@ func (r *runner) caseRecover(ctx context.Context, c *cluster, rep *caseReport) e
 	rep.check("the killed node's greeted calls were taken up", s.Greeted > 0 && s.GreetedLeft == 0,
 		"%d of %d taken up; %d left (%d cut)", s.Greeted-s.GreetedLeft, s.Greeted, s.GreetedLeft, s.CutGreeted)
 	rep.check("no call taken up recorded node_lost", s.TakenUpNodeLost == 0, "%d of %d", s.TakenUpNodeLost, s.TakenUp)
+	rep.check("every call taken up went on to its caller's last line", s.TakenUpCutShort == 0, "%d of %d did not", s.TakenUpCutShort, s.TakenUp)
 	rep.check("the other nodes' calls went on", s.Others > 0 && s.OthersFailed == 0,
 		"%d of %d failed %s", s.OthersFailed, s.Others, errorList(s.OthersErrors))
 	return nil

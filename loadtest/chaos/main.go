@@ -48,7 +48,7 @@ func main() {
 }
 
 // allCases are the cases in the order they run.
-var allCases = []string{"hangup", "kill", "recover", "redis", "postgres", "providers", "rolling"}
+var allCases = []string{"hangup", "kill", "recover", "restart", "redis", "postgres", "providers", "rolling"}
 
 // config is the suite's flags.
 type config struct {
@@ -318,6 +318,8 @@ func (r *runner) runCase(ctx context.Context, name string) (rep caseReport) {
 		fn = r.caseKill
 	case "recover":
 		fn, opts.recover = r.caseRecover, true
+	case "restart":
+		fn, opts.recover = r.caseRestart, true
 	case "redis":
 		fn = r.caseRedis
 	case "postgres":
