@@ -28,6 +28,7 @@ import (
 	"github.com/iace/iace/loadtest/callsim/audio"
 	"github.com/iace/iace/media"
 	"github.com/iace/iace/media/telnyx/callcontrol/callcontroltest"
+	"github.com/iace/iace/session/cluster"
 	"github.com/iace/iace/store"
 	"github.com/iace/iace/store/storetest"
 )
@@ -444,6 +445,15 @@ func TestTwoNodesAreOneSystem(t *testing.T) {
 	eventually(t, 10*time.Second, "the hung-up call's record", func() bool { s, _, _, _ := r.record(t, two.id); return s == "ended" })
 	if _, _, reason, _ := r.record(t, two.id); reason != "hangup" {
 		t.Errorf("hung-up call recorded with end reason %q", reason)
+	}
+
+	// Each node says which it is where the others look when it seems
+	// lost (its address may have gone to a new pod).
+	for base, want := range map[string]string{r.aBase: "node-a", r.bBase: "node-b"} {
+		var id struct{ Node string }
+		if code := apiCall(t, http.MethodGet, base+cluster.IdentityPath, "", nil, &id); code != http.StatusOK || id.Node != want {
+			t.Errorf("%s%s: %d %q, want %q", base, cluster.IdentityPath, code, id.Node, want)
+		}
 	}
 
 	// b dies with a call: a records it as node_lost within the bound.

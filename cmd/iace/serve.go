@@ -304,6 +304,9 @@ func newServer(ctx context.Context, cfg config, logOut io.Writer) (*server, erro
 	mux.Handle(api.Prefix+"/", bounded(s.control.api))
 	mux.Handle("/whep/", bounded(s.monitor))
 	mux.Handle("/whip/", bounded(s.monitor))
+	// Which node this is, for the others' check that a lost node is gone
+	// (its address may have been given to a new pod).
+	mux.Handle("GET "+cluster.IdentityPath, bounded(node.IdentityHandler()))
 	if s.control.webhook != nil {
 		mux.Handle("POST /webhooks/telnyx", bounded(s.control.webhook))
 	}

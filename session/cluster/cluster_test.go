@@ -373,11 +373,17 @@ func TestTheOrganizationLimitCountsEveryNode(t *testing.T) {
 // Telnyx unless the lost node still accepts connections at its address
 // (alive, cut off from Redis: its call may go on).
 func TestALostNodesCallsAreRecorded(t *testing.T) {
-	t.Run("dead", func(t *testing.T) { lostNode(t, false) })
-	t.Run("cut off from Redis", func(t *testing.T) { lostNode(t, true) })
+	t.Run("dead", func(t *testing.T) { lostNode(t, "", false) })
+	t.Run("cut off from Redis", func(t *testing.T) { lostNode(t, "ghost", true) })
+	t.Run("cut off from Redis, no identity", func(t *testing.T) { lostNode(t, "-", true) })
+	t.Run("its address given to another node", func(t *testing.T) { lostNode(t, "other", false) })
 }
 
-func lostNode(t *testing.T, alive bool) {
+// lostNode has a lost node "ghost" with a call, and at its address
+// nothing (at ""), a listener that says no name ("-"), or a node of the
+// name at, which says so at cluster.IdentityPath; alive is whether a
+// takes the ghost for alive (its call then recorded, not hung up).
+func lostNode(t *testing.T, at string, alive bool) {
 	rdb := testRedis(t)
 	p := prefix()
 	a := startNode(t, rdb, p, "a", 0)
@@ -387,10 +393,20 @@ func lostNode(t *testing.T, alive bool) {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	if !alive {
+	switch at {
+	case "":
 		_ = ln.Close() // nothing answers there any more
-	} else {
-		t.Cleanup(func() { _ = ln.Close() })
+	case "-":
+		t.Cleanup(func() { _ = ln.Close() }) // accepts, says nothing
+	default:
+		there, err := cluster.New(cluster.Config{Node: at}, nil, nil, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewUnstartedServer(there.IdentityHandler())
+		srv.Listener = ln
+		srv.Start()
+		t.Cleanup(srv.Close)
 	}
 	last := time.Now().Add(-time.Minute)
 	entry, _ := json.Marshal(map[string]any{"node": "ghost", "org": "demo", "agent": "demo", "ccid": "v3:ghost", "started": last.Add(-time.Minute).UnixMilli()})
@@ -480,30 +496,45 @@ func TestALostNodesCallsAreTakenUp(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
+	takenUp(t, a, tx, rdb, p, "ghost-call", "v3:ghost", 5*time.Second)
+	if n, _ := rdb.Exists(ctx, p+"node:ghost").Result(); n != 0 {
+		t.Error("the lost node is still known")
+	}
+}
+
+// takenUp waits for a to ask tx for call id's new stream, and checks the
+// outcome of taking up a lost process's two calls: id (Call Control id
+// ccid) held by a on that stream, in the registry at a, still counted
+// against its organization, its recovery's keys gone; and the call
+// "early-call" ("v3:early", no checkpoint) recorded as lost within
+// within, hung up, its entry gone.
+func takenUp(t *testing.T, a *testNode, tx *fakeTelnyx, rdb *redis.Client, p, id, ccid string, within time.Duration) {
+	t.Helper()
+	ctx := t.Context()
 	var taken *stream
 	select {
 	case taken = <-tx.started:
 	case <-time.After(10 * time.Second):
 		t.Fatal("a asked Telnyx for no new stream")
 	}
-	eventually(t, "the early call recorded as lost", func() bool { return len(a.lost()) == 1 })
+	eventuallyWithin(t, within, "the early call recorded as lost", func() bool { return len(a.lost()) == 1 })
 	if got := a.lost()[0]; got.Info.ID != "early-call" || got.EndReason != session.EndNodeLost {
 		t.Errorf("recorded %+v, want the early call, node_lost", got)
 	}
 	if got := a.hangUps(); !slices.Equal(got, []string{"v3:early"}) {
 		t.Errorf("hung up %q, want the early call only", got)
 	}
-	c, ok := a.engine.Call("ghost-call")
-	if !ok || c.StreamID != taken.id || c.CallControlID != "v3:ghost" {
+	c, ok := a.engine.Call(session.CallID(id))
+	if !ok || c.StreamID != taken.id || c.CallControlID != ccid {
 		t.Fatalf("a does not hold the call taken up on its new stream: %+v %v", c, ok)
 	}
-	if loc, err := a.node.Locate(ctx, "demo", "ghost-call"); err != nil || loc.Node != "a" {
+	if loc, err := a.node.Locate(ctx, "demo", session.CallID(id)); err != nil || loc.Node != "a" {
 		t.Errorf("the registry puts the call at %+v (%v)", loc, err)
 	}
-	if n, _ := rdb.Exists(ctx, p+"resume:ghost-call", p+"recover:ghost-call", p+"node:ghost").Result(); n != 0 {
-		t.Errorf("%d of the recovery's keys left", n)
+	if n, _ := rdb.Exists(ctx, p+"resume:"+id, p+"recover:"+id, p+"call:early-call").Result(); n != 0 {
+		t.Errorf("%d of the recovery's keys or the lost call's entry left", n)
 	}
-	if ok, _ := rdb.SIsMember(ctx, p+"org:demo", "ghost-call").Result(); !ok {
+	if ok, _ := rdb.SIsMember(ctx, p+"org:demo", id).Result(); !ok {
 		t.Error("the call taken up no longer counts against its organization")
 	}
 }
@@ -533,41 +564,16 @@ func TestARestartedNodeTakesUpItsPredecessorsCalls(t *testing.T) {
 	a := startNodeWith(t, rdb, p, "a", 0, tx, recovering)
 	tx.target = a.url
 	close(tx.gate)
-	var taken *stream
-	select {
-	case taken = <-tx.started:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the restarted node asked Telnyx for no new stream")
-	}
 	// The take-up is seen as soon as the call's entry names the new
-	// stream, although it names the same node: recorded well before the
-	// move's 5 s timeout would have ended the wait.
-	eventuallyWithin(t, 2*time.Second, "the early call recorded as lost", func() bool { return len(a.lost()) == 1 })
-	if got := a.lost()[0]; got.Info.ID != "early-call" || got.EndReason != session.EndNodeLost {
-		t.Errorf("recorded %+v, want the early call, node_lost", got)
-	}
-	if got := a.hangUps(); !slices.Equal(got, []string{"v3:early"}) {
-		t.Errorf("hung up %q, want the early call only", got)
-	}
-	c, ok := a.engine.Call("old-call")
-	if !ok || c.StreamID != taken.id || c.CallControlID != "v3:old" {
-		t.Fatalf("the restarted node does not hold the call on its new stream: %+v %v", c, ok)
-	}
+	// stream, although it names the same node: the early call is recorded
+	// well before the move's 5 s timeout would have ended the wait.
+	takenUp(t, a, tx, rdb, p, "old-call", "v3:old", 2*time.Second)
 	// A Telnyx webhook for the dead stream, late, changes nothing.
 	if taken, err := a.node.RecoverStream(ctx, "old-call", "s-old-call"); taken || err != nil {
 		t.Errorf("the old stream's webhook took the call up again: %v, %v", taken, err)
 	}
 	if n := len(tx.started); n != 0 {
 		t.Errorf("%d more new streams asked for", n)
-	}
-	if loc, err := a.node.Locate(ctx, "demo", "old-call"); err != nil || loc.Node != "a" {
-		t.Errorf("the registry puts the call at %+v (%v)", loc, err)
-	}
-	if n, _ := rdb.Exists(ctx, p+"resume:old-call", p+"recover:old-call", p+"call:early-call").Result(); n != 0 {
-		t.Errorf("%d of the recovery's keys or the lost call's entry left", n)
-	}
-	if ok, _ := rdb.SIsMember(ctx, p+"org:demo", "old-call").Result(); !ok {
-		t.Error("the call taken up no longer counts against its organization")
 	}
 }
 

@@ -185,7 +185,7 @@ func (n *Node) nodeGone(ctx context.Context, node, addr string) bool {
 			n.metrics.redisErrors.WithLabelValues("lookup").Inc()
 			return false
 		}
-		if subs[n.key("cmd", node)] == 0 && (addr == "" || !answers(ctx, addr)) {
+		if subs[n.key("cmd", node)] == 0 && !answers(ctx, node, addr) {
 			return true
 		}
 	}

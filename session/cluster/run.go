@@ -362,7 +362,7 @@ func (n *Node) reap(ctx context.Context, node string, last time.Time) {
 		return
 	}
 	addr, _ := n.rdb.HGet(ctx, n.key("node", node), "addr").Result()
-	alive := answers(ctx, addr)
+	alive := answers(ctx, node, addr)
 	var recovered map[string]bool
 	if !alive && n.Recovers() {
 		// Taken up by new streams first: what is left is recorded. (A call
@@ -482,12 +482,18 @@ const (
 	hangUpTimeout     = 5 * time.Second
 )
 
-// answerTimeout bounds the check that a lost node is really gone.
+// answerTimeout bounds each step of the check that a lost node is really
+// gone.
 const answerTimeout = time.Second
 
-// answers reports whether something accepts TCP connections at addr (a
-// node's --node-addr, host:port).
-func answers(ctx context.Context, addr string) bool {
+// answers reports whether node may still be alive at addr (its
+// --node-addr, host:port): something accepts TCP connections there, and
+// it does not say it is another node (IdentityPath; under Kubernetes a
+// new pod may be given a dead pod's address within seconds). Whatever
+// else answers (a node of a version without the path, a listener that
+// speaks no HTTP, no answer in time) counts as the node: one that is only
+// cut off from Redis must not be taken for dead.
+func answers(ctx context.Context, node, addr string) bool {
 	if addr == "" {
 		return false
 	}
@@ -497,7 +503,8 @@ func answers(ctx context.Context, addr string) bool {
 		return false
 	}
 	_ = c.Close()
-	return true
+	other, ok := identify(ctx, addr)
+	return !ok || other == node
 }
 
 // hangUp hangs up the calls of entries at Telnyx, a few at a time, after
