@@ -194,7 +194,7 @@ func runServe(ctx context.Context, c cmdContext, args []string) error {
 		return err
 	}
 	cfg.hashing = spareProcessorFor(cfg.TakeCalls, c.getenv, runtime.GOMAXPROCS, runtime.SetDefaultGOMAXPROCS)
-	cfg.gcPercent, cfg.ownProcess = gcPercentFor(c.getenv), true
+	cfg.gcPercent, cfg.ownProcess = gcPercentFor(cfg.TakeCalls, c.getenv), true
 	return serve(ctx, cfg, c.stderr)
 }
 

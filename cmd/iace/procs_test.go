@@ -106,16 +106,22 @@ func TestTheSpareProcessorLastsWhileHashesRun(t *testing.T) {
 	})
 }
 
-// TestServeHalvesTheCollectorsHeadroomUnlessGOGCIsSet: serve sets GOGC 50
-// by itself, and an operator's GOGC, whatever it says, wins.
-func TestServeHalvesTheCollectorsHeadroomUnlessGOGCIsSet(t *testing.T) {
+// TestServeSetsTheCollectorsTargetUnlessGOGCIsSet: serve sets GOGC 50 by
+// itself on a node that takes calls, 200 on one that serves the API only,
+// and an operator's GOGC, whatever it says, wins on either.
+func TestServeSetsTheCollectorsTargetUnlessGOGCIsSet(t *testing.T) {
 	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
-	if got := gcPercentFor(env(nil)); got != 50 {
-		t.Errorf("without GOGC: %d, want 50", got)
+	if got := gcPercentFor(true, env(nil)); got != 50 {
+		t.Errorf("taking calls, without GOGC: %d, want 50", got)
 	}
-	for _, v := range []string{"100", "off", "200"} {
-		if got := gcPercentFor(env(map[string]string{"GOGC": v})); got != 0 {
-			t.Errorf("GOGC=%s: serve sets %d, want 0 (the runtime's own)", v, got)
+	if got := gcPercentFor(false, env(nil)); got != 200 {
+		t.Errorf("API only, without GOGC: %d, want 200", got)
+	}
+	for _, v := range []string{"100", "off", "50"} {
+		for _, calls := range []bool{true, false} {
+			if got := gcPercentFor(calls, env(map[string]string{"GOGC": v})); got != 0 {
+				t.Errorf("GOGC=%s, taking calls %v: serve sets %d, want 0 (the runtime's own)", v, calls, got)
+			}
 		}
 	}
 }
