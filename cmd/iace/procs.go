@@ -110,9 +110,8 @@ const serverGCPercent = 50
 // of 1,000 clients on one core; at 200 % half as often, with accepted
 // requests' p50 2.7 ms lower and about 6 % more of them served than at
 // 100 % (5 ms and 11 % against 50 %; loadtest/README.md, "A login
-// storm").
-// GOMEMLIMIT, which the Kubernetes manifests set from the container's
-// limit, still holds it under that limit.
+// storm"). GOMEMLIMIT, which the Kubernetes manifests set from the
+// container's limit, still holds it under that limit.
 const apiGCPercent = 200
 
 // gcPercentFor returns the collector's target serve sets: serverGCPercent
