@@ -33,9 +33,9 @@ func (n *Node) IdentityHandler() http.Handler {
 }
 
 // identityClient keeps no connections: a lost node's address is asked
-// once or twice.
+// once or twice (identify bounds each ask by its context).
 var identityClient = &http.Client{
-	Transport:     &http.Transport{DisableKeepAlives: true, ResponseHeaderTimeout: answerTimeout},
+	Transport:     &http.Transport{DisableKeepAlives: true},
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
