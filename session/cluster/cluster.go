@@ -195,6 +195,8 @@ type Node struct {
 	bridges map[string]bool
 	// readers counts this node's readers of calls other nodes hold.
 	readers map[session.CallID]int
+	// hub is the Redis subscription all of them share.
+	hub *hub
 }
 
 type localRef struct{ Local }
@@ -234,7 +236,7 @@ func New(cfg Config, rdb redis.UniversalClient, record Recorder, reg prometheus.
 	return &Node{cfg: cfg, rdb: rdb, record: record, log: log.With("node", cfg.Node), metrics: m,
 		changes: make(chan change, changeQueue), orphans: make(chan []string, 1), inc: newID(), pending: make(map[string]chan string),
 		done: make(map[string]string, maxDone), doneRing: make([]string, 0, maxDone), bridges: make(map[string]bool),
-		readers: make(map[session.CallID]int)}, nil
+		readers: make(map[session.CallID]int), hub: newHub(rdb, cfg.Heartbeat)}, nil
 }
 
 // Advertise sets the address the other nodes reach this node at, when

@@ -989,3 +989,148 @@ func TestReadersOfAnotherNodesCallAreCapped(t *testing.T) {
 		return true
 	})
 }
+
+// remoteCall places a call on b and returns its id once a sees it.
+func remoteCall(t *testing.T, a, b *testNode) (session.CallID, <-chan struct{}) {
+	t.Helper()
+	closed := call(t, b.url)
+	var id session.CallID
+	eventually(t, "b's call registered", func() bool {
+		calls, _ := a.node.Live(t.Context(), "demo")
+		if len(calls) != 1 {
+			return false
+		}
+		id = calls[0].ID
+		return true
+	})
+	return id, closed
+}
+
+// subscribers is how many Redis connections subscribe to channel.
+func subscribers(t *testing.T, rdb *redis.Client, channel string) int64 {
+	t.Helper()
+	n, err := rdb.PubSubNumSub(t.Context(), channel).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n[channel]
+}
+
+// nextRole waits for the next supervisor role event of events, skipping
+// others, for at most d; "" if none came.
+func nextRole(events *session.Subscription, d time.Duration) session.SupervisorRole {
+	timeout := time.After(d)
+	for {
+		select {
+		case ev, ok := <-events.Events():
+			if !ok {
+				return ""
+			}
+			if ev.Kind == session.LiveSupervisorRole {
+				return ev.Role
+			}
+		case <-timeout:
+			return ""
+		}
+	}
+}
+
+// TestReadersOfAnotherNodesCallShareOneSubscription: however many readers
+// a node has of another node's call and of the live list, it holds one
+// Redis subscription to each channel, and every reader gets every event.
+func TestReadersOfAnotherNodesCallShareOneSubscription(t *testing.T) {
+	rdb := testRedis(t)
+	p := prefix()
+	a, b := startNode(t, rdb, p, "a", 0), startNode(t, rdb, p, "b", 0)
+	id, _ := remoteCall(t, a, b)
+	var readers []*session.Subscription
+	for range 3 {
+		s, err := a.node.SubscribeCall("demo", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		<-s.Events() // the snapshot
+		readers = append(readers, s)
+	}
+	for range 2 {
+		s, err := a.node.SubscribeLive("demo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+	}
+	if n := subscribers(t, rdb, p+"events:"+string(id)); n != 1 {
+		t.Errorf("a's 3 readers of the call hold %d subscriptions to its channel, want 1", n)
+	}
+	if n := subscribers(t, rdb, p+"live:demo"); n != 1 {
+		t.Errorf("a's 2 readers of the live list hold %d subscriptions to its channel, want 1", n)
+	}
+	if err := a.node.Supervise(t.Context(), "demo", id, session.RoleWhisper); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range readers {
+		if role := nextRole(s, 5*time.Second); role != session.RoleWhisper {
+			t.Errorf("reader %d: role %q, want whisper", i+1, role)
+		}
+	}
+	for _, s := range readers {
+		s.Close()
+	}
+	// The relays see their readers gone at their next check.
+	eventually(t, "the call's channel unsubscribed once nobody reads it", func() bool {
+		return subscribers(t, rdb, p+"events:"+string(id)) == 0
+	})
+}
+
+// TestAReaderOutlivesALostSubscription: the holder's bridge ends when a
+// publish finds nobody listening, as it does while the reader's node
+// subscribes again after a lost connection or a Redis restart. The reader
+// asks for the bridge again, and its stream goes on to the call's end.
+func TestAReaderOutlivesALostSubscription(t *testing.T) {
+	rdb := testRedis(t)
+	p := prefix()
+	a, b := startNode(t, rdb, p, "a", 0), startNode(t, rdb, p, "b", 0)
+	id, closed := remoteCall(t, a, b)
+	events, err := a.node.SubscribeCall("demo", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer events.Close()
+	<-events.Events() // the snapshot
+	again, err := cluster.LoseEventsSubscription(t.Context(), a.node, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	channel := p + "events:" + string(id)
+	eventually(t, "a's subscription gone", func() bool { return subscribers(t, rdb, channel) == 0 })
+	// Published to nobody: b's bridge ends.
+	if err := a.node.Supervise(t.Context(), "demo", id, session.RoleWhisper); err != nil {
+		t.Fatal(err)
+	}
+	if err := again(); err != nil {
+		t.Fatal(err)
+	}
+	roles := []session.SupervisorRole{session.RoleMonitor, session.RoleWhisper}
+	got := false
+	for i := 0; i < 10 && !got; i++ { // the reader asks again every 2 s
+		if err := a.node.Supervise(t.Context(), "demo", id, roles[i%2]); err != nil {
+			t.Fatal(err)
+		}
+		got = nextRole(events, time.Second) == roles[i%2]
+	}
+	if !got {
+		t.Fatal("no event reached the reader after its subscription came back")
+	}
+	if found, err := a.node.Hangup(t.Context(), id, session.EndOperator); !found || err != nil {
+		t.Fatalf("hang-up: %v %v", found, err)
+	}
+	<-closed
+	var last session.LiveEvent
+	for ev := range events.Events() {
+		last = ev
+	}
+	if last.Kind != session.LiveEnded || last.Reason != string(session.EndOperator) {
+		t.Errorf("the stream ended with %s %q, want ended %q", last.Kind, last.Reason, session.EndOperator)
+	}
+}

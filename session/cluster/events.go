@@ -53,8 +53,6 @@ func (n *Node) SubscribeCall(org store.OrgID, id session.CallID) (*session.Subsc
 	if gerr != nil || json.Unmarshal([]byte(raw), &e) != nil || e.Org != string(org) || e.Node == n.cfg.Node {
 		return nil, err
 	}
-	// Each reader here holds a Redis subscription of its own: as many as a
-	// call takes readers on its own node, and no more.
 	if !n.addReader(id) {
 		return nil, session.ErrTooManySubscribers
 	}
@@ -65,15 +63,16 @@ func (n *Node) SubscribeCall(org store.OrgID, id session.CallID) (*session.Subsc
 		n.dropReader(id)
 		return nil, rerr
 	}
-	ps := n.rdb.Subscribe(context.Background(), n.key("events", string(id)))
-	if _, serr := ps.Receive(ctx); serr != nil { // the subscription is in place before the owner bridges
-		_ = ps.Close()
+	// The subscription is in place before the holder bridges: a bridge
+	// that finds nobody listening ends.
+	hr, serr := n.hub.subscribe(ctx, n.key("events", string(id)))
+	if serr != nil {
 		n.dropReader(id)
 		relay.End(session.LiveEvent{Kind: session.LiveDropped, CallID: id, Reason: "unavailable"})
 		return nil, errors.Join(ErrUnreachable, serr)
 	}
 	if werr := n.remote(ctx, command{Kind: kindWatch, Call: string(id), Org: string(org)}); werr != nil {
-		_ = ps.Close()
+		n.hub.unsubscribe(hr)
 		n.dropReader(id)
 		relay.End(session.LiveEvent{Kind: session.LiveDropped, CallID: id, Reason: "unavailable"})
 		if errors.Is(werr, session.ErrCallNotFound) {
@@ -83,7 +82,7 @@ func (n *Node) SubscribeCall(org store.OrgID, id session.CallID) (*session.Subsc
 	}
 	go func() { // ends with the call, or when its reader goes
 		defer n.dropReader(id)
-		n.relayCall(relay, ps, id, e.Node)
+		n.relayCall(relay, hr, org, id, e.Node)
 	}()
 	return relay.Subscription(), nil
 }
@@ -110,22 +109,20 @@ func (n *Node) dropReader(id session.CallID) {
 }
 
 // relayCall passes a remote call's events to its relay until the call
-// ends, its reader goes, or its node is lost.
-func (n *Node) relayCall(relay *session.Relay, ps *redis.PubSub, id session.CallID, node string) {
-	defer func() { _ = ps.Close() }()
-	msgs := ps.Channel()
+// ends, its reader goes, or its node is lost. At each check it also asks
+// the call's node to bridge again: a bridge ends when it finds nobody
+// listening, which happens for a moment whenever this node's subscription
+// is made again (Redis restarted, the connection was lost).
+func (n *Node) relayCall(relay *session.Relay, hr *hubReader, org store.OrgID, id session.CallID, node string) {
+	defer n.hub.unsubscribe(hr)
 	tick := time.NewTicker(relayCheck)
 	defer tick.Stop()
 	for {
 		select {
-		case m, ok := <-msgs:
+		case env, ok := <-hr.c:
 			if !ok {
-				relay.End(session.LiveEvent{Kind: session.LiveDropped, CallID: id, Reason: "unavailable"})
+				relay.End(session.LiveEvent{Kind: session.LiveDropped, CallID: id, Reason: droppedReason(hr.err)})
 				return
-			}
-			var env envelope
-			if json.Unmarshal([]byte(m.Payload), &env) != nil {
-				continue
 			}
 			if env.Event.Kind == session.LiveEnded {
 				relay.End(env.Event)
@@ -138,17 +135,30 @@ func (n *Node) relayCall(relay *session.Relay, ps *redis.PubSub, id session.Call
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.CommandTimeout)
 			raw, err := n.rdb.Get(ctx, n.key("call", string(id))).Result()
-			cancel()
 			var e entry
 			if errors.Is(err, redis.Nil) || err == nil && (json.Unmarshal([]byte(raw), &e) != nil || e.Node != node) {
+				cancel()
 				// Ended without its last event reaching us (its node was
 				// lost), or moved to another node: the reader follows it
 				// again there.
 				relay.End(session.LiveEvent{Kind: session.LiveEnded, CallID: id, Reason: "moved_or_lost"})
 				return
 			}
+			// Best effort, and quiet: asked again at the next check.
+			_ = n.rdb.Publish(ctx, n.key("cmd", node), mustJSON(command{ID: newID(), From: n.cfg.Node, Kind: kindWatch,
+				Call: string(id), Org: string(org)})).Err()
+			cancel()
 		}
 	}
+}
+
+// droppedReason is the reason of the LiveDropped that ends a relay whose
+// hub reader was closed for err.
+func droppedReason(err error) string {
+	if errors.Is(err, errFellBehind) {
+		return session.DroppedSlow
+	}
+	return "unavailable"
 }
 
 // SubscribeLive follows org's live calls on every node: a snapshot of all
@@ -162,17 +172,16 @@ func (n *Node) SubscribeLive(org store.OrgID) (*session.Subscription, error) {
 	<-local.Events() // its snapshot: this node's calls, in the one below
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.CommandTimeout)
 	defer cancel()
-	ps := n.rdb.Subscribe(context.Background(), n.key("live", string(org)))
-	if _, serr := ps.Receive(ctx); serr != nil {
+	hr, serr := n.hub.subscribe(ctx, n.key("live", string(org)))
+	if serr != nil {
 		// Redis is away: this node's calls only.
-		_ = ps.Close()
 		local.Close()
 		return l.SubscribeLive(org)
 	}
 	calls, _ := n.Live(ctx, org)
 	relay, err := l.NewRelay(org, true, session.LiveEvent{OrgID: org, Calls: calls})
 	if err != nil {
-		_ = ps.Close()
+		n.hub.unsubscribe(hr)
 		local.Close()
 		return nil, err
 	}
@@ -181,7 +190,7 @@ func (n *Node) SubscribeLive(org store.OrgID) (*session.Subscription, error) {
 	for _, c := range calls {
 		known[c.ID] = true
 	}
-	go n.relayList(relay, local, ps, org, known) // ends when its reader goes or the engine drains
+	go n.relayList(relay, local, hr, org, known) // ends when its reader goes or the engine drains
 	return relay.Subscription(), nil
 }
 
@@ -204,7 +213,7 @@ func (n *Node) askBridges(ctx context.Context, org store.OrgID) {
 // the list is compared with the registry, and a call whose start or end
 // the bridges missed (a node that started bridging after it, pub/sub
 // losing a message while Redis restarted) is told of then.
-func (n *Node) relayList(relay *session.Relay, local *session.Subscription, ps *redis.PubSub, org store.OrgID, known map[session.CallID]bool) {
+func (n *Node) relayList(relay *session.Relay, local *session.Subscription, hr *hubReader, org store.OrgID, known map[session.CallID]bool) {
 	missing := make(map[session.CallID]bool)
 	publish := func(ev session.LiveEvent) {
 		switch ev.Kind {
@@ -223,9 +232,9 @@ func (n *Node) relayList(relay *session.Relay, local *session.Subscription, ps *
 	}
 	defer func() {
 		local.Close()
-		_ = ps.Close()
+		n.hub.unsubscribe(hr)
 	}()
-	msgs := ps.Channel()
+	msgs := hr.c
 	tick := time.NewTicker(relayCheck)
 	defer tick.Stop()
 	for {
@@ -243,15 +252,14 @@ func (n *Node) relayList(relay *session.Relay, local *session.Subscription, ps *
 				continue
 			}
 			publish(ev)
-		case m, ok := <-msgs:
+		case env, ok := <-msgs:
 			if !ok {
-				continue
+				relay.End(session.LiveEvent{Kind: session.LiveDropped, Reason: droppedReason(hr.err)})
+				return
 			}
-			var env envelope
-			if json.Unmarshal([]byte(m.Payload), &env) != nil || env.Node == n.cfg.Node {
-				continue
+			if env.Node != n.cfg.Node {
+				publish(env.Event)
 			}
-			publish(env.Event)
 		case <-tick.C:
 			if relay.Closed() {
 				return

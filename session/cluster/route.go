@@ -355,7 +355,12 @@ func (n *Node) carryOut(ctx context.Context, c command) string {
 	case kindWhisper:
 		res = resultOf(l.Whisper(org, id, c.Text))
 	case kindWatch:
+		// Readers on other nodes ask again every relayCheck: logged at
+		// debug only.
 		res = found(n.bridge(ctx, org, id))
+		n.log.Debug("cluster: command carried out", "kind", c.Kind, "call_id", c.Call, "from_node", c.From, "result", res)
+		n.remember(c.ID, res)
+		return res
 	case kindWatchOrg:
 		n.bridge(ctx, org, "") // asked of every node; nobody waits for the answer
 		return resultOK

@@ -64,6 +64,7 @@ func (n *Node) Run(ctx context.Context) error {
 			_ = sub.Close()
 			<-subDone
 			<-reaperDone
+			n.hub.close() // the relays to this node's readers end
 			n.leave(ctx)
 			return nil
 		}
