@@ -771,11 +771,19 @@ func (r *runner) caseRedis(ctx context.Context, c *cluster, rep *caseReport) err
 		rebuiltAt time.Time
 		hangups   hangupPosts
 		sizes     string
+		watchers  []*watcher
+		watchErr  error
 	)
+	// The readers' streams end with their calls, or with the case.
+	wctx, wcancel := context.WithCancel(ctx)
+	defer wcancel()
 	act := func(ctx context.Context, l *load) error {
 		reg, err := r.steadyRegistry(ctx, c, l, r.cfg.Hold)
 		if err != nil {
 			return err
+		}
+		if r.adminPassword != "" {
+			watchers, watchErr = r.watchRemote(wctx, c, l, reg, max(3, r.cfg.Calls/20))
 		}
 		cand := midScript(l.placements(), reg, time.Now(), 12*time.Second, max(4, r.cfg.Calls/15))
 		if err := redis.stop(ctx, r); err != nil {
@@ -863,6 +871,42 @@ func (r *runner) caseRedis(ctx context.Context, c *cluster, rep *caseReport) err
 	rep.check("registry rebuilt", !rebuiltAt.IsZero(), "within %v of Redis starting", rebuiltWithin)
 	rep.check("commands during the outage retried or reported", carried+reported == len(targets),
 		"%d carried out, %d reported to Telnyx as failed, of %d", carried, reported, len(targets))
+	return r.watchFigures(ctx, rep, watchers, watchErr, redis.startAt)
+}
+
+// watchFigures reports what the readers of other nodes' calls saw across
+// the Redis outage, and checks that the streams of the calls that went on
+// went on too.
+func (r *runner) watchFigures(ctx context.Context, rep *caseReport, watchers []*watcher, watchErr error, back time.Time) error {
+	switch {
+	case r.adminPassword == "":
+		rep.fig("event readers", "not run: -skip-setup leaves the admin's password unknown")
+		return nil
+	case watchErr != nil:
+		rep.check("event readers opened", false, "%v", watchErr)
+		return nil
+	}
+	ids := make([]string, len(watchers))
+	for i, w := range watchers {
+		ids[i] = w.callID
+	}
+	recs, err := r.waitRecords(ctx, ids)
+	if err != nil {
+		return err
+	}
+	res := make([]watchResult, len(watchers))
+	for i, w := range watchers {
+		res[i] = w.result(back)
+	}
+	s := summarizeWatch(res, ids, recs, back)
+	rep.fig("event readers of a call on another node than its own (opened / with their snapshot)", fmt.Sprintf("%d / %d", s.Readers, s.Opened))
+	rep.fig("  whose call ended "+watchMargin.String()+" or more after Redis came back", s.Later)
+	rep.fig("    with events after Redis came back", s.WithEvents)
+	rep.fig("    that saw the call's own end (its record's reason)", s.RealEnd)
+	rep.fig("  how the streams ended", s.Ends)
+	rep.check("event streams went on", s.Opened == s.Readers && s.Later > 0 && s.WithEvents == s.Later && s.RealEnd == s.Later,
+		"%d of %d readers opened; of the %d whose call went on, %d got events after the outage and %d saw the call's end",
+		s.Opened, s.Readers, s.Later, s.WithEvents, s.RealEnd)
 	return nil
 }
 

@@ -161,8 +161,11 @@ type runner struct {
 	rdb          *redis.Client
 	streamSecret string
 	authSecret   string
-	log          io.Writer
-	prov         *fakeProviders // started for the providers case
+	// adminPassword is the password setup gives the organization's
+	// admin (adminEmail); "" with -skip-setup.
+	adminPassword string
+	log           io.Writer
+	prov          *fakeProviders // started for the providers case
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -226,6 +229,7 @@ func newRunner(ctx context.Context, cfg config, log io.Writer) (*runner, error) 
 	}
 	r := &runner{cfg: cfg, tel: tel, rdb: redis.NewClient(opts), streamSecret: secret(), authSecret: secret(), log: log}
 	if !cfg.SkipSetup {
+		r.adminPassword = "chaos suite password " + rand.Text()[:12]
 		if err := r.setup(ctx); err != nil {
 			r.close()
 			return nil, err
@@ -267,10 +271,10 @@ func (r *runner) setup(ctx context.Context) error {
 	}
 	for _, args := range [][]string{
 		{"migrate", "up"},
-		{"user", "create", "--org", org, "--email", "chaos-admin@example.com"},
+		{"user", "create", "--org", org, "--email", adminEmail},
 	} {
 		cmd := exec.CommandContext(ctx, r.cfg.IACE, args...) //nolint:gosec // G204: the suite's iace binary
-		cmd.Env = append(r.env(false), "IACE_USER_PASSWORD=chaos suite password "+rand.Text()[:12])
+		cmd.Env = append(r.env(false), "IACE_USER_PASSWORD="+r.adminPassword)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("iace %s: %w\n%s", strings.Join(args, " "), err, out)
 		}

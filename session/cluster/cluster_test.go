@@ -1016,21 +1016,21 @@ func subscribers(t *testing.T, rdb *redis.Client, channel string) int64 {
 	return n[channel]
 }
 
-// nextRole waits for the next supervisor role event of events, skipping
-// others, for at most d; "" if none came.
-func nextRole(events *session.Subscription, d time.Duration) session.SupervisorRole {
+// waitRole waits at most d for a supervisor role event of events that
+// sets role, skipping the others; it reports whether one came.
+func waitRole(events *session.Subscription, role session.SupervisorRole, d time.Duration) bool {
 	timeout := time.After(d)
 	for {
 		select {
 		case ev, ok := <-events.Events():
 			if !ok {
-				return ""
+				return false
 			}
-			if ev.Kind == session.LiveSupervisorRole {
-				return ev.Role
+			if ev.Kind == session.LiveSupervisorRole && ev.Role == role {
+				return true
 			}
 		case <-timeout:
-			return ""
+			return false
 		}
 	}
 }
@@ -1070,8 +1070,8 @@ func TestReadersOfAnotherNodesCallShareOneSubscription(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, s := range readers {
-		if role := nextRole(s, 5*time.Second); role != session.RoleWhisper {
-			t.Errorf("reader %d: role %q, want whisper", i+1, role)
+		if !waitRole(s, session.RoleWhisper, 5*time.Second) {
+			t.Errorf("reader %d: no switch to whisper", i+1)
 		}
 	}
 	for _, s := range readers {
@@ -1108,6 +1108,7 @@ func TestAReaderOutlivesALostSubscription(t *testing.T) {
 	if err := a.node.Supervise(t.Context(), "demo", id, session.RoleWhisper); err != nil {
 		t.Fatal(err)
 	}
+	eventually(t, "b's bridge ended", func() bool { return !cluster.Bridging(b.node, id) })
 	if err := again(); err != nil {
 		t.Fatal(err)
 	}
@@ -1117,10 +1118,78 @@ func TestAReaderOutlivesALostSubscription(t *testing.T) {
 		if err := a.node.Supervise(t.Context(), "demo", id, roles[i%2]); err != nil {
 			t.Fatal(err)
 		}
-		got = nextRole(events, time.Second) == roles[i%2]
+		got = waitRole(events, roles[i%2], time.Second)
 	}
 	if !got {
 		t.Fatal("no event reached the reader after its subscription came back")
+	}
+	if found, err := a.node.Hangup(t.Context(), id, session.EndOperator); !found || err != nil {
+		t.Fatalf("hang-up: %v %v", found, err)
+	}
+	<-closed
+	var last session.LiveEvent
+	for ev := range events.Events() {
+		last = ev
+	}
+	if last.Kind != session.LiveEnded || last.Reason != string(session.EndOperator) {
+		t.Errorf("the stream ended with %s %q, want ended %q", last.Kind, last.Reason, session.EndOperator)
+	}
+}
+
+// TestAReaderOutlivesAForgottenEntry: Redis restarted empty forgets the
+// entry of a call until its node writes it again; a reader on another
+// node is not told the call ended meanwhile, and sees its real end.
+func TestAReaderOutlivesAForgottenEntry(t *testing.T) {
+	rdb := testRedis(t)
+	p := prefix()
+	a, b := startNode(t, rdb, p, "a", 0), startNode(t, rdb, p, "b", 0)
+	id, closed := remoteCall(t, a, b)
+	events, err := a.node.SubscribeCall("demo", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer events.Close()
+	<-events.Events() // the snapshot
+	cmds := rdb.Subscribe(t.Context(), p+"cmd:b")
+	defer func() { _ = cmds.Close() }()
+	if _, err := cmds.Receive(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// Once the greeting has played the entry does not change, so b does
+	// not write it again.
+	eventually(t, "the greeting over", func() bool {
+		calls, _ := a.node.Live(t.Context(), "demo")
+		return len(calls) == 1 && calls[0].State == session.StateListening
+	})
+	key := p + "call:" + string(id)
+	saved, err := rdb.Get(t.Context(), key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Del(t.Context(), key).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Each check of a's relay that goes on asks b to bridge again: two
+	// of them found no entry.
+	for checks := 0; checks < 2; {
+		select {
+		case m := <-cmds.Channel():
+			var c struct {
+				Kind, From string
+			}
+			if json.Unmarshal([]byte(m.Payload), &c) == nil && c.Kind == "watch" && c.From == "a" {
+				checks++
+			}
+		case ev := <-events.Events():
+			if ev.Kind == session.LiveEnded || ev.Kind == session.LiveDropped {
+				t.Fatalf("the stream ended (%s %q) while the entry was missing", ev.Kind, ev.Reason)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the relay did not go on checking")
+		}
+	}
+	if err := rdb.Set(t.Context(), key, saved, 0).Err(); err != nil { // the node writes it again
+		t.Fatal(err)
 	}
 	if found, err := a.node.Hangup(t.Context(), id, session.EndOperator); !found || err != nil {
 		t.Fatalf("hang-up: %v %v", found, err)

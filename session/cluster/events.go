@@ -38,6 +38,12 @@ type envelope struct {
 // again (nodes that joined since).
 const relayCheck = 2 * time.Second
 
+// relayMissing is how many checks in a row must find no entry for a call
+// before its reader is told it ended: Redis restarted empty forgets every
+// entry until the nodes write them again, at their next heartbeat or the
+// one after.
+const relayMissing = 3
+
 // SubscribeCall follows org's live call id on whichever node holds it
 // (session.Engine.SubscribeCall there).
 func (n *Node) SubscribeCall(org store.OrgID, id session.CallID) (*session.Subscription, error) {
@@ -117,6 +123,7 @@ func (n *Node) relayCall(relay *session.Relay, hr *hubReader, org store.OrgID, i
 	defer n.hub.unsubscribe(hr)
 	tick := time.NewTicker(relayCheck)
 	defer tick.Stop()
+	missing := 0 // checks in a row that found no entry
 	for {
 		select {
 		case env, ok := <-hr.c:
@@ -136,11 +143,16 @@ func (n *Node) relayCall(relay *session.Relay, hr *hubReader, org store.OrgID, i
 			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.CommandTimeout)
 			raw, err := n.rdb.Get(ctx, n.key("call", string(id))).Result()
 			var e entry
-			if errors.Is(err, redis.Nil) || err == nil && (json.Unmarshal([]byte(raw), &e) != nil || e.Node != node) {
+			if errors.Is(err, redis.Nil) {
+				missing++
+			} else if err == nil {
+				missing = 0
+			}
+			if missing >= relayMissing || err == nil && (json.Unmarshal([]byte(raw), &e) != nil || e.Node != node) {
 				cancel()
 				// Ended without its last event reaching us (its node was
-				// lost), or moved to another node: the reader follows it
-				// again there.
+				// lost: no entry for relayMissing checks), or moved to
+				// another node: the reader follows it again there.
 				relay.End(session.LiveEvent{Kind: session.LiveEnded, CallID: id, Reason: "moved_or_lost"})
 				return
 			}

@@ -19,3 +19,11 @@ func LoseEventsSubscription(ctx context.Context, n *Node, id session.CallID) (ag
 	}
 	return func() error { return ps.Subscribe(ctx, channel) }, nil
 }
+
+// Bridging reports whether n publishes call id's events for readers on
+// other nodes.
+func Bridging(n *Node, id session.CallID) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.bridges["call:"+string(id)]
+}
