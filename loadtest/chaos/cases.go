@@ -771,7 +771,7 @@ func (r *runner) caseRedis(ctx context.Context, c *cluster, rep *caseReport) err
 		rebuiltAt time.Time
 		hangups   hangupPosts
 		sizes     string
-		watchers  []*watcher
+		watched   watchers
 		watchErr  error
 	)
 	// The readers' streams end with their calls, or with the case.
@@ -783,7 +783,7 @@ func (r *runner) caseRedis(ctx context.Context, c *cluster, rep *caseReport) err
 			return err
 		}
 		if r.adminPassword != "" {
-			watchers, watchErr = r.watchRemote(wctx, c, l, reg, max(3, r.cfg.Calls/20))
+			watched, watchErr = r.watchRemote(wctx, c, l, reg, max(3, r.cfg.Calls/20))
 		}
 		cand := midScript(l.placements(), reg, time.Now(), 12*time.Second, max(4, r.cfg.Calls/15))
 		if err := redis.stop(ctx, r); err != nil {
@@ -871,13 +871,13 @@ func (r *runner) caseRedis(ctx context.Context, c *cluster, rep *caseReport) err
 	rep.check("registry rebuilt", !rebuiltAt.IsZero(), "within %v of Redis starting", rebuiltWithin)
 	rep.check("commands during the outage retried or reported", carried+reported == len(targets),
 		"%d carried out, %d reported to Telnyx as failed, of %d", carried, reported, len(targets))
-	return r.watchFigures(ctx, rep, watchers, watchErr, redis.startAt)
+	return r.watchFigures(ctx, rep, watched, watchErr, redis.startAt)
 }
 
 // watchFigures reports what the readers of other nodes' calls saw across
 // the Redis outage, and checks that the streams of the calls that went on
 // went on too.
-func (r *runner) watchFigures(ctx context.Context, rep *caseReport, watchers []*watcher, watchErr error, back time.Time) error {
+func (r *runner) watchFigures(ctx context.Context, rep *caseReport, watched watchers, watchErr error, back time.Time) error {
 	switch {
 	case r.adminPassword == "":
 		rep.fig("event readers", "not run: -skip-setup leaves the admin's password unknown")
@@ -886,16 +886,28 @@ func (r *runner) watchFigures(ctx context.Context, rep *caseReport, watchers []*
 		rep.check("event readers opened", false, "%v", watchErr)
 		return nil
 	}
-	ids := make([]string, len(watchers))
-	for i, w := range watchers {
+	ids := make([]string, len(watched.calls))
+	for i, w := range watched.calls {
 		ids[i] = w.callID
 	}
-	recs, err := r.waitRecords(ctx, ids)
+	listIDs := map[string]bool{}
+	for _, w := range watched.lists {
+		w.mu.Lock()
+		for id := range w.ends {
+			listIDs[id] = true
+		}
+		w.mu.Unlock()
+	}
+	all := append([]string(nil), ids...)
+	for id := range listIDs {
+		all = append(all, id)
+	}
+	recs, err := r.waitRecords(ctx, all)
 	if err != nil {
 		return err
 	}
-	res := make([]watchResult, len(watchers))
-	for i, w := range watchers {
+	res := make([]watchResult, len(watched.calls))
+	for i, w := range watched.calls {
 		res[i] = w.result(back)
 	}
 	s := summarizeWatch(res, ids, recs, back)
@@ -907,6 +919,28 @@ func (r *runner) watchFigures(ctx context.Context, rep *caseReport, watchers []*
 	rep.check("event streams went on", s.Opened == s.Readers && s.Later > 0 && s.WithEvents == s.Later && s.RealEnd == s.Later,
 		"%d of %d readers opened; of the %d whose call went on, %d got events after the outage and %d saw the call's end",
 		s.Opened, s.Readers, s.Later, s.WithEvents, s.RealEnd)
+	opened, shown, early := 0, 0, 0
+	var errs []string
+	for _, w := range watched.lists {
+		if w.isOpen() {
+			opened++
+		}
+		sh, e := w.falseEnds(recs)
+		shown, early = shown+sh, early+e
+		w.mu.Lock()
+		if w.err != nil {
+			errs = append(errs, w.via+": "+w.err.Error())
+		}
+		w.mu.Unlock()
+	}
+	rep.fig("live lists, one on each node (opened)", opened)
+	rep.fig("  calls they showed ended (all lists)", shown)
+	rep.fig("    2 s or more before the call's end", early)
+	if len(errs) > 0 {
+		rep.fig("  lists that failed", strings.Join(errs, "; "))
+	}
+	rep.check("live lists showed only real ends", opened == len(watched.lists) && shown > 0 && early == 0 && len(errs) == 0,
+		"%d of %d lists opened; %d ends shown, %d of them early; %d failed", opened, len(watched.lists), shown, early, len(errs))
 	return nil
 }
 

@@ -47,6 +47,105 @@ func (r *runner) login(ctx context.Context, base string) (string, error) {
 	return out.AccessToken, nil
 }
 
+// listWatcher reads an organization's live list from one node: every
+// node's calls, those of the others through Redis.
+type listWatcher struct {
+	via string
+
+	mu     sync.Mutex
+	ends   map[string]time.Time // each call's first "ended", when it came
+	opened bool                 // the snapshot came
+	err    error
+}
+
+// watchList opens the live list on the node at base and reads it in the
+// background until ctx ends.
+func watchList(ctx context.Context, base, token, via string) *listWatcher {
+	w := &listWatcher{via: via, ends: map[string]time.Time{}}
+	go func() {
+		err := readSSE(ctx, base+"/api/v1/calls/live/events", token, func(ev sseEvent) bool {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			switch ev.Type {
+			case "snapshot":
+				w.opened = true
+			case "ended":
+				if _, ok := w.ends[ev.CallID]; !ok {
+					w.ends[ev.CallID] = time.Now()
+				}
+			}
+			return ev.Type != "dropped"
+		})
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.err = err
+	}()
+	return w
+}
+
+// falseEnds counts the calls the list showed ended 2 s or more before
+// their record's end, of those whose record is in recs.
+func (w *listWatcher) falseEnds(recs map[string]record) (shown, early int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for id, at := range w.ends {
+		rec, ok := recs[id]
+		if !ok {
+			continue
+		}
+		shown++
+		if rec.Ended.IsZero() || at.Before(rec.Ended.Add(-2*time.Second)) {
+			early++
+		}
+	}
+	return shown, early
+}
+
+// sseEvent is what the suite reads of a live event.
+type sseEvent struct {
+	Type   string `json:"type"`
+	CallID string `json:"call_id"`
+	Reason string `json:"reason"`
+}
+
+// readSSE reads the event stream at url, handing each event to fn until
+// fn returns false, the stream ends or ctx does (not an error).
+func readSSE(ctx context.Context, url, token string, fn func(sseEvent) bool) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil) //nolint:gosec // G704: a node's public listener, which the suite chose
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req) //nolint:gosec // G704: as above
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("events: %s", resp.Status)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		var ev sseEvent
+		if json.Unmarshal([]byte(data), &ev) != nil {
+			continue
+		}
+		if !fn(ev) {
+			return nil
+		}
+	}
+	if err := sc.Err(); err != nil && !errors.Is(err, context.Canceled) && ctx.Err() == nil {
+		return err
+	}
+	return nil
+}
+
 // watcher reads one call's event stream from a node that does not hold
 // the call.
 type watcher struct {
@@ -69,64 +168,20 @@ func watch(ctx context.Context, base, token, id, owner, via string) *watcher {
 }
 
 func (w *watcher) read(ctx context.Context, base, token string) {
-	fail := func(err error) {
+	first := true
+	err := readSSE(ctx, base+"/api/v1/calls/"+w.callID+"/events", token, func(ev sseEvent) bool {
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		w.err, w.ended = err, time.Now()
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/calls/"+w.callID+"/events", nil) //nolint:gosec // G704: a node's public listener, which the suite chose
-	if err != nil {
-		fail(err)
-		return
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Accept", "text/event-stream")
-	resp, err := http.DefaultClient.Do(req) //nolint:gosec // G704: as above
-	if err != nil {
-		fail(err)
-		return
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		fail(fmt.Errorf("events: %s", resp.Status))
-		return
-	}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	first := true
-	for sc.Scan() {
-		data, ok := strings.CutPrefix(sc.Text(), "data: ")
-		if !ok {
-			continue
-		}
-		var ev struct {
-			Type   string `json:"type"`
-			Reason string `json:"reason"`
-		}
-		if json.Unmarshal([]byte(data), &ev) != nil {
-			continue
-		}
-		w.mu.Lock()
 		if !first {
 			w.times = append(w.times, time.Now())
 		}
 		first = false
 		w.last, w.reason = ev.Type, ev.Reason
-		w.mu.Unlock()
-		if ev.Type == "ended" || ev.Type == "dropped" {
-			break
-		}
-	}
-	err = sc.Err()
-	if errors.Is(err, context.Canceled) {
-		err = nil
-	}
+		return ev.Type != "ended" && ev.Type != "dropped"
+	})
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.ended = time.Now()
-	if w.err == nil {
-		w.err = err
-	}
+	w.ended, w.err = time.Now(), err
 }
 
 // watchResult is what a watcher saw, for a case's checks.
@@ -155,13 +210,24 @@ func (w *watcher) result(after time.Time) watchResult {
 // time for events after it and for its end to reach its readers.
 const watchMargin = 6 * time.Second
 
-// watchRemote opens, on another node than the holder's, the event stream
-// of up to k of the calls answered in the last few seconds (they have
-// most of their script ahead), and waits for each snapshot.
-func (r *runner) watchRemote(ctx context.Context, c *cluster, l *load, reg map[string]string, k int) ([]*watcher, error) {
+// watchers are a case's readers of live events.
+type watchers struct {
+	calls []*watcher
+	lists []*listWatcher // one on each node
+}
+
+// watchRemote opens the live list on every node and, on another node than
+// the holder's, the event stream of up to k of the calls answered in the
+// last few seconds (they have most of their script ahead), and waits for
+// each snapshot.
+func (r *runner) watchRemote(ctx context.Context, c *cluster, l *load, reg map[string]string, k int) (watchers, error) {
 	token, err := r.login(ctx, "http://"+c.nodes[0].public)
 	if err != nil {
-		return nil, err
+		return watchers{}, err
+	}
+	var lists []*listWatcher
+	for _, n := range c.nodes {
+		lists = append(lists, watchList(ctx, "http://"+n.public, token, n.name))
 	}
 	now := time.Now()
 	var ws []*watcher
@@ -177,11 +243,24 @@ func (r *runner) watchRemote(ctx context.Context, c *cluster, l *load, reg map[s
 	for _, w := range ws {
 		for w.result(time.Time{}).last == "" && w.result(time.Time{}).err == nil && time.Now().Before(deadline) {
 			if err := sleep(ctx, 50*time.Millisecond); err != nil {
-				return ws, err
+				return watchers{ws, lists}, err
 			}
 		}
 	}
-	return ws, nil
+	for _, w := range lists {
+		for !w.isOpen() && time.Now().Before(deadline) {
+			if err := sleep(ctx, 50*time.Millisecond); err != nil {
+				return watchers{ws, lists}, err
+			}
+		}
+	}
+	return watchers{ws, lists}, nil
+}
+
+func (w *listWatcher) isOpen() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.opened
 }
 
 // watchSummary is what the readers of other nodes' calls saw across an

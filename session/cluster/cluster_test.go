@@ -1150,11 +1150,6 @@ func TestAReaderOutlivesAForgottenEntry(t *testing.T) {
 	}
 	defer events.Close()
 	<-events.Events() // the snapshot
-	cmds := rdb.Subscribe(t.Context(), p+"cmd:b")
-	defer func() { _ = cmds.Close() }()
-	if _, err := cmds.Receive(t.Context()); err != nil {
-		t.Fatal(err)
-	}
 	// Once the greeting has played the entry does not change, so b does
 	// not write it again.
 	eventually(t, "the greeting over", func() bool {
@@ -1169,8 +1164,13 @@ func TestAReaderOutlivesAForgottenEntry(t *testing.T) {
 	if err := rdb.Del(t.Context(), key).Err(); err != nil {
 		t.Fatal(err)
 	}
-	// Each check of a's relay that goes on asks b to bridge again: two
-	// of them found no entry.
+	// Each check of a's relay that goes on reads the entry, then asks b
+	// to bridge again: one or two of these found no entry.
+	cmds := rdb.Subscribe(t.Context(), p+"cmd:b")
+	defer func() { _ = cmds.Close() }()
+	if _, err := cmds.Receive(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	for checks := 0; checks < 2; {
 		select {
 		case m := <-cmds.Channel():
@@ -1202,4 +1202,75 @@ func TestAReaderOutlivesAForgottenEntry(t *testing.T) {
 	if last.Kind != session.LiveEnded || last.Reason != string(session.EndOperator) {
 		t.Errorf("the stream ended with %s %q, want ended %q", last.Kind, last.Reason, session.EndOperator)
 	}
+}
+
+// TestTheLiveListOutlivesAForgottenEntry: while Redis has forgotten a
+// call's entry (restarted empty, the node not yet written it again), a
+// live list on another node goes on showing the call, and shows its end
+// when it comes.
+func TestTheLiveListOutlivesAForgottenEntry(t *testing.T) {
+	rdb := testRedis(t)
+	p := prefix()
+	a, b := startNode(t, rdb, p, "a", 0), startNode(t, rdb, p, "b", 0)
+	id, closed := remoteCall(t, a, b)
+	eventually(t, "the greeting over", func() bool {
+		calls, _ := a.node.Live(t.Context(), "demo")
+		return len(calls) == 1 && calls[0].State == session.StateListening
+	})
+	list, err := a.node.SubscribeLive("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer list.Close()
+	if ev := <-list.Events(); ev.Kind != session.LiveSnapshot || len(ev.Calls) != 1 {
+		t.Fatalf("the list starts with %+v", ev)
+	}
+	key := p + "call:" + string(id)
+	saved, err := rdb.Get(t.Context(), key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Del(t.Context(), key).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Each check of the list asks the other nodes to bridge, then reads
+	// the registry: two checks find the entry missing.
+	cmds := rdb.Subscribe(t.Context(), p+"cmd:b")
+	defer func() { _ = cmds.Close() }()
+	if _, err := cmds.Receive(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for checks := 0; checks < 2; {
+		select {
+		case m := <-cmds.Channel():
+			var c struct {
+				Kind, From string
+			}
+			if json.Unmarshal([]byte(m.Payload), &c) == nil && c.Kind == "watch_org" && c.From == "a" {
+				checks++
+			}
+		case ev := <-list.Events():
+			if ev.Kind == session.LiveEnded || ev.Kind == session.LiveDropped {
+				t.Fatalf("the list showed %s %q for the call while its entry was missing", ev.Kind, ev.Reason)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the list did not go on checking")
+		}
+	}
+	if err := rdb.Set(t.Context(), key, saved, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if found, err := a.node.Hangup(t.Context(), id, session.EndOperator); !found || err != nil {
+		t.Fatalf("hang-up: %v %v", found, err)
+	}
+	<-closed
+	for ev := range list.Events() {
+		if ev.Kind == session.LiveEnded && ev.CallID == id {
+			if ev.Reason != string(session.EndOperator) {
+				t.Errorf("the list showed the call end with %q, want %q", ev.Reason, session.EndOperator)
+			}
+			return
+		}
+	}
+	t.Error("the list did not show the call end")
 }

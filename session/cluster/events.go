@@ -39,9 +39,9 @@ type envelope struct {
 const relayCheck = 2 * time.Second
 
 // relayMissing is how many checks in a row must find no entry for a call
-// before its reader is told it ended: Redis restarted empty forgets every
-// entry until the nodes write them again, at their next heartbeat or the
-// one after.
+// before a reader of the call or of the live list is told it ended: Redis
+// restarted empty forgets every entry until the nodes write them again,
+// at their next heartbeat or the one after.
 const relayMissing = 3
 
 // SubscribeCall follows org's live call id on whichever node holds it
@@ -226,7 +226,7 @@ func (n *Node) askBridges(ctx context.Context, org store.OrgID) {
 // the bridges missed (a node that started bridging after it, pub/sub
 // losing a message while Redis restarted) is told of then.
 func (n *Node) relayList(relay *session.Relay, local *session.Subscription, hr *hubReader, org store.OrgID, known map[session.CallID]bool) {
-	missing := make(map[session.CallID]bool)
+	missing := make(map[session.CallID]int) // checks in a row that did not find the call
 	publish := func(ev session.LiveEvent) {
 		switch ev.Kind {
 		case session.LiveStarted:
@@ -294,11 +294,13 @@ func (n *Node) relayList(relay *session.Relay, local *session.Subscription, hr *
 				switch {
 				case now[id]:
 					delete(missing, id)
-				case missing[id]: // missing twice: not a start still on its way to the registry
+				case missing[id]+1 >= relayMissing:
+					// Not a start still on its way to the registry, nor
+					// an entry Redis restarted empty has yet to get back.
 					delete(missing, id)
 					publish(session.LiveEvent{Kind: session.LiveEnded, At: time.Now(), CallID: id, Reason: "ended"})
 				default:
-					missing[id] = true
+					missing[id]++
 				}
 			}
 		}
