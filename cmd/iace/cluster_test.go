@@ -556,6 +556,9 @@ func drainMoves(t *testing.T, oneStream bool) {
 	first := r.askOnB(t, ccid)
 	wctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
+	// A supervisor on a follows the call, which b holds.
+	events := sseEvents(t, r.aBase+"/api/v1/calls/"+string(first.id)+"/events", r.admin)
+	expectEvent(t, events, "snapshot", "")
 
 	// b drains: the call moves once b's answer has been said.
 	if err := r.b.Process.Signal(syscall.SIGTERM); err != nil {
@@ -637,6 +640,27 @@ func drainMoves(t *testing.T, oneStream bool) {
 	}
 	if detail.EndReason != "hangup" {
 		t.Errorf("the moved call ended with %q, want hangup", detail.EndReason)
+	}
+	// The supervisor's stream followed the call to a: a second snapshot,
+	// the caller's question there, and the call's own end.
+	var seen []string
+	for ev := range events {
+		e := fmt.Sprint(ev["type"])
+		for _, k := range []string{"reason", "text"} {
+			if v, ok := ev[k]; ok {
+				e += " " + fmt.Sprint(v)
+			}
+		}
+		seen = append(seen, e)
+	}
+	snapshots, asked := 0, false
+	for _, e := range seen {
+		snapshots += strings.Count(e, "snapshot")
+		asked = asked || snapshots == 1 && e == "caller_turn how much does it cost"
+	}
+	if snapshots != 1 || !asked || len(seen) == 0 || seen[len(seen)-1] != "ended hangup" {
+		t.Errorf("the supervisor's stream after the move: %d snapshots (want 1 more), the question asked on a: %v, last %q; all:\n%s",
+			snapshots, asked, seen[len(seen)-1:], strings.Join(seen, "\n"))
 	}
 	if !strings.Contains(r.bLogs.String(), "call moved to another node") || !strings.Contains(r.aLogs.String(), "call resumed here after a move") {
 		t.Errorf("the logs do not tell the move:\nb:\n%s", r.bLogs.String())

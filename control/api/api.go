@@ -123,6 +123,11 @@ type Config struct {
 	// EventWriteTimeout bounds each write to a live event stream (default
 	// 10 s): a reader that stops reading is cut off.
 	EventWriteTimeout time.Duration
+	// EventFollow is how long a call's live event stream waits for the
+	// call on another node when it leaves its own (default 20 s: a drain
+	// moves a call within a second or two; a lost node's call is taken up
+	// after --cluster-lost-after and a heartbeat).
+	EventFollow time.Duration
 	// Shed answers the requests beyond what the node can serve at once
 	// with 503 and Retry-After, instead of letting every request wait
 	// (on unless Shed.Disabled; see ShedConfig).
@@ -194,6 +199,9 @@ func build(cfg Config, deps Deps) (*API, error) {
 	}
 	if cfg.EventWriteTimeout <= 0 {
 		cfg.EventWriteTimeout = defaultEventWriteTimeout
+	}
+	if cfg.EventFollow <= 0 {
+		cfg.EventFollow = defaultEventFollow
 	}
 	for _, o := range cfg.CORSOrigins {
 		if o == "*" {

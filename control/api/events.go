@@ -25,10 +25,12 @@ type LiveEvents interface {
 	SubscribeLive(org store.OrgID) (*session.Subscription, error)
 }
 
-// Stream defaults (Config.EventHeartbeat, Config.EventWriteTimeout).
+// Stream defaults (Config.EventHeartbeat, Config.EventWriteTimeout,
+// Config.EventFollow).
 const (
 	defaultEventHeartbeat    = 15 * time.Second
 	defaultEventWriteTimeout = 10 * time.Second
+	defaultEventFollow       = 20 * time.Second
 )
 
 // droppedUnauthorized ends a stream whose token no longer authenticates
@@ -136,12 +138,15 @@ func (a *API) eventRoutes() {
 		"caller heard of the agent's turn), `sentiment`, `prediction`, `latency` (a reply's stages), `dtmf`, " +
 		"`transfer_requested`, `would_escalate`, `holding_phrase`, `supervisor_role` (a supervisor switched their role on the call: " +
 		"`role`, see POST /calls/{id}/role) and `whisper` (a supervisor's guidance for the AI: `text`); last `ended`, and the stream closes. " +
+		"A call that moves to another node (a node's drain, or a lost node's call taken up) goes on in the same stream: a new " +
+		"`snapshot` from its new node, whose `seq` numbers start again; if the call does not come back within 20 s, the stream " +
+		"ends with `ended` (reason `moved`, or `moved_or_lost` when this node lost track of it). " +
 		"Transcripts are personal data. A call that has ended or belongs to another organization is 404." +
 		streamDoc
 	o.Responses = a.eventStream()
 	o.Errors = append(o.Errors, http.StatusServiceUnavailable)
 	huma.Register(a.huma, o, func(ctx context.Context, in *CallIDPath) (*huma.StreamResponse, error) {
-		return a.subscribe(ctx, func(ev LiveEvents, org store.OrgID) (*session.Subscription, error) {
+		return a.subscribe(ctx, true, func(ev LiveEvents, org store.OrgID) (*session.Subscription, error) {
 			return ev.SubscribeCall(org, session.CallID(in.ID))
 		})
 	})
@@ -153,15 +158,16 @@ func (a *API) eventRoutes() {
 	o.Responses = a.eventStream()
 	o.Errors = append(o.Errors, http.StatusServiceUnavailable)
 	huma.Register(a.huma, o, func(ctx context.Context, _ *struct{}) (*huma.StreamResponse, error) {
-		return a.subscribe(ctx, func(ev LiveEvents, org store.OrgID) (*session.Subscription, error) {
+		return a.subscribe(ctx, false, func(ev LiveEvents, org store.OrgID) (*session.Subscription, error) {
 			return ev.SubscribeLive(org)
 		})
 	})
 }
 
 // subscribe opens the principal's subscription, scoped to their
-// organization, and answers with its stream.
-func (a *API) subscribe(ctx context.Context, open func(LiveEvents, store.OrgID) (*session.Subscription, error)) (*huma.StreamResponse, error) {
+// organization, and answers with its stream. A call's stream (follow)
+// follows the call when it moves to another node.
+func (a *API) subscribe(ctx context.Context, follow bool, open func(LiveEvents, store.OrgID) (*session.Subscription, error)) (*huma.StreamResponse, error) {
 	if a.deps.Events == nil {
 		return nil, huma.Error503ServiceUnavailable("live events are not available")
 	}
@@ -181,17 +187,34 @@ func (a *API) subscribe(ctx context.Context, open func(LiveEvents, store.OrgID) 
 	case err != nil:
 		return nil, a.internalError(ctx, "subscribe to live events", err)
 	}
+	var reopen func() (*session.Subscription, error)
+	if follow {
+		reopen = func() (*session.Subscription, error) { return open(a.deps.Events, p.OrgID) }
+	}
 	return &huma.StreamResponse{Body: func(hctx huma.Context) {
-		defer sub.Close()
-		a.serveEvents(ctx, hctx, sub, p)
+		a.serveEvents(ctx, hctx, sub, reopen, p)
 	}}, nil
+}
+
+// followRetry is how often a stream whose call moved asks for it again.
+const followRetry = 250 * time.Millisecond
+
+// moved reports whether ev ends a call's subscription because the call
+// left its node (a drain moved it, or a reader on another node lost
+// track of it: moved_or_lost), rather than because it ended.
+func moved(ev session.LiveEvent) bool {
+	return ev.Kind == session.LiveEnded && (ev.Reason == string(session.EndMoved) || ev.Reason == cluster.EndMovedOrLost)
 }
 
 // serveEvents writes sub's events as Server-Sent Events until the
 // subscription ends, the client goes away (ctx, the request's), a write
 // does not finish within Config.EventWriteTimeout, or the token stops
-// authenticating.
-func (a *API) serveEvents(ctx context.Context, hctx huma.Context, sub *session.Subscription, p auth.Principal) {
+// authenticating. With reopen, a call's subscription that ends because
+// the call moved to another node is opened again there: the stream goes
+// on with a new snapshot, and ends with the "ended" it had if the call
+// does not come back within Config.EventFollow.
+func (a *API) serveEvents(ctx context.Context, hctx huma.Context, sub *session.Subscription, reopen func() (*session.Subscription, error), p auth.Principal) {
+	defer func() { sub.Close() }() // the last one opened
 	w, ok := hctx.BodyWriter().(http.ResponseWriter)
 	if !ok {
 		return
@@ -221,17 +244,53 @@ func (a *API) serveEvents(ctx context.Context, hctx huma.Context, sub *session.S
 	if !write([]byte(": stream open\n\n")) { // the headers go out now
 		return
 	}
-	var buf []byte
+	var (
+		buf    []byte
+		events = sub.Events()
+		// While the call is followed to its new node: the "ended" held
+		// back, the next try and when to give up.
+		held   []byte
+		retry  *time.Timer
+		retryC <-chan time.Time
+		giveUp time.Time
+	)
+	defer func() {
+		if retry != nil {
+			retry.Stop()
+		}
+	}()
 	for {
 		select {
-		case ev, open := <-sub.Events():
+		case ev, open := <-events:
 			if !open {
 				return // after its last event, written
+			}
+			if reopen != nil && moved(ev) {
+				held = appendSSE(nil, liveEventOut(ev, showDigits), true)
+				events, giveUp = nil, time.Now().Add(a.cfg.EventFollow)
+				if retry == nil {
+					retry = time.NewTimer(0)
+				} else {
+					retry.Reset(0)
+				}
+				retryC = retry.C
+				continue
 			}
 			buf = appendSSE(buf[:0], liveEventOut(ev, showDigits), true)
 			if !write(buf) {
 				return
 			}
+		case <-retryC:
+			if next, err := reopen(); err == nil {
+				sub.Close()
+				sub, events, held, retryC = next, next.Events(), nil, nil
+				continue
+			}
+			if time.Now().After(giveUp) {
+				write(held)
+				return
+			}
+			retry.Reset(followRetry)
 		case <-heartbeat.C:
 			// The token is checked again: an expired or revoked one, or a
 			// disabled user, ends the stream; a role change applies.

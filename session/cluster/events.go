@@ -38,6 +38,11 @@ type envelope struct {
 // again (nodes that joined since).
 const relayCheck = 2 * time.Second
 
+// EndMovedOrLost is the reason of the "ended" that a reader of another
+// node's call gets when the call is no longer there and its own "ended"
+// did not come: it moved to another node, or its node was lost.
+const EndMovedOrLost = "moved_or_lost"
+
 // relayMissing is how many checks in a row must find no entry for a call
 // before a reader of the call or of the live list is told it ended: Redis
 // restarted empty forgets every entry until the nodes write them again,
@@ -153,7 +158,7 @@ func (n *Node) relayCall(relay *session.Relay, hr *hubReader, org store.OrgID, i
 				// Ended without its last event reaching us (its node was
 				// lost: no entry for relayMissing checks), or moved to
 				// another node: the reader follows it again there.
-				relay.End(session.LiveEvent{Kind: session.LiveEnded, CallID: id, Reason: "moved_or_lost"})
+				relay.End(session.LiveEvent{Kind: session.LiveEnded, CallID: id, Reason: EndMovedOrLost})
 				return
 			}
 			// Best effort, and quiet: asked again at the next check.
