@@ -187,7 +187,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.RateUser, "rate-limit-user", c.RateUser, "control API requests per second per user (burst twice that; 0: no limit)")
 	fs.BoolVar(&c.APIShed, "api-shed", c.APIShed, "control API overload: beyond what the node serves at once, answer 503 with Retry-After instead of letting every request wait")
 	fs.DurationVar(&c.Shed.Latency, "api-shed-latency", c.Shed.Latency, "with --api-shed: how long accepted API requests may take on average under overload (0: 15ms)")
-	fs.IntVar(&c.Shed.MinLimit, "api-shed-min-limit", c.Shed.MinLimit, "with --api-shed: API requests always served at once, never shed (0: 16)")
+	fs.IntVar(&c.Shed.MinLimit, "api-shed-min-limit", c.Shed.MinLimit, "with --api-shed: API requests always served at once, never shed (0: 16, or 8 with --take-calls=false)")
 	fs.IntVar(&c.Shed.MaxLimit, "api-shed-max-limit", c.Shed.MaxLimit, "with --api-shed: most API requests served at once (0: 128)")
 	fs.DurationVar(&c.HTTP.IdleTimeout, "http-idle-timeout", c.HTTP.IdleTimeout, "an idle keep-alive connection is closed after this long")
 	fs.DurationVar(&c.HTTP.ReadTimeout, "http-read-timeout", c.HTTP.ReadTimeout, "reading a request's body (API, webhooks; not media streams) must end within this after its headers")

@@ -146,7 +146,7 @@ func newControl(cfg config, st *stores, prov *providers, node *cluster.Node, sha
 		}
 	}
 	if c.api, err = api.New(api.Config{CORSOrigins: splitList(cfg.CORSOrigins), TrustedProxies: splitList(cfg.TrustedProxies),
-		Shed: api.ShedConfig{Disabled: !cfg.APIShed, Latency: cfg.Shed.Latency, MinLimit: cfg.Shed.MinLimit, MaxLimit: cfg.Shed.MaxLimit}}, deps); err != nil {
+		Shed: api.ShedConfig{Disabled: !cfg.APIShed, Latency: cfg.Shed.Latency, MinLimit: shedMinLimitFor(cfg.TakeCalls, cfg.Shed.MinLimit, cfg.Shed.MaxLimit), MaxLimit: cfg.Shed.MaxLimit}}, deps); err != nil {
 		return nil, err
 	}
 

@@ -126,3 +126,30 @@ func gcPercentFor(takeCalls bool, getenv func(string) string) int {
 	}
 	return serverGCPercent
 }
+
+// apiShedMinLimit is the floor of the API's concurrency limit on a node
+// that takes no calls, unless --api-shed-min-limit sets one (16 elsewhere,
+// api.ShedConfig). Such a node hashes passwords on a spare processor
+// (spareProcessor), so a login storm's hashes no longer hold the requests'
+// processor, and fewer requests at once wait less for it: with 1,000
+// clients logging in at once on one core, accepted requests other than
+// logins had p95 23 to 41 ms in every 10 s window at a floor of 8, against
+// 29 to 60 ms at 16, for as many served (loadtest/README.md, "The shedding
+// floor on a node of the API"). A node that takes calls keeps 16: there,
+// hashes and requests share one processor, and a floor of 8 shed twice as
+// many requests and served them slower.
+const apiShedMinLimit = 8
+
+// shedMinLimitFor returns the floor serve gives the API's concurrency
+// limit: the operator's (set, non-zero), apiShedMinLimit on a node that
+// takes no calls (never above an operator's maximum), or 0 for the API's
+// default.
+func shedMinLimitFor(takeCalls bool, set, maxLimit int) int {
+	switch {
+	case set != 0 || takeCalls:
+		return set
+	case maxLimit > 0:
+		return min(apiShedMinLimit, maxLimit)
+	}
+	return apiShedMinLimit
+}

@@ -125,3 +125,23 @@ func TestServeSetsTheCollectorsTargetUnlessGOGCIsSet(t *testing.T) {
 		}
 	}
 }
+
+// TestANodeOfTheAPISheds8AtItsFloor: a node that takes no calls floors the
+// API's limit at 8, one that takes calls at the API's default, and an
+// operator's floor wins on either.
+func TestANodeOfTheAPISheds8AtItsFloor(t *testing.T) {
+	for _, c := range []struct {
+		takeCalls     bool
+		set, max, out int
+	}{
+		{takeCalls: false, out: 8},
+		{takeCalls: true, out: 0},
+		{takeCalls: false, set: 32, out: 32},
+		{takeCalls: true, set: 4, out: 4},
+		{takeCalls: false, max: 6, out: 6},
+	} {
+		if got := shedMinLimitFor(c.takeCalls, c.set, c.max); got != c.out {
+			t.Errorf("taking calls %v, --api-shed-min-limit %d, max %d: %d, want %d", c.takeCalls, c.set, c.max, got, c.out)
+		}
+	}
+}

@@ -32,7 +32,8 @@ type ShedConfig struct {
 	// sees is longer (its request also waits to be read and answered),
 	// and its 95th percentile two to three times this average.
 	Latency time.Duration
-	// MinLimit is the least the limit falls to (default 16). It is also
+	// MinLimit is the least the limit falls to (default 16; iace serve
+	// sets 8 on a node that takes no calls). It is also
 	// the burst that is never shed: a browser opening the console sends
 	// half a dozen requests at once, and a quiet node must take them all.
 	// On a node that serves fewer than MinLimit/Latency requests a second
