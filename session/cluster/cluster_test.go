@@ -951,16 +951,7 @@ func TestReadersOfAnotherNodesCallAreCapped(t *testing.T) {
 	rdb := testRedis(t)
 	p := prefix()
 	a, b := startNode(t, rdb, p, "a", 0), startNode(t, rdb, p, "b", 0)
-	call(t, b.url)
-	var id session.CallID
-	eventually(t, "b's call registered", func() bool {
-		calls, _ := a.node.Live(t.Context(), "demo")
-		if len(calls) != 1 {
-			return false
-		}
-		id = calls[0].ID
-		return true
-	})
+	id, _ := remoteCall(t, a, b)
 	subs := make([]*session.Subscription, 0, session.MaxCallSubscribers)
 	for i := range session.MaxCallSubscribers {
 		s, err := a.node.SubscribeCall("demo", id)
