@@ -83,6 +83,9 @@ func (h *hub) subscribe(ctx context.Context, channel string) (*hubReader, error)
 		// Subscribing and unsubscribing a channel both happen under h.mu,
 		// so Redis sees them in the order the hub's map does.
 		if err := h.ps.Subscribe(ctx, channel); err != nil {
+			// go-redis keeps the channel to subscribe it again when it
+			// reconnects: nobody here would read it.
+			_ = h.ps.Unsubscribe(ctx, channel)
 			h.mu.Unlock()
 			return nil, err
 		}

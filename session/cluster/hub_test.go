@@ -86,3 +86,21 @@ func TestAHubReaderThatFallsBehindIsDropped(t *testing.T) {
 		time.Sleep(10 * time.Millisecond) //nolint:forbidigo // polling what Redis does asynchronously
 	}
 }
+
+// TestAHubSubscriptionThatFailsLeavesNothingBehind: a channel that could
+// not be subscribed (Redis away) is not subscribed later, when go-redis
+// reconnects, for nobody.
+func TestAHubSubscriptionThatFailsLeavesNothingBehind(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
+	t.Cleanup(func() { _ = rdb.Close() })
+	h := newHub(rdb, 50*time.Millisecond)
+	defer h.close()
+	if _, err := h.subscribe(t.Context(), "iace-test:events:c1"); err == nil {
+		t.Fatal("subscribed with no Redis")
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if got := h.ps.String(); got != "PubSub()" || len(h.channels) != 0 {
+		t.Errorf("after the failure: %s, %d channels, want none", got, len(h.channels))
+	}
+}
