@@ -890,19 +890,12 @@ func (r *runner) watchFigures(ctx context.Context, rep *caseReport, watched watc
 	for i, w := range watched.calls {
 		ids[i] = w.callID
 	}
-	listIDs := map[string]bool{}
+	all := slices.Clone(ids)
 	for _, w := range watched.lists {
-		w.mu.Lock()
-		for id := range w.ends {
-			listIDs[id] = true
-		}
-		w.mu.Unlock()
+		all = append(all, w.endedCalls()...)
 	}
-	all := append([]string(nil), ids...)
-	for id := range listIDs {
-		all = append(all, id)
-	}
-	recs, err := r.waitRecords(ctx, all)
+	slices.Sort(all)
+	recs, err := r.waitRecords(ctx, slices.Compact(all))
 	if err != nil {
 		return err
 	}
@@ -927,11 +920,9 @@ func (r *runner) watchFigures(ctx context.Context, rep *caseReport, watched watc
 		}
 		sh, e := w.falseEnds(recs)
 		shown, early = shown+sh, early+e
-		w.mu.Lock()
-		if w.err != nil {
-			errs = append(errs, w.via+": "+w.err.Error())
+		if err := w.failure(); err != nil {
+			errs = append(errs, w.via+": "+err.Error())
 		}
-		w.mu.Unlock()
 	}
 	rep.fig("live lists, one on each node (opened)", opened)
 	rep.fig("  calls they showed ended (all lists)", shown)

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -149,20 +151,19 @@ func readSSE(ctx context.Context, url, token string, fn func(sseEvent) bool) err
 // watcher reads one call's event stream from a node that does not hold
 // the call.
 type watcher struct {
-	callID, owner, via string
+	callID string
 
 	mu     sync.Mutex
 	times  []time.Time // of each event after the snapshot
 	last   string      // the last event's type
 	reason string      // and its reason
-	ended  time.Time   // when the stream ended
 	err    error       // why it could not be read
 }
 
 // watch opens the stream of call id on the node at base and reads it in
 // the background until it ends or ctx does.
-func watch(ctx context.Context, base, token, id, owner, via string) *watcher {
-	w := &watcher{callID: id, owner: owner, via: via}
+func watch(ctx context.Context, base, token, id string) *watcher {
+	w := &watcher{callID: id}
 	go w.read(ctx, base, token)
 	return w
 }
@@ -181,15 +182,13 @@ func (w *watcher) read(ctx context.Context, base, token string) {
 	})
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.ended, w.err = time.Now(), err
+	w.err = err
 }
 
 // watchResult is what a watcher saw, for a case's checks.
 type watchResult struct {
 	// eventsAfter counts the events after a moment (Redis back).
-	eventsAfter int
-	// endedAt is when the stream ended (zero: still open).
-	endedAt      time.Time
+	eventsAfter  int
 	last, reason string
 	err          error
 }
@@ -203,7 +202,7 @@ func (w *watcher) result(after time.Time) watchResult {
 			n++
 		}
 	}
-	return watchResult{eventsAfter: n, endedAt: w.ended, last: w.last, reason: w.reason, err: w.err}
+	return watchResult{eventsAfter: n, last: w.last, reason: w.reason, err: w.err}
 }
 
 // watchMargin: a call that ended this long after Redis came back had
@@ -237,7 +236,7 @@ func (r *runner) watchRemote(ctx context.Context, c *cluster, l *load, reg map[s
 			continue
 		}
 		via := c.others(owner)[0]
-		ws = append(ws, watch(ctx, "http://"+via.public, token, p.CallID, owner, via.name))
+		ws = append(ws, watch(ctx, "http://"+via.public, token, p.CallID))
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for _, w := range ws {
@@ -261,6 +260,20 @@ func (w *listWatcher) isOpen() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.opened
+}
+
+// endedCalls are the calls the list showed ended.
+func (w *listWatcher) endedCalls() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Collect(maps.Keys(w.ends))
+}
+
+// failure is why the list could not be read to its end, or nil.
+func (w *listWatcher) failure() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
 }
 
 // watchSummary is what the readers of other nodes' calls saw across an

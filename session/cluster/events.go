@@ -153,18 +153,19 @@ func (n *Node) relayCall(relay *session.Relay, hr *hubReader, org store.OrgID, i
 			} else if err == nil {
 				missing = 0
 			}
-			if missing >= relayMissing || err == nil && (json.Unmarshal([]byte(raw), &e) != nil || e.Node != node) {
-				cancel()
-				// Ended without its last event reaching us (its node was
-				// lost: no entry for relayMissing checks), or moved to
-				// another node: the reader follows it again there.
+			// Ended without its last event reaching us (its node was lost:
+			// no entry for relayMissing checks), or moved to another node:
+			// the reader follows it again there.
+			gone := missing >= relayMissing || err == nil && (json.Unmarshal([]byte(raw), &e) != nil || e.Node != node)
+			if !gone { // best effort, and quiet: asked again at the next check
+				_ = n.rdb.Publish(ctx, n.key("cmd", node), mustJSON(command{ID: newID(), From: n.cfg.Node, Kind: kindWatch,
+					Call: string(id), Org: string(org)})).Err()
+			}
+			cancel()
+			if gone {
 				relay.End(session.LiveEvent{Kind: session.LiveEnded, CallID: id, Reason: EndMovedOrLost})
 				return
 			}
-			// Best effort, and quiet: asked again at the next check.
-			_ = n.rdb.Publish(ctx, n.key("cmd", node), mustJSON(command{ID: newID(), From: n.cfg.Node, Kind: kindWatch,
-				Call: string(id), Org: string(org)})).Err()
-			cancel()
 		}
 	}
 }
