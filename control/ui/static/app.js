@@ -204,13 +204,15 @@ async function loadPast(more = false) {
 
 // ---- one call ----------------------------------------------------------------
 
-const current = { id: "", abort: null, scores: [], agentLine: null };
+// snapshots counts the call's snapshots: one when its stream opens, one more
+// each time the call goes on at another node (followMove).
+const current = { id: "", abort: null, scores: [], agentLine: null, snapshots: 0 };
 
 function stopCall() {
   current.abort?.abort();
   stopListening();
   stopTalking();
-  Object.assign(current, { id: "", abort: null, scores: [], agentLine: null });
+  Object.assign(current, { id: "", abort: null, scores: [], agentLine: null, snapshots: 0 });
 }
 
 function fmtProb(v) { return v == null ? "–" : Math.round(v * 100) + " %"; }
@@ -247,6 +249,7 @@ function addEvent(text) {
 function onCallEvent(type, ev) {
   switch (type) {
     case "snapshot":
+      if (++current.snapshots > 1) followMove();
       if (ev.call) {
         $("call-state").textContent = ev.call.state || "–";
         $("call-resolution").textContent = fmtProb(ev.call.resolution_probability);
@@ -360,14 +363,37 @@ async function showPast(id) {
   $("patterns-box").hidden = mine.length === 0;
 }
 
+// followMove opens listening and the microphone again where the call is
+// now. The call's stream sends a snapshot after the first when the call
+// went on at another node (the node that held it drained, or was lost and
+// its call taken up); the node it left closed the WHEP and WHIP sessions
+// it held. Whatever was on (or lost its connection meanwhile, as a session
+// the old node closed does) is opened again; the server relays the offers
+// to the call's new node.
+function followMove() {
+  addEvent("the call moved to another server" + (listen.pc || listen.pending || listen.lost || talk.pc || talk.lost ?
+    "; listening and talking again as before" : ""));
+  if (listen.pc || listen.pending || listen.lost) {
+    stopListening();
+    startListening().catch((e) => { stopListening(); $("listen-status").textContent = e.message; });
+  }
+  if (talk.pc || talk.lost) {
+    stopTalking();
+    startTalking().catch((e) => { stopTalking(); superviseError("cannot talk: " + e.message); });
+  }
+}
+
 // ---- listening (WHEP) --------------------------------------------------------
 
 // gen tells a start that was stopped while it asked for the ICE servers.
-const listen = { pc: null, session: "", meter: 0, ctx: null, gen: 0, pending: false };
+// lost says the connection failed while listening: the next move of the
+// call (followMove) opens it again.
+const listen = { pc: null, session: "", meter: 0, ctx: null, gen: 0, pending: false, lost: false };
 
 function stopListening() {
   listen.gen++;
   listen.pending = false;
+  listen.lost = false;
   cancelAnimationFrame(listen.meter);
   if (listen.session) {
     api(listen.session, { method: "DELETE" }).catch(() => {});
@@ -476,8 +502,13 @@ async function startListening() {
     startMeter(stream);
   });
   pc.addEventListener("connectionstatechange", () => {
+    if (listen.pc !== pc) return; // an earlier connection, closed
     $("listen-status").textContent = pc.connectionState;
-    if (pc.connectionState === "failed") stopListening();
+    if (pc.connectionState === "failed") {
+      stopListening();
+      listen.lost = true;
+      $("listen-status").textContent = "failed";
+    }
   });
   let session;
   try {
@@ -518,8 +549,9 @@ async function stats() {
 // ---- talking (WHIP), roles and whispers --------------------------------------
 
 // talk is the supervisor's microphone on the current call. gen moves on
-// at every stop, so that an attempt still under way learns it is stale.
-const talk = { pc: null, stream: null, session: "", gen: 0 };
+// at every stop, so that an attempt still under way learns it is stale;
+// lost says the connection failed while talking (see followMove).
+const talk = { pc: null, stream: null, session: "", gen: 0, lost: false };
 
 function superviseError(text) { $("supervise-error").textContent = text; }
 
@@ -531,6 +563,7 @@ function setTalkPressed(on) {
 // the page goes away), closes the connection and turns the microphone off.
 function stopTalking(unloading = false) {
   talk.gen++;
+  talk.lost = false;
   if (talk.session) api(talk.session, { method: "DELETE", keepalive: unloading }).catch(() => {});
   talk.pc?.close();
   for (const t of talk.stream?.getTracks() || []) t.stop();
@@ -592,7 +625,10 @@ async function startTalking() {
   pc.addEventListener("connectionstatechange", () => {
     if (talk.pc !== pc) return;
     $("talk-status").textContent = "microphone on · " + pc.connectionState;
-    if (pc.connectionState === "failed") fail("the connection failed");
+    if (pc.connectionState === "failed") {
+      fail("the connection failed");
+      talk.lost = true;
+    }
   });
   $("talk-status").textContent = "connecting…";
   let session;
@@ -684,10 +720,14 @@ async function talkStats() {
   return out;
 }
 
+// sessions names the WHEP and WHIP sessions open ("" for none): their
+// Locations, whose ids begin with the name of the node that holds them.
+const sessions = () => ({ listen: listen.session, talk: talk.session });
+
 // micConstraints are the microphone's: the browser's defaults (echo
 // cancellation, noise suppression, gain control on), which a test may turn
 // off to send a test tone untouched.
-window.iace = { stats, talkStats, micConstraints: { audio: true } };
+window.iace = { stats, talkStats, sessions, micConstraints: { audio: true } };
 
 // ---- start -------------------------------------------------------------------
 
