@@ -78,7 +78,7 @@ func TestTheConsoleFollowsAMovedCall(t *testing.T) {
 	if page.Heard.Codec != "audio/PCMU" || page.Sent.Codec != "audio/PCMU" {
 		t.Errorf("codecs after the move: heard %q, sent %q, want audio/PCMU", page.Heard.Codec, page.Sent.Codec)
 	}
-	if !strings.Contains(page.Events, "the call moved to another server; listening and talking again as before") {
+	if !strings.Contains(page.Events, "the call moved to another server; listening and talking again") {
 		t.Errorf("the page's events do not tell the move:\n%s", page.Events)
 	}
 	if strings.Contains(page.Events, "call ended") {

@@ -371,13 +371,14 @@ async function showPast(id) {
 // the old node closed does) is opened again; the server relays the offers
 // to the call's new node.
 function followMove() {
-  addEvent("the call moved to another server" + (listen.pc || listen.pending || listen.lost || talk.pc || talk.lost ?
-    "; listening and talking again as before" : ""));
-  if (listen.pc || listen.pending || listen.lost) {
+  const listening = !!(listen.pc || listen.pending || listen.lost), talking = !!(talk.pc || talk.lost);
+  const again = [listening ? "listening" : "", talking ? "talking" : ""].filter(Boolean).join(" and ");
+  addEvent("the call moved to another server" + (again ? "; " + again + " again" : ""));
+  if (listening) {
     stopListening();
     startListening().catch((e) => { stopListening(); $("listen-status").textContent = e.message; });
   }
-  if (talk.pc || talk.lost) {
+  if (talking) {
     stopTalking();
     startTalking().catch((e) => { stopTalking(); superviseError("cannot talk: " + e.message); });
   }
