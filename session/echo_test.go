@@ -132,7 +132,7 @@ func TestTheCancellerFollowsTheAgentsTurns(t *testing.T) {
 		reg := prometheus.NewRegistry()
 		skews := []time.Duration{0, media.FrameDuration, 0}
 		script := map[string]any{"custom_parameters": map[string]string{"sim_script": "what are your opening hours|how much does it cost"}}
-		echoingCallWith(t, session.DefaultConfig(), reg, script, skews, func(p *peer) {
+		echoingCallWith(t, session.DefaultConfig(), reg, 25, script, skews, func(p *peer) {
 			line := readWAV(t, corpus+"eot_order_c1.wav")
 			for turn := range skews {
 				if turn > 0 {
@@ -150,6 +150,47 @@ func TestTheCancellerFollowsTheAgentsTurns(t *testing.T) {
 	})
 }
 
+// TestALoudLinesEchoIsCancelledAfterItsFirstTurn: a line that sends the
+// agent's voice back only 15 dB down (a speakerphone, or a hybrid with no
+// echo canceller in the network), louder than the gate may ever rise (19 dB
+// under the agent, so that a quiet caller is still heard). Its echo starts
+// an utterance while the agent talks, at most the greeting is cut off; the
+// detector takes such an utterance for the echo: the canceller learns
+// during it, and the gate stays over the echo while it learns. The agent's
+// next turns are said whole, and the canceller takes 20 dB or more away.
+// Before, the canceller learnt only between utterances, which on this line
+// never came: every turn was cut off, and the simulated transcriber took
+// each cut for one of the caller's lines.
+func TestALoudLinesEchoIsCancelledAfterItsFirstTurn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := prometheus.NewRegistry()
+		script := map[string]any{"custom_parameters": map[string]string{
+			"sim_script": "what are your opening hours|how much does it cost|where are you located|what are your opening hours again"}}
+		echoingCallWith(t, session.DefaultConfig(), reg, 15, script, nil, func(p *peer) {
+			cuts := 0
+			// The greeting, and the answer to what its cut was taken for.
+			for r := p.next(t, "the greeting's end mark or a clear", greetingEndOrClear); r.event == "clear"; {
+				if cuts++; cuts > 1 {
+					t.Fatalf("the agent's own echo cut it off %d times in a row", cuts)
+				}
+				r = p.next(t, "the answer's end mark or a clear", greetingEndOrClear)
+			}
+			t.Logf("the agent's own echo cut it off %d times", cuts)
+			line := readWAV(t, corpus+"eot_order_c1.wav")
+			for turn := range 2 {
+				p.speak(line)
+				if r := p.next(t, "the answer's end mark or a clear", greetingEndOrClear); r.event == "clear" {
+					t.Errorf("answer %d was cut off", turn+1)
+				}
+			}
+		})
+		n, sum := histogram(t, reg, "iace_session_echo_cancelled_db")
+		if n != 1 || sum < 20 {
+			t.Errorf("echo cancelled: %d calls, sum %.1f dB; want 1 call, 20 dB or more", n, sum)
+		}
+	})
+}
+
 // echoingCall runs, inside a synctest bubble, one call of an agent whose
 // greeting is the corpus's agent voice, over a line that sends what the
 // far end plays back 25 dB down, with the engine's metrics on reg: call
@@ -157,12 +198,13 @@ func TestTheCancellerFollowsTheAgentsTurns(t *testing.T) {
 // up, and every goroutine of the call has ended.
 func echoingCall(t *testing.T, cfg session.Config, reg *prometheus.Registry, call func(p *peer)) {
 	t.Helper()
-	echoingCallWith(t, cfg, reg, nil, nil, call)
+	echoingCallWith(t, cfg, reg, 25, nil, nil, call)
 }
 
-// echoingCallWith is echoingCall with the stream's start fields and the
-// far end's lateness at each turn (peer.skews).
-func echoingCallWith(t *testing.T, cfg session.Config, reg *prometheus.Registry, fields map[string]any, skews []time.Duration, call func(p *peer)) {
+// echoingCallWith is echoingCall with the echo lossDB under the agent, the
+// stream's start fields and the far end's lateness at each turn
+// (peer.skews).
+func echoingCallWith(t *testing.T, cfg session.Config, reg *prometheus.Registry, lossDB float64, fields map[string]any, skews []time.Duration, call func(p *peer)) {
 	t.Helper()
 	voice := readWAV(t, corpus+"agent.wav") // 11 s of espeak, 8 kHz
 	ulaw := make([]byte, len(voice))
@@ -171,7 +213,7 @@ func echoingCallWith(t *testing.T, cfg session.Config, reg *prometheus.Registry,
 	agent.Greeting = "Hello. This greeting is the test voice."
 	h, ended, pacer := agentHandlerWith(t, cfg, agent, recorded(ulaw), session.NewMetrics(reg))
 	p := newPeer(t, pipeDial(t, h), fields, func(p *peer) {
-		p.echoGain, p.skews = math.Pow(10, -25.0/20), skews
+		p.echoGain, p.skews = math.Pow(10, -lossDB/20), skews
 	})
 	call(p)
 	p.mu.Lock()

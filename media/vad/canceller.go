@@ -34,7 +34,10 @@ import "math"
 // Both learn only from frames that cannot be the caller (the detector's
 // own verdict: no utterance going on, the frame held back as echo or
 // under the threshold); a caller talking would otherwise be learnt as
-// echo. It is built only on a line that has been heard to send a loud echo
+// echo. On a line whose echo is louder than the gate may rise (the
+// detector's loudLine) the echo itself starts utterances, and there they
+// also learn from frames at least 6 dB under the agent's level, as line
+// echo cancellers decide double talk (the Geigel test). It is built only on a line that has been heard to send a loud echo
 // back (Detector.WantsEchoAudio), with Config.EchoCancel (on by default),
 // and costs such a call about 30 µs a 20 ms frame while the agent talks.
 type echoCanceller struct {
@@ -539,6 +542,15 @@ func (c *echoCanceller) erleDB() float64 { return c.erle }
 // blockDB is the level of a block of n samples whose squares sum to sum.
 func blockDB(sum float64, n int) float64 {
 	return max(silenceDB, 10*math.Log10(sum/float64(n)/fullScale2+1e-12))
+}
+
+// sumSquares returns the sum of the squares of frame's samples.
+func sumSquares(frame []int16) float64 {
+	var s float64
+	for _, v := range frame {
+		s += float64(v) * float64(v)
+	}
+	return s
 }
 
 // dot returns the dot product of a and b (len(b) >= len(a)), in four

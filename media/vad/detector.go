@@ -56,6 +56,19 @@ type Detector struct {
 	// was dropped, having found no echo to take away.
 	cancelled    time.Duration
 	cancelGaveUp bool
+	// loudLine says the line sends the agent's echo back louder than any
+	// gate may rise (echoMinLossDB): its echo started an utterance
+	// (suspectLoudLine). There the canceller learns during utterances
+	// too, from every frame at least geigelDB under the agent, and the
+	// gate stays over the echo while the canceller is not at work.
+	loudLine bool
+	// startedUncancelled says the utterance under way started over the
+	// agent before the canceller worked: what started it may be the echo,
+	// and once the canceller works, a frame no louder than the gate does
+	// not keep it going.
+	startedUncancelled bool
+	// agentFor is how long the agent has been audible without a break.
+	agentFor time.Duration
 }
 
 // noEchoDB is the echo reference of an agent that is not talking.
@@ -94,7 +107,7 @@ func (d *Detector) Reset() {
 	d.echoDB = noEchoDB
 	d.echo.reset()
 	d.canceller, d.fed, d.echoOnly, d.lineLossDB = nil, 0, false, 0
-	d.cancelled, d.cancelGaveUp = 0, false
+	d.cancelled, d.cancelGaveUp, d.loudLine, d.agentFor = 0, false, false, 0
 }
 
 // SetEchoReference tells the detector how loud, in dBFS (0 dBFS = a
@@ -114,6 +127,7 @@ func (d *Detector) SetEchoReference(levelDB float64) {
 		if d.echoDB > noEchoDB {
 			d.echo.quiet()
 		}
+		d.agentFor = 0
 	} else if d.echoDB == noEchoDB && d.canceller != nil {
 		d.canceller.restart() // it did not follow the silence
 	}
@@ -225,25 +239,27 @@ func (d *Detector) Process(frame []int16) Event {
 	dt := time.Duration(len(frame)) * time.Second / time.Duration(d.sampleRate)
 	heard, c := frame, d.canceller
 	cancelling := c != nil && d.echoDB > noEchoDB && len(frame) <= c.maxFrame
+	underAgent := false // on a loud line, the frame may be the echo alone, by its level
 	if cancelling {
 		if d.fed < len(frame) {
 			c.feed(nil, d.fed, len(frame))
 		}
 		c.noise = fullScale2 * math.Pow(10, d.floor.db/10)
-		frame = c.cancel(frame, d.echoOnly && !d.speaking)
+		underAgent = d.loudLine && blockDB(sumSquares(frame), len(frame)) <= d.echoDB-geigelDB
+		frame = c.cancel(frame, d.echoOnly && !d.speaking || underAgent)
 	}
 	d.fed = 0
 	level := d.filter.levelDB(frame)
 	// Judge the frame against the floor before the frame moves it.
 	voiced := d.floor.set && level > minLevelDB && level > d.floor.db+d.cfg.ThresholdDB
 	if d.echoDB > noEchoDB {
-		voiced = d.overTheAgent(level, voiced, cancelling && c.ready && !c.echoLike, dt)
+		voiced = d.overTheAgent(level, voiced, cancelling && c.ready && !c.echoLike, cancelling && c.ready && d.startedUncancelled, dt)
 	}
 	d.floor.update(level, dt)
 	if cancelling {
 		// What cannot be the caller teaches the canceller the line.
 		d.echoOnly = !voiced && !d.speaking
-		c.learn(heard, d.echoOnly)
+		c.learn(heard, d.echoOnly || underAgent)
 		d.cancelled += dt
 		switch {
 		case c.ready && c.erleDB() >= minERLE:
@@ -251,8 +267,13 @@ func (d *Detector) Process(frame []int16) Event {
 			// the gate does not fall under it.
 			d.echo.ceilDB = min(echoMaxLossDB, d.lineLossDB+c.erleDB()-erleGuardDB)
 		case d.cancelled >= giveUpAfter && c.erleMax < minERLE:
-			d.canceller, d.cancelGaveUp = nil, true
+			d.canceller, d.cancelGaveUp, d.loudLine = nil, true, false
 			d.echo.ceilDB = echoMaxLossDB
+		case d.loudLine && (c.erleMax >= minERLE || d.cancelled < loudPinFor):
+			// A loud line's echo is over any gate the canceller has not
+			// brought down: while it first learns the line, and while it
+			// follows a new turn, the gate stays over the echo heard.
+			d.echo.ceilDB, d.echo.lossDB = d.lineLossDB, min(d.echo.lossDB, d.lineLossDB)
 		case d.echo.ceilDB < echoMaxLossDB:
 			// The echo's delay moved and the canceller learns it again:
 			// the line's echo comes back whole meanwhile.
@@ -268,8 +289,9 @@ func (d *Detector) Process(frame []int16) Event {
 	// needs neither.
 	// Inside an utterance, with the echo cancelled, a frame no louder
 	// than the gate may be what the canceller left of the echo: it keeps
-	// the utterance going but is not analyzed, so that the agent's pitch
-	// in it cannot make a noise a voice.
+	// the utterance going (unless the utterance started before the
+	// canceller worked: see overTheAgent) but is not analyzed, so that the
+	// agent's pitch in it cannot make a noise a voice.
 	var corr, f0 float64
 	if voiced && !(cancelling && c.ready && d.speaking && level <= d.echoGateDB()) {
 		d.pitch.next(frame)
@@ -277,7 +299,17 @@ func (d *Detector) Process(frame []int16) Event {
 	} else {
 		d.pitch.keep(frame)
 	}
-	return d.step(voiced, level, corr, f0, dt)
+	ev := d.step(voiced, level, corr, f0, dt)
+	if ev == EventSpeechStart {
+		d.startedUncancelled = d.echoDB > noEchoDB && (!cancelling || !c.ready)
+	}
+	if d.echoDB > noEchoDB {
+		d.agentFor += dt
+	}
+	if ev == EventSpeechStart && d.echoDB > noEchoDB && d.cfg.EchoCancel && d.cfg.EchoLearn && !d.loudLine && !d.cancelGaveUp {
+		d.suspectLoudLine(d.canceller)
+	}
+	return ev
 }
 
 // overTheAgent takes a frame heard while the agent talks, over the voicing
@@ -289,12 +321,45 @@ func (d *Detector) Process(frame []int16) Event {
 // the agent played could be (other) teaches nothing of the echo, gated or
 // not: it is the caller or a noise, and a gate that learnt a quiet
 // caller's held-back onsets as echo would rise to them.
-func (d *Detector) overTheAgent(level float64, loud, other bool, dt time.Duration) bool {
-	voiced := loud && (d.speaking || level > d.echoGateDB())
+//
+// Inside an utterance a loud frame is voiced whatever the gate, unless
+// the utterance started before the canceller worked and it works now
+// (cancelled): then the echo may have started it, and what the canceller
+// leaves under the gate is that echo's residue, not the utterance going
+// on. (On a line whose echo is louder than the gate, such an utterance
+// went on for as long as the agent talked.) During an utterance nothing
+// teaches the echo's level.
+func (d *Detector) overTheAgent(level float64, loud, other, cancelled bool, dt time.Duration) bool {
+	voiced := loud && (level > d.echoGateDB() || d.speaking && !cancelled)
 	if d.cfg.EchoLearn {
-		d.echo.learn(d.echoDB, level, loud, loud && !voiced && !other, d.speaking || other, dt)
+		d.echo.learn(d.echoDB, level, loud, loud && !voiced && !other && !d.speaking, d.speaking || other, dt)
 	}
 	return voiced
+}
+
+// suspectLoudLine takes an utterance that started over the agent, at least
+// loudMinLossDB under it, for its echo, louder than any gate may rise
+// (echoMinLossDB), when nothing else can be the cause: the canceller c is
+// there (the line was heard to echo) and has not learnt it yet, or there
+// is none and the utterance started as the agent did, as far after as its
+// echo can come back. The canceller (built if need be) then learns during
+// utterances too, and the gate stays over the echo while it learns (see
+// Process); it has giveUpAfter from now to take minERLE away.
+func (d *Detector) suspectLoudLine(c *echoCanceller) {
+	loss := d.echoDB - d.runMax
+	switch {
+	case loss < loudMinLossDB:
+		return
+	case c == nil && d.agentFor <= maxEchoDelayMS*time.Millisecond+d.cfg.MinSpeech+echoOnsetRise:
+		c = newEchoCanceller(d.sampleRate, loss)
+		d.canceller, d.lineLossDB = c, loss
+	case c == nil || c.erleMax >= minERLE || d.echo.lossDB > echoMinLossDB+echoGuardDB:
+		// No canceller, one that works, or a line whose echo the gate
+		// has kept under it: the sound is not that echo.
+		return
+	}
+	d.loudLine, d.lineLossDB, d.cancelled = true, min(d.lineLossDB, loss), 0
+	c.echoGain = max(c.echoGain, math.Pow(10, -loss/10))
 }
 
 // echoHeardLoud reports whether this line has been heard to send the
@@ -316,7 +381,25 @@ const (
 	// (erleGuardDB); one that never has within giveUpAfter of learning is
 	// dropped for the rest of the call: there was no echo to find. (One
 	// that did and takes less now, as while it follows a new turn, stays.)
-	minERLE     = 6
+	minERLE = 6
+	// geigelDB: on a loud line, a frame at least this far under the
+	// agent's loudest within the echo's reach may be its echo alone (the
+	// Geigel double-talk test of line echo cancellers, which assumes the
+	// line takes at least 6 dB away); a caller that loud or louder is
+	// not learnt from.
+	geigelDB = 6
+	// echoOnsetRise is how long the echo of the agent's first syllable
+	// may take to rise over the gate.
+	echoOnsetRise = 200 * time.Millisecond
+	// loudMinLossDB is the least echo return loss taken for a loud line's
+	// (a line that takes less than 10 dB away is rare, and a caller
+	// talking over the agent's first words is often that loud).
+	loudMinLossDB = 10
+	// loudPinFor bounds how long the gate stays over a loud line's echo
+	// while its canceller first learns (1.2 to 2.4 s of the agent's audio
+	// on the corpus's paths): a caller quieter than that echo is not heard
+	// meanwhile.
+	loudPinFor  = 3 * time.Second
 	giveUpAfter = 10 * time.Second
 	// erleGuardDB is taken off the canceller's ERLE where it bounds the
 	// gate: the ERLE is measured over stretches of the agent's speech, and
