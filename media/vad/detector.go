@@ -338,13 +338,15 @@ func (d *Detector) overTheAgent(level float64, loud, other, cancelled bool, dt t
 }
 
 // suspectLoudLine takes an utterance that started over the agent, at least
-// loudMinLossDB under it, for its echo, louder than any gate may rise
-// (echoMinLossDB), when nothing else can be the cause: the canceller c is
-// there (the line was heard to echo) and has not learnt it yet, or there
-// is none and the utterance started as the agent did, as far after as its
-// echo can come back. The canceller (built if need be) then learns during
-// utterances too, and the gate stays over the echo while it learns (see
-// Process); it has giveUpAfter from now to take minERLE away.
+// loudMinLossDB under it, for the agent's echo, louder than any gate may
+// rise (echoMinLossDB), where that is the likely cause: the canceller c is
+// there (the line was heard to echo), has not worked yet, and the gate's
+// estimate is at its floor; or there is none and the utterance started as
+// the agent did, as far after as its echo can come back. A quiet caller
+// who starts then is taken for the echo too. The canceller (built if need
+// be) then learns during utterances as well, and the gate stays over the
+// echo while it learns (see Process); it has giveUpAfter from now to take
+// minERLE away.
 func (d *Detector) suspectLoudLine(c *echoCanceller) {
 	loss := d.echoDB - d.runMax
 	switch {
