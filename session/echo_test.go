@@ -153,11 +153,12 @@ func TestTheCancellerFollowsTheAgentsTurns(t *testing.T) {
 // TestALoudLinesEchoIsCancelledAfterItsFirstTurn: a line that sends the
 // agent's voice back only 15 dB down (a speakerphone, or a hybrid with no
 // echo canceller in the network), louder than the gate may ever rise (19 dB
-// under the agent, so that a quiet caller is still heard). Its echo starts
-// an utterance while the agent talks, at most the greeting is cut off; the
-// detector takes such an utterance for the echo: the canceller learns
-// during it, and the gate stays over the echo while it learns. The agent's
-// next turns are said whole, and the canceller takes 20 dB or more away.
+// under the agent, so that a quiet caller is still heard), so its echo
+// starts an utterance while the agent talks. The detector takes such an
+// utterance for the echo: the canceller learns during it, and the gate
+// stays over the echo while it learns. At most the greeting is cut off;
+// the agent's next turns are said whole, and the canceller takes 20 dB or
+// more away.
 // Before, the canceller learnt only between utterances, which on this line
 // never came: every turn was cut off, and the simulated transcriber took
 // each cut for one of the caller's lines.
