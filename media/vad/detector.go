@@ -107,7 +107,7 @@ func (d *Detector) Reset() {
 	d.echoDB = noEchoDB
 	d.echo.reset()
 	d.canceller, d.fed, d.echoOnly, d.lineLossDB = nil, 0, false, 0
-	d.cancelled, d.cancelGaveUp, d.loudLine, d.agentFor = 0, false, false, 0
+	d.cancelled, d.cancelGaveUp, d.loudLine, d.startedUncancelled, d.agentFor = 0, false, false, false, 0
 }
 
 // SetEchoReference tells the detector how loud, in dBFS (0 dBFS = a
@@ -300,14 +300,15 @@ func (d *Detector) Process(frame []int16) Event {
 		d.pitch.keep(frame)
 	}
 	ev := d.step(voiced, level, corr, f0, dt)
-	if ev == EventSpeechStart {
-		d.startedUncancelled = d.echoDB > noEchoDB && (!cancelling || !c.ready)
-	}
-	if d.echoDB > noEchoDB {
+	agent := d.echoDB > noEchoDB
+	if agent {
 		d.agentFor += dt
 	}
-	if ev == EventSpeechStart && d.echoDB > noEchoDB && d.cfg.EchoCancel && d.cfg.EchoLearn && !d.loudLine && !d.cancelGaveUp {
-		d.suspectLoudLine(d.canceller)
+	if ev == EventSpeechStart {
+		d.startedUncancelled = agent && (!cancelling || !c.ready)
+		if agent && d.cfg.EchoCancel && d.cfg.EchoLearn && !d.loudLine && !d.cancelGaveUp {
+			d.suspectLoudLine(d.canceller)
+		}
 	}
 	return ev
 }
