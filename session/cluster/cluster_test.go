@@ -497,9 +497,9 @@ func TestALostNodesCallsAreTakenUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	takenUp(t, a, tx, rdb, p, "ghost-call", "v3:ghost", 5*time.Second)
-	if n, _ := rdb.Exists(ctx, p+"node:ghost").Result(); n != 0 {
-		t.Error("the lost node is still known")
-	}
+	// The reaper forgets the node once it has hung up what it could not
+	// take up: just after the hang-up the test waits for.
+	eventually(t, "the lost node forgotten", func() bool { n, _ := rdb.Exists(ctx, p+"node:ghost").Result(); return n == 0 })
 }
 
 // takenUp waits for a to ask tx for call id's new stream, and checks the
