@@ -13,24 +13,26 @@
 // How well the recommended rules (RecommendedRules) do with the offline
 // lexicon scorer is measured on labelled scripted calls in testdata:
 //   - development sets (conversations.json, dev_added.json,
-//     dev_heldout1.json, dev_round2.json and dev_heldout2.json, 240
-//     calls), which the rules, the policy and the lexicon were chosen on;
-//     dev_heldout1.json and dev_heldout2.json were the held-out sets of
-//     rounds 1 and 2;
-//   - a held-out set (heldout3.json), written blind by someone who has not
-//     seen the changes of round 3, run once, used to choose nothing, and
-//     pinned by its SHA-256 once added.
+//     dev_heldout1.json, dev_round2.json, dev_heldout2.json and
+//     dev_heldout3.json, 310 calls), which the rules, the policy and the
+//     lexicon were chosen on; the dev_heldout files were the held-out sets
+//     of rounds 1 to 3;
+//   - a held-out set (heldout4.json), written blind by someone who has not
+//     seen the policy, the lexicon or the other sets, run once, used to
+//     choose nothing, and pinned by its SHA-256.
 //
 // Precision is the share of the calls the policy handed over that a
 // supervisor would have; recall is the share of the calls a supervisor
 // would have handed over that the policy did. TestLabelledConversations
 // logs both figures with the confusion counts and the misclassified calls
 // for each set, and fails if either figure falls below what was measured.
-// On the 240 development calls they are 1.000 and 0.983 after round 3;
-// the last blind measurement, of round 2 on the 66 calls now in
-// dev_heldout2.json, was 0.833 and 0.625. What is still missed: sarcasm
-// that only the call's context shows. testdata/README.md says how the
-// sets were written and labelled, and gives the figures of every round.
+// On the 310 development calls they are 0.993 and 0.987 after round 4;
+// the blind measurement of round 4, on the 80 calls of heldout4.json, was
+// 0.733 and 0.550 (round 3's rules: 0.692 and 0.450). A word list does
+// not read stakes or meaning: what is still missed are serious matters
+// told in words of their own and sarcasm that only the call's context
+// shows. testdata/README.md says how the sets were written and labelled,
+// and gives the figures of every round.
 package escalate
 
 import (
@@ -583,7 +585,7 @@ func requested(ws []span, i int, k keyword) bool {
 	if k.role && (selfDescribed(ws, clauseStart, i) || statedAbout(ws, clauseStart, i, n)) {
 		return false
 	}
-	if otherSense(ws, clauseStart, i, k) || identityQuestion(ws, clauseStart, i) {
+	if otherSense(ws, clauseStart, i, k) || identityQuestion(ws, clauseStart, i) || needQuestion(ws, clauseStart, i) {
 		return false
 	}
 	if !k.role && !k.lasting {

@@ -334,10 +334,16 @@ var wordClasses = map[string][]string{
 	// people a caller may ask for, by any name
 	"person": {"person", "people", "human", "humans", "human_being", "someone", "somebody", "anyone", "anybody",
 		"agent", "adviser", "advisor", "operator", "rep", "representative", "manager", "supervisor", "boss",
-		"colleague", "staff", "team_leader", "responsible", "lady", "man", "woman", "guy", "bloke", "individual",
+		"colleague", "staff", "member_of_staff", "member_of_your_staff", "member_of_the_staff",
+		"member_of_your_team", "member_of_the_team", "team_member", "staff_member", "team_leader", "responsible", "lady", "man", "woman", "guy", "bloke", "individual",
 		"specialist", "expert", "voice", "whoever"},
 	// "someone" and the like, who may be wanted before a relative clause
 	"someone": {"someone", "somebody", "anyone", "anybody", "person", "people", "human", "human_being"},
+	// a machine, set against a person to talk to: "a person, not a
+	// machine"; unlike <machine>, not "app" or "website", which a caller
+	// may rather not use and still be served by the agent
+	"bot": {"machine", "robot", "bot", "chatbot", "computer", "automated_system", "automated_service",
+		"recording", "ai", "automated_line"},
 	// the caller's own circle, whom a caller may mean to talk to first
 	"circle": {"friend", "friends", "neighbour", "neighbor", "neighbours", "neighbors", "relative", "relatives",
 		"family", "partner", "husband", "wife", "landlord", "bank", "gp", "mate"},
@@ -360,6 +366,11 @@ var wordClasses = map[string][]string{
 	"own": {"make", "made", "authorise", "authorised", "authorize", "authorized", "recognise", "recognize",
 		"set_up", "setup", "take_out", "took_out", "taken_out", "agree_to", "agreed_to",
 		"sign_up_for", "signed_up_for", "apply_for", "applied_for", "give_permission_for", "approve", "approved"},
+	// what opens an account, which someone else may change: "my password
+	// was changed but I didn't change it"
+	"credential": {"password", "passwords", "passcode", "pin", "pin_number", "login", "login_details",
+		"log_in_details", "email_address", "security_details", "security_questions", "memorable_word",
+		"phone_number_on_the_account", "email_on_the_account", "address_on_the_account"},
 	// money leaving an account, and the accounts it leaves
 	"money": {"payment", "payments", "transaction", "transactions", "direct_debit", "direct_debits", "debit",
 		"debits", "charge", "charges", "withdrawal", "withdrawals", "transfer", "transfers", "purchase",
@@ -430,7 +441,8 @@ var wordClasses = map[string][]string{
 	"frailty": {"elderly", "pensioner", "disabled", "disability", "wheelchair", "housebound", "bedbound",
 		"bed_bound", "oxygen", "concentrator", "dialysis", "ventilator", "stairlift", "stair_lift", "hoist",
 		"medical_equipment", "life_support", "nebuliser", "nebulizer", "newborn", "new_baby", "baby",
-		"pregnant", "terminally", "terminal", "chemo", "chemotherapy", "dementia", "alzheimers", "frail",
+		"pregnant", "kids", "children", "my_little_one", "little_ones", "toddler", "toddlers", "young_children",
+		"young_kids", "small_children", "terminally", "terminal", "chemo", "chemotherapy", "dementia", "alzheimers", "frail",
 		"vulnerable", "carer", "priority_services", "priority_register"},
 	// whose age or state it is
 	"who": {"im", "i_am", "aged", "age", "turned", "turning", "turn", "hes", "he_is", "shes", "she_is"},
@@ -445,7 +457,8 @@ var wordClasses = map[string][]string{
 	"fitting": {"wire", "wires", "wiring", "cable", "cables", "socket", "sockets", "plug", "plugs", "switch",
 		"electrics", "electricity", "fuse_box", "fusebox", "consumer_unit", "ceiling", "roof", "wall", "pipe",
 		"pipes", "boiler", "cooker", "hob", "meter", "light", "lights", "fitting", "heater", "radiator",
-		"chimney", "flue", "tank"},
+		"chimney", "flue", "tank", "floor", "floors", "kitchen", "bathroom", "hallway", "carpet", "carpets",
+		"basement", "cellar", "electrics_cupboard"},
 	// what makes them one
 	"hazard": {"exposed", "bare", "sticking_out", "hanging_out", "hanging_down", "sparked", "sparking",
 		"sparks", "burst", "collapsed", "collapsing", "come_down", "came_down", "coming_down", "fallen_in",
@@ -453,6 +466,17 @@ var wordClasses = map[string][]string{
 		"too_hot_to_touch", "smoke_coming", "smoking", "shock", "buzzing", "crackling", "water_in",
 		"water_into", "water_coming_through", "water_pouring", "pouring_through", "dripping_into",
 		"dripping_onto"},
+	// who may ask a caller to keep a secret: the one who called them
+	"caller": {"he", "she", "they", "man", "woman", "lady", "guy", "caller", "someone", "somebody", "bloke",
+		"person", "gentleman", "chap"},
+	// a hearing or speech difficulty that the voice agent may not get past
+	"hearing": {"deaf", "hard_of_hearing", "hearing_aid", "hearing_aids", "my_hearing", "his_hearing",
+		"her_hearing", "hearing_impaired", "speech_impediment", "stammer", "stutter"},
+	// a visit that did not happen
+	"noShow": {"didnt_turn_up", "didnt_show", "didnt_show_up", "didnt_come", "never_turned_up",
+		"never_showed", "never_showed_up", "never_came", "hasnt_turned_up", "hasnt_come", "hasnt_shown_up",
+		"not_turned_up", "no_show", "no_one_turned_up", "nobody_turned_up", "nobody_came", "no_one_came",
+		"no_one_showed", "nobody_showed", "stood_me_up", "let_me_down"},
 	// a count of repeated attempts
 	"count": {"three", "four", "five", "six", "seven", "eight", "nine", "ten", "a_dozen", "several",
 		"multiple", "numerous", "countless", "so_many", "loads_of", "many", "3", "4", "5", "6", "7", "8", "9",

@@ -34,13 +34,16 @@ import (
 //     round 2 before any change of that round;
 //   - dev_heldout2.json, 66 calls written blind and held out for round 2
 //     (then heldout2.json, pinned by its SHA-256), development since
-//     round 3.
+//     round 3;
+//   - dev_heldout3.json, 70 calls written blind and held out for round 3
+//     (then heldout3.json, pinned by its SHA-256), development since
+//     round 4.
 //
-// The held-out set, heldout3.json, is written by someone who has not seen
+// The held-out set, heldout4.json, is written by someone who has not seen
 // the policy, the lexicon or these files, and used to choose nothing.
-// Until it is added the test says so and measures the development sets
-// only; once it is, the test pins it by heldout3SHA256 (when set; until
-// then it logs the file's SHA-256) and holds it to heldout3Floor.
+// Without it the test says so and measures the development sets only;
+// with it, the test pins it by heldout4SHA256 (when set; until then it
+// logs the file's SHA-256) and holds it to heldout4Floor.
 //
 // The test holds every figure it reaches, so that a change that loses
 // ground on any set fails, and it logs what each set's misclassified
@@ -69,7 +72,7 @@ const targetFigure = 0.9
 type floor struct{ precision, recall float64 }
 
 // devSets are the development files, in the order they were written, each
-// with the figures held on it after round 3 (the confusion counts TP / FN
+// with the figures held on it after round 4 (the confusion counts TP / FN
 // / FP / TN, and the figures of every round, are in testdata/README.md).
 var devSets = []struct {
 	file string
@@ -80,24 +83,25 @@ var devSets = []struct {
 	{"dev_heldout1.json", floor{1.00, 1.00}},  // 24 / 0 / 0 / 23: 1.000, 1.000
 	{"dev_round2.json", floor{1.00, 0.95}},    // 21 / 1 / 0 / 22: 1.000, 0.955
 	{"dev_heldout2.json", floor{1.00, 1.00}},  // 32 / 0 / 0 / 34: 1.000, 1.000
+	{"dev_heldout3.json", floor{0.97, 1.00}},  // 35 / 0 / 1 / 34: 0.972, 1.000
 }
 
-// devFloor holds the development files together: 117 of 117 escalations
-// right, 117 of 119 found (1.000, 0.983).
-var devFloor = floor{1.00, 0.98}
+// devFloor holds the development files together: 152 of 153 escalations
+// right, 152 of 154 found (0.993, 0.987).
+var devFloor = floor{0.99, 0.98}
 
-// The held-out set of round 3.
+// The held-out set of round 4.
 const (
-	heldout3File = "testdata/heldout3.json"
-	// heldout3SHA256 pins heldout3File once it is added: the held-out set
-	// is not edited. Empty: not pinned yet, and not checked.
-	heldout3SHA256 = "8bf5c7091e7de5631af5df6df4620fab543c020fd61ff01f13a5af22292c1923"
+	heldout4File = "testdata/heldout4.json"
+	// heldout4SHA256 pins heldout4File: the held-out set is not edited.
+	// Empty: not pinned yet, and not checked.
+	heldout4SHA256 = "075602573a7513990b7fb2d74c5fb25bf36c93f8c9e34bab0e4bcb5044abd3bf"
 )
 
-// heldout3Floor is what the held-out set must keep. It is 0 until the set
-// has been measured, once, after round 3; then it holds what was measured
+// heldout4Floor is what the held-out set must keep. It is 0 until the set
+// has been measured, once, after round 4; then it holds what was measured
 // (testdata/README.md).
-var heldout3Floor = floor{0.909, 0.571}
+var heldout4Floor = floor{0.733, 0.55}
 
 func loadLabelled(t *testing.T, path string) []labelled {
 	t.Helper()
@@ -243,9 +247,9 @@ func TestLabelledConversations(t *testing.T) {
 	}
 	hold(t, "development set", evaluate(t, "development set", dev), devFloor)
 
-	b, err := os.ReadFile(heldout3File)
+	b, err := os.ReadFile(heldout4File)
 	if errors.Is(err, fs.ErrNotExist) {
-		t.Logf("%s is not there yet: no held-out measurement", heldout3File)
+		t.Logf("%s is not there yet: no held-out measurement", heldout4File)
 		return
 	}
 	if err != nil {
@@ -253,12 +257,12 @@ func TestLabelledConversations(t *testing.T) {
 	}
 	sum := sha256.Sum256(b)
 	switch {
-	case heldout3SHA256 == "":
-		t.Logf("%s is not pinned yet (sha256 %x)", heldout3File, sum)
-	case hex.EncodeToString(sum[:]) != heldout3SHA256:
-		t.Fatalf("%s has changed (sha256 %x): the held-out set is not to be edited", heldout3File, sum)
+	case heldout4SHA256 == "":
+		t.Logf("%s is not pinned yet (sha256 %x)", heldout4File, sum)
+	case hex.EncodeToString(sum[:]) != heldout4SHA256:
+		t.Fatalf("%s has changed (sha256 %x): the held-out set is not to be edited", heldout4File, sum)
 	}
-	heldout := decodeLabelled(t, heldout3File, b)
+	heldout := decodeLabelled(t, heldout4File, b)
 	if len(heldout) < minLabelled {
 		t.Fatalf("held-out set: %d conversations, want at least %d", len(heldout), minLabelled)
 	}
@@ -271,7 +275,7 @@ func TestLabelledConversations(t *testing.T) {
 			t.Logf("held-out set: id %q is also a development id", c.ID)
 		}
 	}
-	hold(t, "held-out set", evaluate(t, "held-out set, "+heldout3File, heldout), heldout3Floor)
+	hold(t, "held-out set", evaluate(t, "held-out set, "+heldout4File, heldout), heldout4Floor)
 }
 
 // checkIDs fails on an id that two files of one set share.

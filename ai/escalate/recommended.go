@@ -29,7 +29,10 @@ import "github.com/iace/iace/store"
 //   - a risk to health or safety, or a vulnerable caller: a medication
 //     error ("the wrong dose"), gas, fire, sparks or flooding, "unsafe",
 //     "dangerous", "vulnerable", hardship ("I can't afford to pay"), a
-//     threat to the caller's own life.
+//     threat to the caller's own life, a caller in danger from someone
+//     ("domestic abuse", "a restraining order", "he's tracking me");
+//   - compensation demanded ("I want compensation"), a claim beyond the
+//     agent.
 //     CallerSaid lets pass the keywords a caller does not ask for ("I
 //     don't need a human", "my manager asked me to book", "I'm the office
 //     manager", "the human resources department", "which network operator
@@ -116,6 +119,11 @@ func RecommendedRules() store.EscalationRules {
 			"unsafe", "dangerous", "vulnerable", "hardship", "financial difficulty", "financial difficulties",
 			"can't afford to pay", "cannot afford to pay", "struggling to pay", "bailiffs", "debt collector", "debt collectors",
 			"suicidal", "kill myself", "end my life",
+			// a caller in danger from someone: abuse, stalking, a court's order
+			"domestic abuse", "domestic violence", "abusive", "molestation", "restraining order",
+			"protection order", "stalking", "stalker", "tracking me", "track me", "following me", "harassing me",
+			// a claim for what the company owes: compensation demanded
+			"want compensation", "demand compensation", "demanding compensation", "expect compensation",
 		},
 		NegativeTurns:     3,
 		SentimentBelow:    -0.4,

@@ -51,7 +51,7 @@ var topicGroups = map[string][]*topic{
 	"person":     {personTopic},
 	"fraud":      {fraudTopic, scamTopic},
 	"medicine":   {medicineTopic},
-	"vulnerable": {vulnerableTopic, hardshipTopic},
+	"vulnerable": {vulnerableTopic, hardshipTopic, accessTopic},
 	"hazard":     {hazardTopic},
 	"repeat":     {repeatTopic},
 }
@@ -74,25 +74,41 @@ var (
 		"put|transfer|pass|connect|get|give|find|bring me|us through? to|with|onto|on_to? "+
 			"a|an|the|another|some|your? <genuine>? <person>",
 		// a person to talk to, or who can decide
-		"<someone> who|that? i|we can|could actually|just|properly? talk|speak|chat",
+		"<someone>|no_one|noone|nobody there|here|else? who|that? i|we can|could actually|just|properly? talk|speak|chat|explain",
 		"<someone> to talk|speak|chat to|with",
 		"<someone> with|who_has|that_has|who_have the|some|any|more|real? authority|seniority|clout|the_power_to",
 		"<someone> who|that actually|really? knows|understands|has_a_clue|can_decide|can_authorise",
 		// a genuine person rather than the agent
 		"a|an|some|another|your <genuine> <person>",
+		// without an article, as a caller speaking another first language
+		// may ask: "I want speak with person"
+		"speak|talk|chat to|with <genuine>? person|human|humans|staff|manager|operator",
+		// being put through, in the passive: "could I be put through to a
+		// member of your team?"
+		"be put|passed|transferred|connected|sent through|over|across? to|with|onto "+
+			"a|an|the|another|some|your? <genuine>? <person>",
+		// a person set against a machine: "a person, not a machine", "I'd
+		// rather not do this with a computer"
+		"<someone>|person|human|humans ~ not|rather_than|instead_of|and_not a|an|the|some? <bot>",
+		"rather_not|prefer_not|dont_want|do_not_want|not_comfortable|not_happy ~ with|to|using|through|by "+
+			"a|an|the|this|some? <bot>",
 	)}
 
 	// fraudTopic: money moved that the caller disowns ("two withdrawals
 	// went out yesterday that I never authorised", "a loan I never took
-	// out"; "There's a payment to a gaming site." "That wasn't me."), or a
-	// stranger using their identity ("somebody has been using my card
+	// out"; "There's a payment to a gaming site." "That wasn't me."; "I got
+	// an email saying my password was changed, but I didn't change it"), or
+	// a stranger using their identity ("somebody has been using my card
 	// details").
 	fraudTopic = &topic{scope: inTwoTurns,
-		stakes: compileFrames("<money>"),
+		stakes: compileFrames("<money>", "<credential>"),
 		signs: compileFrames(
 			"<self> <aux>? <neg> <own> <it>? at_all|whatsoever|myself|personally? $",
 			"wasnt|werent|wasnt_anything_to_do_with|nothing_to_do_with me|us $",
 			"<self> <aux>? never heard_of ... $",
+			// a change to the account disowned, a pronoun after its stake:
+			// not "I didn't change the email, is that all right?"
+			"<self> <aux>? <neg> change|changed|reset|request|requested|ask_for|asked_for <it> at_all|whatsoever|myself|personally? $",
 		),
 		alone: compileFrames(
 			"<self> <aux>? <neg> <own>|open|opened a|an|the|this|that|these|those|any? <money> "+
@@ -109,6 +125,23 @@ var (
 			"i gave|told|read|typed|entered|put|confirmed|shared|clicked ... <secret>|them|it|in|out|the_link|a_link",
 		),
 		signs: compileFrames("<doubt>"),
+		// what only a fraudster asks of a caller: to keep it secret, to
+		// move money to safety ("he said not to tell anybody", "move my
+		// savings to a safe account")
+		alone: compileFrames(
+			"<caller> said|says|told_me|told_us|told_her|told_him ... not|never to tell|mention",
+			"safe|safer account|accounts",
+		),
+	}
+
+	// accessTopic: a caller who cannot hear or follow the agent because of
+	// a hearing or speech difficulty, anywhere in the call: "I'm a bit
+	// deaf" and "I can't make out what you're saying".
+	accessTopic = &topic{scope: inCall,
+		stakes: compileFrames("<hearing>"),
+		signs: compileFrames(
+			"cant|cannot|can_not|couldnt|could_not hear|make_out|catch|understand|follow you|what|a_word|that|it|anything|this",
+		),
 	}
 
 	// medicineTopic: a medicine that is not the caller's or looks wrong
@@ -140,10 +173,12 @@ var (
 		),
 	}
 
-	// vulnerableTopic: a caller who is elderly, or depends on a supply for
-	// their health, and is losing it, anywhere in the call: "my mother is
-	// 92 and her heating has been off for two days", "my husband is on
-	// dialysis" and "a letter about disconnection".
+	// vulnerableTopic: a caller who is elderly, depends on a supply for
+	// their health or has young children, and is losing the supply or is
+	// stranded, anywhere in the call: "my mother is 92 and her heating has
+	// been off for two days", "my husband is on dialysis" and "a letter
+	// about disconnection", "you've cut our water off" and "I've got the
+	// kids here", "on the hard shoulder" and "my kids in the back".
 	vulnerableTopic = &topic{scope: inCall,
 		stakes: compileFrames(
 			"<frailty>",
@@ -154,6 +189,9 @@ var (
 			"<supply> <been>? <been>? <loss>",
 			"no|without <supply>",
 			"disconnect*|cut_off|cutting_off|switch_off|switching_off|turn_off|turning_off ... <supply>",
+			"cut|cutting|switched|switching|turned|turning <whose>|the|our <supply> off",
+			// stranded on the road: "on the hard shoulder with the kids"
+			"hard_shoulder|stranded|broken_down_on|broke_down_on",
 			"disconnection|disconnection_notice|power_cut|power_cuts|outage|blackout",
 			"freezing|so_cold|too_cold",
 		),
@@ -166,13 +204,16 @@ var (
 		signs:  compileFrames("<hardship>"),
 	}
 
-	// hazardTopic: a part of a home that has become a danger, in one
-	// sentence: "bare wires hanging down from the light fitting", "water
-	// pouring through the kitchen ceiling", "the socket is scorched"; not
-	// "the smoke alarm on the ceiling keeps beeping".
+	// hazardTopic: a part of a home that has become a danger, or is being
+	// damaged, in one sentence: "bare wires hanging down from the light
+	// fitting", "water pouring through the kitchen ceiling", "the socket
+	// is scorched", "water all over the kitchen floor"; not "the smoke
+	// alarm on the ceiling keeps beeping".
 	hazardTopic = &topic{scope: inSentence,
 		stakes: compileFrames("<fitting>"),
-		signs:  compileFrames("<hazard>", "a_shock_from|a_shock_off|shocked_me|got_a_shock"),
+		signs: compileFrames("<hazard>", "a_shock_from|a_shock_off|shocked_me|got_a_shock",
+			"water|its|it_is|theres all_over|everywhere|all_across|pouring|gushing",
+			"flooded|flooding|soaked|soaking|under_water|underwater"),
 		alone: compileFrames(
 			"live|exposed|bare wire|wires|wiring|cable|cables",
 			"wire|wires|wiring|cable|cables are|is|were|was|look live|exposed|bare",
@@ -187,6 +228,13 @@ var (
 		"<nth> time ... <chase>",
 		"<chase> ... for the <nth> time",
 		"<chase> ... <count> times",
+		// told the same before: "you said that last time", "that's what
+		// they told me last week"; not "you said last time I could pay in
+		// two parts"
+		"said|told_me|told_us|promised that|this|the_same|exactly_that ... last time|week|month",
+		"that|thats|its|same_thing what|whats you|they|he|she said|told_me|told_us|promised ... last time|week|month",
+		// a visit missed again: "the engineer didn't turn up again"
+		"<noShow> again|yet_again|twice|a_second_time|for_the_second_time|for_the_third_time",
 	)}
 )
 
@@ -372,7 +420,7 @@ func askedFor(ws []span, i, e int) bool {
 	for cs > 0 && !ws[cs-1].brk {
 		cs--
 	}
-	if takenBack(ws, cs, i, e-i) || identityQuestion(ws, cs, i) || forErrand(ws, e) {
+	if takenBack(ws, cs, i, e-i) || identityQuestion(ws, cs, i) || needQuestion(ws, cs, i) || forErrand(ws, e) {
 		return false
 	}
 	if i-1 > cs && oneOf(ws[i-1].w, copulas) {
@@ -409,7 +457,37 @@ func identityQuestion(ws []span, cs, i int) bool {
 	return false
 }
 
+// needQuestion reports whether the clause from cs asks whether a person
+// is needed, up to ws[i]: "do I need to speak to a person to change my
+// payment date, or can you do it?", "will I have to talk to someone?".
+// "Do I need to shout to get a manager?" is taken for one as well: a
+// caller who means it says so again.
+func needQuestion(ws []span, cs, i int) bool {
+	j := cs
+	for j < i && oneOf(ws[j].w, openers) {
+		j++ // "erm, do I need to..."
+	}
+	if j >= i || !oneOf(ws[j].w, needAsks) {
+		return false
+	}
+	if j++; j >= i || !oneOf(ws[j].w, askers) {
+		return false
+	}
+	if j++; j < i && oneOf(ws[j].w, []string{"really", "actually", "still"}) {
+		j++
+	}
+	if j+1 >= i || !oneOf(ws[j].w, []string{"need", "have", "got"}) || !equalFoldNoApostrophe(ws[j+1].w, "to") {
+		return false
+	}
+	return i-(j+2) <= 4
+}
+
 var (
+	// needAsks open a question of need: "do I need to", "will we have to".
+	needAsks = []string{"do", "does", "will", "would", "should", "must", "shall"}
+	// openers are sounds and words a caller may start a question with.
+	openers = []string{"erm", "um", "umm", "uh", "er", "so", "and", "oh", "well", "ok", "okay", "right", "hi",
+		"hello", "sorry"}
 	// comparisons and plans before a request: "you sound like a real
 	// person", "I'll speak to a solicitor".
 	comparisons     = []string{"like", "than"}

@@ -48,7 +48,7 @@ var lexiconWords = map[string]float64{
 	// wrong, it's really confusing" is a description, not anger.
 	"problem": -0.5, "problems": -0.5, "issue": -0.3, "issues": -0.3, "wrong": -0.6, "late": -0.5,
 	"waiting": -0.6, "waited": -0.6, "lost": -0.8, "broken": -1, "damaged": -1, "waste": -0.8, "slow": -1,
-	"mess": -1, "sick": -1, "pain": -1, "lawyer": -1, "complaint": -1, "complaints": -1, "complain": -1,
+	"wasted": -1, "mess": -1, "sick": -1, "pain": -1, "lawyer": -1, "complaint": -1, "complaints": -1, "complain": -1,
 	"stolen": -1, "confused": -1, "confusing": -1, "fault": -0.5, "hassle": -1, "nuisance": -1,
 	"worries": -1, "worry": -1, "worried": -1, "concerned": -1, "concern": -0.8, "forever": -0.8,
 	"freezing": -1, "struggling": -1,
@@ -102,6 +102,9 @@ var lexiconPhrases = map[string]float64{
 	"sick and tired": -3, "enough is enough": -2.5, "up to here": -2.5, "how dare": -2.5, "out of patience": -2.5,
 	"lost patience": -2.5, "losing patience": -2.5, "driving me mad": -2.5,
 	"driving me crazy": -2.5, "taking the mick": -2.5, "taking the piss": -3, "yeah right": -2,
+	// the agent not getting it: "you're not listening", "round in circles"
+	"not listening": -2.5, "round in circles": -2.5, "in circles": -2, "getting nowhere": -2.5,
+	"going nowhere": -2, "brick wall": -2, "head against": -2.5,
 	// distress
 	"not cope": -2, "in tears": -2.5, "beside myself": -2.5,
 	// greetings are courtesy, not a mood: "Good afternoon."

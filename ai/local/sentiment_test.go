@@ -44,6 +44,10 @@ func TestLexiconSentiment(t *testing.T) {
 		{"I'm asking nicely, but I really am at the end of my tether.", ai.SentimentNegative},
 		{"I'm at my wits' end with this.", ai.SentimentNegative},
 		{"I'm sick and tired of it.", ai.SentimentNegative},
+		{"You're not listening to me.", ai.SentimentNegative},
+		{"We're going round in circles here.", ai.SentimentNegative},
+		{"Another morning wasted.", ai.SentimentNegative},
+		{"Are you listening for the code? It's four, two, seven.", ai.SentimentNeutral},
 		// a negator inside a phrase reaches no further: "can't cope" is
 		// sour, and so is the mess after it
 		{"I can't cope with this mess.", ai.SentimentNegative},
