@@ -12,12 +12,11 @@
 //
 // How well the recommended rules (RecommendedRules) do with the offline
 // lexicon scorer is measured on labelled scripted calls in testdata:
-//   - development sets (conversations.json, dev_added.json,
-//     dev_heldout1.json, dev_round2.json, dev_heldout2.json and
-//     dev_heldout3.json, 310 calls), which the rules, the policy and the
-//     lexicon were chosen on; the dev_heldout files were the held-out sets
-//     of rounds 1 to 3;
-//   - a held-out set (heldout4.json), written blind by someone who has not
+//   - development sets (conversations.json, dev_added.json, dev_round2.json
+//     and dev_heldout1.json to dev_heldout4.json, 390 calls), which the
+//     rules, the policy and the lexicon were chosen on; the dev_heldout
+//     files were the held-out sets of rounds 1 to 4;
+//   - a held-out set (heldout5.json), written blind by someone who has not
 //     seen the policy, the lexicon or the other sets, run once, used to
 //     choose nothing, and pinned by its SHA-256.
 //
@@ -26,9 +25,9 @@
 // would have handed over that the policy did. TestLabelledConversations
 // logs both figures with the confusion counts and the misclassified calls
 // for each set, and fails if either figure falls below what was measured.
-// On the 310 development calls they are 0.993 and 0.987 after round 4;
-// the blind measurement of round 4, on the 80 calls of heldout4.json, was
-// 0.733 and 0.550 (round 3's rules: 0.692 and 0.450). A word list does
+// On the 390 development calls they are 0.995 and 0.990 after round 5;
+// the blind measurement of round 5, on the 80 calls of heldout5.json, was
+// 1.000 and 0.675 (round 4's rules: 0.960 and 0.600). A word list does
 // not read stakes or meaning: what is still missed are serious matters
 // told in words of their own and sarcasm that only the call's context
 // shows. testdata/README.md says how the sets were written and labelled,
@@ -102,6 +101,11 @@ type keyword struct {
 	// long ago ("my husband died last year"), not an incident that may be
 	// over ("I had some fraud last year").
 	lasting bool
+	// attempt: the keyword names an attempt at fraud ("a text pretending
+	// to be from you", "a phishing email"), which is not a matter for a
+	// person when the caller says they did not fall for it ("I didn't
+	// click on it").
+	attempt bool
 }
 
 // New returns the policy of a call under rules. Rules left at zero are off:
@@ -133,7 +137,8 @@ func New(rules store.EscalationRules) *Policy {
 		}
 		p.byFirst[w[0]] = append(p.byFirst[w[0]], len(p.keywords))
 		p.keywords = append(p.keywords, keyword{words: w, role: oneOf(w[len(w)-1], roles),
-			lasting: slices.ContainsFunc(w, func(s string) bool { return oneOf(s, lasting) })})
+			lasting: slices.ContainsFunc(w, func(s string) bool { return oneOf(s, lasting) }),
+			attempt: slices.ContainsFunc(w, func(s string) bool { return oneOf(s, attempts) })})
 	}
 	return p
 }
@@ -175,15 +180,18 @@ func New(rules store.EscalationRules) *Policy {
 // request for a person ("could I chat with somebody in billing", "is
 // there someone I could speak with"); "#fraud": money moved that the
 // caller disowns or a stranger using their identity ("a withdrawal I
-// never authorised", "someone's opened a contract using my name"), or a
-// secret handed to someone they now doubt; "#medicine": a medicine that
-// is not theirs, looks wrong, has been taken, made someone ill or is
-// running out now; "#vulnerable": an elderly or dependent caller losing a
-// supply ("she's ninety-four and she's got no power"), or a caller who
-// cannot pay and says why; "#hazard": a part of a home become a danger
-// ("water pouring through the ceiling onto the lights"); "#repeat": a
-// caller who has had to come back again and again ("the fourth time I'm
-// ringing about it"). Topics remember what a call has shown of them
+// never authorised", "someone's opened a contract using my name"), a
+// secret handed to someone they now doubt or who rang them, or money paid
+// to someone who has vanished; "#medicine": a medicine that is not
+// theirs, looks wrong, has been taken, made someone ill or is running out
+// now; "#vulnerable": an elderly or dependent caller, or one with young
+// children, losing a supply or stranded ("she's ninety-four and she's
+// got no power"), an elderly person nobody has seen, a caller who cannot
+// hear the agent, or a caller who cannot pay and says why; "#hazard": a
+// part of a home become a danger ("water pouring through the ceiling onto
+// the lights") or a car unsafe to drive; "#repeat": a caller who has had
+// to come back again and again ("the fourth time I'm ringing about it",
+// "that's what you said last time"). Topics remember what a call has shown of them
 // (State). Their frames are in topics.go.
 func (p *Policy) CallerSaid(text string) store.EscalationReason {
 	if len(p.keywords) == 0 && len(p.topics) == 0 {
@@ -485,7 +493,8 @@ var (
 	existentials = [][]string{{"is", "there"}, {"isnt", "there"}, {"are", "there"}, {"arent", "there"}}
 	// compoundHeads, right after a keyword, make it part of a compound
 	// noun: "the human resources department", "human error".
-	compoundHeads = []string{"resources", "rights", "error", "errors", "nature", "verification", "check", "checks"}
+	compoundHeads = []string{"resources", "rights", "error", "errors", "nature", "verification", "check", "checks",
+		"alert", "alerts", "protection", "prevention", "monitoring", "awareness", "benefit", "benefits"}
 	// tradeNouns are roles that a word of a trade before them makes a
 	// company or a profession: "network operator", "letting agent".
 	tradeNouns = []string{"operator", "operators", "agent", "agents"}
@@ -507,6 +516,8 @@ var (
 	// test", "passed the exam".
 	passedWhat = []string{"her", "his", "their", "the", "a", "an", "my", "our", "its", "it", "all", "with",
 		"through", "by", "me", "us", "him", "them"}
+	// attempts are words of keywords that name an attempt at fraud.
+	attempts = []string{"pretending", "impersonating", "phishing", "scammer", "scammers"}
 	// lasting are words of keywords that name a state that lasts, which is
 	// not history because it began long ago.
 	lasting = []string{"died", "passed", "late", "death", "deceased", "bereavement", "bereaved", "funeral",
@@ -582,8 +593,11 @@ func requested(ws []span, i int, k keyword) bool {
 	if i+n < len(ws) && !ws[i+n].brk && oneOf(ws[i+n].w, compoundHeads) {
 		return false // "human resources"
 	}
-	if k.role && (selfDescribed(ws, clauseStart, i) || statedAbout(ws, clauseStart, i, n)) {
+	if k.role && (selfDescribed(ws, clauseStart, i) || statedAbout(ws, clauseStart, i, n) || describedAs(ws, clauseStart, i)) {
 		return false
+	}
+	if k.attempt && frameIn(ws, ignoredFrames, nil) {
+		return false // "a text pretending to be from you; I didn't click on it"
 	}
 	if otherSense(ws, clauseStart, i, k) || identityQuestion(ws, clauseStart, i) || needQuestion(ws, clauseStart, i) {
 		return false
@@ -753,7 +767,42 @@ func statedAbout(ws []span, from, i, n int) bool {
 			j = k + 1
 		}
 	}
+	if j+1 < len(ws) && !ws[j].brk && !ws[j+1].brk && capitalized(ws[j].w) &&
+		(oneOf(ws[j+1].w, reports) || pastTense(ws[j+1].w)) {
+		j++ // a name without commas: "your rep Tom came round"
+	}
 	return j < len(ws) && !ws[j].brk && (oneOf(ws[j].w, reports) || pastTense(ws[j].w))
+}
+
+// describedAs reports whether the words before the keyword at ws[i] say
+// who someone else is: "my wife's the one in charge of our bills", "he
+// was the person in charge"; not "who's the one in charge?".
+func describedAs(ws []span, from, i int) bool {
+	if i-3 < from || !equalFoldNoApostrophe(ws[i-2].w, "the") || !oneOf(ws[i-1].w, []string{"one", "person", "man", "woman", "people"}) {
+		return false
+	}
+	w := ws[i-3].w
+	if oneOf(w, which) || oneOf(w, []string{"whos", "who", "whose", "thats"}) {
+		return false
+	}
+	return oneOf(w, copulas) || endsPossessive(w)
+}
+
+// endsPossessive reports whether w ends in "'s" after a letter: "wife's".
+func endsPossessive(w string) bool {
+	for _, a := range []string{"'s", "\u2019s"} {
+		if rest, ok := strings.CutSuffix(strings.ToLower(w), a); ok && rest != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// capitalized reports whether w starts with an upper-case letter: a name
+// in a transcript that has capitals.
+func capitalized(w string) bool {
+	r, _ := utf8.DecodeRuneInString(w)
+	return unicode.IsUpper(r)
 }
 
 // pastTense reports whether w looks like a past tense in "-ed" ("cancelled",

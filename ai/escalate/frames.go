@@ -335,7 +335,8 @@ var wordClasses = map[string][]string{
 	"person": {"person", "people", "human", "humans", "human_being", "someone", "somebody", "anyone", "anybody",
 		"agent", "adviser", "advisor", "operator", "rep", "representative", "manager", "supervisor", "boss",
 		"colleague", "staff", "member_of_staff", "member_of_your_staff", "member_of_the_staff",
-		"member_of_your_team", "member_of_the_team", "team_member", "staff_member", "team_leader", "responsible", "lady", "man", "woman", "guy", "bloke", "individual",
+		"member_of_your_team", "member_of_the_team", "team_member", "staff_member", "one_of_your_team",
+		"one_of_the_team", "one_of_your_staff", "one_of_your_colleagues", "one_of_your_people", "team_leader", "responsible", "lady", "man", "woman", "guy", "bloke", "individual",
 		"specialist", "expert", "voice", "whoever"},
 	// "someone" and the like, who may be wanted before a relative clause
 	"someone": {"someone", "somebody", "anyone", "anybody", "person", "people", "human", "human_being"},
@@ -351,13 +352,14 @@ var wordClasses = map[string][]string{
 	"machine": {"machine", "robot", "bot", "chatbot", "computer", "system", "app", "website", "menu", "ai",
 		"automated", "recording", "assistant"},
 	// what says a person is genuine rather than the agent
-	"genuine": {"real", "actual", "live", "proper", "genuine", "living", "flesh_and_blood"},
+	"genuine": {"real", "actual", "live", "proper", "genuine", "living", "flesh_and_blood", "breathing",
+		"living_breathing", "living_and_breathing", "warm"},
 	// errands a person is needed for that are not talking to the caller:
 	// "it needs a real person to sign for it"
 	"errand": {"sign", "countersign", "collect", "receive", "accept", "witness", "be", "let", "pick", "meet",
 		"carry", "lift", "bring", "deliver", "install", "fit", "read", "drive", "take"},
 	// the caller, or the caller's household
-	"self": {"i", "we"},
+	"self": {"i", "we", "ive", "weve", "id", "wed"},
 	// a negator of the caller's own action
 	"neg": {"didnt", "never", "dont", "not", "havent", "hadnt", "wouldnt", "cant", "cannot", "wont"},
 	// an auxiliary before it
@@ -377,7 +379,8 @@ var wordClasses = map[string][]string{
 		"purchases", "loan", "loans", "contract", "contracts", "account", "accounts", "standing_order",
 		"subscription", "credit_card", "card"},
 	// a pronoun that refers back to it
-	"it": {"it", "them", "this", "that", "these", "those", "any", "any_of_them", "either", "one"},
+	"it": {"it", "them", "this", "that", "these", "those", "any", "any_of_them", "either", "one", "any_of_that",
+		"any_of_it", "any_of_this", "all_of_that", "all_that", "all_this"},
 	// a stranger who acts on the caller's identity
 	"stranger": {"someone", "somebody", "someone_else", "somebody_else", "a_stranger", "strangers",
 		"fraudster", "fraudsters", "scammer", "scammers", "criminals", "a_thief", "thieves", "hackers", "a_hacker"},
@@ -464,7 +467,8 @@ var wordClasses = map[string][]string{
 		"sparks", "burst", "collapsed", "collapsing", "come_down", "came_down", "coming_down", "fallen_in",
 		"fell_in", "caved_in", "melted", "melting", "scorched", "scorch", "hissing", "hot_to_touch",
 		"too_hot_to_touch", "smoke_coming", "smoking", "shock", "buzzing", "crackling", "water_in",
-		"water_into", "water_coming_through", "water_pouring", "pouring_through", "dripping_into",
+		"water_into", "water_coming_through", "water_pouring", "pouring_through", "dripping_through",
+		"leaking_through", "leaking_into", "leaking_onto", "dripping_into",
 		"dripping_onto"},
 	// who may ask a caller to keep a secret: the one who called them
 	"caller": {"he", "she", "they", "man", "woman", "lady", "guy", "caller", "someone", "somebody", "bloke",
@@ -472,6 +476,17 @@ var wordClasses = map[string][]string{
 	// a hearing or speech difficulty that the voice agent may not get past
 	"hearing": {"deaf", "hard_of_hearing", "hearing_aid", "hearing_aids", "my_hearing", "his_hearing",
 		"her_hearing", "hearing_impaired", "speech_impediment", "stammer", "stutter"},
+	// parts of a car that keep its passengers safe
+	"vehicle": {"brake", "brakes", "brake_pedal", "pedal", "steering", "tyre", "tyres", "tire", "tires", "wheel",
+		"wheels", "wheel_nut", "wheel_nuts", "airbag", "airbags", "seatbelt", "seatbelts", "engine"},
+	// what makes them a danger on the road
+	"vehicleFault": {"failing", "going_to_the_floor", "to_the_floor", "almost_to_the_floor", "gone_soft",
+		"spongy", "grinding", "came_off", "come_off", "coming_off", "fell_off", "fallen_off", "loose", "wobbling",
+		"wobbly", "blew_out", "blown_out", "locked_up", "seized", "on_fire", "smoking", "pulling_to_one_side",
+		"not_stopping", "wont_stop", "didnt_stop"},
+	// who may take a caller's money and vanish
+	"seller": {"website", "site", "page", "listing", "advert", "ad", "seller", "sellers", "landlord", "number",
+		"phone_number", "account", "profile", "company", "they", "he", "she", "person"},
 	// a visit that did not happen
 	"noShow": {"didnt_turn_up", "didnt_show", "didnt_show_up", "didnt_come", "never_turned_up",
 		"never_showed", "never_showed_up", "never_came", "hasnt_turned_up", "hasnt_come", "hasnt_shown_up",
@@ -491,10 +506,12 @@ var wordClasses = map[string][]string{
 		"been_let_down", "reported", "reporting"},
 	// being unable to pay
 	"cantPay": {"cant_pay", "cannot_pay", "can_not_pay", "unable_to_pay", "cant_afford", "cannot_afford",
+		"not_enough_in", "not_enough_money", "theres_not_enough", "wont_have_enough", "wont_be_enough",
+		"dont_have_enough", "havent_got_enough", "cant_cover", "cannot_cover", "wont_be_able_to_pay",
 		"not_able_to_pay", "cant_make_the_payment", "cant_keep_up", "behind_on", "not_all_of_it", "in_arrears",
 		"in_debt"},
 	// why, when it is hardship
-	"hardship": {"lost_my_job", "lost_our_jobs", "made_redundant", "been_redundant", "out_of_work",
+	"hardship": {"lost_my_job", "lost_our_jobs", "made_redundant", "nothing_else_coming_in", "no_money_coming_in", "been_redundant", "out_of_work",
 		"nothing_left", "no_money", "no_income", "on_benefits", "universal_credit", "for_food", "buy_food",
 		"on_food", "feed", "eat", "eating", "foodbank", "food_bank", "skipping_meals", "sick_pay", "cant_work",
 		"benefits"},

@@ -37,13 +37,16 @@ import (
 //     round 3;
 //   - dev_heldout3.json, 70 calls written blind and held out for round 3
 //     (then heldout3.json, pinned by its SHA-256), development since
-//     round 4.
+//     round 4;
+//   - dev_heldout4.json, 80 calls written blind and held out for round 4
+//     (then heldout4.json, pinned by its SHA-256), development since
+//     round 5.
 //
-// The held-out set, heldout4.json, is written by someone who has not seen
+// The held-out set, heldout5.json, is written by someone who has not seen
 // the policy, the lexicon or these files, and used to choose nothing.
 // Without it the test says so and measures the development sets only;
-// with it, the test pins it by heldout4SHA256 (when set; until then it
-// logs the file's SHA-256) and holds it to heldout4Floor.
+// with it, the test pins it by heldout5SHA256 (when set; until then it
+// logs the file's SHA-256) and holds it to heldout5Floor.
 //
 // The test holds every figure it reaches, so that a change that loses
 // ground on any set fails, and it logs what each set's misclassified
@@ -72,7 +75,7 @@ const targetFigure = 0.9
 type floor struct{ precision, recall float64 }
 
 // devSets are the development files, in the order they were written, each
-// with the figures held on it after round 4 (the confusion counts TP / FN
+// with the figures held on it after round 5 (the confusion counts TP / FN
 // / FP / TN, and the figures of every round, are in testdata/README.md).
 var devSets = []struct {
 	file string
@@ -84,24 +87,25 @@ var devSets = []struct {
 	{"dev_round2.json", floor{1.00, 0.95}},    // 21 / 1 / 0 / 22: 1.000, 0.955
 	{"dev_heldout2.json", floor{1.00, 1.00}},  // 32 / 0 / 0 / 34: 1.000, 1.000
 	{"dev_heldout3.json", floor{0.97, 1.00}},  // 35 / 0 / 1 / 34: 0.972, 1.000
+	{"dev_heldout4.json", floor{1.00, 1.00}},  // 40 / 0 / 0 / 40: 1.000, 1.000
 }
 
-// devFloor holds the development files together: 152 of 153 escalations
-// right, 152 of 154 found (0.993, 0.987).
+// devFloor holds the development files together: 192 of 193 escalations
+// right, 192 of 194 found (0.995, 0.990).
 var devFloor = floor{0.99, 0.98}
 
-// The held-out set of round 4.
+// The held-out set of round 5.
 const (
-	heldout4File = "testdata/heldout4.json"
-	// heldout4SHA256 pins heldout4File: the held-out set is not edited.
+	heldout5File = "testdata/heldout5.json"
+	// heldout5SHA256 pins heldout5File: the held-out set is not edited.
 	// Empty: not pinned yet, and not checked.
-	heldout4SHA256 = "075602573a7513990b7fb2d74c5fb25bf36c93f8c9e34bab0e4bcb5044abd3bf"
+	heldout5SHA256 = "9913c12254b6b62071a26cf2ac6ad97fc4cd8bfcfaef0a28a1e75c6fcc0c37b4"
 )
 
-// heldout4Floor is what the held-out set must keep. It is 0 until the set
-// has been measured, once, after round 4; then it holds what was measured
+// heldout5Floor is what the held-out set must keep. It is 0 until the set
+// has been measured, once, after round 5; then it holds what was measured
 // (testdata/README.md).
-var heldout4Floor = floor{0.733, 0.55}
+var heldout5Floor = floor{1.00, 0.675}
 
 func loadLabelled(t *testing.T, path string) []labelled {
 	t.Helper()
@@ -247,9 +251,9 @@ func TestLabelledConversations(t *testing.T) {
 	}
 	hold(t, "development set", evaluate(t, "development set", dev), devFloor)
 
-	b, err := os.ReadFile(heldout4File)
+	b, err := os.ReadFile(heldout5File)
 	if errors.Is(err, fs.ErrNotExist) {
-		t.Logf("%s is not there yet: no held-out measurement", heldout4File)
+		t.Logf("%s is not there yet: no held-out measurement", heldout5File)
 		return
 	}
 	if err != nil {
@@ -257,12 +261,12 @@ func TestLabelledConversations(t *testing.T) {
 	}
 	sum := sha256.Sum256(b)
 	switch {
-	case heldout4SHA256 == "":
-		t.Logf("%s is not pinned yet (sha256 %x)", heldout4File, sum)
-	case hex.EncodeToString(sum[:]) != heldout4SHA256:
-		t.Fatalf("%s has changed (sha256 %x): the held-out set is not to be edited", heldout4File, sum)
+	case heldout5SHA256 == "":
+		t.Logf("%s is not pinned yet (sha256 %x)", heldout5File, sum)
+	case hex.EncodeToString(sum[:]) != heldout5SHA256:
+		t.Fatalf("%s has changed (sha256 %x): the held-out set is not to be edited", heldout5File, sum)
 	}
-	heldout := decodeLabelled(t, heldout4File, b)
+	heldout := decodeLabelled(t, heldout5File, b)
 	if len(heldout) < minLabelled {
 		t.Fatalf("held-out set: %d conversations, want at least %d", len(heldout), minLabelled)
 	}
@@ -275,7 +279,7 @@ func TestLabelledConversations(t *testing.T) {
 			t.Logf("held-out set: id %q is also a development id", c.ID)
 		}
 	}
-	hold(t, "held-out set", evaluate(t, "held-out set, "+heldout4File, heldout), heldout4Floor)
+	hold(t, "held-out set", evaluate(t, "held-out set, "+heldout5File, heldout), heldout5Floor)
 }
 
 // checkIDs fails on an id that two files of one set share.

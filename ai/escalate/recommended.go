@@ -114,7 +114,8 @@ func RecommendedRules() store.EscalationRules {
 			// a risk to health or safety, or a vulnerable caller
 			"wrong dose", "wrong dosage", "wrong strength", "wrong medication", "wrong medicine",
 			"wrong tablets", "wrong pills", "overdose", "double dose", "allergic reaction", "ambulance",
-			"smell gas", "smell of gas", "gas leak", "carbon monoxide", "sparking", "on fire",
+			"smell gas", "smell of gas", "gas leak", "carbon monoxide", "smells like gas", "smell like gas",
+			"smelt gas", "smelled gas", "whiff of gas", "eggy smell", "smell of eggs", "rotten egg", "rotten eggs", "sparking", "on fire",
 			"caught fire", "burning smell", "smell of burning", "electric shock", "flooding",
 			"unsafe", "dangerous", "vulnerable", "hardship", "financial difficulty", "financial difficulties",
 			"can't afford to pay", "cannot afford to pay", "struggling to pay", "bailiffs", "debt collector", "debt collectors",

@@ -49,10 +49,10 @@ const (
 // topicGroups are the topics a keyword "#name" turns on.
 var topicGroups = map[string][]*topic{
 	"person":     {personTopic},
-	"fraud":      {fraudTopic, scamTopic},
+	"fraud":      {fraudTopic, scamTopic, vanishTopic},
 	"medicine":   {medicineTopic},
-	"vulnerable": {vulnerableTopic, hardshipTopic, accessTopic},
-	"hazard":     {hazardTopic},
+	"vulnerable": {vulnerableTopic, hardshipTopic, accessTopic, welfareTopic},
+	"hazard":     {hazardTopic, vehicleTopic},
 	"repeat":     {repeatTopic},
 }
 
@@ -92,6 +92,13 @@ var (
 		"<someone>|person|human|humans ~ not|rather_than|instead_of|and_not a|an|the|some? <bot>",
 		"rather_not|prefer_not|dont_want|do_not_want|not_comfortable|not_happy ~ with|to|using|through|by "+
 			"a|an|the|this|some? <bot>",
+		// round 5: a person's signs in idiom ("anybody there with a pulse",
+		// "a warm body on the line"), a callback from a person ("get one of
+		// your team to ring me back")
+		"<someone>|person|human there|here|else? with a pulse|heartbeat",
+		"warm|living|breathing|live body|bodies",
+		"get|have|ask|arrange_for a|an|the|some? <genuine>? <person> to? ring|call|phone me|us back",
+		"<someone>|person|human ~ not|rather_than|instead_of|and_not another|more text|texts|email|emails|messages|letters",
 	)}
 
 	// fraudTopic: money moved that the caller disowns ("two withdrawals
@@ -109,6 +116,11 @@ var (
 			// a change to the account disowned, a pronoun after its stake:
 			// not "I didn't change the email, is that all right?"
 			"<self> <aux>? <neg> change|changed|reset|request|requested|ask_for|asked_for <it> at_all|whatsoever|myself|personally? $",
+			// round 5: a payee the caller never dealt with, a card never
+			// out of their hands ("never bought anything from them", "my
+			// card's been in my purse the whole time")
+			"<self> <aux>? <neg> bought|ordered|shopped|used|dealt_with|heard_of ... from|with|at|of them|it|that|there|this|those",
+			"card|cards ... been|is|was|stayed in|with my|me purse|wallet|pocket|bag|house|me ~ whole_time|all_along|all_the_time|all_day|the_whole_time",
 		),
 		alone: compileFrames(
 			"<self> <aux>? <neg> <own>|open|opened a|an|the|this|that|these|those|any? <money> "+
@@ -120,11 +132,16 @@ var (
 	// scamTopic: the caller handed a secret to someone they now doubt ("a
 	// man said he was from the bank and I read out my PIN, now I think it
 	// was a scam").
-	scamTopic = &topic{scope: inTurn,
+	scamTopic = &topic{scope: inCall,
 		stakes: compileFrames(
 			"i gave|told|read|typed|entered|put|confirmed|shared|clicked ... <secret>|them|it|in|out|the_link|a_link",
 		),
-		signs: compileFrames("<doubt>"),
+		signs: compileFrames("<doubt>",
+			// round 5: a stranger who rang the caller, as no bank does
+			// before asking for a code ("a man rang me from your security
+			// department"); not "you rang me about my renewal"
+			"a|some|this|the man|woman|lady|guy|bloke|chap|caller|someone|somebody ... rang|called|phoned|texted|messaged|rung me|us",
+		),
 		// what only a fraudster asks of a caller: to keep it secret, to
 		// move money to safety ("he said not to tell anybody", "move my
 		// savings to a safe account")
@@ -132,6 +149,43 @@ var (
 			"<caller> said|says|told_me|told_us|told_her|told_him ... not|never to tell|mention",
 			"safe|safer account|accounts",
 		),
+	}
+
+	// welfareTopic: an elderly person nobody has seen or heard from, anywhere
+	// in the call: "my neighbour's in his eighties" and "his curtains
+	// haven't moved", "there's no answer".
+	welfareTopic = &topic{scope: inCall,
+		stakes: compileFrames(
+			"elderly|pensioner|frail|dementia",
+			"<who> <old> one|two|three|four|five|six|seven|eight|nine? <afterAge>|$",
+			"<kin> is|was|s? in? his|her|their? <old> one|two|three|four|five|six|seven|eight|nine? <afterAge>|$",
+			"in his|her|their|my|our|your <old>",
+		),
+		signs: compileFrames(
+			"no_answer|not_answering|isnt_answering|hasnt_answered|hasnt_been_seen|not_been_seen|nobodys_seen|no_ones_seen|havent_seen_him|havent_seen_her",
+			"curtains ... havent|hasnt|not|arent moved|opened|been_opened",
+			"milk|post|papers|mail ... on_the_step|on_the_doorstep|piling_up|piled_up",
+		),
+	}
+
+	// vanishTopic: money paid to someone who has since vanished ("I paid a
+	// deposit by bank transfer", "the website's gone now and the number
+	// doesn't ring").
+	vanishTopic = &topic{scope: inCall,
+		stakes: compileFrames("paid|sent|transferred|gave ... deposit|money|<money>|cash|it|them|him|her"),
+		signs: compileFrames(
+			"<seller> has|have|is|was|just? gone|disappeared|vanished|been_taken_down|taken_down|been_deleted|deleted",
+			"<seller> just? doesnt|dont|wont|isnt|arent|stopped ring|ringing|answer|answering|connect|connecting|exist|replying|responding",
+			"blocked_me|blocked_us|no_longer_exists|doesnt_exist_any_more|doesnt_exist_anymore",
+		),
+	}
+
+	// vehicleTopic: a car that has become unsafe to drive, anywhere in
+	// the call: "it was in for new brake pads" and "the pedal's going
+	// almost to the floor".
+	vehicleTopic = &topic{scope: inCall,
+		stakes: compileFrames("<vehicle>"),
+		signs:  compileFrames("<vehicleFault>"),
 	}
 
 	// accessTopic: a caller who cannot hear or follow the agent because of
@@ -170,6 +224,10 @@ var (
 			"no|not_any|no_more|none_of_my|none_of_his|none_of_her <medicine>|pen|pens|doses|vials|cartridges left",
 			"none|not_one left",
 			"one|only_one|just_one|a_few|two|hardly_any|last|final ... left|remaining ~ <soon>",
+			// round 5: the last of it ("about one pen left and then that's
+			// it"), a dose due within hours
+			"left|remaining ~ and_then_thats_it|then_thats_it|and_thats_it|then_none|and_then_nothing|then_nothing",
+			"due ... <medicine> ~ hour|hours|minutes|an_hour",
 		),
 	}
 
@@ -192,6 +250,14 @@ var (
 			"cut|cutting|switched|switching|turned|turning <whose>|the|our <supply> off",
 			// stranded on the road: "on the hard shoulder with the kids"
 			"hard_shoulder|stranded|broken_down_on|broke_down_on",
+			// round 5: pulled over; housebound by a broken lift; a supply
+			// that looks or smells wrong; a deal the caller does not
+			// remember making
+			"lay_by|layby",
+			"lift|lifts ~ out_of_order|broken|broken_down|not_working|out|down",
+			"havent_been_out|hasnt_been_out|cant_get_out|cannot_get_out|trapped|stuck_indoors|stuck_inside",
+			"<supply>|tap|taps ~ brown|discoloured|discolored|cloudy|smells_like|smells_of|tastes_like|tastes_of|contaminated",
+			"doesnt|dont|didnt|cant|cannot remember|recall doing|signing|buying|agreeing|ordering|taking|setting",
 			"disconnection|disconnection_notice|power_cut|power_cuts|outage|blackout",
 			"freezing|so_cold|too_cold",
 		),
@@ -241,17 +307,26 @@ var (
 // Frames that tell history from a matter still open, read over the
 // sentence a topic's sign or a keyword is in.
 var (
-	// pastFrames: the matter is long past ("last year", "ages ago").
+	// ignoredFrames: the caller did not fall for an attempt at fraud ("I
+	// didn't click on it", "I just deleted it").
+	ignoredFrames = compileFrames(
+		"<self> <aux>? <neg> click|clicked|reply|replied|respond|responded|open|opened|answer|answered|"+
+			"give|gave|press|pressed|tap|tapped|enter|entered|follow|followed|fall_for|fell_for|send|sent|ring|call",
+		"<self> just? ignored|deleted|blocked|reported|binned|forwarded it|them|the|that|this",
+	)
+	// pastFrames: the matter is long past ("last year", "ages ago", "back in
+	// March").
 	pastFrames = compileFrames(
 		"last year",
 		"<count>|a|two|a_few|some|many|several? years|year ago|back",
 		"ages|long|a_long_time|a_while ago|back",
 		"in_the_past",
+		"back in january|february|march|april|may|june|july|august|september|october|november|december",
 	)
 	// settledFrames: it is over ("it's all sorted now", "that was
 	// resolved"), unless negated.
 	settledFrames = compileFrames(
-		"all|now|was|were|been|is|its|fully|completely|got_it|got_that sorted|resolved|settled|fixed|dealt_with|refunded|reimbursed|cleared|closed|sorted_out",
+		"all|now|was|were|been|is|its|fully|completely|got|got_it|got_that sorted|resolved|settled|fixed|dealt_with|refunded|reimbursed|cleared|closed|sorted_out",
 		"sorted|resolved|fixed|settled|refunded|reimbursed it|that|this|everything|things|them",
 	)
 	// currentFrames: it is not over ("still", "again", "this morning").
@@ -383,6 +458,9 @@ func anyFrame(ws []span, cs int, fs []frame, counts func(i, e int) bool) bool {
 // any", "before I run out"; not a negated knowing ("I didn't realise the
 // wires were bare").
 func signNegated(ws []span, i int) bool {
+	if i > 0 && !ws[i-1].brk && equalFoldNoApostrophe(ws[i-1].w, "for") {
+		return true // a kind of matter, not one: "the same number for burst pipes?"
+	}
 	for j := i - 1; j >= 0 && j >= i-3 && !ws[j].brk; j-- {
 		if (isNegator(ws[j].w) || oneOf(ws[j].w, topicNegators)) && !oneOf(ws[j+1].w, cognition) {
 			return true

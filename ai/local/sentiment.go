@@ -152,7 +152,10 @@ var boosters = map[string]float64{
 // "yet again", or "another" with a span of time: "Lovely. Another week
 // without a washing machine." Praise that goes on ("Great, I'll try again
 // later") and questions ("Perfect. Can I book another week?") are
-// sincere far more often.
+// sincere far more often, and a cue in a question asks ("The same as
+// usual? Oh good."). A mocking "..., then, shall I" makes an utterance
+// ironic by itself: "Fantastic, I'll run my business from the library
+// then, shall I".
 var (
 	sarcasmOpeners = map[string]bool{"oh": true, "yeah": true, "well": true, "wow": true}
 	sarcasmCues    = map[string]bool{"again": true, "usual": true, "typical": true, "forever": true}
@@ -271,6 +274,9 @@ func lexiconSum(text string, ironic bool) (sum float64, looksIronic bool) {
 		loneLead   bool    // the sentence so far is "just", "how" or a booster
 		lonePraise bool    // the sentence so far is a word of praise
 		strong     bool    // a strong sarcasm cue in this sentence
+		cue        bool    // any sarcasm cue in this sentence
+		mock       bool    // "then, shall I": a mocking question that is not one
+		thenShall  int     // 1 after "then" (across a comma), 2 after "then shall"
 		sawOpener  bool    // an opener followed by a positive word
 		sawPraise  bool    // a sentence of praise alone
 		sawCue     bool    // any sarcasm cue
@@ -286,7 +292,8 @@ func lexiconSum(text string, ironic bool) (sum float64, looksIronic bool) {
 			// the end of a sentence
 			sawPraise = sawPraise || lonePraise
 			sawStrong = sawStrong || strong && kind != tokAsk
-			n, opener, loneLead, lonePraise, strong = 0, false, false, false, false
+			sawCue = sawCue || cue && kind != tokAsk // "it's the same as usual?" asks
+			n, opener, loneLead, lonePraise, strong, cue, thenShall = 0, false, false, false, false, false, 0
 		}
 		if kind == tokEnd {
 			break
@@ -313,11 +320,22 @@ func lexiconSum(text string, ironic bool) (sum float64, looksIronic bool) {
 		}
 		switch {
 		case sarcasmCues[s] && !thanked(&prev[0]):
-			sawCue = true
+			cue = true
 			strong = strong || s != "again" || prev[0].String() == "yet"
 		case s == "another" && prev[0].String() == "yet",
-			sarcasmSpans[s] && (prev[0].String() == "another" || counts[prev[0].String()] && prev[1].String() == "another"):
-			sawCue, strong = true, true
+			sarcasmSpans[s] && (prev[0].String() == "another" || isCount(&prev[0]) && prev[1].String() == "another"):
+			cue, strong = true, true
+		}
+		switch {
+		case s == "then" && n > 1: // not "Then shall I ring back?"
+			thenShall = 1
+		case s == "shall" && thenShall == 1:
+			thenShall = 2
+		case s == "i" && thenShall == 2:
+			mock = true // "I'll just run my business from the library then, shall I"
+			fallthrough
+		default:
+			thenShall = 0
 		}
 		added := 0.0
 		if v, k := phraseEnding(&prev, &w, key[:]); k > 0 {
@@ -405,7 +423,22 @@ func lexiconSum(text string, ironic bool) (sum float64, looksIronic bool) {
 	if bangs > 0 {
 		sum *= 1 + bangFactor*float64(min(bangs, maxBangs))
 	}
-	return sum, sawOpener && sawCue || sawPraise && sawStrong
+	return sum, sawOpener && sawCue || sawPraise && sawStrong || mock
+}
+
+// isCount reports whether w may count a span of time: "two", "a few",
+// "48".
+func isCount(w *word) bool {
+	if counts[w.String()] {
+		return true
+	}
+	b := w.bytes()
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return len(b) > 0
 }
 
 // thanked reports whether w is "thanks" or "you", as before "again" in

@@ -48,6 +48,11 @@ func TestLexiconSentiment(t *testing.T) {
 		{"We're going round in circles here.", ai.SentimentNegative},
 		{"Another morning wasted.", ai.SentimentNegative},
 		{"Are you listening for the code? It's four, two, seven.", ai.SentimentNeutral},
+		// round 5: a cue in a question asks; a count in figures; a mock
+		{"Is it the same price as usual? Oh good, thank you.", ai.SentimentPositive},
+		{"Oh brilliant, another 72 hours without a phone.", ai.SentimentNegative},
+		{"Wonderful, I'll just sit in the dark then, shall I?", ai.SentimentNegative},
+		{"Lovely. Then shall I ring back on Monday?", ai.SentimentPositive},
 		// a negator inside a phrase reaches no further: "can't cope" is
 		// sour, and so is the mess after it
 		{"I can't cope with this mess.", ai.SentimentNegative},
