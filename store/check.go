@@ -46,6 +46,8 @@ func (a *Agent) Check() error {
 		return invalidf("name is empty")
 	case a.Escalation.PredictedRiskAbove < 0 || a.Escalation.PredictedRiskAbove > 1:
 		return invalidf("predicted_risk_above %v: want 0 (off) to 1", a.Escalation.PredictedRiskAbove)
+	case a.Escalation.WordsRiskAbove < 0 || a.Escalation.WordsRiskAbove > 1:
+		return invalidf("words_risk_above %v: want 0 (off) to 1", a.Escalation.WordsRiskAbove)
 	}
 	return a.Settings.Check()
 }

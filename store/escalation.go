@@ -27,6 +27,9 @@ const (
 	// EscalationPredictedRisk: the predicted escalation risk passed the
 	// agent's threshold.
 	EscalationPredictedRisk EscalationReason = "predicted_risk"
+	// EscalationWordsModel: the offline words model's probability that the
+	// call needs a person passed the agent's threshold.
+	EscalationWordsModel EscalationReason = "words_model"
 	// EscalationProviderFailure: a provider the agent needs failed, and the
 	// caller was handed over rather than left on a silent line. The call's
 	// outcome is failed, not escalated: nobody chose to escalate.
@@ -38,7 +41,7 @@ const (
 // EscalationReasons lists every reason, in the order above.
 var EscalationReasons = []EscalationReason{EscalationCallerRequest, EscalationKeyword, EscalationSentiment,
 	EscalationNegativeTurns, EscalationRepeatedFallbacks, EscalationMaxDuration, EscalationDTMF, EscalationModelTool,
-	EscalationPredictedRisk, EscalationProviderFailure, EscalationSupervisor}
+	EscalationPredictedRisk, EscalationWordsModel, EscalationProviderFailure, EscalationSupervisor}
 
 // Valid reports whether r is one of the reasons; the empty reason (no
 // escalation) is valid too.

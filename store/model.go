@@ -148,6 +148,9 @@ type EscalationRules struct {
 	// PredictedRiskAbove hands a caller over when the call's predicted
 	// escalation risk (0..1) reaches it, from the second caller turn; 0: off.
 	PredictedRiskAbove float64 `json:"predicted_risk_above,omitempty"`
+	// WordsRiskAbove hands a caller over when the offline words model's
+	// probability that the call needs a person (0..1) reaches it; 0: off.
+	WordsRiskAbove float64 `json:"words_risk_above,omitempty"`
 }
 
 // Number routes a dialed phone number to an agent. A number belongs to one

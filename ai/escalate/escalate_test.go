@@ -100,6 +100,8 @@ func TestKeywordsAskedForOnly(t *testing.T) {
 		{"I don't want compensation, just send the right part.", false},
 		{"Could you track my parcel?", false},
 		{"There's a smell of rotten eggs by the cooker.", true},
+		{"He keeps coming round and I don't feel safe here.", true},
+		{"Is it safe to pay by card over the phone?", false},
 		// round 5: not a request, not a matter
 		{"Your rep Sam came round yesterday and measured up.", false},
 		{"My husband's the one in charge of the account.", false},
@@ -121,7 +123,7 @@ func TestKeywordsAskedForOnly(t *testing.T) {
 		{"I can't afford the premium plan, is there a cheaper one?", false},
 	} {
 		// each sentence is a call of its own: the topics remember a call
-		if got := New(RecommendedRules()).CallerSaid(tc.said) != ""; got != tc.want {
+		if got := New(rulesAlone()).CallerSaid(tc.said) != ""; got != tc.want {
 			t.Errorf("%q: escalates %v, want %v", tc.said, got, tc.want)
 		}
 	}
@@ -201,6 +203,57 @@ func TestScoresAreBounded(t *testing.T) {
 	}
 }
 
+// rulesAlone are the recommended rules without the words model: what the
+// tests of keywords, senses and topics are about.
+func rulesAlone() store.EscalationRules {
+	r := RecommendedRules()
+	r.WordsRiskAbove = 0
+	return r
+}
+
+func TestTheWordsModel(t *testing.T) {
+	serious := []string{"My dad's oxygen machine has stopped and the spare cylinder is nearly empty.",
+		"He's not breathing properly and it's getting worse."}
+	routine := []string{"I'd like to change my delivery to Thursday morning, please.", "Lovely, thank you, that's all."}
+	risk := func(turns []string) float64 {
+		p := New(rulesAlone())
+		p.rules.WordsRiskAbove = 1 // on, and out of reach
+		for _, turn := range turns {
+			if r := p.CallerSaid(turn); r != "" {
+				t.Fatalf("%q: %s", turn, r)
+			}
+			p.AgentReplied(false)
+		}
+		return p.WordsRisk()
+	}
+	if s, r := risk(serious), risk(routine); s <= r {
+		t.Errorf("risk of a dependent caller losing oxygen %.3f, of a routine change %.3f: want the first higher", s, r)
+	}
+
+	// the rule fires at its threshold, with its own reason, and is off at 0
+	low := rulesAlone()
+	low.WordsRiskAbove = 0.0001
+	if got := New(low).CallerSaid(routine[0]); got != store.EscalationWordsModel {
+		t.Errorf("a threshold every call reaches: %q, want %q", got, store.EscalationWordsModel)
+	}
+	p := New(low)
+	p.rules.WordsRiskAbove = 0
+	if got := p.CallerSaid(serious[0]); got != "" {
+		t.Errorf("off: %q", got)
+	}
+
+	// what it has read of a call moves with the call
+	a := New(RecommendedRules())
+	a.rules.WordsRiskAbove = 1
+	a.CallerSaid(serious[0])
+	a.AgentReplied(true)
+	b := New(RecommendedRules())
+	b.Restore(a.State())
+	if a.WordsRisk() != b.WordsRisk() || b.words.fallbacks != 1 {
+		t.Errorf("after a move: risk %v, want %v; fallbacks %d, want 1", b.WordsRisk(), a.WordsRisk(), b.words.fallbacks)
+	}
+}
+
 func TestATurnAllocatesNothing(t *testing.T) {
 	p := New(RecommendedRules())
 	p.CallerSaid("warm up the buffers, please")
@@ -215,12 +268,19 @@ func TestATurnAllocatesNothing(t *testing.T) {
 }
 
 func BenchmarkTurn(b *testing.B) {
-	p := New(RecommendedRules())
-	b.ReportAllocs()
-	for b.Loop() {
-		p.CallerSaid("I'm not happy at all, I've been waiting for an hour and nobody called me back, it's not acceptable")
-		p.Scored(-0.3)
-		p.AgentReplied(false)
+	for _, bc := range []struct {
+		name  string
+		rules store.EscalationRules
+	}{{"recommended", RecommendedRules()}, {"rules-alone", rulesAlone()}} {
+		b.Run(bc.name, func(b *testing.B) {
+			p := New(bc.rules)
+			b.ReportAllocs()
+			for b.Loop() {
+				p.CallerSaid("I'm not happy at all, I've been waiting for an hour and nobody called me back, it's not acceptable")
+				p.Scored(-0.3)
+				p.AgentReplied(false)
+			}
+		})
 	}
 }
 
@@ -256,7 +316,7 @@ func TestKeywordsInAnotherSense(t *testing.T) {
 		{"I'm not after a manager, I just want the tracking number.", false},
 		{"I'm after a manager, please.", true},
 	} {
-		if got := New(RecommendedRules()).CallerSaid(tc.said) != ""; got != tc.want {
+		if got := New(rulesAlone()).CallerSaid(tc.said) != ""; got != tc.want {
 			t.Errorf("%q: escalates %v, want %v", tc.said, got, tc.want)
 		}
 	}
@@ -277,7 +337,7 @@ func TestHistoryIsNotAMatterNow(t *testing.T) {
 		{"My husband died last year and the account is still in his name.", true},
 		{"My solicitor wrote to you years ago.", true},
 	} {
-		if got := New(RecommendedRules()).CallerSaid(tc.said) != ""; got != tc.want {
+		if got := New(rulesAlone()).CallerSaid(tc.said) != ""; got != tc.want {
 			t.Errorf("%q: escalates %v, want %v", tc.said, got, tc.want)
 		}
 	}
@@ -364,6 +424,24 @@ func TestTopics(t *testing.T) {
 		{"a kind of matter", []string{"Is this the right number for burst pipes out of hours?"}, 0},
 		{"dripping through a fitting", []string{"Rain is leaking through the ceiling light in the bedroom."}, 1},
 		{"a leaking tap", []string{"The kitchen tap is leaking, can I book a plumber?"}, 0},
+		// round 6
+		{"a callback in other words", []string{"I'd like somebody from accounts to give us a call this week."}, 1},
+		{"I'd like a person", []string{"I'd like a real person to look at this, please."}, 1},
+		{"just like a person", []string{"Wow, you sound just like a real person!"}, 0},
+		{"a dialect's to", []string{"Can ye put me through tae somebody in billing?"}, 1},
+		{"colleagues", []string{"Could I talk to one of your advisers about it?"}, 1},
+		{"somebody real", []string{"Is there somebody real I could speak to?"}, 1},
+		{"a recorded voice", []string{"I'd rather not go through this with a recorded voice."}, 1},
+		{"told to read a code", []string{"A man called saying he was from the council.", "He asked me to read out the code from my text."}, 2},
+		{"a card with me all week", []string{"There's a payment in Leeds and my card's been in my bag all week."}, 1},
+		{"nothing like that bought", []string{"There's a charge from a gaming site.", "I haven't bought anything like that."}, 2},
+		{"an alarm by the boiler", []string{"There's an alarm next to the boiler going off."}, 1},
+		{"the smoke alarm", []string{"The smoke alarm in the hall keeps beeping, it needs a battery."}, 0},
+		{"the boiler beeps", []string{"The boiler is beeping and showing F28, how do I reset it?"}, 0},
+		{"ninety and lost", []string{"I'm ninety-one, love.", "I can't make sense of this bill at all."}, 2},
+		{"old and served", []string{"I'm ninety-one.", "Oh I see, so it's paid. Thank you."}, 0},
+		{"out of reach, dependent", []string{"I'm on oxygen at home.", "They've left the cylinders at the depot and I can't get to it."}, 2},
+		{"the fourth time, with commas", []string{"I am writing, for the fourth time, about my refund."}, 1},
 		// #fraud: money the caller disowns, or a stranger using their identity
 		{"never authorised", []string{"There's a withdrawal of five hundred pounds I never authorised."}, 1},
 		{"never made those", []string{"Two transactions went out yesterday. I never made those."}, 1},
@@ -417,7 +495,7 @@ func TestTopics(t *testing.T) {
 		{"tried three times", []string{"I've tried the website three times, can you do it?"}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := New(RecommendedRules())
+			p := New(rulesAlone())
 			for i, turn := range tc.turns {
 				got := p.CallerSaid(turn) != ""
 				if got != (i+1 == tc.want) {
@@ -450,16 +528,16 @@ func TestTopicsAreTurnedOnByName(t *testing.T) {
 }
 
 func TestTopicsCarryOverWithState(t *testing.T) {
-	p := New(RecommendedRules())
+	p := New(rulesAlone())
 	if p.CallerSaid("My mother is ninety-two.") != "" {
 		t.Fatal("an age alone raised a topic")
 	}
-	q := New(RecommendedRules())
+	q := New(rulesAlone())
 	q.Restore(p.State())
 	if q.CallerSaid("Her heating has been off since Sunday.") == "" {
 		t.Error("the age said before the move was forgotten")
 	}
-	if New(RecommendedRules()).CallerSaid("Her heating has been off since Sunday.") != "" {
+	if New(rulesAlone()).CallerSaid("Her heating has been off since Sunday.") != "" {
 		t.Error("a lost supply alone raised a topic")
 	}
 }

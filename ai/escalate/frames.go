@@ -334,7 +334,8 @@ var wordClasses = map[string][]string{
 	// people a caller may ask for, by any name
 	"person": {"person", "people", "human", "humans", "human_being", "someone", "somebody", "anyone", "anybody",
 		"agent", "adviser", "advisor", "operator", "rep", "representative", "manager", "supervisor", "boss",
-		"colleague", "staff", "member_of_staff", "member_of_your_staff", "member_of_the_staff",
+		"colleague", "colleagues", "advisers", "advisors", "agents", "operators", "reps", "representatives",
+		"managers", "supervisors", "staff", "member_of_staff", "member_of_your_staff", "member_of_the_staff",
 		"member_of_your_team", "member_of_the_team", "team_member", "staff_member", "one_of_your_team",
 		"one_of_the_team", "one_of_your_staff", "one_of_your_colleagues", "one_of_your_people", "team_leader", "responsible", "lady", "man", "woman", "guy", "bloke", "individual",
 		"specialist", "expert", "voice", "whoever"},
@@ -344,7 +345,8 @@ var wordClasses = map[string][]string{
 	// machine"; unlike <machine>, not "app" or "website", which a caller
 	// may rather not use and still be served by the agent
 	"bot": {"machine", "robot", "bot", "chatbot", "computer", "automated_system", "automated_service",
-		"recording", "ai", "automated_line"},
+		"recording", "ai", "automated_line", "recorded_voice", "recorded_message", "automated_voice",
+		"voice_recognition"},
 	// the caller's own circle, whom a caller may mean to talk to first
 	"circle": {"friend", "friends", "neighbour", "neighbor", "neighbours", "neighbors", "relative", "relatives",
 		"family", "partner", "husband", "wife", "landlord", "bank", "gp", "mate"},
@@ -487,6 +489,9 @@ var wordClasses = map[string][]string{
 	// who may take a caller's money and vanish
 	"seller": {"website", "site", "page", "listing", "advert", "ad", "seller", "sellers", "landlord", "number",
 		"phone_number", "account", "profile", "company", "they", "he", "she", "person"},
+	// how long a card has stayed with its owner
+	"throughout": {"whole_time", "the_whole_time", "the_entire_time", "all_along", "all_the_time", "all_day",
+		"all_week", "all_weekend", "all_month", "all_night", "since", "never_left"},
 	// a visit that did not happen
 	"noShow": {"didnt_turn_up", "didnt_show", "didnt_show_up", "didnt_come", "never_turned_up",
 		"never_showed", "never_showed_up", "never_came", "hasnt_turned_up", "hasnt_come", "hasnt_shown_up",

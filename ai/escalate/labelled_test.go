@@ -40,13 +40,24 @@ import (
 //     round 4;
 //   - dev_heldout4.json, 80 calls written blind and held out for round 4
 //     (then heldout4.json, pinned by its SHA-256), development since
-//     round 5.
+//     round 5;
+//   - dev_heldout5.json, 80 calls written blind and held out for round 5
+//     (then heldout5.json, pinned by its SHA-256), development since
+//     round 6;
+//   - dev_heldout6.json, 80 calls written blind and held out for round 6
+//     (then heldout6.json, pinned by its SHA-256), development since the
+//     words model.
 //
-// The held-out set, heldout5.json, is written by someone who has not seen
+// The words model (words.go) is trained on every development file, so the
+// development figures are measured for the rules alone (the recommended
+// rules without the words model) and only logged with the model.
+//
+// The held-out set, heldout7.json, is written by someone who has not seen
 // the policy, the lexicon or these files, and used to choose nothing.
 // Without it the test says so and measures the development sets only;
-// with it, the test pins it by heldout5SHA256 (when set; until then it
-// logs the file's SHA-256) and holds it to heldout5Floor.
+// with it, the test pins it by heldout7SHA256 (when set; until then it
+// logs the file's SHA-256) and holds the rules alone to heldout7RulesFloor
+// and the recommended rules to heldout7Floor.
 //
 // The test holds every figure it reaches, so that a change that loses
 // ground on any set fails, and it logs what each set's misclassified
@@ -75,7 +86,7 @@ const targetFigure = 0.9
 type floor struct{ precision, recall float64 }
 
 // devSets are the development files, in the order they were written, each
-// with the figures held on it after round 5 (the confusion counts TP / FN
+// with the figures held on it after round 6 (the confusion counts TP / FN
 // / FP / TN, and the figures of every round, are in testdata/README.md).
 var devSets = []struct {
 	file string
@@ -88,24 +99,30 @@ var devSets = []struct {
 	{"dev_heldout2.json", floor{1.00, 1.00}},  // 32 / 0 / 0 / 34: 1.000, 1.000
 	{"dev_heldout3.json", floor{0.97, 1.00}},  // 35 / 0 / 1 / 34: 0.972, 1.000
 	{"dev_heldout4.json", floor{1.00, 1.00}},  // 40 / 0 / 0 / 40: 1.000, 1.000
+	{"dev_heldout5.json", floor{1.00, 0.97}},  // 39 / 1 / 0 / 40: 1.000, 0.975
+	{"dev_heldout6.json", floor{0.93, 0.67}},  // 27 / 13 / 2 / 38: 0.931, 0.675 (blind, round 6)
 }
 
-// devFloor holds the development files together: 192 of 193 escalations
-// right, 192 of 194 found (0.995, 0.990).
-var devFloor = floor{0.99, 0.98}
+// devFloor holds the development files together: 258 of 261 escalations
+// right, 258 of 274 found (0.989, 0.942).
+var devFloor = floor{0.98, 0.94}
 
-// The held-out set of round 5.
+// The held-out set of the words model (round 7).
 const (
-	heldout5File = "testdata/heldout5.json"
-	// heldout5SHA256 pins heldout5File: the held-out set is not edited.
+	heldout7File = "testdata/heldout7.json"
+	// heldout7SHA256 pins heldout7File: the held-out set is not edited.
 	// Empty: not pinned yet, and not checked.
-	heldout5SHA256 = "9913c12254b6b62071a26cf2ac6ad97fc4cd8bfcfaef0a28a1e75c6fcc0c37b4"
+	heldout7SHA256 = "0779fdd276f805f1c9daa2537f1e7a113ed4bc58bfe3f72c15262d29daa6a2bf"
 )
 
-// heldout5Floor is what the held-out set must keep. It is 0 until the set
-// has been measured, once, after round 5; then it holds what was measured
+// heldout7RulesFloor and heldout7Floor are what the held-out set must
+// keep, for the rules alone and for the recommended rules. They are 0
+// until the set has been measured, once; then they hold what was measured
 // (testdata/README.md).
-var heldout5Floor = floor{1.00, 0.675}
+var (
+	heldout7RulesFloor = floor{0.92, 0.50} // 25 / 25 / 2 / 48: 0.926, 0.500
+	heldout7Floor      = floor{0.91, 0.90} // 45 / 5 / 4 / 46: 0.918, 0.900
+)
 
 func loadLabelled(t *testing.T, path string) []labelled {
 	t.Helper()
@@ -159,10 +176,10 @@ func (v verdict) String() string {
 // judge runs a conversation through a policy under the recommended rules,
 // fed as the session feeds it: the caller's words, their lexicon score,
 // then whether the agent's reply was its fallback.
-func judge(t *testing.T, c labelled) verdict {
+func judge(t *testing.T, c labelled, rules store.EscalationRules) verdict {
 	t.Helper()
 	lex := local.NewLexiconSentiment()
-	p := escalate.New(escalate.RecommendedRules())
+	p := escalate.New(rules)
 	var v verdict
 	for i, turn := range c.Turns {
 		s, err := lex.Score(t.Context(), turn.Caller)
@@ -192,12 +209,12 @@ func (c confusion) recall() float64    { return float64(c.tp) / float64(max(1, c
 
 // evaluate runs every conversation of set and logs the figures and the
 // misclassified calls under name.
-func evaluate(t *testing.T, name string, set []labelled) confusion {
+func evaluate(t *testing.T, name string, set []labelled, rules store.EscalationRules) confusion {
 	t.Helper()
 	var c confusion
 	var missed []string
 	for _, conv := range set {
-		v := judge(t, conv)
+		v := judge(t, conv, rules)
 		want, got := *conv.Escalate, v.reason != ""
 		switch {
 		case want && got:
@@ -237,23 +254,30 @@ func hold(t *testing.T, name string, c confusion, f floor) {
 }
 
 func TestLabelledConversations(t *testing.T) {
-	t.Logf("recommended rules: %+v", escalate.RecommendedRules())
+	full := escalate.RecommendedRules()
+	rules := full
+	rules.WordsRiskAbove = 0 // the keyword rules, topics and lexicon alone
+	t.Logf("recommended rules: %+v", full)
 
 	var dev []labelled
 	for _, d := range devSets {
 		set := loadLabelled(t, "testdata/"+d.file)
-		hold(t, "development, "+d.file, evaluate(t, "development, "+d.file, set), d.floor)
+		name := "development, " + d.file + ", rules alone"
+		hold(t, name, evaluate(t, name, set, rules), d.floor)
 		dev = append(dev, set...)
 	}
 	checkIDs(t, dev)
 	if len(dev) < minLabelled {
 		t.Fatalf("development set: %d conversations, want at least %d", len(dev), minLabelled)
 	}
-	hold(t, "development set", evaluate(t, "development set", dev), devFloor)
+	hold(t, "development set, rules alone", evaluate(t, "development set, rules alone", dev, rules), devFloor)
+	// the words model was trained on these calls: its figures here are no
+	// measurement, and held to nothing
+	evaluate(t, "development set, with the words model (trained on it)", dev, full)
 
-	b, err := os.ReadFile(heldout5File)
+	b, err := os.ReadFile(heldout7File)
 	if errors.Is(err, fs.ErrNotExist) {
-		t.Logf("%s is not there yet: no held-out measurement", heldout5File)
+		t.Logf("%s is not there yet: no held-out measurement", heldout7File)
 		return
 	}
 	if err != nil {
@@ -261,12 +285,12 @@ func TestLabelledConversations(t *testing.T) {
 	}
 	sum := sha256.Sum256(b)
 	switch {
-	case heldout5SHA256 == "":
-		t.Logf("%s is not pinned yet (sha256 %x)", heldout5File, sum)
-	case hex.EncodeToString(sum[:]) != heldout5SHA256:
-		t.Fatalf("%s has changed (sha256 %x): the held-out set is not to be edited", heldout5File, sum)
+	case heldout7SHA256 == "":
+		t.Logf("%s is not pinned yet (sha256 %x)", heldout7File, sum)
+	case hex.EncodeToString(sum[:]) != heldout7SHA256:
+		t.Fatalf("%s has changed (sha256 %x): the held-out set is not to be edited", heldout7File, sum)
 	}
-	heldout := decodeLabelled(t, heldout5File, b)
+	heldout := decodeLabelled(t, heldout7File, b)
 	if len(heldout) < minLabelled {
 		t.Fatalf("held-out set: %d conversations, want at least %d", len(heldout), minLabelled)
 	}
@@ -279,7 +303,8 @@ func TestLabelledConversations(t *testing.T) {
 			t.Logf("held-out set: id %q is also a development id", c.ID)
 		}
 	}
-	hold(t, "held-out set", evaluate(t, "held-out set, "+heldout5File, heldout), heldout5Floor)
+	hold(t, "held-out set, rules alone", evaluate(t, "held-out set, rules alone, "+heldout7File, heldout, rules), heldout7RulesFloor)
+	hold(t, "held-out set, recommended rules", evaluate(t, "held-out set, recommended rules, "+heldout7File, heldout, full), heldout7Floor)
 }
 
 // checkIDs fails on an id that two files of one set share.

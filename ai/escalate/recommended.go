@@ -121,6 +121,7 @@ func RecommendedRules() store.EscalationRules {
 			"can't afford to pay", "cannot afford to pay", "struggling to pay", "bailiffs", "debt collector", "debt collectors",
 			"suicidal", "kill myself", "end my life",
 			// a caller in danger from someone: abuse, stalking, a court's order
+			"don't feel safe", "dont feel safe", "not safe here", "feel unsafe", "fear for my safety",
 			"domestic abuse", "domestic violence", "abusive", "molestation", "restraining order",
 			"protection order", "stalking", "stalker", "tracking me", "track me", "following me", "harassing me",
 			// a claim for what the company owes: compensation demanded
@@ -129,5 +130,6 @@ func RecommendedRules() store.EscalationRules {
 		NegativeTurns:     3,
 		SentimentBelow:    -0.4,
 		RepeatedFallbacks: 3,
+		WordsRiskAbove:    0.96,
 	}
 }

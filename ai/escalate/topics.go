@@ -52,7 +52,7 @@ var topicGroups = map[string][]*topic{
 	"fraud":      {fraudTopic, scamTopic, vanishTopic},
 	"medicine":   {medicineTopic},
 	"vulnerable": {vulnerableTopic, hardshipTopic, accessTopic, welfareTopic},
-	"hazard":     {hazardTopic, vehicleTopic},
+	"hazard":     {hazardTopic, vehicleTopic, alarmTopic},
 	"repeat":     {repeatTopic},
 }
 
@@ -67,14 +67,14 @@ var (
 	// speak with", "somebody with the authority to refund me".
 	personTopic = &topic{request: true, alone: compileFrames(
 		// speaking to someone: only a person is spoken to
-		"speak|talk|chat to|with someone|somebody|anyone|anybody|whoever",
+		"speak|talk|chat to|with|tae someone|somebody|anyone|anybody|whoever",
 		"speak|talk|chat to|with a|an|another|some|your <genuine>? !<machine>|<circle>",
 		"speak|talk|chat to|with the|one_of_your|one_of_the <genuine>? <person>",
 		// being put through, or brought, a person
-		"put|transfer|pass|connect|get|give|find|bring me|us through? to|with|onto|on_to? "+
+		"put|transfer|pass|connect|get|give|find|bring me|us through? to|with|onto|on_to|tae|on_tae? "+
 			"a|an|the|another|some|your? <genuine>? <person>",
 		// a person to talk to, or who can decide
-		"<someone>|no_one|noone|nobody there|here|else? who|that? i|we can|could actually|just|properly? talk|speak|chat|explain",
+		"<someone>|no_one|noone|nobody <genuine>? there|here|else? who|that? i|we can|could actually|just|properly? talk|speak|chat|explain",
 		"<someone> to talk|speak|chat to|with",
 		"<someone> with|who_has|that_has|who_have the|some|any|more|real? authority|seniority|clout|the_power_to",
 		"<someone> who|that actually|really? knows|understands|has_a_clue|can_decide|can_authorise",
@@ -82,7 +82,7 @@ var (
 		"a|an|some|another|your <genuine> <person>",
 		// without an article, as a caller speaking another first language
 		// may ask: "I want speak with person"
-		"speak|talk|chat to|with <genuine>? person|human|humans|staff|manager|operator",
+		"speak|talk|chat to|with <genuine>? person|human|humans|staff|manager|operator|agent",
 		// being put through, in the passive: "could I be put through to a
 		// member of your team?"
 		"be put|passed|transferred|connected|sent through|over|across? to|with|onto "+
@@ -98,6 +98,10 @@ var (
 		"<someone>|person|human there|here|else? with a pulse|heartbeat",
 		"warm|living|breathing|live body|bodies",
 		"get|have|ask|arrange_for a|an|the|some? <genuine>? <person> to? ring|call|phone me|us back",
+		// round 6: a callback in other words ("someone from your claims
+		// team to give me a ring back")
+		"<someone> ~ to give me|us a ring|call|bell|buzz",
+		"<someone> ~ to ring|call|phone me|us back",
 		"<someone>|person|human ~ not|rather_than|instead_of|and_not another|more text|texts|email|emails|messages|letters",
 	)}
 
@@ -120,7 +124,8 @@ var (
 			// out of their hands ("never bought anything from them", "my
 			// card's been in my purse the whole time")
 			"<self> <aux>? <neg> bought|ordered|shopped|used|dealt_with|heard_of ... from|with|at|of them|it|that|there|this|those",
-			"card|cards ... been|is|was|stayed in|with my|me purse|wallet|pocket|bag|house|me ~ whole_time|all_along|all_the_time|all_day|the_whole_time",
+			"<self> <aux>? <neg> bought|ordered|signed_up_for|subscribed_to anything|something like_that|like_this|of_the_sort|of_that_sort",
+			"card|cards ... been|is|was|stayed in|with my|me purse|wallet|pocket|bag|handbag|house|me ~ <throughout>",
 		),
 		alone: compileFrames(
 			"<self> <aux>? <neg> <own>|open|opened a|an|the|this|that|these|those|any? <money> "+
@@ -135,12 +140,14 @@ var (
 	scamTopic = &topic{scope: inCall,
 		stakes: compileFrames(
 			"i gave|told|read|typed|entered|put|confirmed|shared|clicked ... <secret>|them|it|in|out|the_link|a_link",
+			// round 6: "he asked me to read out a code"
+			"asked|told|wanted|got me|us to give|read|tell|type|enter|confirm|share|send|say ... <secret>",
 		),
 		signs: compileFrames("<doubt>",
 			// round 5: a stranger who rang the caller, as no bank does
 			// before asking for a code ("a man rang me from your security
 			// department"); not "you rang me about my renewal"
-			"a|some|this|the man|woman|lady|guy|bloke|chap|caller|someone|somebody ... rang|called|phoned|texted|messaged|rung me|us",
+			"a|some|this|the man|woman|lady|guy|bloke|chap|caller|someone|somebody ... rang|called|phoned|texted|messaged|rung me|us|saying|claiming",
 		),
 		// what only a fraudster asks of a caller: to keep it secret, to
 		// move money to safety ("he said not to tell anybody", "move my
@@ -188,13 +195,30 @@ var (
 		signs:  compileFrames("<vehicleFault>"),
 	}
 
+	// alarmTopic: an alarm sounding by a gas appliance, in one sentence:
+	// "the little alarm thing on the wall near the boiler is beeping"; not
+	// "the smoke alarm keeps beeping" nor "the boiler is beeping".
+	alarmTopic = &topic{scope: inSentence,
+		stakes: compileFrames(
+			"alarm|alarms|detector ~ boiler|gas|heater|cooker|flue|fire",
+			"boiler|gas|heater|cooker|carbon_monoxide|co ~ alarm|detector",
+		),
+		signs: compileFrames("beeping|bleeping|going_off|gone_off|went_off|sounding|screeching|flashing"),
+	}
+
 	// accessTopic: a caller who cannot hear or follow the agent because of
 	// a hearing or speech difficulty, anywhere in the call: "I'm a bit
 	// deaf" and "I can't make out what you're saying".
 	accessTopic = &topic{scope: inCall,
-		stakes: compileFrames("<hearing>"),
+		stakes: compileFrames(
+			"<hearing>",
+			// round 6: a very old caller who cannot follow either
+			"<who> <old> one|two|three|four|five|six|seven|eight|nine? <afterAge>|$",
+		),
 		signs: compileFrames(
 			"cant|cannot|can_not|couldnt|could_not hear|make_out|catch|understand|follow you|what|a_word|that|it|anything|this",
+			"cant|cannot|can_not|couldnt|could_not read|see it|them|the|my|this|that|what",
+			"cant|cannot|can_not|couldnt|could_not make_head_nor_tail|make_head_or_tail|make_sense_of|make_heads_or_tails",
 		),
 	}
 
@@ -258,6 +282,10 @@ var (
 			"havent_been_out|hasnt_been_out|cant_get_out|cannot_get_out|trapped|stuck_indoors|stuck_inside",
 			"<supply>|tap|taps ~ brown|discoloured|discolored|cloudy|smells_like|smells_of|tastes_like|tastes_of|contaminated",
 			"doesnt|dont|didnt|cant|cannot remember|recall doing|signing|buying|agreeing|ordering|taking|setting",
+			// round 6: what they depend on out of reach ("I use a wheelchair and
+			// I don't drive")
+			"cant|cannot|can_not|couldnt|no_way_to get_to|reach|get_there|get_out_to it|them|the|that",
+			"dont|cant|cannot|can_not drive",
 			"disconnection|disconnection_notice|power_cut|power_cuts|outage|blackout",
 			"freezing|so_cold|too_cold",
 		),
@@ -292,7 +320,7 @@ var (
 	// ordered from you".
 	repeatTopic = &topic{alone: compileFrames(
 		"<nth> time ... <chase>",
-		"<chase> ... for the <nth> time",
+		"<chase> ~ for the <nth> time",
 		"<chase> ... <count> times",
 		// told the same before: "you said that last time", "that's what
 		// they told me last week"; not "you said last time I could pay in
@@ -508,12 +536,23 @@ func askedFor(ws []span, i, e int) bool {
 		prev := ws[i-1].w
 		// a comparison, or the caller's own plan: "you sound like a real
 		// person", "I'll speak to a solicitor"
-		if comesAfter(ws, cs, i, comparisons) || oneOf(prev, plans) ||
+		if comesAfter(ws, cs, i, comparisons) && !wouldLike(ws, cs, i) || oneOf(prev, plans) ||
 			i-1 > cs && equalFoldNoApostrophe(prev, "to") && equalFoldNoApostrophe(ws[i-2].w, "going") {
 			return false
 		}
 	}
 	return true
+}
+
+// wouldLike reports whether the "like" before ws[i] (or before its
+// determiner) is a wish, not a comparison: "I'd like someone to ring me
+// back", "we would like a real person".
+func wouldLike(ws []span, cs, i int) bool {
+	j := i - 1
+	if j > cs && oneOf(ws[j].w, determiners) {
+		j--
+	}
+	return j > cs && equalFoldNoApostrophe(ws[j].w, "like") && oneOf(ws[j-1].w, wishers)
 }
 
 // identityQuestion reports whether the clause from cs asks who the agent
@@ -569,6 +608,7 @@ var (
 	// comparisons and plans before a request: "you sound like a real
 	// person", "I'll speak to a solicitor".
 	comparisons     = []string{"like", "than"}
+	wishers         = []string{"id", "wed", "would", "should", "really", "i", "we", "youd"}
 	copulas         = []string{"is", "was", "are", "were", "be", "been", "im", "hes", "shes", "its", "thats"}
 	plans           = []string{"ill", "will", "shall", "gonna"}
 	identityOpeners = [][]string{{"am", "i"}, {"are", "you"}, {"is", "this"}, {"is", "that"}, {"is", "it"},

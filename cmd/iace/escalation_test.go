@@ -182,3 +182,59 @@ func TestPredictedRiskHandsOverAnAngryCaller(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTheWordsModelHandsOverWhatNoRuleHolds: an agent whose only rule is
+// the offline words model hands over a caller whose words no keyword or
+// topic holds (a wheelchair user's mother stuck behind a broken lift), not
+// one asking after an order, and records the reason words_model.
+func TestTheWordsModelHandsOverWhatNoRuleHolds(t *testing.T) {
+	s := serveFor(t, agentsConfig(t, `{"id":"demo","org_id":"demo","name":"Support","greeting":"Hello, how can I help?",
+		"fallback":"Sorry, could you say that again?",
+		"intents":[{"name":"delivery","keywords":["order","delivery","parcel"],"reply":"Your parcel is on its way."},
+			{"name":"thanks","keywords":["thank"],"reply":"You are welcome."},
+			{"name":"bye","keywords":["goodbye"],"reply":"Goodbye!","action":"end_call"}],
+		"escalation":{"words_risk_above":0.96}}`))
+	ctx, url := t.Context(), s.url
+	scripts := map[string][]string{
+		"stuck": {"my mum uses a wheelchair and the lift in her block has been broken for two weeks",
+			"she has not been out of the flat and her carer cannot get in", "goodbye"},
+		"order": {"where is my order", "ok thank you", "goodbye"},
+	}
+	var g errgroup.Group
+	for name, lines := range scripts {
+		g.Go(func() error {
+			_, err := sim.Run(ctx, sim.Config{URL: url, Calls: 1, Script: lines, Seed: uint64(len(name)), CallTimeout: 90 * time.Second})
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.engine.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.stores.spool.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	calls, _, err := s.stores.backend.ListCalls(ctx, demoOrg, store.CallFilter{}, store.Page{Limit: 10})
+	if err != nil || len(calls) != 2 {
+		t.Fatalf("%d calls recorded, err %v", len(calls), err)
+	}
+	for _, item := range calls {
+		d, err := s.stores.backend.GetCall(ctx, demoOrg, item.Call.ID)
+		if err != nil || len(d.Turns) < 2 {
+			t.Fatalf("call %s: %v", item.Call.ID, err)
+		}
+		stuck := d.Turns[1].Text == scripts["stuck"][0]
+		got := d.Call.EscalationReason
+		if stuck && got != string(store.EscalationWordsModel) {
+			t.Errorf("the caller behind the broken lift: escalation %q (%s), want words_model", got, d.Call.Outcome)
+		}
+		if !stuck && got != "" {
+			t.Errorf("the caller asking after an order was handed over: %q", got)
+		}
+	}
+	if err := s.stop(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -41,7 +41,7 @@ type settingsBody struct {
 
 // escalationBody are the rules that hand a call to a human.
 type escalationBody struct {
-	Keywords           []string `json:"keywords,omitempty" maxItems:"256" doc:"words and phrases that hand the caller over; escalate.RecommendedRules holds 183"`
+	Keywords           []string `json:"keywords,omitempty" maxItems:"256" doc:"words and phrases that hand the caller over; escalate.RecommendedRules holds 213"`
 	NegativeTurns      int      `json:"negative_turns,omitempty" minimum:"0" maximum:"100"`
 	SentimentBelow     float64  `json:"sentiment_below,omitempty" minimum:"-1" maximum:"1"`
 	RepeatedFallbacks  int      `json:"repeated_fallbacks,omitempty" minimum:"0" maximum:"100"`
@@ -50,6 +50,7 @@ type escalationBody struct {
 	TransferToolOn     bool     `json:"transfer_to_human_tool,omitempty" doc:"Offer the model the transfer_to_human tool"`
 	DryRun             bool     `json:"dry_run,omitempty" doc:"Record when a rule fires (would_escalate events) without handing the caller over"`
 	PredictedRiskAbove float64  `json:"predicted_risk_above,omitempty" minimum:"0" maximum:"1" doc:"Hand over when the call's predicted escalation risk reaches this, from the second caller turn; 0: off"`
+	WordsRiskAbove     float64  `json:"words_risk_above,omitempty" minimum:"0" maximum:"1" doc:"Hand over when the offline words model's probability that the call needs a person reaches this; 0: off; escalate.RecommendedRules holds 0.97"`
 }
 
 // AgentInput is what a client writes of an agent.
@@ -86,7 +87,7 @@ func (in AgentInput) agent(org store.OrgID, id store.AgentID) store.Agent {
 			SentimentBelow: in.Escalation.SentimentBelow, RepeatedFallbacks: in.Escalation.RepeatedFallbacks,
 			TransferOnDTMFZero: in.Escalation.TransferOnDTMFZero, MaxDurationSeconds: in.Escalation.MaxDurationSeconds,
 			TransferToHumanTools: in.Escalation.TransferToolOn, DryRun: in.Escalation.DryRun,
-			PredictedRiskAbove: in.Escalation.PredictedRiskAbove,
+			PredictedRiskAbove: in.Escalation.PredictedRiskAbove, WordsRiskAbove: in.Escalation.WordsRiskAbove,
 		},
 	}
 	for _, it := range in.Intents {
@@ -104,7 +105,7 @@ func agentOut(a store.Agent) agentBody {
 			SentimentBelow: a.Escalation.SentimentBelow, RepeatedFallbacks: a.Escalation.RepeatedFallbacks,
 			TransferOnDTMFZero: a.Escalation.TransferOnDTMFZero, MaxDurationSeconds: a.Escalation.MaxDurationSeconds,
 			TransferToolOn: a.Escalation.TransferToHumanTools, DryRun: a.Escalation.DryRun,
-			PredictedRiskAbove: a.Escalation.PredictedRiskAbove,
+			PredictedRiskAbove: a.Escalation.PredictedRiskAbove, WordsRiskAbove: a.Escalation.WordsRiskAbove,
 		},
 	}}
 	for _, it := range a.Intents {
