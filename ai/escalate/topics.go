@@ -92,13 +92,13 @@ var (
 		"<someone>|person|human|humans ~ not|rather_than|instead_of|and_not a|an|the|some? <bot>",
 		"rather_not|prefer_not|dont_want|do_not_want|not_comfortable|not_happy ~ with|to|using|through|by "+
 			"a|an|the|this|some? <bot>",
-		// round 5: a person's signs in idiom ("anybody there with a pulse",
+		// a person's signs in idiom ("anybody there with a pulse",
 		// "a warm body on the line"), a callback from a person ("get one of
 		// your team to ring me back")
 		"<someone>|person|human there|here|else? with a pulse|heartbeat",
 		"warm|living|breathing|live body|bodies",
 		"get|have|ask|arrange_for a|an|the|some? <genuine>? <person> to? ring|call|phone me|us back",
-		// round 6: a callback in other words ("someone from your claims
+		// a callback in other words ("someone from your claims
 		// team to give me a ring back")
 		"<someone> ~ to give me|us a ring|call|bell|buzz",
 		"<someone> ~ to ring|call|phone me|us back",
@@ -120,7 +120,7 @@ var (
 			// a change to the account disowned, a pronoun after its stake:
 			// not "I didn't change the email, is that all right?"
 			"<self> <aux>? <neg> change|changed|reset|request|requested|ask_for|asked_for <it> at_all|whatsoever|myself|personally? $",
-			// round 5: a payee the caller never dealt with, a card never
+			// a payee the caller never dealt with, a card never
 			// out of their hands ("never bought anything from them", "my
 			// card's been in my purse the whole time")
 			"<self> <aux>? <neg> bought|ordered|shopped|used|dealt_with|heard_of ... from|with|at|of them|it|that|there|this|those",
@@ -140,11 +140,11 @@ var (
 	scamTopic = &topic{scope: inCall,
 		stakes: compileFrames(
 			"i gave|told|read|typed|entered|put|confirmed|shared|clicked ... <secret>|them|it|in|out|the_link|a_link",
-			// round 6: "he asked me to read out a code"
+			// "he asked me to read out a code"
 			"asked|told|wanted|got me|us to give|read|tell|type|enter|confirm|share|send|say ... <secret>",
 		),
 		signs: compileFrames("<doubt>",
-			// round 5: a stranger who rang the caller, as no bank does
+			// a stranger who rang the caller, as no bank does
 			// before asking for a code ("a man rang me from your security
 			// department"); not "you rang me about my renewal"
 			"a|some|this|the man|woman|lady|guy|bloke|chap|caller|someone|somebody ... rang|called|phoned|texted|messaged|rung me|us|saying|claiming",
@@ -206,13 +206,14 @@ var (
 		signs: compileFrames("beeping|bleeping|going_off|gone_off|went_off|sounding|screeching|flashing"),
 	}
 
-	// accessTopic: a caller who cannot hear or follow the agent because of
-	// a hearing or speech difficulty, anywhere in the call: "I'm a bit
-	// deaf" and "I can't make out what you're saying".
+	// accessTopic: a caller who cannot hear, read or follow what they are
+	// told, with a hearing or speech difficulty or a great age, anywhere in
+	// the call: "I'm a bit deaf" and "I can't make out what you're saying",
+	// "I'm ninety-three" and "I can't make head nor tail of it".
 	accessTopic = &topic{scope: inCall,
 		stakes: compileFrames(
 			"<hearing>",
-			// round 6: a very old caller who cannot follow either
+			// a very old caller, who may not follow either
 			"<who> <old> one|two|three|four|five|six|seven|eight|nine? <afterAge>|$",
 		),
 		signs: compileFrames(
@@ -248,7 +249,7 @@ var (
 			"no|not_any|no_more|none_of_my|none_of_his|none_of_her <medicine>|pen|pens|doses|vials|cartridges left",
 			"none|not_one left",
 			"one|only_one|just_one|a_few|two|hardly_any|last|final ... left|remaining ~ <soon>",
-			// round 5: the last of it ("about one pen left and then that's
+			// the last of it ("about one pen left and then that's
 			// it"), a dose due within hours
 			"left|remaining ~ and_then_thats_it|then_thats_it|and_thats_it|then_none|and_then_nothing|then_nothing",
 			"due ... <medicine> ~ hour|hours|minutes|an_hour",
@@ -274,7 +275,7 @@ var (
 			"cut|cutting|switched|switching|turned|turning <whose>|the|our <supply> off",
 			// stranded on the road: "on the hard shoulder with the kids"
 			"hard_shoulder|stranded|broken_down_on|broke_down_on",
-			// round 5: pulled over; housebound by a broken lift; a supply
+			// pulled over; housebound by a broken lift; a supply
 			// that looks or smells wrong; a deal the caller does not
 			// remember making
 			"lay_by|layby",
@@ -282,7 +283,7 @@ var (
 			"havent_been_out|hasnt_been_out|cant_get_out|cannot_get_out|trapped|stuck_indoors|stuck_inside",
 			"<supply>|tap|taps ~ brown|discoloured|discolored|cloudy|smells_like|smells_of|tastes_like|tastes_of|contaminated",
 			"doesnt|dont|didnt|cant|cannot remember|recall doing|signing|buying|agreeing|ordering|taking|setting",
-			// round 6: what they depend on out of reach ("I use a wheelchair and
+			// what they depend on out of reach ("I use a wheelchair and
 			// I don't drive")
 			"cant|cannot|can_not|couldnt|no_way_to get_to|reach|get_there|get_out_to it|them|the|that",
 			"dont|cant|cannot|can_not drive",

@@ -131,55 +131,22 @@ func TestEscalationRulesHandOverWhoNeedsAPerson(t *testing.T) {
 // predicted escalation risk (the prior model, fed each caller turn's
 // sentiment live) hands over a caller growing angrier, not a happy one.
 func TestPredictedRiskHandsOverAnAngryCaller(t *testing.T) {
-	s := serveFor(t, agentsConfig(t, `{"id":"demo","org_id":"demo","name":"Support","greeting":"Hello, how can I help?",
+	got := reasonsOfScriptedCalls(t, `{"id":"demo","org_id":"demo","name":"Support","greeting":"Hello, how can I help?",
 		"fallback":"Sorry, could you say that again?",
 		"intents":[{"name":"hours","keywords":["hours","open"],"reply":"We are open nine to five."},
 			{"name":"delivery","keywords":["order","delivery","parcel"],"reply":"Your parcel is on its way."},
 			{"name":"thanks","keywords":["thank"],"reply":"You are welcome."},
 			{"name":"bye","keywords":["goodbye"],"reply":"Goodbye!","action":"end_call"}],
-		"escalation":{"predicted_risk_above":0.4}}`))
-	ctx, url := t.Context(), s.url
-	scripts := map[string][]string{
+		"escalation":{"predicted_risk_above":0.4}}`, map[string][]string{
 		"angry": {"where is my order, I am annoyed", "this delivery is terrible, I am really upset",
 			"my order is late again, this is awful and I am furious", "goodbye"},
 		"happy": {"what are your opening hours", "great, thank you so much", "goodbye"},
+	})
+	if got["angry"] != string(store.EscalationPredictedRisk) {
+		t.Errorf("the angry caller: escalation %q, want predicted_risk", got["angry"])
 	}
-	var g errgroup.Group
-	for name, lines := range scripts {
-		g.Go(func() error {
-			_, err := sim.Run(ctx, sim.Config{URL: url, Calls: 1, Script: lines, Seed: uint64(len(name)), CallTimeout: 90 * time.Second})
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.engine.Drain(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.stores.spool.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	calls, _, err := s.stores.backend.ListCalls(ctx, demoOrg, store.CallFilter{}, store.Page{Limit: 10})
-	if err != nil || len(calls) != 2 {
-		t.Fatalf("%d calls recorded, err %v", len(calls), err)
-	}
-	for _, item := range calls {
-		d, err := s.stores.backend.GetCall(ctx, demoOrg, item.Call.ID)
-		if err != nil || len(d.Turns) < 2 {
-			t.Fatalf("call %s: %v", item.Call.ID, err)
-		}
-		angry := d.Turns[1].Text == scripts["angry"][0]
-		got := d.Call.EscalationReason
-		if angry && got != string(store.EscalationPredictedRisk) {
-			t.Errorf("the angry caller: escalation %q (%s), want predicted_risk", got, d.Call.Outcome)
-		}
-		if !angry && got != "" {
-			t.Errorf("the happy caller was handed over: %q", got)
-		}
-	}
-	if err := s.stop(5 * time.Second); err != nil {
-		t.Fatal(err)
+	if got["happy"] != "" {
+		t.Errorf("the happy caller was handed over: %q", got["happy"])
 	}
 }
 
@@ -188,18 +155,31 @@ func TestPredictedRiskHandsOverAnAngryCaller(t *testing.T) {
 // topic holds (a wheelchair user's mother stuck behind a broken lift), not
 // one asking after an order, and records the reason words_model.
 func TestTheWordsModelHandsOverWhatNoRuleHolds(t *testing.T) {
-	s := serveFor(t, agentsConfig(t, `{"id":"demo","org_id":"demo","name":"Support","greeting":"Hello, how can I help?",
+	got := reasonsOfScriptedCalls(t, `{"id":"demo","org_id":"demo","name":"Support","greeting":"Hello, how can I help?",
 		"fallback":"Sorry, could you say that again?",
 		"intents":[{"name":"delivery","keywords":["order","delivery","parcel"],"reply":"Your parcel is on its way."},
 			{"name":"thanks","keywords":["thank"],"reply":"You are welcome."},
 			{"name":"bye","keywords":["goodbye"],"reply":"Goodbye!","action":"end_call"}],
-		"escalation":{"words_risk_above":0.96}}`))
-	ctx, url := t.Context(), s.url
-	scripts := map[string][]string{
+		"escalation":{"words_risk_above":0.96}}`, map[string][]string{
 		"stuck": {"my mum uses a wheelchair and the lift in her block has been broken for two weeks",
 			"she has not been out of the flat and her carer cannot get in", "goodbye"},
 		"order": {"where is my order", "ok thank you", "goodbye"},
+	})
+	if got["stuck"] != string(store.EscalationWordsModel) {
+		t.Errorf("the caller behind the broken lift: escalation %q, want words_model", got["stuck"])
 	}
+	if got["order"] != "" {
+		t.Errorf("the caller asking after an order was handed over: %q", got["order"])
+	}
+}
+
+// reasonsOfScriptedCalls serves agent (JSON), runs one simulated caller
+// per script at once, and returns the escalation reason each call was
+// recorded with, by the script's name ("" for none).
+func reasonsOfScriptedCalls(t *testing.T, agent string, scripts map[string][]string) map[string]string {
+	t.Helper()
+	s := serveFor(t, agentsConfig(t, agent))
+	ctx, url := t.Context(), s.url
 	var g errgroup.Group
 	for name, lines := range scripts {
 		g.Go(func() error {
@@ -217,24 +197,28 @@ func TestTheWordsModelHandsOverWhatNoRuleHolds(t *testing.T) {
 		t.Fatal(err)
 	}
 	calls, _, err := s.stores.backend.ListCalls(ctx, demoOrg, store.CallFilter{}, store.Page{Limit: 10})
-	if err != nil || len(calls) != 2 {
-		t.Fatalf("%d calls recorded, err %v", len(calls), err)
+	if err != nil || len(calls) != len(scripts) {
+		t.Fatalf("%d calls recorded, want %d; err %v", len(calls), len(scripts), err)
 	}
+	got := make(map[string]string, len(scripts))
 	for _, item := range calls {
 		d, err := s.stores.backend.GetCall(ctx, demoOrg, item.Call.ID)
 		if err != nil || len(d.Turns) < 2 {
 			t.Fatalf("call %s: %v", item.Call.ID, err)
 		}
-		stuck := d.Turns[1].Text == scripts["stuck"][0]
-		got := d.Call.EscalationReason
-		if stuck && got != string(store.EscalationWordsModel) {
-			t.Errorf("the caller behind the broken lift: escalation %q (%s), want words_model", got, d.Call.Outcome)
+		name := ""
+		for n, lines := range scripts {
+			if d.Turns[1].Text == lines[0] {
+				name = n
+			}
 		}
-		if !stuck && got != "" {
-			t.Errorf("the caller asking after an order was handed over: %q", got)
+		if name == "" {
+			t.Fatalf("call %s: its first caller turn %q is no script's", item.Call.ID, d.Turns[1].Text)
 		}
+		got[name] = d.Call.EscalationReason
 	}
 	if err := s.stop(5 * time.Second); err != nil {
 		t.Fatal(err)
 	}
+	return got
 }
