@@ -103,8 +103,9 @@ var lexiconPhrases = map[string]float64{
 	"lost patience": -2.5, "losing patience": -2.5, "driving me mad": -2.5,
 	"driving me crazy": -2.5, "taking the mick": -2.5, "taking the piss": -3, "yeah right": -2,
 	// politeness that holds anger back: "I'm trying to remain civil"
+	// (not "with respect" alone: "with respect to my bill" is neutral)
 	"remain civil": -2.5, "stay civil": -2.5, "keep my temper": -2.5, "all due respect": -1.5,
-	"with respect": -1.5, "than a script": -1.5,
+	"than a script": -1.5,
 	// the agent not getting it: "you're not listening", "round in circles"
 	"not listening": -2.5, "round in circles": -2.5, "in circles": -2, "getting nowhere": -2.5,
 	"going nowhere": -2, "brick wall": -2, "head against": -2.5,

@@ -54,7 +54,8 @@ func TestLexiconSentiment(t *testing.T) {
 		{"Wonderful, I'll just sit in the dark then, shall I?", ai.SentimentNegative},
 		{"Lovely. Then shall I ring back on Monday?", ai.SentimentPositive},
 		{"I'm trying very hard to remain civil here.", ai.SentimentNegative},
-		{"With respect, that's what you said on Monday.", ai.SentimentNegative},
+		{"With all due respect, that's what you said on Monday.", ai.SentimentNegative},
+		{"With respect to my bill, can I pay it in two parts?", ai.SentimentNeutral},
 		// a negator inside a phrase reaches no further: "can't cope" is
 		// sour, and so is the mess after it
 		{"I can't cope with this mess.", ai.SentimentNegative},
