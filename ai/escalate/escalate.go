@@ -803,8 +803,8 @@ func describedAs(ws []span, from, i int) bool {
 
 // endsPossessive reports whether w ends in "'s" after a letter: "wife's".
 func endsPossessive(w string) bool {
-	for _, a := range []string{"'s", "\u2019s"} {
-		if rest, ok := strings.CutSuffix(strings.ToLower(w), a); ok && rest != "" {
+	for _, n := range []int{len("'s"), len("\u2019s")} {
+		if len(w) > n && isPossessive(w[len(w)-n:]) {
 			return true
 		}
 	}

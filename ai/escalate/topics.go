@@ -46,6 +46,13 @@ const (
 	inCall
 )
 
+// Frames of an age of seventy or more said as an age, which several topics
+// take for a stake: "I'm ninety-one", "aged 87 and", "my mum is eighty-eight".
+const (
+	ageOf   = "<old> one|two|three|four|five|six|seven|eight|nine? <afterAge>|$"
+	ageSaid = "<who> " + ageOf
+)
+
 // topicGroups are the topics a keyword "#name" turns on.
 var topicGroups = map[string][]*topic{
 	"person":     {personTopic},
@@ -164,8 +171,8 @@ var (
 	welfareTopic = &topic{scope: inCall,
 		stakes: compileFrames(
 			"elderly|pensioner|frail|dementia",
-			"<who> <old> one|two|three|four|five|six|seven|eight|nine? <afterAge>|$",
-			"<kin> is|was|s? in? his|her|their? <old> one|two|three|four|five|six|seven|eight|nine? <afterAge>|$",
+			ageSaid,
+			"<kin> is|was|s? in? his|her|their? "+ageOf,
 			"in his|her|their|my|our|your <old>",
 		),
 		signs: compileFrames(
@@ -214,7 +221,7 @@ var (
 		stakes: compileFrames(
 			"<hearing>",
 			// a very old caller, who may not follow either
-			"<who> <old> one|two|three|four|five|six|seven|eight|nine? <afterAge>|$",
+			ageSaid,
 		),
 		signs: compileFrames(
 			"cant|cannot|can_not|couldnt|could_not hear|make_out|catch|understand|follow you|what|a_word|that|it|anything|this",
@@ -265,8 +272,8 @@ var (
 	vulnerableTopic = &topic{scope: inCall,
 		stakes: compileFrames(
 			"<frailty>",
-			"<who> <old> one|two|three|four|five|six|seven|eight|nine? <afterAge>|$",
-			"<kin> is|was? <old> one|two|three|four|five|six|seven|eight|nine? <afterAge>|$",
+			ageSaid,
+			"<kin> is|was? "+ageOf,
 		),
 		signs: compileFrames(
 			"<supply> <been>? <been>? <loss>",

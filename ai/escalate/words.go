@@ -77,7 +77,13 @@ func wordFeatures(ws []span, f func(int)) {
 // wordsRisk is the model's probability that a call needs a person, given
 // the sum of the weights of its words so far and its misunderstandings.
 func wordsRisk(sum float64, fallbacks int) float64 {
-	z := wordsWeight(wordsBias) + sum + wordsWeight(wordsFallback)*float64(min(fallbacks, wordsFallbackCap))/wordsFallbackCap
+	return riskOf(wordsWeight(wordsBias), wordsWeight(wordsFallback), sum, fallbacks)
+}
+
+// riskOf is the logistic model itself, for weights bias and fallback (the
+// embedded ones, or a trainer's).
+func riskOf(bias, fallback, sum float64, fallbacks int) float64 {
+	z := bias + sum + fallback*float64(min(fallbacks, wordsFallbackCap))/wordsFallbackCap
 	return 1 / (1 + math.Exp(-z))
 }
 

@@ -135,9 +135,7 @@ func label(escalate bool) float64 {
 // callRisk is the highest risk a policy with weights w sees over call c:
 // after each caller turn, and after each misunderstanding.
 func callRisk(w []float64, c trainCall) float64 {
-	risk := func(sum float64, fb int) float64 {
-		return 1 / (1 + math.Exp(-(w[wordsBias] + sum + w[wordsFallback]*float64(min(fb, wordsFallbackCap))/wordsFallbackCap)))
-	}
+	risk := func(sum float64, fb int) float64 { return riskOf(w[wordsBias], w[wordsFallback], sum, fb) }
 	var sum, top float64
 	fb := 0
 	for i, fs := range c.turns {
