@@ -67,8 +67,18 @@ type Detector struct {
 	// and once the canceller works, a frame no louder than the gate does
 	// not keep it going.
 	startedUncancelled bool
-	// agentFor is how long the agent has been audible without a break.
-	agentFor time.Duration
+	// echoHeld says the utterance under way is taken for a loud line's
+	// echo (heldEcho): it reports NotSpeech at once and no BargeIn, and it
+	// ends (SpeechEnd) as soon as the agent falls silent or the canceller
+	// takes its echo away, so that what follows starts an utterance of its
+	// own. If the canceller has not worked after loudPinFor, the sound
+	// was not that echo (a caller talking over the greeting): the hold is
+	// lifted, and its speech barges in.
+	echoHeld bool
+	// agentFor is how long the agent has been audible without a break;
+	// agentTurns counts those stretches.
+	agentFor   time.Duration
+	agentTurns int
 }
 
 // noEchoDB is the echo reference of an agent that is not talking.
@@ -107,7 +117,8 @@ func (d *Detector) Reset() {
 	d.echoDB = noEchoDB
 	d.echo.reset()
 	d.canceller, d.fed, d.echoOnly, d.lineLossDB = nil, 0, false, 0
-	d.cancelled, d.cancelGaveUp, d.loudLine, d.startedUncancelled, d.agentFor = 0, false, false, false, 0
+	d.cancelled, d.cancelGaveUp, d.loudLine, d.startedUncancelled, d.echoHeld = 0, false, false, false, false
+	d.agentFor, d.agentTurns = 0, 0
 }
 
 // SetEchoReference tells the detector how loud, in dBFS (0 dBFS = a
@@ -128,8 +139,11 @@ func (d *Detector) SetEchoReference(levelDB float64) {
 			d.echo.quiet()
 		}
 		d.agentFor = 0
-	} else if d.echoDB == noEchoDB && d.canceller != nil {
-		d.canceller.restart() // it did not follow the silence
+	} else if d.echoDB == noEchoDB {
+		d.agentTurns++
+		if d.canceller != nil {
+			d.canceller.restart() // it did not follow the silence
+		}
 	}
 	d.echoDB = levelDB
 }
@@ -209,7 +223,7 @@ func (d *Detector) EndUtterance() {
 	if !d.speaking {
 		return
 	}
-	d.speaking = false
+	d.speaking, d.echoHeld = false, false
 	d.hang, d.silence, d.onset = 0, 0, 0
 }
 
@@ -299,18 +313,51 @@ func (d *Detector) Process(frame []int16) Event {
 	} else {
 		d.pitch.keep(frame)
 	}
-	ev := d.step(voiced, level, corr, f0, dt)
 	agent := d.echoDB > noEchoDB
+	var ev Event
+	switch {
+	case d.echoHeld && d.speaking && (!agent || cancelling && c.ready && c.erleDB() >= minERLE):
+		// The echo's utterance is over: the agent stopped, or the
+		// canceller now takes its echo away.
+		d.EndUtterance()
+		ev = EventSpeechEnd
+	case d.echoHeld && voiced && cancelling && d.cancelled >= loudPinFor:
+		d.echoHeld = false // not the echo, or none the canceller can take
+		fallthrough
+	default:
+		ev = d.step(voiced, level, corr, f0, dt)
+	}
 	if agent {
 		d.agentFor += dt
 	}
 	if ev == EventSpeechStart {
 		d.startedUncancelled = agent && (!cancelling || !c.ready)
 		if agent && d.cfg.EchoCancel && d.cfg.EchoLearn && !d.loudLine && !d.cancelGaveUp {
-			d.suspectLoudLine(d.canceller)
+			d.echoHeld = d.heldEcho(d.canceller)
 		}
 	}
 	return ev
+}
+
+// heldEcho takes the utterance that just started over the agent for a loud
+// line's echo (suspectLoudLine) where the echo would have started it: as
+// the agent started talking, within echoRiseWithin, on a line already
+// heard to echo loud (its canceller built and not yet working), or in the
+// agent's first words on the call (the greeting), before anything was
+// heard of the line. A caller who starts talking over the greeting's
+// first words 10 dB or more under it is held too, as the echo: a short
+// "hello?" does not interrupt it, and longer speech does once loudPinFor
+// has shown no echo to cancel. Elsewhere an early interruption is heard
+// as ever: callers often talk over the start of a reply.
+func (d *Detector) heldEcho(c *echoCanceller) bool {
+	return d.suspectLoudLine(c) && d.agentFor <= echoRiseWithin(d.cfg) && (c != nil || d.agentTurns == 1)
+}
+
+// echoRiseWithin is how long after the agent starts talking its echo may
+// start an utterance: its longest delay, then MinSpeech of it while its
+// first syllable rises over the gate.
+func echoRiseWithin(cfg Config) time.Duration {
+	return maxEchoDelayMS*time.Millisecond + cfg.MinSpeech + echoOnsetRise
 }
 
 // overTheAgent takes a frame heard while the agent talks, over the voicing
@@ -340,29 +387,41 @@ func (d *Detector) overTheAgent(level float64, loud, other, cancelled bool, dt t
 
 // suspectLoudLine takes an utterance that started over the agent, at least
 // loudMinLossDB under it, for the agent's echo, louder than any gate may
-// rise (echoMinLossDB), where that is the likely cause: the canceller c is
-// there (the line was heard to echo), has not worked yet, and the gate's
-// estimate is at its floor; or there is none and the utterance started as
-// the agent did, as far after as its echo can come back. A quiet caller
-// who starts then is taken for the echo too. The canceller (built if need
-// be) then learns during utterances as well, and the gate stays over the
-// echo while it learns (see Process); it has giveUpAfter from now to take
+// rise (echoMinLossDB), where that is the likely cause, and reports
+// whether it did:
+//   - there is no canceller yet, and the utterance started as the agent
+//     did, as far after as its echo can come back (echoRiseWithin); the
+//     canceller is built;
+//   - in the agent's first words on the call, the canceller c is there
+//     (the line was heard to echo loud), has not worked yet, and the
+//     utterance started as the agent did: the gate has not learnt yet how
+//     loud the echo is;
+//   - later, c is there, has not worked yet, and the gate's estimate is at
+//     its floor.
+//
+// A quiet caller who starts then is taken for the echo too. The canceller
+// then learns during utterances as well, and the gate stays over the echo
+// while it learns (see Process); it has giveUpAfter from now to take
 // minERLE away.
-func (d *Detector) suspectLoudLine(c *echoCanceller) {
-	loss := d.echoDB - d.runMax
+func (d *Detector) suspectLoudLine(c *echoCanceller) bool {
+	loss, early := d.echoDB-d.runMax, d.agentFor <= echoRiseWithin(d.cfg)
 	switch {
 	case loss < loudMinLossDB:
-		return
-	case c == nil && d.agentFor <= maxEchoDelayMS*time.Millisecond+d.cfg.MinSpeech+echoOnsetRise:
+		return false
+	case c == nil && early:
 		c = newEchoCanceller(d.sampleRate, loss)
 		d.canceller, d.lineLossDB = c, loss
+	case c != nil && c.erleMax < minERLE && early && d.agentTurns == 1:
+		// The line's first words: it has been heard to echo loud, and
+		// the gate has not learnt yet how loud.
 	case c == nil || c.erleMax >= minERLE || d.echo.lossDB > echoMinLossDB+echoGuardDB:
 		// No canceller, one that works, or a line whose echo the gate
 		// has kept under it: the sound is not that echo.
-		return
+		return false
 	}
 	d.loudLine, d.lineLossDB, d.cancelled = true, min(d.lineLossDB, loss), 0
 	c.echoGain = max(c.echoGain, math.Pow(10, -loss/10))
+	return true
 }
 
 // echoHeardLoud reports whether this line has been heard to send the
@@ -470,17 +529,17 @@ func (d *Detector) step(voiced bool, level, corr, f0 float64, dt time.Duration) 
 	}
 	// BargeIn before NotSpeech before SpeechEnd before Pause: if two fall
 	// due on one frame, the later follows on the next (silence only grows).
-	if !d.bargedIn && d.spoke && d.voiced >= max(d.cfg.BargeInMin, d.cfg.BackchannelMax) &&
+	if !d.bargedIn && !d.echoHeld && d.spoke && d.voiced >= max(d.cfg.BargeInMin, d.cfg.BackchannelMax) &&
 		d.runMax-d.runMin >= steadyDB {
 		d.bargedIn = true
 		return EventBargeIn
 	}
-	if !d.bargedIn && !d.notSpeech && d.rejected() {
+	if !d.bargedIn && !d.notSpeech && (d.echoHeld || d.rejected()) {
 		d.notSpeech = true
 		return EventNotSpeech
 	}
 	if d.silence >= d.endSilence() {
-		d.speaking = false
+		d.speaking, d.echoHeld = false, false
 		d.hang, d.silence = 0, 0
 		return EventSpeechEnd
 	}
