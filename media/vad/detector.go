@@ -26,15 +26,21 @@ type Detector struct {
 	voice      voicing
 
 	speaking  bool
-	bargedIn  bool          // BargeIn reported in this utterance
-	notSpeech bool          // NotSpeech reported in this utterance
-	spoke     bool          // a run of this utterance was accepted as voiced speech
-	paused    bool          // Pause reported in this pause
-	onset     time.Duration // voiced audio of the run that may start an utterance
-	voiced    time.Duration // voiced audio of the current or last utterance
-	run       time.Duration // voiced audio of the current run (since the last gap)
-	hang      time.Duration // hangover left
-	silence   time.Duration // unvoiced audio since the hangover ran out
+	bargedIn  bool // BargeIn reported in this utterance
+	notSpeech bool // NotSpeech reported in this utterance
+	spoke     bool // a run of this utterance was accepted as voiced speech
+	// residue says every voiced frame of the run under way was no louder
+	// than the agent's echo of what was played, with the canceller at
+	// work: what it leaves of the agent's voice, which is voiced speech
+	// but not the caller's. Such a run is not accepted as the caller
+	// speaking. echoLike is the frame's (set by Process for step).
+	residue, echoLike bool
+	paused            bool          // Pause reported in this pause
+	onset             time.Duration // voiced audio of the run that may start an utterance
+	voiced            time.Duration // voiced audio of the current or last utterance
+	run               time.Duration // voiced audio of the current run (since the last gap)
+	hang              time.Duration // hangover left
+	silence           time.Duration // unvoiced audio since the hangover ran out
 	// Level range since the first voiced frame of the onset run: BargeIn
 	// waits until it reaches steadyDB, so noise that starts abruptly (and
 	// is steady) does not interrupt the agent while the floor catches up.
@@ -112,6 +118,7 @@ func (d *Detector) Reset() {
 	d.pitch.reset()
 	d.voice = voicing{}
 	d.speaking, d.bargedIn, d.notSpeech, d.spoke, d.paused = false, false, false, false, false
+	d.residue, d.echoLike = false, false
 	d.onset, d.voiced, d.run, d.hang, d.silence = 0, 0, 0, 0, 0
 	d.runMin, d.runMax = 0, 0
 	d.echoDB = noEchoDB
@@ -314,6 +321,7 @@ func (d *Detector) Process(frame []int16) Event {
 		d.pitch.keep(frame)
 	}
 	agent := d.echoDB > noEchoDB
+	d.echoLike = cancelling && c.ready && c.echoLike
 	var ev Event
 	switch {
 	case d.echoHeld && d.speaking && (!agent || cancelling && c.ready && c.erleDB() >= minERLE):
@@ -494,7 +502,9 @@ func (d *Detector) step(voiced bool, level, corr, f0 float64, dt time.Duration) 
 		case voiced:
 			if d.onset == 0 {
 				d.voice.startUtterance()
+				d.residue = true
 			}
+			d.residue = d.residue && d.echoLike
 			d.onset += dt
 			d.voice.frame(corr, f0)
 		case !held:
@@ -506,7 +516,7 @@ func (d *Detector) step(voiced bool, level, corr, f0 float64, dt time.Duration) 
 			return EventNone
 		}
 		d.speaking, d.bargedIn, d.notSpeech, d.paused = true, false, false, false
-		d.spoke = d.voice.accepted
+		d.spoke = d.speech()
 		d.voiced, d.run, d.onset, d.silence = d.onset, d.onset, 0, 0
 		return EventSpeechStart
 	}
@@ -515,13 +525,15 @@ func (d *Detector) step(voiced bool, level, corr, f0 float64, dt time.Duration) 
 	case voiced:
 		if d.silence > 0 { // the sound comes back after a gap: a new run
 			d.voice.startRun()
+			d.residue = true
 			d.run, d.paused = 0, false
 		}
 		d.voiced += dt
 		d.run += dt
 		d.silence = 0
 		d.voice.frame(corr, f0)
-		d.spoke = d.spoke || d.voice.accepted
+		d.residue = d.residue && d.echoLike
+		d.spoke = d.spoke || d.speech()
 	case !held:
 		d.silence += dt
 	default:
@@ -556,11 +568,16 @@ func (d *Detector) rejected() bool {
 	if d.silence > 0 {
 		return true
 	}
-	if d.voice.accepted {
+	if d.speech() {
 		return false
 	}
 	return d.run >= rejectAny || d.run >= rejectUnpitched && d.voice.pitched <= maxUnpitchedSteps
 }
+
+// speech reports whether the run under way is accepted as the caller's
+// voiced speech: the voicing tracker accepts it, and it is not what the
+// echo canceller leaves of the agent's voice.
+func (d *Detector) speech() bool { return d.voice.accepted && !d.residue }
 
 // endSilence is the silence after the hangover that ends the utterance:
 // MinSilence when it sounds finished (its pitch fell at the end) or was no
