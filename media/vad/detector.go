@@ -26,21 +26,21 @@ type Detector struct {
 	voice      voicing
 
 	speaking  bool
-	bargedIn  bool // BargeIn reported in this utterance
-	notSpeech bool // NotSpeech reported in this utterance
-	spoke     bool // a run of this utterance was accepted as voiced speech
+	bargedIn  bool          // BargeIn reported in this utterance
+	notSpeech bool          // NotSpeech reported in this utterance
+	spoke     bool          // a run of this utterance was accepted as voiced speech
+	paused    bool          // Pause reported in this pause
+	onset     time.Duration // voiced audio of the run that may start an utterance
+	voiced    time.Duration // voiced audio of the current or last utterance
+	run       time.Duration // voiced audio of the current run (since the last gap)
+	hang      time.Duration // hangover left
+	silence   time.Duration // unvoiced audio since the hangover ran out
 	// residue says every voiced frame of the run under way was no louder
 	// than the agent's echo of what was played, with the canceller at
 	// work: what it leaves of the agent's voice, which is voiced speech
 	// but not the caller's. Such a run is not accepted as the caller
 	// speaking. echoLike is the frame's (set by Process for step).
 	residue, echoLike bool
-	paused            bool          // Pause reported in this pause
-	onset             time.Duration // voiced audio of the run that may start an utterance
-	voiced            time.Duration // voiced audio of the current or last utterance
-	run               time.Duration // voiced audio of the current run (since the last gap)
-	hang              time.Duration // hangover left
-	silence           time.Duration // unvoiced audio since the hangover ran out
 	// Level range since the first voiced frame of the onset run: BargeIn
 	// waits until it reaches steadyDB, so noise that starts abruptly (and
 	// is steady) does not interrupt the agent while the floor catches up.
@@ -349,10 +349,10 @@ func (d *Detector) Process(frame []int16) Event {
 
 // heldEcho takes the utterance that just started over the agent for a loud
 // line's echo (suspectLoudLine) where the echo would have started it: as
-// the agent started talking, within echoRiseWithin, on a line already
-// heard to echo loud (its canceller built and not yet working), or in the
-// agent's first words on the call (the greeting), before anything was
-// heard of the line. A caller who starts talking over the greeting's
+// the agent started talking, within echoRiseWithin, in the agent's first
+// words on the call (the greeting), or on a line already heard to echo
+// loud whose canceller has not worked yet and whose gate sits at its
+// floor. A caller who starts talking over the greeting's
 // first words 10 dB or more under it is held too, as the echo: a short
 // "hello?" does not interrupt it, and longer speech does once loudPinFor
 // has shown no echo to cancel. Elsewhere an early interruption is heard
