@@ -39,7 +39,7 @@ test:
 	$(GO) test -race -count=1 -timeout 15m -coverprofile=$(COVERPROFILE) $(PKGS)
 	./deploy/coverage.sh $(COVERPROFILE) $(COVERFLOOR)
 	$(GO) test -count=1 -run 'Allocs' ./media/ ./media/telnyx/ ./session/
-	$(GO) test -count=1 -run 'BargeInCorpus|AcrossPaths' ./media/vad/
+	$(GO) test -count=1 -run 'BargeInCorpus|AcrossPaths|TwentyDBDown|OverTheStartOfAReply' ./media/vad/
 	cd deploy && $(GO) test -count=1 -timeout 10m ./...
 
 test-short:
