@@ -39,8 +39,8 @@ type Detector struct {
 	// than the agent's echo of what was played, with the canceller at
 	// work: what it leaves of the agent's voice, which is voiced speech
 	// but not the caller's. Such a run is not accepted as the caller
-	// speaking. echoLike is the frame's (set by Process for step).
-	residue, echoLike bool
+	// speaking.
+	residue bool
 	// Level range since the first voiced frame of the onset run: BargeIn
 	// waits until it reaches steadyDB, so noise that starts abruptly (and
 	// is steady) does not interrupt the agent while the floor catches up.
@@ -118,7 +118,7 @@ func (d *Detector) Reset() {
 	d.pitch.reset()
 	d.voice = voicing{}
 	d.speaking, d.bargedIn, d.notSpeech, d.spoke, d.paused = false, false, false, false, false
-	d.residue, d.echoLike = false, false
+	d.residue = false
 	d.onset, d.voiced, d.run, d.hang, d.silence = 0, 0, 0, 0, 0
 	d.runMin, d.runMax = 0, 0
 	d.echoDB = noEchoDB
@@ -270,11 +270,16 @@ func (d *Detector) Process(frame []int16) Event {
 		frame = c.cancel(frame, d.echoOnly && !d.speaking || underAgent)
 	}
 	d.fed = 0
+	// With the canceller at work, echoLike says the frame is no louder
+	// than the line's echo of what was played: the echo, or what the
+	// canceller left of it.
+	working := cancelling && c.ready
+	echoLike := working && c.echoLike
 	level := d.filter.levelDB(frame)
 	// Judge the frame against the floor before the frame moves it.
 	voiced := d.floor.set && level > minLevelDB && level > d.floor.db+d.cfg.ThresholdDB
 	if d.echoDB > noEchoDB {
-		voiced = d.overTheAgent(level, voiced, cancelling && c.ready && !c.echoLike, cancelling && c.ready && d.startedUncancelled, dt)
+		voiced = d.overTheAgent(level, voiced, working && !c.echoLike, working && d.startedUncancelled, dt)
 	}
 	d.floor.update(level, dt)
 	if cancelling {
@@ -321,7 +326,6 @@ func (d *Detector) Process(frame []int16) Event {
 		d.pitch.keep(frame)
 	}
 	agent := d.echoDB > noEchoDB
-	d.echoLike = cancelling && c.ready && c.echoLike
 	var ev Event
 	switch {
 	case d.echoHeld && d.speaking && (!agent || cancelling && c.ready && c.erleDB() >= minERLE):
@@ -333,7 +337,7 @@ func (d *Detector) Process(frame []int16) Event {
 		d.echoHeld = false // not the echo, or none the canceller can take
 		fallthrough
 	default:
-		ev = d.step(voiced, level, corr, f0, dt)
+		ev = d.step(voiced, echoLike, level, corr, f0, dt)
 	}
 	if agent {
 		d.agentFor += dt
@@ -478,8 +482,9 @@ const (
 )
 
 // step advances the utterance state machine by one frame: voiced by level,
-// with the periodicity and fundamental of the pitch tracker.
-func (d *Detector) step(voiced bool, level, corr, f0 float64, dt time.Duration) Event {
+// echoLike (no louder than the echo the canceller works on), with the
+// periodicity and fundamental of the pitch tracker.
+func (d *Detector) step(voiced, echoLike bool, level, corr, f0 float64, dt time.Duration) Event {
 	held := false // unvoiced, but kept voiced by the hangover
 	switch {
 	case voiced:
@@ -504,7 +509,7 @@ func (d *Detector) step(voiced bool, level, corr, f0 float64, dt time.Duration) 
 				d.voice.startUtterance()
 				d.residue = true
 			}
-			d.residue = d.residue && d.echoLike
+			d.residue = d.residue && echoLike
 			d.onset += dt
 			d.voice.frame(corr, f0)
 		case !held:
@@ -532,7 +537,7 @@ func (d *Detector) step(voiced bool, level, corr, f0 float64, dt time.Duration) 
 		d.run += dt
 		d.silence = 0
 		d.voice.frame(corr, f0)
-		d.residue = d.residue && d.echoLike
+		d.residue = d.residue && echoLike
 		d.spoke = d.spoke || d.speech()
 	case !held:
 		d.silence += dt
